@@ -1,0 +1,36 @@
+# Quick start: `make run` opens the app on the built-in simulator; `make test` runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint format bench firmware clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/pressure-logger gui $(if $(PORT),--port $(PORT),)
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -W error $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/decode.py
+	$(BIN)/python benchmarks/pipeline.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/gui_frame.py
+
+firmware:
+	$(MAKE) -C firmware_protocol/firmware
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

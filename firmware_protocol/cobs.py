@@ -1,0 +1,57 @@
+"""Consistent Overhead Byte Stuffing (Cheshire & Baker, 1999).
+
+A frame is ``cobs_encode(body) + b"\\x00"``; the encoded body never contains 0x00, so a
+zero byte is always a frame boundary and the reader resynchronises at the next one.
+"""
+
+from __future__ import annotations
+
+
+class CobsError(ValueError):
+    """The bytes between two delimiters are not a valid COBS encoding."""
+
+
+def cobs_encode(data: bytes | bytearray | memoryview) -> bytes:
+    data = bytes(data)
+    out = bytearray()
+    start = 0
+    n = len(data)
+    while True:
+        zero = data.find(0, start, start + 254)
+        if zero == -1:
+            chunk_end = min(start + 254, n)
+            out.append(chunk_end - start + 1)
+            out += data[start:chunk_end]
+            start = chunk_end
+            if chunk_end == n:
+                break
+            continue  # a full 254-byte block without a zero: the next block starts fresh
+        out.append(zero - start + 1)
+        out += data[start:zero]
+        start = zero + 1
+        if start == n:
+            out.append(1)
+            break
+    return bytes(out)
+
+
+def cobs_decode(data: bytes | bytearray | memoryview) -> bytes:
+    data = bytes(data)
+    out = bytearray()
+    i = 0
+    n = len(data)
+    while i < n:
+        code = data[i]
+        if code == 0:
+            raise CobsError(f"zero byte inside a COBS frame at offset {i}")
+        end = i + code
+        if end > n:
+            raise CobsError(f"COBS block at offset {i} runs past the end of the frame")
+        block = data[i + 1 : end]
+        if 0 in block:
+            raise CobsError(f"zero byte inside a COBS frame at offset {i + 1 + block.index(0)}")
+        out += block
+        i = end
+        if code != 0xFF and i < n:
+            out.append(0)
+    return bytes(out)
