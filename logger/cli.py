@@ -1,7 +1,8 @@
 """The ``pressure-logger`` command line (DESIGN.md §3).
 
-Each subcommand lives in ``logger/commands/<name>.py`` with ``register(subparsers)`` and
-``run(args) -> int``. Exit codes: 0 success, 2 bad input, 1 device or I/O failure.
+Each subcommand is a module with ``register(subparsers)`` and ``run(args) -> int``, found
+through the ``pressure_logger.commands`` entry points (pyproject.toml), so that commands
+that need Qt (``gui``, ``report``) live in ``gui/`` and ``logger`` never imports it. Exit codes: 0 success, 2 bad input, 1 device or I/O failure.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import argparse
 import importlib
 import logging
 import sys
+from importlib.metadata import entry_points
 
 from .errors import BadInput, DeviceError
 
-COMMANDS = ("gui", "record", "simulate", "sessions", "export", "report", "calibrate", "ports")
+ORDER = ("gui", "record", "simulate", "sessions", "export", "report", "calibrate", "ports")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,9 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pressure-logger", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    for name in COMMANDS:
-        module = importlib.import_module(f"logger.commands.{name}")
-        module.register(sub)
+    found = {ep.name: ep.value for ep in entry_points(group="pressure_logger.commands")}
+    for name in sorted(found, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
+        importlib.import_module(found[name]).register(sub)
     return parser
 
 

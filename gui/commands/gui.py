@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import BadInput
+from logger.errors import BadInput
 
 
 def register(sub: argparse._SubParsersAction) -> None:
