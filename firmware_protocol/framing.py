@@ -13,7 +13,17 @@ from binascii import crc_hqx
 from dataclasses import dataclass
 
 from .cobs import CobsError, cobs_decode, cobs_encode
-from .messages import Message, ProtocolError, decode_payload, encode_payload
+from .messages import (
+    SAMPLES_HEADER,
+    Message,
+    MsgType,
+    ProtocolError,
+    SampleFlag,
+    Samples,
+    decode_payload,
+    encode_payload,
+    unpack_int24,
+)
 
 DELIMITER = b"\x00"
 MAX_FRAME_BYTES = 1024  # longest encoded frame a decoder accepts before resyncing
@@ -56,6 +66,11 @@ class DecoderStats:
     def damaged_frames(self) -> int:
         return self.crc_errors + self.cobs_errors + self.payload_errors + self.oversize
 
+    @property
+    def resyncs(self) -> int:
+        """Times the decoder had to drop a frame and wait for the next delimiter."""
+        return self.damaged_frames
+
 
 class FrameDecoder:
     """Incremental decoder. ``feed`` never raises on any input."""
@@ -72,19 +87,21 @@ class FrameDecoder:
         self._discarding = False
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Frame]:
+        """Decode every frame completed by ``data``; keep an unfinished tail for later."""
         st = self.stats
         st.bytes_in += len(data)
         out: list[Frame] = []
+        pending: list[tuple[int, int, tuple[int, ...], bytes]] = []
         parts = bytes(data).split(DELIMITER)
         # parts[:-1] each end at a delimiter; parts[-1] is an unfinished frame
+        last_i = len(parts) - 1
         for i, part in enumerate(parts):
-            last = i == len(parts) - 1
             if self._discarding:
                 st.garbage_bytes += len(part)
-                if not last:
+                if i != last_i:
                     self._discarding = False
                 continue
-            if last:
+            if i == last_i:
                 self._buf += part
                 if len(self._buf) > self._max:
                     st.oversize += 1
@@ -105,12 +122,34 @@ class FrameDecoder:
                 st.oversize += 1
                 st.garbage_bytes += len(raw)
                 continue
-            frame = self._decode_one(raw)
-            if frame is not None:
-                out.append(frame)
+            body = self._checked_body(raw)
+            if body is None:
+                continue
+            if body[0] == _SAMPLES:
+                # Header now; the int24 values of every SAMPLES frame of this call are
+                # unpacked together below (one numpy call per feed, not per frame).
+                hdr = _parse_samples_header(body)
+                if hdr is None:
+                    st.payload_errors += 1
+                    st.garbage_bytes += len(raw)
+                    continue
+                pending.append((len(out), body[1], hdr, body))
+                out.append(None)  # type: ignore[arg-type]  # filled in below
+                continue
+            try:
+                msg = decode_payload(body[0], memoryview(body)[2:-2])
+            except ProtocolError:
+                st.payload_errors += 1
+                st.garbage_bytes += len(raw)
+                continue
+            out.append(Frame(seq=body[1], msg=msg))
+        if pending:
+            self._fill_samples(out, pending)
+        st.frames += len(out)
         return out
 
-    def _decode_one(self, raw: bytes) -> Frame | None:
+    def _checked_body(self, raw: bytes) -> bytes | None:
+        """COBS-decode one delimited frame and check its CRC; count and drop it if bad."""
         st = self.stats
         try:
             body = cobs_decode(raw)
@@ -122,15 +161,39 @@ class FrameDecoder:
             st.cobs_errors += 1
             st.garbage_bytes += len(raw)
             return None
-        if frame_crc(body[:-2]) != int.from_bytes(body[-2:], "little"):
+        if crc_hqx(body[:-2], 0xFFFF) != int.from_bytes(body[-2:], "little"):
             st.crc_errors += 1
             st.garbage_bytes += len(raw)
             return None
-        try:
-            msg = decode_payload(body[0], memoryview(body)[2:-2])
-        except ProtocolError:
-            st.payload_errors += 1
-            st.garbage_bytes += len(raw)
-            return None
-        st.frames += 1
-        return Frame(seq=body[1], msg=msg)
+        return body
+
+    @staticmethod
+    def _fill_samples(
+        out: list[Frame], pending: list[tuple[int, int, tuple[int, ...], bytes]]
+    ) -> None:
+        hdr_end = 2 + SAMPLES_HEADER.size
+        values = unpack_int24(
+            b"".join(body[hdr_end:-2] for _, _, _, body in pending),
+            sum(h[3] * h[4] for _, _, h, _ in pending),
+        )
+        pos = 0
+        for slot, seq, (first, t_us, period, channels, count, flags), _ in pending:
+            n = channels * count
+            raw = values[pos : pos + n].reshape(count, channels)
+            pos += n
+            out[slot] = Frame(seq, Samples(first, t_us, period, _FLAGS[flags], raw))
+
+
+_SAMPLES = int(MsgType.SAMPLES)
+_FLAGS = tuple(SampleFlag(i) for i in range(256))  # enum construction is slow per frame
+
+
+def _parse_samples_header(body: bytes) -> tuple[int, ...] | None:
+    """The SAMPLES header of a checked frame body, or None if the length does not match."""
+    if len(body) < 4 + SAMPLES_HEADER.size:
+        return None
+    hdr = SAMPLES_HEADER.unpack_from(body, 2)
+    channels, count = hdr[3], hdr[4]
+    if channels == 0 or len(body) != 4 + SAMPLES_HEADER.size + 3 * channels * count:
+        return None
+    return hdr

@@ -244,6 +244,7 @@ Message = (
 
 _IDENTITY = struct.Struct("<BBBBB16sBBBHHHfiHB")
 _SAMPLES_HDR = struct.Struct("<IIHBBB")  # first_index t_us period_us channels count flags
+SAMPLES_HEADER = _SAMPLES_HDR  # public: the framer parses headers itself to batch samples
 _FIXED: dict[type, tuple[MsgType, struct.Struct]] = {
     Hello: (MsgType.HELLO, struct.Struct("<BB")),
     Start: (MsgType.START, struct.Struct("<")),
