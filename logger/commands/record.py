@@ -1,16 +1,115 @@
-"""`pressure-logger record` — placeholder until its issue lands; refuses with exit code 2."""
+"""`pressure-logger record`: a headless recording from any port to the session library.
+
+Stops after ``--duration`` seconds of device time, when a simulated scenario ends, or on
+Ctrl-C / SIGTERM, and always finalises the session. Progress goes to the terminal (stderr,
+only when it is one); the last line on stdout is the session id.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import sys
+import time
+from datetime import UTC, datetime
 
-from ..errors import BadInput
+from ..config import default_config, load_config, parse_points_arg
+from ..errors import BadInput, DeviceError
+from ..live import LiveSession
+from ..records import SessionStatus
+from ..store import default_db_path
+
+CALIBRATION_MAX_AGE_DAYS = 30
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("record", help="(not yet available)")
+    p = sub.add_parser("record", help="record a session from a device (no GUI)")
+    p.add_argument("--port", required=True, help="device, pyserial URL or sim://…")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="device-time length")
+    p.add_argument("--db", help="session library (default: user data directory)")
+    p.add_argument("--config", help="configuration TOML (DESIGN.md §5)")
+    p.add_argument("--points", help='point plan, e.g. "Upper trapezius L;Upper trapezius R"')
+    p.add_argument("--client", help="client pseudonym")
+    p.add_argument("--therapist", help="therapist or trainee name")
+    p.add_argument("--notes", help="free-text notes")
     p.set_defaults(run=run)
 
 
+class _Terminate(Exception):
+    pass
+
+
+def _raise_terminate(signum, frame):  # noqa: ARG001
+    raise _Terminate
+
+
+def _calibration_warning(live: LiveSession) -> str | None:
+    cal = live.calibration
+    if cal is None:
+        return None
+    if cal.source == "factory":
+        return "warning: no stored calibration for this device; using its factory calibration"
+    if cal.created_at:
+        with contextlib.suppress(ValueError):
+            created = datetime.fromisoformat(cal.created_at)
+            if created.tzinfo is None:
+                created = created.replace(tzinfo=UTC)
+            age = (datetime.now(UTC) - created).days
+            if age > CALIBRATION_MAX_AGE_DAYS:
+                return f"warning: this device's calibration is {age} days old; recalibrate"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
-    raise BadInput("'record' is not available in this build yet")
+    if args.duration is not None and not args.duration > 0:
+        raise BadInput(f"--duration must be a positive number of seconds, not {args.duration}")
+    config = load_config(args.config) if args.config else default_config()
+    points = parse_points_arg(args.points) if args.points else config.points
+    db = args.db or default_db_path()
+    tty = sys.stderr.isatty()
+
+    live = LiveSession(args.port, config, db_path=db, points=points, record_limit_s=args.duration)
+    old_term = signal.signal(signal.SIGTERM, _raise_terminate)
+    sid: str | None = None
+    status = SessionStatus.COMPLETE
+    try:
+        live.start()
+        if not live.wait_ready(timeout_s=15.0) or live.error is not None:
+            live.stop()
+            err = live.error
+            if isinstance(err, BadInput | DeviceError):
+                raise err
+            raise DeviceError(f"no device on '{args.port}': {err or 'handshake timed out'}")
+        warning = _calibration_warning(live)
+        if warning:
+            print(warning, file=sys.stderr)
+        sid = live.start_recording(client=args.client, therapist=args.therapist,
+                                   notes=args.notes, points=points)  # fmt: skip
+        last_progress = 0.0
+        while live.running and not live.finished.is_set():
+            time.sleep(0.05)
+            if tty and time.monotonic() - last_progress > 0.25:
+                last_progress = time.monotonic()
+                c = live.counters
+                print(
+                    f"\r{live.state:<12} t={live.recording_elapsed_s:8.1f} s  "
+                    f"samples={c.samples:<9d} lost={c.lost_samples:<5d} "
+                    f"force={live.current_force_n:7.2f} N  holds={len(live.holds)}",
+                    end="", file=sys.stderr, flush=True,
+                )  # fmt: skip
+    except (KeyboardInterrupt, _Terminate):
+        status = SessionStatus.COMPLETE  # a deliberate stop: the session is finished
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        live.stop()
+        if tty:
+            print(file=sys.stderr)
+    if sid is None:
+        return 1
+    if live.error is not None and not live.finished.is_set():
+        print(f"device error: {live.error}", file=sys.stderr)
+    print(f"holds: {len(live.holds)}  alerts: {len(live.alerts)}  "
+          f"lost samples: {live.counters.lost_samples}", file=sys.stderr)  # fmt: skip
+    print(sid, flush=True)
+    return 0

@@ -1,0 +1,469 @@
+"""LiveSession: one device, live, with optional recording — what the GUI and `record` drive.
+
+Data path (DESIGN.md §1), all of it in the reader thread right after decoding:
+raw counts → calibration → pipeline (holds, limits, marks) → ring buffer for the GUI,
+event queue for the GUI, and the store's writer queue when recording. Nothing here
+waits on the GUI or on SQLite: the ring buffer copy is the only shared critical section,
+the rest are lock-free queues.
+
+Timeline: the pipeline and the ring buffer run on the acquisition's timeline (seconds
+since the first sample after connecting). A recording starts its own timeline at its
+first sample; everything written to the store is shifted onto it, so a session's ``t_s``
+is "seconds since the session's first sample".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from calibration.models import Calibration
+from firmware_protocol.messages import Capability, EventKind, Identity, SetLimits
+
+from .acquisition import Acquisition, DeviceEvent, LinkState
+from .config import Config
+from .pipeline import Pipeline
+from .points import PointPlan
+from .records import (
+    Alert,
+    DeviceInfo,
+    Gap,
+    Hold,
+    Mark,
+    MarkSource,
+    Point,
+    SampleBlock,
+    SessionMeta,
+    SessionStats,
+    SessionStatus,
+)
+from .ringbuffer import RingBuffer
+
+log = logging.getLogger(__name__)
+
+RING_SECONDS = 600.0  # the longest live window the GUI offers (10 min)
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(slots=True)
+class StateChange:
+    state: LinkState
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class HoldStarted:
+    t_s: float
+    point_index: int | None
+
+
+@dataclass(slots=True)
+class DeviceNotice:
+    """A device event worth showing (limit crossed on the device, ADC fault)."""
+
+    t_s: float
+    text: str
+
+
+LiveEvent = Mark | Hold | Alert | Gap | StateChange | HoldStarted | DeviceNotice
+
+
+@dataclass(slots=True)
+class _Recording:
+    session_id: str
+    writer: object  # logger.store.SessionWriter
+    t0_s: float | None = None  # acquisition-timeline t_s of the first recorded sample
+    first_index: int | None = None
+    samples: int = 0
+    lost0: int = 0
+    crc0: int = 0
+    reconnects0: int = 0
+    last_t_s: float = 0.0
+
+
+class LiveSession:
+    """A device, its pipeline and (optionally) a recording. See docs/ARCHITECTURE.md."""
+
+    def __init__(
+        self,
+        port: str,
+        config: Config,
+        *,
+        db_path: str | Path | None = None,
+        points: list[Point] | None = None,
+        calibration: Calibration | None = None,
+        on_alert: Callable[[Alert], None] | None = None,
+        record_limit_s: float | None = None,
+    ) -> None:
+        self.port = port
+        self.config = config
+        self.db_path = Path(db_path) if db_path is not None else None
+        self.on_alert = on_alert
+        self.record_limit_s = record_limit_s  # stop exactly after this much recorded time
+        self.finished = threading.Event()  # set when the recording limit or the data ends
+        self._points = list(points if points is not None else config.points)
+        self._fixed_calibration = calibration
+        self.calibration: Calibration | None = calibration
+        self.plan = PointPlan(self._points)
+        self.pipeline = Pipeline(config, self.plan)
+        self.ring: RingBuffer | None = None
+        self.current_force_n = float("nan")
+        self._events: queue.SimpleQueue[LiveEvent] = queue.SimpleQueue()
+        self._lock = threading.RLock()  # guards pipeline/plan between reader and GUI calls
+        self._recording: _Recording | None = None
+        self._store = None
+        self._acq = Acquisition(
+            port,
+            on_block=self._on_block,
+            on_event=self._on_device_event,
+            on_gap=self._on_gap,
+            on_state=self._on_state,
+            on_device=self._on_device,
+        )
+        self.holds: list[Hold] = []
+        self.alerts: list[Alert] = []
+        self.marks: list[Mark] = []
+
+    # ------------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        self._acq.start()
+
+    def wait_ready(self, timeout_s: float = 10.0) -> bool:
+        return self._acq.wait_ready(timeout_s)
+
+    def stop(self) -> str | None:
+        """Stop the reader (finalising any recording) and return the recorded session id."""
+        self._acq.stop()
+        sid = self.stop_recording() if self._recording else None
+        return sid
+
+    @property
+    def state(self) -> LinkState:
+        return self._acq.state
+
+    @property
+    def error(self) -> Exception | None:
+        return self._acq.error
+
+    @property
+    def device(self) -> DeviceInfo | None:
+        return self._acq.device
+
+    @property
+    def identity(self) -> Identity | None:
+        return self._acq.identity
+
+    @property
+    def counters(self):
+        return self._acq.counters
+
+    @property
+    def running(self) -> bool:
+        return self._acq.running
+
+    @property
+    def recording_id(self) -> str | None:
+        return self._recording.session_id if self._recording else None
+
+    @property
+    def recording_elapsed_s(self) -> float:
+        rec = self._recording
+        if rec is None or rec.t0_s is None:
+            return 0.0
+        return rec.last_t_s - rec.t0_s
+
+    @property
+    def current_hold(self):
+        return self.pipeline.current_hold
+
+    @property
+    def t_s(self) -> float:
+        """The newest sample's time on the acquisition timeline."""
+        return self._acq._last_t_s
+
+    def poll_events(self) -> list[LiveEvent]:
+        out: list[LiveEvent] = []
+        while True:
+            try:
+                out.append(self._events.get_nowait())
+            except queue.Empty:
+                return out
+
+    # ------------------------------------------------------------ user's actions
+
+    def mark(self, source: MarkSource = MarkSource.KEYBOARD) -> Mark:
+        """Next point, at the device time corresponding to now on the host clock."""
+        t_s = self._acq.host_to_device_s()
+        with self._lock:
+            mark = self.pipeline.mark(t_s, source)
+        self._after_mark(mark)
+        return mark
+
+    def jump(self, index: int, source: MarkSource = MarkSource.KEYBOARD) -> Mark:
+        t_s = self._acq.host_to_device_s()
+        with self._lock:
+            mark = self.pipeline.jump(index, t_s, source)
+        self._after_mark(mark)
+        return mark
+
+    def tare(self) -> float:
+        """Zero now: the mean raw reading of the last 0.2 s becomes the zero. Returns it."""
+        cal = self.calibration
+        ring = self.ring
+        if cal is None or ring is None or self.device is None:
+            raise RuntimeError("no device streaming yet")
+        n = max(1, int(self.device.rate_hz * 0.2) if self.device.rate_hz else 10)
+        _, force = ring.latest(n)
+        if force.size == 0:
+            raise RuntimeError("no samples yet")
+        counts_now = float(np.mean(cal.n_to_counts(force[:, 0].astype(np.float64))))
+        self.calibration = cal.with_zero(counts_now)
+        if self._recording is not None:
+            self._store_calibration()
+        self._push_device_limits()
+        return counts_now
+
+    def set_calibration(self, cal: Calibration) -> None:
+        self.calibration = cal
+        if self._recording is not None:
+            self._store_calibration()
+        self._push_device_limits()
+
+    def set_points(self, points: list[Point]) -> None:
+        with self._lock:
+            self._points = list(points)
+            self.plan = PointPlan(self._points)
+            self.pipeline = Pipeline(self.config, self.plan)
+
+    def set_config(self, config: Config) -> None:
+        with self._lock:
+            self.config = config
+            self.pipeline = Pipeline(config, self.plan)
+        self._push_device_limits()
+
+    # ----------------------------------------------------------------- recording
+
+    def _open_store(self):
+        from .store import SessionStore
+
+        if self._store is None:
+            if self.db_path is None:
+                from .store import default_db_path
+
+                self.db_path = default_db_path()
+            self._store = SessionStore(self.db_path)
+        return self._store
+
+    def start_recording(
+        self,
+        *,
+        client: str | None = None,
+        therapist: str | None = None,
+        notes: str | None = None,
+        points: list[Point] | None = None,
+    ) -> str:
+        from .store import SessionWriter
+
+        if self._recording is not None:
+            raise RuntimeError("already recording")
+        if self.device is None or self.calibration is None:
+            raise RuntimeError("no device connected")
+        if points is not None:
+            self.set_points(points)
+        store = self._open_store()
+        meta = SessionMeta(
+            started_at=utc_now_iso(),
+            device=dataclasses.replace(self.device),
+            calibration=self.calibration.to_info(),
+            config=self.config.to_dict(),
+            client=client,
+            therapist=therapist,
+            notes=notes,
+            points=[dataclasses.replace(p) for p in self._points],
+        )
+        sid = store.create_session(meta)
+        writer = SessionWriter(store, sid)
+        c = self._acq.counters
+        with self._lock:
+            self.pipeline = Pipeline(self.config, PointPlan(self._points))
+            self.plan = self.pipeline.plan
+            self.holds, self.alerts, self.marks = [], [], []
+            self._recording = _Recording(
+                sid, writer, lost0=c.lost_samples, crc0=c.crc_errors, reconnects0=c.reconnects
+            )
+        return sid
+
+    def stop_recording(self, status: SessionStatus = SessionStatus.COMPLETE) -> str | None:
+        with self._lock:
+            rec, self._recording = self._recording, None
+            if rec is None:
+                return None
+            out = self.pipeline.finish()
+            self._write_outputs(rec, out)
+        c = self._acq.counters
+        duration = (rec.last_t_s - rec.t0_s) if rec.t0_s is not None else 0.0
+        rate = self.device.rate_hz if self.device else 0.0
+        stats = SessionStats(
+            samples=rec.samples,
+            duration_s=round(duration + (1.0 / rate if rate and rec.samples else 0.0), 6),
+            rate_hz=rate,
+            lost_samples=c.lost_samples - rec.lost0,
+            crc_errors=c.crc_errors - rec.crc0,
+            reconnects=c.reconnects - rec.reconnects0,
+        )
+        rec.writer.close(status, stats, utc_now_iso())
+        return rec.session_id
+
+    def _store_calibration(self) -> None:
+        rec = self._recording
+        if rec is not None and self.calibration is not None:
+            rec.writer.put_calibration(self.calibration.to_info())
+
+    # --------------------------------------------------- reader-thread callbacks
+
+    def _on_device(self, device: DeviceInfo, identity: Identity | None) -> None:
+        rate = device.rate_hz or 100.0
+        if self.ring is None or self.ring.channels != device.channels:
+            self.ring = RingBuffer(int(rate * RING_SECONDS) + 1, device.channels)
+        if self.calibration is None:
+            self.calibration = self._choose_calibration(device, identity)
+        self._push_device_limits()
+
+    def _choose_calibration(self, device: DeviceInfo, identity: Identity | None) -> Calibration:
+        if self._fixed_calibration is not None:
+            return self._fixed_calibration
+        if self.db_path is not None:
+            try:
+                from calibration.store import CalibrationStore
+
+                stored = CalibrationStore(self.db_path).latest(device.uid)
+            except Exception:  # a broken calibration table must not stop acquisition
+                log.exception("could not read stored calibrations")
+                stored = None
+            if stored is not None:
+                return stored
+        if identity is not None:
+            return Calibration.factory(identity.counts_per_n, identity.offset_counts)
+        return Calibration.factory(1.0, 0)  # text-mode devices print newtons until calibrated
+
+    def _push_device_limits(self) -> None:
+        """Mirror the current point's warn/max limits into the device's own buzzer."""
+        ident, cal = self._acq.identity, self.calibration
+        if ident is None or cal is None or not (ident.capabilities & Capability.BUZZER):
+            return
+        warn_n, max_n = self.plan.limits(self.config.limits)
+        warn_c, max_c = cal.n_to_counts(np.array([warn_n, max_n], dtype=np.float64))
+        self._acq.send(SetLimits(int(round(warn_c)), int(round(max_c)), 1))
+
+    def _on_state(self, state: LinkState, detail: str) -> None:
+        self._events.put(StateChange(state, detail))
+
+    def _on_gap(self, gap: Gap) -> None:
+        if self.finished.is_set():
+            return
+        with self._lock:
+            self.pipeline.gap(gap.start_s, gap.end_s)
+            rec = self._recording
+            if rec is not None and rec.t0_s is not None:
+                shifted = dataclasses.replace(
+                    gap, start_s=gap.start_s - rec.t0_s, end_s=gap.end_s - rec.t0_s
+                )
+                rec.writer.put_gaps([shifted])
+        self._events.put(gap)
+
+    def _on_device_event(self, ev: DeviceEvent) -> None:
+        kind = ev.message.kind
+        if kind is EventKind.MARK_BUTTON:
+            with self._lock:
+                mark = self.pipeline.mark(ev.t_s, MarkSource.DEVICE)
+            self._after_mark(mark)
+        elif kind is EventKind.LIMIT_CROSSED:
+            self._events.put(DeviceNotice(ev.t_s, f"device buzzer: limit {ev.message.arg:+d}"))
+        else:
+            self._events.put(DeviceNotice(ev.t_s, f"device event {kind.name}"))
+
+    def _after_mark(self, mark: Mark) -> None:
+        self.marks.append(mark)
+        self._events.put(mark)
+        rec = self._recording
+        if rec is not None:
+            t0 = rec.t0_s if rec.t0_s is not None else mark.t_s
+            rec.writer.put_marks([dataclasses.replace(mark, t_s=max(0.0, mark.t_s - t0))])
+        self._push_device_limits()
+
+    def _on_block(self, block: SampleBlock) -> None:
+        cal = self.calibration
+        assert cal is not None
+        force_n = cal.counts_to_n(block.raw)
+        block = dataclasses.replace(block, force_n=force_n)
+        rec = self._recording
+        if rec is not None and rec.t0_s is None:
+            rec.t0_s = float(block.t_s[0])
+            rec.first_index = block.first_index
+        if rec is not None and self.record_limit_s is not None:
+            keep = int(np.searchsorted(block.t_s - rec.t0_s, self.record_limit_s, side="left"))
+            if keep < len(block):
+                self.finished.set()
+                self._acq.stop_soon()
+                if keep == 0:
+                    return
+                block = SampleBlock(
+                    block.first_index, block.t_s[:keep], block.raw[:keep], force_n[:keep],
+                    block.host_timed,
+                )  # fmt: skip
+                force_n = force_n[:keep]
+        with self._lock:
+            out = self.pipeline.process(block)
+            if rec is not None:
+                rec.writer.put_samples(block.first_index, block.t_s - rec.t0_s, block.raw)
+                rec.samples += len(block)
+                rec.last_t_s = float(block.t_s[-1])
+                self._write_outputs(rec, out)
+        if self.ring is not None:
+            self.ring.extend(block.t_s, force_n)
+        self.current_force_n = float(force_n[-1, 0])
+        for hs in out.holds_started:
+            self._events.put(HoldStarted(hs.t_s, hs.point_index))
+        for hold in out.holds:
+            self.holds.append(hold)
+            self._events.put(hold)
+        for alert in out.alerts:
+            self.alerts.append(alert)
+            self._events.put(alert)
+            if self.on_alert is not None:
+                self.on_alert(alert)
+
+    def _write_outputs(self, rec: _Recording, out) -> None:
+        t0 = rec.t0_s or 0.0
+        if out.holds:
+            rec.writer.put_holds(
+                [
+                    dataclasses.replace(h, start_s=h.start_s - t0, end_s=h.end_s - t0)
+                    for h in out.holds
+                ]
+            )
+        if out.alerts:
+            rec.writer.put_alerts([dataclasses.replace(a, t_s=a.t_s - t0) for a in out.alerts])
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.01) -> bool:
+    """Poll ``predicate`` until true or timeout (for tests and the CLI)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll_s)
+    return predicate()

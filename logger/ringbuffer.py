@@ -1,0 +1,73 @@
+"""A fixed-size ring of recent samples: one writer (the reader thread), many readers.
+
+The GUI copies a window out at frame rate; the writer never waits for it beyond a
+memcpy-sized critical section. Memory is fixed at construction, however long a session
+runs.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+
+class RingBuffer:
+    def __init__(self, capacity: int, channels: int = 1) -> None:
+        if capacity <= 0:
+            raise ValueError("capacity must be positive")
+        self.capacity = int(capacity)
+        self.channels = int(channels)
+        self._t_s = np.zeros(self.capacity, dtype=np.float64)
+        self._force_n = np.zeros((self.capacity, self.channels), dtype=np.float32)
+        self._written = 0  # total rows ever written
+        self._lock = threading.Lock()
+
+    @property
+    def written(self) -> int:
+        return self._written
+
+    def clear(self) -> None:
+        with self._lock:
+            self._written = 0
+
+    def extend(self, t_s: np.ndarray, force_n: np.ndarray) -> None:
+        """Append rows (``force_n`` shape (n,) or (n, channels))."""
+        n = int(t_s.shape[0])
+        if n == 0:
+            return
+        force = np.asarray(force_n, dtype=np.float32).reshape(n, -1)[:, : self.channels]
+        if n > self.capacity:
+            t_s, force = t_s[-self.capacity :], force[-self.capacity :]
+            skipped, n = n - self.capacity, self.capacity
+        else:
+            skipped = 0
+        with self._lock:
+            start = (self._written + skipped) % self.capacity
+            first = min(n, self.capacity - start)
+            self._t_s[start : start + first] = t_s[:first]
+            self._force_n[start : start + first] = force[:first]
+            if first < n:
+                self._t_s[: n - first] = t_s[first:]
+                self._force_n[: n - first] = force[first:]
+            self._written += n + skipped
+
+    def latest(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the newest ``n`` rows (all held rows when None), oldest first."""
+        with self._lock:
+            held = min(self._written, self.capacity)
+            n = held if n is None else max(0, min(int(n), held))
+            end = self._written % self.capacity
+            idx = (np.arange(end - n, end) % self.capacity) if n else np.zeros(0, dtype=np.int64)
+            if n and end - n >= 0:
+                sl = slice(end - n, end)
+                return self._t_s[sl].copy(), self._force_n[sl].copy()
+            return self._t_s[idx], self._force_n[idx]
+
+    def window(self, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+        """Rows whose t_s lies within ``seconds`` of the newest row."""
+        t_s, force_n = self.latest()
+        if t_s.size == 0:
+            return t_s, force_n
+        i = int(np.searchsorted(t_s, t_s[-1] - seconds, side="left"))
+        return t_s[i:], force_n[i:]
