@@ -1,0 +1,321 @@
+"""The configuration in force for a session (DESIGN.md §5): display units, hold detection,
+limits and the point plan.
+
+Every key of the TOML file is optional and falls back to the defaults below. Every key is
+validated before anything else happens, so a malformed file is refused with one line naming
+the file, the key (``points[2].target_n``; point numbers count from 0 like ``point_index``)
+and the value at fault (:class:`logger.errors.BadInput`, exit code 2).
+
+``Config.to_dict()`` is what a session records as its configuration and what the JSON
+export carries; ``Config.from_dict()`` reads it back with the same validation.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import BadInput
+from .records import Point
+
+UNITS = ("N", "kgf", "lbf")
+
+
+@dataclass(slots=True)
+class HoldConfig:
+    """A hold starts when force rises through ``onset_n`` and ends when it falls through
+    ``release_n`` (hysteresis: ``release_n <= onset_n``); shorter contacts are presses."""
+
+    onset_n: float = 5.0
+    release_n: float = 4.0
+    min_duration_s: float = 2.0
+
+
+@dataclass(slots=True)
+class Limits:
+    """Session-wide alert levels; a point may override ``warn_n`` and ``max_n``."""
+
+    warn_n: float = 40.0
+    max_n: float = 60.0
+    max_hold_s: float = 90.0
+
+
+@dataclass(slots=True)
+class Config:
+    units: str = "N"
+    contact_area_cm2: float | None = None
+    holds: HoldConfig = field(default_factory=HoldConfig)
+    limits: Limits = field(default_factory=Limits)
+    points: list[Point] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/TOML-able dict with exactly the keys of DESIGN.md §5.
+
+        Unset optional keys are left out (so ``from_dict(to_dict())`` round-trips).
+        """
+        d: dict[str, Any] = {"units": self.units}
+        if self.contact_area_cm2 is not None:
+            d["contact_area_cm2"] = self.contact_area_cm2
+        d["holds"] = {
+            "onset_n": self.holds.onset_n,
+            "release_n": self.holds.release_n,
+            "min_duration_s": self.holds.min_duration_s,
+        }
+        d["limits"] = {
+            "warn_n": self.limits.warn_n,
+            "max_n": self.limits.max_n,
+            "max_hold_s": self.limits.max_hold_s,
+        }
+        d["points"] = [_point_to_dict(p) for p in self.points]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], source: str = "<config>") -> Config:
+        """Validate ``d`` like a config file; ``source`` names it in error messages."""
+        return _parse(d, source)
+
+
+def default_config() -> Config:
+    return Config()
+
+
+def _point_to_dict(p: Point) -> dict[str, Any]:
+    d: dict[str, Any] = {"name": p.name}
+    if p.warn_n is not None:
+        d["warn_n"] = p.warn_n
+    if p.max_n is not None:
+        d["max_n"] = p.max_n
+    if p.target_n is not None:
+        d["target_n"] = [p.target_n[0], p.target_n[1]]
+    if p.target_hold_s is not None:
+        d["target_hold_s"] = p.target_hold_s
+    return d
+
+
+# ---------------------------------------------------------------------------- validation
+
+_TOP_KEYS = ("units", "contact_area_cm2", "holds", "limits", "points")
+_HOLD_KEYS = ("onset_n", "release_n", "min_duration_s")
+_LIMIT_KEYS = ("warn_n", "max_n", "max_hold_s")
+_POINT_KEYS = ("name", "warn_n", "max_n", "target_n", "target_hold_s")
+
+
+def _fail(source: str, key: str, value: Any, reason: str) -> BadInput:
+    return BadInput(f"{source}: {key} = {_show(value)}: {reason}")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_keys(source: str, prefix: str, table: Any, allowed: tuple[str, ...]) -> None:
+    if not isinstance(table, Mapping):
+        raise _fail(source, prefix.rstrip("."), table, "expected a table")
+    for key in table:
+        if key not in allowed:
+            raise _fail(
+                source,
+                f"{prefix}{key}",
+                table[key],
+                f"unknown key (allowed: {', '.join(allowed)})",
+            )
+
+
+def _number(source: str, key: str, value: Any, *, positive: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(source, key, value, "expected a number")
+    x = float(value)
+    if not math.isfinite(x):
+        raise _fail(source, key, value, "expected a finite number")
+    if positive and x <= 0:
+        raise _fail(source, key, value, "must be > 0")
+    if not positive and x < 0:
+        raise _fail(source, key, value, "must be >= 0")
+    return x
+
+
+def _parse(d: Mapping[str, Any], source: str) -> Config:
+    _check_keys(source, "", d, _TOP_KEYS)
+    cfg = Config()
+    if "units" in d:
+        units = d["units"]
+        if not isinstance(units, str) or units not in UNITS:
+            raise _fail(source, "units", units, f"expected one of {', '.join(UNITS)}")
+        cfg.units = units
+    if "contact_area_cm2" in d:
+        cfg.contact_area_cm2 = _number(source, "contact_area_cm2", d["contact_area_cm2"])
+
+    if "holds" in d:
+        t = d["holds"]
+        _check_keys(source, "holds.", t, _HOLD_KEYS)
+        for key in _HOLD_KEYS:
+            if key in t:
+                setattr(cfg.holds, key, _number(source, f"holds.{key}", t[key]))
+    if cfg.holds.release_n > cfg.holds.onset_n:
+        raise _fail(
+            source,
+            "holds.release_n",
+            cfg.holds.release_n,
+            f"must be <= holds.onset_n ({cfg.holds.onset_n})",
+        )
+
+    if "limits" in d:
+        t = d["limits"]
+        _check_keys(source, "limits.", t, _LIMIT_KEYS)
+        for key in _LIMIT_KEYS:
+            if key in t:
+                setattr(cfg.limits, key, _number(source, f"limits.{key}", t[key]))
+    if cfg.limits.warn_n >= cfg.limits.max_n:
+        raise _fail(
+            source,
+            "limits.warn_n",
+            cfg.limits.warn_n,
+            f"must be < limits.max_n ({cfg.limits.max_n})",
+        )
+
+    if "points" in d:
+        points = d["points"]
+        if not isinstance(points, list):
+            raise _fail(source, "points", points, "expected an array of tables ([[points]])")
+        cfg.points = [_parse_point(source, i, p, cfg.limits) for i, p in enumerate(points)]
+    return cfg
+
+
+def _parse_point(source: str, i: int, t: Any, limits: Limits) -> Point:
+    prefix = f"points[{i}]."
+    _check_keys(source, prefix, t, _POINT_KEYS)
+    if "name" not in t:
+        raise _fail(source, f"{prefix}name", None, "missing (every point needs a name)")
+    name = t["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise _fail(source, f"{prefix}name", name, "expected a non-empty string")
+    point = Point(index=i, name=name.strip())
+    if "warn_n" in t:
+        point.warn_n = _number(source, f"{prefix}warn_n", t["warn_n"])
+    if "max_n" in t:
+        point.max_n = _number(source, f"{prefix}max_n", t["max_n"])
+    warn_n = point.warn_n if point.warn_n is not None else limits.warn_n
+    max_n = point.max_n if point.max_n is not None else limits.max_n
+    if warn_n >= max_n:
+        key = "warn_n" if point.warn_n is not None else "max_n"
+        value = point.warn_n if point.warn_n is not None else point.max_n
+        raise _fail(
+            source, f"{prefix}{key}", value, f"warn level {warn_n} must be < max level {max_n}"
+        )
+    if "target_n" in t:
+        window = t["target_n"]
+        key = f"{prefix}target_n"
+        if not isinstance(window, list | tuple) or len(window) != 2:
+            raise _fail(source, key, window, "expected [low, high]")
+        lo = _number(source, key, window[0], positive=False)
+        hi = _number(source, key, window[1], positive=False)
+        if not lo < hi:
+            raise _fail(source, key, window, "expected [low, high] with low < high")
+        point.target_n = (lo, hi)
+    if "target_hold_s" in t:
+        point.target_hold_s = _number(source, f"{prefix}target_hold_s", t["target_hold_s"])
+    return point
+
+
+# ---------------------------------------------------------------------------- file I/O
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a TOML config file; raise BadInput naming file, key and value."""
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise BadInput(f"{source}: cannot read config: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{source}: invalid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{source}: invalid TOML: not UTF-8 at byte offset {exc.start}") from exc
+    return _parse(data, source)
+
+
+def _toml_str(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        code = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04X}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, str):
+        return _toml_str(v)
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(float(v))
+
+
+def config_to_toml(cfg: Config) -> str:
+    """The TOML text of ``cfg`` (flat keys, tables and ``[[points]]`` only)."""
+    d = cfg.to_dict()
+    lines = [f"units = {_toml_value(d['units'])}"]
+    if "contact_area_cm2" in d:
+        lines.append(f"contact_area_cm2 = {_toml_value(d['contact_area_cm2'])}")
+    for table in ("holds", "limits"):
+        lines.append("")
+        lines.append(f"[{table}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in d[table].items())
+    for point in d["points"]:
+        lines.append("")
+        lines.append("[[points]]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in point.items())
+    return "\n".join(lines) + "\n"
+
+
+def save_config(cfg: Config, path: str | os.PathLike[str]) -> None:
+    """Write ``cfg`` as TOML atomically (temp file in the same directory, then rename)."""
+    target = Path(path)
+    text = config_to_toml(cfg)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def parse_points_arg(text: str) -> list[Point]:
+    """``record --points "A;B;C"`` → points 0..n-1 without per-point overrides.
+
+    A trailing ``;`` is tolerated; any other empty name is refused.
+    """
+    parts = [p.strip() for p in text.split(";")]
+    if parts and parts[-1] == "" and len(parts) > 1:
+        parts.pop()
+    for i, name in enumerate(parts):
+        if not name:
+            raise BadInput(f"--points: empty point name at position {i + 1} in {text!r}")
+    return [Point(index=i, name=name) for i, name in enumerate(parts)]

@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from logger.config import (
+    Config,
+    HoldConfig,
+    Limits,
+    config_to_toml,
+    default_config,
+    load_config,
+    parse_points_arg,
+    save_config,
+)
+from logger.errors import BadInput
+from logger.records import Point
+
+FULL = """
+units = "kgf"
+contact_area_cm2 = 1.0
+
+[holds]
+onset_n = 6
+release_n = 5.5
+min_duration_s = 3.0
+
+[limits]
+warn_n = 30.0
+max_n = 45.0
+max_hold_s = 60
+
+[[points]]
+name = "Upper trapezius L"
+warn_n = 35.0
+max_n = 50.0
+target_n = [25.0, 35.0]
+target_hold_s = 60.0
+
+[[points]]
+name = "  Levator scapulae R "
+"""
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "cfg.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_match_design():
+    cfg = default_config()
+    assert cfg.units == "N"
+    assert cfg.contact_area_cm2 is None
+    assert cfg.holds == HoldConfig(onset_n=5.0, release_n=4.0, min_duration_s=2.0)
+    assert cfg.limits == Limits(warn_n=40.0, max_n=60.0, max_hold_s=90.0)
+    assert cfg.points == []
+
+
+def test_empty_file_gives_defaults(tmp_path):
+    assert load_config(write(tmp_path, "")) == default_config()
+
+
+def test_full_file(tmp_path):
+    cfg = load_config(write(tmp_path, FULL))
+    assert cfg.units == "kgf"
+    assert cfg.contact_area_cm2 == 1.0
+    assert cfg.holds == HoldConfig(6.0, 5.5, 3.0)
+    assert isinstance(cfg.holds.onset_n, float)
+    assert cfg.limits == Limits(30.0, 45.0, 60.0)
+    assert cfg.points == [
+        Point(0, "Upper trapezius L", 35.0, 50.0, (25.0, 35.0), 60.0),
+        Point(1, "Levator scapulae R"),
+    ]
+
+
+def test_partial_tables_keep_other_defaults(tmp_path):
+    cfg = load_config(write(tmp_path, "[limits]\nmax_n = 80\n"))
+    assert cfg.limits == Limits(warn_n=40.0, max_n=80.0, max_hold_s=90.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "value"),
+    [
+        ('unit = "N"', "unit", "'N'"),
+        ('units = "psi"', "units", "'psi'"),
+        ("units = 3", "units", "3"),
+        ("contact_area_cm2 = 0", "contact_area_cm2", "0"),
+        ('contact_area_cm2 = "1"', "contact_area_cm2", "'1'"),
+        ("contact_area_cm2 = true", "contact_area_cm2", "True"),
+        ("contact_area_cm2 = nan", "contact_area_cm2", "nan"),
+        ("[holds]\nonset = 5", "holds.onset", "5"),
+        ("[holds]\nonset_n = -1", "holds.onset_n", "-1"),
+        ("[holds]\nrelease_n = 6", "holds.release_n", "6.0"),
+        ("[holds]\nmin_duration_s = 0", "holds.min_duration_s", "0"),
+        ("holds = 3", "holds", "3"),
+        ("[limits]\nwarn_n = 60", "limits.warn_n", "60.0"),
+        ("[limits]\nmax_hold_s = -5", "limits.max_hold_s", "-5"),
+        ("[limits]\nmax_hold = 5", "limits.max_hold", "5"),
+        ("points = 3", "points", "3"),
+        ('[[points]]\nname = ""', "points[0].name", "''"),
+        ('[[points]]\nname = "   "', "points[0].name", "'   '"),
+        ("[[points]]\nwarn_n = 3", "points[0].name", "None"),
+        ('[[points]]\nname = "A"\n[[points]]\nname = 7', "points[1].name", "7"),
+        ('[[points]]\nname = "A"\ncolour = "red"', "points[0].colour", "'red'"),
+        ('[[points]]\nname = "A"\nwarn_n = 70', "points[0].warn_n", "70.0"),
+        ('[[points]]\nname = "A"\nmax_n = 30', "points[0].max_n", "30.0"),
+        ('[[points]]\nname = "A"\nwarn_n = 0', "points[0].warn_n", "0"),
+        ('[[points]]\nname = "A"\ntarget_n = [35, 25]', "points[0].target_n", "[35, 25]"),
+        ('[[points]]\nname = "A"\ntarget_n = [25, 25]', "points[0].target_n", "[25, 25]"),
+        ('[[points]]\nname = "A"\ntarget_n = [25]', "points[0].target_n", "[25]"),
+        ('[[points]]\nname = "A"\ntarget_n = 25', "points[0].target_n", "25"),
+        ('[[points]]\nname = "A"\ntarget_n = [-1, 25]', "points[0].target_n", "-1"),
+        ('[[points]]\nname = "A"\ntarget_n = ["a", 25]', "points[0].target_n", "'a'"),
+        ('[[points]]\nname = "A"\ntarget_hold_s = 0', "points[0].target_hold_s", "0"),
+    ],
+)
+def test_bad_values_name_file_key_and_value(tmp_path, text, key, value):
+    path = write(tmp_path, text)
+    with pytest.raises(BadInput) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"{path}: {key} = {value}:"), msg
+
+
+def test_toml_syntax_error_is_one_line(tmp_path):
+    path = write(tmp_path, "units = \n")
+    with pytest.raises(BadInput, match=r"invalid TOML.*line 1") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(BadInput, match="cannot read config"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "cfg.toml"
+    path.write_bytes(b'units = "N\xff"\n')
+    with pytest.raises(BadInput, match="byte offset 10|invalid TOML"):
+        load_config(path)
+
+
+def test_to_dict_keys_are_the_toml_keys(tmp_path):
+    cfg = load_config(write(tmp_path, FULL))
+    d = cfg.to_dict()
+    assert set(d) == {"units", "contact_area_cm2", "holds", "limits", "points"}
+    assert d["points"][0] == {
+        "name": "Upper trapezius L",
+        "warn_n": 35.0,
+        "max_n": 50.0,
+        "target_n": [25.0, 35.0],
+        "target_hold_s": 60.0,
+    }
+    assert d["points"][1] == {"name": "Levator scapulae R"}
+    assert Config.from_dict(d) == cfg
+    assert "contact_area_cm2" not in default_config().to_dict()
+
+
+def test_from_dict_validates_with_source_name():
+    with pytest.raises(BadInput, match=r"^session 7: limits\.max_n = 0: must be > 0$"):
+        Config.from_dict({"limits": {"max_n": 0}}, source="session 7")
+
+
+def test_save_then_load_round_trip(tmp_path):
+    cfg = load_config(write(tmp_path, FULL))
+    out = tmp_path / "saved.toml"
+    save_config(cfg, out)
+    assert load_config(out) == cfg
+    assert [p.name for p in tmp_path.iterdir()] != []
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_save_replaces_existing_file(tmp_path):
+    out = write(tmp_path, "garbage that is not toml [[[")
+    save_config(default_config(), out)
+    assert load_config(out) == default_config()
+
+
+names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20
+).filter(lambda s: s.strip() == s and s != "")
+pos = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False, allow_infinity=False)
+
+
+@given(
+    name_list=st.lists(names, max_size=4),
+    area=st.none() | pos,
+    onset=pos,
+    target=st.none() | st.tuples(pos, pos).filter(lambda w: w[0] < w[1]),
+)
+def test_toml_writer_round_trips_any_names_and_floats(name_list, area, onset, target):
+    points = [Point(i, n, target_n=target) for i, n in enumerate(name_list)]
+    cfg = Config(
+        units="lbf",
+        contact_area_cm2=area,
+        holds=HoldConfig(onset_n=onset, release_n=onset, min_duration_s=2.0),
+        limits=Limits(warn_n=1e7, max_n=2e7, max_hold_s=90.0),
+        points=points,
+    )
+    assert Config.from_dict(tomllib.loads(config_to_toml(cfg))) == cfg
+
+
+def test_parse_points_arg():
+    assert parse_points_arg("A; B ;C") == [Point(0, "A"), Point(1, "B"), Point(2, "C")]
+    assert parse_points_arg("Only;") == [Point(0, "Only")]
+    with pytest.raises(BadInput, match=r"empty point name at position 2 in 'A;;C'"):
+        parse_points_arg("A;;C")
+    with pytest.raises(BadInput, match="position 1"):
+        parse_points_arg("")
