@@ -14,11 +14,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from ..config import default_config, load_config, parse_points_arg
 from ..errors import BadInput, DeviceError
-from ..live import LiveSession
-from ..records import SessionStatus
-from ..store import default_db_path
 
 CALIBRATION_MAX_AGE_DAYS = 30
 
@@ -44,7 +40,7 @@ def _raise_terminate(signum, frame):  # noqa: ARG001
     raise _Terminate
 
 
-def _calibration_warning(live: LiveSession) -> str | None:
+def _calibration_warning(live) -> str | None:
     cal = live.calibration
     if cal is None:
         return None
@@ -62,6 +58,12 @@ def _calibration_warning(live: LiveSession) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # heavy imports here, so that `pressure-logger --help` and other commands stay quick
+    from ..config import default_config, load_config, parse_points_arg
+    from ..live import LiveSession
+    from ..records import SessionStatus
+    from ..store import default_db_path
+
     if args.duration is not None and not args.duration > 0:
         raise BadInput(f"--duration must be a positive number of seconds, not {args.duration}")
     config = load_config(args.config) if args.config else default_config()
