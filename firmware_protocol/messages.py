@@ -264,6 +264,7 @@ _FIXED: dict[type, tuple[MsgType, struct.Struct]] = {
 _BY_TYPE = {mt: (cls, st) for cls, (mt, st) in _FIXED.items()}
 _ENUM_FIELDS: dict[type, dict[int, type]] = {Nak: {2: NakCode}, Event: {0: EventKind}}
 
+MAX_CHANNELS = 8
 MAX_SAMPLE_VALUES = 255  # count × channels per frame is bounded by the u8 count and frame size
 
 
@@ -281,15 +282,36 @@ def unpack_int24(buf: bytes | memoryview, n: int) -> np.ndarray:
     return (v ^ 0x800000) - 0x800000
 
 
+def _unpack_prefix(st: struct.Struct, payload: bytes | memoryview) -> tuple:
+    """Fixed layouts may grow at the end in a later minor version: read the known prefix."""
+    if len(payload) < st.size:
+        raise ProtocolError(f"payload of {len(payload)} bytes, this message needs {st.size}")
+    return st.unpack_from(payload)
+
+
 def encode_payload(msg: Message) -> tuple[MsgType, bytes]:
-    """Return the message type and payload bytes of ``msg``."""
+    """Return the message type and payload bytes of ``msg``.
+
+    Raises ProtocolError (never struct.error) when a field does not fit its wire type.
+    ``Samples.period_us`` saturates at 65535 (rates below ~15.3 Hz, where the device sends
+    one sample per frame anyway: PROTOCOL.md §5).
+    """
+    try:
+        return _encode_payload(msg)
+    except (struct.error, UnicodeEncodeError, OverflowError) as exc:
+        raise ProtocolError(f"cannot encode {type(msg).__name__}: {exc}") from None
+
+
+def _encode_payload(msg: Message) -> tuple[MsgType, bytes]:
     if isinstance(msg, Samples):
         raw = np.asarray(msg.raw)
         if raw.ndim != 2:
             raise ProtocolError("Samples.raw must be 2-D (count, channels)")
         count, channels = raw.shape
+        if not (1 <= channels <= MAX_CHANNELS and count <= 255):
+            raise ProtocolError(f"Samples.raw shape {raw.shape}: count <= 255, channels 1..8")
         hdr = _SAMPLES_HDR.pack(
-            msg.first_index & 0xFFFFFFFF, msg.t_us & 0xFFFFFFFF, msg.period_us,
+            msg.first_index & 0xFFFFFFFF, msg.t_us & 0xFFFFFFFF, min(msg.period_us, 0xFFFF),
             channels, count, int(msg.flags),
         )  # fmt: skip
         return MsgType.SAMPLES, hdr + pack_int24(raw)
@@ -322,7 +344,7 @@ def decode_payload(msg_type: int, payload: bytes | memoryview) -> Message:
             raw = unpack_int24(memoryview(payload)[_SAMPLES_HDR.size :], n)
             return Samples(first, t_us, period, SampleFlag(flags), raw.reshape(count, channels))
         if mt is MsgType.IDENTITY:
-            f = _IDENTITY.unpack(payload)
+            f = _unpack_prefix(_IDENTITY, payload)
             return Identity(
                 proto_major=f[0], proto_minor=f[1], fw_version=(f[2], f[3], f[4]),
                 uid=f[5].rstrip(b"\0").decode("ascii", errors="replace"),
@@ -332,7 +354,7 @@ def decode_payload(msg_type: int, payload: bytes | memoryview) -> Message:
                 capabilities=Capability(f[15]),
             )  # fmt: skip
         cls, st = _BY_TYPE[mt]
-        values = list(st.unpack(payload))
+        values = list(_unpack_prefix(st, payload))
         for i, enum in _ENUM_FIELDS.get(cls, {}).items():
             values[i] = enum(values[i])
         return cls(*values)
