@@ -32,12 +32,12 @@ def test_fixed_payload_sizes(msg: m.Message, size: int) -> None:
     assert len(m.encode_payload(msg)[1]) == size
 
 
-def test_identity_is_41_bytes_and_samples_header_14() -> None:
+def test_identity_is_41_bytes_and_samples_header_13() -> None:
     ident = m.Identity(1, 0, (1, 2, 3), "AB", m.AdcKind.HX711, 24, 1, 80, 10, 80, 4000.0,
                        120000, 256, m.Capability.BUZZER)  # fmt: skip
     assert len(m.encode_payload(ident)[1]) == 41
     s = m.Samples(0, 0, 1000, m.SampleFlag.NONE, np.zeros((20, 1), np.int32))
-    assert len(m.encode_payload(s)[1]) == 14 + 60
+    assert len(m.encode_payload(s)[1]) == 13 + 60
 
 
 @given(st.lists(st.integers(m.INT24_MIN, m.INT24_MAX), max_size=300))
