@@ -1,0 +1,143 @@
+"""Tare: where zero force is, right now.
+
+A calibration gives gain and zero as they were on the bench; the zero of a force-sensing
+resistor or load cell wanders with temperature and handling. The tare is a shift of the zero
+in raw counts (the gain is untouched), taken automatically at session start when the sensor
+is unloaded, on demand (Zero button / ``LiveSession.tare()``), and watched between holds:
+when the unloaded reading wanders more than ``drift_limit_n`` a :class:`DriftWarning` is
+returned once per excursion so the user can re-zero. Raw counts are never modified; the
+session stores the calibration (with its tare) that produced its forces.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .models import Calibration, CalibrationError
+from .stability import StabilityDetector, estimate_noise_counts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftWarning:
+    t_s: float
+    drift_n: float  # unloaded reading (mean, N) relative to the current zero
+    limit_n: float
+
+    def message(self) -> str:
+        return (
+            f"unloaded reading drifted {self.drift_n:+.2f} N (limit ±{self.limit_n:g} N) "
+            "— zero the sensor"
+        )
+
+
+class Tare:
+    """Zero offset on top of a calibration.
+
+    ``drift_limit_n``: unloaded readings further than this from zero raise a DriftWarning.
+    ``auto_zero_limit_n``: at session start, zero only if the reading is within this of the
+    calibration's zero (a larger reading means the sensor is loaded, not drifted).
+    """
+
+    def __init__(
+        self,
+        calibration: Calibration,
+        *,
+        drift_limit_n: float = 1.0,
+        auto_zero_limit_n: float = 5.0,
+    ) -> None:
+        self.calibration = calibration
+        self.drift_limit_n = drift_limit_n
+        self.auto_zero_limit_n = auto_zero_limit_n
+        self.shift_counts = 0.0
+        self.zeroed_at_t_s: float | None = None
+        self._warned = False
+
+    @property
+    def effective(self) -> Calibration:
+        """The calibration with the tare folded into its zero (what a session records)."""
+        if self.shift_counts == 0.0:
+            return self.calibration
+        c = list(self.calibration.coefficients)
+        c[0] += self.shift_counts
+        source = self.calibration.source
+        if not source.endswith("+tare"):
+            source += "+tare"
+        return Calibration(self.calibration.model, tuple(c), source, self.calibration.created_at)
+
+    def counts_to_n(self, raw: np.ndarray) -> np.ndarray:
+        """Force in newtons with the tare applied (vectorised)."""
+        return self.calibration.counts_to_n(np.asarray(raw, dtype=np.float64) - self.shift_counts)
+
+    def zero_now(self, raw: np.ndarray, t_s: float | None = None) -> float:
+        """Manual zero: the mean of ``raw`` (recent unloaded samples) becomes 0 N.
+        Returns the force (N, before zeroing) that was removed."""
+        x = np.asarray(raw, dtype=np.float64)
+        if x.ndim == 2:
+            x = x[:, 0]
+        if x.size == 0:
+            raise CalibrationError("zero: no recent samples to zero on")
+        zero = float(np.mean(x))
+        removed_n = float(self.counts_to_n(np.array([zero]))[0])
+        self.shift_counts = zero - self.calibration.offset_counts
+        self.zeroed_at_t_s = t_s
+        self._warned = False
+        log.info("zeroed: removed %+.3f N (shift %+.0f counts)", removed_n, self.shift_counts)
+        return removed_n
+
+    def zero_at_start(
+        self, t_s: np.ndarray, raw: np.ndarray, noise_counts: float | None = None
+    ) -> bool:
+        """Zero on the first samples of a session if the sensor is unloaded and steady.
+
+        Unloaded: the mean is within ``auto_zero_limit_n`` of the calibration's zero.
+        Steady: the whole span passes the :class:`StabilityDetector` test with the
+        sensor's noise (estimated from the samples when not given). Returns True if zeroed.
+        """
+        x = np.asarray(raw, dtype=np.float64)
+        if x.ndim == 2:
+            x = x[:, 0]
+        t = np.asarray(t_s, dtype=np.float64).reshape(-1)
+        if x.size < 10:
+            return False
+        noise = estimate_noise_counts(x) if noise_counts is None else noise_counts
+        span_s = float(t[-1] - t[0])
+        rate_hz = (x.size - 1) / span_s if span_s > 0 else 1.0
+        det = StabilityDetector(noise, window_s=x.size / rate_hz, rate_hz=rate_hz)
+        steady = det.feed(t, x) is not None
+        force_n = float(np.mean(self.calibration.counts_to_n(x)))
+        if not steady or not math.isfinite(force_n) or abs(force_n) > self.auto_zero_limit_n:
+            log.info(
+                "no zero at session start (steady=%s, reading %.2f N, limit %.2f N)",
+                steady,
+                force_n,
+                self.auto_zero_limit_n,
+            )
+            return False
+        self.zero_now(x, float(t[-1]))
+        return True
+
+    def check_drift(self, t_s: np.ndarray, raw: np.ndarray) -> DriftWarning | None:
+        """Check samples known to be unloaded (between holds). One warning per excursion:
+        the next one comes only after the reading came back within half the limit or a
+        new zero was taken."""
+        x = np.asarray(raw, dtype=np.float64)
+        if x.ndim == 2:
+            x = x[:, 0]
+        if x.size == 0:
+            return None
+        drift_n = float(np.mean(self.counts_to_n(x)))
+        if abs(drift_n) <= self.drift_limit_n / 2:
+            self._warned = False
+        if abs(drift_n) <= self.drift_limit_n or self._warned:
+            return None
+        self._warned = True
+        t = np.asarray(t_s, dtype=np.float64).reshape(-1)
+        warning = DriftWarning(float(t[-1]), drift_n, self.drift_limit_n)
+        log.warning("%s", warning.message())
+        return warning

@@ -1,0 +1,97 @@
+"""Display units for force and pressure. Everything stored and exported stays SI (newtons);
+these functions are a view for the readout, the plots and the config's ``units`` key.
+
+1 kgf = 9.80665 N (exact); 1 lbf = 4.4482216152605 N (exact); 1 N/cm² = 10 kPa;
+1 kgf/cm² = 98.0665 kPa.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import numpy as np
+
+from logger.errors import BadInput
+
+N_PER_KGF = 9.80665
+N_PER_LBF = 4.4482216152605
+KPA_PER_N_PER_CM2 = 10.0
+
+
+class Unit(StrEnum):
+    N = "N"
+    KGF = "kgf"
+    LBF = "lbf"
+
+    @classmethod
+    def parse(cls, text: str, where: str = "units") -> Unit:
+        """``"N"``, ``"kgf"``, ``"lbf"`` (case-insensitive) or BadInput naming the value."""
+        for unit in cls:
+            if str(text).strip().lower() == unit.value.lower():
+                return unit
+        choices = " | ".join(u.value for u in cls)
+        raise BadInput(f"{where}: unknown unit {text!r} (expected {choices})")
+
+    @property
+    def n_per_unit(self) -> float:
+        return _N_PER_UNIT[self]
+
+
+_N_PER_UNIT = {Unit.N: 1.0, Unit.KGF: N_PER_KGF, Unit.LBF: N_PER_LBF}
+
+
+def convert_force(force_n: np.ndarray | float, unit: Unit | str) -> np.ndarray | float:
+    """Newtons → ``unit`` (scalar in, float out; array in, array out)."""
+    factor = Unit.parse(unit).n_per_unit if isinstance(unit, str) else unit.n_per_unit
+    if np.isscalar(force_n):
+        return float(force_n) / factor  # type: ignore[arg-type]
+    return np.asarray(force_n, dtype=np.float64) / factor
+
+
+def force_to_n(value: np.ndarray | float, unit: Unit | str) -> np.ndarray | float:
+    """``unit`` → newtons (the inverse of :func:`convert_force`)."""
+    factor = Unit.parse(unit).n_per_unit if isinstance(unit, str) else unit.n_per_unit
+    if np.isscalar(value):
+        return float(value) * factor  # type: ignore[arg-type]
+    return np.asarray(value, dtype=np.float64) * factor
+
+
+def _check_area(area_cm2: float) -> float:
+    area = float(area_cm2)
+    if not area > 0 or not np.isfinite(area):
+        raise BadInput(f"contact_area_cm2: {area_cm2!r} must be a positive number")
+    return area
+
+
+def pressure_kpa(force_n: np.ndarray | float, area_cm2: float) -> np.ndarray | float:
+    """Pressure in kPa over a contact area in cm² (1 N/cm² = 10 kPa)."""
+    area = _check_area(area_cm2)
+    if np.isscalar(force_n):
+        return float(force_n) / area * KPA_PER_N_PER_CM2  # type: ignore[arg-type]
+    return np.asarray(force_n, dtype=np.float64) / area * KPA_PER_N_PER_CM2
+
+
+def pressure_kg_cm2(force_n: np.ndarray | float, area_cm2: float) -> np.ndarray | float:
+    """Pressure in kgf/cm² (the algometer literature's "kg/cm²") over ``area_cm2``."""
+    area = _check_area(area_cm2)
+    if np.isscalar(force_n):
+        return float(force_n) / N_PER_KGF / area  # type: ignore[arg-type]
+    return np.asarray(force_n, dtype=np.float64) / N_PER_KGF / area
+
+
+_DEFAULT_DECIMALS = {Unit.N: 1, Unit.KGF: 2, Unit.LBF: 1}
+
+
+def format_force(
+    force_n: float,
+    unit: Unit | str = Unit.N,
+    area_cm2: float | None = None,
+    decimals: int | None = None,
+) -> str:
+    """Readout text, e.g. ``"30.0 N"``, ``"3.06 kgf"``, ``"30.0 N (300 kPa)"`` with an area."""
+    u = Unit.parse(unit) if isinstance(unit, str) else unit
+    places = _DEFAULT_DECIMALS[u] if decimals is None else decimals
+    text = f"{convert_force(float(force_n), u):.{places}f} {u.value}"
+    if area_cm2 is not None:
+        text += f" ({pressure_kpa(float(force_n), area_cm2):.0f} kPa)"
+    return text

@@ -1,0 +1,206 @@
+"""Calibration models and fitting against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from calibration.models import (
+    STANDARD_GRAVITY,
+    Calibration,
+    CalibrationError,
+    ModelKind,
+    fit_calibration,
+)
+from logger.errors import BadInput
+from logger.records import CalibrationInfo
+
+
+def test_linear_fit_matches_hand_computation() -> None:
+    # g = 10 keeps the arithmetic by hand: F = 0, 10, 20 N; counts 100, 1100, 2000.
+    # x̄ = 10, ȳ = 3200/3; Sxy = 19000, Sxx = 200 → gain 95 counts/N, offset 350/3.
+    fit = fit_calibration([(100, 0), (1100, 1), (2000, 2)], g=10.0)
+    assert fit.model is ModelKind.LINEAR
+    assert fit.calibration.counts_per_n == pytest.approx(95.0)
+    assert fit.calibration.offset_counts == pytest.approx(350.0 / 3.0)
+    # residuals in counts −50/3, +100/3, −50/3 → in N divide by the gain
+    expected = np.array([-50 / 3, 100 / 3, -50 / 3]) / 95.0
+    np.testing.assert_allclose(fit.residuals_n, expected, rtol=1e-9)
+    # R² = 1 − SSres/SStot = 1 − (5000/3)/(5420000/3)
+    assert fit.r2 == pytest.approx(1.0 - 5000.0 / 5420000.0)
+    # worst |residual| 100/3/95 N of 20 N full scale
+    assert fit.nonlinearity_pct_fs == pytest.approx(100 / 3 / 95 / 20 * 100)
+    assert fit.full_scale_n == pytest.approx(20.0)
+    assert fit.rms_n == pytest.approx(np.sqrt(np.mean(expected**2)))
+    assert fit.calibration.source == "fit"
+    assert fit.calibration.created_at is not None
+
+
+def test_two_points_is_exact_and_uses_standard_gravity() -> None:
+    f1 = 0.5 * STANDARD_GRAVITY
+    fit = fit_calibration([(120000, 0.0), (120000 + 4000 * f1, 0.5)])
+    assert fit.calibration.counts_per_n == pytest.approx(4000.0)
+    assert fit.calibration.offset_counts == pytest.approx(120000.0)
+    np.testing.assert_allclose(fit.residuals_n, 0.0, atol=1e-9)
+    assert fit.r2 == pytest.approx(1.0)
+    assert fit.quadratic is None
+
+
+def test_points_in_any_order_and_as_strings() -> None:
+    fit = fit_calibration([("2000", "2"), (100, 0), (1100, 1.0)], g=10.0)
+    assert fit.calibration.counts_per_n == pytest.approx(95.0)
+    np.testing.assert_allclose(fit.masses_kg, [2.0, 0.0, 1.0])
+
+
+def _points(cal: Calibration, masses: list[float], noise_counts: float = 0.0, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    f = np.array(masses) * STANDARD_GRAVITY
+    counts = cal.n_to_counts(f) + rng.normal(0.0, noise_counts, f.size)
+    return list(zip(counts.tolist(), masses, strict=True))
+
+
+def test_quadratic_chosen_for_a_curved_sensor() -> None:
+    true = Calibration(ModelKind.QUADRATIC, (120000.0, 4000.0, -40.0))  # 10 % droop at 10 N
+    fit = fit_calibration(_points(true, [0, 0.5, 1, 1.5, 2], noise_counts=5.0, seed=1))
+    assert fit.model is ModelKind.QUADRATIC
+    assert fit.quadratic is not None
+    assert fit.quadratic.rms_n < 0.5 * fit.linear.rms_n
+    np.testing.assert_allclose(fit.calibration.coefficients, true.coefficients, rtol=2e-3)
+    assert np.max(np.abs(fit.residuals_n)) < 0.01
+    assert "quadratic" in fit.reason
+
+
+def test_quadratic_not_offered_below_four_masses() -> None:
+    true = Calibration(ModelKind.QUADRATIC, (120000.0, 4000.0, -40.0))
+    fit = fit_calibration(_points(true, [0, 1, 2]))
+    assert fit.model is ModelKind.LINEAR
+    assert fit.quadratic is None
+    assert fit.nonlinearity_pct_fs > 1.0  # the curvature shows up in the residuals
+
+
+def test_quadratic_refused_when_curvature_below_noise() -> None:
+    # curvature worth ~0.02 % of full scale, readings noise ~0.05 % FS: not material
+    true = Calibration(ModelKind.QUADRATIC, (120000.0, 4000.0, -0.05))
+    fit = fit_calibration(_points(true, [0, 0.5, 1, 2], noise_counts=40.0, seed=3), noise_n=0.01)
+    assert fit.model is ModelKind.LINEAR
+    assert fit.quadratic is not None
+    assert "not materially better" in fit.reason
+
+
+@pytest.mark.parametrize("noise_counts", [1.0, 50.0, 400.0])
+def test_linear_sensor_with_noise_rarely_gets_a_curve(noise_counts: float) -> None:
+    """A truly linear sensor with readings whose standard error is known: the quadratic
+    may win only by chance, and the rule keeps that rare."""
+    true = Calibration.factory(4000.0, 120000.0)
+    chosen = [
+        fit_calibration(
+            _points(true, [0, 0.5, 1, 2], noise_counts, seed), noise_n=noise_counts / 4000.0
+        ).model
+        for seed in range(200)
+    ]
+    assert chosen.count(ModelKind.QUADRATIC) <= 4  # ≤ 2 %
+
+
+def test_linear_with_exact_data_stays_linear() -> None:
+    true = Calibration.factory(4000.0, 120000.0)
+    fit = fit_calibration(_points(true, [0, 0.25, 0.5, 1, 2]))
+    assert fit.model is ModelKind.LINEAR
+    assert fit.rms_n < 1e-9
+
+
+@pytest.mark.parametrize(
+    ("points", "needle"),
+    [
+        ([(100, 0)], "at least 2 distinct masses"),
+        ([], "no calibration points"),
+        ([(100, 0.5), (200, 0.5)], "repeated"),
+        ([(100, 0), (200, 0.5), (300, 0.5)], "0.5 repeated (points 2 and 3)"),
+        ([(100, 0), (200, -1)], "negative"),
+        ([(100, 0), (200, "abc")], "'abc' is not a number"),
+        ([(100, 0), (200, None)], "None is not a number"),
+        ([(100, 0), (200, float("nan"))], "not finite"),
+        ([(100, 0), ("x", 1)], "counts at point 2"),
+        ([(100, 0), (100, 1)], "do not change with mass"),
+        ([(100, 0), 5], "not a (counts, mass_kg) pair"),
+        ([(100, 0), (200, True)], "not a number"),
+    ],
+)
+def test_bad_points_are_refused_in_one_line(points, needle: str) -> None:
+    with pytest.raises(CalibrationError) as info:
+        fit_calibration(points)
+    msg = str(info.value)
+    assert needle in msg
+    assert "\n" not in msg
+    assert isinstance(info.value, BadInput)  # exit code 2
+
+
+def test_bad_gravity_refused() -> None:
+    with pytest.raises(CalibrationError, match="g:"):
+        fit_calibration([(0, 0), (10, 1)], g=0.0)
+
+
+def test_linear_conversion_both_ways() -> None:
+    cal = Calibration.factory(4000.0, 120000.0)
+    raw = np.array([[120000, 240000], [80000, 120000]], dtype=np.int32)
+    np.testing.assert_allclose(cal.counts_to_n(raw), [[0.0, 30.0], [-10.0, 0.0]])
+    assert cal.counts_to_n(raw).shape == (2, 2)
+    np.testing.assert_allclose(cal.n_to_counts(np.array([0.0, 30.0])), [120000.0, 240000.0])
+    assert cal.source == "factory"
+
+
+def test_negative_gain_sensor_converts() -> None:
+    cal = Calibration.factory(-2000.0, 50000.0)
+    np.testing.assert_allclose(cal.counts_to_n(np.array([50000.0, 30000.0])), [0.0, 10.0])
+
+
+@given(
+    a=st.floats(-50.0, 50.0),
+    f=st.lists(st.floats(0.0, 40.0), min_size=1, max_size=20),
+)
+def test_quadratic_inverse_round_trips(a: float, f: list[float]) -> None:
+    cal = Calibration(ModelKind.QUADRATIC, (120000.0, 4000.0, a))
+    force = np.array(f)
+    np.testing.assert_allclose(cal.counts_to_n(cal.n_to_counts(force)), force, atol=1e-6)
+
+
+def test_quadratic_with_zero_curvature_equals_linear() -> None:
+    q = Calibration(ModelKind.QUADRATIC, (1000.0, 50.0, 0.0))
+    lin = Calibration(ModelKind.LINEAR, (1000.0, 50.0))
+    raw = np.linspace(0, 5000, 11)
+    np.testing.assert_allclose(q.counts_to_n(raw), lin.counts_to_n(raw))
+
+
+def test_to_info_and_back() -> None:
+    cal = Calibration(ModelKind.QUADRATIC, (100.0, 20.0, 0.5), "stored:7", "2026-11-27T14:00:00Z")
+    info = cal.to_info()
+    assert isinstance(info, CalibrationInfo)
+    assert (info.counts_per_n, info.offset_counts) == (20.0, 100.0)
+    assert info.model == "quadratic"
+    assert info.coefficients == [100.0, 20.0, 0.5]
+    assert info.source == "stored:7"
+    assert Calibration.from_info(info) == cal
+    legacy = CalibrationInfo(counts_per_n=3.0, offset_counts=9.0, source="factory")
+    assert Calibration.from_info(legacy) == Calibration.factory(3.0, 9.0)
+
+
+@pytest.mark.parametrize(
+    ("model", "coeffs", "needle"),
+    [
+        ("linear", (1.0,), "needs 2 coefficients"),
+        ("quadratic", (1.0, 2.0), "needs 3 coefficients"),
+        ("linear", (1.0, 0.0), "must not be 0"),
+        ("linear", (float("inf"), 1.0), "finite"),
+    ],
+)
+def test_bad_calibration_refused(model: str, coeffs: tuple, needle: str) -> None:
+    with pytest.raises(CalibrationError, match=needle):
+        Calibration(ModelKind(model), coeffs)
+
+
+def test_report_lines_list_every_point() -> None:
+    fit = fit_calibration([(100, 0), (1100, 1), (2000, 2)], g=10.0)
+    lines = fit.report_lines()
+    assert any("R²" in line for line in lines)
+    assert sum(1 for line in lines if line.strip().startswith(("0.0000", "1.0000", "2.0000"))) == 3
