@@ -1,0 +1,170 @@
+"""EDF+ export: a round trip through pyedflib gives the samples and every annotation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyedflib
+import pytest
+
+from logger.errors import BadInput
+from logger.export_edf import NO_DATA_DIGITAL, annotations_for, write_edf
+from logger.records import (
+    Alert,
+    AlertKind,
+    CalibrationInfo,
+    DeviceInfo,
+    Gap,
+    GapCause,
+    Hold,
+    Mark,
+    MarkSource,
+    Point,
+    SessionMeta,
+)
+
+RATE_HZ = 500.0
+
+
+def meta(channels: int = 1, rate_hz: float = RATE_HZ) -> SessionMeta:
+    return SessionMeta(
+        started_at="2026-11-27T14:05:12.250000+00:00",
+        device=DeviceInfo("SIM-0001", "1.2.0", "1.0", rate_hz, channels),
+        calibration=CalibrationInfo(4000.0, 120000.0, "factory", "2026-11-01T09:00:00Z"),
+        config={},
+        client="C-0042",
+        therapist="Ana Trainee",
+        points=[Point(0, "Upper trapezius L"), Point(1, "Upper trapezius R")],
+    )
+
+
+def recording(duration_s: float, channels: int = 1, gap: tuple[float, float] | None = None):
+    t = np.arange(0.0, duration_s + 1e-9, 1.0 / RATE_HZ)
+    f = np.column_stack([30.0 * np.sin(t / 3.0 + c) ** 2 - 0.4 for c in range(channels)])
+    if gap is not None:
+        keep = (t < gap[0]) | (t >= gap[1])
+        t, f = t[keep], f[keep]
+    return t, f
+
+
+def loader(t, f):
+    def load(t0: float, t1: float):
+        sel = (t >= t0) & (t < t1)
+        return t[sel], f[sel]
+
+    return load
+
+
+def events():
+    marks = [Mark(1.0, 0, MarkSource.DEVICE), Mark(12.5, 1, MarkSource.KEYBOARD)]
+    holds = [
+        Hold(0, 0, "Upper trapezius L", 2.0, 9.5, 7.5, 28.0, 30.0, 3.1, 9.0, 0.0, 0.0, None),
+        Hold(1, 1, "Upper trapezius R", 13.25, 19.0, 5.75, 26.0, 29.0, 2.5, 7.0, 0.0, 0.0, 80.0),
+    ]
+    alerts = [Alert(5.5, AlertKind.WARN, 41.234, 0, 0)]
+    gaps = [Gap(10.0, 10.5, 250, GapCause.DISCONNECT)]
+    return marks, holds, alerts, gaps
+
+
+def test_round_trip_samples_header_and_annotations(tmp_path):
+    t, f = recording(20.0, gap=(10.0, 10.5))
+    marks, holds, alerts, gaps = events()
+    out = tmp_path / "s.edf"
+    summary = write_edf(
+        out, meta(), loader(t, f), 20.0, marks=marks, holds=holds, alerts=alerts, gaps=gaps
+    )
+    assert summary.filled_samples == 250
+    assert not list(tmp_path.glob(".*tmp"))
+    with pyedflib.EdfReader(str(out)) as r:
+        assert r.filetype == pyedflib.FILETYPE_EDFPLUS
+        assert r.getSignalLabels() == ["Force"]
+        assert r.getPhysicalDimension(0) == "N"
+        assert r.getSampleFrequency(0) == RATE_HZ
+        assert r.getDigitalMinimum(0) == NO_DATA_DIGITAL
+        assert r.getPatientCode() == "C-0042"
+        assert r.getTechnician() == "Ana Trainee"  # EDF stores "Ana_Trainee"
+        assert r.getStartdatetime().isoformat() == "2026-11-27T14:05:12"
+        pmin, pmax = r.getPhysicalMinimum(0), r.getPhysicalMaximum(0)
+        assert pmin < f.min() and pmax > f.max()
+        resolution = (pmax - pmin) / 65535
+        x = r.readSignal(0)
+        dx = r.readSignal(0, digital=True)
+        onsets, durations, texts = r.readAnnotations()
+    idx = np.rint(t * RATE_HZ).astype(int)
+    np.testing.assert_allclose(x[idx], f[:, 0], atol=resolution / 2 + 1e-12)
+    in_gap = np.setdiff1d(np.arange(int(20.0 * RATE_HZ) + 1), idx)
+    assert in_gap.size == 250
+    assert (dx[in_gap] == NO_DATA_DIGITAL).all()
+    assert (dx[idx] > NO_DATA_DIGITAL).all()
+    # the padding at the end of the last record is no-data too
+    assert (dx[int(20.0 * RATE_HZ) + 1 :] == NO_DATA_DIGITAL).all()
+
+    got = sorted(zip(onsets.tolist(), durations.tolist(), texts, strict=True))
+    want = sorted(annotations_for(meta().points, marks, holds, alerts, gaps))
+    assert len(got) == len(want) == 6
+    for (o, d, s), (wo, wd, ws) in zip(got, want, strict=True):
+        assert s == ws
+        assert o == pytest.approx(wo, abs=1e-4)
+        assert d == pytest.approx(wd, abs=1e-4)
+    assert {s for *_, s in got} == {
+        "Mark Upper trapezius L",
+        "Mark Upper trapezius R",
+        "Hold 1 Upper trapezius L",
+        "Hold 2 Upper trapezius R",
+        "Alert warn 41.2 N",
+        "Gap disconnect 250 lost",
+    }
+
+
+def test_many_annotations_in_a_short_file_all_survive(tmp_path):
+    t, f = recording(3.0)
+    marks = [Mark(0.01 * i, None, MarkSource.CLI) for i in range(150)]
+    out = tmp_path / "many.edf"
+    write_edf(out, meta(), loader(t, f), 3.0, marks=marks)
+    with pyedflib.EdfReader(str(out)) as r:
+        onsets, _, texts = r.readAnnotations()
+    assert len(texts) == 150
+    np.testing.assert_allclose(np.sort(onsets), [m.t_s for m in marks], atol=1e-4)
+
+
+def test_multichannel_and_chunking(tmp_path):
+    t, f = recording(7.3, channels=3)
+    out = tmp_path / "mc.edf"
+    write_edf(out, meta(channels=3), loader(t, f), float(t[-1]), chunk_s=2.0)
+    with pyedflib.EdfReader(str(out)) as r:
+        assert r.signals_in_file == 3
+        res = (r.getPhysicalMaximum(1) - r.getPhysicalMinimum(1)) / 65535
+        x = np.stack([r.readSignal(c)[: t.size] for c in range(3)], axis=1)
+    np.testing.assert_allclose(x, f, atol=res / 2 + 1e-12)
+
+
+def test_long_point_names_are_shortened_to_fit(tmp_path):
+    m = meta()
+    m.points = [Point(0, "Sternocleidomastoid, sternal division, upper third L")]
+    (a,) = annotations_for(m.points, [Mark(1.0, 0, MarkSource.MOUSE)], [], [], [])
+    assert len(a[2]) <= 40 and a[2].startswith("Mark Sternocleido")
+
+
+def test_bad_start_time_refused_and_nothing_written(tmp_path):
+    m = meta()
+    m.started_at = "yesterday"
+    t, f = recording(1.0)
+    out = tmp_path / "bad.edf"
+    with pytest.raises(BadInput, match="started_at 'yesterday'"):
+        write_edf(out, m, loader(t, f), 1.0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_file_untouched_when_writing_fails(tmp_path):
+    out = tmp_path / "keep.edf"
+    out.write_bytes(b"old")
+    t, f = recording(1.0)
+
+    def broken(t0: float, t1: float):
+        if t0 > 0.1:
+            raise RuntimeError("store went away")
+        return t[:10], f[:10]
+
+    with pytest.raises(RuntimeError):
+        write_edf(out, meta(), broken, 1.0, chunk_s=0.5)
+    assert out.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.edf"]
