@@ -1,0 +1,71 @@
+"""Unit conversion against the exact definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from calibration.units import (
+    Unit,
+    convert_force,
+    force_to_n,
+    format_force,
+    pressure_kg_cm2,
+    pressure_kpa,
+)
+from logger.errors import BadInput
+
+
+def test_exact_factors() -> None:
+    assert convert_force(9.80665, Unit.KGF) == pytest.approx(1.0, rel=1e-15)
+    assert convert_force(4.4482216152605, Unit.LBF) == pytest.approx(1.0, rel=1e-15)
+    assert convert_force(30.0, Unit.N) == 30.0
+    assert force_to_n(2.0, "kgf") == pytest.approx(19.6133)
+    assert force_to_n(1.0, Unit.LBF) == pytest.approx(4.4482216152605)
+
+
+def test_arrays_in_arrays_out() -> None:
+    out = convert_force(np.array([0.0, 9.80665, 19.6133]), "kgf")
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_allclose(out, [0.0, 1.0, 2.0])
+    assert isinstance(convert_force(1.0, "N"), float)
+
+
+@given(st.floats(-1e6, 1e6), st.sampled_from(list(Unit)))
+def test_round_trip(value: float, unit: Unit) -> None:
+    assert force_to_n(convert_force(value, unit), unit) == pytest.approx(value, abs=1e-9)
+
+
+def test_pressure() -> None:
+    assert pressure_kpa(10.0, 1.0) == pytest.approx(100.0)  # 1 N/cm² = 10 kPa
+    assert pressure_kpa(9.80665, 1.0) == pytest.approx(98.0665)  # 1 kgf on 1 cm²
+    assert pressure_kpa(10.0, 0.5) == pytest.approx(200.0)
+    assert pressure_kg_cm2(9.80665, 1.0) == pytest.approx(1.0)
+    assert pressure_kg_cm2(9.80665, 0.5) == pytest.approx(2.0)
+    np.testing.assert_allclose(pressure_kpa(np.array([1.0, 2.0]), 2.0), [5.0, 10.0])
+
+
+@pytest.mark.parametrize("area", [0.0, -1.0, float("nan")])
+def test_bad_area(area: float) -> None:
+    with pytest.raises(BadInput, match="contact_area_cm2"):
+        pressure_kpa(1.0, area)
+
+
+def test_parse_units() -> None:
+    assert Unit.parse("KGF") is Unit.KGF
+    assert Unit.parse(" lbf ") is Unit.LBF
+    assert Unit.parse("n") is Unit.N
+    with pytest.raises(BadInput, match=r"units: unknown unit 'psi' \(expected N \| kgf \| lbf\)"):
+        Unit.parse("psi")
+    with pytest.raises(BadInput, match="config.toml: units"):
+        Unit.parse("stone", where="config.toml: units")
+
+
+def test_format_force() -> None:
+    assert format_force(30.0) == "30.0 N"
+    assert format_force(29.41995, "kgf") == "3.00 kgf"
+    assert format_force(44.482216152605, Unit.LBF) == "10.0 lbf"
+    assert format_force(30.0, Unit.N, area_cm2=1.0) == "30.0 N (300 kPa)"
+    assert format_force(30.0, decimals=3) == "30.000 N"
