@@ -153,6 +153,16 @@ class Calibration:
             created_at if created_at is not None else self.created_at,
         )
 
+    def with_zero(self, zero_counts: float) -> Calibration:
+        """Same gain (and curvature), zero moved to ``zero_counts`` (a tare). The source
+        gains a ``+tare`` suffix so a session header says the zero was taken live."""
+        zero = float(zero_counts)
+        if not math.isfinite(zero):
+            raise CalibrationError(f"zero: {zero_counts!r} is not a finite count")
+        source = self.source if self.source.endswith("+tare") else f"{self.source}+tare"
+        coeffs = (zero, *self.coefficients[1:])
+        return Calibration(self.model, coeffs, source, self.created_at)
+
     def describe(self) -> str:
         """One line for logs and the CLI."""
         text = f"{self.model.value}: {self.counts_per_n:.6g} counts/N"

@@ -63,12 +63,7 @@ class Tare:
         """The calibration with the tare folded into its zero (what a session records)."""
         if self.shift_counts == 0.0:
             return self.calibration
-        c = list(self.calibration.coefficients)
-        c[0] += self.shift_counts
-        source = self.calibration.source
-        if not source.endswith("+tare"):
-            source += "+tare"
-        return Calibration(self.calibration.model, tuple(c), source, self.calibration.created_at)
+        return self.calibration.with_zero(self.calibration.offset_counts + self.shift_counts)
 
     def counts_to_n(self, raw: np.ndarray) -> np.ndarray:
         """Force in newtons with the tare applied (vectorised)."""

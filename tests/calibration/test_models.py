@@ -204,3 +204,15 @@ def test_report_lines_list_every_point() -> None:
     lines = fit.report_lines()
     assert any("R²" in line for line in lines)
     assert sum(1 for line in lines if line.strip().startswith(("0.0000", "1.0000", "2.0000"))) == 3
+
+
+def test_with_zero_moves_only_the_zero() -> None:
+    cal = Calibration(ModelKind.QUADRATIC, (100.0, 20.0, 0.5), "stored:3", "2026-11-01T00:00:00Z")
+    z = cal.with_zero(150.0)
+    assert z.coefficients == (150.0, 20.0, 0.5)
+    assert z.source == "stored:3+tare"
+    assert z.created_at == cal.created_at
+    assert z.with_zero(160.0).source == "stored:3+tare"
+    assert z.counts_to_n(np.array([150.0]))[0] == 0.0
+    with pytest.raises(CalibrationError, match="zero"):
+        cal.with_zero(float("nan"))
