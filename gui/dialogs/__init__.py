@@ -1,0 +1,1 @@
+"""Dialogs of the live window: session details, settings, calibration wizard."""

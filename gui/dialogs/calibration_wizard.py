@@ -1,0 +1,349 @@
+"""Calibration wizard: known masses, one at a time, accepted once the reading settles.
+
+Guided steps: (1) list the masses (kg, stacked, starting with 0 = nothing on the sensor);
+(2) for each mass, place it and wait while the settling indicator fills (the calibration
+package's ``StabilityDetector`` decides when the load is steady) and accept; (3) the fit
+(``fit_calibration``) with its residuals per mass, R² and non-linearity; save stores it
+under the device's uid (``CalibrationStore``) and applies it to the live session.
+
+The wizard reads raw counts from a :class:`RawSource`; ``LiveRawSource`` adapts a
+``LiveSession`` (its ring buffer holds newtons, turned back into counts with the
+calibration that produced them).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from calibration.models import (
+    STANDARD_GRAVITY,
+    Calibration,
+    CalibrationError,
+    FitResult,
+    fit_calibration,
+    validate_masses,
+)
+from calibration.stability import StabilityDetector, estimate_noise_counts
+
+from .. import theme
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MASSES = "0, 0.5, 1, 2"
+NOISE_SECONDS = 0.5  # samples used to estimate the noise before the first reading
+WINDOW_S = 1.0  # the settling window
+
+
+class RawSource(Protocol):
+    """Where the wizard reads counts from."""
+
+    rate_hz: float
+    uid: str
+
+    def read_new(self) -> tuple[np.ndarray, np.ndarray]:
+        """Samples since the last call: ``(t_s, raw_counts)``, 1-D each."""
+        ...
+
+
+class LiveRawSource:
+    """A ``LiveSession`` as a raw-count source (via its ring buffer and calibration)."""
+
+    def __init__(self, live) -> None:
+        self.live = live
+        device = live.device
+        self.rate_hz = float(device.rate_hz) if device else 100.0
+        self.uid = device.uid if device else "unknown"
+        self._last_t_s = float(live.t_s) if live.ring is not None else -np.inf
+        self._cal: Calibration | None = live.calibration
+
+    def read_new(self) -> tuple[np.ndarray, np.ndarray]:
+        ring, cal = self.live.ring, self.live.calibration
+        if ring is None or cal is None:
+            return np.empty(0), np.empty(0)
+        t_s, force_n = ring.window(2.0)
+        keep = t_s > self._last_t_s
+        t_s, force = t_s[keep], force_n[keep][:, 0].astype(np.float64)
+        if t_s.size:
+            self._last_t_s = float(t_s[-1])
+        return t_s, cal.n_to_counts(force)
+
+
+def parse_masses(text: str) -> list[float]:
+    """``"0, 0.5, 1, 2"`` → masses in kg (CalibrationError naming the bad entry)."""
+    parts = [p.strip() for p in text.replace(";", ",").split(",")]
+    if parts and parts[-1] == "":
+        parts.pop()
+    for i, p in enumerate(parts):
+        if not p:
+            raise CalibrationError(f"mass {i + 1} is empty")
+    return [float(m) for m in validate_masses(parts)]
+
+
+class CalibrationWizard(QDialog):
+    """Three pages: masses → readings → fit. ``saved`` is the stored calibration id."""
+
+    def __init__(
+        self,
+        source: RawSource,
+        *,
+        db_path: Path | None,
+        on_apply: Callable[[Calibration], None] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Calibrate {source.uid}")
+        self.setMinimumSize(640, 460)
+        self.source = source
+        self.db_path = db_path
+        self.on_apply = on_apply
+        self.masses_kg: list[float] = []
+        self.readings: list[tuple[float, float]] = []  # (counts, mass_kg)
+        self.fit: FitResult | None = None
+        self.saved: int | None = None
+        self._noise_buf: list[np.ndarray] = []
+        self._noise_counts: float | None = None
+        self.detector: StabilityDetector | None = None
+        self._last_counts: float | None = None
+
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self._masses_page())
+        self.pages.addWidget(self._reading_page())
+        self.pages.addWidget(self._result_page())
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.pages)
+        self.timer = QTimer(self)
+        self.timer.setInterval(100)
+        self.timer.timeout.connect(self.poll)
+
+    # ------------------------------------------------------------------ pages
+    def _masses_page(self) -> QWidget:
+        page = QWidget()
+        v = QVBoxLayout(page)
+        title = QLabel("1 · Which masses?")
+        title.setFont(theme.font(theme.BIG_PT, bold=True))
+        info = QLabel(
+            "List the known masses in kilograms, in the order you will stack them. "
+            "Start with 0 (nothing on the sensor). Keep the sensor as it is used: same "
+            "mounting, same temperature."
+        )
+        info.setWordWrap(True)
+        self.masses_edit = QLineEdit(DEFAULT_MASSES)
+        self.masses_error = QLabel("")
+        self.masses_error.setObjectName("error")
+        start = QPushButton("Start")
+        start.clicked.connect(self.start_readings)
+        v.addWidget(title)
+        v.addWidget(info)
+        v.addWidget(self.masses_edit)
+        v.addWidget(self.masses_error)
+        v.addStretch(1)
+        v.addWidget(start, 0, Qt.AlignmentFlag.AlignRight)
+        return page
+
+    def _reading_page(self) -> QWidget:
+        page = QWidget()
+        v = QVBoxLayout(page)
+        self.step_label = QLabel("")
+        self.step_label.setFont(theme.font(theme.BIG_PT, bold=True))
+        self.step_label.setWordWrap(True)
+        self.counts_label = QLabel("—")
+        self.counts_label.setFont(theme.font(theme.TIMER_PT, bold=True, mono=True))
+        self.settle_bar = QProgressBar()
+        self.settle_bar.setRange(0, 100)
+        self.settle_label = QLabel("waiting for samples…")
+        self.accept_button = QPushButton("Accept reading")
+        self.accept_button.setEnabled(False)
+        self.accept_button.clicked.connect(self.accept_reading)
+        redo = QPushButton("Redo previous")
+        redo.clicked.connect(self.redo_previous)
+        self.accepted_label = QLabel("")
+        self.accepted_label.setObjectName("dim")
+        self.accepted_label.setFont(theme.font(theme.BASE_PT, mono=True))
+        v.addWidget(QLabel("2 · Readings"))
+        v.addWidget(self.step_label)
+        v.addWidget(self.counts_label)
+        v.addWidget(QLabel("settling"))
+        v.addWidget(self.settle_bar)
+        v.addWidget(self.settle_label)
+        v.addWidget(self.accepted_label, 1)
+        row = QHBoxLayout()
+        row.addWidget(redo)
+        row.addStretch(1)
+        row.addWidget(self.accept_button)
+        v.addLayout(row)
+        return page
+
+    def _result_page(self) -> QWidget:
+        page = QWidget()
+        v = QVBoxLayout(page)
+        title = QLabel("3 · Fit and residuals")
+        title.setFont(theme.font(theme.BIG_PT, bold=True))
+        self.result_table = QTableWidget(0, 4)
+        self.result_table.setHorizontalHeaderLabels(["mass kg", "force N", "counts", "residual N"])
+        self.result_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.summary = QPlainTextEdit()
+        self.summary.setReadOnly(True)
+        self.summary.setFont(theme.font(theme.BASE_PT - 1, mono=True))
+        self.result_error = QLabel("")
+        self.result_error.setObjectName("error")
+        self.result_error.setWordWrap(True)
+        self.save_button = QPushButton("Save and use")
+        self.save_button.clicked.connect(self.save)
+        again = QPushButton("Start over")
+        again.clicked.connect(lambda: self.pages.setCurrentIndex(0))
+        close = QPushButton("Close")
+        close.clicked.connect(self.reject)
+        v.addWidget(title)
+        v.addWidget(self.result_table, 1)
+        v.addWidget(self.summary, 1)
+        v.addWidget(self.result_error)
+        row = QHBoxLayout()
+        row.addWidget(again)
+        row.addStretch(1)
+        row.addWidget(close)
+        row.addWidget(self.save_button)
+        v.addLayout(row)
+        return page
+
+    # ------------------------------------------------------------------ flow
+    def start_readings(self) -> None:
+        try:
+            self.masses_kg = parse_masses(self.masses_edit.text())
+        except (CalibrationError, ValueError) as exc:
+            self.masses_error.setText(str(exc))
+            return
+        self.masses_error.setText("")
+        self.readings = []
+        self.source.read_new()  # discard what came before
+        self._show_step()
+        self.pages.setCurrentIndex(1)
+        self.timer.start()
+
+    def _show_step(self) -> None:
+        i = len(self.readings)
+        mass = self.masses_kg[i]
+        what = "Remove everything from the sensor" if mass == 0 else f"Place {mass:g} kg"
+        total = f" (total on the sensor: {mass:g} kg)" if i and mass else ""
+        self.step_label.setText(f"Mass {i + 1} of {len(self.masses_kg)}: {what}{total}")
+        self.accept_button.setEnabled(False)
+        self.settle_bar.setValue(0)
+        if self.detector is not None:
+            self.detector.restart()
+        done = [f"{m:8.3f} kg  →  {c:12.1f} counts" for c, m in self.readings]
+        self.accepted_label.setText("\n".join(done))
+
+    def poll(self) -> None:
+        """Feed new samples to the stability detector; update the settling indicator."""
+        t_s, raw = self.source.read_new()
+        if raw.size == 0:
+            return
+        self._last_counts = float(np.mean(raw[-max(1, raw.size // 4) :]))
+        self.counts_label.setText(f"{self._last_counts:,.0f} counts")
+        if self.detector is None:
+            self._noise_buf.append(raw)
+            collected = np.concatenate(self._noise_buf)
+            if collected.size < max(3, int(self.source.rate_hz * NOISE_SECONDS)):
+                self.settle_label.setText("measuring the noise…")
+                return
+            self._noise_counts = estimate_noise_counts(collected)
+            self.detector = StabilityDetector(self._noise_counts, WINDOW_S, self.source.rate_hz)
+            self._noise_buf = []
+        stable = self.detector.feed(t_s, raw)
+        self.settle_bar.setValue(int(self.detector.progress * 100))
+        if stable is not None:
+            self.settle_label.setText(
+                f"stable: {stable.value_counts:,.1f} ± {stable.stderr_counts:.1f} counts"
+            )
+            self.settle_label.setStyleSheet(f"color: {theme.OK};")
+        else:
+            self.settle_label.setText("settling… keep the load still")
+            self.settle_label.setStyleSheet(f"color: {theme.WARN};")
+        self.accept_button.setEnabled(stable is not None)
+
+    @property
+    def stable_counts(self) -> float | None:
+        current = self.detector.current if self.detector is not None else None
+        return None if current is None else current.value_counts
+
+    def accept_reading(self) -> None:
+        counts = self.stable_counts
+        if counts is None:
+            return
+        self.readings.append((counts, self.masses_kg[len(self.readings)]))
+        if len(self.readings) < len(self.masses_kg):
+            self._show_step()
+        else:
+            self.timer.stop()
+            self.show_fit()
+
+    def redo_previous(self) -> None:
+        if self.readings:
+            self.readings.pop()
+        self._show_step()
+
+    def show_fit(self) -> None:
+        self.pages.setCurrentIndex(2)
+        self.result_table.setRowCount(0)
+        try:
+            self.fit = fit_calibration(self.readings)
+        except CalibrationError as exc:
+            self.fit = None
+            self.result_error.setText(str(exc))
+            self.save_button.setEnabled(False)
+            return
+        fit = self.fit
+        for m, f, c, r in zip(fit.masses_kg, fit.force_n, fit.counts, fit.residuals_n, strict=True):
+            row = self.result_table.rowCount()
+            self.result_table.insertRow(row)
+            for col, text in enumerate((f"{m:g}", f"{f:.3f}", f"{c:,.1f}", f"{r:+.4f}")):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.result_table.setItem(row, col, item)
+        self.summary.setPlainText("\n".join(fit.report_lines()[:4]))
+        self.result_error.setText("")
+        self.save_button.setEnabled(True)
+
+    def save(self) -> None:
+        if self.fit is None:
+            return
+        cal = self.fit.calibration
+        if self.db_path is not None:
+            from calibration.store import CalibrationStore
+
+            try:
+                self.saved = CalibrationStore(self.db_path).save(self.source.uid, self.fit)
+            except (OSError, CalibrationError) as exc:
+                self.result_error.setText(f"{self.db_path}: cannot save: {exc}")
+                return
+            cal = cal.with_source(f"stored:{self.saved}")
+        if self.on_apply is not None:
+            self.on_apply(cal)
+        self.accept()
+
+    def done(self, result: int) -> None:
+        self.timer.stop()
+        super().done(result)
+
+
+__all__ = ["STANDARD_GRAVITY", "CalibrationWizard", "LiveRawSource", "RawSource", "parse_masses"]

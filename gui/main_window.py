@@ -1,0 +1,524 @@
+"""The live window: device bar, live plot, readout, point plan, holds, alerts, recording.
+
+Everything the window shows is pulled once per frame (``FRAME_INTERVAL_MS``) from the
+``LiveSession``: its event queue (marks, holds, alerts, gaps, link state) and a copy of its
+ring buffer's window. The reader thread never waits for the window, and an alert the
+reader decided is on screen at the next frame. Keys: Space (or PageDown, what most foot
+pedals send) marks / moves to the next point; 1–9 jump to a point; the device's button
+arrives as a mark event.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from logger.config import Config
+from logger.live import DeviceNotice, HoldStarted, LiveSession, StateChange
+from logger.records import Alert, AlertKind, Gap, Hold, Mark, MarkSource, Point
+
+from . import theme
+from .dialogs.calibration_wizard import CalibrationWizard, LiveRawSource
+from .dialogs.session_dialog import SessionDialog
+from .dialogs.settings_dialog import SettingsDialog
+from .display import DisplayUnits
+from .sound import Sound, Sounder
+from .widgets.alerts import AlertBanner, AlertLog, describe
+from .widgets.device_bar import DeviceBar, LinkStatus
+from .widgets.holds_table import HoldsTable
+from .widgets.live_plot import DEFAULT_WINDOW_S, WINDOW_CHOICES_S, LivePlot
+from .widgets.point_plan import PointPlanView
+from .widgets.readout import ForceReadout, format_mm_ss
+
+log = logging.getLogger(__name__)
+
+FRAME_INTERVAL_MS = 25  # 40 frames per second
+RAMP_WINDOW_S = 0.25  # the readout's ramp rate is the slope over this much of the trace
+STATUS_EVERY_S = 0.5
+
+
+def _window_text(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
+
+
+def ramp_rate_n_per_s(t_s: np.ndarray, force_n: np.ndarray, span_s: float) -> float | None:
+    """Least-squares slope of the last ``span_s`` of the trace (N/s), None if too short."""
+    if t_s.shape[0] < 3:
+        return None
+    i = int(np.searchsorted(t_s, t_s[-1] - span_s))
+    t, f = t_s[i:], force_n[i:]
+    if t.shape[0] < 3 or t[-1] - t[0] <= 0:
+        return None
+    tc = t - t.mean()
+    return float(np.dot(tc, f - f.mean()) / np.dot(tc, tc))
+
+
+class MainWindow(QMainWindow):
+    """The therapist's live view of one device."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_path: Path | None = None,
+        db_path: Path | None = None,
+        port: str | None = None,
+        sounder: Sounder | None = None,
+        frame_interval_ms: int = FRAME_INTERVAL_MS,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("pressure-logger")
+        self.config = config
+        self.config_path = config_path
+        self.db_path = db_path
+        self.sounder = sounder if sounder is not None else Sounder()
+        self.live: LiveSession | None = None
+        self.points: list[Point] = list(config.points)
+        self.current_point: int | None = None
+        self.units = DisplayUnits(config.units, config.contact_area_cm2)
+        self.frames = 0
+        self.frame_times_s: list[float] = []  # the last frames' durations (benchmark)
+        self._last_status = 0.0
+        self._hold_start_s: float | None = None
+        self.therapist = ""  # remembered for the next recording of this window
+
+        self._build()
+        self.apply_config(config)
+        self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(frame_interval_ms)
+        self.timer.timeout.connect(self.frame)
+        self.timer.start()
+        if port:
+            self.device_bar.set_url(port)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.device_bar = DeviceBar()
+        self.device_bar.connect_requested.connect(self.connect_device)
+        self.device_bar.disconnect_requested.connect(self.disconnect_device)
+        self.banner = AlertBanner()
+
+        def button(text: str, slot, *, checkable: bool = False, name: str = "") -> QPushButton:
+            b = QPushButton(text)
+            b.setCheckable(checkable)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space belongs to "mark"
+            if name:
+                b.setObjectName(name)
+            b.clicked.connect(slot)
+            return b
+
+        self.record_button = button("●  Record", self.toggle_recording, name="record")
+        self.record_button.setMinimumWidth(150)
+        self.rec_label = QLabel("")
+        self.rec_label.setFont(theme.font(theme.BIG_PT, bold=True, mono=True))
+        self.rec_label.setStyleSheet(f"color: {theme.RECORDING};")
+        self.mark_button = button("Mark / next point  [Space]", self.mark_next)
+        self.zero_button = button("Zero", self.tare)
+        self.calibrate_button = button("Calibrate…", self.open_calibration)
+        self.settings_button = button("Settings…", self.open_settings)
+        self.mute_button = button("Sound on", self.toggle_mute, checkable=True)
+        self.pause_button = button("Pause view", self.toggle_pause, checkable=True)
+        self.window_combo = QComboBox()
+        self.window_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for seconds in WINDOW_CHOICES_S:
+            self.window_combo.addItem(_window_text(seconds), seconds)
+        self.window_combo.currentIndexChanged.connect(
+            lambda _: self.plot.set_window_s(float(self.window_combo.currentData()))
+        )
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.record_button)
+        bar.addWidget(self.rec_label)
+        bar.addSpacing(12)
+        bar.addWidget(self.mark_button)
+        bar.addWidget(self.zero_button)
+        bar.addWidget(self.calibrate_button)
+        bar.addStretch(1)
+        bar.addWidget(QLabel("Window"))
+        bar.addWidget(self.window_combo)
+        bar.addWidget(self.pause_button)
+        bar.addWidget(self.mute_button)
+        bar.addWidget(self.settings_button)
+
+        self.plot = LivePlot()
+        self.readout = ForceReadout()
+        self.readout.target_reached.connect(lambda _s: self.sounder.play(Sound.CHIME))
+        self.plan_view = PointPlanView()
+        self.plan_view.jump_requested.connect(lambda i: self.jump_to(i, MarkSource.MOUSE))
+        self.holds_table = HoldsTable()
+        self.alert_log = AlertLog()
+
+        side = QWidget()
+        sv = QVBoxLayout(side)
+        sv.setContentsMargins(0, 0, 0, 0)
+        sv.addWidget(self.readout)
+        sv.addWidget(self.plan_view, 1)
+        side.setMinimumWidth(420)
+        side.setMaximumWidth(520)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.plot)
+        top.addWidget(side)
+        top.setStretchFactor(0, 1)
+
+        holds_box, alerts_box = (
+            self._titled("Holds", self.holds_table),
+            self._titled("Alerts and events", self.alert_log),
+        )
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(holds_box)
+        bottom.addWidget(alerts_box)
+        bottom.setStretchFactor(0, 3)
+        bottom.setStretchFactor(1, 2)
+
+        body = QSplitter(Qt.Orientation.Vertical)
+        body.addWidget(top)
+        body.addWidget(bottom)
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 1)
+        body.setSizes([620, 220])
+
+        central = QWidget()
+        v = QVBoxLayout(central)
+        v.setContentsMargins(10, 8, 10, 8)
+        v.setSpacing(8)
+        v.addWidget(self.device_bar)
+        v.addWidget(self.banner)
+        v.addLayout(bar)
+        v.addWidget(body, 1)
+        self.setCentralWidget(central)
+        self.statusBar().setSizeGripEnabled(False)
+
+        for key in (Qt.Key.Key_Space, Qt.Key.Key_PageDown):
+            QShortcut(QKeySequence(key), self, activated=self.mark_next)
+        for n in range(1, 10):
+            QShortcut(QKeySequence(str(n)), self, activated=lambda i=n - 1: self.jump_to(i))
+        self.window_combo.setCurrentIndex(WINDOW_CHOICES_S.index(DEFAULT_WINDOW_S))
+        self._set_connected_ui(False)
+
+    @staticmethod
+    def _titled(title: str, widget: QWidget) -> QFrame:
+        frame = QFrame()
+        frame.setObjectName("panel")
+        v = QVBoxLayout(frame)
+        v.setContentsMargins(8, 6, 8, 8)
+        label = QLabel(title)
+        label.setObjectName("dim")
+        v.addWidget(label)
+        v.addWidget(widget)
+        return frame
+
+    # ------------------------------------------------------------------ config
+    def apply_config(self, config: Config) -> None:
+        """Show ``config``: units, limits, plan (the live session gets it too)."""
+        self.config = config
+        self.units = DisplayUnits(config.units, config.contact_area_cm2)
+        for w in (self.plot, self.readout, self.holds_table):
+            w.set_units(self.units)
+        if self.live is not None:
+            self.live.set_config(config)
+            if self.live.recording_id is None:
+                self.set_points(config.points)
+        else:
+            self.set_points(config.points)
+        self._show_point_limits()
+
+    def set_points(self, points: list[Point]) -> None:
+        self.points = list(points)
+        self.current_point = None
+        self.plan_view.set_points(self.points)
+        self.plan_view.set_current(None)
+        if self.live is not None:
+            self.live.set_points(self.points)
+        self._show_point_limits()
+
+    def point_limits(self, index: int | None) -> tuple[float, float]:
+        """(warn_n, max_n) in force for point ``index`` (session limits where not overridden)."""
+        warn, mx = self.config.limits.warn_n, self.config.limits.max_n
+        if index is not None and 0 <= index < len(self.points):
+            p = self.points[index]
+            warn = p.warn_n if p.warn_n is not None else warn
+            mx = p.max_n if p.max_n is not None else mx
+        return warn, mx
+
+    def _show_point_limits(self) -> None:
+        warn, mx = self.point_limits(self.current_point)
+        self.plot.set_limits(warn, mx)
+        self.readout.set_limits(warn, mx)
+        point = (
+            self.points[self.current_point]
+            if self.current_point is not None and self.current_point < len(self.points)
+            else None
+        )
+        self.plot.set_target(point.target_n if point else None)
+        self.readout.set_point_target_s(point.target_hold_s if point else None)
+
+    def _point_name(self, index: int | None) -> str | None:
+        if index is None or not 0 <= index < len(self.points):
+            return None
+        return self.points[index].name
+
+    # ------------------------------------------------------------------ device
+    def connect_device(self, url: str) -> None:
+        if self.live is not None:
+            self.disconnect_device()
+        log.info("connecting to %s", url)
+        self.live = LiveSession(url, self.config, db_path=self.db_path, points=self.points)
+        self.plot.clear()
+        self.holds_table.clear_holds()
+        self.banner.clear()
+        self.plot.set_alert_tint(False)
+        self.current_point = None
+        self.plan_view.set_current(None)
+        self._show_point_limits()
+        self._set_connected_ui(True)
+        self.device_bar.set_status(LinkStatus(state="connecting"))
+        self.alert_log.add_entry(0.0, f"connecting to {url}", theme.TEXT_DIM)
+        self.live.start()
+
+    def disconnect_device(self) -> None:
+        live, self.live = self.live, None
+        if live is None:
+            return
+        sid = live.stop()
+        if sid:
+            self.alert_log.add_entry(live.t_s, f"session {sid} saved", theme.OK)
+            self.statusBar().showMessage(f"Session {sid} saved", 10000)
+        self._set_connected_ui(False)
+        self.device_bar.set_status(LinkStatus(state="disconnected"))
+
+    def _set_connected_ui(self, connected: bool) -> None:
+        self.device_bar.set_connected(connected)
+        for b in (self.record_button, self.zero_button, self.calibrate_button, self.mark_button):
+            b.setEnabled(connected)
+        if not connected:
+            self.record_button.setChecked(False)
+            self.record_button.setText("●  Record")
+            self.rec_label.setText("")
+
+    # ------------------------------------------------------------------ actions
+    def mark_next(self) -> None:
+        if self.live is None:
+            return
+        try:
+            self.live.mark(MarkSource.KEYBOARD)
+        except RuntimeError as exc:
+            self.statusBar().showMessage(str(exc), 5000)
+
+    def jump_to(self, index: int, source: MarkSource = MarkSource.KEYBOARD) -> None:
+        if self.live is None or not 0 <= index < len(self.points):
+            return
+        try:
+            self.live.jump(index, source)
+        except (RuntimeError, IndexError, ValueError) as exc:
+            self.statusBar().showMessage(str(exc), 5000)
+
+    def tare(self) -> None:
+        if self.live is None:
+            return
+        try:
+            counts = self.live.tare()
+        except RuntimeError as exc:
+            self.statusBar().showMessage(f"Cannot zero: {exc}", 5000)
+            return
+        self.alert_log.add_entry(self.live.t_s, f"zeroed ({counts:,.0f} counts)", theme.TEXT_DIM)
+        self.statusBar().showMessage("Zeroed", 3000)
+
+    def toggle_mute(self) -> None:
+        self.sounder.muted = self.mute_button.isChecked()
+        self.mute_button.setText("Muted" if self.sounder.muted else "Sound on")
+
+    def toggle_pause(self) -> None:
+        paused = self.pause_button.isChecked()
+        self.pause_button.setText("Back to live" if paused else "Pause view")
+        if paused and self.live is not None and self.live.ring is not None:
+            self.plot.set_window_s(WINDOW_CHOICES_S[-1])
+            t_s, force_n = self.live.ring.window(WINDOW_CHOICES_S[-1])
+            self.plot.set_data(t_s, force_n)
+            self.plot.set_window_s(float(self.window_combo.currentData()))
+            t_end = float(t_s[-1]) if t_s.shape[0] else 0.0
+            self.plot.view_box.setXRange(t_end - self.plot.window_s, t_end, padding=0.0)
+        self.plot.set_paused(paused)
+
+    def toggle_recording(self) -> None:
+        if self.live is None:
+            self.record_button.setChecked(False)
+            return
+        if self.live.recording_id is not None:
+            sid = self.live.stop_recording()
+            self.record_button.setChecked(False)
+            self.record_button.setText("●  Record")
+            self.rec_label.setText("")
+            if sid:
+                self.alert_log.add_entry(self.live.t_s, f"session {sid} saved", theme.OK)
+                self.statusBar().showMessage(f"Session {sid} saved", 10000)
+            return
+        self.record_button.setChecked(False)
+        dialog = SessionDialog(self.config.points, self, therapist=self.therapist)
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.details is None:
+            return
+        self.start_recording(dialog.details)
+
+    def start_recording(self, details) -> str | None:
+        """Start a recording with ``details`` (a SessionDetails); returns the session id."""
+        if self.live is None:
+            return None
+        if details.therapist:
+            self.therapist = details.therapist
+        try:
+            sid = self.live.start_recording(
+                client=details.client,
+                therapist=details.therapist,
+                notes=details.notes,
+                points=details.points,
+            )
+        except (RuntimeError, OSError, ValueError) as exc:
+            self.statusBar().showMessage(f"Cannot record: {exc}", 10000)
+            return None
+        self.points = list(details.points)
+        self.current_point = None
+        self.plan_view.set_points(self.points)
+        self.plan_view.set_current(None)
+        self._show_point_limits()
+        self.holds_table.clear_holds()
+        self.record_button.setChecked(True)
+        self.record_button.setText("■  Stop")
+        self.alert_log.add_entry(self.live.t_s, f"recording session {sid}", theme.RECORDING)
+        return sid
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.config, self.config_path, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.apply_config(dialog.config)
+
+    def open_calibration(self) -> None:
+        if self.live is None or self.live.device is None:
+            self.statusBar().showMessage("Connect a device first", 5000)
+            return
+        db = self.db_path if self.db_path is not None else self.live.db_path
+        if db is None:
+            from logger.store import default_db_path
+
+            db = default_db_path()
+        wizard = CalibrationWizard(
+            LiveRawSource(self.live), db_path=db, on_apply=self.live.set_calibration, parent=self
+        )
+        wizard.exec()
+
+    # ------------------------------------------------------------------ per frame
+    def frame(self) -> None:
+        """Pull events and the newest samples from the live session and draw them."""
+        live = self.live
+        if live is None:
+            return
+        started = time.perf_counter()
+        for event in live.poll_events():
+            self._handle(event)
+        ring = live.ring
+        if ring is not None:
+            t_s, force_n = ring.window(self.plot.window_s)
+            force = force_n[:, 0] if force_n.ndim == 2 else force_n
+            self.plot.set_data(t_s, force)
+            now_force = float(force[-1]) if force.shape[0] else None
+            self.readout.set_force(now_force)
+            self.readout.set_ramp(ramp_rate_n_per_s(t_s, force, RAMP_WINDOW_S))
+            hold = live.current_hold
+            if hold is not None and getattr(hold, "is_hold", True):
+                self.plot.set_live_hold(hold.start_s)
+                self.readout.set_hold(hold.start_s, hold.elapsed_s, hold.peak_n, hold.mean_n)
+            else:
+                self.plot.set_live_hold(None)
+                self.readout.set_hold(None)
+            self.banner.update_state(now_force, hold is not None)
+            self.plot.set_alert_tint(self.banner.active)
+        if live.recording_id is not None:
+            self.rec_label.setText(f"REC {format_mm_ss(live.recording_elapsed_s)}")
+        now = time.monotonic()
+        if now - self._last_status >= STATUS_EVERY_S:
+            self._last_status = now
+            self._show_status(live)
+        self.frames += 1
+        self.frame_times_s.append(time.perf_counter() - started)
+        if len(self.frame_times_s) > 4096:
+            del self.frame_times_s[:2048]
+
+    def _show_status(self, live: LiveSession, detail: str = "") -> None:
+        c = live.counters
+        error = live.error
+        self.device_bar.set_status(
+            LinkStatus(
+                state=str(live.state),
+                device=live.device,
+                lost_samples=c.lost_samples,
+                crc_errors=c.crc_errors,
+                reconnects=c.reconnects,
+                drift_ppm=c.drift_ppm,
+                detail=detail or (str(error) if error else ""),
+            )
+        )
+
+    def _handle(self, event: object) -> None:
+        live = self.live
+        assert live is not None
+        if isinstance(event, Alert):
+            self._on_alert(event)
+        elif isinstance(event, Mark):
+            self.current_point = event.point_index
+            self.plan_view.set_current(event.point_index)
+            self._show_point_limits()
+            name = self._point_name(event.point_index) or "mark"
+            self.plot.add_mark(event.t_s, name)
+            self.alert_log.add_entry(event.t_s, f"{name}  ({event.source})", theme.TEXT_DIM)
+        elif isinstance(event, Hold):
+            self.holds_table.add_hold(event)
+            self.plot.add_hold(event.start_s, event.end_s)
+        elif isinstance(event, HoldStarted):
+            self._hold_start_s = event.t_s
+        elif isinstance(event, Gap):
+            self.alert_log.add_entry(
+                event.start_s,
+                f"gap {event.end_s - event.start_s:.2f} s, {event.lost_samples} samples lost "
+                f"({event.cause})",
+                theme.WARN,
+            )
+        elif isinstance(event, StateChange):
+            self._show_status(live, event.detail)
+            self.alert_log.add_entry(live.t_s, f"link {event.state}", theme.TEXT_DIM)
+        elif isinstance(event, DeviceNotice):
+            self.alert_log.add_entry(event.t_s, event.text, theme.TEXT_DIM)
+
+    def _on_alert(self, alert: Alert) -> None:
+        kind = AlertKind(alert.kind)
+        warn, mx = self.point_limits(alert.point_index)
+        level = {AlertKind.WARN: warn, AlertKind.MAX: mx}.get(kind)
+        text = describe(alert, self.units, self._point_name(alert.point_index))
+        self.banner.show_alert(alert, text, level)
+        self.plot.set_alert_tint(True)
+        self.sounder.play(Sound.ALARM)
+        color = theme.WARN if kind == AlertKind.WARN else theme.MAX
+        self.alert_log.add_entry(alert.t_s, text, color)
+
+    # ------------------------------------------------------------------ closing
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.timer.stop()
+        self.disconnect_device()
+        self.sounder.close()
+        super().closeEvent(event)

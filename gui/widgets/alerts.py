@@ -1,0 +1,120 @@
+"""Over-limit alerts: a full-width banner that cannot be missed, and the alert log.
+
+The reader thread decides alerts (DESIGN.md §1); the window shows each one on the next
+frame. The banner stays up while the force is still over the level that raised it and for
+at least ``MIN_SHOWN_S`` so a brief spike is still seen; every alert goes into the log.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QWidget
+
+from logger.records import Alert, AlertKind
+
+from .. import theme
+from ..display import DisplayUnits
+
+MIN_SHOWN_S = 2.0
+HYSTERESIS = 0.95  # the banner clears once force is below 95 % of the level
+MAX_LOG_ENTRIES = 2000
+
+_TITLES = {
+    AlertKind.MAX: "OVER MAXIMUM",
+    AlertKind.WARN: "Above warning level",
+    AlertKind.HOLD_DURATION: "Hold too long",
+}
+
+
+def describe(alert: Alert, units: DisplayUnits, point_name: str | None) -> str:
+    """One line: what, how much, where."""
+    if alert.kind == AlertKind.HOLD_DURATION:
+        what = f"{_TITLES[alert.kind]}: {alert.value:.0f} s"
+    else:
+        what = f"{_TITLES[AlertKind(alert.kind)]}: {units.force(alert.value)}"
+    return f"{what}  ·  {point_name}" if point_name else what
+
+
+class AlertBanner(QFrame):
+    """Full-width banner, hidden until an alert arrives."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.kind: AlertKind | None = None
+        self.level_n: float | None = None
+        self._shown_at = 0.0
+        self.label = QLabel("")
+        self.label.setFont(theme.font(theme.BIG_PT + 8, bold=True))
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.addWidget(self.label)
+        self.setVisible(False)
+
+    @property
+    def active(self) -> bool:
+        return self.kind is not None
+
+    @property
+    def text(self) -> str:
+        return self.label.text()
+
+    def show_alert(self, alert: Alert, text: str, level_n: float | None) -> None:
+        """Raise the banner; a max alert is never downgraded by a later warn."""
+        kind = AlertKind(alert.kind)
+        if self.kind == AlertKind.MAX and kind != AlertKind.MAX and self.active:
+            return
+        self.kind = kind
+        self.level_n = level_n
+        self._shown_at = time.monotonic()
+        color = theme.MAX if kind in (AlertKind.MAX, AlertKind.HOLD_DURATION) else theme.WARN
+        text_color = "white" if color == theme.MAX else theme.BACKGROUND
+        self.setStyleSheet(f"background: {color}; border-radius: 6px;")
+        self.label.setStyleSheet(f"color: {text_color}; background: transparent;")
+        self.label.setText(f"⚠  {text}")
+        self.setVisible(True)
+
+    def update_state(self, force_n: float | None, hold_active: bool) -> None:
+        """Lower the banner once the excursion is over (called every frame)."""
+        if self.kind is None or time.monotonic() - self._shown_at < MIN_SHOWN_S:
+            return
+        if self.kind == AlertKind.HOLD_DURATION:
+            over = hold_active
+        else:
+            over = (
+                force_n is not None
+                and self.level_n is not None
+                and force_n >= self.level_n * HYSTERESIS
+            )
+        if not over:
+            self.clear()
+
+    def clear(self) -> None:
+        self.kind = None
+        self.level_n = None
+        self.setVisible(False)
+
+
+class AlertLog(QListWidget):
+    """Every alert of the connection, newest last (bounded for 8-hour sessions)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.entries = 0
+
+    def add_entry(self, t_s: float, text: str, color: str = theme.TEXT) -> None:
+        minutes, seconds = divmod(t_s, 60.0)
+        item = QListWidgetItem(f"{int(minutes):02d}:{seconds:04.1f}   {text}")
+        item.setForeground(QBrush(QColor(color)))
+        self.addItem(item)
+        self.entries += 1
+        while self.count() > MAX_LOG_ENTRIES:
+            self.takeItem(0)
+        self.scrollToBottom()
+
+    def texts(self) -> list[str]:
+        return [self.item(i).text() for i in range(self.count())]

@@ -1,0 +1,167 @@
+"""The device bar: which port, connect/disconnect, and how the link is doing.
+
+The port picker lists the OS serial ports with their USB description, the built-in
+simulator, and a free field for any pyserial URL (``socket://``, ``sim://…?scenario=``).
+The status line shows the device's uid and firmware, the sample rate, lost samples, CRC
+errors and clock drift, and says "reconnecting…" while the device is unplugged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton
+
+from logger.records import DeviceInfo
+
+from .. import theme
+
+SIMULATOR_URL = "sim://"
+CUSTOM = "__custom__"
+
+
+@dataclass(slots=True)
+class LinkStatus:
+    """What the status line shows; plain numbers so the bar needs no live session."""
+
+    state: str = "disconnected"  # connecting | streaming | reconnecting | stopped | failed
+    device: DeviceInfo | None = None
+    lost_samples: int = 0
+    crc_errors: int = 0
+    reconnects: int = 0
+    drift_ppm: float = 0.0
+    detail: str = ""
+
+
+def found_ports() -> list[tuple[str, str]]:
+    """``(port, description)`` of every OS serial port (USB description where known)."""
+    from logger.commands.ports import found_ports as _found
+
+    out = []
+    for row in _found():
+        usb = f"USB {row['vid']}:{row['pid']}" if row.get("vid") else ""
+        text = " · ".join(x for x in (row["description"], usb) if x)
+        out.append((row["port"], text))
+    return out
+
+
+class DeviceBar(QFrame):
+    connect_requested = Signal(str)
+    disconnect_requested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("panel")
+        self.connected = False
+        self.picker = QComboBox()
+        self.picker.setMinimumWidth(280)
+        self.url_edit = QLineEdit()
+        self.url_edit.setPlaceholderText("sim://?scenario=demo  ·  socket://host:port  ·  COM3")
+        self.url_edit.setMinimumWidth(260)
+        self.url_edit.returnPressed.connect(self._on_connect_clicked)
+        self.refresh_button = QPushButton("↻")
+        self.refresh_button.setToolTip("Look for serial ports again")
+        self.refresh_button.clicked.connect(self.refresh_ports)
+        self.connect_button = QPushButton("Connect")
+        self.connect_button.setMinimumWidth(120)
+        self.connect_button.clicked.connect(self._on_connect_clicked)
+        for b in (self.refresh_button, self.connect_button):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.state_label = QLabel("disconnected")
+        self.state_label.setFont(theme.font(theme.BASE_PT + 1, bold=True))
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("dim")
+        self.status_label.setFont(theme.font(theme.BASE_PT, mono=True))
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.addWidget(QLabel("Device"))
+        layout.addWidget(self.picker)
+        layout.addWidget(self.url_edit)
+        layout.addWidget(self.refresh_button)
+        layout.addWidget(self.connect_button)
+        layout.addSpacing(12)
+        layout.addWidget(self.state_label)
+        layout.addWidget(self.status_label, 1)
+        self.picker.currentIndexChanged.connect(self._on_pick)
+        self.refresh_ports()
+
+    # ------------------------------------------------------------------ ports
+    def refresh_ports(self) -> None:
+        current = self.picker.currentData()
+        self.picker.blockSignals(True)
+        self.picker.clear()
+        self.picker.addItem("Simulator (demo scenario)", SIMULATOR_URL)
+        for port, description in found_ports():
+            self.picker.addItem(f"{port}  —  {description}" if description else port, port)
+        self.picker.addItem("Other URL…", CUSTOM)
+        index = self.picker.findData(current) if current is not None else 0
+        self.picker.setCurrentIndex(max(index, 0))
+        self.picker.blockSignals(False)
+        self._on_pick()
+
+    def _on_pick(self, *_: object) -> None:
+        data = self.picker.currentData()
+        if data == CUSTOM:
+            self.url_edit.setEnabled(True)
+            self.url_edit.setFocus()
+        else:
+            self.url_edit.setText(data or "")
+
+    def set_url(self, url: str) -> None:
+        """Preselect ``url`` (a found port, the simulator, or a free URL)."""
+        index = self.picker.findData(url)
+        if index < 0:
+            self.picker.setCurrentIndex(self.picker.findData(CUSTOM))
+            self.url_edit.setText(url)
+        else:
+            self.picker.setCurrentIndex(index)
+            self.url_edit.setText(url)
+
+    @property
+    def url(self) -> str:
+        return self.url_edit.text().strip()
+
+    def _on_connect_clicked(self) -> None:
+        if self.connected:
+            self.disconnect_requested.emit()
+        elif self.url:
+            self.connect_requested.emit(self.url)
+
+    def set_connected(self, connected: bool) -> None:
+        self.connected = connected
+        self.connect_button.setText("Disconnect" if connected else "Connect")
+        for w in (self.picker, self.url_edit, self.refresh_button):
+            w.setEnabled(not connected)
+
+    # ------------------------------------------------------------------ status
+    def set_status(self, status: LinkStatus) -> None:
+        state = status.state
+        color = {
+            "streaming": theme.OK,
+            "connecting": theme.ACCENT,
+            "reconnecting": theme.WARN,
+            "failed": theme.MAX,
+        }.get(state, theme.TEXT_DIM)
+        shown = "reconnecting…" if state == "reconnecting" else state
+        if state == "failed" and status.detail:
+            shown = f"failed: {status.detail}"
+        self.state_label.setText(shown)
+        self.state_label.setStyleSheet(f"color: {color};")
+        parts = []
+        if status.device is not None:
+            d = status.device
+            parts.append(f"{d.uid}  fw {d.firmware}")
+            parts.append(f"{d.rate_hz:g} Hz")
+        if state != "disconnected":
+            parts.append(f"lost {status.lost_samples}")
+            parts.append(f"CRC {status.crc_errors}")
+            parts.append(f"drift {status.drift_ppm:+.0f} ppm")
+            if status.reconnects:
+                parts.append(f"reconnects {status.reconnects}")
+        self.status_label.setText("   ".join(parts))
+
+    @property
+    def state_text(self) -> str:
+        return self.state_label.text()

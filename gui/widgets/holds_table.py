@@ -1,0 +1,70 @@
+"""The holds table: one row per completed hold, filled live as the detector reports them."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+from logger.records import Hold
+
+from ..display import DisplayUnits
+
+COLUMNS = ("#", "point", "start", "duration", "mean", "peak", "CV", "ramp", ">warn", ">max")
+
+
+def _mm_ss(t_s: float) -> str:
+    return f"{int(t_s // 60):d}:{t_s % 60:04.1f}"
+
+
+class HoldsTable(QTableWidget):
+    """Completed holds (forces stored in N, shown in the display unit)."""
+
+    def __init__(self) -> None:
+        super().__init__(0, len(COLUMNS))
+        self.units = DisplayUnits()
+        self.holds: list[Hold] = []
+        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setAlternatingRowColors(True)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+
+    def set_units(self, units: DisplayUnits) -> None:
+        self.units = units
+        holds, self.holds = self.holds, []
+        self.setRowCount(0)
+        for hold in holds:
+            self.add_hold(hold)
+
+    def add_hold(self, hold: Hold) -> None:
+        self.holds.append(hold)
+        u = self.units
+        ramp = "—" if hold.ramp_rate_n_per_s is None else f"{u.value(hold.ramp_rate_n_per_s)}/s"
+        cells = (
+            str(hold.index + 1),
+            hold.point or "—",
+            _mm_ss(hold.start_s),
+            f"{hold.duration_s:.1f} s",
+            u.force(hold.mean_n),
+            u.force(hold.peak_n),
+            f"{hold.cv_pct:.1f} %",
+            ramp,
+            f"{hold.time_over_warn_s:.1f} s" if hold.time_over_warn_s else "—",
+            f"{hold.time_over_max_s:.1f} s" if hold.time_over_max_s else "—",
+        )
+        row = self.rowCount()
+        self.insertRow(row)
+        for col, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            if col != 1:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.setItem(row, col, item)
+        self.scrollToBottom()
+
+    def clear_holds(self) -> None:
+        self.holds = []
+        self.setRowCount(0)

@@ -1,0 +1,290 @@
+"""The live force plot: a rolling window drawn from numpy arrays at frame rate.
+
+The main window hands it the ring buffer's window once per frame (``set_data``); the plot
+never receives a Qt signal per sample. pyqtgraph draws it with peak downsampling and
+clip-to-view, so a 10-minute window at 1 kHz (600,000 points) still draws in a few
+milliseconds and a one-sample spike is never hidden by the downsampling.
+
+Overlays: warn and max limit lines, the current point's target window (a band), holds
+shaded as they happen, marks as labelled vertical lines, and a red tint while an alert is
+active. Pausing freezes the view (recording goes on elsewhere) and lets the user pan and
+zoom back through what the ring buffer still holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from .. import theme
+from ..display import DisplayUnits
+
+log = logging.getLogger(__name__)
+
+WINDOW_CHOICES_S: tuple[float, ...] = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+DEFAULT_WINDOW_S = 30.0
+MAX_OVERLAYS = 400
+_LABEL_STYLE = {
+    "font-size": f"{theme.BASE_PT}pt",
+    "color": theme.TEXT_DIM,
+}  # hold regions / mark lines kept on the plot (older ones are dropped)
+
+
+class LivePlot(QWidget):
+    """Rolling force plot. Forces come in as newtons; ``units`` decides what the axis shows."""
+
+    paused_changed = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        pg.setConfigOptions(antialias=False, foreground=theme.TEXT_DIM)
+        self.plot_widget = pg.PlotWidget(background=theme.PANEL)
+        self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
+        self.plot_item.setDownsampling(auto=True, mode="peak")
+        self.plot_item.setClipToView(True)
+        self.plot_item.showGrid(x=True, y=True, alpha=0.15)
+        self.plot_item.hideButtons()
+        self.plot_item.setMenuEnabled(False)
+        self.plot_item.setLabel("bottom", "time", units="s", **_LABEL_STYLE)
+        axis_font = theme.font(theme.BASE_PT)
+        for name in ("left", "bottom", "right"):
+            self.plot_item.getAxis(name).setTickFont(axis_font)
+        self.view_box: pg.ViewBox = self.plot_item.getViewBox()
+        self.view_box.setMouseEnabled(x=False, y=False)
+        self.curve: pg.PlotDataItem = self.plot_item.plot(
+            pen=pg.mkPen(theme.ACCENT, width=2), skipFiniteCheck=True
+        )
+        self.curve.setZValue(10)
+
+        dash = Qt.PenStyle.DashLine
+        label_opts = {
+            "position": 0.0,
+            "color": theme.TEXT,
+            "fill": (15, 20, 25, 180),
+            "anchors": [(0, 1), (0, 1)],
+        }
+        self.warn_line = pg.InfiniteLine(
+            angle=0, pen=pg.mkPen(theme.WARN, width=2, style=dash), label="", labelOpts=label_opts
+        )
+        self.max_line = pg.InfiniteLine(
+            angle=0, pen=pg.mkPen(theme.MAX, width=2, style=dash), label="", labelOpts=label_opts
+        )
+        self.target_band = pg.LinearRegionItem(
+            orientation="horizontal",
+            movable=False,
+            brush=pg.mkBrush(*theme.TARGET_FILL),
+            pen=pg.mkPen(theme.OK, width=1),
+        )
+        self.live_hold = pg.LinearRegionItem(
+            movable=False, brush=pg.mkBrush(*theme.HOLD_FILL), pen=pg.mkPen(None)
+        )
+        for item in (self.warn_line, self.max_line, self.target_band, self.live_hold):
+            item.setVisible(False)
+            self.plot_item.addItem(item, ignoreBounds=True)
+
+        self._holds: deque[tuple[float, pg.LinearRegionItem]] = deque()
+        self._marks: deque[tuple[float, pg.InfiniteLine]] = deque()
+        self.units = DisplayUnits()
+        self.window_s = DEFAULT_WINDOW_S
+        self.paused = False
+        self._warn_n: float | None = None
+        self._max_n: float | None = None
+        self._target_n: tuple[float, float] | None = None
+        self._y_top = 0.0
+        self._tinted = False
+        self._t_last = 0.0
+        self.points_drawn = 0
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot_widget)
+        self.set_units(self.units)
+
+    # ------------------------------------------------------------------ configuration
+    def set_units(self, units: DisplayUnits) -> None:
+        """Axis in ``units.unit``; a right axis in kPa when a contact area is set."""
+        self.units = units
+        self.plot_item.setLabel("left", "force", units=units.unit, **_LABEL_STYLE)
+        self.plot_item.getAxis("left").enableAutoSIPrefix(False)
+        kpa = units.kpa_per_newton
+        if kpa is None:
+            self.plot_item.hideAxis("right")
+        else:
+            self.plot_item.showAxis("right")
+            right = self.plot_item.getAxis("right")
+            right.setScale(kpa / units.per_newton)
+            right.enableAutoSIPrefix(False)
+            right.setLabel("pressure", units="kPa", **_LABEL_STYLE)
+        self._place_overlays()
+
+    def set_window_s(self, window_s: float) -> None:
+        """The rolling window's width, 10 s to 10 min."""
+        self.window_s = float(min(max(window_s, WINDOW_CHOICES_S[0]), WINDOW_CHOICES_S[-1]))
+
+    def set_limits(self, warn_n: float | None, max_n: float | None) -> None:
+        self._warn_n, self._max_n = warn_n, max_n
+        self._place_overlays()
+
+    def set_target(self, target_n: tuple[float, float] | None) -> None:
+        """The current point's target window, or None to hide the band."""
+        self._target_n = target_n
+        self._place_overlays()
+
+    def _place_overlays(self) -> None:
+        k = self.units.per_newton
+        for line, level, name in (
+            (self.warn_line, self._warn_n, "warn"),
+            (self.max_line, self._max_n, "max"),
+        ):
+            line.setVisible(level is not None)
+            if level is not None:
+                line.setPos(level * k)
+                line.label.setFormat(f"{name} {self.units.force(level)}")
+        self.target_band.setVisible(self._target_n is not None)
+        if self._target_n is not None:
+            lo, hi = self._target_n
+            self.target_band.setRegion((lo * k, hi * k))
+
+    def set_paused(self, paused: bool) -> None:
+        """Freeze the view (mouse pans and zooms back in time); recording is not affected."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        self.view_box.setMouseEnabled(x=paused, y=paused)
+        if not paused:
+            self.view_box.enableAutoRange(enable=False)
+        self._apply_tint()
+        self.paused_changed.emit(paused)
+
+    def set_alert_tint(self, on: bool) -> None:
+        """Tint the plot red while an alert is active."""
+        if on != self._tinted:
+            self._tinted = on
+            self._apply_tint()
+
+    @property
+    def alert_tinted(self) -> bool:
+        return self._tinted
+
+    def _apply_tint(self) -> None:
+        if self._tinted:
+            self.view_box.setBackgroundColor(QColor(*theme.ALERT_TINT))
+        elif self.paused:
+            self.view_box.setBackgroundColor(QColor(*theme.PAUSED_TINT))
+        else:
+            self.view_box.setBackgroundColor(None)
+
+    # ------------------------------------------------------------------ per frame
+    def set_data(self, t_s: np.ndarray, force_n: np.ndarray) -> None:
+        """Draw the newest samples (``t_s`` ascending, newest last; forces in N).
+
+        Called once per frame with a copy of the ring buffer's window. While paused the
+        data is left as it was so the user can look back at it.
+        """
+        if self.paused:
+            return
+        force = np.asarray(force_n, dtype=np.float64)
+        if force.ndim == 2:
+            force = force[:, 0]
+        t = np.asarray(t_s, dtype=np.float64)
+        self.points_drawn = int(t.shape[0])
+        if t.shape[0] == 0:
+            self.curve.setData(x=np.empty(0), y=np.empty(0))
+            return
+        y = force * self.units.per_newton
+        self.curve.setData(x=t, y=y, skipFiniteCheck=True)
+        t_end = float(t[-1])
+        self._t_last = t_end
+        t0 = max(0.0, t_end - self.window_s) if t_end > self.window_s else 0.0
+        t1 = t0 + self.window_s
+        self.view_box.setXRange(t0, t1, padding=0.0)
+        self._fit_y(y, t, t0)
+        self._prune(t_end)
+
+    def _fit_y(self, y: np.ndarray, t: np.ndarray, t0: float) -> None:
+        """A calm y range: grows at once to fit the data, shrinks only when far too big."""
+        k = self.units.per_newton
+        first = int(np.searchsorted(t, t0))
+        visible = y[first:] if first < y.shape[0] else y[-1:]
+        top = float(np.max(visible)) if visible.shape[0] else 0.0
+        floor = max(10.0 * k, *(v * k * 1.15 for v in (self._max_n, self._warn_n) if v))
+        if self._target_n:
+            floor = max(floor, self._target_n[1] * k * 1.15)
+        want = max(floor, top * 1.1)
+        if want > self._y_top or want < self._y_top * 0.6:
+            self._y_top = want
+            bottom = min(-0.04 * want, float(np.min(visible)) if visible.shape[0] else 0.0)
+            self.view_box.setYRange(bottom, want, padding=0.0)
+
+    def set_live_hold(self, start_s: float | None, now_s: float | None = None) -> None:
+        """Shade the hold in progress from ``start_s`` to now (None: no hold)."""
+        if start_s is None:
+            self.live_hold.setVisible(False)
+            return
+        end = self._t_last if now_s is None else now_s
+        self.live_hold.setRegion((start_s, max(end, start_s)))
+        self.live_hold.setVisible(True)
+
+    def add_hold(self, start_s: float, end_s: float) -> None:
+        """Shade a completed hold."""
+        region = pg.LinearRegionItem(
+            values=(start_s, end_s),
+            movable=False,
+            brush=pg.mkBrush(*theme.HOLD_FILL),
+            pen=pg.mkPen(None),
+        )
+        self.plot_item.addItem(region, ignoreBounds=True)
+        self._holds.append((end_s, region))
+
+    def add_mark(self, t_s: float, label: str) -> None:
+        """A labelled vertical line where a point was marked."""
+        line = pg.InfiniteLine(
+            pos=t_s,
+            angle=90,
+            pen=pg.mkPen(theme.TEXT, width=1, style=Qt.PenStyle.DashLine),
+            label=label,
+            labelOpts={
+                "position": 0.93,
+                "color": theme.TEXT,
+                "fill": (15, 20, 25, 200),
+                "anchors": [(0, 0.5), (0, 0.5)],
+            },
+        )
+        self.plot_item.addItem(line, ignoreBounds=True)
+        self._marks.append((t_s, line))
+
+    @property
+    def hold_regions(self) -> list[tuple[float, float]]:
+        return [tuple(r.getRegion()) for _, r in self._holds]  # type: ignore[misc]
+
+    @property
+    def mark_labels(self) -> list[str]:
+        return [line.label.format for _, line in self._marks]
+
+    def curve_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """What the curve holds (display units), for tests and the benchmark."""
+        x, y = self.curve.getOriginalDataset()
+        return (np.empty(0) if x is None else x), (np.empty(0) if y is None else y)
+
+    def _prune(self, t_end_s: float) -> None:
+        """Drop overlays that left the longest window, so an 8-hour session stays bounded."""
+        horizon = t_end_s - WINDOW_CHOICES_S[-1] * 1.5
+        for store in (self._holds, self._marks):
+            while store and (store[0][0] < horizon or len(store) > MAX_OVERLAYS):
+                _, item = store.popleft()
+                self.plot_item.removeItem(item)
+
+    def clear(self) -> None:
+        """Forget the trace and every overlay (a new connection)."""
+        for store in (self._holds, self._marks):
+            while store:
+                self.plot_item.removeItem(store.popleft()[1])
+        self.curve.setData(x=np.empty(0), y=np.empty(0))
+        self.live_hold.setVisible(False)
+        self._y_top = 0.0

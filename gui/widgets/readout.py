@@ -1,0 +1,202 @@
+"""The glanceable readout: current force in big digits, hold timer, peak, mean, ramp rate.
+
+Readable at arm's length: the force is the largest thing on screen and turns amber above
+the warn limit and red above the max limit. The hold timer counts the hold in progress
+against a target (the current point's ``target_hold_s`` or a preset 7 / 30 / 60 / 90 s) and
+emits ``target_reached`` once per hold so the window can chime.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import theme
+from ..display import DisplayUnits
+
+HOLD_PRESETS_S: tuple[float, ...] = (7.0, 30.0, 60.0, 90.0)
+DEFAULT_PRESET_S = 30.0
+
+
+def format_mm_ss(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
+
+
+class ForceReadout(QFrame):
+    """Current force, pressure, hold timer with presets, and the current hold's figures."""
+
+    target_reached = Signal(float)  # the target duration in seconds
+    preset_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("panel")
+        self.units = DisplayUnits()
+        self._warn_n: float | None = None
+        self._max_n: float | None = None
+        self.preset_s = DEFAULT_PRESET_S
+        self.point_target_s: float | None = None
+        self._hold_start_s: float | None = None
+        self._chimed_for: float | None = None  # start_s of the hold already chimed for
+
+        self.force_label = QLabel("—")
+        self.force_label.setFont(theme.font(theme.READOUT_PT, bold=True, mono=True))
+        self.force_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.unit_label = QLabel("N")
+        self.unit_label.setFont(theme.font(theme.BIG_PT + 6))
+        self.unit_label.setObjectName("dim")
+        self.pressure_label = QLabel("")
+        self.pressure_label.setFont(theme.font(theme.BIG_PT, mono=True))
+        self.pressure_label.setObjectName("dim")
+        self.pressure_label.setAlignment(Qt.AlignmentFlag.AlignRight)
+
+        top = QHBoxLayout()
+        top.addStretch(1)
+        top.addWidget(self.force_label)
+        top.addWidget(self.unit_label, 0, Qt.AlignmentFlag.AlignBottom)
+
+        self.timer_label = QLabel("00:00")
+        self.timer_label.setFont(theme.font(theme.TIMER_PT, bold=True, mono=True))
+        self.target_label = QLabel("/ 00:30")
+        self.target_label.setFont(theme.font(theme.BIG_PT, mono=True))
+        self.target_label.setObjectName("dim")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        timer_row = QHBoxLayout()
+        timer_row.addWidget(QLabel("Hold"))
+        timer_row.addStretch(1)
+        timer_row.addWidget(self.timer_label)
+        timer_row.addWidget(self.target_label, 0, Qt.AlignmentFlag.AlignBottom)
+
+        self.preset_group = QButtonGroup(self)
+        self.preset_group.setExclusive(True)
+        preset_row = QHBoxLayout()
+        for seconds in HOLD_PRESETS_S:
+            button = QPushButton(f"{seconds:.0f} s")
+            button.setCheckable(True)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setChecked(seconds == DEFAULT_PRESET_S)
+            button.setProperty("seconds", seconds)
+            self.preset_group.addButton(button)
+            preset_row.addWidget(button)
+        self.preset_group.buttonClicked.connect(
+            lambda b: self.set_preset_s(float(b.property("seconds")))
+        )
+
+        self.peak_value = QLabel("—")
+        self.mean_value = QLabel("—")
+        self.ramp_value = QLabel("—")
+        stats = QGridLayout()
+        for col, (name, value) in enumerate(
+            (("peak", self.peak_value), ("mean", self.mean_value), ("ramp", self.ramp_value))
+        ):
+            caption = QLabel(name)
+            caption.setObjectName("dim")
+            value.setFont(theme.font(theme.BIG_PT - 3, bold=True, mono=True))
+            stats.addWidget(caption, 0, col)
+            stats.addWidget(value, 1, col)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 10, 16, 12)
+        layout.addLayout(top)
+        layout.addWidget(self.pressure_label)
+        layout.addSpacing(6)
+        layout.addLayout(timer_row)
+        layout.addWidget(self.progress)
+        layout.addLayout(preset_row)
+        layout.addSpacing(6)
+        layout.addLayout(stats)
+        self._show_target()
+
+    # ------------------------------------------------------------------ settings
+    def set_units(self, units: DisplayUnits) -> None:
+        self.units = units
+        self.unit_label.setText(units.unit)
+
+    def set_limits(self, warn_n: float | None, max_n: float | None) -> None:
+        self._warn_n, self._max_n = warn_n, max_n
+
+    def set_preset_s(self, seconds: float) -> None:
+        """Choose a hold-timer preset (used when the current point sets no target)."""
+        self.preset_s = float(seconds)
+        for button in self.preset_group.buttons():
+            button.setChecked(float(button.property("seconds")) == self.preset_s)
+        self._show_target()
+        self.preset_changed.emit(self.preset_s)
+
+    def set_point_target_s(self, seconds: float | None) -> None:
+        """The current point's ``target_hold_s``; overrides the preset while set."""
+        self.point_target_s = seconds
+        self._show_target()
+
+    @property
+    def target_s(self) -> float:
+        return self.point_target_s if self.point_target_s else self.preset_s
+
+    def _show_target(self) -> None:
+        self.target_label.setText(f"/ {format_mm_ss(self.target_s)}")
+
+    # ------------------------------------------------------------------ per frame
+    def set_force(self, force_n: float | None) -> None:
+        """The newest force; colours amber above warn and red above max."""
+        if force_n is None:
+            self.force_label.setText("—")
+            self.pressure_label.setText("")
+            return
+        self.force_label.setText(self.units.value(force_n))
+        self.pressure_label.setText(self.units.pressure(force_n))
+        if self._max_n is not None and force_n >= self._max_n:
+            color = theme.MAX
+        elif self._warn_n is not None and force_n >= self._warn_n:
+            color = theme.WARN
+        else:
+            color = theme.TEXT
+        self.force_label.setStyleSheet(f"color: {color};")
+
+    @property
+    def force_color(self) -> str:
+        return self.force_label.styleSheet().removeprefix("color: ").rstrip(";")
+
+    def set_ramp(self, ramp_n_per_s: float | None) -> None:
+        """The current rate of change of force (N/s shown in the display unit per second)."""
+        if ramp_n_per_s is None:
+            self.ramp_value.setText("—")
+        else:
+            self.ramp_value.setText(f"{self.units.value(ramp_n_per_s)}/s")
+
+    def set_hold(
+        self,
+        start_s: float | None,
+        elapsed_s: float = 0.0,
+        peak_n: float | None = None,
+        mean_n: float | None = None,
+    ) -> None:
+        """The hold in progress (``start_s`` None: no hold). Chimes once at the target."""
+        if start_s is None:
+            self._hold_start_s = None
+            self.timer_label.setStyleSheet(f"color: {theme.TEXT_DIM};")
+            return
+        if start_s != self._hold_start_s:
+            self._hold_start_s = start_s
+        self.timer_label.setText(format_mm_ss(elapsed_s))
+        target = self.target_s
+        self.progress.setValue(int(min(1.0, elapsed_s / target) * 1000) if target else 0)
+        reached = elapsed_s >= target
+        self.timer_label.setStyleSheet(f"color: {theme.OK if reached else theme.TEXT};")
+        if reached and self._chimed_for != start_s:
+            self._chimed_for = start_s
+            self.target_reached.emit(target)
+        self.peak_value.setText("—" if peak_n is None else self.units.force(peak_n))
+        self.mean_value.setText("—" if mean_n is None else self.units.force(mean_n))
