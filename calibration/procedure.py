@@ -1,0 +1,260 @@
+"""The calibration procedure: known masses in turn, one accepted reading each, then a fit.
+
+Pure logic over blocks of raw counts (no ports, no terminal), shared by the
+``pressure-logger calibrate`` command and the GUI wizard:
+
+* **guided**: the user places each (stacked) mass; :attr:`progress` shows it settling; on
+  Enter the caller calls :meth:`accept_current`, which takes the current stable window;
+* **auto** (``--auto``, simulator and scripted rigs): for each listed mass in turn, the next
+  stable plateau whose value differs from the previously accepted one is accepted.
+
+"Differs" means by more than ``MIN_STEP_BOUNDS`` stability bounds (so that a plateau
+that merely re-stabilises after a bump is not taken for the next mass) and, when the device
+reports a factory calibration, in the direction the change of mass implies.
+The sensor's noise, which sets the stability bound, is estimated from the first window of
+samples (robust first-difference estimate) unless the caller knows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .models import STANDARD_GRAVITY, Calibration, CalibrationError, FitResult, fit_calibration
+from .models import validate_masses as _validate
+from .stability import StabilityDetector, StableReading, estimate_noise_counts
+
+log = logging.getLogger(__name__)
+
+MIN_STEP_BOUNDS = 5.0
+NOISE_FLOOR_COUNTS = 1.0  # quantisation-limited ADCs: never trust a bound below this
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedPoint:
+    index: int  # position in the mass list
+    mass_kg: float
+    reading: StableReading
+
+
+def parse_masses(text: str, flag: str = "--masses-kg") -> list[float]:
+    """``"0,0.5,1,2"`` → [0.0, 0.5, 1.0, 2.0]; one-line CalibrationError naming the value."""
+    items = [s.strip() for s in str(text).split(",")]
+    if any(s == "" for s in items):
+        raise CalibrationError(f"{flag}: empty entry in {text!r}")
+    values = []
+    for i, s in enumerate(items):
+        try:
+            values.append(float(s))
+        except ValueError:
+            raise CalibrationError(
+                f"{flag}: {s!r} (entry {i + 1}) is not a number of kilograms"
+            ) from None
+    _validate(values, what=flag)
+    return values
+
+
+class CalibrationProcedure:
+    """Feed blocks with :meth:`feed`; read :attr:`done`, :attr:`progress`; finish with
+    :meth:`fit`. ``timeout_s`` (device time) bounds the wait for each mass."""
+
+    def __init__(
+        self,
+        masses_kg: Sequence[float],
+        rate_hz: float,
+        *,
+        auto: bool = True,
+        window_s: float = 1.0,
+        timeout_s: float = 60.0,
+        noise_counts: float | None = None,
+        factory: Calibration | None = None,
+        g: float = STANDARD_GRAVITY,
+        channel: int = 0,
+    ) -> None:
+        self.masses_kg = [float(m) for m in _validate(list(masses_kg), what="masses_kg")]
+        if not rate_hz > 0:
+            raise CalibrationError(f"rate_hz: {rate_hz!r} must be > 0")
+        self.rate_hz = float(rate_hz)
+        self.auto = auto
+        self.window_s = window_s
+        self.timeout_s = timeout_s
+        self.factory = factory
+        self.g = g
+        self.channel = channel
+        self.accepted: list[AcceptedPoint] = []
+        self.detector: StabilityDetector | None = None
+        self.noise_counts = noise_counts
+        self._warmup: list[np.ndarray] = []
+        self._warmup_t: list[np.ndarray] = []
+        self._n_warmup = max(10, round(window_s * self.rate_hz))
+        self._since_s: float | None = None  # device time the current mass was asked for
+        self.t_s = 0.0
+        self.last_raw: float | None = None
+        if noise_counts is not None:
+            self._make_detector(noise_counts)
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def done(self) -> bool:
+        return len(self.accepted) == len(self.masses_kg)
+
+    @property
+    def current_index(self) -> int:
+        return len(self.accepted)
+
+    @property
+    def current_mass_kg(self) -> float | None:
+        return None if self.done else self.masses_kg[self.current_index]
+
+    @property
+    def progress(self) -> float:
+        """Settling indicator 0..1 for the load on the sensor now."""
+        return self.detector.progress if self.detector else 0.0
+
+    @property
+    def stable(self) -> StableReading | None:
+        return self.detector.current if self.detector else None
+
+    def current_force_n(self) -> float | None:
+        """Latest reading through the factory calibration (for the display only)."""
+        if self.last_raw is None or self.factory is None:
+            return None
+        return float(self.factory.counts_to_n(np.array([self.last_raw]))[0])
+
+    # ------------------------------------------------------------------ input
+
+    def _make_detector(self, noise_counts: float) -> None:
+        self.noise_counts = max(float(noise_counts), NOISE_FLOOR_COUNTS)
+        self.detector = StabilityDetector(
+            self.noise_counts,
+            self.window_s,
+            self.rate_hz,
+            timeout_s=self.timeout_s,
+            channel=0,
+        )
+        log.info(
+            "calibration: noise %.1f counts, stability bound %.1f counts over %.2f s",
+            self.noise_counts,
+            self.detector.bound_counts,
+            self.window_s,
+        )
+
+    def feed(self, t_s: np.ndarray, raw: np.ndarray) -> list[AcceptedPoint]:
+        """A block of samples; returns points accepted by it (auto mode only)."""
+        t = np.asarray(t_s, dtype=np.float64).reshape(-1)
+        x = np.asarray(raw)
+        if x.ndim == 2:
+            x = x[:, self.channel]
+        x = x.astype(np.float64, copy=False).reshape(-1)
+        if t.size == 0 or self.done:
+            return []
+        self.t_s = float(t[-1])
+        self.last_raw = float(x[-1])
+        if self._since_s is None:
+            self._since_s = float(t[0])
+        if self.detector is None:
+            self._warmup.append(x)
+            self._warmup_t.append(t)
+            if sum(a.size for a in self._warmup) < self._n_warmup:
+                return []
+            x = np.concatenate(self._warmup)
+            t = np.concatenate(self._warmup_t)
+            self._warmup, self._warmup_t = [], []
+            self._make_detector(estimate_noise_counts(x))
+        assert self.detector is not None
+        try:
+            self.detector.feed(t, x)
+        except CalibrationError:
+            raise CalibrationError(self._never_settled(unstable=True)) from None
+        new: list[AcceptedPoint] = []
+        if self.auto:
+            for reading in self.detector.pop_plateaus():
+                if self.done:
+                    break
+                if self._acceptable(reading):
+                    new.append(self._accept(reading))
+        else:
+            self.detector.pop_plateaus()
+        if not self.done and self.t_s - self._since_s > self.timeout_s:
+            raise CalibrationError(self._never_settled(unstable=self.stable is None))
+        return new
+
+    def _never_settled(self, unstable: bool) -> str:
+        m = self.current_mass_kg
+        where = f"mass {m:g} kg (point {self.current_index + 1} of {len(self.masses_kg)})"
+        if unstable or not self.accepted:
+            return f"{where}: load never settled within {self.timeout_s:g} s"
+        return (
+            f"{where}: no new stable load within {self.timeout_s:g} s "
+            f"(reading still at the {self.accepted[-1].mass_kg:g} kg level)"
+        )
+
+    def _acceptable(self, reading: StableReading) -> bool:
+        if not self.accepted:
+            return True
+        prev = self.accepted[-1]
+        delta = reading.value_counts - prev.reading.value_counts
+        if abs(delta) <= MIN_STEP_BOUNDS * reading.bound_counts:
+            log.debug("plateau at %.0f counts ≈ previous; waiting for the next mass", delta)
+            return False
+        if self.factory is not None:
+            expected = (self.current_mass_kg - prev.mass_kg) * np.sign(self.factory.counts_per_n)
+            if np.sign(delta) != np.sign(expected):
+                log.info(
+                    "plateau %+.0f counts goes the wrong way for %g → %g kg; skipped",
+                    delta,
+                    prev.mass_kg,
+                    self.current_mass_kg,
+                )
+                return False
+        return True
+
+    def _accept(self, reading: StableReading) -> AcceptedPoint:
+        point = AcceptedPoint(self.current_index, self.masses_kg[self.current_index], reading)
+        self.accepted.append(point)
+        self._since_s = reading.t_s
+        log.info("accepted %g kg: %.1f counts", point.mass_kg, reading.value_counts)
+        return point
+
+    def accept_current(self) -> AcceptedPoint:
+        """Guided mode: the user pressed Enter. Takes the current stable window."""
+        if self.done:
+            raise CalibrationError("all masses already accepted")
+        reading = self.stable
+        if reading is None:
+            raise CalibrationError("not settled yet: wait until the reading is stable")
+        if self.accepted and not self._differs(reading):
+            raise CalibrationError(
+                f"reading unchanged since {self.accepted[-1].mass_kg:g} kg: "
+                f"is the {self.current_mass_kg:g} kg load on the sensor?"
+            )
+        return self._accept(reading)
+
+    def _differs(self, reading: StableReading) -> bool:
+        delta = reading.value_counts - self.accepted[-1].reading.value_counts
+        return abs(delta) > MIN_STEP_BOUNDS * reading.bound_counts
+
+    # ------------------------------------------------------------------ result
+
+    def fit(self) -> FitResult:
+        """Fit the accepted points (all masses must be in)."""
+        if not self.done:
+            raise CalibrationError(
+                f"only {len(self.accepted)} of {len(self.masses_kg)} masses accepted"
+            )
+        points = [(p.reading.value_counts, p.mass_kg) for p in self.accepted]
+        # standard error of one accepted reading, in newtons (for the quadratic rule)
+        stderr = max(p.reading.stderr_counts for p in self.accepted)
+        gain_guess = abs(self._gain_guess())
+        noise_n = stderr / gain_guess if gain_guess > 0 and math.isfinite(gain_guess) else 0.0
+        return fit_calibration(points, g=self.g, noise_n=noise_n)
+
+    def _gain_guess(self) -> float:
+        c = np.array([p.reading.value_counts for p in self.accepted])
+        f = np.array([p.mass_kg for p in self.accepted]) * self.g
+        return float(np.polyfit(f, c, 1)[0])
