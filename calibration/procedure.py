@@ -4,7 +4,9 @@ Pure logic over blocks of raw counts (no ports, no terminal), shared by the
 ``pressure-logger calibrate`` command and the GUI wizard:
 
 * **guided**: the user places each (stacked) mass; :attr:`progress` shows it settling; on
-  Enter the caller calls :meth:`accept_current`, which takes the current stable window;
+  Enter the caller calls :meth:`request_accept`, which takes the current stable window, or
+  the first one to come if the load is still settling (:meth:`accept_current` is the strict
+  variant that refuses instead);
 * **auto** (``--auto``, simulator and scripted rigs): for each listed mass in turn, the next
   stable plateau whose value differs from the previously accepted one is accepted.
 
@@ -60,7 +62,8 @@ def parse_masses(text: str, flag: str = "--masses-kg") -> list[float]:
 
 class CalibrationProcedure:
     """Feed blocks with :meth:`feed`; read :attr:`done`, :attr:`progress`; finish with
-    :meth:`fit`. ``timeout_s`` (device time) bounds the wait for each mass."""
+    :meth:`fit`. ``timeout_s`` (device time) bounds the wait for each mass: in auto mode
+    from the previous accepted reading, in guided mode from the Enter press."""
 
     def __init__(
         self,
@@ -92,6 +95,7 @@ class CalibrationProcedure:
         self._warmup_t: list[np.ndarray] = []
         self._n_warmup = max(10, round(window_s * self.rate_hz))
         self._since_s: float | None = None  # device time the current mass was asked for
+        self._armed_s: float | None = None  # guided: Enter pressed, accept once settled
         self.t_s = 0.0
         self.last_raw: float | None = None
         if noise_counts is not None:
@@ -134,7 +138,6 @@ class CalibrationProcedure:
             self.noise_counts,
             self.window_s,
             self.rate_hz,
-            timeout_s=self.timeout_s,
             channel=0,
         )
         log.info(
@@ -167,10 +170,7 @@ class CalibrationProcedure:
             self._warmup, self._warmup_t = [], []
             self._make_detector(estimate_noise_counts(x))
         assert self.detector is not None
-        try:
-            self.detector.feed(t, x)
-        except CalibrationError:
-            raise CalibrationError(self._never_settled(unstable=True)) from None
+        self.detector.feed(t, x)
         new: list[AcceptedPoint] = []
         if self.auto:
             for reading in self.detector.pop_plateaus():
@@ -180,7 +180,12 @@ class CalibrationProcedure:
                     new.append(self._accept(reading))
         else:
             self.detector.pop_plateaus()
-        if not self.done and self.t_s - self._since_s > self.timeout_s:
+            current = self.detector.current
+            if self._armed_s is not None and current is not None and self._differs(current):
+                new.append(self._accept(current))
+        waiting_since = self._since_s if self.auto else self._armed_s
+        overdue = waiting_since is not None and self.t_s - waiting_since > self.timeout_s
+        if overdue and not self.done:
             raise CalibrationError(self._never_settled(unstable=self.stable is None))
         return new
 
@@ -218,6 +223,7 @@ class CalibrationProcedure:
         point = AcceptedPoint(self.current_index, self.masses_kg[self.current_index], reading)
         self.accepted.append(point)
         self._since_s = reading.t_s
+        self._armed_s = None
         log.info("accepted %g kg: %.1f counts", point.mass_kg, reading.value_counts)
         return point
 
@@ -228,14 +234,33 @@ class CalibrationProcedure:
         reading = self.stable
         if reading is None:
             raise CalibrationError("not settled yet: wait until the reading is stable")
-        if self.accepted and not self._differs(reading):
+        if not self._differs(reading):
             raise CalibrationError(
                 f"reading unchanged since {self.accepted[-1].mass_kg:g} kg: "
                 f"is the {self.current_mass_kg:g} kg load on the sensor?"
             )
         return self._accept(reading)
 
+    def request_accept(self) -> AcceptedPoint | None:
+        """Guided mode, Enter pressed: accept now if settled (and changed since the previous
+        mass), otherwise as soon as it is; the wait is bounded by ``timeout_s``."""
+        if self.done:
+            raise CalibrationError("all masses already accepted")
+        reading = self.stable
+        if reading is not None and self._differs(reading):
+            return self._accept(reading)
+        if self._armed_s is None:
+            self._armed_s = self.t_s
+        return None
+
+    @property
+    def waiting(self) -> bool:
+        """Guided mode: Enter was pressed and the reading has not settled yet."""
+        return self._armed_s is not None
+
     def _differs(self, reading: StableReading) -> bool:
+        if not self.accepted:
+            return True
         delta = reading.value_counts - self.accepted[-1].reading.value_counts
         return abs(delta) > MIN_STEP_BOUNDS * reading.bound_counts
 

@@ -215,3 +215,33 @@ def test_parse_masses_errors(text: str, needle: str) -> None:
 
 def test_parse_masses_ok() -> None:
     assert parse_masses("0, 0.5,1,2") == [0.0, 0.5, 1.0, 2.0]
+
+
+def test_guided_enter_while_settling_accepts_when_settled() -> None:
+    text = DEVICE + '\n[[steps]]\naction = "rest"\nseconds = 2.0\n'
+    text += '\n[[steps]]\naction = "load"\nmass_kg = 0.5\nseconds = 8.0\n'
+    t, raw, _ = run_model(text)
+    proc = CalibrationProcedure([0, 0.5, 1], 1000.0, auto=False, factory=factory())
+    sel = t < 1.5
+    feed_all(proc, t[sel], raw[sel], 100)
+    assert proc.request_accept() is not None  # 0 kg, settled: at once
+    assert proc.request_accept() is None  # 0.5 kg not on yet: armed
+    assert proc.waiting
+    sel = (t >= 1.5) & (t < 4.9)
+    feed_all(proc, t[sel], raw[sel], 100)
+    assert [p.mass_kg for p in proc.accepted] == [0.0, 0.5]
+    assert not proc.waiting
+    # 1 kg: Enter pressed, but the load never changes → bounded wait
+    proc.timeout_s = 2.0
+    assert proc.request_accept() is None
+    sel = t >= 4.9
+    with pytest.raises(CalibrationError, match=r"mass 1 kg \(point 3 of 3\): no new stable load"):
+        feed_all(proc, t[sel], raw[sel], 100)
+
+
+def test_guided_without_enter_waits_forever() -> None:
+    t, raw, _ = run_model(STACKED)
+    proc = CalibrationProcedure([0, 0.5], 1000.0, auto=False, timeout_s=1.0)
+    feed_all(proc, t, raw, 500)  # 11 s of loads, nobody presses Enter: no error, no points
+    assert proc.accepted == []
+    assert proc.progress == 1.0
