@@ -1,0 +1,216 @@
+"""The pipeline run in the reader thread right after decoding and calibration: hold
+detection, limit alerts and the point plan, O(block) numpy work per block, no I/O.
+
+Holds are linked to the point active at their *start*. A mark that arrives after the block
+holding a contact's start but is timed at or before that start (a device-button event
+decoded after its samples) moves the open contact to the new point.
+
+Hold indices count finished holds (presses get none). Alerts raised during an open contact
+carry the index that contact will get if it becomes a hold; if it ends up a press, those
+alerts are set to ``hold_index = None`` and reported once more in
+``PipelineOutput.unlinked_alerts`` so that whoever stored them can update them.
+
+All methods may be called from any thread; a short internal lock serialises them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import Config
+from .hold_detector import HoldDetector, HoldEvent, HoldEventKind, HoldLevels, HoldState
+from .limits import ContactSpan, LimitMonitor
+from .points import PointPlan
+from .records import Alert, Hold, Mark, MarkSource, Point, SampleBlock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldStarted:
+    """Force rose through onset: a contact began (it may still turn out to be a press)."""
+
+    hold_index: int  # the index it will get if it becomes a hold
+    point_index: int | None
+    start_s: float
+
+
+@dataclass(slots=True)
+class PipelineOutput:
+    holds_started: list[HoldStarted] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    rejected: int = 0  # contacts shorter than min_duration_s (presses)
+    marks: list[Mark] = field(default_factory=list)
+    unlinked_alerts: list[Alert] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.holds_started
+            or self.holds
+            or self.alerts
+            or self.rejected
+            or self.marks
+            or self.unlinked_alerts
+        )
+
+    def extend(self, other: PipelineOutput) -> None:
+        self.holds_started += other.holds_started
+        self.holds += other.holds
+        self.alerts += other.alerts
+        self.rejected += other.rejected
+        self.marks += other.marks
+        self.unlinked_alerts += other.unlinked_alerts
+
+
+_HOLD_KEYS = (
+    "start_s",
+    "end_s",
+    "duration_s",
+    "mean_n",
+    "peak_n",
+    "cv_pct",
+    "ramp_rate_n_per_s",
+    "time_over_warn_s",
+    "time_over_max_s",
+    "in_target_pct",
+)
+
+
+class Pipeline:
+    def __init__(self, config: Config, plan: PointPlan | None = None) -> None:
+        self.config = config
+        self.plan = plan if plan is not None else PointPlan(config.points, config.limits)
+        self.detector = HoldDetector(config.holds, levels=self._levels_for)
+        self.monitor = LimitMonitor(config.limits, self.plan)
+        self._lock = threading.Lock()
+        self._n_holds = 0
+        self._point_of: dict[int, int | None] = {}  # open contact key → point at its start
+        self._open_alerts: list[Alert] = []  # alerts linked to the open contact
+
+    # ------------------------------------------------------------------ live state
+
+    @property
+    def holds_count(self) -> int:
+        return self._n_holds
+
+    @property
+    def current_hold(self) -> HoldState | None:
+        return self.detector.current
+
+    @property
+    def points(self) -> list[Point]:
+        """The plan's points (an ad-hoc plan grows with each mark)."""
+        return self.plan.points
+
+    # ------------------------------------------------------------------ inputs
+
+    def process(self, block: SampleBlock) -> PipelineOutput:
+        """Holds and alerts for one calibrated block (force channel 0)."""
+        if block.force_n is None:
+            raise ValueError("SampleBlock.force_n is None: calibrate the block first")
+        force = np.asarray(block.force_n)
+        f = force[:, 0] if force.ndim == 2 else force
+        t = np.asarray(block.t_s, dtype=np.float64)
+        with self._lock:
+            if len(t) == 0:
+                return PipelineOutput()
+            g0 = self.detector.samples_seen
+            before = self.detector.current
+            events = self.detector.process(t, f)
+            out, spans = self._handle(events, g0, len(t), before)
+            alerts = self.monitor.process(t, f, spans)
+            out.alerts = alerts
+            open_hold = self.detector.current
+            if open_hold is not None:
+                predicted = self._n_holds
+                self._open_alerts += [a for a in alerts if a.hold_index == predicted]
+            return out
+
+    def mark(self, t_s: float, source: MarkSource) -> Mark:
+        """Move to the next point of the plan."""
+        with self._lock:
+            m = self.plan.mark(t_s, source)
+            self._relink_open_contact(m)
+            return m
+
+    def jump(self, index: int, t_s: float, source: MarkSource) -> Mark:
+        """Make point ``index`` current; BadInput if it is not in the plan."""
+        with self._lock:
+            m = self.plan.jump(index, t_s, source)
+            self._relink_open_contact(m)
+            return m
+
+    def gap(self, start_s: float, end_s: float) -> PipelineOutput:
+        """Data lost between start_s and end_s: a long gap ends the open contact."""
+        with self._lock:
+            before = self.detector.current
+            events = self.detector.gap(start_s, end_s)
+            out, _ = self._handle(events, self.detector.samples_seen, 0, before)
+            return out
+
+    def finish(self) -> PipelineOutput:
+        """End of the session: an open contact ends at the last sample."""
+        with self._lock:
+            before = self.detector.current
+            events = self.detector.flush()
+            out, _ = self._handle(events, self.detector.samples_seen, 0, before)
+            return out
+
+    # ------------------------------------------------------------------ internals
+
+    def _levels_for(self, start_i: int) -> HoldLevels:
+        return self.plan.levels(self._point_of.get(start_i, self.plan.current_index))
+
+    def _relink_open_contact(self, m: Mark) -> None:
+        cur = self.detector.current
+        if cur is not None and cur.start_s >= m.t_s:
+            self._point_of[cur.start_i] = m.point_index
+
+    def _handle(
+        self, events: list[HoldEvent], g0: int, n: int, before: HoldState | None
+    ) -> tuple[PipelineOutput, list[ContactSpan]]:
+        out = PipelineOutput()
+        spans: list[ContactSpan] = []
+        open_key = before.start_i if before is not None else None
+        open_start_s = before.start_s if before is not None else 0.0
+        for ev in events:
+            if ev.kind == HoldEventKind.STARTED:
+                open_key, open_start_s = ev.start_i, ev.start_s
+                self._point_of[ev.start_i] = self.plan.current_index
+                self._open_alerts = []
+                out.holds_started.append(
+                    HoldStarted(self._n_holds, self.plan.current_index, ev.start_s)
+                )
+                continue
+            assert ev.end_i is not None
+            first, stop = max(ev.start_i - g0, 0), max(ev.end_i - g0, 0)
+            point_index = self._point_of.pop(ev.start_i, self.plan.current_index)
+            open_key = None
+            if ev.kind == HoldEventKind.ENDED:
+                assert ev.metrics is not None
+                spans.append(ContactSpan(first, stop, ev.start_s, ev.start_i, self._n_holds))
+                out.holds.append(self._hold_record(point_index, ev.metrics))
+                self._n_holds += 1
+            else:
+                spans.append(ContactSpan(first, stop, ev.start_s, ev.start_i, None))
+                out.rejected += 1
+                for alert in self._open_alerts:
+                    alert.hold_index = None
+                out.unlinked_alerts += self._open_alerts
+            self._open_alerts = []
+        if open_key is not None and n > 0:
+            first = max(open_key - g0, 0)
+            spans.append(ContactSpan(first, n, open_start_s, open_key, self._n_holds))
+        return out, spans
+
+    def _hold_record(self, point_index: int | None, metrics: dict) -> Hold:
+        name = None
+        if point_index is not None and point_index < len(self.plan.points):
+            name = self.plan.points[point_index].name
+        values = {k: metrics[k] for k in _HOLD_KEYS}
+        return Hold(index=self._n_holds, point_index=point_index, point=name, **values)

@@ -1,0 +1,219 @@
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from logger.config import Config, HoldConfig, Limits
+from logger.errors import BadInput
+from logger.hold_detector import detect_holds, hold_metrics
+from logger.pipeline import Pipeline, PipelineOutput
+from logger.points import PointPlan
+from logger.records import AlertKind, Hold, MarkSource, Point, SampleBlock
+
+RATE_HZ = 1000
+
+
+def curve(knots, rate_hz=RATE_HZ):
+    t = np.arange(round(knots[-1][0] * rate_hz) + 1) / rate_hz
+    kt, kf = zip(*knots, strict=True)
+    return t, np.interp(t, kt, kf)
+
+
+def block(t, f, first_index=0, channels=1):
+    force = np.repeat(f[:, None], channels, axis=1)
+    if channels > 1:
+        force[:, 1:] = -1.0  # other channels must be ignored
+    raw = np.zeros((len(t), channels), dtype=np.int32)
+    return SampleBlock(first_index=first_index, t_s=t, raw=raw, force_n=force)
+
+
+def feed(pipe, t, f, size, marks=(), channels=1):
+    """Feed in blocks of `size` samples; marks (t_s, source) are given between blocks,
+    after the block containing their time."""
+    out = PipelineOutput()
+    pending = sorted(marks)
+    for a in range(0, len(t), size):
+        out.extend(pipe.process(block(t[a : a + size], f[a : a + size], a, channels)))
+        while pending and pending[0][0] <= t[min(a + size, len(t)) - 1]:
+            ts, src = pending.pop(0)
+            out.marks.append(pipe.mark(ts, src))
+    out.extend(pipe.finish())
+    return out
+
+
+# rest; mark A at 1 s; hold 30 N (ramp 10 N/s) 3.0–16.0 s; a 1 s press; mark B at 20 s;
+# hold at 30 N with a 45 N step held 1.3 s; release
+SESSION = [(0, 0), (2, 0), (5, 30), (15, 30), (16, 0), (17, 0), (17.1, 12), (17.9, 12), (18, 0)]
+SESSION += [(21, 0), (24, 30), (26, 30), (26, 45), (27.3, 45), (27.3, 30), (30, 30), (31, 0)]
+SESSION += [(32, 0)]
+MARKS = [(1.0, MarkSource.DEVICE), (20.0, MarkSource.KEYBOARD)]
+
+
+@pytest.mark.parametrize("size", [1, 37, 1000])
+def test_scripted_session(size):
+    cfg = Config(points=[Point(0, "A", target_n=(25.0, 35.0)), Point(1, "B", warn_n=42.0)])
+    t, f = curve(SESSION)
+    out = feed(Pipeline(cfg), t, f, size, MARKS)
+    assert [(m.t_s, m.point_index, m.source) for m in out.marks] == [
+        (1.0, 0, MarkSource.DEVICE),
+        (20.0, 1, MarkSource.KEYBOARD),
+    ]
+    assert out.rejected == 1
+    assert len(out.holds_started) == 3
+    assert [(h.start_s, h.hold_index, h.point_index) for h in out.holds_started] == [
+        pytest.approx((2.5, 0, 0)),
+        pytest.approx((17 + 0.1 * 5 / 12, 1, 0), abs=2e-3),
+        pytest.approx((21.5, 1, 1)),
+    ]
+    h0, h1 = out.holds
+    assert (h0.index, h0.point_index, h0.point) == (0, 0, "A")
+    assert (h1.index, h1.point_index, h1.point) == (1, 1, "B")
+    assert h0.start_s == pytest.approx(2.5)
+    assert h0.end_s == pytest.approx(15.866, abs=2e-3)
+    assert h0.ramp_rate_n_per_s == pytest.approx(10.0, rel=1e-9)
+    assert h0.peak_n == 30.0
+    assert h0.in_target_pct is not None and h0.in_target_pct > 95.0
+    assert h1.in_target_pct is None
+    assert h1.time_over_warn_s == pytest.approx(1.3, abs=2e-3)  # B warns at 42 N
+    assert h1.time_over_max_s == 0.0
+    assert [(a.kind, a.point_index, a.hold_index, a.value) for a in out.alerts] == [
+        (AlertKind.WARN, 1, 1, 45.0)
+    ]
+    assert out.alerts[0].t_s == pytest.approx(26.0, abs=2e-3)
+    assert out.unlinked_alerts == []
+
+
+def test_holds_equal_offline_metrics():
+    cfg = Config(points=[Point(0, "A", warn_n=25.0, target_n=(28.0, 31.0))])
+    t, f = curve(SESSION)
+    f = f + np.random.default_rng(1).normal(0, 0.3, len(f))
+    pipe = Pipeline(cfg)
+    pipe.mark(0.0, MarkSource.CLI)
+    out = feed(pipe, t, f, 250)
+    expected = []
+    for i, (s, e) in enumerate(detect_holds(t, f, cfg.holds)):
+        m = hold_metrics(t, f, s, e, warn_n=25.0, max_n=60.0, target_n=(28.0, 31.0))
+        keys = [k for k in Hold.__slots__ if k not in ("index", "point_index", "point")]
+        expected.append(Hold(index=i, point_index=0, point="A", **{k: m[k] for k in keys}))
+    assert out.holds == expected
+
+
+def test_before_the_first_mark_holds_have_no_point():
+    t, f = curve(SESSION)
+    out = feed(Pipeline(Config()), t, f, 500)
+    assert [(h.point_index, h.point) for h in out.holds] == [(None, None), (None, None)]
+    assert [a.point_index for a in out.alerts] == [None]
+
+
+def test_adhoc_points_without_a_plan():
+    t, f = curve(SESSION)
+    pipe = Pipeline(Config())
+    out = feed(pipe, t, f, 500, MARKS)
+    assert [(h.point_index, h.point) for h in out.holds] == [(0, "Point 1"), (1, "Point 2")]
+    assert [p.name for p in pipe.points] == ["Point 1", "Point 2"]
+
+
+def test_late_device_mark_moves_the_open_contact():
+    cfg = Config(points=[Point(0, "A"), Point(1, "B")])
+    t, f = curve([(0, 0), (1, 30), (5, 30), (6, 0)])
+    pipe = Pipeline(cfg)
+    out = pipe.process(block(t[:2000], f[:2000]))  # contact starts at 0.167 s
+    assert [s.point_index for s in out.holds_started] == [None]
+    pipe.mark(0.1, MarkSource.DEVICE)  # pressed before the contact, decoded after
+    out = pipe.process(block(t[2000:], f[2000:], 2000))
+    out.extend(pipe.finish())
+    assert [(h.point_index, h.point) for h in out.holds] == [(0, "A")]
+    pipe2 = Pipeline(cfg)
+    pipe2.process(block(t[:2000], f[:2000]))
+    pipe2.mark(1.5, MarkSource.DEVICE)  # pressed during the hold: it stays where it started
+    out = pipe2.process(block(t[2000:], f[2000:], 2000))
+    assert [h.point_index for h in out.holds] == [None]
+
+
+@pytest.mark.parametrize("size", [100, 5000])
+def test_alert_during_a_press_is_unlinked(size):
+    t, f = curve([(0, 0), (0.2, 45), (1.0, 45), (1.2, 0), (3, 0), (4, 20), (8, 20), (9, 0)])
+    out = feed(Pipeline(Config()), t, f, size)
+    assert out.rejected == 1
+    assert len(out.holds) == 1 and out.holds[0].index == 0
+    warn = [a for a in out.alerts if a.kind == AlertKind.WARN]
+    assert len(warn) == 1
+    assert warn[0].hold_index is None
+    if size < 1000:  # the press ended in a later block than its alert: reported again
+        assert out.unlinked_alerts == warn
+    else:
+        assert out.unlinked_alerts == []
+
+
+def test_hold_duration_alert_through_the_pipeline():
+    cfg = Config(limits=Limits(max_hold_s=5.0))
+    t, f = curve([(0, 0), (1, 20), (10, 20), (11, 0)], rate_hz=100)
+    out = feed(Pipeline(cfg), t, f, 64)
+    (a,) = out.alerts
+    assert a.kind == AlertKind.HOLD_DURATION
+    assert a.hold_index == 0
+    assert a.t_s == pytest.approx(0.25 + 5.01)  # onset at 0.25 s, first sample after +5 s
+    assert a.value == pytest.approx(5.01)
+
+
+def test_gap_ends_the_open_hold():
+    t, f = curve([(0, 0), (1, 30), (6, 30)])
+    pipe = Pipeline(Config())
+    pipe.process(block(t, f))
+    assert not pipe.gap(6.0, 6.2)  # bridged
+    out = pipe.gap(6.0, 9.0)
+    assert len(out.holds) == 1 and out.holds[0].end_s == 6.0
+    assert pipe.current_hold is None
+    assert pipe.holds_count == 1
+    out = pipe.process(block(t + 9.0, np.zeros(len(t)), len(t)))
+    assert not out.holds and not out.alerts
+    assert not pipe.finish()
+
+
+def test_multichannel_block_uses_channel_0():
+    t, f = curve(SESSION)
+    out = feed(Pipeline(Config()), t, f, 1000, channels=3)
+    assert len(out.holds) == 2
+
+
+def test_uncalibrated_block_is_refused():
+    with pytest.raises(ValueError, match="force_n is None"):
+        Pipeline(Config()).process(SampleBlock(0, np.zeros(2), np.zeros((2, 1), np.int32)))
+
+
+def test_jump_and_bad_jump():
+    pipe = Pipeline(Config(points=[Point(0, "A"), Point(1, "B")]))
+    assert pipe.jump(1, 2.0, MarkSource.KEYBOARD).point_index == 1
+    with pytest.raises(BadInput):
+        pipe.jump(5, 3.0, MarkSource.KEYBOARD)
+    assert pipe.plan.current_index == 1
+
+
+def test_explicit_plan_and_live_state():
+    plan = PointPlan([Point(0, "X", max_n=50.0)], Limits())
+    pipe = Pipeline(Config(holds=HoldConfig(onset_n=10.0, release_n=8.0)), plan)
+    assert pipe.plan is plan
+    t, f = curve([(0, 0), (1, 20), (3, 20)])
+    pipe.process(block(t, f))
+    cur = pipe.current_hold
+    assert cur is not None and cur.start_s == pytest.approx(0.5)
+    assert cur.peak_n == 20.0 and cur.is_hold
+
+
+def test_marks_from_another_thread_while_processing():
+    t, f = curve(SESSION)
+    pipe = Pipeline(Config(points=[Point(i, str(i)) for i in range(50)]))
+    marks = []
+
+    def marker():
+        for i in range(40):
+            marks.append(pipe.mark(float(i), MarkSource.MOUSE))
+
+    th = threading.Thread(target=marker)
+    th.start()
+    out = feed(pipe, t, f, 100)
+    th.join()
+    assert [m.point_index for m in marks] == list(range(40))
+    assert len(out.holds) == 2
