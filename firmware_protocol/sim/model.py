@@ -1,0 +1,227 @@
+"""The simulated sensor and therapist: physics only, no bytes (lewis-style *model*).
+
+``DeviceModel`` owns the device's sampling clock (integer µs since power-on) and advances
+it in explicit steps: ``process(dt_s)`` returns every sample the ADC took meanwhile, as raw
+counts, computed with numpy for the whole step at once. It is deterministic for a seed.
+
+Force is the sum of the therapist's hand (holds and presses, with tremor) and static loads
+(stacked calibration weights, no tremor). Raw counts = offset + counts_per_n × force +
+white noise, rounded (ADC quantisation) and clipped at the int24 range (saturation).
+Scenario time 0 is the first sample after ``start_scenario()`` (the host's first START).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..messages import INT24_MAX, INT24_MIN
+from .scenario import G_M_PER_S2, LOAD_RAMP_S, Action, Scenario
+
+log = logging.getLogger(__name__)
+
+US_PER_S = 1_000_000
+TREMOR_FULL_N = 5.0  # hand force at which tremor reaches its full amplitude
+TREMOR_HZ = 10.0  # centre of the 8–12 Hz physiological tremor band
+TREMOR_SPREAD_HZ = 2.0
+TREMOR_WANDER_HZ = 0.07  # how fast the tremor frequency wanders within its band
+
+
+@dataclass(frozen=True, slots=True)
+class SampleChunk:
+    """Samples the ADC took during one step. ``raw`` has shape (n, channels), int32."""
+
+    first_index: int  # index since power-on of raw[0]
+    t_us: np.ndarray  # device clock (unwrapped, int64 µs since power-on) of each sample
+    raw: np.ndarray
+    saturated: np.ndarray  # bool per sample: any channel clipped at the int24 range
+    force_n: np.ndarray  # the true force applied (channel 0), newtons
+    marks: tuple[int, ...]  # positions in this chunk where the mark button was pressed
+
+    @property
+    def count(self) -> int:
+        return int(self.raw.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class ForceProfile:
+    """Piecewise-linear hand and load forces over scenario time (breakpoints)."""
+
+    hand_t_s: np.ndarray
+    hand_n: np.ndarray
+    load_t_s: np.ndarray
+    load_n: np.ndarray
+    mark_t_s: tuple[float, ...]
+    duration_s: float
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> ForceProfile:
+        t = 0.0
+        hand: list[tuple[float, float]] = [(0.0, 0.0)]
+        load: list[tuple[float, float]] = [(0.0, 0.0)]
+        marks: list[float] = []
+        for step in scenario.steps:
+            a = step.action
+            if a is Action.MARK:
+                marks.append(t)
+            elif a is Action.REST:
+                load.append((t, load[-1][1]))
+                load.append((t + min(LOAD_RAMP_S, step.seconds), 0.0))
+            elif a is Action.HOLD:
+                f0 = step.force_n
+                f1 = max(0.0, f0 + step.drift_n_per_s * step.seconds)
+                t1 = t + step.ramp_s
+                t2 = t1 + step.seconds
+                hand += [(t, 0.0), (t1, f0), (t2, f1), (t2 + step.release_s, 0.0)]
+            elif a is Action.PRESS:
+                hand += [(t, 0.0), (t + step.seconds / 2, step.force_n), (t + step.seconds, 0.0)]
+            elif a is Action.LOAD:
+                f = step.mass_kg * G_M_PER_S2
+                load += [(t, load[-1][1]), (t + LOAD_RAMP_S, f)]
+            t += step.duration_s
+        ht, hf = np.array(hand).T
+        lt, lf = np.array(load).T
+        return cls(ht, hf, lt, lf, tuple(marks), t)
+
+    def forces(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(hand_n, load_n) at scenario times ``t_s``; zero before 0, hand zero at the end."""
+        hand = np.interp(t_s, self.hand_t_s, self.hand_n, left=0.0, right=0.0)
+        load = np.interp(t_s, self.load_t_s, self.load_n, left=0.0, right=self.load_n[-1])
+        return hand, load
+
+
+class DeviceModel:
+    """Sensor + therapist. Advance with ``process(dt_s)``; nothing here knows about bytes."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        dev = scenario.device
+        self.channels = dev.channels
+        self.counts_per_n = dev.counts_per_n
+        self.offset_counts = dev.offset_counts
+        self.noise_counts = dev.noise_n * abs(dev.counts_per_n)
+        self.tremor_n = scenario.therapist.tremor_n
+        self.profile = ForceProfile.from_scenario(scenario)
+        self._rng = np.random.default_rng(scenario.therapist.seed)
+        self._tremor_phase0 = float(self._rng.uniform(0.0, 2 * np.pi))
+        self.rate_hz = dev.rate_hz
+        self.now_us = 0  # device clock, µs since power-on (never wraps here)
+        self._frac_us = 0.0
+        self.next_index = 0  # index of the next sample the ADC will take
+        self._base_index = 0  # sample times are base_us + j * 1e6 / rate for j from base
+        self._base_us = 0
+        self.scenario_start_us: int | None = None
+        self._marks_pending: list[int] = []
+
+    # ------------------------------------------------------------------ the clock
+
+    def sample_time_us(self, index: int | np.ndarray) -> int | np.ndarray:
+        """Device clock (µs since power-on) at which sample ``index`` is taken."""
+        return self._base_us + (np.asarray(index) - self._base_index) * US_PER_S // self.rate_hz
+
+    def samples_taken_by(self, t_us: int) -> int:
+        """Index one past the last sample taken at or before device time ``t_us``."""
+        if t_us < self._base_us:
+            return self._base_index
+        return self._base_index + (t_us - self._base_us) * self.rate_hz // US_PER_S + 1
+
+    @property
+    def period_us(self) -> int:
+        return round(US_PER_S / self.rate_hz)
+
+    def set_rate(self, rate_hz: int) -> None:
+        """Change the sampling rate from the next sample on (indices stay continuous)."""
+        nxt = self.next_index
+        t_next = int(self.sample_time_us(nxt))
+        t_next = max(t_next, self.now_us + 1)
+        self.rate_hz = int(rate_hz)
+        self._base_index, self._base_us = nxt, t_next
+
+    def start_scenario(self) -> None:
+        """Scenario time 0 = the next sample the ADC takes (called at the first START)."""
+        if self.scenario_start_us is not None:
+            return
+        self.scenario_start_us = int(self.sample_time_us(self.next_index))
+        self._marks_pending = [
+            self.scenario_start_us + round(t * US_PER_S) for t in self.profile.mark_t_s
+        ]
+        log.debug("scenario %s starts at device t=%d us", self.scenario.name,
+                  self.scenario_start_us)  # fmt: skip
+
+    def scenario_time_s(self, t_us: int | np.ndarray) -> float | np.ndarray:
+        if self.scenario_start_us is None:
+            return np.asarray(t_us) * 0.0 - 1.0
+        return (np.asarray(t_us) - self.scenario_start_us) / US_PER_S
+
+    @property
+    def scenario_done(self) -> bool:
+        """True once the whole scenario has been played (the sensor is at rest since)."""
+        if self.scenario_start_us is None:
+            return False
+        return self.now_us - self.scenario_start_us >= self.profile.duration_s * US_PER_S
+
+    # --------------------------------------------------------------- advancing
+
+    def process(self, dt_s: float) -> SampleChunk:
+        """Advance the device clock by ``dt_s`` and return every sample taken meanwhile."""
+        self._frac_us += dt_s * US_PER_S
+        whole = int(self._frac_us)
+        self._frac_us -= whole
+        return self.advance_to_us(self.now_us + whole)
+
+    def advance_to_us(self, t_us: int, generate: bool = True) -> SampleChunk:
+        """Advance the clock to ``t_us`` (µs since power-on). With ``generate=False`` the
+        samples are skipped (counted by the caller only), which keeps long outages cheap."""
+        t_us = max(int(t_us), self.now_us)
+        self.now_us = t_us
+        end = self.samples_taken_by(t_us)
+        first = self.next_index
+        n = max(0, end - first)
+        self.next_index = first + n
+        if not generate:
+            self._marks_pending = [m for m in self._marks_pending if m > t_us]
+            return self._empty(first)
+        return self.generate(first, n)
+
+    def _empty(self, first: int) -> SampleChunk:
+        z = np.zeros(0, dtype=np.int64)
+        return SampleChunk(first, z, np.zeros((0, self.channels), np.int32),
+                           np.zeros(0, bool), np.zeros(0), ())  # fmt: skip
+
+    def generate(self, first: int, n: int) -> SampleChunk:
+        """The raw counts of samples ``first .. first+n-1`` (one numpy pass)."""
+        if n == 0:
+            return self._empty(first)
+        idx = np.arange(first, first + n, dtype=np.int64)
+        t_us = self._base_us + (idx - self._base_index) * US_PER_S // self.rate_hz
+        force = np.zeros(n)
+        if self.scenario_start_us is not None:
+            ts = (t_us - self.scenario_start_us) / US_PER_S
+            hand, load = self.profile.forces(ts)
+            force = hand + load + self._tremor(ts, hand)
+        noise = self._rng.standard_normal((n, self.channels)) * self.noise_counts
+        counts = np.rint(self.offset_counts + self.counts_per_n * force[:, None] + noise)
+        clipped = np.clip(counts, INT24_MIN, INT24_MAX)
+        saturated = (clipped != counts).any(axis=1)
+        marks: list[int] = []
+        if self._marks_pending:
+            last = int(t_us[-1])
+            due = [m for m in self._marks_pending if m <= last]
+            self._marks_pending = [m for m in self._marks_pending if m > last]
+            marks = [int(np.searchsorted(t_us, m, side="left")) for m in due]
+        return SampleChunk(first, t_us, clipped.astype(np.int32), saturated, force,
+                           tuple(marks))  # fmt: skip
+
+    def _tremor(self, t_s: np.ndarray, hand_n: np.ndarray) -> np.ndarray:
+        """8–12 Hz physiological tremor, only while the hand presses (a deterministic
+        function of scenario time, so the result does not depend on step sizes)."""
+        if self.tremor_n == 0:
+            return np.zeros_like(t_s)
+        w = 2 * np.pi * TREMOR_WANDER_HZ
+        phase = 2 * np.pi * TREMOR_HZ * t_s - (2 * np.pi * TREMOR_SPREAD_HZ / w) * np.cos(
+            w * t_s + self._tremor_phase0
+        )
+        gain = np.clip(hand_n / TREMOR_FULL_N, 0.0, 1.0)
+        return self.tremor_n * gain * np.sin(phase)

@@ -1,0 +1,379 @@
+"""pyserial URL handler for the simulated device: ``sim://[NAME]?key=value&…``.
+
+``import firmware_protocol`` registers it, after which ``serial.serial_for_url("sim://…")``
+returns this ``Serial``. Query keys: ``scenario`` (a built-in name or a file path; default
+``demo``), ``speed`` (1 = real time, the default; X = X times real time; 0 = as fast as the
+reader reads), ``seed``, ``uid``, ``boot_s`` (the board ignores the host for that many
+host seconds after the port opens), every ``[faults]`` key (``corrupt``, ``drop``,
+``unplug_at_s``, ``unplug_for_s``, ``clock_ppm``) and any ``[device]``/``[therapist]`` key.
+
+Like a real board: the device lives in a module-level registry keyed by the URL. Its
+sampling clock runs from the first open, streaming or not. A clean ``close()`` forgets it
+(an Arduino resets when its port is opened again), but after an unplug the same URL finds
+the same device again, whose clock went on. While unplugged, ``open``/``read``/``write``
+raise ``serial.SerialException`` like a vanished OS port.
+
+Device time: at ``speed`` > 0 it follows ``time.monotonic()`` since the first open
+(× speed, × the clock error ``clock_ppm``). At ``speed=0`` bytes are produced on demand
+(``read``/``in_waiting`` advance device time as far as needed; they never wait) and an
+unplug keeps the port away for min(unplug_for_s, 0.5) host seconds while device time jumps
+by exactly ``unplug_for_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+
+import serial
+from serial.serialutil import PortNotOpenError, SerialBase, SerialException
+
+from .interface import SimDevice
+from .model import US_PER_S
+from .scenario import QUERY_KEYS, Scenario, ScenarioError, check_value, load_scenario
+
+log = logging.getLogger(__name__)
+
+SPEED0_AWAY_MAX_S = 0.5  # at speed 0 an unplug keeps the port away at most this long
+SPEED0_CHUNK_BYTES = 4096  # how much in_waiting produces at once at speed 0 (an OS buffer)
+POLL_S = 0.004  # how often a blocking read looks for new bytes at speed > 0
+_LINK_KEYS = {"scenario", "speed", "boot_s"}
+
+
+@dataclass
+class SimUrl:
+    """A parsed ``sim://`` URL."""
+
+    url: str
+    name: str
+    scenario: str = "demo"
+    speed: float = 1.0
+    boot_s: float = 0.0
+    overrides: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, url: str) -> SimUrl:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme.lower() != "sim":
+            raise SerialException(f"expected a sim:// URL, got {url!r}")
+        out = cls(url=url, name=parts.netloc + parts.path)
+        for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
+            where = f"{url}"
+            if key == "scenario":
+                out.scenario = value or "demo"
+            elif key in ("speed", "boot_s"):
+                v = check_value(where, key, _number(value), ((int, float), _nonneg, ">= 0"))
+                setattr(out, key, float(v))
+            elif key in QUERY_KEYS:
+                v = value if key == "uid" else _number(value)
+                out.overrides[key] = check_value(where, key, v, QUERY_KEYS[key])
+            else:
+                known = ", ".join(sorted(_LINK_KEYS | set(QUERY_KEYS)))
+                raise ScenarioError(f"{url}: unknown key '{key}' (known: {known})")
+        return out
+
+
+def _nonneg(v: float) -> bool:
+    return v >= 0 and v != float("inf")
+
+
+def _number(text: str) -> object:
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+class _Link:
+    """One registered device and how its clock relates to the host's."""
+
+    def __init__(self, url: SimUrl, scenario: Scenario) -> None:
+        self.url = url
+        self.device = SimDevice(scenario)
+        self.lock = threading.RLock()
+        self.speed = url.speed
+        self.ppm = scenario.faults.clock_ppm
+        self.host_t0 = time.monotonic()
+        self.away_until = 0.0  # speed 0: host time until which the port stays away
+        self.port: Serial | None = None
+
+    def sync(self) -> None:
+        """speed > 0: advance device time to the host clock."""
+        if self.speed > 0:
+            elapsed_s = (time.monotonic() - self.host_t0) * self.speed
+            self.device.advance_to_us(int(elapsed_s * (1 + self.ppm * 1e-6) * US_PER_S))
+
+    def present(self) -> bool:
+        """Is the port there (not unplugged)?"""
+        if self.speed > 0:
+            self.sync()
+            return not self.device.unplugged
+        return time.monotonic() >= self.away_until
+
+    def produce(self, want_bytes: int) -> None:
+        """speed 0: advance device time until about ``want_bytes`` more are waiting (at
+        least one frame or heartbeat)."""
+        dev = self.device
+        if dev.streaming:
+            per_frame = 16 + 3 * dev.channels * dev.batch_samples + 4
+            frames = max(1, min(want_bytes // per_frame, 10 * dev.rate_hz // dev.batch_samples))
+            step_us = frames * dev.batch_samples * US_PER_S // dev.rate_hz
+        else:
+            step_us = 1_000_000 - dev.now_us % 1_000_000  # to the next heartbeat
+        target = dev.now_us + max(1, step_us)
+        win = dev.unplug_window_us
+        if win is not None and dev.now_us < win[0] < target:
+            target = win[0]  # the host gets everything sent before the cable is pulled
+        dev.advance_to_us(target)
+        if dev.unplugged:
+            win = dev.unplug_window_us
+            assert win is not None
+            dev.advance_to_us(win[1] - 1)  # the next sample is the first one after the outage
+            self.away_until = time.monotonic() + min(
+                (win[1] - win[0]) / US_PER_S, SPEED0_AWAY_MAX_S
+            )
+
+
+_REGISTRY: dict[str, _Link] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def registered_device(url: str) -> SimDevice | None:
+    """The device a ``sim://`` URL currently refers to (for tests and tools)."""
+    link = _REGISTRY.get(url)
+    return link.device if link else None
+
+
+class Serial(SerialBase):
+    """A pyserial port onto a simulated device (see the module docstring)."""
+
+    BAUDRATES = SerialBase.BAUDRATES
+
+    def __init__(self, *args, **kwargs) -> None:
+        self._link: _Link | None = None
+        self._lost = False
+        self._boot_until = 0.0
+        self._cancel = threading.Event()
+        super().__init__(*args, **kwargs)
+
+    # ---------------------------------------------------------------- open/close
+
+    def open(self) -> None:
+        if self.is_open:
+            raise SerialException("Port is already open.")
+        if self._port is None:
+            raise SerialException("Port must be configured before it can be used.")
+        parsed = SimUrl.parse(self._port)
+        with _REGISTRY_LOCK:
+            link = _REGISTRY.get(parsed.url)
+            if link is None:
+                scenario = load_scenario(parsed.scenario).with_overrides(**parsed.overrides)
+                link = _Link(parsed, scenario)
+                _REGISTRY[parsed.url] = link
+                log.debug("sim device %s powered on for %s", link.device.uid, parsed.url)
+            with link.lock:
+                if link.port is not None and link.port.is_open and not link.port._lost:
+                    raise SerialException(f"could not open port {self._port}: busy")
+                if not link.present():
+                    raise SerialException(
+                        f"could not open port {self._port}: no such device (unplugged)"
+                    )
+                link.port = self
+                self._link = link
+                self._lost = False
+                self._boot_until = time.monotonic() + parsed.boot_s
+                if parsed.boot_s <= 0:
+                    link.device.attach()
+                else:
+                    link.device.detach()
+        self._cancel.clear()
+        self.is_open = True
+
+    def close(self) -> None:
+        link = self._link
+        if link is not None:
+            with _REGISTRY_LOCK, link.lock:
+                if link.port is self:
+                    link.port = None
+                    if not self._lost:  # a clean close: the board resets on the next open
+                        link.device.detach()
+                        _REGISTRY.pop(link.url.url, None)
+        self._link = None
+        self.is_open = False
+
+    # ---------------------------------------------------------------- the device
+
+    @property
+    def sim_device(self) -> SimDevice:
+        """The simulated device behind this port (tests, ``record`` at scenario end)."""
+        if self._link is None:
+            raise PortNotOpenError()
+        return self._link.device
+
+    @property
+    def scenario_duration_s(self) -> float:
+        return self.sim_device.scenario.duration_s
+
+    @property
+    def scenario_done(self) -> bool:
+        return self.sim_device.scenario_done
+
+    def _check(self) -> _Link:
+        """The link, or SerialException if the port vanished. Call with no lock held."""
+        if not self.is_open or self._link is None:
+            raise PortNotOpenError()
+        link = self._link
+        if self._lost:
+            raise SerialException(f"device reports readiness to read but returned no data "
+                                  f"(device disconnected or multiple access on port?) "
+                                  f"[{self._port}]")  # fmt: skip
+        return link
+
+    def _booting(self, link: _Link) -> bool:
+        if self._boot_until and time.monotonic() < self._boot_until:
+            return True
+        if self._boot_until:
+            self._boot_until = 0.0
+            with link.lock:
+                link.sync()
+                if not link.device.unplugged:
+                    link.device.attach()
+        return False
+
+    def _sync_locked(self, link: _Link) -> None:
+        link.sync()
+        if not link.device.attached and not self._boot_until:
+            self._lost = True
+
+    # ---------------------------------------------------------------- I/O
+
+    @property
+    def in_waiting(self) -> int:
+        link = self._check()
+        if self._booting(link):
+            return 0
+        with link.lock:
+            self._sync_locked(link)
+            if self._lost:
+                raise SerialException(f"{self._port}: device disconnected")
+            dev = link.device
+            if link.speed == 0 and dev.out_waiting == 0:
+                link.produce(SPEED0_CHUNK_BYTES)
+                if not dev.attached:
+                    self._lost = True
+                    raise SerialException(f"{self._port}: device disconnected")
+            return dev.out_waiting
+
+    def read(self, size: int = 1) -> bytes:
+        link = self._check()
+        timeout = self._timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        buf = bytearray()
+        while len(buf) < size:
+            if self._booting(link):
+                if not self._wait(deadline, self._boot_until):
+                    break
+                continue
+            with link.lock:
+                self._sync_locked(link)
+                if self._lost:
+                    if buf:  # hand over what arrived before the port vanished
+                        break
+                    raise SerialException(f"{self._port}: device disconnected")
+                dev = link.device
+                buf += dev.read_output(size - len(buf))
+                if len(buf) >= size:
+                    break
+                if link.speed == 0:
+                    if buf and not dev.streaming:
+                        break  # an idle device: return what there is
+                    link.produce(size - len(buf))
+                    if not dev.attached:
+                        self._lost = True
+                    continue
+            if not self._wait(deadline, None):
+                break
+        return bytes(buf)
+
+    def _wait(self, deadline: float | None, until: float | None) -> bool:
+        """Sleep a little (until ``until`` at most); False when the read should return."""
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            return False
+        wake = now + POLL_S if until is None else until
+        if deadline is not None:
+            wake = min(wake, deadline)
+        if self._cancel.wait(max(0.0, wake - now)):
+            self._cancel.clear()
+            return False
+        return True
+
+    def write(self, data: bytes) -> int:
+        link = self._check()
+        data = bytes(data)
+        if self._booting(link):
+            return len(data)  # the board is still booting: it hears nothing
+        with link.lock:
+            self._sync_locked(link)
+            if self._lost:
+                raise SerialException(f"write failed: {self._port}: device disconnected")
+            link.device.receive(data)
+        return len(data)
+
+    def reset_input_buffer(self) -> None:
+        link = self._check()
+        with link.lock:
+            link.device.read_output(link.device.out_waiting)
+
+    def reset_output_buffer(self) -> None:
+        self._check()
+
+    def cancel_read(self) -> None:
+        self._cancel.set()
+
+    def cancel_write(self) -> None:
+        pass
+
+    def flush(self) -> None:
+        self._check()
+
+    @property
+    def out_waiting(self) -> int:
+        return 0
+
+    # modem lines and settings: nothing to configure on a simulated port
+    def _reconfigure_port(self) -> None:
+        pass
+
+    def _update_rts_state(self) -> None:
+        pass
+
+    def _update_dtr_state(self) -> None:
+        pass
+
+    def _update_break_state(self) -> None:
+        pass
+
+    @property
+    def cts(self) -> bool:
+        return True
+
+    @property
+    def dsr(self) -> bool:
+        return True
+
+    @property
+    def ri(self) -> bool:
+        return False
+
+    @property
+    def cd(self) -> bool:
+        return True
+
+
+__all__ = ["Serial", "SimUrl", "registered_device", "serial"]

@@ -1,0 +1,299 @@
+"""Simulator scenario files (DESIGN.md §4): what the simulated therapist and sensor do.
+
+A scenario is TOML with optional ``[device]``, ``[therapist]`` and ``[faults]`` tables and
+a list of ``[[steps]]``. ``load_scenario`` validates everything before anything runs and
+refuses a malformed file with one line naming the file, the step number and the key.
+Built-in scenarios (``demo``, ``calibration``, ``stress``) live in ``scenarios/``.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from logger.errors import BadInput
+
+from ..messages import INT24_MAX, INT24_MIN
+
+G_M_PER_S2 = 9.80665
+LOAD_RAMP_S = 0.3  # a calibration weight settles in 0.3 s, then stays `seconds`
+BUILTIN_DIR = Path(__file__).with_name("scenarios")
+RATE_MIN_HZ = 10
+RATE_MAX_HZ = 4000
+MAX_CHANNELS = 8
+
+
+class ScenarioError(BadInput):
+    """A malformed scenario (file, step and key named); exit code 2."""
+
+
+class Action(StrEnum):
+    REST = "rest"
+    MARK = "mark"
+    HOLD = "hold"
+    PRESS = "press"
+    LOAD = "load"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    uid: str = "SIM-0001"
+    rate_hz: int = 1000
+    channels: int = 1
+    counts_per_n: float = 4000.0
+    offset_counts: int = 120000
+    factory_counts_per_n: float | None = None  # None: same as counts_per_n
+    factory_offset_counts: int | None = None  # None: same as offset_counts
+    noise_n: float = 0.1
+
+    @property
+    def reported_counts_per_n(self) -> float:
+        f = self.factory_counts_per_n
+        return self.counts_per_n if f is None else f
+
+    @property
+    def reported_offset_counts(self) -> int:
+        f = self.factory_offset_counts
+        return self.offset_counts if f is None else f
+
+
+@dataclass(frozen=True, slots=True)
+class TherapistSpec:
+    seed: int = 1
+    tremor_n: float = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpec:
+    corrupt: float = 0.0  # probability that a byte on the wire (device → host) is flipped
+    drop: float = 0.0  # probability that a byte is lost
+    unplug_at_s: float | None = None  # scenario time (device clock) at which the port vanishes
+    unplug_for_s: float = 2.0
+    clock_ppm: float = 0.0  # device clock error: +100 means the device clock runs fast
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    action: Action
+    seconds: float = 0.0
+    force_n: float = 0.0
+    ramp_s: float = 1.0
+    release_s: float = 0.5
+    drift_n_per_s: float = 0.0
+    mass_kg: float = 0.0
+    label: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        """Scenario time this step takes."""
+        if self.action is Action.HOLD:
+            return self.ramp_s + self.seconds + self.release_s
+        if self.action is Action.MARK:
+            return 0.0
+        if self.action is Action.LOAD:
+            return LOAD_RAMP_S + self.seconds
+        return self.seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    source: str  # file path, or "builtin:NAME"
+    device: DeviceSpec = field(default_factory=DeviceSpec)
+    therapist: TherapistSpec = field(default_factory=TherapistSpec)
+    faults: FaultSpec = field(default_factory=FaultSpec)
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def duration_s(self) -> float:
+        return sum(s.duration_s for s in self.steps)
+
+    def mark_times_s(self) -> list[float]:
+        """Scenario times of the ``mark`` steps (where the device's button is pressed)."""
+        t, out = 0.0, []
+        for s in self.steps:
+            if s.action is Action.MARK:
+                out.append(t)
+            t += s.duration_s
+        return out
+
+    def with_overrides(self, **kw: Any) -> Scenario:
+        """A copy with device/therapist/fault keys replaced (sim:// query keys)."""
+        dev = {k: v for k, v in kw.items() if k in _names(DeviceSpec)}
+        thr = {k: v for k, v in kw.items() if k in _names(TherapistSpec)}
+        flt = {k: v for k, v in kw.items() if k in _names(FaultSpec)}
+        return replace(
+            self,
+            device=replace(self.device, **dev),
+            therapist=replace(self.therapist, **thr),
+            faults=replace(self.faults, **flt),
+        )
+
+
+def _names(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+# ------------------------------------------------------------------------- validation
+
+_NUM = (int, float)
+# key -> (python types, check, description of the allowed range)
+_Check = tuple[tuple[type, ...], Any, str]
+
+
+def _finite(v: float) -> bool:
+    return math.isfinite(v)
+
+
+_DEVICE_KEYS: dict[str, _Check] = {
+    "uid": ((str,), lambda v: 0 < len(v) <= 16 and v.isascii(), "1-16 ASCII characters"),
+    "rate_hz": ((int,), lambda v: RATE_MIN_HZ <= v <= RATE_MAX_HZ, "an integer 10..4000"),
+    "channels": ((int,), lambda v: 1 <= v <= MAX_CHANNELS, "an integer 1..8"),
+    "counts_per_n": (_NUM, lambda v: _finite(v) and v != 0, "a non-zero number"),
+    "offset_counts": ((int,), lambda v: INT24_MIN <= v <= INT24_MAX, "an int24 integer"),
+    "factory_counts_per_n": (_NUM, lambda v: _finite(v) and v != 0, "a non-zero number"),
+    "factory_offset_counts": ((int,), lambda v: INT24_MIN <= v <= INT24_MAX, "an int24"),
+    "noise_n": (_NUM, lambda v: _finite(v) and v >= 0, "a number >= 0"),
+}
+_THERAPIST_KEYS: dict[str, _Check] = {
+    "seed": ((int,), lambda v: v >= 0, "an integer >= 0"),
+    "tremor_n": (_NUM, lambda v: _finite(v) and v >= 0, "a number >= 0"),
+}
+_FAULT_KEYS: dict[str, _Check] = {
+    "corrupt": (_NUM, lambda v: 0 <= v < 1, "a probability 0 <= p < 1"),
+    "drop": (_NUM, lambda v: 0 <= v < 1, "a probability 0 <= p < 1"),
+    "unplug_at_s": (_NUM, lambda v: _finite(v) and v >= 0, "a number >= 0"),
+    "unplug_for_s": (_NUM, lambda v: _finite(v) and v >= 0, "a number >= 0"),
+    "clock_ppm": (_NUM, lambda v: _finite(v) and abs(v) < 100_000, "a number, |ppm| < 1e5"),
+}
+_NONNEG = (_NUM, lambda v: _finite(v) and v >= 0, "a number >= 0")
+_STEP_KEYS: dict[str, _Check] = {
+    "seconds": _NONNEG,
+    "force_n": _NONNEG,
+    "ramp_s": _NONNEG,
+    "release_s": _NONNEG,
+    "drift_n_per_s": (_NUM, _finite, "a finite number"),
+    "mass_kg": _NONNEG,
+    "label": ((str,), lambda v: True, "a string"),
+}
+_STEP_ALLOWED: dict[Action, tuple[set[str], set[str]]] = {  # (required, optional)
+    Action.REST: ({"seconds"}, set()),
+    Action.MARK: (set(), set()),
+    Action.HOLD: ({"force_n", "seconds"}, {"ramp_s", "release_s", "drift_n_per_s"}),
+    Action.PRESS: ({"force_n", "seconds"}, set()),
+    Action.LOAD: ({"mass_kg", "seconds"}, set()),
+}
+QUERY_KEYS: dict[str, _Check] = {**_DEVICE_KEYS, **_THERAPIST_KEYS, **_FAULT_KEYS}
+
+
+def check_value(where: str, key: str, value: Any, check: _Check) -> Any:
+    """Validate one value; returns it (ints widened to float where a float is expected)."""
+    types, ok, what = check
+    is_bool = isinstance(value, bool)
+    if is_bool or not isinstance(value, types):
+        raise ScenarioError(f"{where}: key '{key}': expected {what}, got {value!r}")
+    if not ok(value):
+        raise ScenarioError(f"{where}: key '{key}': expected {what}, got {value!r}")
+    if float in types and not isinstance(value, str):
+        return float(value)
+    return value
+
+
+def _table(src: str, name: str, data: Any, keys: dict[str, _Check]) -> dict[str, Any]:
+    where = f"{src}: [{name}]"
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{where}: expected a table, got {data!r}")
+    out = {}
+    for key, value in data.items():
+        if key not in keys:
+            raise ScenarioError(f"{where}: unknown key '{key}' (known: {', '.join(keys)})")
+        out[key] = check_value(where, key, value, keys[key])
+    return out
+
+
+def _step(src: str, n: int, data: Any) -> Step:
+    where = f"{src}: step {n}"
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{where}: expected a table, got {data!r}")
+    if "action" not in data:
+        raise ScenarioError(f"{where}: key 'action': missing")
+    try:
+        action = Action(data["action"])
+    except (ValueError, TypeError):
+        known = ", ".join(a.value for a in Action)
+        raise ScenarioError(
+            f"{where}: key 'action': unknown action {data['action']!r} (known: {known})"
+        ) from None
+    required, optional = _STEP_ALLOWED[action]
+    allowed = required | optional | {"label"}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "action":
+            continue
+        if key not in allowed:
+            raise ScenarioError(
+                f"{where}: unknown key '{key}' for action '{action}' "
+                f"(allowed: {', '.join(sorted(allowed))})"
+            )
+        values[key] = check_value(where, key, value, _STEP_KEYS[key])
+    for key in sorted(required - values.keys()):
+        raise ScenarioError(f"{where}: key '{key}': missing (action '{action}' needs it)")
+    if action is Action.PRESS and values["seconds"] <= 0:
+        raise ScenarioError(f"{where}: key 'seconds': a press needs a duration > 0")
+    return Step(action=action, **values)
+
+
+def parse_scenario(text: str, source: str, name: str) -> Scenario:
+    """Parse and validate scenario TOML; ``source`` names the file in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+    known = {"device", "therapist", "faults", "steps", "name", "description"}
+    for key in data:
+        if key not in known:
+            raise ScenarioError(f"{source}: unknown key '{key}' (known: {', '.join(known)})")
+    for key in ("name", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise ScenarioError(f"{source}: key '{key}': expected a string, got {data[key]!r}")
+    device = DeviceSpec(**_table(source, "device", data.get("device", {}), _DEVICE_KEYS))
+    therapist = TherapistSpec(
+        **_table(source, "therapist", data.get("therapist", {}), _THERAPIST_KEYS)
+    )
+    faults = FaultSpec(**_table(source, "faults", data.get("faults", {}), _FAULT_KEYS))
+    raw_steps = data.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise ScenarioError(f"{source}: key 'steps': expected at least one [[steps]] table")
+    steps = tuple(_step(source, i, s) for i, s in enumerate(raw_steps, start=1))
+    return Scenario(
+        name=data.get("name", name), source=source, device=device, therapist=therapist,
+        faults=faults, steps=steps,
+    )  # fmt: skip
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """A built-in scenario by name (``demo``, ``calibration``, ``stress``) or a TOML file."""
+    text_name = str(name_or_path)
+    builtin = BUILTIN_DIR / f"{text_name}.toml"
+    if text_name and "/" not in text_name and "\\" not in text_name and builtin.is_file():
+        return parse_scenario(builtin.read_text(encoding="utf-8"), f"builtin:{text_name}",
+                              text_name)  # fmt: skip
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ScenarioError(
+            f"{text_name}: no such scenario file or built-in scenario "
+            f"(built-ins: {', '.join(builtin_names())})"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc}") from None
+    return parse_scenario(text, str(path), path.stem)
