@@ -124,7 +124,7 @@ class ProgressEntry:
     points_compared: int
 
 
-def _name_key(name: str) -> str:
+def name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
@@ -294,15 +294,15 @@ def compare_sessions(
         out: dict[str, tuple[str, list[HoldCurve], list[Hold]]] = {}
         holds = {h.index: h for h in data.holds}
         for c in data.curves:
-            entry = out.setdefault(_name_key(c.point), (c.point, [], []))
+            entry = out.setdefault(name_key(c.point), (c.point, [], []))
             entry[1].append(c)
             if c.hold_index in holds:
                 entry[2].append(holds[c.hold_index])
         return out
 
     t_groups, r_groups = group(trainee), group(reference)
-    targets = {_name_key(p.name): p.target_n for p in reference.points if p.target_n}
-    targets.update({_name_key(p.name): p.target_n for p in trainee.points if p.target_n})
+    targets = {name_key(p.name): p.target_n for p in reference.points if p.target_n}
+    targets.update({name_key(p.name): p.target_n for p in trainee.points if p.target_n})
     results: list[PointComparison] = []
     all_diffs: list[np.ndarray] = []
     for key, (name, t_curves, t_holds) in t_groups.items():

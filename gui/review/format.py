@@ -1,0 +1,40 @@
+"""Text for numbers in the review window and the report (one place, so both agree)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+
+def hms(t_s: float | None) -> str:
+    """``1:02:03`` for long spans, ``2:03.4`` for short ones."""
+    if t_s is None or not math.isfinite(t_s):
+        return "—"
+    if t_s >= 3600:
+        h, rem = divmod(int(round(t_s)), 3600)
+        return f"{h}:{rem // 60:02d}:{rem % 60:02d}"
+    m, s = divmod(t_s, 60.0)
+    return f"{int(m)}:{s:04.1f}"
+
+
+def local_time(iso: str | None) -> str:
+    """``2026-11-23 14:30`` (UTC as stored; the zone is what the recording host gave)."""
+    if not iso:
+        return "—"
+    try:
+        dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    return dt.strftime("%Y-%m-%d %H:%M")
+
+
+def num(value: float | None, unit: str = "", digits: int = 1, signed: bool = False) -> str:
+    """A number with its unit, or an em dash when there is none."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    text = f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+    return f"{text} {unit}".rstrip()
+
+
+def target(window: tuple[float, float] | None) -> str:
+    return "—" if window is None else f"{window[0]:g}–{window[1]:g} N"

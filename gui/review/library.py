@@ -1,0 +1,248 @@
+"""The session library: every stored session, filtered and sorted the way trainers look
+for them (by trainee/therapist, client pseudonym, point and date)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDateEdit,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from logger.store import SessionSummary
+
+from .format import hms, local_time
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("date", "therapist", "client", "status", "duration", "holds", "alerts", "lost", "id")
+ANY = "any"
+NO_DATE = QDate(2000, 1, 1)
+
+
+class _Item(QTableWidgetItem):
+    """A cell that sorts by its ``sort_key`` (numbers as numbers, dates as ISO text)."""
+
+    def __init__(self, text: str, sort_key: object) -> None:
+        super().__init__(text)
+        self.sort_key = sort_key
+        self.setFlags(self.flags() & ~Qt.ItemFlag.ItemIsEditable)
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        if isinstance(other, _Item):
+            try:
+                return self.sort_key < other.sort_key  # type: ignore[operator]
+            except TypeError:
+                return str(self.sort_key) < str(other.sort_key)
+        return super().__lt__(other)
+
+
+class SessionLibrary(QWidget):
+    """Filter fields over a sortable table of :class:`SessionSummary` rows.
+
+    Signals: ``sessionSelected(id)`` when the current row changes,
+    ``referenceRequested(id)`` from the "Use as reference" button.
+    """
+
+    sessionSelected = Signal(str)
+    referenceRequested = Signal(str)
+
+    def __init__(self, store: object, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.summaries: list[SessionSummary] = []
+        self._points_cache: dict[str, list[str]] = {}
+
+        self.therapist = QLineEdit(placeholderText="therapist / trainee")
+        self.client = QLineEdit(placeholderText="client pseudonym")
+        self.point = QComboBox(editable=True)
+        self.point.lineEdit().setPlaceholderText("point")
+        self.status = QComboBox()
+        self.status.addItems([ANY, "complete", "interrupted", "recording"])
+        self.since = self._date_edit()
+        self.until = self._date_edit()
+        refresh = QPushButton("Refresh")
+        self.use_reference = QPushButton("Use as reference")
+        self.use_reference.setToolTip("Compare the session on review with this one")
+
+        form = QFormLayout()
+        form.addRow("Therapist", self.therapist)
+        form.addRow("Client", self.client)
+        form.addRow("Point", self.point)
+        form.addRow("Status", self.status)
+        dates = QHBoxLayout()
+        dates.addWidget(self.since)
+        dates.addWidget(QLabel("–"))
+        dates.addWidget(self.until)
+        form.addRow("Dates", dates)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSortingEnabled(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.count = QLabel()
+        self.count.setObjectName("dim")
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.count, 1)
+        buttons.addWidget(self.use_reference)
+        buttons.addWidget(refresh)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+
+        for edit in (self.therapist, self.client):
+            edit.textChanged.connect(self._apply_filters)
+        self.point.currentTextChanged.connect(self.refresh)
+        self.status.currentTextChanged.connect(self.refresh)
+        self.since.dateChanged.connect(self.refresh)
+        self.until.dateChanged.connect(self.refresh)
+        refresh.clicked.connect(self.refresh)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.use_reference.clicked.connect(self._reference_clicked)
+        self.refresh()
+
+    @staticmethod
+    def _date_edit() -> QDateEdit:
+        edit = QDateEdit(calendarPopup=True)
+        edit.setDisplayFormat("yyyy-MM-dd")
+        edit.setMinimumDate(NO_DATE)
+        edit.setSpecialValueText("any")
+        edit.setDate(NO_DATE)
+        return edit
+
+    # ------------------------------------------------------------------ data
+    def refresh(self) -> None:
+        """Query the store with the point/status/date filters, then filter by text."""
+        current = self.selected_id()
+        kwargs: dict[str, object] = {}
+        point = self.point.currentText().strip()
+        if point:
+            kwargs["point"] = point
+        if self.status.currentText() != ANY:
+            kwargs["status"] = self.status.currentText()
+        if self.since.date() != NO_DATE:
+            kwargs["since"] = self.since.date().toString("yyyy-MM-dd") + "T00:00:00+00:00"
+        if self.until.date() != NO_DATE:
+            kwargs["until"] = self.until.date().toString("yyyy-MM-dd") + "T23:59:59+00:00"
+        self.summaries = self.store.list_sessions(**kwargs)  # type: ignore[attr-defined]
+        self._fill()
+        self._update_point_names()
+        if current:
+            self.select(current)
+
+    def _update_point_names(self) -> None:
+        names: set[str] = set()
+        for s in self.summaries:
+            if s.id not in self._points_cache:
+                rec = self.store.load_session(s.id)  # type: ignore[attr-defined]
+                self._points_cache[s.id] = [p.name for p in rec.points]
+            names.update(self._points_cache[s.id])
+        text = self.point.currentText()
+        self.point.blockSignals(True)
+        self.point.clear()
+        self.point.addItem("")
+        self.point.addItems(sorted(names))
+        self.point.setCurrentText(text)
+        self.point.blockSignals(False)
+
+    def _fill(self) -> None:
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(self.summaries))
+        for row, s in enumerate(self.summaries):
+            cells = (
+                _Item(local_time(s.started_at), s.started_at),
+                _Item(s.therapist or "—", (s.therapist or "").casefold()),
+                _Item(s.client or "—", (s.client or "").casefold()),
+                _Item(str(s.status), str(s.status)),
+                _Item(hms(s.duration_s), s.duration_s),
+                _Item(str(s.holds), s.holds),
+                _Item(str(s.alerts), s.alerts),
+                _Item(str(s.lost_samples), s.lost_samples),
+                _Item(s.id, s.id),
+            )
+            for col, item in enumerate(cells):
+                item.setData(Qt.ItemDataRole.UserRole, s.id)
+                if col >= 4 and col < 8:
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                self.table.setItem(row, col, item)
+        self.table.setSortingEnabled(True)
+        self._apply_filters()
+
+    def _apply_filters(self) -> None:
+        therapist = self.therapist.text().strip().casefold()
+        client = self.client.text().strip().casefold()
+        shown = 0
+        for row in range(self.table.rowCount()):
+            th = self.table.item(row, 1).text().casefold()
+            cl = self.table.item(row, 2).text().casefold()
+            hide = bool(therapist and therapist not in th) or bool(client and client not in cl)
+            self.table.setRowHidden(row, hide)
+            shown += not hide
+        self.count.setText(f"{shown} of {len(self.summaries)} sessions")
+
+    # ------------------------------------------------------------- selection
+    def visible_ids(self) -> list[str]:
+        """Session ids in the table's current order, hidden rows left out."""
+        return [
+            self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)
+            for r in range(self.table.rowCount())
+            if not self.table.isRowHidden(r)
+        ]
+
+    def selected_id(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if not rows:
+            return None
+        return self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
+
+    def select(self, sid: str) -> bool:
+        for r in range(self.table.rowCount()):
+            if self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) == sid:
+                self.table.selectRow(r)
+                return True
+        return False
+
+    def summary(self, sid: str) -> SessionSummary | None:
+        return next((s for s in self.summaries if s.id == sid), None)
+
+    def _selection_changed(self) -> None:
+        sid = self.selected_id()
+        if sid:
+            self.sessionSelected.emit(sid)
+
+    def _reference_clicked(self) -> None:
+        sid = self.selected_id()
+        if sid:
+            self.referenceRequested.emit(sid)
+
+
+def parse_started(started_at: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None

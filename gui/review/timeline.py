@@ -1,0 +1,244 @@
+"""The session timeline: the whole session at once from the store's min/max summary, and
+full resolution once the view is narrow enough.
+
+Zooming and scrolling reload only what is visible, after a short debounce: the min/max
+envelope (``load_overview``, a few thousand rows whatever the session length) while the
+view holds more than :data:`DETAIL_MAX_SAMPLES` samples, else the samples themselves
+(``load_forces``). Holds are shaded, marks are labelled lines, alerts are red triangles at
+their value, gaps are grey bands; samples are never drawn across a gap.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QWidget
+
+from logger.compare import GAP_FACTOR
+from logger.records import AlertKind
+
+from .. import theme
+
+log = logging.getLogger(__name__)
+
+DETAIL_MAX_SAMPLES = 40_000
+"""Full resolution when the visible range holds at most this many samples."""
+DEBOUNCE_MS = 40
+
+
+class TimelinePlot(pg.PlotWidget):
+    """Force against session time for one stored session.
+
+    ``holdClicked(index)`` is emitted when a shaded hold is double-clicked.
+    """
+
+    rangeLoaded = Signal(str)  # "overview" | "detail" after each (re)load
+
+    def __init__(self, parent: QWidget | None = None, *, light: bool = False) -> None:
+        super().__init__(parent, background="w" if light else theme.BACKGROUND)
+        self.light = light
+        self.store: object | None = None
+        self.record = None
+        self.mode = "empty"
+        self.shown_samples = 0
+        fg = "#333333" if light else theme.TEXT_DIM
+        item = self.getPlotItem()
+        item.setLabel("bottom", "session time", units="s")
+        item.setLabel("left", "force", units="N")
+        item.showGrid(x=True, y=True, alpha=0.2)
+        for axis in ("left", "bottom"):
+            item.getAxis(axis).setPen(fg)
+            item.getAxis(axis).setTextPen(fg)
+        item.setMouseEnabled(x=True, y=False)
+        item.setMenuEnabled(False)
+        self.trace_colour = "#1565c0" if light else theme.ACCENT
+        self._env_lo = pg.PlotDataItem(pen=pg.mkPen(self.trace_colour, width=1))
+        self._env_hi = pg.PlotDataItem(pen=pg.mkPen(self.trace_colour, width=1))
+        self._env_fill = pg.FillBetweenItem(self._env_lo, self._env_hi, brush=self.trace_colour)
+        self._detail = pg.PlotDataItem(pen=pg.mkPen(self.trace_colour, width=1.5))
+        self._detail.setClipToView(True)
+        self._decorations: list[pg.GraphicsObject] = []
+        self._alerts = pg.ScatterPlotItem(
+            symbol="t", size=11, brush=pg.mkBrush(theme.MAX), pen=pg.mkPen("k" if light else "w")
+        )
+        for it in (self._env_fill, self._env_lo, self._env_hi, self._detail):
+            item.addItem(it)
+        item.addItem(self._alerts)
+        self._alerts.setZValue(20)
+        self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._timer.timeout.connect(self.reload_visible)
+        item.sigXRangeChanged.connect(lambda *_: self._timer.start())
+
+    # ------------------------------------------------------------- session
+    @property
+    def duration_s(self) -> float:
+        if self.record is None:
+            return 0.0
+        return float(self.record.stats.duration_s or 0.0)
+
+    @property
+    def rate_hz(self) -> float:
+        if self.record is None:
+            return 0.0
+        return float(self.record.meta.device.rate_hz or self.record.stats.rate_hz or 0.0)
+
+    def set_session(self, store: object, record: object) -> None:
+        """Show ``record`` (a ``SessionRecord``) from ``store``: whole session, decorated."""
+        self.store, self.record = store, record
+        item = self.getPlotItem()
+        for deco in self._decorations:
+            item.removeItem(deco)
+        self._decorations.clear()
+        self._decorate()
+        end = max(self.duration_s, 1.0)
+        item.setXRange(0.0, end, padding=0.01)
+        item.setLimits(xMin=-0.05 * end, xMax=1.05 * end, minXRange=0.05)
+        self.reload_visible()
+        self._fit_y()
+
+    def _fit_y(self) -> None:
+        lo, hi = 0.0, 10.0
+        for data in (self._env_hi, self._detail):
+            _, y = data.getData()
+            if y is not None and len(y) and np.isfinite(y).any():
+                hi = max(hi, float(np.nanmax(y)))
+        for a in self.record.alerts if self.record is not None else []:
+            hi = max(hi, float(a.value))
+        self.getPlotItem().setYRange(lo - 0.05 * hi, hi * 1.12, padding=0)
+
+    def _decorate(self) -> None:
+        rec = self.record
+        item = self.getPlotItem()
+        names = {p.index: p.name for p in rec.points}
+        hold_brush = (21, 101, 192, 40) if self.light else theme.HOLD_FILL
+        for h in rec.holds:
+            region = pg.LinearRegionItem(
+                (h.start_s, h.end_s), movable=False, brush=hold_brush, pen=pg.mkPen(None)
+            )
+            region.setZValue(-10)
+            region.setToolTip(
+                f"hold {h.index + 1} {h.point or ''}: {h.duration_s:.1f} s, mean {h.mean_n:.1f} N"
+            )
+            self._add(region)
+        for g in rec.gaps:
+            region = pg.LinearRegionItem(
+                (g.start_s, g.end_s), movable=False, brush=(128, 128, 128, 90), pen=pg.mkPen("#888")
+            )
+            region.setZValue(-5)
+            region.setToolTip(f"gap: {g.lost_samples} samples lost ({g.cause})")
+            self._add(region)
+            label = pg.TextItem("gap", color="#888", anchor=(0.5, 1.0))
+            self._add_anchored(label, (g.start_s + g.end_s) / 2)
+        mark_pen = pg.mkPen("#555" if self.light else theme.TEXT_DIM, style=pg.QtCore.Qt.DashLine)
+        for m in rec.marks:
+            name = names.get(m.point_index, "mark") if m.point_index is not None else "mark"
+            line = pg.InfiniteLine(
+                m.t_s,
+                angle=90,
+                pen=mark_pen,
+                movable=False,
+                label=name,
+                labelOpts={
+                    "position": 0.93,
+                    "color": "#222" if self.light else theme.TEXT,
+                    "anchors": [(0, 1), (0, 1)],
+                    "rotateAxis": None,
+                },
+            )
+            self._add(line)
+        spots = []
+        for a in rec.alerts:
+            colour = theme.WARN if a.kind == AlertKind.WARN else theme.MAX
+            value = float(a.value) if a.kind != AlertKind.HOLD_DURATION else 0.0
+            spots.append(
+                {
+                    "pos": (a.t_s, value),
+                    "brush": pg.mkBrush(colour),
+                    "data": f"{a.kind} alert at {a.t_s:.1f} s: {a.value:.1f}",
+                }
+            )
+        self._alerts.setData(spots)
+        item.update()
+
+    def _add(self, obj: pg.GraphicsObject) -> None:
+        self.getPlotItem().addItem(obj)
+        self._decorations.append(obj)
+
+    def _add_anchored(self, label: pg.TextItem, x: float) -> None:
+        label.setPos(x, 0)
+        self._add(label)
+
+    # ---------------------------------------------------------- navigation
+    def zoom_to(self, t0_s: float, t1_s: float, pad: float = 0.08) -> None:
+        """Show ``[t0_s, t1_s]`` with a margin and load it (at full resolution if small)."""
+        span = max(t1_s - t0_s, 0.1)
+        self.getPlotItem().setXRange(t0_s - pad * span, t1_s + pad * span, padding=0)
+        self._timer.stop()
+        self.reload_visible()
+
+    def show_all(self) -> None:
+        self.zoom_to(0.0, max(self.duration_s, 1.0), pad=0.01)
+
+    def visible_range(self) -> tuple[float, float]:
+        (x0, x1), _ = self.getPlotItem().viewRange()
+        return float(x0), float(x1)
+
+    def reload_visible(self) -> None:
+        """Load what the current view needs: envelope or full-resolution samples."""
+        if self.record is None or self.store is None:
+            return
+        sid = self.record.id
+        x0, x1 = self.visible_range()
+        x0, x1 = max(x0, 0.0), min(x1, self.duration_s)
+        if x1 <= x0:
+            return
+        samples = (x1 - x0) * self.rate_hz
+        if self.rate_hz > 0 and samples <= DETAIL_MAX_SAMPLES:
+            margin = 0.05 * (x1 - x0)
+            t, f = self.store.load_forces(sid, x0 - margin, x1 + margin)  # type: ignore[attr-defined]
+            f0 = f[:, 0] if f.ndim > 1 else f
+            t, f0 = break_gaps(t, f0)
+            self._detail.setData(t, f0, connect="finite")
+            self._detail.show()
+            self._env_fill.hide()
+            self._env_lo.hide()
+            self._env_hi.hide()
+            self.mode = "detail"
+            self.shown_samples = int(np.isfinite(f0).sum())
+        else:
+            width = max(self.width(), 400)
+            t, lo, hi = self.store.load_overview(sid, x0, x1, max_points=2 * width)  # type: ignore[attr-defined]
+            t, lo, hi = break_gaps(t, lo, hi)
+            self._env_lo.setData(t, lo, connect="finite")
+            self._env_hi.setData(t, hi, connect="finite")
+            self._env_fill.setCurves(self._env_lo, self._env_hi)
+            for it in (self._env_fill, self._env_lo, self._env_hi):
+                it.show()
+            self._detail.hide()
+            self.mode = "overview"
+            self.shown_samples = int(len(t))
+        self.rangeLoaded.emit(self.mode)
+
+
+def _breaks(t_s: np.ndarray, limit_s: float) -> np.ndarray:
+    """Indices where a NaN goes so that no line spans a step longer than ``limit_s``."""
+    if t_s.size < 3 or not math.isfinite(limit_s):
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(np.diff(t_s) > limit_s) + 1
+
+
+def break_gaps(t_s: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Insert NaN after every sample followed by a gap (more than ``GAP_FACTOR`` median
+    intervals), so a line is never drawn across it. Works for envelopes too (evenly spaced
+    buckets: a missing bucket is a gap)."""
+    if t_s.size < 3:
+        return (t_s, *ys)
+    limit = GAP_FACTOR * float(np.median(np.diff(t_s)))
+    at = _breaks(t_s, limit)
+    if at.size == 0:
+        return (t_s, *ys)
+    return tuple(np.insert(np.asarray(a, dtype=float), at, np.nan) for a in (t_s, *ys))

@@ -1,0 +1,251 @@
+"""The review window: library on the left; the session's timeline above tabs for holds,
+per-point statistics, the overlay of a point's holds, the comparison with a reference
+session and the trainee's progress.
+
+Usage from the live window (or anywhere with a QApplication)::
+
+    from gui.review import ReviewWindow
+    w = ReviewWindow(store)          # a logger.store.SessionStore
+    w.show()
+    w.open_session(sid)              # optional: start on a session
+    w.set_reference(reference_sid)   # optional: open the comparison
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStatusBar,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from logger.compare import (
+    ProgressEntry,
+    SessionComparison,
+    SessionData,
+    compare_sessions,
+    progress,
+    session_data_from_store,
+)
+from logger.errors import BadInput, DeviceError
+
+from .comparison import ComparisonView, OverlayView, ProgressView
+from .format import hms, local_time
+from .library import SessionLibrary
+from .tables import PointStatsView, ReviewHoldsTable
+from .timeline import TimelinePlot
+
+log = logging.getLogger(__name__)
+
+
+def session_header(record: object) -> str:
+    """One paragraph of metadata: who, whom, with what, calibrated when."""
+    r = record
+    m = r.meta  # type: ignore[attr-defined]
+    cal = m.calibration
+    lost = r.stats.lost_samples  # type: ignore[attr-defined]
+    return (
+        f"<b>{r.id}</b> · {local_time(m.started_at)} · {r.status} · "  # type: ignore[attr-defined]
+        f"{hms(r.stats.duration_s)} · {len(r.holds)} holds · {len(r.alerts)} alerts"  # type: ignore[attr-defined]
+        f"{f' · {lost} samples lost' if lost else ''}<br>"
+        f"client <b>{m.client or '—'}</b> · therapist <b>{m.therapist or '—'}</b> · "
+        f"device {m.device.uid} (fw {m.device.firmware}, {m.device.rate_hz:g} Hz) · "
+        f"calibration {cal.counts_per_n:g} counts/N, offset {cal.offset_counts:g} "
+        f"({cal.source}, {local_time(cal.created_at)})"
+    )
+
+
+class ReviewWindow(QMainWindow):
+    """Review, overlay and trainee-vs-reference comparison of stored sessions."""
+
+    def __init__(self, store: object, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("pressure-logger — review")
+        self.store = store
+        self.record = None
+        self.current_id: str | None = None
+        self.reference_id: str | None = None
+        self.comparison: SessionComparison | None = None
+        self.progress_entries: list[ProgressEntry] = []
+        self._data: dict[str, SessionData] = {}
+
+        self.library = SessionLibrary(store)
+        self.header = QLabel("Select a session in the library.")
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setWordWrap(True)
+        self.timeline = TimelinePlot()
+        self.holds = ReviewHoldsTable()
+        self.stats = PointStatsView()
+        self.overlay = OverlayView()
+        self.compare = ComparisonView()
+        self.progress = ProgressView()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.holds, "Holds")
+        self.tabs.addTab(self.stats, "Per-point statistics")
+        self.tabs.addTab(self.overlay, "Overlay")
+        self.tabs.addTab(self.compare, "Compare with reference")
+        self.tabs.addTab(self.progress, "Progress")
+
+        right = QSplitter(Qt.Orientation.Vertical)
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.header)
+        tl.addWidget(self.timeline, 1)
+        right.addWidget(top)
+        right.addWidget(self.tabs)
+        right.setStretchFactor(0, 2)
+        right.setStretchFactor(1, 3)
+        split = QSplitter()
+        split.addWidget(self.library)
+        split.addWidget(right)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 5)
+        self.setCentralWidget(split)
+        self.setStatusBar(QStatusBar())
+
+        bar = QToolBar("Review")
+        bar.setObjectName("review-toolbar")
+        self.addToolBar(bar)
+        self.act_all = QAction("Whole session", self, shortcut=QKeySequence("Home"))
+        self.act_report = QAction("Report (PDF)…", self, shortcut=QKeySequence("Ctrl+P"))
+        self.act_edf = QAction("Export EDF+…", self)
+        self.act_clear_ref = QAction("Clear reference", self)
+        for act in (self.act_all, self.act_report, self.act_edf, self.act_clear_ref):
+            bar.addAction(act)
+        self.act_all.triggered.connect(self.timeline.show_all)
+        self.act_report.triggered.connect(self._report_dialog)
+        self.act_edf.triggered.connect(self._edf_dialog)
+        self.act_clear_ref.triggered.connect(lambda: self.set_reference(None))
+
+        self.library.sessionSelected.connect(self.open_session)
+        self.library.referenceRequested.connect(self.set_reference)
+        self.holds.holdActivated.connect(self.zoom_to_hold)
+        self.resize(1500, 950)
+        self._update_actions()
+
+    # ------------------------------------------------------------ sessions
+    def session_data(self, sid: str) -> SessionData:
+        """Holds and onset-aligned curves of a session (cached; only hold windows are read)."""
+        if sid not in self._data:
+            self._data[sid] = session_data_from_store(self.store, sid)
+        return self._data[sid]
+
+    def open_session(self, sid: str) -> None:
+        """Show session ``sid``; BadInput (unknown id) is reported in the status bar."""
+        if sid == self.current_id and self.record is not None:
+            return
+        try:
+            record = self.store.load_session(sid)  # type: ignore[attr-defined]
+        except BadInput as exc:
+            self.statusBar().showMessage(str(exc), 10000)
+            return
+        self.record, self.current_id = record, sid
+        self.header.setText(session_header(record))
+        self.timeline.set_session(self.store, record)
+        self.holds.set_holds(record.holds)
+        self.stats.set_data(record.holds, record.points)
+        self.overlay.set_data(self.session_data(sid))
+        if self.library.selected_id() != sid:
+            self.library.blockSignals(True)
+            self.library.select(sid)
+            self.library.blockSignals(False)
+        self._update_comparison()
+        self._update_actions()
+        self.statusBar().showMessage(f"{sid}: {len(record.holds)} holds", 5000)
+
+    def set_reference(self, sid: str | None) -> None:
+        """Compare the session on review (and the trainee's others) with ``sid``."""
+        self.reference_id = sid
+        self._update_comparison()
+        self._update_actions()
+        if sid is not None:
+            self.tabs.setCurrentWidget(self.compare)
+
+    def _update_comparison(self) -> None:
+        if self.reference_id is None or self.current_id is None:
+            self.comparison = None
+            self.progress_entries = []
+            self.compare.clear()
+            return
+        trainee = self.session_data(self.current_id)
+        reference = self.session_data(self.reference_id)
+        self.comparison = compare_sessions(trainee, reference)
+        self.compare.set_comparison(trainee, reference, self.comparison)
+        # progress: every session of the same therapist/trainee against this reference
+        who = self.record.meta.therapist if self.record is not None else None
+        ids = [
+            s.id
+            for s in self.store.list_sessions(therapist=who)  # type: ignore[attr-defined]
+            if s.id != self.reference_id
+        ]
+        self.progress_entries = progress([self.session_data(i) for i in ids], reference)
+        self.progress.set_progress(
+            who or "sessions without a therapist", self.reference_id, self.progress_entries
+        )
+
+    def zoom_to_hold(self, hold_index: int) -> None:
+        if self.record is None:
+            return
+        for h in self.record.holds:
+            if h.index == hold_index:
+                self.timeline.zoom_to(h.start_s, h.end_s)
+                return
+
+    def _update_actions(self) -> None:
+        has = self.current_id is not None
+        self.act_report.setEnabled(has)
+        self.act_edf.setEnabled(has)
+        self.act_all.setEnabled(has)
+        self.act_clear_ref.setEnabled(self.reference_id is not None)
+
+    # -------------------------------------------------------- report/export
+    def save_report(self, path: str | Path) -> Path:
+        """The same A4 PDF as ``pressure-logger report`` (with the current reference)."""
+        from ..report import write_report
+
+        if self.current_id is None:
+            raise BadInput("no session on review")
+        write_report(self.store, self.current_id, path, reference_sid=self.reference_id)
+        return Path(path)
+
+    def _report_dialog(self) -> None:
+        if self.current_id is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save report", f"{self.current_id}.pdf", "PDF (*.pdf)"
+        )
+        if path:
+            self._run(lambda: self.save_report(path), f"report written to {path}")
+
+    def _edf_dialog(self) -> None:
+        if self.current_id is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export EDF+", f"{self.current_id}.edf", "EDF+ (*.edf)"
+        )
+        if path:
+            from logger.export_edf import export_edf
+
+            sid = self.current_id
+            self._run(lambda: export_edf(self.store, sid, path), f"EDF+ written to {path}")
+
+    def _run(self, action, done: str) -> None:
+        try:
+            action()
+        except (BadInput, DeviceError) as exc:
+            QMessageBox.warning(self, "pressure-logger", str(exc))
+            return
+        self.statusBar().showMessage(done, 10000)
