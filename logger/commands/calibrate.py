@@ -1,16 +1,229 @@
-"""`pressure-logger calibrate` — placeholder until its issue lands; refuses with exit code 2."""
+"""`pressure-logger calibrate` — calibrate a device with known masses (DESIGN.md §3).
+
+Guided: asks for each (stacked) mass in turn, shows the reading settling, accepts it on
+Enter once stable. ``--auto``: for each listed mass, accepts the next stable plateau that
+differs from the previously accepted one (simulator, scripted rigs). Prints the fit and its
+residuals and stores it under the device's uid in the session library; every later session
+of that device uses it. Nothing is stored unless every mass was accepted and the fit worked.
+"""
 
 from __future__ import annotations
 
 import argparse
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
 
-from ..errors import BadInput
+from ..errors import BadInput, DeviceError
+
+NO_DATA_S = 10.0  # host seconds without a sample before the device counts as gone
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("calibrate", help="(not yet available)")
+    p = sub.add_parser(
+        "calibrate",
+        help="calibrate a device with known masses (stacked weights)",
+        description="Fit a calibration from known masses and store it under the device uid.",
+    )
+    p.add_argument("--port", required=True, help="device, pyserial URL or sim://…")
+    p.add_argument(
+        "--masses-kg",
+        required=True,
+        metavar="LIST",
+        help="total mass on the sensor at each step, comma-separated, e.g. 0,0.5,1,2",
+    )
+    p.add_argument(
+        "--auto",
+        action="store_true",
+        help="accept each next stable plateau that differs from the previous one",
+    )
+    p.add_argument("--db", type=Path, help="session library (SQLite); default: user data dir")
+    p.add_argument(
+        "--window-s",
+        type=float,
+        default=1.0,
+        help="how long a reading must stay steady to be accepted (default 1.0)",
+    )
+    p.add_argument(
+        "--timeout-s",
+        type=float,
+        default=60.0,
+        help="device seconds to wait for each mass to settle (default 60)",
+    )
     p.set_defaults(run=run)
 
 
+def _stdin_lines(out: queue.SimpleQueue) -> None:
+    """Reader thread for Enter presses (None on end of input)."""
+    for line in sys.stdin:
+        out.put(line)
+    out.put(None)
+
+
 def run(args: argparse.Namespace) -> int:
-    raise BadInput("'calibrate' is not available in this build yet")
+    from calibration.models import Calibration
+    from calibration.procedure import CalibrationProcedure, parse_masses
+    from calibration.store import CalibrationStore
+
+    from ..acquisition import Acquisition, LinkState
+    from ..store import default_db_path
+
+    masses = parse_masses(args.masses_kg)
+    if not (args.window_s > 0 and args.window_s <= 30):
+        raise BadInput(f"--window-s: {args.window_s} must be in (0, 30] seconds")
+    if not args.timeout_s > args.window_s:
+        raise BadInput(f"--timeout-s: {args.timeout_s} must be longer than --window-s")
+    store = CalibrationStore(args.db or default_db_path())  # a bad --db fails before the device
+    tty = sys.stderr.isatty()
+
+    blocks: queue.SimpleQueue = queue.SimpleQueue()
+    acq = Acquisition(args.port, on_block=blocks.put, reconnect=True)
+    acq.start()
+    try:
+        if not acq.wait_ready(timeout_s=15.0) or acq.device is None:
+            acq.stop()
+            err = acq.error
+            if isinstance(err, BadInput | DeviceError):
+                raise err
+            raise DeviceError(f"no device on '{args.port}': {err or 'handshake timed out'}")
+        device, identity = acq.device, acq.identity
+        factory = (
+            Calibration.factory(identity.counts_per_n, identity.offset_counts)
+            if identity is not None
+            else None
+        )
+        early: list = []
+        rate_hz = device.rate_hz or _measure_rate_hz(blocks, acq, early)
+        proc = CalibrationProcedure(
+            masses,
+            rate_hz,
+            auto=args.auto,
+            window_s=args.window_s,
+            timeout_s=args.timeout_s,
+            factory=factory,
+        )
+        print(f"device {device.uid} ({device.adc}, {rate_hz:g} Hz)", file=sys.stderr)
+        if factory is not None:
+            print(f"factory calibration: {factory.describe()}", file=sys.stderr)
+        keys: queue.SimpleQueue | None = None
+        if not args.auto:
+            keys = queue.SimpleQueue()
+            threading.Thread(target=_stdin_lines, args=(keys,), daemon=True).start()
+        _collect(proc, acq, blocks, keys, tty, LinkState, early)
+    finally:
+        acq.stop()
+
+    fit = proc.fit()
+    for line in fit.report_lines():
+        print(line)
+    if factory is not None:
+        # what the factory calibration made of this fit's full scale and of zero force
+        fs_counts = fit.calibration.n_to_counts(fit.full_scale_n)
+        fs_err = (float(factory.counts_to_n(fs_counts)) / fit.full_scale_n - 1.0) * 100.0
+        zero_n = float(factory.counts_to_n(fit.calibration.offset_counts))
+        print(f"factory    read {fs_err:+.2f} % at full scale and {zero_n:+.3f} N at zero "
+              "(corrected from now on)")  # fmt: skip
+    cal_id = store.save(device.uid, fit)
+    print(f"stored calibration {cal_id} for device {device.uid} in {store.db_path}")
+    return 0
+
+
+def _measure_rate_hz(blocks: queue.SimpleQueue, acq, seen: list) -> float:
+    """Text-mode devices do not say their rate: measure it over ~1 s of host-timed samples
+    (the blocks used stay in ``seen``, to be fed first)."""
+    deadline = time.monotonic() + NO_DATA_S
+    while time.monotonic() < deadline:
+        try:
+            seen.append(blocks.get(timeout=0.1))
+        except queue.Empty:
+            continue
+        n = sum(len(b) for b in seen)
+        span_s = float(seen[-1].t_s[-1] - seen[0].t_s[0])
+        if n >= 20 and span_s >= 1.0:
+            return (n - 1) / span_s
+    raise DeviceError(f"too few samples from '{acq.port}' to tell its sampling rate")
+
+
+def _prompt(proc, tty: bool) -> None:
+    m = proc.current_mass_kg
+    if m is None:
+        return
+    if proc.auto:
+        print(f"waiting for {m:g} kg …", file=sys.stderr)
+    else:
+        what = "remove all weights (sensor unloaded)" if m == 0 else f"place {m:g} kg in total"
+        print(f"[{proc.current_index + 1}/{len(proc.masses_kg)}] {what}, then press Enter "
+              "(accepted once the reading is stable)", file=sys.stderr)  # fmt: skip
+
+
+def _status(proc, tty: bool) -> None:
+    if not tty:
+        return
+    bar_n = 20
+    filled = int(round(proc.progress * bar_n))
+    state = "stable  " if proc.stable is not None else "settling"
+    force = proc.current_force_n()
+    reading = f"{force:8.3f} N (factory)" if force is not None else f"{proc.last_raw:10.0f} counts"
+    wait = "  waiting to settle…" if proc.waiting else ""
+    print(f"\r  {state} [{'#' * filled}{'.' * (bar_n - filled)}] {reading}{wait}   ",
+          end="", file=sys.stderr, flush=True)  # fmt: skip
+
+
+def _collect(proc, acq, blocks, keys, tty: bool, LinkState, early: list) -> None:  # noqa: N803
+    """Feed blocks to the procedure until every mass is accepted."""
+    from calibration.models import CalibrationError
+
+    _prompt(proc, tty)
+    last_data = time.monotonic()
+    last_status = 0.0
+    while not proc.done:
+        if early:
+            block = early.pop(0)
+        else:
+            try:
+                block = blocks.get(timeout=0.1)
+            except queue.Empty:
+                block = None
+        if block is not None:
+            last_data = time.monotonic()
+            before = proc.current_index
+            accepted = proc.feed(block.t_s, block.raw)
+            _report(accepted, tty)
+            if proc.current_index != before:
+                _prompt(proc, tty)
+        elif acq.state is LinkState.FAILED or not acq.running:
+            err = acq.error
+            if isinstance(err, BadInput | DeviceError):
+                raise err
+            raise DeviceError(f"device on '{acq.port}' stopped before calibration finished")
+        elif time.monotonic() - last_data > NO_DATA_S and acq.state is LinkState.STREAMING:
+            raise DeviceError(f"no samples from '{acq.port}' for {NO_DATA_S:g} s")
+        # one Enter per mass; typed-ahead presses wait until the armed mass is accepted
+        while keys is not None and proc.last_raw is not None and not proc.waiting:
+            if proc.done or keys.empty():
+                break
+            if keys.get_nowait() is None:
+                raise CalibrationError(
+                    f"input ended after {len(proc.accepted)} of {len(proc.masses_kg)} "
+                    "masses (guided mode needs Enter for each; use --auto for rigs)"
+                )
+            point = proc.request_accept()
+            if point is not None:
+                _report([point], tty)
+                _prompt(proc, tty)
+        if time.monotonic() - last_status > 0.1:
+            last_status = time.monotonic()
+            _status(proc, tty)
+    if tty:
+        print(file=sys.stderr)
+
+
+def _report(points, tty: bool) -> None:
+    for p in points:
+        r = p.reading
+        if tty:
+            print(file=sys.stderr)
+        print(f"accepted {p.mass_kg:g} kg: {r.value_counts:.1f} counts "
+              f"(± {r.stderr_counts:.1f}, t={r.t_s:.2f} s)", file=sys.stderr)  # fmt: skip
