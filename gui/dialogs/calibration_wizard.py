@@ -14,6 +14,7 @@ calibration that produced them).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -37,7 +38,6 @@ from PySide6.QtWidgets import (
 )
 
 from calibration.models import (
-    STANDARD_GRAVITY,
     Calibration,
     CalibrationError,
     FitResult,
@@ -45,6 +45,7 @@ from calibration.models import (
     validate_masses,
 )
 from calibration.stability import StabilityDetector, estimate_noise_counts
+from logger.errors import BadInput
 
 from .. import theme
 
@@ -333,7 +334,7 @@ class CalibrationWizard(QDialog):
 
             try:
                 self.saved = CalibrationStore(self.db_path).save(self.source.uid, self.fit)
-            except (OSError, CalibrationError) as exc:
+            except (OSError, BadInput, sqlite3.Error) as exc:
                 self.result_error.setText(f"{self.db_path}: cannot save: {exc}")
                 return
             cal = cal.with_source(f"stored:{self.saved}")
@@ -344,6 +345,3 @@ class CalibrationWizard(QDialog):
     def done(self, result: int) -> None:
         self.timer.stop()
         super().done(result)
-
-
-__all__ = ["STANDARD_GRAVITY", "CalibrationWizard", "LiveRawSource", "RawSource", "parse_masses"]

@@ -44,6 +44,7 @@ class AlertBanner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.kind: AlertKind | None = None
+        self.min_shown_s = MIN_SHOWN_S
         self.level_n: float | None = None
         self._shown_at = 0.0
         self.label = QLabel("")
@@ -79,7 +80,7 @@ class AlertBanner(QFrame):
 
     def update_state(self, force_n: float | None, hold_active: bool) -> None:
         """Lower the banner once the excursion is over (called every frame)."""
-        if self.kind is None or time.monotonic() - self._shown_at < MIN_SHOWN_S:
+        if self.kind is None or time.monotonic() - self._shown_at < self.min_shown_s:
             return
         if self.kind == AlertKind.HOLD_DURATION:
             over = hold_active

@@ -213,7 +213,7 @@ class LivePlot(QWidget):
         first = int(np.searchsorted(t, t0))
         visible = y[first:] if first < y.shape[0] else y[-1:]
         top = float(np.max(visible)) if visible.shape[0] else 0.0
-        floor = max(10.0 * k, *(v * k * 1.15 for v in (self._max_n, self._warn_n) if v))
+        floor = max([10.0 * k] + [v * k * 1.15 for v in (self._max_n, self._warn_n) if v])
         if self._target_n:
             floor = max(floor, self._target_n[1] * k * 1.15)
         want = max(floor, top * 1.1)

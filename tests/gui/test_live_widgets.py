@@ -1,0 +1,235 @@
+"""Widgets of the live window on plain numbers, records and numpy arrays (offscreen Qt)."""
+
+from __future__ import annotations
+
+import wave
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from gui import theme
+from gui.display import DisplayUnits
+from gui.main_window import ramp_rate_n_per_s
+from gui.sound import Sound, Sounder
+from gui.widgets.alerts import AlertBanner, AlertLog, describe
+from gui.widgets.device_bar import DeviceBar, LinkStatus
+from gui.widgets.holds_table import HoldsTable
+from gui.widgets.live_plot import MAX_OVERLAYS, LivePlot
+from gui.widgets.point_plan import PointPlanView
+from gui.widgets.readout import ForceReadout
+from logger.records import Alert, AlertKind, DeviceInfo, Hold, Point
+
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("propagateSizeHints"),
+]
+
+
+def _hold(index: int, mean_n: float = 30.0) -> Hold:
+    return Hold(index, 0, "Upper trapezius L", 3.0, 20.0, 17.0, mean_n, 33.0, 4.1, 9.5, 0, 0, 80.0)
+
+
+def test_display_units_convert_and_show_pressure():
+    u = DisplayUnits("kgf", 1.0)
+    assert u.per_newton == pytest.approx(1 / 9.80665)
+    assert u.force(9.80665) == "1.00 kgf"
+    assert u.pressure(10.0) == "100 kPa"  # 1 N/cm² = 10 kPa
+    assert DisplayUnits("N").pressure(10.0) == ""
+
+
+def test_plot_holds_every_streamed_sample_and_follows_the_window(qtbot):
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    plot.set_window_s(10.0)
+    t = np.arange(0, 25.0, 0.001)
+    f = np.sin(t)
+    plot.set_data(t, f)
+    x, y = plot.curve_data()
+    assert x.shape[0] == t.shape[0]
+    np.testing.assert_allclose(y, f)
+    (x0, x1), _ = plot.view_box.viewRange()
+    assert x0 == pytest.approx(15.0, abs=0.01) and x1 == pytest.approx(25.0, abs=0.01)
+
+
+def test_plot_axis_limits_and_target_in_the_display_unit(qtbot):
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    plot.set_units(DisplayUnits("lbf", 1.0))
+    plot.set_limits(40.0, 60.0)
+    plot.set_target((25.0, 35.0))
+    assert plot.warn_line.value() == pytest.approx(40.0 / 4.4482216152605)
+    assert plot.max_line.value() == pytest.approx(60.0 / 4.4482216152605)
+    lo, hi = plot.target_band.getRegion()
+    assert (lo, hi) == pytest.approx((25.0 / 4.4482216152605, 35.0 / 4.4482216152605))
+    assert plot.plot_item.getAxis("right").isVisible()
+    plot.set_target(None)
+    assert not plot.target_band.isVisible()
+
+
+def test_plot_pause_freezes_the_view(qtbot):
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    t = np.arange(0, 5.0, 0.01)
+    plot.set_data(t, t)
+    plot.set_paused(True)
+    plot.set_data(t + 5.0, t)
+    x, _ = plot.curve_data()
+    assert x[-1] == pytest.approx(t[-1])
+    plot.set_paused(False)
+    plot.set_data(t + 5.0, t)
+    assert plot.curve_data()[0][-1] == pytest.approx(t[-1] + 5.0)
+
+
+def test_plot_overlays_stay_bounded(qtbot):
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    for i in range(MAX_OVERLAYS + 50):
+        plot.add_hold(i * 1.0, i + 0.5)
+        plot.add_mark(i * 1.0, f"P{i}")
+    plot.set_data(np.array([0.0, MAX_OVERLAYS + 50.0]), np.zeros(2))
+    assert len(plot.hold_regions) == MAX_OVERLAYS
+    assert len(plot.mark_labels) == MAX_OVERLAYS
+    assert plot.mark_labels[-1] == f"P{MAX_OVERLAYS + 49}"
+    # an hour later everything older than the longest window is gone
+    plot.set_data(np.array([0.0, 4000.0]), np.zeros(2))
+    assert plot.hold_regions == [] and plot.mark_labels == []
+
+
+def test_readout_colours_and_chimes_once_per_hold(qtbot):
+    ro = ForceReadout()
+    qtbot.addWidget(ro)
+    ro.set_limits(40.0, 60.0)
+    ro.set_force(20.0)
+    assert ro.force_color == theme.TEXT
+    ro.set_force(45.0)
+    assert ro.force_color == theme.WARN
+    ro.set_force(61.0)
+    assert ro.force_color == theme.MAX
+    ro.set_preset_s(7.0)
+    chimes: list[float] = []
+    ro.target_reached.connect(chimes.append)
+    ro.set_hold(10.0, 6.9, 30.0, 29.0)
+    assert chimes == []
+    ro.set_hold(10.0, 7.0, 30.0, 29.0)
+    ro.set_hold(10.0, 8.0, 30.0, 29.0)
+    assert chimes == [7.0]
+    ro.set_point_target_s(60.0)  # the point's own target wins over the preset
+    assert ro.target_s == 60.0
+    ro.set_hold(30.0, 59.0)
+    ro.set_hold(30.0, 61.0)
+    assert chimes == [7.0, 60.0]
+
+
+def test_point_plan_highlights_current_and_names_next(qtbot):
+    view = PointPlanView()
+    qtbot.addWidget(view)
+    view.set_points([Point(0, "A"), Point(1, "B"), Point(2, "C")])
+    assert view.next_name == "A"
+    view.set_current(1)
+    assert view.current_name == "2. B" and view.next_name == "C"
+    assert view.list.item(1).font().bold()
+    view.set_current(2)
+    assert view.next_name == "end of plan"
+    with qtbot.waitSignal(view.jump_requested) as sig:
+        rect = view.list.visualItemRect(view.list.item(0))
+        qtbot.mouseClick(view.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert sig.args == [0]
+
+
+def test_holds_table_fills_and_follows_units(qtbot):
+    table = HoldsTable()
+    qtbot.addWidget(table)
+    table.add_hold(_hold(0, 30.0))
+    table.add_hold(_hold(1, 9.80665))
+    assert table.rowCount() == 2
+    assert table.item(1, 4).text() == "9.8 N"
+    table.set_units(DisplayUnits("kgf"))
+    assert table.rowCount() == 2
+    assert table.item(1, 4).text() == "1.00 kgf"
+
+
+def test_alert_banner_shows_and_clears_after_the_excursion(qtbot):
+    banner = AlertBanner()
+    qtbot.addWidget(banner)
+    banner.min_shown_s = 0.0
+    units = DisplayUnits()
+    warn = Alert(1.0, AlertKind.WARN, 41.0, 0, None)
+    banner.show_alert(warn, describe(warn, units, "A"), 40.0)
+    assert banner.active and "41.0 N" in banner.text and "A" in banner.text
+    big = Alert(1.5, AlertKind.MAX, 61.0, 0, None)
+    banner.show_alert(big, describe(big, units, "A"), 60.0)
+    banner.show_alert(warn, "later warn", 40.0)  # a max is not downgraded
+    assert banner.kind == AlertKind.MAX
+    banner.update_state(59.0, True)  # within hysteresis of 60 N: still over
+    assert banner.active
+    banner.update_state(50.0, True)
+    assert not banner.active and banner.isHidden()
+
+
+def test_alert_log_is_bounded(qtbot):
+    log = AlertLog()
+    qtbot.addWidget(log)
+    for i in range(2100):
+        log.add_entry(float(i), f"e{i}")
+    assert log.count() == 2000 and log.entries == 2100
+    assert log.texts()[-1].endswith("e2099")
+
+
+def test_device_bar_status_and_custom_url(qtbot):
+    bar = DeviceBar()
+    qtbot.addWidget(bar)
+    device = DeviceInfo("SIM-0001", "1.2.3", "1.0", 1000.0, 1)
+    bar.set_status(LinkStatus("reconnecting", device, 12, 3, 1, 4.0))
+    assert bar.state_text == "reconnecting…"
+    assert "SIM-0001" in bar.status_label.text() and "lost 12" in bar.status_label.text()
+    assert bar.picker.itemData(0) == "sim://"
+    bar.set_url("sim://x?scenario=demo&speed=0")
+    with qtbot.waitSignal(bar.connect_requested) as sig:
+        bar.connect_button.click()
+    assert sig.args == ["sim://x?scenario=demo&speed=0"]
+    bar.set_connected(True)
+    with qtbot.waitSignal(bar.disconnect_requested):
+        bar.connect_button.click()
+
+
+def test_ramp_rate_is_the_slope_of_the_trace():
+    t = np.arange(0, 2.0, 0.001)
+    assert ramp_rate_n_per_s(t, 10.0 * t + 3.0, 0.25) == pytest.approx(10.0)
+    assert ramp_rate_n_per_s(t[:2], t[:2], 0.25) is None
+
+
+def test_sounder_respects_mute_and_writes_playable_wavs(qtbot):
+    sounder = Sounder(muted=True)
+    try:
+        sounder.play(Sound.ALARM)
+        assert sounder.played == []
+        sounder.muted = False
+        sounder.play(Sound.CHIME)
+        assert sounder.played == [Sound.CHIME]
+        for path in sounder._files.values():
+            with wave.open(str(path)) as w:
+                assert w.getnframes() > 1000 and w.getframerate() == 22050
+    finally:
+        sounder.close()
+
+
+def test_singletons_survive_a_long_live_plot(qtbot):
+    """PySide6 6.12 drops references to True/None per signal and paint (see gui.qt_compat);
+    on Python 3.11 this test aborted the interpreter before the work-around."""
+    import sys
+
+    from gui.qt_compat import IMMORTAL_BOOST
+
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    plot.show()
+    before = sys.getrefcount(None)
+    for i in range(200):
+        plot.add_mark(float(i), "x")
+        plot.set_data(np.arange(1000.0) + i, np.arange(1000.0))
+        plot.repaint()
+    if sys.version_info < (3, 12):
+        assert sys.getrefcount(None) > IMMORTAL_BOOST // 2
+        assert sys.getrefcount(True) > IMMORTAL_BOOST // 2
+    assert sys.getrefcount(None) > before - 10**9
