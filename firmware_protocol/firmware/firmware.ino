@@ -1,0 +1,456 @@
+/*
+ * pressure-logger firmware for Arduino Uno / Nano (ATmega328P) + HX711 load-cell ADC.
+ *
+ * Speaks the binary protocol of ../PROTOCOL.md through protocol_core.c: HELLO/IDENTITY
+ * handshake, batched SAMPLES (every HX711 conversion is numbered, so the host counts lost
+ * samples exactly), ACK/NAK commands, PING/PONG, events (mark button, limit crossed, ADC
+ * fault), a heartbeat while idle, the on-device buzzer/LED alarm set by SET_LIMITS, and
+ * the uid + factory calibration kept in EEPROM.
+ *
+ * Nothing in loop() waits: the HX711 is polled for "data ready" and read only then, with
+ * interrupts off for the 24-bit shift alone (~60 us); serial bytes are handled as they
+ * arrive; samples leave in batches once the oldest is 20 ms old.
+ *
+ * Wiring (see README.md): HX711 DOUT -> D3, SCK -> D4, RATE -> D5 (optional),
+ * mark button D2 -> GND, active buzzer D8 -> GND, LED on D13 (built in).
+ */
+#include <Arduino.h>
+#include <avr/eeprom.h>
+
+#include "protocol_core.h"
+
+/* ------------------------------------------------------------------ configuration */
+
+#define FW_MAJOR 1
+#define FW_MINOR 0
+#define FW_PATCH 0
+#define BAUD 115200UL
+
+#define PIN_HX_DOUT 3
+#define PIN_HX_SCK 4
+#define PIN_HX_RATE 5 /* HX711 RATE pin: LOW 10 SPS, HIGH 80 SPS. -1 if hard-wired. */
+#define HX_RATE_DEFAULT_HZ 80 /* what the RATE pin is driven to at boot (or wired to) */
+#define PIN_MARK 2
+#define PIN_BUZZER 8
+#define PIN_LED LED_BUILTIN
+/* #define BUZZER_PASSIVE 2000  -- uncomment for a passive piezo: tone() at this Hz */
+
+#define BATCH_MAX 16          /* samples per frame at most */
+#define BATCH_AGE_US 20000UL  /* send a frame once its first sample is this old */
+#define HEARTBEAT_US 1000000UL
+#define DEBOUNCE_MS 30
+#define ADC_TIMEOUT_PERIODS 3 /* a conversion this many periods late is an ADC fault */
+
+/* Largest frame we send: SAMPLES with BATCH_MAX samples (IDENTITY is smaller). */
+#define TX_PAYLOAD_MAX (PC_SAMPLES_HEADER_LEN + 3 * BATCH_MAX)
+#define TX_FRAME_MAX (TX_PAYLOAD_MAX + 4 + 2 + 1)
+
+/* ------------------------------------------------------------------------- state */
+
+struct EepromImage {
+    uint8_t magic[2]; /* 'P' 'L' */
+    uint8_t version;
+    char uid[PC_UID_LEN];
+    float counts_per_n; /* 0.0: no factory calibration */
+    int32_t offset_counts;
+    uint16_t crc;
+};
+
+static EepromImage ee;
+static pc_decoder_t rx;
+static uint8_t tx[TX_FRAME_MAX];
+static uint8_t tx_seq;
+
+static bool streaming;
+static uint16_t rate_hz = HX_RATE_DEFAULT_HZ;
+static uint32_t period_us = 1000000UL / HX_RATE_DEFAULT_HZ;
+
+static uint32_t sample_index; /* every conversion since boot, streaming or not */
+static int32_t last_raw;
+static uint32_t last_conv_us;
+static bool adc_faulted;
+
+static uint8_t batch[3 * BATCH_MAX];
+static uint8_t batch_count;
+static uint8_t batch_flags;
+static uint32_t batch_first_index, batch_t_us;
+
+static uint16_t adc_timeouts, overruns;
+static uint32_t last_heartbeat_us;
+
+static bool limits_on;
+static int32_t warn_counts, max_counts;
+static int8_t limit_dir; /* +1: force raises counts; -1: it lowers them */
+static uint8_t limit_level; /* 0 below warn, 1 at/over warn, 2 at/over max */
+
+static uint8_t mark_stable = HIGH, mark_last = HIGH;
+static uint32_t mark_changed_ms, mark_edge_us;
+
+/* HX711 pins as port registers, so the shift loop is fast with interrupts off */
+static volatile uint8_t *sck_port;
+static uint8_t sck_mask;
+static volatile uint8_t *dout_pin;
+static uint8_t dout_mask;
+
+/* ------------------------------------------------------------------------ output */
+
+static void send(uint8_t type, const uint8_t *payload, size_t len)
+{
+    size_t n = pc_frame_encode(type, tx_seq++, payload, len, tx, sizeof tx);
+    if (n) Serial.write(tx, n);
+}
+
+static void send_fields(uint8_t type, const pc_val_t *vals)
+{
+    uint8_t payload[48];
+    send(type, payload, pc_pack(pc_layout(type), vals, payload));
+}
+
+static void send_ack(uint8_t seq, uint8_t type)
+{
+    pc_val_t v[2];
+    v[0].u = seq;
+    v[1].u = type;
+    send_fields(PC_ACK, v);
+}
+
+static void send_nak(uint8_t seq, uint8_t type, uint8_t code)
+{
+    pc_val_t v[3];
+    v[0].u = seq;
+    v[1].u = type;
+    v[2].u = code;
+    send_fields(PC_NAK, v);
+}
+
+static void send_event(uint8_t kind, uint32_t t_us, int32_t arg)
+{
+    pc_val_t v[3];
+    v[0].u = kind;
+    v[1].u = t_us;
+    v[2].i = arg;
+    send_fields(PC_EVENT, v);
+}
+
+static void send_identity(void)
+{
+    pc_val_t v[35];
+    uint8_t i, k = 0;
+    v[k++].u = PC_PROTOCOL_MAJOR;
+    v[k++].u = PC_PROTOCOL_MINOR;
+    v[k++].u = FW_MAJOR;
+    v[k++].u = FW_MINOR;
+    v[k++].u = FW_PATCH;
+    for (i = 0; i < PC_UID_LEN; i++) v[k++].u = (uint8_t)ee.uid[i];
+    v[k++].u = PC_ADC_HX711;
+    v[k++].u = 24;
+    v[k++].u = 1; /* channels */
+    v[k++].u = rate_hz;
+    v[k++].u = PIN_HX_RATE >= 0 ? 10 : rate_hz;
+    v[k++].u = PIN_HX_RATE >= 0 ? 80 : rate_hz;
+    v[k++].f = ee.counts_per_n;
+    v[k++].i = ee.offset_counts;
+    v[k++].u = pc_frame_size(TX_PAYLOAD_MAX) - 1; /* max_frame: COBS bytes, no delimiter */
+    v[k++].u = PC_CAP_BUZZER | PC_CAP_LED | PC_CAP_MARK_BUTTON | PC_CAP_EEPROM_CAL;
+    send_fields(PC_IDENTITY, v);
+}
+
+static void flush_batch(void)
+{
+    if (!batch_count) return;
+    uint8_t *payload = tx + (sizeof tx - TX_PAYLOAD_MAX); /* built in place, no copy */
+    size_t len = pc_pack_samples_header(payload, batch_first_index, batch_t_us, period_us, 1,
+                                        batch_count, batch_flags);
+    memcpy(payload + len, batch, 3u * batch_count);
+    len += 3u * batch_count;
+    send(PC_SAMPLES, payload, len);
+    batch_count = 0;
+    batch_flags = 0;
+}
+
+/* ----------------------------------------------------------------------- EEPROM */
+
+static uint16_t ee_crc(const EepromImage *img)
+{
+    return pc_crc16((const uint8_t *)img, offsetof(EepromImage, crc), 0xFFFF);
+}
+
+static void ee_save(void)
+{
+    ee.crc = ee_crc(&ee);
+    eeprom_update_block(&ee, (void *)0, sizeof ee);
+}
+
+static void ee_load(void)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    eeprom_read_block(&ee, (const void *)0, sizeof ee);
+    if (ee.magic[0] == 'P' && ee.magic[1] == 'L' && ee.version == 1 && ee.crc == ee_crc(&ee))
+        return;
+    /* First boot: a uid from ADC noise of floating pins and the boot time. */
+    uint32_t seed = micros();
+    for (uint8_t i = 0; i < 32; i++) seed = seed * 31 + analogRead(A0 + (i & 3));
+    randomSeed(seed);
+    memset(&ee, 0, sizeof ee);
+    ee.magic[0] = 'P';
+    ee.magic[1] = 'L';
+    ee.version = 1;
+    memcpy(ee.uid, "PL-", 3);
+    for (uint8_t i = 0; i < 8; i++) ee.uid[3 + i] = hex[random(16)];
+    ee.counts_per_n = 0.0f;
+    ee.offset_counts = 0;
+    ee_save();
+}
+
+/* ------------------------------------------------------------------------- HX711 */
+
+static void set_rate_pin(uint16_t hz)
+{
+#if PIN_HX_RATE >= 0
+    digitalWrite(PIN_HX_RATE, hz == 80 ? HIGH : LOW);
+#endif
+    rate_hz = hz;
+    period_us = 1000000UL / hz;
+}
+
+static int32_t hx711_shift_in(void)
+{
+    /* 24 data bits MSB first, then one more pulse: channel A, gain 128 next time.
+     * SCK high for more than 60 us powers the chip down, so no interrupt may stretch a
+     * pulse: interrupts are off for these ~25 pulses only. */
+    uint32_t v = 0;
+    uint8_t sreg = SREG;
+    cli();
+    for (uint8_t i = 0; i < 25; i++) {
+        *sck_port |= sck_mask;
+        delayMicroseconds(1);
+        if (i < 24) v = (v << 1) | ((*dout_pin & dout_mask) ? 1 : 0);
+        *sck_port &= (uint8_t)~sck_mask;
+        delayMicroseconds(1);
+    }
+    SREG = sreg;
+    if (v & 0x800000UL) v |= 0xFF000000UL; /* sign-extend 24 -> 32 bits */
+    return (int32_t)v;
+}
+
+/* ---------------------------------------------------------------- limits & alarm */
+
+static void update_limits(int32_t raw, uint32_t t_us)
+{
+    if (!limits_on) return;
+    int32_t x = limit_dir * raw, w = limit_dir * warn_counts, m = limit_dir * max_counts;
+    int32_t hyst = (m - w) / 8;
+    if (hyst < 1) hyst = 1;
+    uint8_t level;
+    if (x >= m || (limit_level == 2 && x > m - hyst)) level = 2;
+    else if (x >= w || (limit_level >= 1 && x > w - hyst)) level = 1;
+    else level = 0;
+    while (level > limit_level) send_event(PC_EVENT_LIMIT_CROSSED, t_us, ++limit_level);
+    while (level < limit_level) send_event(PC_EVENT_LIMIT_CROSSED, t_us, -(int32_t)limit_level--);
+}
+
+static void drive_alarm(void)
+{
+    /* max: continuous; warn: 100 ms beep every 500 ms; otherwise silent */
+    bool on = limits_on && (limit_level == 2 || (limit_level == 1 && (millis() % 500) < 100));
+    digitalWrite(PIN_LED, on ? HIGH : LOW);
+#ifdef BUZZER_PASSIVE
+    static bool sounding;
+    if (on && !sounding) tone(PIN_BUZZER, BUZZER_PASSIVE);
+    if (!on && sounding) noTone(PIN_BUZZER);
+    sounding = on;
+#else
+    digitalWrite(PIN_BUZZER, on ? HIGH : LOW);
+#endif
+}
+
+/* ------------------------------------------------------------------------ samples */
+
+static void take_sample(int32_t raw, uint32_t t_us, uint8_t flags)
+{
+    uint32_t index = sample_index++;
+    if (raw >= 8388607L || raw <= -8388608L) flags |= PC_FLAG_SATURATED;
+    update_limits(raw, t_us);
+    if (!streaming) return;
+    if (batch_count == BATCH_MAX) {
+        flush_batch();
+        if (batch_count == BATCH_MAX) { /* cannot happen unless send failed */
+            overruns++;
+            return;
+        }
+    }
+    if (batch_count == 0) {
+        batch_first_index = index;
+        batch_t_us = t_us;
+    }
+    pc_put_i24(batch + 3 * batch_count, raw);
+    batch_count++;
+    batch_flags |= flags;
+}
+
+static void poll_adc(void)
+{
+    uint32_t now = micros();
+    if (!(*dout_pin & dout_mask)) { /* DOUT low: a conversion is ready */
+        last_raw = hx711_shift_in();
+        last_conv_us = now;
+        adc_faulted = false;
+        take_sample(last_raw, now, 0);
+    } else if (now - last_conv_us > ADC_TIMEOUT_PERIODS * period_us) {
+        /* The ADC missed conversions: keep the index counting in nominal time with
+         * repeated values, flagged, so the host sees the fault and not a silent gap. */
+        adc_timeouts++;
+        if (!adc_faulted) send_event(PC_EVENT_ADC_FAULT, now, 0);
+        adc_faulted = true;
+        last_conv_us += period_us;
+        take_sample(last_raw, now, PC_FLAG_ADC_TIMEOUT);
+    }
+}
+
+/* ----------------------------------------------------------------------- commands */
+
+static void handle(const pc_frame_t *f)
+{
+    const char *layout = pc_layout(f->type);
+    pc_val_t v[4];
+    if (f->type >= 0x80 || layout == NULL) {
+        send_nak(f->seq, f->type, PC_NAK_UNKNOWN_COMMAND);
+        return;
+    }
+    if (pc_unpack(layout, f->payload, f->len, v) != 0) {
+        send_nak(f->seq, f->type, PC_NAK_BAD_LENGTH);
+        return;
+    }
+    switch (f->type) {
+    case PC_HELLO: /* a (new) host: quiet, limits off, then who we are */
+        flush_batch();
+        streaming = false;
+        limits_on = false;
+        limit_level = 0;
+        send_identity();
+        break;
+    case PC_START:
+        batch_count = 0;
+        streaming = true;
+        send_ack(f->seq, f->type);
+        break;
+    case PC_STOP:
+        flush_batch();
+        streaming = false;
+        send_ack(f->seq, f->type);
+        break;
+    case PC_SET_RATE:
+        if (PIN_HX_RATE >= 0 ? (v[0].u == 10 || v[0].u == 80) : v[0].u == rate_hz) {
+            flush_batch();
+            set_rate_pin((uint16_t)v[0].u);
+            send_ack(f->seq, f->type);
+        } else {
+            send_nak(f->seq, f->type, PIN_HX_RATE >= 0 ? PC_NAK_BAD_VALUE : PC_NAK_UNSUPPORTED);
+        }
+        break;
+    case PC_GET_STATUS: {
+        pc_val_t s[6];
+        s[0].u = millis();
+        s[1].u = streaming;
+        s[2].u = rate_hz;
+        s[3].u = (uint16_t)(rx.crc_errors + rx.cobs_errors);
+        s[4].u = adc_timeouts;
+        s[5].u = overruns;
+        send_fields(PC_STATUS, s);
+        break;
+    }
+    case PC_PING: {
+        pc_val_t p[2];
+        p[0].u = v[0].u;
+        p[1].u = micros();
+        send_fields(PC_PONG, p);
+        break;
+    }
+    case PC_SET_LIMITS: {
+        /* 24-bit counts: clamp so that the sign flip in update_limits cannot overflow */
+        int32_t w = constrain(v[0].i, -16777216L, 16777216L);
+        int32_t m = constrain(v[1].i, -16777216L, 16777216L);
+        limits_on = v[2].u != 0;
+        warn_counts = w;
+        max_counts = m;
+        limit_dir = m >= w ? 1 : -1;
+        limit_level = 0;
+        send_ack(f->seq, f->type);
+        break;
+    }
+    case PC_STORE_CAL:
+        if (!(v[0].f == v[0].f) || v[0].f == 0.0f || isinf(v[0].f)) {
+            send_nak(f->seq, f->type, PC_NAK_BAD_VALUE);
+            break;
+        }
+        ee.counts_per_n = v[0].f;
+        ee.offset_counts = v[1].i;
+        ee_save();
+        send_ack(f->seq, f->type);
+        break;
+    default:
+        send_nak(f->seq, f->type, PC_NAK_UNKNOWN_COMMAND);
+    }
+}
+
+/* -------------------------------------------------------------------- mark button */
+
+static void poll_mark(void)
+{
+    uint8_t now = digitalRead(PIN_MARK);
+    uint32_t ms = millis();
+    if (now != mark_last) {
+        mark_last = now;
+        mark_changed_ms = ms;
+        if (now == LOW) mark_edge_us = micros(); /* time of the press, not of debounce */
+    } else if (now != mark_stable && ms - mark_changed_ms >= DEBOUNCE_MS) {
+        mark_stable = now;
+        if (now == LOW) send_event(PC_EVENT_MARK_BUTTON, mark_edge_us, 0);
+    }
+}
+
+/* ---------------------------------------------------------------------- main loop */
+
+void setup()
+{
+    pinMode(PIN_HX_SCK, OUTPUT);
+    digitalWrite(PIN_HX_SCK, LOW);
+    pinMode(PIN_HX_DOUT, INPUT);
+#if PIN_HX_RATE >= 0
+    pinMode(PIN_HX_RATE, OUTPUT);
+#endif
+    set_rate_pin(HX_RATE_DEFAULT_HZ);
+    sck_port = portOutputRegister(digitalPinToPort(PIN_HX_SCK));
+    sck_mask = digitalPinToBitMask(PIN_HX_SCK);
+    dout_pin = portInputRegister(digitalPinToPort(PIN_HX_DOUT));
+    dout_mask = digitalPinToBitMask(PIN_HX_DOUT);
+    pinMode(PIN_MARK, INPUT_PULLUP);
+    pinMode(PIN_BUZZER, OUTPUT);
+    pinMode(PIN_LED, OUTPUT);
+    ee_load();
+    pc_decoder_init(&rx);
+    Serial.begin(BAUD);
+    last_conv_us = micros();
+    last_heartbeat_us = last_conv_us;
+}
+
+void loop()
+{
+    pc_frame_t f;
+    while (Serial.available() > 0) {
+        if (pc_decoder_feed(&rx, (uint8_t)Serial.read(), &f)) handle(&f);
+    }
+    poll_adc();
+    poll_mark();
+    drive_alarm();
+    uint32_t now = micros();
+    if (batch_count && (now - batch_t_us >= BATCH_AGE_US || batch_count == BATCH_MAX))
+        flush_batch();
+    if (!streaming && now - last_heartbeat_us >= HEARTBEAT_US) {
+        pc_val_t h[2];
+        h[0].u = now;
+        h[1].u = 0;
+        send_fields(PC_HEARTBEAT, h);
+        last_heartbeat_us = now;
+    }
+}
