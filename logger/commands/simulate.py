@@ -1,16 +1,116 @@
-"""`pressure-logger simulate` — placeholder until its issue lands; refuses with exit code 2."""
+"""`pressure-logger simulate`: serve the simulated device on a pty or a TCP port.
+
+``--pty`` prints the pty path as the first line of output; ``--tcp HOST:PORT`` prints
+``socket://HOST:PORT`` (the URL to give ``--port``). Both serve until SIGTERM/SIGINT.
+The scenario is validated before anything is served (a malformed one exits with code 2,
+naming the file, step and key).
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import urllib.parse
 
-from ..errors import BadInput
+import serial
+
+from ..errors import BadInput, DeviceError
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("simulate", help="(not yet available)")
+    p = sub.add_parser(
+        "simulate",
+        help="serve the simulated device on a pty or TCP port",
+        description="Serve the simulated device (same bytes as the firmware) on a pty or a "
+        "TCP port until killed.",
+    )
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pty", action="store_true", help="serve on a new pty; prints its path")
+    where.add_argument(
+        "--tcp", metavar="HOST:PORT", help="serve on TCP (HOST defaults to 127.0.0.1; PORT 0=any)"
+    )
+    p.add_argument(
+        "--scenario", default="demo", metavar="FILE|NAME",
+        help="scenario file or built-in name (demo, calibration, stress); default demo",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
+    p.add_argument(
+        "--speed", type=float, default=1.0,
+        help="1 = real time (default), X = X times faster, 0 = as fast as the client reads",
+    )  # fmt: skip
     p.set_defaults(run=run)
 
 
+def parse_tcp(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``:PORT``, ``PORT`` or ``[v6]:PORT`` → (host, port)."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        host, port_text = "", text
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        port = int(port_text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise BadInput(f"--tcp: expected HOST:PORT with PORT 0..65535, got {text!r}")
+    return host, port
+
+
+def sim_url(scenario: str, seed: int | None, speed: float) -> str:
+    query = {"scenario": scenario, "speed": repr(speed)}
+    if seed is not None:
+        query["seed"] = str(seed)
+    return f"sim://simulate-{os.getpid()}?{urllib.parse.urlencode(query)}"
+
+
 def run(args: argparse.Namespace) -> int:
-    raise BadInput("'simulate' is not available in this build yet")
+    import firmware_protocol  # noqa: F401  (registers sim://)
+    from firmware_protocol.sim.scenario import load_scenario
+    from firmware_protocol.sim.server import PtyServer, TcpServer
+
+    if args.seed is not None and args.seed < 0:
+        raise BadInput(f"--seed: expected an integer >= 0, got {args.seed}")
+    if not 0 <= args.speed < float("inf"):
+        raise BadInput(f"--speed: expected a number >= 0, got {args.speed}")
+    scenario = args.scenario
+    if os.path.exists(scenario):
+        scenario = os.path.abspath(scenario)
+    load_scenario(scenario)  # refuse a malformed scenario before serving anything
+    tcp = parse_tcp(args.tcp) if args.tcp else None
+
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    try:
+        port = serial.serial_for_url(sim_url(scenario, args.seed, args.speed), timeout=0.05)
+    except serial.SerialException as exc:
+        raise DeviceError(f"cannot start the simulated device: {exc}") from None
+    if tcp is None:
+        server: PtyServer | TcpServer = PtyServer(port, stop)
+        first_line = server.path
+    else:
+        try:
+            server = TcpServer(port, tcp[0], tcp[1], stop)
+        except OSError as exc:
+            port.close()
+            raise DeviceError(f"--tcp {args.tcp}: cannot listen: {exc.strerror or exc}") from None
+        host, bound = server.address
+        first_line = f"socket://{'[' + host + ']' if ':' in host else host}:{bound}"
+    print(first_line, flush=True)
+    print(
+        f"serving scenario '{args.scenario}' at speed {args.speed:g}; Ctrl-C to stop",
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.close()
+    return 0
