@@ -7,11 +7,11 @@ at least ``MIN_SHOWN_S`` so a brief spike is still seen; every alert goes into t
 
 from __future__ import annotations
 
+import html
 import time
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QWidget
 
 from logger.records import Alert, AlertKind
 
@@ -99,23 +99,25 @@ class AlertBanner(QFrame):
         self.setVisible(False)
 
 
-class AlertLog(QListWidget):
-    """Every alert of the connection, newest last (bounded for 8-hour sessions)."""
+class AlertLog(QPlainTextEdit):
+    """Every alert and event of the connection, newest last (bounded for 8-hour sessions)."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.setReadOnly(True)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setMaximumBlockCount(MAX_LOG_ENTRIES)
+        self.setUndoRedoEnabled(False)
         self.entries = 0
 
     def add_entry(self, t_s: float, text: str, color: str = theme.TEXT) -> None:
-        minutes, seconds = divmod(t_s, 60.0)
-        item = QListWidgetItem(f"{int(minutes):02d}:{seconds:04.1f}   {text}")
-        item.setForeground(QBrush(QColor(color)))
-        self.addItem(item)
+        minutes, seconds = divmod(max(0.0, t_s), 60.0)
+        stamp = f"{int(minutes):02d}:{seconds:04.1f}"
+        self.appendHtml(
+            f'<span style="color:{theme.TEXT_DIM}">{stamp}</span>&nbsp;&nbsp;'
+            f'<span style="color:{color}">{html.escape(text)}</span>'
+        )
         self.entries += 1
-        while self.count() > MAX_LOG_ENTRIES:
-            self.takeItem(0)
-        self.scrollToBottom()
 
     def texts(self) -> list[str]:
-        return [self.item(i).text() for i in range(self.count())]
+        return self.toPlainText().splitlines()
