@@ -165,7 +165,12 @@ def _status(proc, tty: bool) -> None:
     filled = int(round(proc.progress * bar_n))
     state = "stable  " if proc.stable is not None else "settling"
     force = proc.current_force_n()
-    reading = f"{force:8.3f} N (factory)" if force is not None else f"{proc.last_raw:10.0f} counts"
+    if force is not None:
+        reading = f"{force:8.3f} N (factory)"
+    elif proc.last_raw is not None:
+        reading = f"{proc.last_raw:10.0f} counts"
+    else:
+        reading = "no samples yet"
     wait = "  waiting to settle…" if proc.waiting else ""
     print(f"\r  {state} [{'#' * filled}{'.' * (bar_n - filled)}] {reading}{wait}   ",
           end="", file=sys.stderr, flush=True)  # fmt: skip

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from calibration.models import CalibrationError
 from calibration.stability import StabilityDetector, estimate_noise_counts
@@ -147,3 +149,23 @@ def test_estimate_noise_ignores_steps_and_ramps() -> None:
     assert estimate_noise_counts(x) == pytest.approx(NOISE, rel=0.08)
     with pytest.raises(CalibrationError, match="at least 3 samples"):
         estimate_noise_counts(np.zeros(2))
+
+
+@given(cuts=st.lists(st.integers(1, 11999), max_size=25, unique=True))
+@settings(max_examples=60)
+def test_plateaus_do_not_depend_on_how_blocks_are_cut(cuts: list[int]) -> None:
+    t, x = staircase([120000.0, 140000.0, 160000.0, 200000.0], seed=7)
+    whole = StabilityDetector(NOISE, rate_hz=RATE_HZ)
+    whole.feed(t, x)
+    expected = whole.pop_plateaus()
+    split = StabilityDetector(NOISE, rate_hz=RATE_HZ)
+    edges = [0, *sorted(cuts), x.size]
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        split.feed(t[a:b], x[a:b])
+    got = split.pop_plateaus()
+    assert len(got) == len(expected) == 4
+    for g, e in zip(got, expected, strict=True):
+        assert g.t_s == e.t_s
+        assert g.value_counts == pytest.approx(e.value_counts, rel=1e-12)
+        assert g.std_counts == pytest.approx(e.std_counts, rel=1e-9)
+    assert split.progress == whole.progress
