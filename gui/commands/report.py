@@ -1,16 +1,66 @@
-"""`pressure-logger report` — placeholder until its issue lands; refuses with exit code 2."""
+"""`pressure-logger report SESSION --out FILE.pdf [--reference SESSION] [--db PATH]`.
+
+Writes the A4 session report (gui/report.py). Qt is needed for the PDF writer and the
+plots, but no display: the command uses Qt's offscreen platform unless one is set.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+from pathlib import Path
 
 from logger.errors import BadInput
 
+log = logging.getLogger(__name__)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="(not yet available)")
+    p = sub.add_parser(
+        "report",
+        help="write an A4 PDF report of a session",
+        description="Write an A4 PDF report of a stored session: metadata, timeline, holds, "
+        "alerts, per-point statistics; with --reference, the comparison with a reference "
+        "session (overlays, RMS error, mean difference, time in target) and progress.",
+    )
+    p.add_argument("session", metavar="SESSION", help="session id (see `sessions`)")
+    p.add_argument("--out", required=True, metavar="FILE.pdf", help="the PDF to write")
+    p.add_argument("--reference", metavar="SESSION", help="reference (expert) session id")
+    p.add_argument("--db", metavar="PATH", help="session database (default: user data dir)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise BadInput("'report' is not available in this build yet")
+    from logger.store import SessionStore, default_db_path
+
+    db = Path(args.db) if args.db else default_db_path()
+    if not db.is_file():
+        raise BadInput(f"--db {db}: no such session database")
+    out = Path(args.out)
+    if out.suffix.lower() != ".pdf":
+        raise BadInput(f"--out {out}: the report is a PDF; name it *.pdf")
+    if not out.parent.is_dir():
+        raise BadInput(f"--out {out}: directory {out.parent} does not exist")
+    store = SessionStore(db)
+    try:
+        # unknown ids are refused (BadInput, exit 2) before Qt starts or anything is written
+        store.load_session(args.session)
+        if args.reference:
+            store.load_session(args.reference)
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from PySide6.QtWidgets import QApplication
+
+        app = QApplication.instance() or QApplication(["pressure-logger"])
+        from ..report import write_report
+
+        summary = write_report(store, args.session, out, reference_sid=args.reference)
+        del app
+    finally:
+        store.close()
+    print(
+        f"{summary.path}: {summary.pages} pages, {summary.holds} holds, "
+        f"{summary.points} points"
+        + (f", {summary.compared_points} compared" if args.reference else "")
+    )
+    return 0

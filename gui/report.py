@@ -1,0 +1,538 @@
+"""The printable session report: an A4 PDF written with Qt's own ``QPdfWriter``.
+
+Contents: session metadata (client pseudonym, therapist, device, calibration and its date),
+the timeline, alerts and gaps, the holds table, per-point statistics with left/right
+differences, and, with a reference session, the comparison scores, one overlay per point
+and the trainee's progress. Text is real PDF text (searchable, extractable); plots are the
+review window's own pyqtgraph widgets in a light theme, rendered at twice their size.
+
+The document is laid out twice: once into memory to count the pages (the footer says
+"page n of N"), then into a temporary file beside the target, renamed into place at the
+end, so a failed report never leaves a partial PDF.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QRectF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QPen,
+)
+from PySide6.QtWidgets import QApplication, QWidget
+
+from logger.compare import (
+    SessionComparison,
+    compare_sessions,
+    name_key,
+    progress,
+    session_data_from_store,
+)
+from logger.errors import BadInput, DeviceError
+from logger.point_stats import left_right, point_stats
+
+from .review.comparison import comparison_cells, comparison_summary, progress_cells
+from .review.format import hms, local_time, num
+from .review.plots import OverlayPlot, ProgressPlot
+from .review.tables import (
+    HOLD_COLUMNS,
+    LR_COLUMNS,
+    STATS_COLUMNS,
+    hold_cells,
+    lr_cells,
+    stats_cells,
+)
+from .review.timeline import TimelinePlot
+
+log = logging.getLogger(__name__)
+
+DPI = 300
+MARGIN_MM = 15.0
+FONT_FAMILY = "DejaVu Sans"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSummary:
+    path: Path
+    pages: int
+    holds: int
+    points: int
+    compared_points: int
+
+
+def _mm(mm: float) -> float:
+    return mm / 25.4 * DPI
+
+
+def _font(pt: float, bold: bool = False) -> QFont:
+    f = QFont(FONT_FAMILY)
+    f.setPointSizeF(pt)
+    f.setBold(bold)
+    return f
+
+
+def render_widget(widget: QWidget, size_px: tuple[int, int]) -> QImage:
+    """The widget drawn offscreen at ``size_px``.
+
+    ``QWidget.grab`` rather than a scaled painter: a QGraphicsView applies a painter's
+    scale twice and would show a quarter of the plot.
+    """
+    widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    widget.resize(*size_px)
+    widget.show()
+    QApplication.processEvents()
+    image = widget.grab().toImage()
+    widget.hide()
+    return image
+
+
+class _Doc:
+    """A flowing A4 document: headings, paragraphs, tables and images, paginated."""
+
+    def __init__(self, writer: QPdfWriter, title: str, total_pages: int | None) -> None:
+        self.writer = writer
+        self.painter = QPainter(writer)
+        layout = writer.pageLayout()
+        rect = layout.paintRectPixels(DPI)
+        self.width = float(rect.width())
+        self.height = float(rect.height())
+        self.footer_h = _mm(8)
+        self.bottom = self.height - self.footer_h
+        self.y = 0.0
+        self.page = 1
+        self.title = title
+        self.total = total_pages
+        self.painter.setPen(QColor("#111111"))
+
+    # ------------------------------------------------------------ pages
+    def _footer(self) -> None:
+        p = self.painter
+        p.save()
+        p.setFont(_font(7.5))
+        p.setPen(QColor("#666666"))
+        y = self.height - self.footer_h * 0.55
+        p.drawLine(
+            0, int(self.height - self.footer_h), int(self.width), int(self.height - self.footer_h)
+        )
+        p.drawText(
+            QRectF(0, y, self.width, self.footer_h * 0.6), Qt.AlignmentFlag.AlignLeft, self.title
+        )
+        total = f" of {self.total}" if self.total else ""
+        p.drawText(
+            QRectF(0, y, self.width, self.footer_h * 0.6),
+            Qt.AlignmentFlag.AlignRight,
+            f"page {self.page}{total}",
+        )
+        p.restore()
+
+    def new_page(self) -> None:
+        self._footer()
+        self.writer.newPage()
+        self.page += 1
+        self.y = 0.0
+
+    def ensure(self, height: float) -> None:
+        if self.y + height > self.bottom and self.y > 0:
+            self.new_page()
+
+    def finish(self) -> int:
+        self._footer()
+        self.painter.end()
+        return self.page
+
+    # ---------------------------------------------------------- content
+    def space(self, mm: float) -> None:
+        self.y += _mm(mm)
+
+    def heading(self, text: str, pt: float = 13.0) -> None:
+        font = _font(pt, bold=True)
+        h = QFontMetricsF(font, self.writer).height() * 1.5
+        self.ensure(h + _mm(25))  # never a heading alone at the foot of a page
+        self.painter.setFont(font)
+        self.painter.drawText(QRectF(0, self.y, self.width, h), Qt.AlignmentFlag.AlignBottom, text)
+        self.y += h + _mm(1.5)
+
+    def paragraph(self, text: str, pt: float = 9.0, colour: str = "#111111") -> None:
+        font = _font(pt)
+        fm = QFontMetricsF(font, self.writer)
+        flags = int(Qt.TextFlag.TextWordWrap)
+        rect = fm.boundingRect(QRectF(0, 0, self.width, 1e6), flags, text)
+        self.ensure(rect.height())
+        self.painter.setFont(font)
+        self.painter.setPen(QColor(colour))
+        self.painter.drawText(QRectF(0, self.y, self.width, rect.height() + 2), flags, text)
+        self.painter.setPen(QColor("#111111"))
+        self.y += rect.height() + _mm(1.5)
+
+    def key_values(self, rows: Sequence[tuple[str, str]], pt: float = 9.0) -> None:
+        font, bold = _font(pt), _font(pt, bold=True)
+        fm = QFontMetricsF(font, self.writer)
+        line = fm.height() * 1.25
+        key_w = max(QFontMetricsF(bold, self.writer).horizontalAdvance(k) for k, _ in rows) + _mm(4)
+        for key, value in rows:
+            rect = fm.boundingRect(
+                QRectF(0, 0, self.width - key_w, 1e6), int(Qt.TextFlag.TextWordWrap), value
+            )
+            h = max(line, rect.height() + line - fm.height())
+            self.ensure(h)
+            self.painter.setFont(bold)
+            self.painter.drawText(QRectF(0, self.y, key_w, h), Qt.AlignmentFlag.AlignTop, key)
+            self.painter.setFont(font)
+            self.painter.drawText(
+                QRectF(key_w, self.y, self.width - key_w, h),
+                int(Qt.TextFlag.TextWordWrap) | int(Qt.AlignmentFlag.AlignTop),
+                value,
+            )
+            self.y += h
+        self.y += _mm(2)
+
+    def table(
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        pt: float = 8.0,
+        first_left: int = 1,
+        stretch: int = 0,
+    ) -> None:
+        """A ruled table; widths from the content, the header repeated on every page."""
+        font, bold = _font(pt), _font(pt, bold=True)
+        fm, fmb = QFontMetricsF(font, self.writer), QFontMetricsF(bold, self.writer)
+        pad = _mm(1.2)
+        widths = [fmb.horizontalAdvance(c) + 2 * pad for c in columns]
+        for r in rows:
+            for i, cell in enumerate(r):
+                widths[i] = max(widths[i], fm.horizontalAdvance(cell) + 2 * pad)
+        total = sum(widths)
+        scale = self.width / total if total > self.width else 1.0
+        if total < self.width and widths:  # the slack goes to the name column
+            widths[stretch] += self.width - total
+        widths = [w * scale for w in widths]
+        row_h = fm.height() * 1.45
+
+        def header() -> None:
+            self.painter.fillRect(QRectF(0, self.y, sum(widths), row_h), QColor("#e3eaf2"))
+            self.painter.setFont(bold)
+            x = 0.0
+            for i, c in enumerate(columns):
+                align = (
+                    Qt.AlignmentFlag.AlignLeft if i < first_left else Qt.AlignmentFlag.AlignRight
+                )
+                self.painter.drawText(
+                    QRectF(x + pad, self.y, widths[i] - 2 * pad, row_h),
+                    int(align) | int(Qt.AlignmentFlag.AlignVCenter),
+                    c,
+                )
+                x += widths[i]
+            self.y += row_h
+
+        self.ensure(row_h * min(len(rows) + 1, 4))
+        header()
+        pen = QPen(QColor("#c8d0d8"))
+        pen.setWidthF(_mm(0.15))
+        for k, r in enumerate(rows):
+            if self.y + row_h > self.bottom:
+                self.new_page()
+                header()
+            if k % 2:
+                self.painter.fillRect(QRectF(0, self.y, sum(widths), row_h), QColor("#f5f7fa"))
+            self.painter.setFont(font)
+            x = 0.0
+            for i, cell in enumerate(r):
+                align = (
+                    Qt.AlignmentFlag.AlignLeft if i < first_left else Qt.AlignmentFlag.AlignRight
+                )
+                self.painter.drawText(
+                    QRectF(x + pad, self.y, widths[i] - 2 * pad, row_h),
+                    int(align) | int(Qt.AlignmentFlag.AlignVCenter),
+                    fm.elidedText(cell, Qt.TextElideMode.ElideRight, widths[i] - 2 * pad),
+                )
+                x += widths[i]
+            self.y += row_h
+            self.painter.setPen(pen)
+            self.painter.drawLine(0, int(self.y), int(sum(widths)), int(self.y))
+            self.painter.setPen(QColor("#111111"))
+        self.y += _mm(3)
+
+    def image(
+        self,
+        image: QImage,
+        height_mm: float,
+        x_frac: float = 0.0,
+        w_frac: float = 1.0,
+        advance: bool = True,
+    ) -> None:
+        h = _mm(height_mm)
+        if advance or x_frac == 0.0:
+            self.ensure(h)
+        target = QRectF(self.width * x_frac, self.y, self.width * w_frac, h)
+        self.painter.drawImage(target, image)
+        if advance:
+            self.y += h + _mm(2)
+
+
+def _pdf_writer(device: str | QIODevice, title: str) -> QPdfWriter:
+    writer = QPdfWriter(device)
+    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+    writer.setPageOrientation(QPageLayout.Orientation.Portrait)
+    writer.setPageMargins(
+        QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM), QPageLayout.Unit.Millimeter
+    )
+    writer.setResolution(DPI)
+    writer.setTitle(title)
+    writer.setCreator("pressure-logger")
+    return writer
+
+
+def _build(doc: _Doc, parts: dict) -> None:
+    rec = parts["record"]
+    m = rec.meta
+    cal = m.calibration
+    doc.heading("Pressure session report", 16)
+    doc.paragraph(f"Session {rec.id}", 10, "#444444")
+    doc.key_values(
+        [
+            ("Client (pseudonym)", m.client or "—"),
+            ("Therapist", m.therapist or "—"),
+            ("Started", f"{local_time(m.started_at)} UTC"),
+            ("Ended", f"{local_time(rec.ended_at)} UTC" if rec.ended_at else "—"),
+            ("Status", str(rec.status)),
+            ("Duration", hms(rec.stats.duration_s)),
+            (
+                "Device",
+                f"{m.device.uid}, firmware {m.device.firmware}, protocol {m.device.protocol}, "
+                f"{m.device.rate_hz:g} Hz, {m.device.channels} channel(s)",
+            ),
+            (
+                "Calibration",
+                f"{cal.model}, {cal.counts_per_n:g} counts/N, offset {cal.offset_counts:g} "
+                f"counts ({cal.source}), from {local_time(cal.created_at)}",
+            ),
+            (
+                "Samples",
+                f"{rec.stats.samples} recorded, {rec.stats.lost_samples} lost, "
+                f"{rec.stats.crc_errors} CRC errors, {rec.stats.reconnects} reconnects",
+            ),
+            ("Points", "; ".join(p.name for p in rec.points) or "—"),
+            ("Notes", m.notes or "—"),
+        ]
+    )
+    doc.heading("Timeline")
+    doc.image(parts["timeline"], 62)
+    doc.paragraph(
+        "Holds shaded; dashed lines are marks (point labels); triangles are alerts; grey "
+        "bands are gaps (samples lost, not interpolated).",
+        7.5,
+        "#555555",
+    )
+    doc.heading("Alerts")
+    if rec.alerts:
+        names = {p.index: p.name for p in rec.points}
+        doc.table(
+            ("time", "kind", "point", "hold", "value"),
+            [
+                [
+                    hms(a.t_s),
+                    str(a.kind),
+                    names.get(a.point_index, "—") if a.point_index is not None else "—",
+                    str(a.hold_index + 1) if a.hold_index is not None else "—",
+                    num(a.value, "s" if a.kind == "hold_duration" else "N"),
+                ]
+                for a in rec.alerts
+            ],
+            first_left=3,
+            stretch=2,
+        )
+    else:
+        doc.paragraph("No alerts.")
+    if rec.gaps:
+        doc.heading("Gaps")
+        doc.table(
+            ("start", "end", "lost samples", "cause"),
+            [[hms(g.start_s), hms(g.end_s), str(g.lost_samples), str(g.cause)] for g in rec.gaps],
+            first_left=0,
+        )
+    doc.heading("Holds")
+    if rec.holds:
+        doc.table(HOLD_COLUMNS, [hold_cells(h) for h in rec.holds], first_left=2, stretch=1)
+    else:
+        doc.paragraph("No holds.")
+    doc.heading("Per-point statistics")
+    stats = parts["stats"]
+    doc.table(STATS_COLUMNS, [stats_cells(s) for s in stats])
+    doc.paragraph(
+        "Mean of trials: mean of the holds' plateau means. CV trials: between-trial "
+        "variation; CV plateau: steadiness within a hold (mean over trials).",
+        7.5,
+        "#555555",
+    )
+    pairs = left_right(stats)
+    if pairs:
+        doc.heading("Left / right", 11)
+        doc.table(LR_COLUMNS, [lr_cells(p) for p in pairs])
+    comparison: SessionComparison | None = parts.get("comparison")
+    if comparison is None:
+        return
+    ref = parts["reference_record"]
+    doc.new_page()
+    doc.heading("Comparison with the reference")
+    doc.paragraph(
+        f"Reference {ref.id}: {ref.meta.therapist or '—'}, client {ref.meta.client or '—'}, "
+        f"{local_time(ref.meta.started_at)}. Holds aligned at onset; the reference template "
+        "is the mean of its holds at each point; errors are over every trainee trial."
+    )
+    doc.paragraph(comparison_summary(comparison), 9.5)
+    doc.table(
+        (
+            "point",
+            "trials",
+            "RMS error",
+            "mean diff",
+            "in ±band",
+            "trainee",
+            "reference",
+            "in target",
+            "ref. in target",
+            "target",
+        ),
+        comparison_cells(comparison),
+    )
+    doc.heading("Overlays", 11)
+    images = parts["overlays"]
+    for k, (name, image) in enumerate(images):
+        col = k % 2
+        if col == 0:
+            doc.ensure(_mm(62))
+        doc.painter.setFont(_font(8.5, bold=True))
+        doc.painter.drawText(
+            QRectF(doc.width * 0.5 * col, doc.y, doc.width * 0.49, _mm(5)),
+            Qt.AlignmentFlag.AlignLeft,
+            name,
+        )
+        doc.painter.drawImage(
+            QRectF(doc.width * 0.5 * col, doc.y + _mm(5), doc.width * 0.49, _mm(52)), image
+        )
+        if col == 1 or k == len(images) - 1:
+            doc.y += _mm(60)
+    entries = parts.get("progress") or []
+    if len(entries) > 1:
+        doc.heading("Progress against this reference", 11)
+        doc.image(parts["progress_plot"], 55)
+        doc.table(
+            ("date", "session", "RMS error", "mean diff", "in ±band", "in target", "points"),
+            progress_cells(entries),
+            first_left=2,
+            stretch=1,
+        )
+
+
+def _prepare(store: object, sid: str, reference_sid: str | None) -> dict:
+    rec = store.load_session(sid)  # type: ignore[attr-defined]
+    parts: dict = {"record": rec, "stats": point_stats(rec.holds, rec.points)}
+    timeline = TimelinePlot(light=True)
+    timeline.resize(1100, 400)
+    timeline.set_session(store, rec)
+    parts["timeline"] = render_widget(timeline, (1100, 400))
+    timeline.deleteLater()
+    if reference_sid is None:
+        return parts
+    ref = store.load_session(reference_sid)  # type: ignore[attr-defined]
+    trainee = session_data_from_store(store, sid)
+    reference = session_data_from_store(store, reference_sid)
+    comparison = compare_sessions(trainee, reference)
+    parts.update(reference_record=ref, comparison=comparison)
+    overlays = []
+    plot = OverlayPlot(light=True)
+    for pc in comparison.points:
+        key = name_key(pc.point)
+        curves = [c for c in trainee.curves if name_key(c.point) == key]
+        plot.show_curves(
+            curves, reference_n=pc.reference_curve_n, dt_s=pc.dt_s, target_n=pc.target_n
+        )
+        overlays.append((pc.point, render_widget(plot, (560, 400))))
+    plot.deleteLater()
+    parts["overlays"] = overlays
+    therapist = rec.meta.therapist
+    if therapist:
+        ids = [
+            s.id
+            for s in store.list_sessions(therapist=therapist)  # type: ignore[attr-defined]
+            if s.id != reference_sid
+        ]
+        if len(ids) > 1:
+            entries = progress([session_data_from_store(store, i) for i in ids], reference)
+            pp = ProgressPlot(light=True)
+            pp.show_progress(entries)
+            parts["progress"] = entries
+            parts["progress_plot"] = render_widget(pp, (1000, 380))
+            pp.deleteLater()
+    return parts
+
+
+def write_report(
+    store: object,
+    sid: str,
+    path: str | os.PathLike[str],
+    *,
+    reference_sid: str | None = None,
+    progress_callback: Callable[[str], None] | None = None,
+) -> ReportSummary:
+    """Write the A4 report of session ``sid`` (and its comparison with ``reference_sid``).
+
+    Needs a ``QApplication``. Unknown sessions raise ``BadInput`` before anything is written.
+    """
+    if QApplication.instance() is None:
+        raise RuntimeError("write_report needs a QApplication")
+    path = Path(path)
+    if reference_sid is not None and reference_sid == sid:
+        raise BadInput(f"--reference {reference_sid}: the session cannot be its own reference")
+    parts = _prepare(store, sid, reference_sid)
+    title = f"pressure-logger report · session {sid}"
+    if reference_sid:
+        title += f" · reference {reference_sid}"
+
+    # pass 1: count pages
+    buffer = QBuffer()  # its own internal byte array
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    counting = _Doc(_pdf_writer(buffer, title), title, None)
+    _build(counting, parts)
+    pages = counting.finish()
+    buffer.close()
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        writer = _pdf_writer(str(tmp), title)
+        doc = _Doc(writer, title, pages)
+        if not doc.painter.isActive():
+            raise DeviceError(f"{path}: cannot write the PDF")
+        _build(doc, parts)
+        doc.finish()
+        del writer
+        if not tmp.exists() or tmp.stat().st_size == 0:
+            raise DeviceError(f"{path}: cannot write the PDF")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise DeviceError(f"{path}: cannot write the PDF: {exc}") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    log.info("report %s: %d pages", path, pages)
+    return ReportSummary(
+        path,
+        pages,
+        len(parts["record"].holds),
+        len(parts["stats"]),
+        len(parts["comparison"].points) if "comparison" in parts else 0,
+    )
