@@ -481,6 +481,10 @@ class MainWindow(QMainWindow):
         if isinstance(event, Alert):
             self._on_alert(event)
         elif isinstance(event, Mark):
+            plan_points = list(live.plan.points)  # an empty plan grows "Point N" per mark
+            if len(plan_points) != len(self.points):
+                self.points = plan_points
+                self.plan_view.set_points(self.points)
             self.current_point = event.point_index
             self.plan_view.set_current(event.point_index)
             self._show_point_limits()

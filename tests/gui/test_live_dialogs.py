@@ -1,0 +1,164 @@
+"""Dialogs of the live window: bad input is refused in place, good input is used and saved."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QDialog
+
+from calibration.models import STANDARD_GRAVITY
+from calibration.store import CalibrationStore
+from gui.dialogs.calibration_wizard import CalibrationWizard, parse_masses
+from gui.dialogs.session_dialog import SessionDialog, parse_plan
+from gui.dialogs.settings_dialog import SettingsDialog
+from logger.config import Config, load_config
+from logger.records import Point
+
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("propagateSizeHints"),
+]
+
+
+# ------------------------------------------------------------------ session dialog
+def test_session_dialog_refuses_empty_plan_entries_in_place(qtbot):
+    dialog = SessionDialog([Point(0, "A", warn_n=30.0, max_n=45.0)])
+    qtbot.addWidget(dialog)
+    dialog.plan_edit.setPlainText("A\n\nB")
+    dialog.accept()
+    assert dialog.result() != QDialog.DialogCode.Accepted and dialog.details is None
+    assert "line 2 is empty" in dialog.error_label.text()
+
+
+def test_session_dialog_keeps_config_overrides_and_trims(qtbot):
+    dialog = SessionDialog([Point(0, "A", warn_n=30.0, max_n=45.0)], therapist="T. Rainee")
+    qtbot.addWidget(dialog)
+    dialog.client_edit.setText("  C-017 ")
+    dialog.plan_edit.setPlainText("\nB\nA\n\n")
+    dialog.accept()
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    d = dialog.details
+    assert d is not None and d.client == "C-017" and d.therapist == "T. Rainee" and d.notes is None
+    assert [(p.index, p.name, p.warn_n) for p in d.points] == [(0, "B", None), (1, "A", 30.0)]
+
+
+def test_parse_plan_allows_an_empty_plan():
+    assert parse_plan("  \n", []) == []
+
+
+# ------------------------------------------------------------------ settings dialog
+@pytest.fixture
+def settings(qtbot, tmp_path):
+    config = Config(points=[Point(0, "Upper trapezius L", target_n=(25.0, 35.0))])
+    dialog = SettingsDialog(config, tmp_path / "config.toml")
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "message"),
+    [
+        ("warn_edit", "forty", "warn limit: 'forty' is not a number"),
+        ("max_edit", "30", "max limit 30 N must be above the warn limit 40 N"),
+        ("area_edit", "-1", "contact_area_cm2"),
+        ("onset_edit", "", "hold onset: a number is required"),
+        ("release_edit", "9", "holds.release_n"),
+    ],
+)
+def test_settings_refuse_bad_fields_in_place(settings, field, text, message):
+    getattr(settings, field).setText(text)
+    settings.accept()
+    assert settings.result() != QDialog.DialogCode.Accepted
+    assert message in settings.error_label.text()
+    assert not settings.config_path.exists()  # nothing written
+
+
+def test_settings_refuse_empty_point_entries(settings):
+    settings._add_row(["", None, None, None, None, None])
+    settings.accept()
+    assert "point 2: empty entry" in settings.error_label.text()
+    assert not settings.config_path.exists()
+
+
+def test_settings_refuse_point_max_below_warn(settings):
+    settings._add_row(["Neck", 50.0, 45.0, None, None, None])
+    settings.accept()
+    assert "points[1]" in settings.error_label.text()
+
+
+def test_settings_save_the_config_file(settings):
+    settings.units_combo.setCurrentText("kgf")
+    settings.area_edit.setText("1,0")  # a decimal comma is accepted
+    settings.warn_edit.setText("35")
+    settings.max_edit.setText("50")
+    settings._add_row(["Levator scapulae L", None, 45.0, None, None, "7"])
+    settings.accept()
+    assert settings.result() == QDialog.DialogCode.Accepted, settings.error_label.text()
+    saved = load_config(settings.config_path)
+    assert saved == settings.config
+    assert saved.units == "kgf" and saved.contact_area_cm2 == 1.0
+    assert (saved.limits.warn_n, saved.limits.max_n) == (35.0, 50.0)
+    assert saved.points[0].target_n == (25.0, 35.0)
+    assert saved.points[1].max_n == 45.0 and saved.points[1].target_hold_s == 7.0
+
+
+# ------------------------------------------------------------------ calibration wizard
+class PlateauSource:
+    """A sensor under a stack of masses: counts = offset + gain · m · g + noise.
+
+    Each ``read_new`` returns the next 0.2 s of samples at 1 kHz for the mass on it.
+    """
+
+    rate_hz = 1000.0
+    uid = "SIM-CAL-0001"
+
+    def __init__(self, counts_per_n: float = 4000.0, offset_counts: float = 120000.0) -> None:
+        self.counts_per_n, self.offset_counts = counts_per_n, offset_counts
+        self.mass_kg = 0.0
+        self.t_s = 0.0
+        self.rng = np.random.default_rng(3)
+
+    def read_new(self) -> tuple[np.ndarray, np.ndarray]:
+        t = self.t_s + np.arange(200) / self.rate_hz
+        self.t_s = float(t[-1]) + 1.0 / self.rate_hz
+        counts = self.offset_counts + self.counts_per_n * self.mass_kg * STANDARD_GRAVITY
+        return t, counts + self.rng.normal(0.0, 40.0, t.shape[0])
+
+
+def test_wizard_refuses_bad_masses_in_place(qtbot):
+    wizard = CalibrationWizard(PlateauSource(), db_path=None)
+    qtbot.addWidget(wizard)
+    for text in ("0, 1, 1", "0, heavy", "0"):
+        wizard.masses_edit.setText(text)
+        wizard.start_readings()
+        assert wizard.pages.currentIndex() == 0
+        assert wizard.masses_error.text()
+    assert parse_masses("0; 0.5, 1,") == [0.0, 0.5, 1.0]
+
+
+def test_wizard_fits_saves_and_applies(qtbot, db_path):
+    source = PlateauSource()
+    applied = []
+    wizard = CalibrationWizard(source, db_path=db_path, on_apply=applied.append)
+    qtbot.addWidget(wizard)
+    wizard.masses_edit.setText("0, 0.5, 2")
+    wizard.start_readings()
+    assert wizard.pages.currentIndex() == 1
+    for mass in (0.0, 0.5, 2.0):
+        source.mass_kg = mass
+        for _ in range(30):  # 6 s of samples: noise estimate, then a settled window
+            wizard.poll()
+            if wizard.accept_button.isEnabled():
+                break
+        assert wizard.accept_button.isEnabled(), f"{mass} kg never settled"
+        assert wizard.settle_bar.value() == 100
+        wizard.accept_reading()
+    assert wizard.pages.currentIndex() == 2
+    assert wizard.result_table.rowCount() == 3
+    assert wizard.fit is not None
+    assert wizard.fit.calibration.counts_per_n == pytest.approx(4000.0, rel=1e-3)
+    wizard.save()
+    assert wizard.saved is not None
+    assert applied and applied[0].source == f"stored:{wizard.saved}"
+    stored = CalibrationStore(db_path).latest(PlateauSource.uid)
+    assert stored is not None and stored.counts_per_n == pytest.approx(4000.0, rel=1e-3)
