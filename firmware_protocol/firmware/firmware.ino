@@ -81,7 +81,7 @@ static uint32_t last_heartbeat_us;
 static bool limits_on;
 static int32_t warn_counts, max_counts;
 static int8_t limit_dir; /* +1: force raises counts; -1: it lowers them */
-static uint8_t limit_level; /* 0 below warn, 1 at/over warn, 2 at/over max */
+static bool over[2];     /* at/over warn, at/over max (each with its own hysteresis) */
 
 static uint8_t mark_stable = HIGH, mark_last = HIGH;
 static uint32_t mark_changed_ms, mark_edge_us;
@@ -150,7 +150,7 @@ static void send_identity(void)
     v[k++].u = PIN_HX_RATE >= 0 ? 80 : rate_hz;
     v[k++].f = ee.counts_per_n;
     v[k++].i = ee.offset_counts;
-    v[k++].u = pc_frame_size(TX_PAYLOAD_MAX) - 1; /* max_frame: COBS bytes, no delimiter */
+    v[k++].u = pc_frame_size(TX_PAYLOAD_MAX); /* max_frame: whole frame with its 0x00 */
     v[k++].u = PC_CAP_BUZZER | PC_CAP_LED | PC_CAP_MARK_BUTTON | PC_CAP_EEPROM_CAL;
     send_fields(PC_IDENTITY, v);
 }
@@ -235,24 +235,28 @@ static int32_t hx711_shift_in(void)
 
 /* ---------------------------------------------------------------- limits & alarm */
 
+/* PROTOCOL.md §9: a limit is passed when raw reaches it (in the direction of force) and
+ * left when raw falls 2 % of (limit - factory zero) below it; one event each way. */
 static void update_limits(int32_t raw, uint32_t t_us)
 {
     if (!limits_on) return;
-    int32_t x = limit_dir * raw, w = limit_dir * warn_counts, m = limit_dir * max_counts;
-    int32_t hyst = (m - w) / 8;
-    if (hyst < 1) hyst = 1;
-    uint8_t level;
-    if (x >= m || (limit_level == 2 && x > m - hyst)) level = 2;
-    else if (x >= w || (limit_level >= 1 && x > w - hyst)) level = 1;
-    else level = 0;
-    while (level > limit_level) send_event(PC_EVENT_LIMIT_CROSSED, t_us, ++limit_level);
-    while (level < limit_level) send_event(PC_EVENT_LIMIT_CROSSED, t_us, -(int32_t)limit_level--);
+    const int32_t limit[2] = {warn_counts, max_counts};
+    for (uint8_t k = 0; k < 2; k++) {
+        int32_t x = limit_dir * raw, hi = limit_dir * limit[k];
+        int32_t hyst = labs(limit[k] - ee.offset_counts) / 50;
+        if (hyst < 1) hyst = 1;
+        bool now = over[k] ? x > hi - hyst : x >= hi;
+        if (now != over[k]) {
+            over[k] = now;
+            send_event(PC_EVENT_LIMIT_CROSSED, t_us, now ? (k + 1) : -(int32_t)(k + 1));
+        }
+    }
 }
 
 static void drive_alarm(void)
 {
     /* max: continuous; warn: 100 ms beep every 500 ms; otherwise silent */
-    bool on = limits_on && (limit_level == 2 || (limit_level == 1 && (millis() % 500) < 100));
+    bool on = limits_on && (over[1] || (over[0] && (millis() % 500) < 100));
     digitalWrite(PIN_LED, on ? HIGH : LOW);
 #ifdef BUZZER_PASSIVE
     static bool sounding;
@@ -309,6 +313,8 @@ static void poll_adc(void)
 
 /* ----------------------------------------------------------------------- commands */
 
+static bool in_int24(int32_t v) { return v >= -8388608L && v <= 8388607L; }
+
 static void handle(const pc_frame_t *f)
 {
     const char *layout = pc_layout(f->type);
@@ -322,11 +328,9 @@ static void handle(const pc_frame_t *f)
         return;
     }
     switch (f->type) {
-    case PC_HELLO: /* a (new) host: quiet, limits off, then who we are */
+    case PC_HELLO: /* a (new) host: stop streaming, say who we are; limits stay armed */
         flush_batch();
         streaming = false;
-        limits_on = false;
-        limit_level = 0;
         send_identity();
         break;
     case PC_START:
@@ -340,7 +344,9 @@ static void handle(const pc_frame_t *f)
         send_ack(f->seq, f->type);
         break;
     case PC_SET_RATE:
-        if (PIN_HX_RATE >= 0 ? (v[0].u == 10 || v[0].u == 80) : v[0].u == rate_hz) {
+        if (streaming) {
+            send_nak(f->seq, f->type, PC_NAK_BUSY);
+        } else if (PIN_HX_RATE >= 0 ? (v[0].u == 10 || v[0].u == 80) : v[0].u == rate_hz) {
             flush_batch();
             set_rate_pin((uint16_t)v[0].u);
             send_ack(f->seq, f->type);
@@ -367,19 +373,22 @@ static void handle(const pc_frame_t *f)
         break;
     }
     case PC_SET_LIMITS: {
-        /* 24-bit counts: clamp so that the sign flip in update_limits cannot overflow */
-        int32_t w = constrain(v[0].i, -16777216L, 16777216L);
-        int32_t m = constrain(v[1].i, -16777216L, 16777216L);
+        if (!in_int24(v[0].i) || !in_int24(v[1].i)) {
+            send_nak(f->seq, f->type, PC_NAK_BAD_VALUE);
+            break;
+        }
         limits_on = v[2].u != 0;
-        warn_counts = w;
-        max_counts = m;
-        limit_dir = m >= w ? 1 : -1;
-        limit_level = 0;
+        warn_counts = v[0].i;
+        max_counts = v[1].i;
+        /* direction of force: from the order of the limits, else the factory slope */
+        if (max_counts != warn_counts) limit_dir = max_counts > warn_counts ? 1 : -1;
+        else limit_dir = ee.counts_per_n < 0.0f ? -1 : 1;
+        over[0] = over[1] = false;
         send_ack(f->seq, f->type);
         break;
     }
     case PC_STORE_CAL:
-        if (!(v[0].f == v[0].f) || v[0].f == 0.0f || isinf(v[0].f)) {
+        if (!(v[0].f == v[0].f) || v[0].f == 0.0f || isinf(v[0].f) || !in_int24(v[1].i)) {
             send_nak(f->seq, f->type, PC_NAK_BAD_VALUE);
             break;
         }
