@@ -1,13 +1,22 @@
 """Calibration models (raw ADC counts ⇄ newtons) and fitting them from known masses.
 
-The model is written forwards, the way the sensor behaves and the way the noise enters:
+Linear model (the device's own factory calibration has this form):
 
-    counts = offset_counts + counts_per_n · F  [+ counts_per_n2 · F²]
+    counts = offset_counts + counts_per_n · F        coefficients (offset_counts, counts_per_n)
 
-so least squares minimises errors in counts (the masses are exact; the readings are noisy).
-``coefficients`` are ``(offset_counts, counts_per_n)`` for the linear model and
-``(offset_counts, counts_per_n, counts_per_n2)`` for the quadratic one. Converting counts to
-newtons inverts that polynomial in closed form, vectorised over any array shape.
+fitted by least squares on counts (the masses are exact; the readings carry the noise).
+
+Quadratic model, written the way the session store evaluates non-linear calibrations
+(``logger.store.counts_to_n``: a polynomial in ``raw − offset_counts``, giving newtons):
+
+    F = n_per_count · d + n_per_count2 · d²,  d = counts − offset_counts
+                                             coefficients (offset_counts, n_per_count, n_per_count2)
+
+``offset_counts`` is the reading at zero force in both models, so a tare only moves it.
+Both directions are closed-form and vectorised over any array shape. In a session header
+(:meth:`Calibration.to_info`) ``counts_per_n``/``offset_counts`` are the linear equivalent
+(tangent at zero force) and, for the quadratic model, ``coefficients`` are
+``[0, n_per_count, n_per_count2]`` (lowest power first, in ``raw − offset_counts``).
 
 When is the quadratic model chosen? Only when all of these hold (the "materially better"
 rule, documented here once and used by the CLI and the GUI wizard):
@@ -66,7 +75,7 @@ class Calibration:
     """
 
     model: ModelKind
-    coefficients: tuple[float, ...]
+    coefficients: tuple[float, ...]  # see the module docstring; [0] is always offset_counts
     source: str = "fit"
     created_at: str | None = None
 
@@ -83,7 +92,7 @@ class Calibration:
         if not all(math.isfinite(c) for c in coeffs):
             raise CalibrationError(f"calibration coefficients must be finite, got {coeffs}")
         if coeffs[1] == 0.0:
-            raise CalibrationError("calibration gain counts_per_n must not be 0")
+            raise CalibrationError("calibration gain must not be 0")
 
     @classmethod
     def factory(
@@ -94,55 +103,68 @@ class Calibration:
 
     @classmethod
     def from_info(cls, info: CalibrationInfo) -> Calibration:
-        """Rebuild from the record a session stored (full model when it was kept)."""
-        if info.coefficients:
-            return cls(
-                ModelKind(info.model), tuple(info.coefficients), info.source, info.created_at
-            )
-        return cls(
-            ModelKind.LINEAR, (info.offset_counts, info.counts_per_n), info.source, info.created_at
-        )
+        """Rebuild from the record a session stored (the full model when it was kept)."""
+        if info.model == ModelKind.LINEAR.value or not info.coefficients:
+            return cls(ModelKind.LINEAR, (info.offset_counts, info.counts_per_n), info.source,
+                       info.created_at)  # fmt: skip
+        if info.model != ModelKind.QUADRATIC.value:
+            raise CalibrationError(f"calibration model {info.model!r} is not known")
+        c = [float(v) for v in info.coefficients] + [0.0] * (3 - len(info.coefficients))
+        if len(c) > 3 and any(c[3:]):
+            raise CalibrationError(f"quadratic calibration with {len(c)} coefficients")
+        c0, c1, c2 = c[:3]
+        offset = float(info.offset_counts)
+        if c0 != 0.0:  # move the origin to the zero-force reading: c0 + c1 d + c2 d² = 0
+            shift = _nearest_root(c0, c1, c2)
+            offset += shift
+            c1 += 2.0 * c2 * shift
+        return cls(ModelKind.QUADRATIC, (offset, c1, c2), info.source, info.created_at)
 
     @property
     def offset_counts(self) -> float:
+        """Reading at zero force."""
         return self.coefficients[0]
 
     @property
     def counts_per_n(self) -> float:
-        """Gain at zero force (the linear equivalent for a quadratic model)."""
-        return self.coefficients[1]
-
-    @property
-    def counts_per_n2(self) -> float:
-        return self.coefficients[2] if self.model is ModelKind.QUADRATIC else 0.0
+        """Gain; for the quadratic model the slope at zero force (linear equivalent)."""
+        if self.model is ModelKind.LINEAR:
+            return self.coefficients[1]
+        return 1.0 / self.coefficients[1]
 
     def counts_to_n(self, raw: np.ndarray | float) -> np.ndarray:
         """Force in newtons for raw counts (any shape; float64 out)."""
         d = np.asarray(raw, dtype=np.float64) - self.offset_counts
-        b = self.counts_per_n
         if self.model is ModelKind.LINEAR:
-            return d / b
-        a = self.counts_per_n2
-        # root of a·F² + b·F − d = 0 that goes through F = 0 at d = 0, in the form that
-        # does not cancel when a → 0: F = 2d / (b + sign(b)·sqrt(b² + 4ad)).
-        disc = np.maximum(b * b + 4.0 * a * d, 0.0)
-        return 2.0 * d / (b + math.copysign(1.0, b) * np.sqrt(disc))
+            return d / self.coefficients[1]
+        b1, b2 = self.coefficients[1], self.coefficients[2]
+        return d * (b1 + b2 * d)
 
     def n_to_counts(self, force_n: np.ndarray | float) -> np.ndarray:
         """Raw counts the sensor gives for a force (float64, any shape)."""
         f = np.asarray(force_n, dtype=np.float64)
-        return self.offset_counts + f * (self.counts_per_n + f * self.counts_per_n2)
+        if self.model is ModelKind.LINEAR:
+            return self.offset_counts + f * self.coefficients[1]
+        b1, b2 = self.coefficients[1], self.coefficients[2]
+        # root of b2·d² + b1·d − F = 0 through d = 0 at F = 0, in the form that does not
+        # cancel as b2 → 0: d = 2F / (b1 + sign(b1)·sqrt(b1² + 4·b2·F)); beyond the
+        # parabola's vertex (far outside any calibrated range) the vertex is returned.
+        disc = np.sqrt(np.maximum(b1 * b1 + 4.0 * b2 * f, 0.0))
+        return self.offset_counts + 2.0 * f / (b1 + math.copysign(1.0, b1) * disc)
 
     def to_info(self) -> CalibrationInfo:
-        """The session-header record; counts_per_n/offset_counts are the linear equivalent
-        (tangent at zero force), the full model travels in ``model``/``coefficients``."""
+        """The session-header record: ``counts_per_n``/``offset_counts`` are the linear
+        equivalent (tangent at zero force); a quadratic model also carries
+        ``coefficients = [0, n_per_count, n_per_count2]``, the polynomial in
+        ``raw − offset_counts`` that ``logger.store.counts_to_n`` evaluates."""
+        quadratic = self.model is ModelKind.QUADRATIC
         return CalibrationInfo(
             counts_per_n=self.counts_per_n,
             offset_counts=self.offset_counts,
             source=self.source,
             created_at=self.created_at,
             model=self.model.value,
-            coefficients=list(self.coefficients),
+            coefficients=[0.0, *self.coefficients[1:]] if quadratic else [],
         )
 
     def with_source(self, source: str, created_at: str | None = None) -> Calibration:
@@ -168,8 +190,20 @@ class Calibration:
         text = f"{self.model.value}: {self.counts_per_n:.6g} counts/N"
         text += f", zero {self.offset_counts:.6g} counts"
         if self.model is ModelKind.QUADRATIC:
-            text += f", {self.counts_per_n2:.4g} counts/N²"
+            text += f" (at zero), curvature {self.coefficients[2]:.4g} N/count²"
         return text
+
+
+def _nearest_root(c0: float, c1: float, c2: float) -> float:
+    """The root of c0 + c1·d + c2·d² nearest d = 0 (stable form)."""
+    disc = c1 * c1 - 4.0 * c2 * c0
+    if disc < 0 or (c1 == 0 and c2 == 0):
+        raise CalibrationError("quadratic calibration never reaches zero force")
+    if c2 == 0:
+        return -c0 / c1
+    q = -0.5 * (c1 + math.copysign(math.sqrt(disc), c1 if c1 != 0 else 1.0))
+    roots = [q / c2, c0 / q] if q != 0 else [0.0]
+    return min(roots, key=abs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,13 +303,22 @@ def _stats(cal: Calibration, counts: np.ndarray, force_n: np.ndarray, fs_n: floa
     return ModelStats(cal, residuals, rms, nonlin, r2)
 
 
-def _polyfit(force_n: np.ndarray, counts: np.ndarray, degree: int) -> tuple[float, ...]:
-    """Least squares counts ≈ Σ c_k F^k, with F scaled to ±1 for conditioning."""
-    scale = float(np.max(np.abs(force_n)))
-    x = force_n / scale
-    design = np.vander(x, degree + 1, increasing=True)
-    coeffs, *_ = np.linalg.lstsq(design, counts, rcond=None)
-    return tuple(float(c) / scale**k for k, c in enumerate(coeffs))
+def _fit_linear(force_n: np.ndarray, counts: np.ndarray) -> Calibration:
+    """Least squares counts ≈ offset + gain · F."""
+    gain, offset = np.polyfit(force_n, counts, 1)
+    return Calibration(ModelKind.LINEAR, (float(offset), float(gain)))
+
+
+def _fit_quadratic(force_n: np.ndarray, counts: np.ndarray) -> Calibration:
+    """Least squares F ≈ a0 + a1·r + a2·r² (r = counts, scaled for conditioning), then the
+    origin moved to the zero-force reading so that F = b1·d + b2·d²."""
+    ref = float(counts[np.argmin(force_n)])
+    scale = float(np.max(np.abs(counts - ref))) or 1.0
+    x = (counts - ref) / scale
+    a2, a1, a0 = np.polyfit(x, force_n, 2)
+    c0, c1, c2 = float(a0), float(a1) / scale, float(a2) / scale**2
+    shift = _nearest_root(c0, c1, c2)
+    return Calibration(ModelKind.QUADRATIC, (ref + shift, c1 + 2.0 * c2 * shift, c2))
 
 
 def fit_calibration(
@@ -313,14 +356,13 @@ def fit_calibration(
         raise CalibrationError(
             f"counts do not change with mass (all {counts[0]:.0f}): is the load on the sensor?"
         )
-    linear_cal = Calibration(ModelKind.LINEAR, _polyfit(force_n, counts, 1))
+    linear_cal = _fit_linear(force_n, counts)
     linear = _stats(linear_cal, counts, force_n, fs_n)
     chosen, reason = linear, "linear (fewer than 4 masses: quadratic not offered)"
     quadratic: ModelStats | None = None
     if allow_quadratic and len(masses) >= MIN_POINTS_QUADRATIC:
-        q = _polyfit(force_n, counts, 2)
         try:
-            quadratic = _stats(Calibration(ModelKind.QUADRATIC, q), counts, force_n, fs_n)
+            quadratic = _stats(_fit_quadratic(force_n, counts), counts, force_n, fs_n)
         except CalibrationError:
             quadratic = None
         if quadratic is None:

@@ -61,19 +61,27 @@ def _points(cal: Calibration, masses: list[float], noise_counts: float = 0.0, se
     return list(zip(counts.tolist(), masses, strict=True))
 
 
+# an FSR-like sensor: 4000 counts/N at zero, stiffening so that 20 N reads ~80000 counts
+# where a linear sensor would give ~76000 (F = d/4000 + 3e-10·d²: +2 N at d = 80000)
+CURVED = Calibration(ModelKind.QUADRATIC, (120000.0, 2.5e-4, 3e-10))
+
+
 def test_quadratic_chosen_for_a_curved_sensor() -> None:
-    true = Calibration(ModelKind.QUADRATIC, (120000.0, 4000.0, -40.0))  # 10 % droop at 10 N
+    true = CURVED
     fit = fit_calibration(_points(true, [0, 0.5, 1, 1.5, 2], noise_counts=5.0, seed=1))
     assert fit.model is ModelKind.QUADRATIC
     assert fit.quadratic is not None
     assert fit.quadratic.rms_n < 0.5 * fit.linear.rms_n
-    np.testing.assert_allclose(fit.calibration.coefficients, true.coefficients, rtol=2e-3)
+    assert fit.calibration.offset_counts == pytest.approx(120000.0, abs=10)
+    assert fit.calibration.coefficients[1] == pytest.approx(2.5e-4, rel=2e-3)
+    assert fit.calibration.coefficients[2] == pytest.approx(3e-10, rel=2e-2)
+    assert fit.calibration.counts_per_n == pytest.approx(4000.0, rel=2e-3)
     assert np.max(np.abs(fit.residuals_n)) < 0.01
     assert "quadratic" in fit.reason
 
 
 def test_quadratic_not_offered_below_four_masses() -> None:
-    true = Calibration(ModelKind.QUADRATIC, (120000.0, 4000.0, -40.0))
+    true = CURVED
     fit = fit_calibration(_points(true, [0, 1, 2]))
     assert fit.model is ModelKind.LINEAR
     assert fit.quadratic is None
@@ -81,8 +89,8 @@ def test_quadratic_not_offered_below_four_masses() -> None:
 
 
 def test_quadratic_refused_when_curvature_below_noise() -> None:
-    # curvature worth ~0.02 % of full scale, readings noise ~0.05 % FS: not material
-    true = Calibration(ModelKind.QUADRATIC, (120000.0, 4000.0, -0.05))
+    # curvature worth ~0.03 % of full scale (1e-13·78000² ≈ 0.0006 N), noise ~0.05 % FS
+    true = Calibration(ModelKind.QUADRATIC, (120000.0, 2.5e-4, 1e-13))
     fit = fit_calibration(_points(true, [0, 0.5, 1, 2], noise_counts=40.0, seed=3), noise_n=0.01)
     assert fit.model is ModelKind.LINEAR
     assert fit.quadratic is not None
@@ -156,33 +164,72 @@ def test_negative_gain_sensor_converts() -> None:
 
 
 @given(
-    a=st.floats(-50.0, 50.0),
-    f=st.lists(st.floats(0.0, 40.0), min_size=1, max_size=20),
+    b2=st.floats(-3e-10, 3e-10),
+    f=st.lists(st.floats(0.0, 30.0), min_size=1, max_size=20),
 )
-def test_quadratic_inverse_round_trips(a: float, f: list[float]) -> None:
-    cal = Calibration(ModelKind.QUADRATIC, (120000.0, 4000.0, a))
+def test_quadratic_inverse_round_trips(b2: float, f: list[float]) -> None:
+    cal = Calibration(ModelKind.QUADRATIC, (120000.0, 2.5e-4, b2))
     force = np.array(f)
     np.testing.assert_allclose(cal.counts_to_n(cal.n_to_counts(force)), force, atol=1e-6)
 
 
+def test_quadratic_conversion_by_hand() -> None:
+    cal = Calibration(ModelKind.QUADRATIC, (1000.0, 0.01, 1e-6))
+    # d = 0, 100, 1000 → F = 0, 1 + 0.01, 10 + 1
+    np.testing.assert_allclose(cal.counts_to_n(np.array([1000, 1100, 2000])), [0, 1.01, 11.0])
+    np.testing.assert_allclose(cal.n_to_counts(np.array([0.0, 1.01, 11.0])), [1000, 1100, 2000])
+    assert cal.counts_per_n == pytest.approx(100.0)
+
+
 def test_quadratic_with_zero_curvature_equals_linear() -> None:
-    q = Calibration(ModelKind.QUADRATIC, (1000.0, 50.0, 0.0))
+    q = Calibration(ModelKind.QUADRATIC, (1000.0, 1 / 50.0, 0.0))
     lin = Calibration(ModelKind.LINEAR, (1000.0, 50.0))
     raw = np.linspace(0, 5000, 11)
     np.testing.assert_allclose(q.counts_to_n(raw), lin.counts_to_n(raw))
 
 
 def test_to_info_and_back() -> None:
-    cal = Calibration(ModelKind.QUADRATIC, (100.0, 20.0, 0.5), "stored:7", "2026-11-27T14:00:00Z")
+    cal = Calibration(ModelKind.QUADRATIC, (100.0, 0.05, 1e-4), "stored:7", "2026-11-27T14:00:00Z")
     info = cal.to_info()
     assert isinstance(info, CalibrationInfo)
-    assert (info.counts_per_n, info.offset_counts) == (20.0, 100.0)
+    assert info.counts_per_n == pytest.approx(20.0)  # tangent at zero force
+    assert info.offset_counts == 100.0
     assert info.model == "quadratic"
-    assert info.coefficients == [100.0, 20.0, 0.5]
+    assert info.coefficients == [0.0, 0.05, 1e-4]
     assert info.source == "stored:7"
     assert Calibration.from_info(info) == cal
+    lin = Calibration.factory(3.0, 9.0)
+    assert lin.to_info().coefficients == []
     legacy = CalibrationInfo(counts_per_n=3.0, offset_counts=9.0, source="factory")
-    assert Calibration.from_info(legacy) == Calibration.factory(3.0, 9.0)
+    assert Calibration.from_info(legacy) == lin
+
+
+def test_session_store_evaluates_our_models_identically() -> None:
+    """logger.store.counts_to_n (how sessions, exports and reviews derive forces) and
+    Calibration.counts_to_n agree for both models."""
+    from logger.store import counts_to_n as store_counts_to_n
+
+    raw = np.array([119000, 120000, 150000, 200000])
+    fit = fit_calibration(_points(CURVED, [0, 0.5, 1, 1.5, 2]))
+    assert fit.model is ModelKind.QUADRATIC
+    for cal in (fit.calibration, fit.linear.calibration, Calibration.factory(4000.0, 120000.0)):
+        np.testing.assert_allclose(store_counts_to_n(raw, cal.to_info()), cal.counts_to_n(raw))
+
+
+def test_from_info_with_a_constant_term() -> None:
+    # a polynomial whose origin is not the zero-force reading (allowed by the store)
+    info = CalibrationInfo(100.0, 1000.0, "x", model="quadratic", coefficients=[-0.5, 0.01, 1e-6])
+    cal = Calibration.from_info(info)
+    raw = np.array([900.0, 1000.0, 1100.0, 3000.0])
+    expected = np.polynomial.polynomial.polyval(raw - 1000.0, info.coefficients)
+    np.testing.assert_allclose(cal.counts_to_n(raw), expected, atol=1e-9)
+    assert cal.counts_to_n(np.array([cal.offset_counts]))[0] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(CalibrationError, match="never reaches zero force"):
+        Calibration.from_info(
+            CalibrationInfo(1.0, 0.0, "x", model="quadratic", coefficients=[1.0, 0.0, 1.0])
+        )
+    with pytest.raises(CalibrationError, match="not known"):
+        Calibration.from_info(CalibrationInfo(1.0, 0.0, "x", model="cubic", coefficients=[1.0]))
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ def test_save_latest_history(db_path) -> None:
 
 
 def test_quadratic_round_trips(db_path) -> None:
-    true = Calibration(ModelKind.QUADRATIC, (120000.0, 4000.0, -40.0))
+    true = Calibration(ModelKind.QUADRATIC, (120000.0, 2.5e-4, 3e-10))
     masses = [0.0, 0.5, 1.0, 1.5, 2.0]
     fit = fit_calibration([(float(true.n_to_counts(m * 9.80665)), m) for m in masses])
     assert fit.model is ModelKind.QUADRATIC

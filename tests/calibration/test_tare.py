@@ -58,7 +58,7 @@ def test_manual_zero_returns_removed_force() -> None:
 
 
 def test_zero_shifts_counts_for_a_quadratic_model() -> None:
-    cal = Calibration(ModelKind.QUADRATIC, (120000.0, 4000.0, -20.0))
+    cal = Calibration(ModelKind.QUADRATIC, (120000.0, 2.5e-4, -2e-10))
     tare = Tare(cal)
     tare.zero_now(np.full(10, 121000))
     f = np.array([0.0, 10.0, 30.0])
