@@ -187,11 +187,12 @@ class Calibration:
 
     def describe(self) -> str:
         """One line for logs and the CLI."""
-        text = f"{self.model.value}: {self.counts_per_n:.6g} counts/N"
-        text += f", zero {self.offset_counts:.6g} counts"
-        if self.model is ModelKind.QUADRATIC:
-            text += f" (at zero), curvature {self.coefficients[2]:.4g} N/count²"
-        return text
+        if self.model is ModelKind.LINEAR:
+            return f"linear: {self.counts_per_n:.6g} counts/N, zero {self.offset_counts:.6g} counts"
+        return (
+            f"quadratic: {self.counts_per_n:.6g} counts/N at zero force, zero "
+            f"{self.offset_counts:.6g} counts, curvature {self.coefficients[2]:.4g} N/count²"
+        )
 
 
 def _nearest_root(c0: float, c1: float, c2: float) -> float:
