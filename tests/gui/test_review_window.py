@@ -1,0 +1,167 @@
+"""Review window with real widgets (offscreen) on a real SQLite library."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from gui.review import ReviewWindow
+from gui.review.demo import build_demo_library
+from gui.review.timeline import DETAIL_MAX_SAMPLES
+from logger.store import SessionStore
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    db = tmp_path_factory.mktemp("review") / "sessions.sqlite3"
+    store = SessionStore(db)
+    lib = build_demo_library(store, points=3, trials=2, hold_s=8.0, rate_hz=500.0)
+    store.close()
+    return db, lib
+
+
+@pytest.fixture
+def window(qtbot, library):
+    db, lib = library
+    store = SessionStore(db)
+    w = ReviewWindow(store)
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    yield w, lib
+    w.close()
+    store.close()
+
+
+def test_library_lists_filters_and_sorts(window, qtbot):
+    w, lib = window
+    # newest first
+    assert w.library.visible_ids() == [*reversed(lib.trainee), lib.reference]
+    qtbot.keyClicks(w.library.therapist, "trainee")
+    assert w.library.visible_ids() == lib.trainee[::-1]
+    w.library.therapist.clear()
+    qtbot.keyClicks(w.library.client, "c-0003")
+    assert w.library.visible_ids() == [lib.trainee[1]]
+    w.library.client.clear()
+    w.library.table.sortItems(0, Qt.SortOrder.AscendingOrder)
+    assert w.library.visible_ids() == [lib.reference, *lib.trainee]
+    w.library.table.sortItems(7, Qt.SortOrder.DescendingOrder)  # lost samples
+    assert w.library.visible_ids()[0] == lib.trainee[1]  # the session with a gap
+    assert "4 of 4" in w.library.count.text()
+
+
+def test_library_point_and_date_filters_use_the_store(window):
+    w, lib = window
+    w.library.point.setCurrentText("Levator scapulae L")
+    assert len(w.library.visible_ids()) == 4
+    w.library.point.setCurrentText("Infraspinatus")  # not in the 3-point plan
+    assert w.library.visible_ids() == []
+    w.library.point.setCurrentText("")
+    w.library.since.setDate(w.library.since.date().fromString("2026-11-10", "yyyy-MM-dd"))
+    assert sorted(w.library.visible_ids()) == lib.trainee[1:]
+
+
+def test_selecting_a_session_shows_header_timeline_holds_and_stats(window):
+    w, lib = window
+    w.library.select(lib.trainee[1])
+    assert w.current_id == lib.trainee[1]
+    assert "C-0003" in w.header.text() and "A. Trainee" in w.header.text()
+    assert "4000 counts/N" in w.header.text()
+    rec = w.record
+    assert w.holds.table.rowCount() == len(rec.holds) > 0
+    assert w.holds.table.item(0, 1).text() == "Upper trapezius L"
+    # whole session: more samples than the detail limit → min/max envelope
+    assert rec.stats.duration_s * 500.0 > DETAIL_MAX_SAMPLES
+    assert w.timeline.mode == "overview"
+    assert 0 < w.timeline.shown_samples <= 2 * max(w.timeline.width(), 400)
+    names = [w.stats.table.item(r, 0).text() for r in range(w.stats.table.rowCount())]
+    assert names == ["Upper trapezius L", "Upper trapezius R", "Levator scapulae L"]
+    # upper trapezius L/R paired; levator scapulae L listed without its right side
+    assert w.stats.lr_table.rowCount() == 2
+    assert w.stats.lr_table.item(0, 0).text() == "Upper trapezius"
+    assert w.stats.lr_table.item(0, 3).text().endswith(" N")
+    assert w.stats.lr_table.item(1, 2).text() == "—"
+
+
+def test_clicking_a_hold_zooms_to_full_resolution(window, qtbot):
+    w, lib = window
+    w.open_session(lib.trainee[0])
+    h = w.record.holds[2]
+    rect = w.holds.table.visualItemRect(w.holds.table.item(2, 1))
+    qtbot.mouseClick(w.holds.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    x0, x1 = w.timeline.visible_range()
+    assert x0 < h.start_s < h.end_s < x1
+    assert x1 - x0 < 2 * (h.end_s - h.start_s)
+    assert w.timeline.mode == "detail"
+    # every sample in the visible range is drawn (nothing decimated away)
+    expected = (min(x1, w.record.stats.duration_s) - max(x0, 0)) * 500.0
+    assert w.timeline.shown_samples >= 0.95 * expected
+
+
+def test_scrolling_reloads_the_visible_range(window, qtbot):
+    w, lib = window
+    w.open_session(lib.trainee[0])
+    w.timeline.zoom_to(10.0, 20.0)
+    with qtbot.waitSignal(w.timeline.rangeLoaded, timeout=2000) as blocker:
+        w.timeline.getPlotItem().setXRange(30.0, 40.0, padding=0)
+    assert blocker.args == ["detail"]
+    t, _ = w.timeline._detail.getData()
+    assert t[0] < 30.5 and t[-1] > 39.5
+
+
+def test_gap_is_not_bridged_in_detail_view(window):
+    w, lib = window
+    w.open_session(lib.trainee[1])  # 1 s disconnect at t = 40 s
+    (gap,) = w.record.gaps
+    w.timeline.zoom_to(gap.start_s - 2, gap.end_s + 2)
+    t, f = w.timeline._detail.getData()
+    inside = (t > gap.start_s + 0.01) & (t < gap.end_s - 0.01)
+    assert not inside.any()
+    assert __import__("numpy").isnan(f).any()  # a break, not a line across
+
+
+def test_drop_first_trial_recomputes(window):
+    w, lib = window
+    w.open_session(lib.reference)
+    before = w.stats.table.item(0, 1).text()
+    w.stats.drop_first.setChecked(True)
+    assert before == "2" and w.stats.table.item(0, 1).text() == "1/2"
+
+
+def test_overlay_shows_every_hold_of_a_point(window):
+    w, lib = window
+    w.open_session(lib.reference)
+    w.overlay.point.setCurrentText("Upper trapezius R")
+    assert w.overlay.plot.curves_shown == 2
+
+
+def test_comparison_and_progress_with_a_reference(window, qtbot):
+    w, lib = window
+    w.library.select(lib.reference)
+    qtbot.mouseClick(w.library.use_reference, Qt.MouseButton.LeftButton)
+    assert w.reference_id == lib.reference
+    w.library.select(lib.trainee[0])
+    c = w.comparison
+    assert c is not None and len(c.points) == 3
+    # the first trainee session presses ~14 N below the expert (DOMAIN.md numbers)
+    assert c.mean_diff_n < -8.0 and c.rms_error_n > 8.0
+    assert w.compare.table.rowCount() == 3
+    assert w.compare.table.item(0, 2).text().endswith(" N")
+    assert w.tabs.currentWidget() is w.compare
+    scores = [e.rms_error_n for e in w.progress_entries]
+    assert [e.session_id for e in w.progress_entries] == lib.trainee
+    assert scores[0] > scores[1] > scores[2]
+    assert w.progress.table.rowCount() == 3
+    w.set_reference(None)
+    assert w.comparison is None and w.compare.table.rowCount() == 0
+
+
+def test_report_from_the_window(window, tmp_path):
+    from pypdf import PdfReader
+
+    w, lib = window
+    w.open_session(lib.trainee[2])
+    w.set_reference(lib.reference)
+    out = w.save_report(tmp_path / "r.pdf")
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(out).pages)
+    assert "Comparison with the reference" in text and "C-0004" in text
