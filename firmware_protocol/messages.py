@@ -68,6 +68,7 @@ class EventKind(IntEnum):
     MARK_BUTTON = 1
     LIMIT_CROSSED = 2  # arg: +1 warn up, +2 max up, -1 warn down, -2 max down
     ADC_FAULT = 3
+    SCRIPT_END = 4  # a simulated/replaying device finished its script and stopped streaming
 
 
 class NakCode(IntEnum):

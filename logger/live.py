@@ -31,7 +31,7 @@ from firmware_protocol.messages import Capability, EventKind, Identity, SetLimit
 
 from .acquisition import Acquisition, DeviceEvent, LinkState
 from .config import Config
-from .pipeline import Pipeline
+from .pipeline import HoldStarted, Pipeline
 from .points import PointPlan
 from .records import (
     Alert,
@@ -61,12 +61,6 @@ def utc_now_iso() -> str:
 class StateChange:
     state: LinkState
     detail: str = ""
-
-
-@dataclass(slots=True)
-class HoldStarted:
-    t_s: float
-    point_index: int | None
 
 
 @dataclass(slots=True)
@@ -116,13 +110,13 @@ class LiveSession:
         self._points = list(points if points is not None else config.points)
         self._fixed_calibration = calibration
         self.calibration: Calibration | None = calibration
-        self.plan = PointPlan(self._points)
-        self.pipeline = Pipeline(config, self.plan)
+        self.pipeline = Pipeline(config, PointPlan(self._points, config.limits))
         self.ring: RingBuffer | None = None
         self.current_force_n = float("nan")
         self._events: queue.SimpleQueue[LiveEvent] = queue.SimpleQueue()
         self._lock = threading.RLock()  # guards pipeline/plan between reader and GUI calls
         self._recording: _Recording | None = None
+        self._armed: dict | None = None  # recording to start at the handshake (record cmd)
         self._store = None
         self._acq = Acquisition(
             port,
@@ -186,6 +180,10 @@ class LiveSession:
         return rec.last_t_s - rec.t0_s
 
     @property
+    def plan(self) -> PointPlan:
+        return self.pipeline.plan
+
+    @property
     def current_hold(self):
         return self.pipeline.current_hold
 
@@ -245,13 +243,14 @@ class LiveSession:
     def set_points(self, points: list[Point]) -> None:
         with self._lock:
             self._points = list(points)
-            self.plan = PointPlan(self._points)
-            self.pipeline = Pipeline(self.config, self.plan)
+            self.pipeline = Pipeline(self.config, PointPlan(self._points, self.config.limits))
 
     def set_config(self, config: Config) -> None:
         with self._lock:
             self.config = config
-            self.pipeline = Pipeline(config, self.plan)
+            plan = PointPlan(self.pipeline.points, config.limits)
+            plan._index = self.pipeline.plan.current_index
+            self.pipeline = Pipeline(config, plan)
         self._push_device_limits()
 
     # ----------------------------------------------------------------- recording
@@ -298,13 +297,18 @@ class LiveSession:
         writer = SessionWriter(store, sid)
         c = self._acq.counters
         with self._lock:
-            self.pipeline = Pipeline(self.config, PointPlan(self._points))
-            self.plan = self.pipeline.plan
+            self.pipeline = Pipeline(self.config, PointPlan(self._points, self.config.limits))
             self.holds, self.alerts, self.marks = [], [], []
             self._recording = _Recording(
                 sid, writer, lost0=c.lost_samples, crc0=c.crc_errors, reconnects0=c.reconnects
             )
         return sid
+
+    def arm_recording(self, **details) -> None:
+        """Start recording as soon as the device has identified itself, before its first
+        sample (so that session time 0 is the device's first streamed sample). Takes the
+        arguments of :meth:`start_recording`; its id appears as :attr:`recording_id`."""
+        self._armed = details
 
     def stop_recording(self, status: SessionStatus = SessionStatus.COMPLETE) -> str | None:
         with self._lock:
@@ -341,6 +345,9 @@ class LiveSession:
         if self.calibration is None:
             self.calibration = self._choose_calibration(device, identity)
         self._push_device_limits()
+        if self._armed is not None and self._recording is None:
+            details, self._armed = self._armed, None
+            self.start_recording(**details)
 
     def _choose_calibration(self, device: DeviceInfo, identity: Identity | None) -> Calibration:
         if self._fixed_calibration is not None:
@@ -364,11 +371,15 @@ class LiveSession:
         ident, cal = self._acq.identity, self.calibration
         if ident is None or cal is None or not (ident.capabilities & Capability.BUZZER):
             return
-        warn_n, max_n = self.plan.limits(self.config.limits)
+        levels = self.pipeline.plan.levels()
+        warn_n, max_n = levels.warn_n, levels.max_n
         warn_c, max_c = cal.n_to_counts(np.array([warn_n, max_n], dtype=np.float64))
         self._acq.send(SetLimits(int(round(warn_c)), int(round(max_c)), 1))
 
     def _on_state(self, state: LinkState, detail: str) -> None:
+        rec = self._recording
+        if rec is not None and state is LinkState.STREAMING and self._acq.counters.reconnects:
+            rec.writer.put_reconnect(utc_now_iso(), rec.last_t_s - (rec.t0_s or 0.0))
         self._events.put(StateChange(state, detail))
 
     def _on_gap(self, gap: Gap) -> None:
@@ -390,6 +401,10 @@ class LiveSession:
             with self._lock:
                 mark = self.pipeline.mark(ev.t_s, MarkSource.DEVICE)
             self._after_mark(mark)
+        elif kind is EventKind.SCRIPT_END:
+            # a simulated device played its whole scenario and stopped streaming
+            self.finished.set()
+            self._events.put(DeviceNotice(ev.t_s, "simulated scenario ended"))
         elif kind is EventKind.LIMIT_CROSSED:
             self._events.put(DeviceNotice(ev.t_s, f"device buzzer: limit {ev.message.arg:+d}"))
         else:
@@ -436,7 +451,7 @@ class LiveSession:
             self.ring.extend(block.t_s, force_n)
         self.current_force_n = float(force_n[-1, 0])
         for hs in out.holds_started:
-            self._events.put(HoldStarted(hs.t_s, hs.point_index))
+            self._events.put(hs)
         for hold in out.holds:
             self.holds.append(hold)
             self._events.put(hold)

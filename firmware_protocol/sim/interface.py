@@ -153,6 +153,7 @@ class SimDevice:
         self.unplug_window_us: tuple[int, int] | None = None
         self.unplugged = False
         self._unplug_done = False
+        self._end_sent = False  # SCRIPT_END event sent (the scenario is over)
 
     # ---------------------------------------------------------------- properties
 
@@ -387,6 +388,20 @@ class SimDevice:
     def advance_to_us(self, t_us: int) -> None:
         """Run the device up to device time ``t_us`` (µs since power-on)."""
         t_us = int(t_us)
+        start = self.model.scenario_start_us
+        if self.streaming and not self._end_sent and start is not None:
+            end_us = start + round(self.model.profile.duration_s * US_PER_S)
+            if t_us >= end_us:
+                # the script is over: stream every sample up to its end, say so, stop
+                self._advance_within_script(end_us - 1)  # samples at t < end
+                if self.streaming and not self.unplugged:
+                    self._flush_pending()
+                    self._emit(Event(EventKind.SCRIPT_END, end_us & 0xFFFFFFFF, 0))
+                    self._end_sent = True
+                    self._stop_streaming()
+        self._advance_within_script(t_us)
+
+    def _advance_within_script(self, t_us: int) -> None:
         win = self.unplug_window_us
         if win is not None and not self._unplug_done and t_us > win[0]:
             self._run_to(win[0])

@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     sid: str | None = None
     status = SessionStatus.COMPLETE
     try:
+        live.arm_recording(client=args.client, therapist=args.therapist, notes=args.notes,
+                           points=points)  # fmt: skip
         live.start()
         if not live.wait_ready(timeout_s=15.0) or live.error is not None:
             live.stop()
@@ -86,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
         warning = _calibration_warning(live)
         if warning:
             print(warning, file=sys.stderr)
-        sid = live.start_recording(client=args.client, therapist=args.therapist,
-                                   notes=args.notes, points=points)  # fmt: skip
+        sid = live.recording_id
         last_progress = 0.0
         while live.running and not live.finished.is_set():
             time.sleep(0.05)
