@@ -1,0 +1,1295 @@
+"""The SQLite session library: every session, its events and its raw samples.
+
+Why it looks like this:
+
+- Raw ADC counts and device time are stored, never forces. Forces are derived on load with
+  the session's calibration (:func:`counts_to_n`), so a wrong calibration can be corrected
+  afterwards with :meth:`SessionStore.set_calibration` and everything (samples, overview,
+  exports) follows. Holds and alerts are in newtons because the pipeline decided them; after
+  a recalibration they can be replaced with :meth:`SessionStore.replace_holds` /
+  :meth:`SessionStore.replace_alerts`.
+- Samples live in chunks (numpy int32 ``raw`` and float64 ``t_s`` as BLOBs), a few hundred
+  to a few thousand rows each, so loading a time range reads a few BLOBs, not rows per
+  sample. A multi-resolution min/max summary of raw channel 0 (bucket widths 0.1 s × 4^k)
+  is kept up to date as chunks arrive, so an 8-hour overview reads ≤ ``max_points`` rows.
+- WAL mode, ``synchronous=FULL``: a killed process loses nothing that was committed, and
+  :class:`SessionWriter` commits at most :data:`COMMIT_INTERVAL_S` after data arrives.
+- Live-recording detection: a ``recording`` session carries its owner's host name, pid and
+  a heartbeat (unix time, refreshed with every commit and at least every
+  :data:`HEARTBEAT_S`). Opening the store marks it ``interrupted`` when the owner is gone:
+  same host and the pid is not alive, or the heartbeat is older than :data:`STALE_AFTER_S`
+  (which also covers other hosts and pid reuse). A second window therefore never steals a
+  live recording.
+- The interface is narrow (ids, records, numpy arrays) so that a server-backed store can
+  stand in later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import queue
+import secrets
+import socket
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import BadInput, DeviceError
+from .records import (
+    Alert,
+    AlertKind,
+    CalibrationInfo,
+    DeviceInfo,
+    Gap,
+    GapCause,
+    Hold,
+    Mark,
+    MarkSource,
+    Point,
+    SampleBlock,
+    SessionMeta,
+    SessionStats,
+    SessionStatus,
+)
+
+log = logging.getLogger(__name__)
+
+DB_ENV_VAR = "PRESSURE_LOGGER_DB"
+COMMIT_INTERVAL_S = 0.25  # SessionWriter commits this long after the first pending item
+HEARTBEAT_S = 2.0  # a live writer refreshes its heartbeat at least this often
+STALE_AFTER_S = 30.0  # a recording whose heartbeat is older than this is abandoned
+MAX_CHUNK_SAMPLES = 16384  # the writer coalesces contiguous blocks up to this many rows
+SUMMARY_BASE_S = 0.1  # finest summary bucket
+SUMMARY_FACTOR = 4  # each level's bucket is this many times the previous one
+SUMMARY_LEVELS = 8  # 0.1 s … 1638.4 s buckets
+
+_HOST = socket.gethostname()
+
+# Schema migrations: MIGRATIONS[i] takes a database from version i to version i + 1.
+# Append, never edit: a database's version is the number of migrations applied to it.
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
+    """
+    CREATE TABLE sessions (
+        pk INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        started_at TEXT NOT NULL,
+        started_unix REAL NOT NULL,
+        ended_at TEXT,
+        status TEXT NOT NULL,
+        client TEXT,
+        therapist TEXT,
+        notes TEXT,
+        device TEXT NOT NULL,
+        calibration TEXT NOT NULL,
+        config TEXT NOT NULL,
+        stats TEXT,
+        samples INTEGER NOT NULL DEFAULT 0,
+        last_t_s REAL,
+        owner_host TEXT,
+        owner_pid INTEGER,
+        heartbeat_unix REAL
+    );
+    CREATE INDEX sessions_started ON sessions(started_unix);
+    CREATE TABLE points (
+        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (session_pk, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE marks (
+        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
+        t_s REAL NOT NULL,
+        point_index INTEGER,
+        source TEXT NOT NULL
+    );
+    CREATE INDEX marks_session ON marks(session_pk, t_s);
+    CREATE TABLE holds (
+        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        point_index INTEGER,
+        point TEXT,
+        start_s REAL NOT NULL,
+        end_s REAL NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (session_pk, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE alerts (
+        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
+        t_s REAL NOT NULL,
+        kind TEXT NOT NULL,
+        value REAL NOT NULL,
+        point_index INTEGER,
+        hold_index INTEGER
+    );
+    CREATE INDEX alerts_session ON alerts(session_pk, t_s);
+    CREATE TABLE gaps (
+        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
+        start_s REAL NOT NULL,
+        end_s REAL NOT NULL,
+        lost_samples INTEGER NOT NULL,
+        cause TEXT NOT NULL
+    );
+    CREATE INDEX gaps_session ON gaps(session_pk, start_s);
+    CREATE TABLE reconnects (
+        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        t_s REAL
+    );
+    CREATE INDEX reconnects_session ON reconnects(session_pk);
+    CREATE TABLE chunks (
+        chunk_id INTEGER PRIMARY KEY,
+        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
+        first_index INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        channels INTEGER NOT NULL,
+        t0_s REAL NOT NULL,
+        t1_s REAL NOT NULL,
+        t_s BLOB NOT NULL,
+        raw BLOB NOT NULL
+    );
+    CREATE INDEX chunks_time ON chunks(session_pk, t1_s);
+    CREATE TABLE summary (
+        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
+        level INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        min_raw INTEGER NOT NULL,
+        max_raw INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (session_pk, level, bucket)
+    ) WITHOUT ROWID;
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_T_DTYPE = np.dtype("<f8")
+_RAW_DTYPE = np.dtype("<i4")
+
+
+def default_db_path() -> Path:
+    """The session library used when ``--db`` is not given.
+
+    ``$PRESSURE_LOGGER_DB`` wins; otherwise the platform's per-user data directory
+    (``$XDG_DATA_HOME`` or ``~/.local/share`` on Linux, ``~/Library/Application Support``
+    on macOS, ``%APPDATA%`` on Windows) + ``pressure-logger/sessions.sqlite3``.
+    """
+    env = os.environ.get(DB_ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "pressure-logger" / "sessions.sqlite3"
+
+
+def counts_to_n(raw: np.ndarray, cal: CalibrationInfo) -> np.ndarray:
+    """ADC counts → newtons with a session's calibration (the one place this is done).
+
+    Linear model: ``force_n = (raw - offset_counts) / counts_per_n``. For other models
+    (``cal.model != "linear"``) ``cal.coefficients`` are polynomial coefficients in
+    ``(raw - offset_counts)``, lowest power first, giving newtons.
+    """
+    x = np.asarray(raw, dtype=np.float64) - cal.offset_counts
+    if cal.model == "linear" or not cal.coefficients:
+        return x / cal.counts_per_n
+    return np.polynomial.polynomial.polyval(x, np.asarray(cal.coefficients, dtype=np.float64))
+
+
+def _check_calibration(cal: CalibrationInfo) -> None:
+    linear = cal.model == "linear" or not cal.coefficients
+    if linear and (not math.isfinite(cal.counts_per_n) or cal.counts_per_n == 0):
+        raise BadInput(f"calibration counts_per_n={cal.counts_per_n!r} is not usable")
+    if not math.isfinite(cal.offset_counts):
+        raise BadInput(f"calibration offset_counts={cal.offset_counts!r} is not finite")
+
+
+@dataclass(slots=True)
+class SessionSummary:
+    """One row of the session library (``sessions`` command, GUI library view)."""
+
+    id: str
+    started_at: str
+    status: SessionStatus
+    client: str | None
+    therapist: str | None
+    duration_s: float
+    holds: int
+    alerts: int
+    samples: int
+    ended_at: str | None = None
+    device_uid: str | None = None
+    lost_samples: int = 0
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """Everything about one session except its samples (load those by time range)."""
+
+    id: str
+    meta: SessionMeta
+    status: SessionStatus
+    ended_at: str | None
+    stats: SessionStats
+    marks: list[Mark] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    reconnects: list[tuple[str, float | None]] = field(default_factory=list)
+
+    @property
+    def points(self) -> list[Point]:
+        return self.meta.points
+
+
+def _utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _parse_time(value: str | datetime, what: str) -> datetime:
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise BadInput(f"{what}={value!r} is not an ISO 8601 date/time") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt
+
+
+def _from_dict(cls: type, data: dict) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _summary_rows(session_pk: int, t_s: np.ndarray, raw0: np.ndarray) -> list[tuple]:
+    """Min/max of raw channel 0 per bucket at every level for one chunk (vectorised)."""
+    if t_s.size == 0:
+        return []
+    base = np.floor(t_s / SUMMARY_BASE_S).astype(np.int64)
+    rows: list[tuple] = []
+    vals = raw0.astype(np.int64)
+    for level in range(SUMMARY_LEVELS):
+        b = base // (SUMMARY_FACTOR**level)
+        starts = np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
+        mins = np.minimum.reduceat(vals, starts)
+        maxs = np.maximum.reduceat(vals, starts)
+        counts = np.diff(np.append(starts, b.size))
+        rows.extend(
+            zip(
+                [session_pk] * starts.size,
+                [level] * starts.size,
+                b[starts].tolist(),
+                mins.tolist(),
+                maxs.tolist(),
+                counts.tolist(),
+                strict=True,
+            )
+        )
+    return rows
+
+
+class SessionStore:
+    """SQLite session library (see the module docstring for the design).
+
+    Thread-safe: one connection guarded by a lock. For sustained writing from the
+    acquisition side use :class:`SessionWriter`, which has its own connection and thread.
+    """
+
+    def __init__(self, db_path: str | os.PathLike[str], *, _recover: bool = True) -> None:
+        self.db_path = Path(db_path)
+        self._lock = threading.RLock()
+        self._pk_cache: dict[str, int] = {}
+        self._conn = self._connect(self.db_path)
+        if _recover:
+            self._migrate()
+            self.recover_stale()
+
+    # ----------------------------------------------------------------- plumbing
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+            conn.execute("PRAGMA busy_timeout = 10000")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise BadInput(f"{path}: not a session database ({exc})") from None
+        except OSError as exc:
+            raise DeviceError(f"{path}: cannot open ({exc})") from None
+        if str(mode).lower() != "wal":
+            log.warning("%s: journal_mode is %s, not WAL", path, mode)
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._conn, self._lock)
+
+    def _migrate(self) -> None:
+        with self._tx() as c:
+            try:
+                c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                row = c.execute("SELECT max(version) FROM schema_version").fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise BadInput(f"{self.db_path}: not a session database ({exc})") from None
+            current = int(row[0] or 0)
+            if current > len(MIGRATIONS):
+                raise BadInput(
+                    f"{self.db_path}: schema_version {current} is newer than this program "
+                    f"understands ({len(MIGRATIONS)})"
+                )
+            for version in range(current, len(MIGRATIONS)):
+                step = MIGRATIONS[version]
+                if callable(step):
+                    step(c)
+                else:
+                    for statement in step.split(";"):
+                        if statement.strip():
+                            c.execute(statement)
+                c.execute("INSERT INTO schema_version(version) VALUES (?)", (version + 1,))
+                log.info("%s: migrated schema to version %d", self.db_path, version + 1)
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SessionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _pk(self, sid: str) -> int:
+        pk = self._pk_cache.get(sid)
+        if pk is None:
+            with self._lock:
+                row = self._conn.execute("SELECT pk FROM sessions WHERE id = ?", (sid,)).fetchone()
+            if row is None:
+                raise BadInput(f"unknown session {sid!r}")
+            pk = self._pk_cache[sid] = int(row[0])
+        return pk
+
+    def integrity_check(self) -> str:
+        """``PRAGMA integrity_check`` ("ok" when the file is sound)."""
+        with self._lock:
+            return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # -------------------------------------------------------------- lifecycle
+    def recover_stale(self) -> list[str]:
+        """Mark abandoned ``recording`` sessions ``interrupted``; return their ids."""
+        now = time.time()
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, owner_host, owner_pid, heartbeat_unix FROM sessions WHERE status = ?",
+                (SessionStatus.RECORDING.value,),
+            ).fetchall()
+        stale = []
+        for sid, host, pid, beat in rows:
+            old = beat is None or now - float(beat) > STALE_AFTER_S
+            dead = host == _HOST and not _pid_alive(int(pid or 0))
+            if old or dead:
+                stale.append(sid)
+        for sid in stale:
+            log.warning("session %s was left recording by a process that is gone", sid)
+            self._finish_interrupted(sid)
+        return stale
+
+    def _finish_interrupted(self, sid: str) -> None:
+        pk = self._pk(sid)
+        with self._tx() as c:
+            row = c.execute(
+                "SELECT samples, last_t_s, device, heartbeat_unix, status FROM sessions "
+                "WHERE pk = ?",
+                (pk,),
+            ).fetchone()
+            if row[4] != SessionStatus.RECORDING.value:
+                return
+            lost = c.execute(
+                "SELECT coalesce(sum(lost_samples), 0) FROM gaps WHERE session_pk = ?", (pk,)
+            ).fetchone()[0]
+            crc = c.execute(
+                "SELECT count(*) FROM gaps WHERE session_pk = ? AND cause = ?",
+                (pk, GapCause.CRC.value),
+            ).fetchone()[0]
+            reconnects = c.execute(
+                "SELECT count(*) FROM reconnects WHERE session_pk = ?", (pk,)
+            ).fetchone()[0]
+            device = json.loads(row[2])
+            stats = SessionStats(
+                samples=int(row[0]),
+                duration_s=float(row[1] or 0.0),
+                rate_hz=float(device.get("rate_hz", 0.0)),
+                lost_samples=int(lost),
+                crc_errors=int(crc),
+                reconnects=int(reconnects),
+            )
+            ended = (
+                datetime.fromtimestamp(row[3], UTC).isoformat(timespec="milliseconds")
+                if row[3]
+                else None
+            )
+            c.execute(
+                "UPDATE sessions SET status = ?, stats = ?, ended_at = ? WHERE pk = ?",
+                (
+                    SessionStatus.INTERRUPTED.value,
+                    json.dumps(dataclasses.asdict(stats)),
+                    ended,
+                    pk,
+                ),
+            )
+
+    def create_session(self, meta: SessionMeta) -> str:
+        """Start a ``recording`` session owned by this process; returns its id."""
+        _check_calibration(meta.calibration)
+        started = _parse_time(meta.started_at, "started_at")
+        stamp = started.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
+        device = json.dumps(dataclasses.asdict(meta.device))
+        calibration = json.dumps(dataclasses.asdict(meta.calibration))
+        try:
+            config = json.dumps(meta.config)
+        except (TypeError, ValueError) as exc:
+            raise BadInput(f"session config is not JSON-serialisable: {exc}") from None
+        for _ in range(100):
+            sid = f"{stamp}-{secrets.token_hex(2)}"
+            try:
+                with self._tx() as c:
+                    cur = c.execute(
+                        "INSERT INTO sessions (id, started_at, started_unix, status, client, "
+                        "therapist, notes, device, calibration, config, owner_host, owner_pid, "
+                        "heartbeat_unix) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (
+                            sid,
+                            meta.started_at,
+                            started.timestamp(),
+                            SessionStatus.RECORDING.value,
+                            meta.client,
+                            meta.therapist,
+                            meta.notes,
+                            device,
+                            calibration,
+                            config,
+                            _HOST,
+                            os.getpid(),
+                            time.time(),
+                        ),
+                    )
+                    pk = int(cur.lastrowid)
+                    c.executemany(
+                        "INSERT INTO points (session_pk, idx, name, data) VALUES (?,?,?,?)",
+                        [
+                            (pk, p.index, p.name, json.dumps(dataclasses.asdict(p)))
+                            for p in meta.points
+                        ],
+                    )
+            except sqlite3.IntegrityError as exc:
+                if "sessions.id" in str(exc):
+                    continue
+                raise
+            self._pk_cache[sid] = pk
+            log.info("created session %s", sid)
+            return sid
+        raise DeviceError("could not allocate a unique session id")
+
+    def heartbeat(self, sid: str) -> None:
+        """Tell other processes this recording is alive (SessionWriter does it for you)."""
+        pk = self._pk(sid)
+        with self._tx() as c:
+            _beat(c, pk)
+
+    def finish_session(
+        self,
+        sid: str,
+        status: SessionStatus | str = SessionStatus.COMPLETE,
+        stats: SessionStats | None = None,
+        ended_at: str | None = None,
+    ) -> None:
+        """Finalise a session (status, stats, host wall-clock end time)."""
+        pk = self._pk(sid)
+        status = SessionStatus(status)
+        with self._tx() as c:
+            if stats is None:
+                row = c.execute(
+                    "SELECT samples, last_t_s, device FROM sessions WHERE pk = ?", (pk,)
+                ).fetchone()
+                stats = SessionStats(
+                    samples=int(row[0]),
+                    duration_s=float(row[1] or 0.0),
+                    rate_hz=float(json.loads(row[2]).get("rate_hz", 0.0)),
+                )
+            c.execute(
+                "UPDATE sessions SET status = ?, stats = ?, ended_at = ?, owner_pid = NULL, "
+                "heartbeat_unix = ? WHERE pk = ?",
+                (
+                    status.value,
+                    json.dumps(dataclasses.asdict(stats)),
+                    ended_at or _utc_now_iso(),
+                    time.time(),
+                    pk,
+                ),
+            )
+
+    def set_calibration(self, sid: str, cal: CalibrationInfo) -> None:
+        """Replace a session's calibration; forces, overview and exports follow at once.
+
+        Holds and alerts were decided in newtons with the old calibration: recompute them
+        from :meth:`load_forces` and store them with :meth:`replace_holds` /
+        :meth:`replace_alerts`.
+        """
+        _check_calibration(cal)
+        pk = self._pk(sid)
+        with self._tx() as c:
+            c.execute(
+                "UPDATE sessions SET calibration = ? WHERE pk = ?",
+                (json.dumps(dataclasses.asdict(cal)), pk),
+            )
+
+    def set_details(
+        self,
+        sid: str,
+        *,
+        client: str | None = None,
+        therapist: str | None = None,
+        notes: str | None = None,
+    ) -> None:
+        """Edit the descriptive fields afterwards (None leaves a field unchanged)."""
+        pk = self._pk(sid)
+        with self._tx() as c:
+            for column, value in (("client", client), ("therapist", therapist), ("notes", notes)):
+                if value is not None:
+                    c.execute(f"UPDATE sessions SET {column} = ? WHERE pk = ?", (value, pk))
+
+    def delete_session(self, sid: str) -> None:
+        pk = self._pk(sid)
+        with self._tx() as c:
+            for table in ("points", "marks", "holds", "alerts", "gaps", "reconnects"):
+                c.execute(f"DELETE FROM {table} WHERE session_pk = ?", (pk,))
+            c.execute("DELETE FROM chunks WHERE session_pk = ?", (pk,))
+            c.execute("DELETE FROM summary WHERE session_pk = ?", (pk,))
+            c.execute("DELETE FROM sessions WHERE pk = ?", (pk,))
+        self._pk_cache.pop(sid, None)
+
+    # ------------------------------------------------------------------ writing
+    def append_samples(self, sid: str, first_index: int, t_s: np.ndarray, raw: np.ndarray) -> None:
+        """Store one contiguous run of samples (raw int32 (n, channels), t_s float64 (n,))."""
+        pk = self._pk(sid)
+        with self._tx() as c:
+            _insert_chunk(c, pk, first_index, t_s, raw)
+            _beat(c, pk)
+
+    def add_marks(self, sid: str, marks: Sequence[Mark]) -> None:
+        pk = self._pk(sid)
+        with self._tx() as c:
+            _insert_events(c, pk, marks=marks)
+
+    def add_holds(self, sid: str, holds: Sequence[Hold]) -> None:
+        """Store holds; a hold with an index already stored replaces it."""
+        pk = self._pk(sid)
+        with self._tx() as c:
+            _insert_events(c, pk, holds=holds)
+
+    def add_alerts(self, sid: str, alerts: Sequence[Alert]) -> None:
+        pk = self._pk(sid)
+        with self._tx() as c:
+            _insert_events(c, pk, alerts=alerts)
+
+    def add_gaps(self, sid: str, gaps: Sequence[Gap]) -> None:
+        pk = self._pk(sid)
+        with self._tx() as c:
+            _insert_events(c, pk, gaps=gaps)
+
+    def add_reconnect(self, sid: str, at: str | None = None, t_s: float | None = None) -> None:
+        """Record a reconnect: host wall-clock ``at`` (ISO 8601, UTC) and device time."""
+        pk = self._pk(sid)
+        with self._tx() as c:
+            _insert_events(c, pk, reconnects=[(at or _utc_now_iso(), t_s)])
+
+    def replace_holds(self, sid: str, holds: Sequence[Hold]) -> None:
+        """Replace all holds of a session (after a recalibration)."""
+        pk = self._pk(sid)
+        with self._tx() as c:
+            c.execute("DELETE FROM holds WHERE session_pk = ?", (pk,))
+            _insert_events(c, pk, holds=holds)
+
+    def replace_alerts(self, sid: str, alerts: Sequence[Alert]) -> None:
+        """Replace all alerts of a session (after a recalibration)."""
+        pk = self._pk(sid)
+        with self._tx() as c:
+            c.execute("DELETE FROM alerts WHERE session_pk = ?", (pk,))
+            _insert_events(c, pk, alerts=alerts)
+
+    # ------------------------------------------------------------------ reading
+    def list_sessions(
+        self,
+        *,
+        therapist: str | None = None,
+        client: str | None = None,
+        point: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        status: SessionStatus | str | None = None,
+    ) -> list[SessionSummary]:
+        """Sessions matching every given filter, oldest first.
+
+        ``point`` matches a point name in the session's plan or on one of its holds;
+        ``since``/``until`` compare with ``started_at`` (ISO 8601; naive means UTC).
+        """
+        where, params = [], []
+        if therapist is not None:
+            where.append("s.therapist = ?")
+            params.append(therapist)
+        if client is not None:
+            where.append("s.client = ?")
+            params.append(client)
+        if point is not None:
+            where.append(
+                "(EXISTS (SELECT 1 FROM points p WHERE p.session_pk = s.pk AND p.name = ?) "
+                "OR EXISTS (SELECT 1 FROM holds h WHERE h.session_pk = s.pk AND h.point = ?))"
+            )
+            params += [point, point]
+        if since is not None:
+            where.append("s.started_unix >= ?")
+            params.append(_parse_time(since, "since").timestamp())
+        if until is not None:
+            where.append("s.started_unix <= ?")
+            params.append(_parse_time(until, "until").timestamp())
+        if status is not None:
+            where.append("s.status = ?")
+            params.append(SessionStatus(status).value)
+        sql = (
+            "SELECT s.id, s.started_at, s.status, s.client, s.therapist, s.stats, s.samples, "
+            "s.last_t_s, s.ended_at, s.device, "
+            "(SELECT count(*) FROM holds h WHERE h.session_pk = s.pk), "
+            "(SELECT count(*) FROM alerts a WHERE a.session_pk = s.pk), "
+            "(SELECT coalesce(sum(lost_samples), 0) FROM gaps g WHERE g.session_pk = s.pk) "
+            "FROM sessions s"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY s.started_unix, s.id"
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        out = []
+        for sid, started, st, cl, th, stats_json, samples, last_t, ended, dev, nh, na, lost in rows:
+            stats = json.loads(stats_json) if stats_json else {}
+            out.append(
+                SessionSummary(
+                    id=sid,
+                    started_at=started,
+                    status=SessionStatus(st),
+                    client=cl,
+                    therapist=th,
+                    duration_s=float(stats.get("duration_s", last_t or 0.0)),
+                    holds=int(nh),
+                    alerts=int(na),
+                    samples=int(stats.get("samples", samples)),
+                    ended_at=ended,
+                    device_uid=json.loads(dev).get("uid"),
+                    lost_samples=int(stats.get("lost_samples", lost)),
+                )
+            )
+        return out
+
+    def load_session(self, sid: str) -> SessionRecord:
+        """Metadata and events of a session; raises BadInput for an unknown id."""
+        pk = self._pk(sid)
+        with self._lock:
+            c = self._conn
+            row = c.execute(
+                "SELECT started_at, ended_at, status, client, therapist, notes, device, "
+                "calibration, config, stats, samples, last_t_s FROM sessions WHERE pk = ?",
+                (pk,),
+            ).fetchone()
+            points = [
+                _point_from_dict(json.loads(d))
+                for (d,) in c.execute(
+                    "SELECT data FROM points WHERE session_pk = ? ORDER BY idx", (pk,)
+                )
+            ]
+            marks = [
+                Mark(t_s=t, point_index=pi, source=MarkSource(src))
+                for t, pi, src in c.execute(
+                    "SELECT t_s, point_index, source FROM marks WHERE session_pk = ? "
+                    "ORDER BY t_s, rowid",
+                    (pk,),
+                )
+            ]
+            holds = [
+                _from_dict(Hold, json.loads(d))
+                for (d,) in c.execute(
+                    "SELECT data FROM holds WHERE session_pk = ? ORDER BY idx", (pk,)
+                )
+            ]
+            alerts = [
+                Alert(t_s=t, kind=AlertKind(k), value=v, point_index=pi, hold_index=hi)
+                for t, k, v, pi, hi in c.execute(
+                    "SELECT t_s, kind, value, point_index, hold_index FROM alerts "
+                    "WHERE session_pk = ? ORDER BY t_s, rowid",
+                    (pk,),
+                )
+            ]
+            gaps = [
+                Gap(start_s=a, end_s=b, lost_samples=n, cause=GapCause(cause))
+                for a, b, n, cause in c.execute(
+                    "SELECT start_s, end_s, lost_samples, cause FROM gaps "
+                    "WHERE session_pk = ? ORDER BY start_s, rowid",
+                    (pk,),
+                )
+            ]
+            reconnects = [
+                (at, t)
+                for at, t in c.execute(
+                    "SELECT at, t_s FROM reconnects WHERE session_pk = ? ORDER BY rowid", (pk,)
+                )
+            ]
+        started, ended, status, client, therapist, notes = row[:6]
+        device = _from_dict(DeviceInfo, json.loads(row[6]))
+        cal = _from_dict(CalibrationInfo, json.loads(row[7]))
+        if row[9]:
+            stats = _from_dict(SessionStats, json.loads(row[9]))
+        else:  # still recording: what is committed so far
+            stats = SessionStats(
+                samples=int(row[10]),
+                duration_s=float(row[11] or 0.0),
+                rate_hz=device.rate_hz,
+                lost_samples=sum(g.lost_samples for g in gaps),
+                reconnects=len(reconnects),
+            )
+        meta = SessionMeta(
+            started_at=started,
+            device=device,
+            calibration=cal,
+            config=json.loads(row[8]),
+            client=client,
+            therapist=therapist,
+            notes=notes,
+            points=points,
+        )
+        return SessionRecord(
+            id=sid,
+            meta=meta,
+            status=SessionStatus(status),
+            ended_at=ended,
+            stats=stats,
+            marks=marks,
+            holds=holds,
+            alerts=alerts,
+            gaps=gaps,
+            reconnects=reconnects,
+        )
+
+    def calibration(self, sid: str) -> CalibrationInfo:
+        pk = self._pk(sid)
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT calibration FROM sessions WHERE pk = ?", (pk,)
+            ).fetchone()
+        return _from_dict(CalibrationInfo, json.loads(row[0]))
+
+    def iter_chunks(
+        self, sid: str, t0_s: float | None = None, t1_s: float | None = None
+    ) -> Iterator[SampleBlock]:
+        """Stored chunks overlapping [t0_s, t1_s] in order, trimmed to the range.
+
+        Reads one chunk at a time (bounded memory for exports of any length).
+        """
+        pk = self._pk(sid)
+        lo = -math.inf if t0_s is None else float(t0_s)
+        hi = math.inf if t1_s is None else float(t1_s)
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT chunk_id, first_index, n, channels, t_s, raw FROM chunks "
+                    "WHERE session_pk = ? AND t1_s >= ? AND t0_s <= ? AND chunk_id > ? "
+                    "ORDER BY chunk_id LIMIT 64",
+                    (pk, lo, hi, last),
+                ).fetchall()
+            if not rows:
+                return
+            for chunk_id, first, n, channels, tb, rb in rows:
+                last = chunk_id
+                t = np.frombuffer(tb, dtype=_T_DTYPE).astype(np.float64)
+                raw = np.frombuffer(rb, dtype=_RAW_DTYPE).astype(np.int32).reshape(n, channels)
+                keep = (t >= lo) & (t <= hi)
+                if not keep.all():
+                    idx = np.flatnonzero(keep)
+                    if idx.size == 0:
+                        continue
+                    first += int(idx[0])
+                    t, raw = t[keep], raw[keep]
+                yield SampleBlock(first_index=int(first), t_s=t, raw=raw)
+
+    def load_samples(
+        self, sid: str, t0_s: float | None = None, t1_s: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(t_s, raw)`` in [t0_s, t1_s]: float64 (n,), int32 (n, channels)."""
+        blocks = list(self.iter_chunks(sid, t0_s, t1_s))
+        if not blocks:
+            channels = self.load_session(sid).meta.device.channels or 1
+            return np.zeros(0), np.zeros((0, channels), dtype=np.int32)
+        return (
+            np.concatenate([b.t_s for b in blocks]),
+            np.concatenate([b.raw for b in blocks]),
+        )
+
+    def load_forces(
+        self, sid: str, t0_s: float | None = None, t1_s: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(t_s, force_n)`` in [t0_s, t1_s]; force_n is (n, channels) newtons."""
+        cal = self.calibration(sid)
+        t, raw = self.load_samples(sid, t0_s, t1_s)
+        return t, counts_to_n(raw, cal)
+
+    def load_overview(
+        self,
+        sid: str,
+        t0_s: float | None = None,
+        t1_s: float | None = None,
+        max_points: int = 2000,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Min/max envelope of channel 0 in newtons: ``(t_s, min_n, max_n)``.
+
+        Uses the finest summary level with at most ``max_points`` buckets in the range;
+        ``t_s`` is each bucket's centre. When the range holds no more than ``max_points``
+        samples the samples themselves are returned (``min_n == max_n``).
+        """
+        pk = self._pk(sid)
+        max_points = max(1, int(max_points))
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT samples, last_t_s, device, calibration FROM sessions WHERE pk = ?",
+                (pk,),
+            ).fetchone()
+        samples, last_t = int(row[0]), row[1]
+        if samples == 0 or last_t is None:
+            return np.zeros(0), np.zeros(0), np.zeros(0)
+        rate_hz = float(json.loads(row[2]).get("rate_hz") or 0.0)
+        cal = _from_dict(CalibrationInfo, json.loads(row[3]))
+        lo = 0.0 if t0_s is None else float(t0_s)
+        hi = float(last_t) if t1_s is None else float(t1_s)
+        if hi < lo:
+            return np.zeros(0), np.zeros(0), np.zeros(0)
+        span = min(hi, float(last_t)) - lo
+        if rate_hz > 0 and span * rate_hz + 1 <= max_points:
+            t, force = self.load_forces(sid, lo, hi)
+            f0 = force[:, 0] if force.size else np.zeros(0)
+            return t, f0, f0.copy()
+        b0_lo = math.floor(lo / SUMMARY_BASE_S)
+        b0_hi = math.floor(hi / SUMMARY_BASE_S)
+        level = SUMMARY_LEVELS - 1
+        for k in range(SUMMARY_LEVELS):
+            f = SUMMARY_FACTOR**k
+            if b0_hi // f - b0_lo // f + 1 <= max_points:
+                level = k
+                break
+        f = SUMMARY_FACTOR**level
+        with self._lock:
+            data = self._conn.execute(
+                "SELECT bucket, min_raw, max_raw FROM summary WHERE session_pk = ? "
+                "AND level = ? AND bucket BETWEEN ? AND ? ORDER BY bucket",
+                (pk, level, b0_lo // f, b0_hi // f),
+            ).fetchall()
+        if not data:
+            return np.zeros(0), np.zeros(0), np.zeros(0)
+        arr = np.asarray(data, dtype=np.float64)
+        width_s = SUMMARY_BASE_S * f
+        if arr.shape[0] > max_points:  # beyond the coarsest level: merge neighbours
+            step = math.ceil(arr.shape[0] / max_points)
+            starts = np.arange(0, arr.shape[0], step)
+            arr = np.stack(
+                [
+                    arr[starts, 0] + (step - 1) / 2,
+                    np.minimum.reduceat(arr[:, 1], starts),
+                    np.maximum.reduceat(arr[:, 2], starts),
+                ],
+                axis=1,
+            )
+        t = (arr[:, 0] + 0.5) * width_s
+        a, b = counts_to_n(arr[:, 1], cal), counts_to_n(arr[:, 2], cal)
+        return t, np.minimum(a, b), np.maximum(a, b)
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK``) under the store's lock."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
+        self.conn, self.lock = conn, lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute("ROLLBACK")
+        finally:
+            self.lock.release()
+
+
+def _beat(c: sqlite3.Connection, pk: int) -> None:
+    c.execute(
+        "UPDATE sessions SET heartbeat_unix = ?, owner_host = ?, owner_pid = ? "
+        "WHERE pk = ? AND status = ?",
+        (time.time(), _HOST, os.getpid(), pk, SessionStatus.RECORDING.value),
+    )
+
+
+def _insert_chunk(
+    c: sqlite3.Connection, pk: int, first_index: int, t_s: np.ndarray, raw: np.ndarray
+) -> None:
+    t = np.ascontiguousarray(t_s, dtype=_T_DTYPE).reshape(-1)
+    r = np.asarray(raw)
+    if r.ndim == 1:
+        r = r.reshape(-1, 1)
+    r = np.ascontiguousarray(r, dtype=_RAW_DTYPE)
+    if r.shape[0] != t.shape[0]:
+        raise ValueError(f"t_s has {t.shape[0]} rows but raw has {r.shape[0]}")
+    if t.size == 0:
+        return
+    t0, t1 = float(t[0]), float(t[-1])
+    c.execute(
+        "INSERT INTO chunks (session_pk, first_index, n, channels, t0_s, t1_s, t_s, raw) "
+        "VALUES (?,?,?,?,?,?,?,?)",
+        (
+            pk,
+            int(first_index),
+            t.size,
+            r.shape[1],
+            min(t0, t1),
+            max(t0, t1),
+            t.tobytes(),
+            r.tobytes(),
+        ),
+    )
+    c.executemany(
+        "INSERT INTO summary (session_pk, level, bucket, min_raw, max_raw, n) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT(session_pk, level, bucket) DO UPDATE SET "
+        "min_raw = min(min_raw, excluded.min_raw), max_raw = max(max_raw, excluded.max_raw), "
+        "n = n + excluded.n",
+        _summary_rows(pk, t, r[:, 0]),
+    )
+    c.execute(
+        "UPDATE sessions SET samples = samples + ?, "
+        "last_t_s = max(coalesce(last_t_s, ?), ?) WHERE pk = ?",
+        (t.size, t1, t1, pk),
+    )
+
+
+def _point_from_dict(d: dict) -> Point:
+    p = _from_dict(Point, d)
+    if p.target_n is not None:
+        p.target_n = (float(p.target_n[0]), float(p.target_n[1]))
+    return p
+
+
+def _insert_events(
+    c: sqlite3.Connection,
+    pk: int,
+    *,
+    marks: Sequence[Mark] = (),
+    holds: Sequence[Hold] = (),
+    alerts: Sequence[Alert] = (),
+    gaps: Sequence[Gap] = (),
+    reconnects: Sequence[tuple[str, float | None]] = (),
+) -> None:
+    if marks:
+        c.executemany(
+            "INSERT INTO marks (session_pk, t_s, point_index, source) VALUES (?,?,?,?)",
+            [(pk, float(m.t_s), m.point_index, MarkSource(m.source).value) for m in marks],
+        )
+    if holds:
+        c.executemany(
+            "INSERT OR REPLACE INTO holds (session_pk, idx, point_index, point, start_s, end_s, "
+            "data) VALUES (?,?,?,?,?,?,?)",
+            [
+                (
+                    pk,
+                    h.index,
+                    h.point_index,
+                    h.point,
+                    float(h.start_s),
+                    float(h.end_s),
+                    json.dumps(dataclasses.asdict(h)),
+                )
+                for h in holds
+            ],
+        )
+    if alerts:
+        c.executemany(
+            "INSERT INTO alerts (session_pk, t_s, kind, value, point_index, hold_index) "
+            "VALUES (?,?,?,?,?,?)",
+            [
+                (
+                    pk,
+                    float(a.t_s),
+                    AlertKind(a.kind).value,
+                    float(a.value),
+                    a.point_index,
+                    a.hold_index,
+                )
+                for a in alerts
+            ],
+        )
+    if gaps:
+        c.executemany(
+            "INSERT INTO gaps (session_pk, start_s, end_s, lost_samples, cause) VALUES (?,?,?,?,?)",
+            [
+                (pk, float(g.start_s), float(g.end_s), int(g.lost_samples), GapCause(g.cause).value)
+                for g in gaps
+            ],
+        )
+    if reconnects:
+        c.executemany(
+            "INSERT INTO reconnects (session_pk, at, t_s) VALUES (?,?,?)",
+            [(pk, at, t) for at, t in reconnects],
+        )
+
+
+# ---------------------------------------------------------------------- the writer
+_CLOSE = object()
+
+
+@dataclass(slots=True)
+class _Flush:
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class SessionWriter:
+    """Stores a live session from a thread of its own, fed through a queue.
+
+    ``put_*`` never block (an unbounded queue; the reader thread must not wait on disk).
+    The writer coalesces contiguous sample blocks into chunks and commits at most
+    :data:`COMMIT_INTERVAL_S` after the oldest pending item arrived (so a process killed
+    with ``kill -9`` loses at most that much), refreshing the session's heartbeat.
+    ``close(status, stats)`` flushes everything and finalises the session.
+
+    A storage failure is logged, kept in :attr:`error` and raised from :meth:`close`
+    (as DeviceError); the session stays ``recording`` and is recovered as ``interrupted``.
+    """
+
+    def __init__(self, store: SessionStore, sid: str) -> None:
+        store._pk(sid)  # unknown id → BadInput here, not in the thread
+        self.db_path = store.db_path
+        self.sid = sid
+        self.error: BaseException | None = None
+        self.committed_samples = 0
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=f"SessionWriter-{sid}", daemon=True)
+        self._thread.start()
+
+    # ---------------------------------------------------------------- producer
+    def put_samples(self, first_index: int, t_s: np.ndarray, raw: np.ndarray) -> None:
+        """Queue a contiguous run of samples (copied, so the caller may reuse buffers)."""
+        r = np.array(raw, dtype=np.int32, copy=True)
+        if r.ndim == 1:
+            r = r.reshape(-1, 1)
+        t = np.array(t_s, dtype=np.float64, copy=True).reshape(-1)
+        if r.ndim != 2 or r.shape[0] != t.shape[0]:
+            raise ValueError(f"t_s has {t.shape[0]} rows but raw has shape {r.shape}")
+        self._queue.put(("samples", int(first_index), t, r))
+
+    def put_block(self, block: SampleBlock) -> None:
+        self.put_samples(block.first_index, block.t_s, block.raw)
+
+    def put_marks(self, marks: Sequence[Mark]) -> None:
+        self._queue.put(("marks", list(marks)))
+
+    def put_holds(self, holds: Sequence[Hold]) -> None:
+        self._queue.put(("holds", list(holds)))
+
+    def put_alerts(self, alerts: Sequence[Alert]) -> None:
+        self._queue.put(("alerts", list(alerts)))
+
+    def put_gaps(self, gaps: Sequence[Gap]) -> None:
+        self._queue.put(("gaps", list(gaps)))
+
+    def put_reconnect(self, at: str | None = None, t_s: float | None = None) -> None:
+        self._queue.put(("reconnects", [(at or _utc_now_iso(), t_s)]))
+
+    def put_calibration(self, cal: CalibrationInfo) -> None:
+        """Change the session's calibration (e.g. after a tare during recording)."""
+        _check_calibration(cal)
+        self._queue.put(("calibration", cal))
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Wait until everything queued so far is committed; False on timeout."""
+        if not self._thread.is_alive():
+            return False
+        f = _Flush()
+        self._queue.put(f)
+        return f.done.wait(timeout_s)
+
+    def close(
+        self,
+        status: SessionStatus | str = SessionStatus.COMPLETE,
+        stats: SessionStats | None = None,
+        ended_at: str | None = None,
+    ) -> None:
+        """Flush, finalise the session and stop the thread (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put((_CLOSE, SessionStatus(status), stats, ended_at))
+        self._thread.join()
+        if self.error is not None:
+            raise DeviceError(f"{self.db_path}: storing session {self.sid} failed: {self.error}")
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # ------------------------------------------------------------------ thread
+    def _run(self) -> None:
+        store: SessionStore | None = None
+        flushes: list[_Flush] = []
+        closing: tuple | None = None
+        try:
+            store = SessionStore(self.db_path, _recover=False)
+            pk = store._pk(self.sid)
+            pending: list[tuple] = []
+            deadline: float | None = None
+            last_beat = time.monotonic()
+            while closing is None:
+                now = time.monotonic()
+                wait_s = HEARTBEAT_S - (now - last_beat) if deadline is None else deadline - now
+                try:
+                    item = self._queue.get(timeout=max(0.0, wait_s))
+                except queue.Empty:
+                    item = None
+                # take whatever else is already queued, without waiting
+                while item is not None:
+                    if isinstance(item, _Flush):
+                        flushes.append(item)
+                    elif item[0] is _CLOSE:
+                        closing = item
+                        break
+                    else:
+                        pending.append(item)
+                        if deadline is None:
+                            deadline = time.monotonic() + COMMIT_INTERVAL_S
+                    if len(pending) > 4096:
+                        break
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        item = None
+                now = time.monotonic()
+                due = deadline is not None and now >= deadline
+                if pending and (due or flushes or closing or len(pending) > 4096):
+                    self._commit(store, pk, pending)
+                    pending, deadline, last_beat = [], None, now
+                elif not pending and now - last_beat >= HEARTBEAT_S:
+                    store.heartbeat(self.sid)
+                    last_beat = now
+                for f in flushes:
+                    f.done.set()
+                flushes = []
+            _, status, stats, ended_at = closing
+            store.finish_session(self.sid, status, stats, ended_at)
+        except BaseException as exc:  # noqa: BLE001 - reported through close()
+            log.exception("SessionWriter for %s failed", self.sid)
+            self.error = exc
+            for f in flushes:
+                f.done.set()
+            if closing is None:
+                self._drain_after_error()
+        finally:
+            if store is not None:
+                store.close()
+
+    def _drain_after_error(self) -> None:
+        """Discard what keeps arriving (so memory stays bounded) until close()."""
+        while True:
+            item = self._queue.get()
+            if isinstance(item, _Flush):
+                item.done.set()
+            elif item[0] is _CLOSE:
+                return
+
+    def _commit(self, store: SessionStore, pk: int, pending: list[tuple]) -> None:
+        runs = _coalesce([p for p in pending if p[0] == "samples"])
+        with store._tx() as c:
+            for first, t, raw in runs:
+                _insert_chunk(c, pk, first, t, raw)
+            for kind, *payload in pending:
+                if kind == "samples":
+                    continue
+                if kind == "calibration":
+                    _check_calibration(payload[0])
+                    c.execute(
+                        "UPDATE sessions SET calibration = ? WHERE pk = ?",
+                        (json.dumps(dataclasses.asdict(payload[0])), pk),
+                    )
+                else:
+                    _insert_events(c, pk, **{kind: payload[0]})
+            _beat(c, pk)
+        self.committed_samples += sum(t.size for _, t, _ in runs)
+
+
+def _coalesce(items: list[tuple]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Join contiguous sample blocks (index follows on, same channels) into chunks."""
+    runs: list[tuple[int, list[np.ndarray], list[np.ndarray], int]] = []
+    for _, first, t, raw in items:
+        if t.size == 0:
+            continue
+        if runs:
+            r_first, ts, raws, n = runs[-1]
+            if (
+                first == r_first + n
+                and raw.shape[1] == raws[-1].shape[1]
+                and n + t.size <= MAX_CHUNK_SAMPLES
+            ):
+                ts.append(t)
+                raws.append(raw)
+                runs[-1] = (r_first, ts, raws, n + t.size)
+                continue
+        runs.append((first, [t], [raw], t.size))
+    return [(first, np.concatenate(ts), np.concatenate(raws)) for first, ts, raws, _ in runs]

@@ -1,0 +1,498 @@
+"""SessionStore and SessionWriter against a real SQLite file (tmp_path)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import logger.store as store_mod
+from logger.errors import BadInput, DeviceError
+from logger.records import (
+    Alert,
+    AlertKind,
+    CalibrationInfo,
+    DeviceInfo,
+    Gap,
+    GapCause,
+    Hold,
+    Mark,
+    MarkSource,
+    Point,
+    SessionMeta,
+    SessionStats,
+    SessionStatus,
+)
+from logger.store import (
+    SessionStore,
+    SessionWriter,
+    counts_to_n,
+    default_db_path,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_meta(
+    *,
+    started_at: str = "2026-11-27T14:05:12+00:00",
+    channels: int = 1,
+    client: str | None = "C-017",
+    therapist: str | None = "Ana",
+    points: list[Point] | None = None,
+) -> SessionMeta:
+    return SessionMeta(
+        started_at=started_at,
+        device=DeviceInfo("SIM-0001", "1.2.0", "1.0", 1000.0, channels),
+        calibration=CalibrationInfo(4000.0, 120000.0, "factory", "2026-01-01T00:00:00+00:00"),
+        config={"units": "N", "holds": {"onset_n": 5.0}},
+        client=client,
+        therapist=therapist,
+        notes="left side tender",
+        points=points
+        if points is not None
+        else [Point(0, "Upper trapezius L", 35.0, 50.0, (25.0, 35.0), 60.0), Point(1, "B")],
+    )
+
+
+def make_hold(index: int, point: str | None = "Upper trapezius L") -> Hold:
+    return Hold(
+        index=index,
+        point_index=0,
+        point=point,
+        start_s=3.0 + index * 10,
+        end_s=8.0 + index * 10,
+        duration_s=5.0,
+        mean_n=30.0,
+        peak_n=33.5,
+        cv_pct=2.5,
+        ramp_rate_n_per_s=None,
+        time_over_warn_s=0.0,
+        time_over_max_s=0.0,
+        in_target_pct=97.5,
+    )
+
+
+def signal_raw(t_s: np.ndarray, channels: int = 1) -> np.ndarray:
+    """120000 counts + 4000 counts/N × a slow sine (0..30 N), one column per channel."""
+    base = 120000 + 4000 * 15.0 * (1 - np.cos(t_s * 0.5))
+    return np.stack([base + 1000 * c for c in range(channels)], axis=1).astype(np.int32)
+
+
+def fill(store: SessionStore, sid: str, seconds: float, block: int = 50, channels: int = 1):
+    n = int(seconds * 1000)
+    t = np.arange(n) / 1000.0
+    raw = signal_raw(t, channels)
+    for i in range(0, n, block):
+        store.append_samples(sid, i, t[i : i + block], raw[i : i + block])
+    return t, raw
+
+
+# --------------------------------------------------------------------- basics
+
+
+def test_create_session_id_wal_and_schema_version(db_path):
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta())
+    assert re.fullmatch(r"20261127-140512-[0-9a-f]{4}", sid)
+    assert store.schema_version == len(store_mod.MIGRATIONS) == 1
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    rec = store.load_session(sid)
+    assert rec.status is SessionStatus.RECORDING
+    assert rec.meta.points[0].target_n == (25.0, 35.0)
+    assert rec.meta.config == {"units": "N", "holds": {"onset_n": 5.0}}
+    assert rec.meta.device.uid == "SIM-0001"
+
+
+def test_non_utc_start_time_gives_utc_id(db_path):
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta(started_at="2026-11-27T15:05:12+01:00"))
+    assert sid.startswith("20261127-140512-")
+
+
+def test_unknown_session_is_bad_input(db_path):
+    store = SessionStore(db_path)
+    with pytest.raises(BadInput, match=r"^unknown session 'nope'$"):
+        store.load_session("nope")
+    with pytest.raises(BadInput, match="unknown session"):
+        store.load_samples("nope")
+    with pytest.raises(BadInput, match="unknown session"):
+        SessionWriter(store, "nope")
+
+
+def test_zero_sensitivity_calibration_is_refused(db_path):
+    store = SessionStore(db_path)
+    meta = make_meta()
+    meta.calibration = CalibrationInfo(0.0, 0.0, "factory")
+    with pytest.raises(BadInput, match="counts_per_n=0.0"):
+        store.create_session(meta)
+    assert store.list_sessions() == []
+
+
+def test_samples_round_trip_and_time_range(db_path):
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta(channels=2))
+    t, raw = fill(store, sid, 3.0, block=37, channels=2)
+    t_all, raw_all = store.load_samples(sid)
+    np.testing.assert_array_equal(t_all, t)
+    np.testing.assert_array_equal(raw_all, raw)
+    assert raw_all.dtype == np.int32 and raw_all.shape == (3000, 2)
+    t_w, raw_w = store.load_samples(sid, 1.0005, 2.0)
+    sel = (t >= 1.0005) & (t <= 2.0)
+    np.testing.assert_array_equal(t_w, t[sel])
+    np.testing.assert_array_equal(raw_w, raw[sel])
+    blocks = list(store.iter_chunks(sid, 1.0005, 2.0))
+    assert blocks[0].first_index == 1001  # first_index follows the trim
+    t_f, force = store.load_forces(sid, 0.0, 0.5)
+    np.testing.assert_allclose(force, (raw[t <= 0.5] - 120000.0) / 4000.0)
+
+
+def test_recalibration_changes_forces_and_overview(db_path):
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta())
+    _, raw = fill(store, sid, 2.0)
+    _, f1 = store.load_forces(sid)
+    _, lo1, hi1 = store.load_overview(sid, 0, 2.0, 10)
+    store.set_calibration(sid, CalibrationInfo(2000.0, 100000.0, "stored:7"))
+    _, f2 = store.load_forces(sid)
+    np.testing.assert_allclose(f2, (raw - 100000.0) / 2000.0)
+    assert not np.allclose(f1, f2)
+    _, lo2, hi2 = store.load_overview(sid, 0, 2.0, 10)
+    np.testing.assert_allclose(hi2, (hi1 * 4000.0 + 20000.0) / 2000.0)
+    assert store.load_session(sid).meta.calibration.source == "stored:7"
+    with pytest.raises(BadInput):
+        store.set_calibration(sid, CalibrationInfo(float("nan"), 0.0, "x"))
+
+
+def test_counts_to_n_models():
+    raw = np.array([120000, 124000, 128000])
+    lin = CalibrationInfo(4000.0, 120000.0, "factory")
+    np.testing.assert_allclose(counts_to_n(raw, lin), [0.0, 1.0, 2.0])
+    quad = CalibrationInfo(4000.0, 120000.0, "fit", model="quadratic", coefficients=[0, 1e-3, 1e-8])
+    np.testing.assert_allclose(counts_to_n(raw, quad), [0.0, 4.16, 8.64])
+
+
+def test_events_round_trip(db_path):
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta())
+    store.add_marks(sid, [Mark(0.5, 0, MarkSource.DEVICE), Mark(9.0, 1, MarkSource.KEYBOARD)])
+    store.add_holds(sid, [make_hold(0), make_hold(1)])
+    store.add_holds(sid, [make_hold(1, point="B")])  # same index replaces
+    store.add_alerts(sid, [Alert(4.0, AlertKind.WARN, 41.0, 0, 0)])
+    store.add_gaps(sid, [Gap(5.0, 7.0, 2000, GapCause.DISCONNECT)])
+    store.add_reconnect(sid, "2026-11-27T14:05:19+00:00", 7.0)
+    rec = store.load_session(sid)
+    assert [m.source for m in rec.marks] == [MarkSource.DEVICE, MarkSource.KEYBOARD]
+    assert [h.point for h in rec.holds] == ["Upper trapezius L", "B"]
+    assert rec.holds[0] == make_hold(0)
+    assert rec.alerts == [Alert(4.0, AlertKind.WARN, 41.0, 0, 0)]
+    assert rec.gaps == [Gap(5.0, 7.0, 2000, GapCause.DISCONNECT)]
+    assert rec.reconnects == [("2026-11-27T14:05:19+00:00", 7.0)]
+    assert rec.stats.lost_samples == 2000 and rec.stats.reconnects == 1
+    store.replace_holds(sid, [make_hold(5)])
+    store.replace_alerts(sid, [])
+    rec = store.load_session(sid)
+    assert [h.index for h in rec.holds] == [5] and rec.alerts == []
+
+
+def test_finish_and_list_sessions_with_filters(db_path):
+    store = SessionStore(db_path)
+    a = store.create_session(make_meta(started_at="2026-11-01T09:00:00Z"))
+    fill(store, a, 1.0)
+    store.add_holds(a, [make_hold(0)])
+    store.finish_session(a, SessionStatus.COMPLETE, SessionStats(1000, 1.0, 1000.0, 0, 0, 0))
+    b = store.create_session(
+        make_meta(started_at="2026-11-20T09:00:00Z", client="C-2", therapist="Bo", points=[])
+    )
+    store.add_alerts(b, [Alert(1.0, AlertKind.MAX, 61.0, None, None)])
+    rows = store.list_sessions()
+    assert [r.id for r in rows] == [a, b]
+    assert (rows[0].status, rows[0].samples, rows[0].holds, rows[0].duration_s) == (
+        SessionStatus.COMPLETE,
+        1000,
+        1,
+        1.0,
+    )
+    assert rows[1].status is SessionStatus.RECORDING and rows[1].alerts == 1
+    assert [r.id for r in store.list_sessions(therapist="Bo")] == [b]
+    assert [r.id for r in store.list_sessions(client="C-017")] == [a]
+    assert [r.id for r in store.list_sessions(point="Upper trapezius L")] == [a]
+    assert [r.id for r in store.list_sessions(since="2026-11-10")] == [b]
+    assert [r.id for r in store.list_sessions(until="2026-11-10T00:00:00+00:00")] == [a]
+    assert store.list_sessions(therapist="nobody") == []
+    with pytest.raises(BadInput, match="since='last week'"):
+        store.list_sessions(since="last week")
+
+
+# ------------------------------------------------------------------- overview
+
+
+def brute_overview(t: np.ndarray, raw0: np.ndarray, width_s: float):
+    b = np.floor(t / 0.1).astype(np.int64) // round(width_s / 0.1)
+    keys = np.unique(b)
+    lo = np.array([raw0[b == k].min() for k in keys])
+    hi = np.array([raw0[b == k].max() for k in keys])
+    return (keys + 0.5) * width_s, (lo - 120000.0) / 4000.0, (hi - 120000.0) / 4000.0
+
+
+def test_overview_picks_a_level_within_max_points(db_path):
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta())
+    t, raw = fill(store, sid, 60.0, block=500)
+    for max_points in (20, 150, 700):
+        t_o, lo, hi = store.load_overview(sid, None, None, max_points)
+        assert 0 < t_o.size <= max_points
+        width = 0.1 * 4 ** next(k for k in range(8) if 599 // 4**k + 1 <= max_points)
+        bt, blo, bhi = brute_overview(t, raw[:, 0], width)
+        np.testing.assert_allclose(t_o, bt)
+        np.testing.assert_allclose(lo, blo)
+        np.testing.assert_allclose(hi, bhi)
+    # a short range holds fewer samples than max_points: the samples themselves
+    t_o, lo, hi = store.load_overview(sid, 10.0, 10.5, 1000)
+    np.testing.assert_array_equal(t_o, t[(t >= 10.0) & (t <= 10.5)])
+    np.testing.assert_array_equal(lo, hi)
+    # a window in the middle reads only its buckets
+    t_o, lo, hi = store.load_overview(sid, 20.0, 40.0, 100)
+    assert t_o.size <= 100 and t_o[0] >= 19.0 and t_o[-1] <= 41.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(cuts=st.lists(st.integers(1, 2999), max_size=12, unique=True))
+def test_summary_does_not_depend_on_chunking(tmp_path_factory, cuts):
+    store = SessionStore(tmp_path_factory.mktemp("db") / "s.sqlite3")
+    sid = store.create_session(make_meta())
+    t = np.arange(3000) / 1000.0 + 0.0123
+    rng = np.random.default_rng(len(cuts))
+    raw = rng.integers(100000, 200000, size=(3000, 1)).astype(np.int32)
+    edges = [0, *sorted(cuts), 3000]
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        store.append_samples(sid, a, t[a:b], raw[a:b])
+    for width, max_points in ((0.1, 31), (0.4, 9), (1.6, 3)):
+        t_o, lo, hi = store.load_overview(sid, 0.0, 3.0, max_points)
+        bt, blo, bhi = brute_overview(t, raw[:, 0], width)
+        np.testing.assert_allclose(t_o, bt)
+        np.testing.assert_allclose(lo, blo)
+        np.testing.assert_allclose(hi, bhi)
+    store.close()
+
+
+# ----------------------------------------------------------------- migrations
+
+
+def test_migrations_run_once_in_order(db_path, monkeypatch):
+    SessionStore(db_path).close()
+    extra = "CREATE TABLE annotations (session_pk INTEGER, text TEXT)"
+    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, extra])
+    store = SessionStore(db_path)
+    assert store.schema_version == 2
+    store.close()
+    store = SessionStore(db_path)  # applying again would fail: table exists
+    assert store.schema_version == 2
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM annotations").fetchone() == (0,)
+
+
+def test_newer_schema_and_foreign_files_are_refused(db_path, tmp_path):
+    SessionStore(db_path).close()
+    conn = sqlite3.connect(db_path)
+    conn.execute("INSERT INTO schema_version VALUES (99)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(BadInput, match="schema_version 99 is newer"):
+        SessionStore(db_path)
+    junk = tmp_path / "junk.sqlite3"
+    junk.write_bytes(b"this is not sqlite at all, " * 100)
+    with pytest.raises(BadInput, match="junk.sqlite3: not a session database"):
+        SessionStore(junk)
+
+
+# ------------------------------------------------------------ stale sessions
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_recording_is_marked_interrupted_live_one_is_not(db_path):
+    store = SessionStore(db_path)
+    dead = store.create_session(make_meta())
+    fill(store, dead, 1.5)
+    store.add_gaps(dead, [Gap(0.5, 0.6, 100, GapCause.SEQUENCE)])
+    old = store.create_session(make_meta())
+    live = store.create_session(make_meta())
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE sessions SET owner_pid = ? WHERE id = ?", (_dead_pid(), dead))
+    conn.execute("UPDATE sessions SET heartbeat_unix = ? WHERE id = ?", (time.time() - 3600, old))
+    conn.commit()
+    conn.close()
+
+    second = SessionStore(db_path)  # "a second window"
+    status = {s.id: s.status for s in second.list_sessions()}
+    assert status == {
+        dead: SessionStatus.INTERRUPTED,
+        old: SessionStatus.INTERRUPTED,
+        live: SessionStatus.RECORDING,
+    }
+    rec = second.load_session(dead)
+    assert rec.stats.samples == 1500 and rec.stats.lost_samples == 100
+    assert rec.stats.duration_s == pytest.approx(1.499)
+    assert rec.ended_at is not None
+
+
+def test_default_db_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("PRESSURE_LOGGER_DB", str(tmp_path / "x.sqlite3"))
+    assert default_db_path() == tmp_path / "x.sqlite3"
+    monkeypatch.delenv("PRESSURE_LOGGER_DB")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    if sys.platform.startswith("linux"):
+        assert default_db_path() == tmp_path / "data" / "pressure-logger" / "sessions.sqlite3"
+    assert default_db_path().name == "sessions.sqlite3"
+
+
+# --------------------------------------------------------------------- writer
+
+
+def test_writer_stores_everything_and_finalises(db_path):
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta())
+    writer = SessionWriter(store, sid)
+    t = np.arange(5000) / 1000.0
+    raw = signal_raw(t)
+    buf = np.empty((20, 1), dtype=np.int32)
+    for i in range(0, 5000, 20):
+        buf[:] = raw[i : i + 20]  # the caller reuses its buffer: the writer must copy
+        writer.put_samples(i, t[i : i + 20], buf)
+    writer.put_marks([Mark(1.0, 0, MarkSource.DEVICE)])
+    writer.put_holds([make_hold(0)])
+    writer.put_alerts([Alert(2.0, AlertKind.MAX, 60.5, 0, 0)])
+    writer.put_gaps([Gap(4.0, 4.0, 0, GapCause.CRC)])
+    writer.put_reconnect("2026-11-27T14:06:00+00:00", 4.0)
+    assert writer.flush(timeout_s=30)
+    # visible to another connection while still recording
+    other = SessionStore(db_path)
+    assert other.load_session(sid).status is SessionStatus.RECORDING
+    np.testing.assert_array_equal(other.load_samples(sid)[1], raw)
+    chunks = sqlite3.connect(db_path).execute("SELECT count(*) FROM chunks").fetchone()[0]
+    assert chunks < 250 / 4  # contiguous puts were coalesced
+    stats = SessionStats(5000, 5.0, 1000.0, 0, 1, 1)
+    writer.close(SessionStatus.COMPLETE, stats, "2026-11-27T14:06:05+00:00")
+    writer.close()  # idempotent
+    rec = other.load_session(sid)
+    assert rec.status is SessionStatus.COMPLETE and rec.stats == stats
+    assert rec.ended_at == "2026-11-27T14:06:05+00:00"
+    assert len(rec.marks) == len(rec.holds) == len(rec.alerts) == len(rec.gaps) == 1
+    assert rec.reconnects == [("2026-11-27T14:06:00+00:00", 4.0)]
+    assert writer.committed_samples == 5000
+
+
+def test_writer_keeps_non_contiguous_blocks_apart(db_path):
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta())
+    writer = SessionWriter(store, sid)
+    writer.put_samples(0, np.arange(10) / 1000, np.arange(10))
+    writer.put_samples(15, np.arange(15, 25) / 1000, np.arange(15, 25))  # 5 lost
+    writer.close()
+    firsts = [b.first_index for b in store.iter_chunks(sid)]
+    assert firsts == [0, 15]
+    assert store.load_session(sid).stats.samples == 20
+
+
+def test_writer_rejects_bad_shapes_in_the_callers_thread(db_path):
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta())
+    writer = SessionWriter(store, sid)
+    with pytest.raises(ValueError, match="t_s has 3 rows"):
+        writer.put_samples(0, np.zeros(3), np.zeros((4, 1)))
+    with pytest.raises(BadInput):
+        writer.put_calibration(CalibrationInfo(0.0, 0.0, "tare"))
+    writer.close()
+
+
+def test_writer_failure_surfaces_on_close(db_path, caplog):
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta())
+    writer = SessionWriter(store, sid)
+    assert writer.flush(timeout_s=30)
+    store.delete_session(sid)  # the rows the writer refers to are gone
+    writer.put_samples(0, np.zeros(3), np.zeros(3))
+    with pytest.raises(DeviceError, match="storing session"):
+        writer.close()
+    assert not writer.alive
+
+
+KILL_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    from logger.records import *
+    from logger.store import SessionStore, SessionWriter
+    store = SessionStore(sys.argv[1])
+    meta = SessionMeta(
+        started_at="2026-11-27T14:05:12+00:00",
+        device=DeviceInfo("SIM-K", "1", "1.0", 1000.0, 1),
+        calibration=CalibrationInfo(4000.0, 120000.0, "factory"),
+        config={},
+    )
+    sid = store.create_session(meta)
+    writer = SessionWriter(store, sid)
+    i = 0
+    def put(n):
+        global i
+        t = np.arange(i, i + n) / 1000.0
+        writer.put_samples(i, t, np.full(n, 120000 + i, dtype=np.int32))
+        i += n
+    for _ in range(50):
+        put(20)
+        time.sleep(0.002)
+    safe = i
+    time.sleep(1.0)  # twice the 0.5 s guarantee: everything up to `safe` must be on disk
+    print(sid, safe, flush=True)
+    while True:  # keep writing so that the kill lands mid-stream
+        put(20)
+        time.sleep(0.001)
+    """
+)
+
+
+@pytest.mark.slow
+def test_kill_9_leaves_committed_data_and_a_sound_file(db_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_CHILD, str(db_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        sid, safe = proc.stdout.readline().split()
+        time.sleep(0.3)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    store = SessionStore(db_path)
+    assert store.integrity_check() == "ok"
+    rec = store.load_session(sid)
+    assert rec.status is SessionStatus.INTERRUPTED
+    t, raw = store.load_samples(sid)
+    assert rec.stats.samples == t.size >= int(safe)
+    np.testing.assert_array_equal(t, np.arange(t.size) / 1000.0)  # no holes, no duplicates
+    np.testing.assert_array_equal(raw[:, 0], 120000 + (np.arange(t.size) // 20) * 20)
