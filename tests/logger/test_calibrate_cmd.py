@@ -245,3 +245,41 @@ def test_guided_input_ends_early_exit_2(tmp_path, db_path) -> None:
     assert "input ended after" in proc.stderr
     assert "of 4 masses" in proc.stderr
     assert stored_rows(db_path) == 0
+
+
+def _record_hold(tmp_path: Path, db: Path, name: str, capsys):
+    """`pressure-logger record` of the 30 N hold scenario; returns the stored session."""
+    from logger.store import SessionStore
+
+    rc = main(["record", "--port", sim_url(tmp_path, name, HOLD), "--db", str(db)])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    sid = out.out.strip().splitlines()[-1]
+    with SessionStore(db) as store:
+        return store.load_session(sid), out.err
+
+
+def test_record_uses_the_stored_calibration(tmp_path, capsys) -> None:
+    """Issue 4 acceptance through `record`: after `calibrate --auto` the 30 N hold of the
+    recorded session reads 30 N within 0.5 %; without calibrating it reads the factory's
+    error (gain 7.5 % high → −7 %, plus the zero error)."""
+    calibrated_db = tmp_path / "calibrated.sqlite3"
+    rc = main(["calibrate", "--port", sim_url(tmp_path, "stack", STACKED), "--masses-kg",
+               "0,0.5,1,2", "--auto", "--db", str(calibrated_db)])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    capsys.readouterr()
+    rec, err = _record_hold(tmp_path, calibrated_db, "hold-cal", capsys)
+    assert "no stored calibration" not in err
+    assert rec.meta.calibration.source == "stored:1"
+    assert rec.meta.calibration.counts_per_n == pytest.approx(TRUE_GAIN, rel=0.002)
+    assert len(rec.holds) == 1
+    assert rec.holds[0].mean_n == pytest.approx(30.0, rel=0.005)
+
+    factory_db = tmp_path / "factory.sqlite3"
+    rec, err = _record_hold(tmp_path, factory_db, "hold-factory", capsys)
+    assert "no stored calibration" in err
+    assert rec.meta.calibration.source == "factory"
+    assert len(rec.holds) == 1
+    expected_n = 30.0 / 1.075 - 6000 / (TRUE_GAIN * 1.075)  # gain and zero error
+    assert rec.holds[0].mean_n == pytest.approx(expected_n, rel=0.005)
+    assert rec.holds[0].mean_n / 30.0 - 1.0 < -0.07
