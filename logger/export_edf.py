@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 NO_DATA_DIGITAL = -32768
 """Digital value of samples lost in a gap (maps to the physical minimum)."""
 DIGITAL_MAX = 32767
+RECORDING_FIELD_CHARS = 80 - len("Startdate dd-MMM-yyyy") - 3 - 2
+"""What the four free subfields of the EDF+ recording field may use together."""
 MAX_ANNOTATION_CHARS = 40
 """EDFlib truncates longer annotation texts; ours are built to fit."""
 
@@ -68,7 +70,7 @@ def _short(text: str, limit: int) -> str:
 
 def _header_text(text: str | None, limit: int) -> str:
     """EDF header subfields: printable ASCII without spaces (EDF+ §2.1.3.2)."""
-    if not text:
+    if not text or limit <= 0:
         return ""
     ascii_text = text.encode("ascii", "replace").decode("ascii").replace("?", "_")
     ascii_text = "_".join(ascii_text.split())
@@ -198,11 +200,17 @@ def write_edf(
             ]
         )
         writer.setPatientCode(_header_text(meta.client, 30))
-        writer.setTechnician(_header_text(meta.therapist, 20))
-        writer.setEquipment(_header_text(f"{meta.device.uid} fw {meta.device.firmware}", 20))
+        # EDF+ recording field: 80 characters in all, "Startdate dd-MMM-yyyy" included
+        admin = _header_text(session_id, 24)
+        technician = _header_text(meta.therapist, 16)
+        equipment = _header_text(meta.device.uid, 12)
+        room = RECORDING_FIELD_CHARS - len(admin) - len(technician) - len(equipment)
         cal = meta.calibration
-        writer.setAdmincode(_header_text(session_id, 24))
-        writer.setRecordingAdditional(_header_text(f"cal {cal.counts_per_n:g}c/N {cal.source}", 20))
+        additional = _header_text(f"cal {cal.counts_per_n:g}c/N {cal.source}", max(room, 0))
+        writer.setTechnician(technician)
+        writer.setEquipment(equipment)
+        writer.setAdmincode(admin)
+        writer.setRecordingAdditional(additional)
         writer.setStartdatetime(start)
         events = annotations_for(meta.points, marks, holds, alerts, gaps)
         spr = writer.get_smp_per_record(0)

@@ -168,3 +168,55 @@ def test_existing_file_untouched_when_writing_fails(tmp_path):
         write_edf(out, meta(), broken, 1.0, chunk_s=0.5)
     assert out.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.edf"]
+
+
+def stored_session(db_path):
+    """A real stored session: raw counts in two runs around a disconnect, events."""
+    from logger.store import SessionStore
+
+    store = SessionStore(db_path)
+    m = meta()
+    sid = store.create_session(m)
+    t, f = recording(30.0)
+    raw = np.rint(120000.0 + f * 4000.0).astype(np.int32)
+    cut0, cut1 = int(10.0 * RATE_HZ), int(10.5 * RATE_HZ)
+    store.append_samples(sid, 0, t[:cut0], raw[:cut0])
+    store.append_samples(sid, cut1, t[cut1:], raw[cut1:])
+    marks, holds, alerts, gaps = events()
+    store.add_marks(sid, marks)
+    store.add_holds(sid, holds)
+    store.add_alerts(sid, alerts)
+    store.add_gaps(sid, gaps)
+    store.finish_session(sid)
+    return store, sid
+
+
+def test_export_edf_from_the_store(tmp_path):
+    from logger.export_edf import export_edf
+
+    store, sid = stored_session(tmp_path / "s.sqlite3")
+    out = tmp_path / "export.edf"
+    summary = export_edf(store, sid, out)
+    t, f = store.load_forces(sid)
+    with pyedflib.EdfReader(str(out)) as r:
+        res = (r.getPhysicalMaximum(0) - r.getPhysicalMinimum(0)) / 65535
+        x = r.readSignal(0)
+        _, _, texts = r.readAnnotations()
+        assert r.getAdmincode() == sid
+        assert r.getSampleFrequency(0) == RATE_HZ
+    idx = np.rint(t * RATE_HZ).astype(int)
+    np.testing.assert_allclose(x[idx], f[:, 0], atol=res / 2 + 1e-12)
+    assert summary.filled_samples == 250
+    assert len(texts) == 6 and "Gap disconnect 250 lost" in texts
+    store.close()
+
+
+def test_export_edf_unknown_session_writes_nothing(tmp_path):
+    from logger.export_edf import export_edf
+
+    store, _ = stored_session(tmp_path / "s.sqlite3")
+    out = tmp_path / "nothing.edf"
+    with pytest.raises(BadInput, match="nope"):
+        export_edf(store, "nope", out)
+    assert not out.exists() and not list(tmp_path.glob(".*tmp"))
+    store.close()
