@@ -57,3 +57,37 @@ def test_bad_frames_are_rejected_and_counted(bad: dict) -> None:
                "cobs_or_crc": st.crc_errors + st.cobs_errors}[bad["error"]]  # fmt: skip
     assert counted == 1
     assert dec.stats.damaged_frames == 1
+
+
+def _doc_examples() -> list[list[tuple[str, bytes]]]:
+    """The hex blocks of PROTOCOL.md §16: lists of (kind, bytes) per fenced block."""
+    text = (VECTORS_PATH.parent.parent / "PROTOCOL.md").read_text()
+    blocks = []
+    for block in text.split("```")[1::2]:
+        rows = [line.split(None, 1) for line in block.strip().splitlines()]
+        if rows and all(r[0] in ("payload", "body", "frame") for r in rows):
+            blocks.append([(kind, bytes.fromhex(hx)) for kind, hx in rows])
+    return blocks
+
+
+def test_protocol_md_examples_are_exact() -> None:
+    blocks = _doc_examples()
+    assert len(blocks) >= 9
+    kinds = set()
+    for block in blocks:
+        frames = [b for kind, b in block if kind == "frame"]
+        assert frames
+        for raw in frames:
+            dec = FrameDecoder()
+            (frame,) = dec.feed(raw)
+            assert raw.count(0) == 1 and raw.endswith(b"\x00")
+            assert encode_frame(frame.msg, frame.seq) == raw  # re-encodes identically
+            kinds.add(type(frame.msg).__name__)
+            body = cobs_decode(raw[:-1])
+            for kind, b in block:
+                if kind == "body" and len(frames) == 1:
+                    assert b == body
+                if kind == "payload" and len(frames) == 1:
+                    assert b == body[2:-2]
+    assert {"Hello", "Identity", "Samples", "Ack", "Nak", "Ping", "Pong", "SetLimits",
+            "Event", "Heartbeat", "StoreCal", "Start"} <= kinds  # fmt: skip
