@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from logger.config import Config
-from logger.live import DeviceNotice, HoldStarted, LiveSession, StateChange
+from logger.live import DeviceNotice, LiveSession, StateChange
 from logger.records import Alert, AlertKind, Gap, Hold, Mark, MarkSource, Point
 
 from . import theme
@@ -96,7 +96,6 @@ class MainWindow(QMainWindow):
         self.frames = 0
         self.frame_times_s: list[float] = []  # the last frames' durations (benchmark)
         self._last_status = 0.0
-        self._hold_start_s: float | None = None
         self.therapist = ""  # remembered for the next recording of this window
 
         self._build()
@@ -194,7 +193,7 @@ class MainWindow(QMainWindow):
         body.addWidget(bottom)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 1)
-        body.setSizes([620, 220])
+        body.setSizes([700, 200])
 
         central = QWidget()
         v = QVBoxLayout(central)
@@ -494,8 +493,6 @@ class MainWindow(QMainWindow):
         elif isinstance(event, Hold):
             self.holds_table.add_hold(event)
             self.plot.add_hold(event.start_s, event.end_s)
-        elif isinstance(event, HoldStarted):
-            self._hold_start_s = event.t_s
         elif isinstance(event, Gap):
             self.alert_log.add_entry(
                 event.start_s,

@@ -28,8 +28,8 @@ RECORDING = "#ff5252"
 
 SANS_FAMILIES = ("Inter", "Segoe UI", "Helvetica Neue", "DejaVu Sans", "Arial")
 MONO_FAMILIES = ("JetBrains Mono", "Consolas", "Menlo", "DejaVu Sans Mono")
-READOUT_PT = 84  # the current force, readable at arm's length
-TIMER_PT = 40
+READOUT_PT = 76  # the current force, readable at arm's length
+TIMER_PT = 32
 BIG_PT = 20
 BASE_PT = 13
 

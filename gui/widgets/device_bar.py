@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+)
 
 from logger.records import DeviceInfo
 
@@ -55,16 +63,16 @@ class DeviceBar(QFrame):
         self.setObjectName("panel")
         self.connected = False
         self.picker = QComboBox()
-        self.picker.setMinimumWidth(280)
+        self.picker.setMinimumWidth(240)
         self.url_edit = QLineEdit()
         self.url_edit.setPlaceholderText("sim://?scenario=demo  ·  socket://host:port  ·  COM3")
-        self.url_edit.setMinimumWidth(260)
+        self.url_edit.setMinimumWidth(200)
         self.url_edit.returnPressed.connect(self._on_connect_clicked)
         self.refresh_button = QPushButton("↻")
         self.refresh_button.setToolTip("Look for serial ports again")
         self.refresh_button.clicked.connect(self.refresh_ports)
         self.connect_button = QPushButton("Connect")
-        self.connect_button.setMinimumWidth(120)
+        self.connect_button.setMinimumWidth(150)
         self.connect_button.clicked.connect(self._on_connect_clicked)
         for b in (self.refresh_button, self.connect_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -73,6 +81,7 @@ class DeviceBar(QFrame):
         self.status_label = QLabel("")
         self.status_label.setObjectName("dim")
         self.status_label.setFont(theme.font(theme.BASE_PT, mono=True))
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)

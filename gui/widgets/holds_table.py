@@ -43,7 +43,11 @@ class HoldsTable(QTableWidget):
     def add_hold(self, hold: Hold) -> None:
         self.holds.append(hold)
         u = self.units
-        ramp = "—" if hold.ramp_rate_n_per_s is None else f"{u.value(hold.ramp_rate_n_per_s)}/s"
+        ramp = (
+            "—"
+            if hold.ramp_rate_n_per_s is None
+            else f"{u.value(hold.ramp_rate_n_per_s)} {u.unit}/s"
+        )
         cells = (
             str(hold.index + 1),
             hold.point or "—",

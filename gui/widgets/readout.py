@@ -109,14 +109,13 @@ class ForceReadout(QFrame):
             stats.addWidget(value, 1, col)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 10, 16, 12)
+        layout.setContentsMargins(16, 6, 16, 10)
+        layout.setSpacing(4)
         layout.addLayout(top)
         layout.addWidget(self.pressure_label)
-        layout.addSpacing(6)
         layout.addLayout(timer_row)
         layout.addWidget(self.progress)
         layout.addLayout(preset_row)
-        layout.addSpacing(6)
         layout.addLayout(stats)
         self._show_target()
 
@@ -174,7 +173,7 @@ class ForceReadout(QFrame):
         if ramp_n_per_s is None:
             self.ramp_value.setText("—")
         else:
-            self.ramp_value.setText(f"{self.units.value(ramp_n_per_s)}/s")
+            self.ramp_value.setText(f"{self.units.value(ramp_n_per_s)} {self.units.unit}/s")
 
     def set_hold(
         self,
