@@ -176,3 +176,84 @@ def test_progress_orders_by_date_and_scores_improvement():
     assert [round(e.rms_error_n, 6) for e in entries] == [9.0, 4.0, 1.0]
     assert entries[0].mean_diff_n == pytest.approx(-9.0)
     assert all(e.points_compared == 1 for e in entries)
+
+
+SCENARIO = """
+[device]
+uid = "SIM-CMP"
+rate_hz = 500
+noise_n = 0.05
+[therapist]
+seed = {seed}
+tremor_n = 0.1
+[[steps]]
+action = "rest"
+seconds = 1.0
+[[steps]]
+action = "mark"
+[[steps]]
+action = "hold"
+force_n = {force_n}
+ramp_s = {ramp_s}
+seconds = 8.0
+[[steps]]
+action = "rest"
+seconds = 3.0
+[[steps]]
+action = "mark"
+[[steps]]
+action = "hold"
+force_n = {force_n}
+ramp_s = {ramp_s}
+seconds = 8.0
+[[steps]]
+action = "rest"
+seconds = 2.0
+"""
+
+
+def record(tmp_path, db, capsys, name: str, force_n: float, seed: int) -> str:
+    """A real session: the simulator over sim://, recorded by `pressure-logger record`."""
+    from logger.cli import main
+
+    scenario = tmp_path / f"{name}.toml"
+    # same ramp rate for both, so the onset-aligned curves differ only by the level
+    scenario.write_text(SCENARIO.format(seed=seed, force_n=force_n, ramp_s=force_n / 15.0))
+    rc = main(
+        [
+            "record",
+            "--port",
+            f"sim://{name}?scenario={scenario}&speed=0",
+            "--db",
+            str(db),
+            "--points",
+            "Upper trapezius L;Upper trapezius R",
+            "--therapist",
+            name,
+        ]
+    )
+    assert rc == 0
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_recorded_trainee_3n_below_reference(tmp_path, capsys):
+    """End to end: simulator → record → store → comparison of the stored sessions."""
+    from logger.compare import session_data_from_store
+    from logger.store import SessionStore
+
+    db = tmp_path / "s.sqlite3"
+    ref_id = record(tmp_path, db, capsys, "expert", 30.0, 1)
+    tr_id = record(tmp_path, db, capsys, "trainee", 27.0, 2)
+    store = SessionStore(db)
+    c = compare_sessions(
+        session_data_from_store(store, tr_id), session_data_from_store(store, ref_id)
+    )
+    store.close()
+    assert [p.point for p in c.points] == ["Upper trapezius L", "Upper trapezius R"]
+    for p in c.points:
+        assert p.trainee_mean_n - p.reference_mean_n == pytest.approx(-3.0, abs=0.1)
+        # the plateau dominates: -3 N. The trainee's shorter ramp (same rate, lower level)
+        # starts the release 0.2 s earlier after onset, which adds a little on top
+        assert p.mean_diff_n == pytest.approx(-3.0, abs=0.3)
+        assert 3.0 <= p.rms_error_n < 4.0
+        assert p.overlap_s > 8.0
