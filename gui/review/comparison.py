@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -111,11 +112,12 @@ class ComparisonView(QWidget):
         row.addWidget(self.point, 1)
         bl.addLayout(row)
         bl.addWidget(self.plot, 1)
-        split = QSplitter()
+        split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(bottom)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setSizes([240, 400])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -160,6 +162,11 @@ class ComparisonView(QWidget):
         self.plot.show_curves(
             curves, reference_n=pc.reference_curve_n, dt_s=pc.dt_s, target_n=pc.target_n
         )
+        self.plot.setTitle(
+            f"{pc.point}: RMS error {num(pc.rms_error_n, 'N')}, "
+            f"mean difference {num(pc.mean_diff_n, 'N', signed=True)}"
+        )
+        self.table.selectRow(row)
 
 
 class OverlayView(QWidget):

@@ -143,9 +143,9 @@ class TimelinePlot(pg.PlotWidget):
                 movable=False,
                 label=name,
                 labelOpts={
-                    "position": 0.93,
+                    "position": 0.99,
                     "color": "#222" if self.light else theme.TEXT,
-                    "anchors": [(0, 1), (0, 1)],
+                    "anchors": [(0, 0), (0, 0)],  # hangs below the top, right of the line
                     "rotateAxis": None,
                 },
             )

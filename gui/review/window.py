@@ -113,6 +113,8 @@ class ReviewWindow(QMainWindow):
         split.addWidget(right)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 5)
+        split.setSizes([470, 1130])
+        right.setSizes([330, 640])
         self.setCentralWidget(split)
         self.setStatusBar(QStatusBar())
 
