@@ -256,6 +256,13 @@ class SessionRecord:
         return self.meta.points
 
 
+def _duration_s(samples: int, last_t_s: float | None, rate_hz: float) -> float:
+    """Recorded length: the last sample's time plus one sample period (as ``record`` counts)."""
+    if not samples or last_t_s is None:
+        return 0.0
+    return round(float(last_t_s) + (1.0 / rate_hz if rate_hz > 0 else 0.0), 6)
+
+
 def _utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -453,11 +460,11 @@ class SessionStore:
             reconnects = c.execute(
                 "SELECT count(*) FROM reconnects WHERE session_pk = ?", (pk,)
             ).fetchone()[0]
-            device = json.loads(row[2])
+            rate_hz = float(json.loads(row[2]).get("rate_hz") or 0.0)
             stats = SessionStats(
                 samples=int(row[0]),
-                duration_s=float(row[1] or 0.0),
-                rate_hz=float(device.get("rate_hz", 0.0)),
+                duration_s=_duration_s(row[0], row[1], rate_hz),
+                rate_hz=rate_hz,
                 lost_samples=int(lost),
                 crc_errors=int(crc),
                 reconnects=int(reconnects),
@@ -550,10 +557,11 @@ class SessionStore:
                 row = c.execute(
                     "SELECT samples, last_t_s, device FROM sessions WHERE pk = ?", (pk,)
                 ).fetchone()
+                rate_hz = float(json.loads(row[2]).get("rate_hz") or 0.0)
                 stats = SessionStats(
                     samples=int(row[0]),
-                    duration_s=float(row[1] or 0.0),
-                    rate_hz=float(json.loads(row[2]).get("rate_hz", 0.0)),
+                    duration_s=_duration_s(row[0], row[1], rate_hz),
+                    rate_hz=rate_hz,
                 )
             c.execute(
                 "UPDATE sessions SET status = ?, stats = ?, ended_at = ?, owner_pid = NULL, "
@@ -710,6 +718,8 @@ class SessionStore:
         out = []
         for sid, started, st, cl, th, stats_json, samples, last_t, ended, dev, nh, na, lost in rows:
             stats = json.loads(stats_json) if stats_json else {}
+            device = json.loads(dev)
+            rate_hz = float(device.get("rate_hz") or 0.0)
             out.append(
                 SessionSummary(
                     id=sid,
@@ -717,12 +727,14 @@ class SessionStore:
                     status=SessionStatus(st),
                     client=cl,
                     therapist=th,
-                    duration_s=float(stats.get("duration_s", last_t or 0.0)),
+                    duration_s=float(
+                        stats.get("duration_s", _duration_s(samples, last_t, rate_hz))
+                    ),
                     holds=int(nh),
                     alerts=int(na),
                     samples=int(stats.get("samples", samples)),
                     ended_at=ended,
-                    device_uid=json.loads(dev).get("uid"),
+                    device_uid=device.get("uid"),
                     lost_samples=int(stats.get("lost_samples", lost)),
                 )
             )
@@ -788,7 +800,7 @@ class SessionStore:
         else:  # still recording: what is committed so far
             stats = SessionStats(
                 samples=int(row[10]),
-                duration_s=float(row[11] or 0.0),
+                duration_s=_duration_s(row[10], row[11], device.rate_hz),
                 rate_hz=device.rate_hz,
                 lost_samples=sum(g.lost_samples for g in gaps),
                 reconnects=len(reconnects),
@@ -840,7 +852,7 @@ class SessionStore:
                 rows = self._conn.execute(
                     "SELECT chunk_id, first_index, n, channels, t_s, raw FROM chunks "
                     "WHERE session_pk = ? AND t1_s >= ? AND t0_s <= ? AND chunk_id > ? "
-                    "ORDER BY chunk_id LIMIT 64",
+                    "ORDER BY chunk_id LIMIT 8",
                     (pk, lo, hi, last),
                 ).fetchall()
             if not rows:
