@@ -583,7 +583,8 @@ class Acquisition:
                 self._next_index = first.first_index
             else:
                 dev_us = self._unwrap(first.t_us)
-                end_s = (dev_us - self._t0_us) / 1e6 + self._t_offset_s if self._t0_us else 0
+                assert self._t0_us is not None
+                end_s = (dev_us - self._t0_us) / 1e6 + self._t_offset_s
                 self._record_gap(last_t_s, end_s, jump, GapCause.DISCONNECT)
                 self._next_index = first.first_index
             self._damaged_seen = self.counters.damaged_frames

@@ -61,7 +61,6 @@ def run(args: argparse.Namespace) -> int:
     # heavy imports here, so that `pressure-logger --help` and other commands stay quick
     from ..config import default_config, load_config, parse_points_arg
     from ..live import LiveSession
-    from ..records import SessionStatus
     from ..store import default_db_path
 
     if args.duration is not None and not args.duration > 0:
@@ -74,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
     live = LiveSession(args.port, config, db_path=db, points=points, record_limit_s=args.duration)
     old_term = signal.signal(signal.SIGTERM, _raise_terminate)
     sid: str | None = None
-    status = SessionStatus.COMPLETE
     try:
         live.arm_recording(client=args.client, therapist=args.therapist, notes=args.notes,
                            points=points)  # fmt: skip
@@ -102,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                     end="", file=sys.stderr, flush=True,
                 )  # fmt: skip
     except (KeyboardInterrupt, _Terminate):
-        status = SessionStatus.COMPLETE  # a deliberate stop: the session is finished
+        pass  # a deliberate stop: live.stop() below finalises the session as complete
     finally:
         signal.signal(signal.SIGTERM, old_term)
         live.stop()
