@@ -197,6 +197,7 @@ class Acquisition:
         self.counters = Counters()
         self.error: Exception | None = None
         self.first_sample_host_s: float | None = None
+        self.last_read_s = 0.0  # time.monotonic() when the latest bytes were read
 
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -405,6 +406,7 @@ class Acquisition:
                     next_ping = time.monotonic() + PING_INTERVAL_S
                 continue
             arrived_s = time.monotonic()
+            self.last_read_s = arrived_s  # when these bytes reached us (latency measurements)
             if self._text is not None:
                 self._handle_text(data, arrived_s)
                 continue
