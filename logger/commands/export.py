@@ -1,16 +1,38 @@
-"""`pressure-logger export` — placeholder until its issue lands; refuses with exit code 2."""
+"""`pressure-logger export SESSION --format csv|json|edf --out FILE`: one session to a file.
+
+Unknown sessions and bad flags are refused (exit 2) before anything is written; the output
+appears only when complete (temporary file, then rename). Prints the written path.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..errors import BadInput
+from ..export import ExportFormat, export_session
+from ..store import SessionStore, default_db_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="(not yet available)")
+    p = sub.add_parser("export", help="export a session (CSV, JSON, EDF+)")
+    p.add_argument("session", metavar="SESSION", help="session id, as listed by `sessions`")
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=[f.value for f in ExportFormat],
+        help="csv: one row per sample; json: pressure-logger/session-v1; edf: EDF+",
+    )
+    p.add_argument("--out", required=True, metavar="FILE", help="file to write")
+    p.add_argument("--db", help="session library (default: user data directory)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise BadInput("'export' is not available in this build yet")
+    db = Path(args.db).expanduser() if args.db else default_db_path()
+    if not db.exists():
+        raise BadInput(f"unknown session {args.session!r} (no session library at {db})")
+    with SessionStore(db) as store:
+        out = export_session(store, args.session, Path(args.out).expanduser(), args.format)
+    print(out)
+    return 0

@@ -1,16 +1,113 @@
-"""`pressure-logger sessions` — placeholder until its issue lands; refuses with exit code 2."""
+"""`pressure-logger sessions`: list the session library as a table or as JSON.
+
+Listing never creates a library: a missing ``--db`` file is simply an empty library.
+Opening an existing one marks sessions abandoned by a dead recorder ``interrupted``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+from datetime import UTC, datetime
+from pathlib import Path
 
-from ..errors import BadInput
+from ..store import SessionStore, SessionSummary, default_db_path
+
+COLUMNS = (
+    "ID",
+    "STARTED (UTC)",
+    "STATUS",
+    "CLIENT",
+    "THERAPIST",
+    "DURATION",
+    "HOLDS",
+    "ALERTS",
+    "SAMPLES",
+    "LOST",
+)
+RIGHT = {"DURATION", "HOLDS", "ALERTS", "SAMPLES", "LOST"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sessions", help="(not yet available)")
+    p = sub.add_parser("sessions", help="list recorded sessions")
+    p.add_argument("--db", help="session library (default: user data directory)")
+    p.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
+    p.add_argument("--therapist", help="only sessions by this therapist/trainee")
+    p.add_argument("--client", help="only sessions of this client")
+    p.add_argument("--point", help="only sessions that include this point")
+    p.add_argument("--since", metavar="DATE", help="started at or after (ISO 8601, UTC)")
+    p.add_argument("--until", metavar="DATE", help="started at or before (ISO 8601, UTC)")
     p.set_defaults(run=run)
 
 
+def format_duration(seconds: float) -> str:
+    total = int(round(seconds))
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}"
+
+
+def format_table(rows: list[SessionSummary]) -> str:
+    cells = [
+        (
+            r.id,
+            _utc(r.started_at),
+            r.status.value,
+            r.client or "-",
+            r.therapist or "-",
+            format_duration(r.duration_s),
+            str(r.holds),
+            str(r.alerts),
+            str(r.samples),
+            str(r.lost_samples),
+        )
+        for r in rows
+    ]
+    widths = [max(len(c) for c in col) for col in zip(COLUMNS, *cells, strict=True)]
+    lines = []
+    for row in (COLUMNS, *cells):
+        parts = [
+            cell.rjust(w) if name in RIGHT else cell.ljust(w)
+            for name, cell, w in zip(COLUMNS, row, widths, strict=True)
+        ]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+def _utc(iso: str) -> str:
+    """Start time as ``YYYY-MM-DD HH:MM:SS`` in UTC (the zone session ids use)."""
+    try:
+        dt = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def summary_dict(row: SessionSummary) -> dict:
+    d = dataclasses.asdict(row)
+    d["status"] = row.status.value
+    return d
+
+
 def run(args: argparse.Namespace) -> int:
-    raise BadInput("'sessions' is not available in this build yet")
+    db = Path(args.db).expanduser() if args.db else default_db_path()
+    rows: list[SessionSummary] = []
+    if db.exists():
+        with SessionStore(db) as store:
+            rows = store.list_sessions(
+                therapist=args.therapist,
+                client=args.client,
+                point=args.point,
+                since=args.since,
+                until=args.until,
+            )
+    if args.json:
+        print(json.dumps([summary_dict(r) for r in rows], indent=2))
+    elif rows:
+        print(format_table(rows))
+    else:
+        print(f"no sessions in {db}")
+    return 0
