@@ -69,6 +69,7 @@ static uint32_t sample_index; /* every conversion since boot, streaming or not *
 static int32_t last_raw;
 static uint32_t last_conv_us;
 static bool adc_faulted;
+static bool adc_seen; /* a conversion arrived since power-up */
 
 static uint8_t batch[3 * BATCH_MAX];
 static uint8_t batch_count;
@@ -298,16 +299,23 @@ static void poll_adc(void)
     if (!(*dout_pin & dout_mask)) { /* DOUT low: a conversion is ready */
         last_raw = hx711_shift_in();
         last_conv_us = now;
+        adc_seen = true;
         adc_faulted = false;
         take_sample(last_raw, now, 0);
-    } else if (now - last_conv_us > ADC_TIMEOUT_PERIODS * period_us) {
-        /* The ADC missed conversions: keep the index counting in nominal time with
-         * repeated values, flagged, so the host sees the fault and not a silent gap. */
-        adc_timeouts++;
+        return;
+    }
+    /* After power-up the HX711 needs up to ~0.4 s to settle: no fault before 1 s. */
+    uint32_t limit = adc_seen ? ADC_TIMEOUT_PERIODS * period_us : 1000000UL;
+    if (now - last_conv_us > limit) {
+        /* The ADC missed conversions: stand in for each one with the last value, flagged,
+         * so the index keeps counting in nominal time and the host sees the fault rather
+         * than a silent gap. One stand-in per pass keeps the loop short. */
         if (!adc_faulted) send_event(PC_EVENT_ADC_FAULT, now, 0);
         adc_faulted = true;
+        adc_seen = true;
+        adc_timeouts++;
         last_conv_us += period_us;
-        take_sample(last_raw, now, PC_FLAG_ADC_TIMEOUT);
+        take_sample(last_raw, last_conv_us, PC_FLAG_ADC_TIMEOUT);
     }
 }
 
