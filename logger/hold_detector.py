@@ -14,6 +14,10 @@ Shorter jumps (a corrupted frame or two) are bridged: the hold goes on, and its 
 computed over the samples actually received (nothing is interpolated). We never stitch a
 hold across a disconnect because nobody knows what the force did meanwhile.
 
+Long contacts: a contact is cut at the first sample :data:`MAX_CONTACT_S` (10 min) or more
+after its start, far beyond any clinical hold, so that memory stays bounded when a weight is
+left on the sensor; a new contact starts at that sample if force is still above onset.
+
 Metrics (:func:`hold_metrics`):
 
 - plateau: from the first sample ``>= 0.9 * median(hold)`` to the last such sample;
@@ -51,6 +55,10 @@ MAX_GAP_S = 0.5
 
 RAMP_LOOKBACK_S = 10.0
 """How far before a hold's start the ramp-rate search looks for the rise's beginning."""
+
+MAX_CONTACT_S = 600.0
+"""A contact is cut after this long (a weight left on the sensor must not grow memory
+without bound); if force is still above onset a new contact starts at the same sample."""
 
 PLATEAU_FRACTION = 0.9
 RAMP_LOW_FRACTION = 0.1
@@ -212,24 +220,33 @@ def _jumps(t: np.ndarray, prev_t: float | None, max_gap_s: float) -> np.ndarray:
 
 
 def _transitions(
-    f: np.ndarray, jump: np.ndarray, cfg: HoldConfig, open_at_start: bool
-) -> tuple[list[tuple[str, int]], bool]:
+    t: np.ndarray,
+    f: np.ndarray,
+    jump: np.ndarray,
+    cfg: HoldConfig,
+    open_start_s: float | None,
+    max_contact_s: float,
+) -> tuple[list[tuple[str, int]], float | None]:
     """Contact starts/ends in one run of samples, by searching index lists (one step per
-    transition, not per sample). Returns [("start"|"end", i), …] and whether a contact is
-    open after the last sample. An end at i means the contact is [start, i)."""
+    transition, not per sample). ``open_start_s`` is the start of a contact open before the
+    first sample. Returns [("start"|"end", i), …] and the start time of the contact open
+    after the last sample (None if none). An end at i means the contact is [start, i)."""
     starts = np.flatnonzero(f >= cfg.onset_n)
     ends = np.flatnonzero((f < cfg.release_n) | jump)
     out: list[tuple[str, int]] = []
-    is_open = open_at_start
     pos = 0
     while True:
-        if is_open:
+        if open_start_s is not None:
             j = int(np.searchsorted(ends, pos))
-            if j == len(ends):
+            end = int(ends[j]) if j < len(ends) else len(f)
+            # a contact longer than max_contact_s is cut there (bounded memory)
+            cut = max(int(np.searchsorted(t, open_start_s + max_contact_s, side="left")), pos)
+            end = min(end, cut)
+            if end >= len(f):
                 break
-            pos = int(ends[j])
+            pos = end
             out.append(("end", pos))
-            is_open = False
+            open_start_s = None
         else:
             j = int(np.searchsorted(starts, pos))
             if j == len(starts):
@@ -237,12 +254,17 @@ def _transitions(
             k = int(starts[j])
             out.append(("start", k))
             pos = k + 1
-            is_open = True
-    return out, is_open
+            open_start_s = float(t[k])
+    return out, open_start_s
 
 
 def detect_holds(
-    t_s: np.ndarray, force_n: np.ndarray, cfg: HoldConfig, *, max_gap_s: float = MAX_GAP_S
+    t_s: np.ndarray,
+    force_n: np.ndarray,
+    cfg: HoldConfig,
+    *,
+    max_gap_s: float = MAX_GAP_S,
+    max_contact_s: float = MAX_CONTACT_S,
 ) -> list[tuple[int, int]]:
     """Offline: every hold in the arrays as a half-open sample range ``(start_i, end_i)``.
 
@@ -250,8 +272,15 @@ def detect_holds(
     """
     t = np.asarray(t_s, dtype=np.float64)
     f = np.asarray(force_n, dtype=np.float64)
-    trans, is_open = _transitions(f, _jumps(t, None, max_gap_s), cfg, False)
-    if is_open:
+    trans, open_s = _transitions(
+        f=f,
+        t=t,
+        jump=_jumps(t, None, max_gap_s),
+        cfg=cfg,
+        open_start_s=None,
+        max_contact_s=max_contact_s,
+    )
+    if open_s is not None:
         trans.append(("end", len(f)))
     holds = []
     for (_, s), (_, e) in zip(trans[::2], trans[1::2], strict=True):
@@ -318,11 +347,13 @@ class HoldDetector:
         levels: LevelsFor | None = None,
         max_gap_s: float = MAX_GAP_S,
         lookback_s: float = RAMP_LOOKBACK_S,
+        max_contact_s: float = MAX_CONTACT_S,
     ) -> None:
         self.cfg = cfg
         default = Limits()
         self._levels = levels or (lambda _i: HoldLevels(default.warn_n, default.max_n))
         self.max_gap_s = max_gap_s
+        self.max_contact_s = max_contact_s
         self.lookback_s = lookback_s
         self._hist = _History()
         self._n_seen = 0
@@ -362,8 +393,13 @@ class HoldDetector:
             return []
         g0 = self._n_seen
         self._hist.append(t, f)
-        trans, is_open = _transitions(
-            f, _jumps(t, self._last_t, self.max_gap_s), self.cfg, self._open_i is not None
+        trans, open_s = _transitions(
+            t,
+            f,
+            _jumps(t, self._last_t, self.max_gap_s),
+            self.cfg,
+            self._open_s if self._open_i is not None else None,
+            self.max_contact_s,
         )
         self._n_seen += len(t)
         self._last_t = float(t[-1])
@@ -379,7 +415,7 @@ class HoldDetector:
                 lo = max(self._open_i - g0, 0)  # type: ignore[operator]
                 self._accumulate(f[lo:k])
                 events.append(self._close(g0 + k))
-        if is_open:
+        if open_s is not None:
             self._accumulate(f[max(self._open_i - g0, 0) :])  # type: ignore[operator]
         self._trim()
         return events

@@ -144,6 +144,17 @@ def test_gap_longer_than_max_gap_splits_a_hold():
     assert len(detect_holds(t[keep], f[keep], CFG)) == 1
 
 
+def test_very_long_contact_is_cut():
+    t, f = curve([(0, 0), (1, 30), (25, 30), (26, 0)], rate_hz=100)
+    holds = detect_holds(t, f, CFG, max_contact_s=10.0)
+    bounds = [t[s] for s, _ in holds] + [t[e - 1] for _, e in holds]
+    assert bounds == pytest.approx([1 / 6, 10 + 1 / 6, 20 + 1 / 6, 10.16, 20.16, 25.86], abs=0.011)
+    assert holds[0][1] == holds[1][0] and holds[1][1] == holds[2][0]
+    det = HoldDetector(CFG, max_contact_s=10.0)
+    ev = det.process(t, f) + det.flush()
+    assert [(e.start_i, e.end_i) for e in ev if e.kind == HoldEventKind.ENDED] == holds
+
+
 def test_open_hold_at_the_end_ends_at_the_last_sample():
     t, f = curve([(0, 0), (1, 30), (5, 30)])
     assert detect_holds(t, f, CFG) == [(int(np.argmax(f >= 5.0)), len(t))]
@@ -233,8 +244,11 @@ segments = st.lists(
     n_gaps=st.integers(0, 3),
     n_cuts=st.integers(0, 30),
     target=st.none() | st.just((25.0, 35.0)),
+    max_contact_s=st.sampled_from([600.0, 3.0]),
 )
-def test_streaming_equals_offline(segs, seed, noise_n, rate_hz, n_gaps, n_cuts, target):
+def test_streaming_equals_offline(
+    segs, seed, noise_n, rate_hz, n_gaps, n_cuts, target, max_contact_s
+):
     rng = np.random.default_rng(seed)
     knots = [(0.0, 0.0)]
     for dur, level, step in segs:
@@ -259,10 +273,10 @@ def test_streaming_equals_offline(segs, seed, noise_n, rate_hz, n_gaps, n_cuts, 
 
     offline = [
         (s, e, hold_metrics(t, f, s, e, warn_n=40.0, max_n=60.0, target_n=target, lookback_s=1.5))
-        for s, e in detect_holds(t, f, cfg)
+        for s, e in detect_holds(t, f, cfg, max_contact_s=max_contact_s)
     ]
 
-    det = HoldDetector(cfg, levels=lambda _i: levels, lookback_s=1.5)
+    det = HoldDetector(cfg, levels=lambda _i: levels, lookback_s=1.5, max_contact_s=max_contact_s)
     cuts = np.unique(np.concatenate([[0, len(t)], rng.integers(0, len(t), n_cuts)]))
     events = []
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
