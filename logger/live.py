@@ -19,6 +19,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from calibration.models import Calibration
+from calibration.tare import DriftWarning, Tare
 from firmware_protocol.messages import Capability, EventKind, Identity, SetLimits
 
 from .acquisition import Acquisition, DeviceEvent, LinkState
@@ -51,6 +53,9 @@ from .ringbuffer import RingBuffer
 log = logging.getLogger(__name__)
 
 RING_SECONDS = 600.0  # the longest live window the GUI offers (10 min)
+AUTO_ZERO_S = 0.5  # unloaded time at the start used to zero the sensor
+RECENT_RAW_S = 0.25  # raw history kept for a manual zero
+DRIFT_STEADY_N = 0.5  # a block steadier than this, below release_n, counts as unloaded
 
 
 def utc_now_iso() -> str:
@@ -126,6 +131,10 @@ class LiveSession:
             on_state=self._on_state,
             on_device=self._on_device,
         )
+        self._zero_pending: list[SampleBlock] | None = []  # zero at start when unloaded
+        self._recent_raw: deque[np.ndarray] = deque()
+        self._recent_n = 0
+        self._drift: Tare | None = None
         self.holds: list[Hold] = []
         self.alerts: list[Alert] = []
         self.marks: list[Mark] = []
@@ -218,24 +227,23 @@ class LiveSession:
         return mark
 
     def tare(self) -> float:
-        """Zero now: the mean raw reading of the last 0.2 s becomes the zero. Returns it."""
+        """Zero now: the mean raw reading of the last 0.25 s becomes 0 N.
+
+        Returns the force (N) that was removed. Raw data are never touched; the session
+        records the calibration with its new zero."""
         cal = self.calibration
-        ring = self.ring
-        if cal is None or ring is None or self.device is None:
-            raise RuntimeError("no device streaming yet")
-        n = max(1, int(self.device.rate_hz * 0.2) if self.device.rate_hz else 10)
-        _, force = ring.latest(n)
-        if force.size == 0:
-            raise RuntimeError("no samples yet")
-        counts_now = float(np.mean(cal.n_to_counts(force[:, 0].astype(np.float64))))
-        self.calibration = cal.with_zero(counts_now)
-        if self._recording is not None:
-            self._store_calibration()
-        self._push_device_limits()
-        return counts_now
+        recent = list(self._recent_raw)
+        if cal is None or not recent:
+            raise RuntimeError("no samples yet: connect a device first")
+        tare = Tare(cal)
+        removed_n = tare.zero_now(np.concatenate(recent))
+        self._zero_pending = None
+        self.set_calibration(tare.effective)
+        return removed_n
 
     def set_calibration(self, cal: Calibration) -> None:
         self.calibration = cal
+        self._drift = Tare(cal)
         if self._recording is not None:
             self._store_calibration()
         self._push_device_limits()
@@ -344,6 +352,7 @@ class LiveSession:
             self.ring = RingBuffer(int(rate * RING_SECONDS) + 1, device.channels)
         if self.calibration is None:
             self.calibration = self._choose_calibration(device, identity)
+            self._drift = Tare(self.calibration)
         self._push_device_limits()
         if self._armed is not None and self._recording is None:
             details, self._armed = self._armed, None
@@ -419,7 +428,45 @@ class LiveSession:
             rec.writer.put_marks([dataclasses.replace(mark, t_s=max(0.0, mark.t_s - t0))])
         self._push_device_limits()
 
+    def _zero_at_start(self, block: SampleBlock) -> None:
+        """Collect the first AUTO_ZERO_S of samples; zero on them if unloaded and steady."""
+        pending = self._zero_pending
+        assert pending is not None and self.calibration is not None
+        pending.append(block)
+        span_s = float(block.t_s[-1] - pending[0].t_s[0])
+        if span_s < AUTO_ZERO_S:
+            return
+        self._zero_pending = None
+        t_s = np.concatenate([b.t_s for b in pending])
+        raw = np.concatenate([b.raw[:, 0] for b in pending])
+        tare = Tare(self.calibration)
+        if tare.zero_at_start(t_s, raw):
+            self.set_calibration(tare.effective)
+            self._events.put(DeviceNotice(float(t_s[-1]), "zeroed at start (sensor unloaded)"))
+
+    def _check_drift(self, block: SampleBlock, force_n: np.ndarray) -> None:
+        """Between holds, a steady low reading that is not 0 N means the zero wandered."""
+        if self._drift is None or self.pipeline.current_hold is not None:
+            return
+        f = force_n[:, 0]
+        release_n = self.config.holds.release_n
+        if float(np.ptp(f)) > DRIFT_STEADY_N or float(np.max(np.abs(f))) >= release_n:
+            return
+        warning: DriftWarning | None = self._drift.check_drift(block.t_s, block.raw)
+        if warning is not None:
+            self._events.put(DeviceNotice(warning.t_s, warning.message()))
+
+    def _keep_recent_raw(self, raw0: np.ndarray) -> None:
+        self._recent_raw.append(raw0)
+        self._recent_n += len(raw0)
+        rate = self.device.rate_hz if self.device and self.device.rate_hz else 100.0
+        while self._recent_n - len(self._recent_raw[0]) > rate * RECENT_RAW_S:
+            self._recent_n -= len(self._recent_raw.popleft())
+
     def _on_block(self, block: SampleBlock) -> None:
+        if self._zero_pending is not None and not block.host_timed:
+            self._zero_at_start(block)
+        self._keep_recent_raw(block.raw[:, 0])
         cal = self.calibration
         assert cal is not None
         force_n = cal.counts_to_n(block.raw)
@@ -447,6 +494,7 @@ class LiveSession:
                 rec.samples += len(block)
                 rec.last_t_s = float(block.t_s[-1])
                 self._write_outputs(rec, out)
+        self._check_drift(block, force_n)
         if self.ring is not None:
             self.ring.extend(block.t_s, force_n)
         self.current_force_n = float(force_n[-1, 0])
