@@ -362,7 +362,8 @@ def _build(doc: _Doc, parts: dict) -> None:
         doc.table(
             ("start", "end", "lost samples", "cause"),
             [[hms(g.start_s), hms(g.end_s), str(g.lost_samples), str(g.cause)] for g in rec.gaps],
-            first_left=0,
+            first_left=4,
+            stretch=3,
         )
     doc.heading("Holds")
     if rec.holds:

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 DETAIL_MAX_SAMPLES = 40_000
 """Full resolution when the visible range holds at most this many samples."""
 DEBOUNCE_MS = 40
+BAND_HALF_HEIGHT_N = 1e5  # hold/gap bands reach far beyond any force
 
 
 class TimelinePlot(pg.PlotWidget):
@@ -62,6 +63,7 @@ class TimelinePlot(pg.PlotWidget):
         self._detail = pg.PlotDataItem(pen=pg.mkPen(self.trace_colour, width=1.5))
         self._detail.setClipToView(True)
         self._decorations: list[pg.GraphicsObject] = []
+        self.bands: list[pg.BarGraphItem] = []
         self._alerts = pg.ScatterPlotItem(
             symbol="t", size=11, brush=pg.mkBrush(theme.MAX), pen=pg.mkPen("k" if light else "w")
         )
@@ -93,6 +95,7 @@ class TimelinePlot(pg.PlotWidget):
         for deco in self._decorations:
             item.removeItem(deco)
         self._decorations.clear()
+        self.bands.clear()
         self._decorate()
         end = max(self.duration_s, 1.0)
         item.setXRange(0.0, end, padding=0.01)
@@ -115,23 +118,14 @@ class TimelinePlot(pg.PlotWidget):
         item = self.getPlotItem()
         names = {p.index: p.name for p in rec.points}
         hold_brush = (21, 101, 192, 40) if self.light else theme.HOLD_FILL
-        for h in rec.holds:
-            region = pg.LinearRegionItem(
-                (h.start_s, h.end_s), movable=False, brush=hold_brush, pen=pg.mkPen(None)
-            )
-            region.setZValue(-10)
-            region.setToolTip(
-                f"hold {h.index + 1} {h.point or ''}: {h.duration_s:.1f} s, mean {h.mean_n:.1f} N"
-            )
-            self._add(region)
+        # one item per kind, not one per hold: an 8-hour session has hundreds of holds
+        self._add_bands([(h.start_s, h.end_s) for h in rec.holds], hold_brush, None, -10)
+        self._add_bands(
+            [(g.start_s, g.end_s) for g in rec.gaps], (128, 128, 128, 90), "#888888", -5
+        )
         for g in rec.gaps:
-            region = pg.LinearRegionItem(
-                (g.start_s, g.end_s), movable=False, brush=(128, 128, 128, 90), pen=pg.mkPen("#888")
-            )
-            region.setZValue(-5)
-            region.setToolTip(f"gap: {g.lost_samples} samples lost ({g.cause})")
-            self._add(region)
-            label = pg.TextItem("gap", color="#888", anchor=(0.5, 1.0))
+            label = pg.TextItem(f"gap ({g.cause})", color="#888", anchor=(0.5, 1.0))
+            label.setToolTip(f"gap: {g.lost_samples} samples lost ({g.cause})")
             self._add_anchored(label, (g.start_s + g.end_s) / 2)
         mark_pen = pg.mkPen("#555" if self.light else theme.TEXT_DIM, style=pg.QtCore.Qt.DashLine)
         for m in rec.marks:
@@ -163,6 +157,31 @@ class TimelinePlot(pg.PlotWidget):
             )
         self._alerts.setData(spots)
         item.update()
+
+    def _add_bands(
+        self,
+        spans: list[tuple[float, float]],
+        brush: object,
+        pen: str | None,
+        z: float,
+    ) -> None:
+        """Vertical bands spanning the whole height, all in one BarGraphItem."""
+        if not spans:
+            return
+        x0 = np.array([a for a, _ in spans], dtype=float)
+        x1 = np.array([b for _, b in spans], dtype=float)
+        bands = pg.BarGraphItem(
+            x0=x0,
+            x1=x1,
+            y0=np.full(x0.size, -BAND_HALF_HEIGHT_N),
+            y1=np.full(x0.size, BAND_HALF_HEIGHT_N),
+            brush=pg.mkBrush(brush),
+            pen=pg.mkPen(pen) if pen else pg.mkPen(None),
+        )
+        bands.setZValue(z)
+        self.getPlotItem().addItem(bands, ignoreBounds=True)
+        self._decorations.append(bands)
+        self.bands.append(bands)
 
     def _add(self, obj: pg.GraphicsObject) -> None:
         self.getPlotItem().addItem(obj)

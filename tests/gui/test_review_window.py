@@ -165,3 +165,25 @@ def test_report_from_the_window(window, tmp_path):
     out = w.save_report(tmp_path / "r.pdf")
     text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(out).pages)
     assert "Comparison with the reference" in text and "C-0004" in text
+
+
+def test_timeline_decorations_holds_marks_alerts_gaps(window):
+    import pyqtgraph as pg
+
+    w, lib = window
+    w.open_session(lib.trainee[1])  # has a gap
+    rec = w.record
+    holds, gaps = w.timeline.bands
+    assert len(holds.opts["x0"]) == len(rec.holds)
+    assert list(gaps.opts["x0"]) == [g.start_s for g in rec.gaps]
+    labels = [
+        d.label.format
+        for d in w.timeline._decorations
+        if isinstance(d, pg.InfiniteLine) and d.label is not None
+    ]
+    names = {p.index: p.name for p in rec.points}
+    assert labels == [names[m.point_index] for m in rec.marks]
+    w.open_session(lib.trainee[2])  # has one warn alert
+    spots = w.timeline._alerts.data
+    assert len(spots) == len(w.record.alerts) == 1
+    assert spots[0]["x"] == w.record.alerts[0].t_s
