@@ -1104,6 +1104,84 @@ def _insert_events(
         )
 
 
+def recompute_events(
+    store: SessionStore, sid: str, *, save: bool = True
+) -> tuple[list[Hold], list[Alert]]:
+    """Re-run hold detection and limits over a stored session with its current calibration.
+
+    For use after :meth:`SessionStore.set_calibration`: replays the stored samples, marks
+    and gaps through :class:`logger.pipeline.Pipeline` with the session's own config and
+    point plan, and (``save=True``) replaces the session's holds and alerts with the result.
+    Marks are kept as recorded.
+    """
+    from .config import Config  # the pipeline sits above the store: import it lazily
+    from .pipeline import Pipeline
+    from .points import PointPlan
+
+    rec = store.load_session(sid)
+    config = Config.from_dict(rec.meta.config, source=f"session {sid} config")
+    pipeline = Pipeline(config, PointPlan(list(rec.meta.points), config.limits))
+    cal = rec.meta.calibration
+    # (time, order, action): gaps before marks before samples at the same instant
+    events = sorted(
+        [(g.start_s, 0, g) for g in rec.gaps] + [(m.t_s, 1, m) for m in rec.marks],
+        key=lambda e: (e[0], e[1]),
+    )
+    holds: list[Hold] = []
+    alerts: dict[int, Alert] = {}  # by identity: unlinked alerts come back a second time
+
+    def collect(out: Any) -> None:
+        holds.extend(out.holds)
+        for a in (*out.alerts, *out.unlinked_alerts):
+            alerts[id(a)] = a
+
+    def apply(event: Mark | Gap) -> None:
+        if isinstance(event, Gap):
+            collect(pipeline.gap(event.start_s, event.end_s))
+        elif event.point_index is not None and event.point_index < len(pipeline.points):
+            pipeline.jump(event.point_index, event.t_s, event.source)
+        else:
+            pipeline.mark(event.t_s, event.source)
+
+    k = 0
+    for block in store.iter_chunks(sid):
+        force = counts_to_n(block.raw, cal)
+        start = 0
+        while k < len(events) and events[k][0] <= block.t_s[-1]:
+            cut = int(np.searchsorted(block.t_s, events[k][0], side="left"))
+            if cut > start:
+                part = slice(start, cut)
+                collect(
+                    pipeline.process(
+                        SampleBlock(
+                            block.first_index + start, block.t_s[part], block.raw[part], force[part]
+                        )
+                    )
+                )
+                start = cut
+            apply(events[k][2])
+            k += 1
+        if start < len(block):
+            collect(
+                pipeline.process(
+                    SampleBlock(
+                        block.first_index + start,
+                        block.t_s[start:],
+                        block.raw[start:],
+                        force[start:],
+                    )
+                )
+            )
+    for _, _, event in events[k:]:
+        apply(event)
+    collect(pipeline.finish())
+    alert_list = sorted(alerts.values(), key=lambda a: a.t_s)
+    if save:
+        store.replace_holds(sid, holds)
+        store.replace_alerts(sid, alert_list)
+    return holds, alert_list
+
+
 # ---------------------------------------------------------------------- the writer
 _CLOSE = object()
 

@@ -350,7 +350,7 @@ def test_stale_recording_is_marked_interrupted_live_one_is_not(db_path):
     }
     rec = second.load_session(dead)
     assert rec.stats.samples == 1500 and rec.stats.lost_samples == 100
-    assert rec.stats.duration_s == pytest.approx(1.499)
+    assert rec.stats.duration_s == pytest.approx(1.5)
     assert rec.ended_at is not None
 
 
@@ -496,3 +496,53 @@ def test_kill_9_leaves_committed_data_and_a_sound_file(db_path):
     assert rec.stats.samples == t.size >= int(safe)
     np.testing.assert_array_equal(t, np.arange(t.size) / 1000.0)  # no holes, no duplicates
     np.testing.assert_array_equal(raw[:, 0], 120000 + (np.arange(t.size) // 20) * 20)
+
+
+# ------------------------------------------------------------ recalibration
+
+
+def _hold_session(store: SessionStore) -> tuple[str, list[Hold], list[Alert]]:
+    """A 25 N hold for 10 s (linear ramps), recorded through the real pipeline."""
+    from logger.config import Config
+    from logger.pipeline import Pipeline
+    from logger.points import PointPlan
+    from logger.records import SampleBlock
+
+    config = Config()
+    meta = make_meta(points=[Point(0, "A"), Point(1, "B")])
+    meta.config = config.to_dict()
+    sid = store.create_session(meta)
+    t = np.arange(16000) / 1000.0
+    force = np.interp(t, [0, 2, 3, 13, 13.5, 16], [0, 0, 25, 25, 0, 0])
+    raw = (120000 + 4000 * force).astype(np.int32).reshape(-1, 1)
+    pipeline = Pipeline(config, PointPlan(meta.points, config.limits))
+    holds, alerts = [], []
+    mark = pipeline.jump(1, 1.0, MarkSource.KEYBOARD)
+    store.add_marks(sid, [mark])
+    for i in range(0, t.size, 50):
+        block = SampleBlock(i, t[i : i + 50], raw[i : i + 50], (raw[i : i + 50] - 120000) / 4000)
+        out = pipeline.process(block)
+        holds += out.holds
+        alerts += out.alerts
+        store.append_samples(sid, i, block.t_s, block.raw)
+    holds += pipeline.finish().holds
+    store.add_holds(sid, holds)
+    store.add_alerts(sid, alerts)
+    return sid, holds, alerts
+
+
+def test_recompute_after_recalibration(db_path):
+    store = SessionStore(db_path)
+    sid, holds, alerts = _hold_session(store)
+    assert len(holds) == 1 and holds[0].point == "B" and alerts == []
+    same_holds, same_alerts = store_mod.recompute_events(store, sid, save=False)
+    assert same_holds == holds and same_alerts == []
+    # the sensor really had half the sensitivity: the hold was 50 N, not 25 N
+    store.set_calibration(sid, CalibrationInfo(2000.0, 120000.0, "stored:9"))
+    new_holds, new_alerts = store_mod.recompute_events(store, sid)
+    assert new_holds[0].mean_n == pytest.approx(2 * holds[0].mean_n)
+    assert new_holds[0].point_index == 1
+    assert {a.kind for a in new_alerts} == {AlertKind.WARN}
+    rec = store.load_session(sid)
+    assert rec.holds == new_holds and rec.alerts == new_alerts
+    assert len(rec.marks) == 1
