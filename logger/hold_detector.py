@@ -222,33 +222,48 @@ def _jumps(t: np.ndarray, prev_t: float | None, max_gap_s: float) -> np.ndarray:
 def _transitions(
     t: np.ndarray,
     f: np.ndarray,
-    jump: np.ndarray,
+    prev_t: float | None,
     cfg: HoldConfig,
     open_start_s: float | None,
+    max_gap_s: float,
     max_contact_s: float,
 ) -> tuple[list[tuple[str, int]], float | None]:
     """Contact starts/ends in one run of samples, by searching index lists (one step per
-    transition, not per sample). ``open_start_s`` is the start of a contact open before the
-    first sample. Returns [("start"|"end", i), …] and the start time of the contact open
-    after the last sample (None if none). An end at i means the contact is [start, i)."""
-    starts = np.flatnonzero(f >= cfg.onset_n)
-    ends = np.flatnonzero((f < cfg.release_n) | jump)
+    transition, not per sample). ``prev_t`` is the time of the sample before ``t[0]``;
+    ``open_start_s`` the start of a contact open before ``t[0]``. Returns
+    [("start"|"end", i), …] and the start time of the contact open after the last sample
+    (None if none). An end at i means the contact is [start, i)."""
+    n = len(f)
+    # fast paths for the common blocks (between contacts; inside a steady hold)
+    if open_start_s is None:
+        if f.max() < cfg.onset_n:
+            return [], None
+    elif (
+        f.min() >= cfg.release_n
+        and t[-1] < open_start_s + max_contact_s
+        and (prev_t is None or t[0] - prev_t <= max_gap_s)
+        and (n < 2 or (t[1:] - t[:-1]).max() <= max_gap_s)
+    ):
+        return [], open_start_s
+    jump = _jumps(t, prev_t, max_gap_s)
+    starts = np.nonzero(f >= cfg.onset_n)[0]
+    ends = np.nonzero((f < cfg.release_n) | jump)[0]
     out: list[tuple[str, int]] = []
     pos = 0
     while True:
         if open_start_s is not None:
-            j = int(np.searchsorted(ends, pos))
-            end = int(ends[j]) if j < len(ends) else len(f)
+            j = int(ends.searchsorted(pos))
+            end = int(ends[j]) if j < len(ends) else n
             # a contact longer than max_contact_s is cut there (bounded memory)
-            cut = max(int(np.searchsorted(t, open_start_s + max_contact_s, side="left")), pos)
+            cut = max(int(t.searchsorted(open_start_s + max_contact_s, side="left")), pos)
             end = min(end, cut)
-            if end >= len(f):
+            if end >= n:
                 break
             pos = end
             out.append(("end", pos))
             open_start_s = None
         else:
-            j = int(np.searchsorted(starts, pos))
+            j = int(starts.searchsorted(pos))
             if j == len(starts):
                 break
             k = int(starts[j])
@@ -272,14 +287,9 @@ def detect_holds(
     """
     t = np.asarray(t_s, dtype=np.float64)
     f = np.asarray(force_n, dtype=np.float64)
-    trans, open_s = _transitions(
-        f=f,
-        t=t,
-        jump=_jumps(t, None, max_gap_s),
-        cfg=cfg,
-        open_start_s=None,
-        max_contact_s=max_contact_s,
-    )
+    if len(t) == 0:
+        return []
+    trans, open_s = _transitions(t, f, None, cfg, None, max_gap_s, max_contact_s)
     if open_s is not None:
         trans.append(("end", len(f)))
     holds = []
@@ -369,6 +379,11 @@ class HoldDetector:
         return self._n_seen
 
     @property
+    def open_contact(self) -> tuple[int, float] | None:
+        """(start_i, start_s) of the open contact, or None (cheaper than ``current``)."""
+        return None if self._open_i is None else (self._open_i, self._open_s)
+
+    @property
     def current(self) -> HoldState | None:
         """The open contact (live display), or None between contacts."""
         if self._open_i is None or self._last_t is None:
@@ -396,9 +411,10 @@ class HoldDetector:
         trans, open_s = _transitions(
             t,
             f,
-            _jumps(t, self._last_t, self.max_gap_s),
+            self._last_t,
             self.cfg,
             self._open_s if self._open_i is not None else None,
+            self.max_gap_s,
             self.max_contact_s,
         )
         self._n_seen += len(t)

@@ -60,19 +60,26 @@ def excursion_starts(
 
     One search step per excursion (not per sample).
     """
-    over = np.flatnonzero(force_n > level_n)
-    under = np.flatnonzero(force_n < level_n - hyst_n)
+    if len(force_n) == 0:
+        return [], in_excursion
+    # fast paths: quiet block below the level; a block that stays inside the excursion
+    if not in_excursion and force_n.max() <= level_n:
+        return [], False
+    if in_excursion and force_n.min() >= level_n - hyst_n:
+        return [], True
+    over = np.nonzero(force_n > level_n)[0]
+    under = np.nonzero(force_n < level_n - hyst_n)[0]
     starts: list[int] = []
     pos = 0
     while True:
         if in_excursion:
-            j = int(np.searchsorted(under, pos))
+            j = int(under.searchsorted(pos))
             if j == len(under):
                 break
             pos = int(under[j]) + 1
             in_excursion = False
         else:
-            j = int(np.searchsorted(over, pos))
+            j = int(over.searchsorted(pos))
             if j == len(over):
                 break
             pos = int(over[j])

@@ -120,13 +120,12 @@ class Pipeline:
             if len(t) == 0:
                 return PipelineOutput()
             g0 = self.detector.samples_seen
-            before = self.detector.current
+            before = self.detector.open_contact
             events = self.detector.process(t, f)
             out, spans = self._handle(events, g0, len(t), before)
             alerts = self.monitor.process(t, f, spans)
             out.alerts = alerts
-            open_hold = self.detector.current
-            if open_hold is not None:
+            if alerts and self.detector.open_contact is not None:
                 predicted = self._n_holds
                 self._open_alerts += [a for a in alerts if a.hold_index == predicted]
             return out
@@ -148,7 +147,7 @@ class Pipeline:
     def gap(self, start_s: float, end_s: float) -> PipelineOutput:
         """Data lost between start_s and end_s: a long gap ends the open contact."""
         with self._lock:
-            before = self.detector.current
+            before = self.detector.open_contact
             events = self.detector.gap(start_s, end_s)
             out, _ = self._handle(events, self.detector.samples_seen, 0, before)
             return out
@@ -156,7 +155,7 @@ class Pipeline:
     def finish(self) -> PipelineOutput:
         """End of the session: an open contact ends at the last sample."""
         with self._lock:
-            before = self.detector.current
+            before = self.detector.open_contact
             events = self.detector.flush()
             out, _ = self._handle(events, self.detector.samples_seen, 0, before)
             return out
@@ -172,12 +171,11 @@ class Pipeline:
             self._point_of[cur.start_i] = m.point_index
 
     def _handle(
-        self, events: list[HoldEvent], g0: int, n: int, before: HoldState | None
+        self, events: list[HoldEvent], g0: int, n: int, before: tuple[int, float] | None
     ) -> tuple[PipelineOutput, list[ContactSpan]]:
         out = PipelineOutput()
         spans: list[ContactSpan] = []
-        open_key = before.start_i if before is not None else None
-        open_start_s = before.start_s if before is not None else 0.0
+        open_key, open_start_s = before if before is not None else (None, 0.0)
         for ev in events:
             if ev.kind == HoldEventKind.STARTED:
                 open_key, open_start_s = ev.start_i, ev.start_s
