@@ -264,15 +264,15 @@ def export_edf(store: object, sid: str, path: str | os.PathLike[str]) -> EdfSumm
     rec = store.load_session(sid)  # type: ignore[attr-defined]
     meta: SessionMeta = rec.meta
     stats: SessionStats | None = getattr(rec, "stats", None)
-    points = getattr(rec, "points", None) or meta.points
-    if points is not meta.points:
-        meta.points = list(points)
-    duration_s = float(stats.duration_s) if stats is not None and stats.samples else 0.0
-    if stats is None or not stats.samples:
+    # the last sample's time (stats.duration_s may include one sample period): read the
+    # session's tail, or all of it when the stats are missing (a crashed recording)
+    approx_s = float(stats.duration_s) if stats is not None else 0.0
+    t, _ = session_forces(store, sid, max(approx_s - 10.0, 0.0), None)
+    if len(t) == 0 and approx_s > 0:
         t, _ = session_forces(store, sid, None, None)
-        if len(t) == 0:
-            raise BadInput(f"session {sid}: no samples to export")
-        duration_s = float(t[-1])
+    if len(t) == 0:
+        raise BadInput(f"session {sid}: no samples to export")
+    duration_s = float(t[-1])
     # the nominal rate: the file's sample clock is the device's, not a measured average
     rate = meta.device.rate_hz or (stats.rate_hz if stats is not None else None)
     return write_edf(

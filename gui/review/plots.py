@@ -110,12 +110,20 @@ class ProgressPlot(pg.PlotWidget):
         diff = np.array([np.nan if e.mean_diff_n is None else e.mean_diff_n for e in entries])
         colour = "#1565c0" if self.light else theme.ACCENT
         item.addLegend(offset=(-10, 10))
+        ok = np.isfinite(rms)  # sessions with nothing to compare have no score
+        if not ok.any():
+            return
         item.plot(
-            x, rms, pen=pg.mkPen(colour, width=2), symbol="o", symbolBrush=colour, name="RMS error"
+            x[ok],
+            rms[ok],
+            pen=pg.mkPen(colour, width=2),
+            symbol="o",
+            symbolBrush=colour,
+            name="RMS error",
         )
         item.plot(
-            x,
-            diff,
+            x[ok],
+            diff[ok],
             pen=pg.mkPen("#ef6c00", width=1.5, style=Qt.DashLine),
             symbol="s",
             symbolBrush="#ef6c00",

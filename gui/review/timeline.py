@@ -98,8 +98,9 @@ class TimelinePlot(pg.PlotWidget):
         self.bands.clear()
         self._decorate()
         end = max(self.duration_s, 1.0)
-        item.setXRange(0.0, end, padding=0.01)
+        # limits first: the previous session's limits would clip the new range
         item.setLimits(xMin=-0.05 * end, xMax=1.05 * end, minXRange=0.05)
+        item.setXRange(0.0, end, padding=0.01)
         self.reload_visible()
         self._fit_y()
 

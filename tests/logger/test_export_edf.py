@@ -220,3 +220,17 @@ def test_export_edf_unknown_session_writes_nothing(tmp_path):
         export_edf(store, "nope", out)
     assert not out.exists() and not list(tmp_path.glob(".*tmp"))
     store.close()
+
+
+def test_export_edf_session_without_samples_is_bad_input(tmp_path):
+    from logger.export_edf import export_edf
+    from logger.store import SessionStore
+
+    store = SessionStore(tmp_path / "s.sqlite3")
+    sid = store.create_session(meta())
+    store.finish_session(sid, "interrupted")
+    out = tmp_path / "empty.edf"
+    with pytest.raises(BadInput, match=f"session {sid}: no samples"):
+        export_edf(store, sid, out)
+    assert not out.exists()
+    store.close()

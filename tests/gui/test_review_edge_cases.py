@@ -1,0 +1,70 @@
+"""Sessions with nothing in them must open, report and compare without errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pypdf import PdfReader
+
+from gui.report import write_report
+from gui.review import ReviewWindow
+from logger.records import CalibrationInfo, DeviceInfo, SessionMeta
+from logger.store import SessionStore
+
+
+@pytest.fixture
+def store(db_path):
+    s = SessionStore(db_path)
+    meta = SessionMeta(
+        "2026-11-27T10:00:00+00:00",
+        DeviceInfo("EDGE-1", "1", "1.0", 1000.0, 1),
+        CalibrationInfo(4000.0, 120000.0, "factory"),
+        {},
+        client="C-EMPTY",
+        therapist="Edge",
+    )
+    empty = s.create_session(meta)
+    s.finish_session(empty, "interrupted")
+    flat = s.create_session(meta)
+    t = np.arange(0.0, 5.0, 0.001)
+    s.append_samples(flat, 0, t, np.full((t.size, 1), 120000, np.int32))
+    s.finish_session(flat)
+    yield s, empty, flat
+    s.close()
+
+
+def test_window_opens_and_compares_sessions_without_holds(qtbot, store):
+    s, empty, flat = store
+    w = ReviewWindow(s)
+    qtbot.addWidget(w)
+    w.show()
+    w.open_session(empty)
+    assert w.timeline.mode == "empty" and w.holds.table.rowCount() == 0
+    w.open_session(flat)
+    assert w.timeline.mode == "detail" and w.timeline.shown_samples == 5000
+    w.set_reference(empty)
+    assert w.comparison is not None and w.comparison.points == []
+    assert w.comparison.rms_error_n is None
+    assert all(e.rms_error_n is None for e in w.progress_entries)
+    assert w.compare.summary.text().startswith("RMS error —")
+
+
+def test_report_of_an_empty_session(qapp, store, tmp_path):
+    s, empty, _ = store
+    out = tmp_path / "empty.pdf"
+    summary = write_report(s, empty, out)
+    reader = PdfReader(out)
+    text = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
+    assert summary.pages == len(reader.pages) == 1
+    assert "C-EMPTY" in text and "interrupted" in text
+    assert "No holds." in text and "No alerts." in text
+
+
+def test_unknown_session_in_the_window_is_reported_not_raised(qtbot, store):
+    s, _, flat = store
+    w = ReviewWindow(s)
+    qtbot.addWidget(w)
+    w.open_session(flat)
+    w.open_session("20990101-000000-dead")
+    assert w.current_id == flat
+    assert "20990101-000000-dead" in w.statusBar().currentMessage()
