@@ -17,9 +17,12 @@ Why it looks like this:
 - Live-recording detection: a ``recording`` session carries its owner's host name, pid and
   a heartbeat (unix time, refreshed with every commit and at least every
   :data:`HEARTBEAT_S`). Opening the store marks it ``interrupted`` when the owner is gone:
-  same host and the pid is not alive, or the heartbeat is older than :data:`STALE_AFTER_S`
-  (which also covers other hosts and pid reuse). A second window therefore never steals a
-  live recording.
+  on the same host, when that pid is not alive (or the heartbeat is older than
+  :data:`PID_REUSE_AFTER_S`, so a recycled pid after a reboot is not taken for the
+  recorder); from another host, when the heartbeat is older than :data:`STALE_AFTER_S`.
+  A second window therefore never takes over a live recording. Should a live recorder's
+  session be marked anyway (a host suspended for minutes), nothing is lost: its writer
+  keeps storing, and its ``close`` sets the final status.
 - The interface is narrow (ids, records, numpy arrays) so that a server-backed store can
   stand in later.
 """
@@ -69,7 +72,8 @@ log = logging.getLogger(__name__)
 DB_ENV_VAR = "PRESSURE_LOGGER_DB"
 COMMIT_INTERVAL_S = 0.25  # SessionWriter commits this long after the first pending item
 HEARTBEAT_S = 2.0  # a live writer refreshes its heartbeat at least this often
-STALE_AFTER_S = 30.0  # a recording whose heartbeat is older than this is abandoned
+STALE_AFTER_S = 30.0  # another host's recording with a heartbeat this old is abandoned
+PID_REUSE_AFTER_S = 600.0  # same host: a live pid with a heartbeat this old is not the owner
 MAX_CHUNK_SAMPLES = 16384  # the writer coalesces contiguous blocks up to this many rows
 SUMMARY_BASE_S = 0.1  # finest summary bucket
 SUMMARY_FACTOR = 4  # each level's bucket is this many times the previous one
@@ -431,9 +435,12 @@ class SessionStore:
             ).fetchall()
         stale = []
         for sid, host, pid, beat in rows:
-            old = beat is None or now - float(beat) > STALE_AFTER_S
-            dead = host == _HOST and not _pid_alive(int(pid or 0))
-            if old or dead:
+            age_s = math.inf if beat is None else now - float(beat)
+            if host == _HOST:
+                gone = not _pid_alive(int(pid or 0)) or age_s > PID_REUSE_AFTER_S
+            else:
+                gone = age_s > STALE_AFTER_S
+            if gone:
                 stale.append(sid)
         for sid in stale:
             log.warning("session %s was left recording by a process that is gone", sid)

@@ -335,9 +335,19 @@ def test_stale_recording_is_marked_interrupted_live_one_is_not(db_path):
     store.add_gaps(dead, [Gap(0.5, 0.6, 100, GapCause.SEQUENCE)])
     old = store.create_session(make_meta())
     live = store.create_session(make_meta())
+    slow = store.create_session(make_meta())  # alive, but no heartbeat for a minute
+    remote_live = store.create_session(make_meta())
+    remote_gone = store.create_session(make_meta())
     conn = sqlite3.connect(db_path)
     conn.execute("UPDATE sessions SET owner_pid = ? WHERE id = ?", (_dead_pid(), dead))
     conn.execute("UPDATE sessions SET heartbeat_unix = ? WHERE id = ?", (time.time() - 3600, old))
+    conn.execute("UPDATE sessions SET heartbeat_unix = ? WHERE id = ?", (time.time() - 60, slow))
+    for sid, age_s in ((remote_live, 5), (remote_gone, 60)):
+        conn.execute(
+            "UPDATE sessions SET owner_host = 'station-2', owner_pid = 1, heartbeat_unix = ? "
+            "WHERE id = ?",
+            (time.time() - age_s, sid),
+        )
     conn.commit()
     conn.close()
 
@@ -347,6 +357,9 @@ def test_stale_recording_is_marked_interrupted_live_one_is_not(db_path):
         dead: SessionStatus.INTERRUPTED,
         old: SessionStatus.INTERRUPTED,
         live: SessionStatus.RECORDING,
+        slow: SessionStatus.RECORDING,
+        remote_live: SessionStatus.RECORDING,
+        remote_gone: SessionStatus.INTERRUPTED,
     }
     rec = second.load_session(dead)
     assert rec.stats.samples == 1500 and rec.stats.lost_samples == 100
