@@ -379,6 +379,11 @@ class HoldDetector:
         return self._n_seen
 
     @property
+    def last_t_s(self) -> float | None:
+        """Time of the last sample processed."""
+        return self._last_t
+
+    @property
     def open_contact(self) -> tuple[int, float] | None:
         """(start_i, start_s) of the open contact, or None (cheaper than ``current``)."""
         return None if self._open_i is None else (self._open_i, self._open_s)

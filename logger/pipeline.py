@@ -10,6 +10,12 @@ carry the index that contact will get if it becomes a hold; if it ends up a pres
 alerts are set to ``hold_index = None`` and reported once more in
 ``PipelineOutput.unlinked_alerts`` so that whoever stored them can update them.
 
+Gaps: :meth:`Pipeline.gap` ends an open contact when the gap is longer than
+``hold_detector.MAX_GAP_S`` and every sample before it has been processed (the time jump in
+the next block would end it anyway). The resulting hold is reported with the output of the
+next :meth:`~Pipeline.process` or :meth:`~Pipeline.finish` call, so that a caller that only
+collects those outputs loses nothing; ``gap()`` itself returns an empty output.
+
 All methods may be called from any thread; a short internal lock serialises them.
 """
 
@@ -91,6 +97,7 @@ class Pipeline:
         self._n_holds = 0
         self._point_of: dict[int, int | None] = {}  # open contact key → point at its start
         self._open_alerts: list[Alert] = []  # alerts linked to the open contact
+        self._pending = PipelineOutput()  # ended by gap(): delivered with the next output
 
     # ------------------------------------------------------------------ live state
 
@@ -128,7 +135,7 @@ class Pipeline:
             if alerts and self.detector.open_contact is not None:
                 predicted = self._n_holds
                 self._open_alerts += [a for a in alerts if a.hold_index == predicted]
-            return out
+            return self._with_pending(out)
 
     def mark(self, t_s: float, source: MarkSource) -> Mark:
         """Move to the next point of the plan."""
@@ -145,12 +152,18 @@ class Pipeline:
             return m
 
     def gap(self, start_s: float, end_s: float) -> PipelineOutput:
-        """Data lost between start_s and end_s: a long gap ends the open contact."""
+        """Data lost between ``start_s`` (last sample before) and ``end_s`` (first sample
+        after): a long gap ends the open contact; see the module docstring for when its
+        hold is reported. Returns an empty output."""
         with self._lock:
+            last_t = self.detector.last_t_s
+            if last_t is None or start_s > last_t:
+                return PipelineOutput()  # samples before the gap still to come
             before = self.detector.open_contact
             events = self.detector.gap(start_s, end_s)
             out, _ = self._handle(events, self.detector.samples_seen, 0, before)
-            return out
+            self._pending.extend(out)
+            return PipelineOutput()
 
     def finish(self) -> PipelineOutput:
         """End of the session: an open contact ends at the last sample."""
@@ -158,9 +171,16 @@ class Pipeline:
             before = self.detector.open_contact
             events = self.detector.flush()
             out, _ = self._handle(events, self.detector.samples_seen, 0, before)
-            return out
+            return self._with_pending(out)
 
     # ------------------------------------------------------------------ internals
+
+    def _with_pending(self, out: PipelineOutput) -> PipelineOutput:
+        if not self._pending:
+            return out
+        pending, self._pending = self._pending, PipelineOutput()
+        pending.extend(out)
+        return pending
 
     def _levels_for(self, start_i: int) -> HoldLevels:
         return self.plan.levels(self._point_of.get(start_i, self.plan.current_index))

@@ -29,15 +29,26 @@ log = logging.getLogger(__name__)
 
 
 class PointPlan:
-    def __init__(self, points: Iterable[Point] = (), limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        points: Iterable[Point] = (),
+        limits: Limits | None = None,
+        *,
+        current_index: int | None = None,
+        adhoc: bool | None = None,
+    ) -> None:
+        """``current_index`` resumes a plan (e.g. after the config changed mid-session);
+        ``adhoc`` (default: the plan is empty) makes marks past the end add points."""
         self.points: list[Point] = [
             Point(i, p.name, p.warn_n, p.max_n, p.target_n, p.target_hold_s)
             for i, p in enumerate(points)
         ]
         self.limits = limits or Limits()
-        self.adhoc = not self.points
+        self.adhoc = not self.points if adhoc is None else adhoc
         self.added: list[Point] = []
-        self._index: int | None = None
+        if current_index is not None and not 0 <= current_index < len(self.points):
+            raise BadInput(f"point index {current_index} out of range ({len(self.points)} points)")
+        self._index: int | None = current_index
 
     def __len__(self) -> int:
         return len(self.points)

@@ -163,13 +163,40 @@ def test_gap_ends_the_open_hold():
     pipe = Pipeline(Config())
     pipe.process(block(t, f))
     assert not pipe.gap(6.0, 6.2)  # bridged
-    out = pipe.gap(6.0, 9.0)
-    assert len(out.holds) == 1 and out.holds[0].end_s == 6.0
+    assert pipe.current_hold is not None
+    assert not pipe.gap(6.5, 9.0)  # samples up to 6.5 s not processed yet: nothing to do
+    assert pipe.current_hold is not None
+    assert not pipe.gap(6.0, 9.0)  # ends the hold; reported with the next output
     assert pipe.current_hold is None
     assert pipe.holds_count == 1
     out = pipe.process(block(t + 9.0, np.zeros(len(t)), len(t)))
-    assert not out.holds and not out.alerts
+    assert len(out.holds) == 1 and out.holds[0].end_s == 6.0
+    assert not out.alerts
     assert not pipe.finish()
+
+
+def test_hold_ended_by_a_gap_is_reported_by_finish():
+    t, f = curve([(0, 0), (1, 30), (6, 30)])
+    pipe = Pipeline(Config())
+    pipe.process(block(t, f))
+    pipe.gap(6.0, 60.0)
+    out = pipe.finish()
+    assert [h.end_s for h in out.holds] == [6.0]
+
+
+def test_long_gap_same_result_with_or_without_gap_call():
+    t, f = curve(SESSION)
+    keep = (t < 8.0) | (t >= 9.0)
+    tk, fk = t[keep], f[keep]
+    split = int(np.searchsorted(tk, 9.0))
+    a = Pipeline(Config())
+    out_a = a.process(block(tk[:split], fk[:split]))
+    a.gap(float(tk[split - 1]), 9.0)
+    out_a.extend(a.process(block(tk[split:], fk[split:], split)))
+    out_a.extend(a.finish())
+    out_b = feed(Pipeline(Config()), tk, fk, 10_000)
+    assert out_a.holds == out_b.holds
+    assert [h.end_s for h in out_a.holds][:2] == pytest.approx([7.999, 15.866], abs=2e-3)
 
 
 def test_multichannel_block_uses_channel_0():

@@ -83,3 +83,13 @@ def test_empty_plan_creates_adhoc_points():
     assert plan.levels() == HoldLevels(40.0, 60.0, None)
     with pytest.raises(BadInput):
         plan.jump(3, 4.0, MarkSource.KEYBOARD)
+
+
+def test_resume_a_plan():
+    plan = PointPlan(PLAN, current_index=1)
+    assert plan.current == PLAN[1]
+    with pytest.raises(BadInput):
+        PointPlan(PLAN, current_index=3)
+    adhoc = PointPlan([Point(0, "Point 1")], current_index=0, adhoc=True)
+    assert adhoc.mark(1.0, MarkSource.DEVICE).point_index == 1
+    assert adhoc.points[1].name == "Point 2"
