@@ -177,6 +177,8 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+# tables other modules keep in the same file (calibration.store): not a sign of a foreign file
+SHARED_TABLES = frozenset({"calibrations"})
 
 _T_DTYPE = np.dtype("<f8")
 _RAW_DTYPE = np.dtype("<i4")
@@ -349,16 +351,32 @@ class SessionStore:
     # ----------------------------------------------------------------- plumbing
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
+        """Open ``path`` (created if missing); refuse foreign files before touching them."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=10.0
             )
             conn.execute("PRAGMA busy_timeout = 10000")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            tables = {
+                name
+                for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        except sqlite3.OperationalError as exc:
+            raise DeviceError(f"{path}: cannot open ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise BadInput(f"{path}: not a session database ({exc})") from None
         except OSError as exc:
+            raise DeviceError(f"{path}: cannot open ({exc})") from None
+        foreign = tables - SHARED_TABLES - {"schema_version"}
+        if "schema_version" not in tables and foreign:
+            conn.close()
+            shown = ", ".join(sorted(foreign)[:3])
+            raise BadInput(f"{path}: not a session database (has tables {shown})")
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            conn.close()
             raise DeviceError(f"{path}: cannot open ({exc})") from None
         if str(mode).lower() != "wal":
             log.warning("%s: journal_mode is %s, not WAL", path, mode)
@@ -371,11 +389,8 @@ class SessionStore:
 
     def _migrate(self) -> None:
         with self._tx() as c:
-            try:
-                c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-                row = c.execute("SELECT max(version) FROM schema_version").fetchone()
-            except sqlite3.DatabaseError as exc:
-                raise BadInput(f"{self.db_path}: not a session database ({exc})") from None
+            c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = c.execute("SELECT max(version) FROM schema_version").fetchone()
             current = int(row[0] or 0)
             if current > len(MIGRATIONS):
                 raise BadInput(

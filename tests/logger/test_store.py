@@ -317,6 +317,35 @@ def test_newer_schema_and_foreign_files_are_refused(db_path, tmp_path):
     junk.write_bytes(b"this is not sqlite at all, " * 100)
     with pytest.raises(BadInput, match="junk.sqlite3: not a session database"):
         SessionStore(junk)
+    other = tmp_path / "places.sqlite"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE moz_places (id INTEGER)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(BadInput, match="places.sqlite: not a session database .*moz_places"):
+        SessionStore(other)
+    conn = sqlite3.connect(other)
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["moz_places"]
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # untouched
+    conn.close()
+
+
+def test_shares_a_file_with_the_calibration_store(db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TABLE calibrations (device_uid TEXT)")
+    conn.commit()
+    conn.close()
+    store = SessionStore(db_path)
+    assert store.schema_version == 1
+    store.create_session(make_meta())
+    assert len(store.list_sessions()) == 1
+
+
+def test_unopenable_path_is_a_device_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(DeviceError, match="cannot open"):
+        SessionStore(blocker / "sub" / "s.sqlite3")
 
 
 # ------------------------------------------------------------ stale sessions
