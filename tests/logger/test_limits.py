@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from logger.config import Limits
 from logger.limits import ContactSpan, LimitMonitor, excursion_starts, hysteresis_n
@@ -127,3 +129,27 @@ def test_excursion_starts_state_carries_over():
 
 def test_empty_block():
     assert LimitMonitor(Limits()).process(np.array([]), np.array([])) == []
+
+
+@given(
+    levels=st.lists(st.sampled_from([0.0, 30.0, 39.0, 39.5, 40.2, 41.0, 59.5, 61.0]), min_size=2),
+    seed=st.integers(0, 2**32 - 1),
+    n_cuts=st.integers(0, 40),
+)
+def test_alerts_do_not_depend_on_block_boundaries(levels, seed, n_cuts):
+    rng = np.random.default_rng(seed)
+    t = np.arange(len(levels) * 50) / 100.0
+    f = np.repeat(levels, 50) + rng.normal(0, 0.3, len(t))
+    whole = LimitMonitor(Limits()).process(t, f)
+    mon = LimitMonitor(Limits())
+    cuts = np.unique(np.concatenate([[0, len(t)], rng.integers(0, len(t), n_cuts)]))
+    split = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        split += mon.process(t[a:b], f[a:b])
+    assert split == whole
+    # between two alerts of one kind force went below the level minus hysteresis
+    for kind, level in ((AlertKind.WARN, 40.0), (AlertKind.MAX, 60.0)):
+        times = [a.t_s for a in whole if a.kind == kind]
+        for t0, t1 in zip(times, times[1:], strict=False):
+            between = f[(t > t0) & (t < t1)]
+            assert between.min() < level - hysteresis_n(level)

@@ -4,6 +4,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from logger.config import Config, HoldConfig, Limits
 from logger.errors import BadInput
@@ -244,3 +246,50 @@ def test_marks_from_another_thread_while_processing():
     th.join()
     assert [m.point_index for m in marks] == list(range(40))
     assert len(out.holds) == 2
+
+
+@given(
+    segs=st.lists(
+        st.tuples(st.floats(0.05, 4.0), st.sampled_from([0.0, 4.5, 8.0, 30.0, 41.0, 62.0])),
+        min_size=1,
+        max_size=20,
+    ),
+    seed=st.integers(0, 2**32 - 1),
+    n_cuts=st.integers(0, 30),
+    mark_at=st.lists(st.floats(0.0, 60.0), max_size=4),
+)
+def test_pipeline_output_does_not_depend_on_block_boundaries(segs, seed, n_cuts, mark_at):
+    rng = np.random.default_rng(seed)
+    knots = [(0.0, 0.0)]
+    for dur, level in segs:
+        knots.append((knots[-1][0] + dur, level))
+    t, f = curve(knots, rate_hz=100)
+    f = f + rng.normal(0, 0.2, len(f))
+    cfg = Config(
+        holds=HoldConfig(min_duration_s=1.0),
+        limits=Limits(max_hold_s=3.0),
+        points=[Point(0, "A", warn_n=35.0), Point(1, "B"), Point(2, "C", max_n=50.0)],
+    )
+    # marks are applied between blocks: cut the stream at every mark in both runs
+    mark_i = sorted({int(np.searchsorted(t, m)) for m in mark_at if m <= t[-1]})
+    cuts_a = np.unique(np.concatenate([[0, len(t)], np.array(mark_i, dtype=int)]))
+    extra = rng.integers(0, len(t), n_cuts)
+    cuts_b = np.unique(np.concatenate([cuts_a, extra]))
+
+    def run(cuts):
+        pipe = Pipeline(cfg)
+        out = PipelineOutput()
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            if a in mark_i:
+                out.marks.append(pipe.mark(float(t[a]) - 1e-9, MarkSource.DEVICE))
+            out.extend(pipe.process(block(t[a:b], f[a:b], int(a))))
+        out.extend(pipe.finish())
+        return out
+
+    one, many = run(cuts_a), run(cuts_b)
+    assert many.holds == one.holds
+    assert many.alerts == one.alerts
+    assert many.rejected == one.rejected
+    assert [h.index for h in one.holds] == list(range(len(one.holds)))
+    assert {a.hold_index for a in one.alerts} <= {None} | {h.index for h in one.holds}
+    assert len(one.holds_started) == len(one.holds) + one.rejected
