@@ -5,6 +5,10 @@ bytes in any chunking and it returns every intact message, counting (never raisi
 everything else: CRC failures, malformed COBS, payloads that do not fit their type, and
 garbage between frames. A zero byte always ends a frame, so after any damage the decoder
 is back in step at the next delimiter.
+
+The int24 values of all SAMPLES frames completed by one ``feed`` call are unpacked with a
+single numpy call (per-frame numpy overhead dominated the old decoder); each
+``Samples.raw`` is a disjoint, writable view of that batch.
 """
 
 from __future__ import annotations
