@@ -86,7 +86,7 @@ _HOST = socket.gethostname()
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
     CREATE TABLE sessions (
-        pk INTEGER PRIMARY KEY,
+        pk INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after a delete
         id TEXT NOT NULL UNIQUE,
         started_at TEXT NOT NULL,
         started_unix REAL NOT NULL,
@@ -509,6 +509,9 @@ class SessionStore:
     def create_session(self, meta: SessionMeta) -> str:
         """Start a ``recording`` session owned by this process; returns its id."""
         _check_calibration(meta.calibration)
+        indices = [p.index for p in meta.points]
+        if len(set(indices)) != len(indices):
+            raise BadInput(f"session points: index repeated in {indices}")
         started = _parse_time(meta.started_at, "started_at")
         stamp = started.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
         device = json.dumps(dataclasses.asdict(meta.device))
@@ -542,13 +545,7 @@ class SessionStore:
                         ),
                     )
                     pk = int(cur.lastrowid)
-                    c.executemany(
-                        "INSERT INTO points (session_pk, idx, name, data) VALUES (?,?,?,?)",
-                        [
-                            (pk, p.index, p.name, json.dumps(dataclasses.asdict(p)))
-                            for p in meta.points
-                        ],
-                    )
+                    _insert_events(c, pk, points=meta.points)
             except sqlite3.IntegrityError as exc:
                 if "sessions.id" in str(exc):
                     continue
@@ -644,6 +641,13 @@ class SessionStore:
         with self._tx() as c:
             _insert_chunk(c, pk, first_index, t_s, raw)
             _beat(c, pk)
+
+    def add_points(self, sid: str, points: Sequence[Point]) -> None:
+        """Add points to the session's plan (an ad-hoc plan grows with each mark); a point
+        with an index already stored replaces it."""
+        pk = self._pk(sid)
+        with self._tx() as c:
+            _insert_events(c, pk, points=points)
 
     def add_marks(self, sid: str, marks: Sequence[Mark]) -> None:
         pk = self._pk(sid)
@@ -1072,7 +1076,13 @@ def _insert_events(
     alerts: Sequence[Alert] = (),
     gaps: Sequence[Gap] = (),
     reconnects: Sequence[tuple[str, float | None]] = (),
+    points: Sequence[Point] = (),
 ) -> None:
+    if points:
+        c.executemany(
+            "INSERT OR REPLACE INTO points (session_pk, idx, name, data) VALUES (?,?,?,?)",
+            [(pk, p.index, p.name, json.dumps(dataclasses.asdict(p))) for p in points],
+        )
     if marks:
         c.executemany(
             "INSERT INTO marks (session_pk, t_s, point_index, source) VALUES (?,?,?,?)",
@@ -1262,6 +1272,10 @@ class SessionWriter:
 
     def put_gaps(self, gaps: Sequence[Gap]) -> None:
         self._queue.put(("gaps", list(gaps)))
+
+    def put_points(self, points: Sequence[Point]) -> None:
+        """Points added to the plan while recording (see SessionStore.add_points)."""
+        self._queue.put(("points", [dataclasses.replace(p) for p in points]))
 
     def put_reconnect(self, at: str | None = None, t_s: float | None = None) -> None:
         self._queue.put(("reconnects", [(at or _utc_now_iso(), t_s)]))

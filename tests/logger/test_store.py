@@ -133,6 +133,23 @@ def test_unknown_session_is_bad_input(db_path):
         SessionWriter(store, "nope")
 
 
+def test_deleted_session_ids_and_keys_are_not_reused(db_path):
+    store = SessionStore(db_path)
+    a = store.create_session(make_meta())
+    fill(store, a, 0.1)
+    other = SessionStore(db_path)  # e.g. a writer that still knows a's key
+    other.add_marks(a, [Mark(0.0, None, MarkSource.CLI)])
+    store.delete_session(a)
+    with pytest.raises(BadInput, match="unknown session"):
+        store.load_session(a)
+    b = store.create_session(make_meta())
+    with pytest.raises(sqlite3.IntegrityError):  # not silently added to b
+        other.append_samples(a, 0, np.zeros(2), np.zeros(2))
+    assert store.load_samples(b)[0].size == 0
+    with pytest.raises(BadInput, match="index repeated"):
+        store.create_session(make_meta(points=[Point(0, "A"), Point(0, "B")]))
+
+
 def test_zero_sensitivity_calibration_is_refused(db_path):
     store = SessionStore(db_path)
     meta = make_meta()
@@ -194,7 +211,9 @@ def test_events_round_trip(db_path):
     store.add_alerts(sid, [Alert(4.0, AlertKind.WARN, 41.0, 0, 0)])
     store.add_gaps(sid, [Gap(5.0, 7.0, 2000, GapCause.DISCONNECT)])
     store.add_reconnect(sid, "2026-11-27T14:05:19+00:00", 7.0)
+    store.add_points(sid, [Point(2, "ad hoc 3")])
     rec = store.load_session(sid)
+    assert [p.name for p in rec.points] == ["Upper trapezius L", "B", "ad hoc 3"]
     assert [m.source for m in rec.marks] == [MarkSource.DEVICE, MarkSource.KEYBOARD]
     assert [h.point for h in rec.holds] == ["Upper trapezius L", "B"]
     assert rec.holds[0] == make_hold(0)
@@ -424,6 +443,7 @@ def test_writer_stores_everything_and_finalises(db_path):
     writer.put_alerts([Alert(2.0, AlertKind.MAX, 60.5, 0, 0)])
     writer.put_gaps([Gap(4.0, 4.0, 0, GapCause.CRC)])
     writer.put_reconnect("2026-11-27T14:06:00+00:00", 4.0)
+    writer.put_points([Point(2, "C", target_n=(10.0, 20.0))])
     assert writer.flush(timeout_s=30)
     # visible to another connection while still recording
     other = SessionStore(db_path)
@@ -439,6 +459,7 @@ def test_writer_stores_everything_and_finalises(db_path):
     assert rec.ended_at == "2026-11-27T14:06:05+00:00"
     assert len(rec.marks) == len(rec.holds) == len(rec.alerts) == len(rec.gaps) == 1
     assert rec.reconnects == [("2026-11-27T14:06:00+00:00", 4.0)]
+    assert rec.points[2] == Point(2, "C", target_n=(10.0, 20.0))
     assert writer.committed_samples == 5000
 
 
