@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self.frames = 0
         self.frame_times_s: list[float] = []  # the last frames' durations (benchmark)
         self._last_status = 0.0
+        self._shown_state = "disconnected"
         self.therapist = ""  # remembered for the next recording of this window
 
         self._build()
@@ -306,8 +307,9 @@ class MainWindow(QMainWindow):
 
     def _set_connected_ui(self, connected: bool) -> None:
         self.device_bar.set_connected(connected)
-        for b in (self.record_button, self.zero_button, self.calibrate_button, self.mark_button):
-            b.setEnabled(connected)
+        self.mark_button.setEnabled(connected)
+        for b in (self.record_button, self.zero_button, self.calibrate_button):
+            b.setEnabled(False)  # until the device has identified itself (see frame)
         if not connected:
             self.record_button.setChecked(False)
             self.record_button.setText("●  Record")
@@ -450,6 +452,10 @@ class MainWindow(QMainWindow):
             self.plot.set_alert_tint(self.banner.active)
         if live.recording_id is not None:
             self.rec_label.setText(f"REC {format_mm_ss(live.recording_elapsed_s)}")
+        ready = live.device is not None and live.calibration is not None
+        if ready != self.record_button.isEnabled():
+            for b in (self.record_button, self.zero_button, self.calibrate_button):
+                b.setEnabled(ready or live.recording_id is not None)
         now = time.monotonic()
         if now - self._last_status >= STATUS_EVERY_S:
             self._last_status = now
@@ -459,12 +465,15 @@ class MainWindow(QMainWindow):
         if len(self.frame_times_s) > 4096:
             del self.frame_times_s[:2048]
 
-    def _show_status(self, live: LiveSession, detail: str = "") -> None:
+    def _show_status(self, live: LiveSession, state: str | None = None, detail: str = "") -> None:
+        """Link status; ``state`` from a StateChange event wins over the current state, so a
+        brief "reconnecting" is shown for at least one status period."""
         c = live.counters
         error = live.error
+        self._shown_state = state or str(live.state)
         self.device_bar.set_status(
             LinkStatus(
-                state=str(live.state),
+                state=self._shown_state,
                 device=live.device,
                 lost_samples=c.lost_samples,
                 crc_errors=c.crc_errors,
@@ -489,7 +498,7 @@ class MainWindow(QMainWindow):
             self._show_point_limits()
             name = self._point_name(event.point_index) or "mark"
             self.plot.add_mark(event.t_s, name)
-            self.alert_log.add_entry(event.t_s, f"{name}  ({event.source})", theme.TEXT_DIM)
+            self.alert_log.add_entry(event.t_s, f"{name} ({event.source})", theme.TEXT_DIM)
         elif isinstance(event, Hold):
             self.holds_table.add_hold(event)
             self.plot.add_hold(event.start_s, event.end_s)
@@ -501,7 +510,8 @@ class MainWindow(QMainWindow):
                 theme.WARN,
             )
         elif isinstance(event, StateChange):
-            self._show_status(live, event.detail)
+            self._show_status(live, str(event.state), event.detail)
+            self._last_status = time.monotonic()
             self.alert_log.add_entry(live.t_s, f"link {event.state}", theme.TEXT_DIM)
         elif isinstance(event, DeviceNotice):
             self.alert_log.add_entry(event.t_s, event.text, theme.TEXT_DIM)

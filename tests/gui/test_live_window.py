@@ -1,0 +1,183 @@
+"""The live window end to end: real widgets (offscreen) on the real simulator (``sim://``).
+
+Each test writes a small scenario file, connects the window to ``sim://NAME?scenario=…``
+and drives it through Qt's event loop (frames run on the window's own timer).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from gui.dialogs.session_dialog import SessionDialog
+from gui.main_window import MainWindow
+from gui.sound import Sound, Sounder
+from logger.config import Config
+from logger.records import AlertKind, Point, SessionStatus
+from logger.store import SessionStore
+
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("propagateSizeHints"),
+]
+
+WAIT_MS = 20_000
+
+
+def scenario(tmp_path: Path, steps: str, faults: str = "") -> Path:
+    path = tmp_path / f"scenario-{uuid.uuid4().hex[:6]}.toml"
+    head = '[device]\nuid = "SIM-GUI-0001"\nrate_hz = 1000\nnoise_n = 0.05\n'
+    head += "[therapist]\ntremor_n = 0.1\n"
+    if faults:
+        head += f"[faults]\n{faults}\n"
+    path.write_text(head + steps)
+    return path
+
+
+def rest(seconds: float) -> str:
+    return f'[[steps]]\naction = "rest"\nseconds = {seconds}\n'
+
+
+def hold(force_n: float, seconds: float) -> str:
+    return (
+        f'[[steps]]\naction = "hold"\nforce_n = {force_n}\nramp_s = 0.5\n'
+        f"seconds = {seconds}\nrelease_s = 0.3\n"
+    )
+
+
+MARK = '[[steps]]\naction = "mark"\n'
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, db_path):
+    config = Config(points=[Point(0, "A"), Point(1, "B", target_n=(15.0, 25.0)), Point(2, "C")])
+    win = MainWindow(
+        config, config_path=tmp_path / "config.toml", db_path=db_path, sounder=Sounder()
+    )
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    yield win
+    win.close()
+
+
+def connect(window: MainWindow, path: Path, speed: float, name: str) -> None:
+    window.connect_device(f"sim://{name}-{uuid.uuid4().hex[:6]}?scenario={path}&speed={speed:g}")
+
+
+def wait_finished(qtbot, window: MainWindow) -> None:
+    """Until the simulator played its script to the end and the window drew it."""
+    qtbot.waitUntil(window.live.finished.is_set, timeout=WAIT_MS)
+    window.frame()
+
+
+def test_plot_holds_the_streamed_samples(qtbot, window, tmp_path):
+    connect(window, scenario(tmp_path, rest(0.5) + hold(20.0, 2.0) + rest(0.5)), 0, "plot")
+    wait_finished(qtbot, window)
+    live = window.live
+    t_ring, f_ring = live.ring.window(window.plot.window_s)
+    x, y = window.plot.curve_data()
+    assert x.shape[0] == live.counters.samples == t_ring.shape[0] > 3000
+    np.testing.assert_allclose(x, t_ring)
+    np.testing.assert_allclose(y, f_ring[:, 0], rtol=1e-6)
+    assert y.max() == pytest.approx(20.0, abs=1.0)
+    assert window.device_bar.state_text == "streaming"
+    assert "SIM-GUI-0001" in window.device_bar.status_label.text()
+
+
+def test_over_limit_raises_the_banner_within_one_frame(qtbot, window, tmp_path):
+    window.timer.stop()  # frames by hand: the alert must show on the very next one
+    connect(window, scenario(tmp_path, rest(0.5) + hold(70.0, 1.5) + rest(0.5)), 0, "alert")
+    qtbot.waitUntil(
+        lambda: any(a.kind == AlertKind.MAX for a in window.live.alerts), timeout=WAIT_MS
+    )
+    assert not window.banner.active
+    window.frame()
+    assert window.banner.active and window.banner.kind == AlertKind.MAX
+    assert "OVER MAXIMUM" in window.banner.text
+    assert window.plot.alert_tinted
+    assert Sound.ALARM in window.sounder.played
+    assert any("OVER MAXIMUM" in line for line in window.alert_log.texts())
+
+
+def test_space_keys_and_device_button_move_through_the_plan(qtbot, window, tmp_path):
+    connect(window, scenario(tmp_path, rest(0.3) + MARK + rest(6.0)), 2, "keys")
+    qtbot.waitUntil(lambda: window.current_point == 0, timeout=WAIT_MS)  # device button
+    assert window.plan_view.current_name == "1. A"
+    assert any(line.endswith("A (device)") for line in window.alert_log.texts()), (
+        window.alert_log.texts()
+    )
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.current_point == 1, timeout=WAIT_MS)
+    assert window.plan_view.next_name == "C"
+    assert window.plot.target_band.isVisible()  # point B has a target window
+    qtbot.keyClick(window, Qt.Key.Key_3)
+    qtbot.waitUntil(lambda: window.current_point == 2, timeout=WAIT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_1)
+    qtbot.waitUntil(lambda: window.current_point == 0, timeout=WAIT_MS)
+    assert [m.source for m in window.live.marks] == ["device", "keyboard", "keyboard", "keyboard"]
+    assert window.plot.mark_labels == ["A", "B", "C", "A"]
+
+
+def test_holds_table_fills_live(qtbot, window, tmp_path):
+    steps = rest(0.5) + MARK + hold(20.0, 3.0) + rest(1.0) + MARK + hold(30.0, 3.0) + rest(1.0)
+    connect(window, scenario(tmp_path, steps), 0, "holds")
+    qtbot.waitUntil(lambda: window.holds_table.rowCount() == 2, timeout=WAIT_MS)
+    table = window.holds_table
+    assert [table.item(r, 1).text() for r in range(2)] == ["A", "B"]
+    assert [h.mean_n for h in table.holds] == pytest.approx([20.0, 30.0], abs=1.0)
+    assert len(window.plot.hold_regions) == 2
+
+
+def test_unplug_shows_reconnecting_and_recovers(qtbot, window, tmp_path):
+    path = scenario(
+        tmp_path,
+        rest(1.0) + hold(20.0, 2.0) + rest(3.0),
+        "unplug_at_s = 1.5\nunplug_for_s = 1.0",
+    )
+    connect(window, path, 0, "unplug")
+    qtbot.waitUntil(lambda: window.device_bar.state_text == "reconnecting…", timeout=WAIT_MS)
+    wait_finished(qtbot, window)
+    log = window.alert_log.texts()
+    states = [line.split("link ")[1] for line in log if "  link " in line]
+    assert states[states.index("reconnecting") + 1] == "streaming"
+    assert window.live.counters.reconnects == 1
+    assert any("(disconnect)" in line for line in log)  # the gap is logged
+
+
+def test_recording_produces_a_complete_session(qtbot, window, tmp_path, db_path):
+    steps = rest(0.5) + MARK + hold(20.0, 2.0) + rest(0.5) + MARK + hold(25.0, 2.0) + rest(0.5)
+    connect(window, scenario(tmp_path, steps), 2, "rec")
+    qtbot.waitUntil(window.record_button.isEnabled, timeout=WAIT_MS)  # device identified
+
+    def fill_dialog() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, SessionDialog)
+        dialog.client_edit.setText("C-017")
+        dialog.therapist_edit.setText("Trainee 3")
+        dialog.plan_edit.setPlainText("Upper trapezius L\nLevator scapulae L")
+        dialog.accept()
+
+    QTimer.singleShot(50, fill_dialog)
+    window.record_button.click()  # opens the session dialog (modal)
+    sid = window.live.recording_id
+    assert sid is not None, window.statusBar().currentMessage()
+    assert window.record_button.text() == "■  Stop"
+    qtbot.waitUntil(lambda: window.rec_label.text().startswith("REC"), timeout=WAIT_MS)
+    wait_finished(qtbot, window)
+    window.record_button.click()  # stop
+    assert window.live.recording_id is None
+    assert any(f"session {sid} saved" in line for line in window.alert_log.texts())
+
+    session = SessionStore(db_path).load_session(sid)
+    assert session.status == SessionStatus.COMPLETE
+    assert session.meta.client == "C-017" and session.meta.therapist == "Trainee 3"
+    assert [p.name for p in session.points] == ["Upper trapezius L", "Levator scapulae L"]
+    assert [h.point for h in session.holds] == ["Upper trapezius L", "Levator scapulae L"]
+    assert len(session.marks) == 2
+    assert session.stats.samples > 5000 and session.stats.lost_samples == 0
