@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 SPEED0_AWAY_MAX_S = 0.5  # at speed 0 an unplug keeps the port away at most this long
 SPEED0_CHUNK_BYTES = 4096  # how much in_waiting produces at once at speed 0 (an OS buffer)
+SPEED0_IDLE_HEARTBEAT_S = 1.0  # at speed 0 an idle device sends a heartbeat per host second
 POLL_S = 0.004  # how often a blocking read looks for new bytes at speed > 0
 _LINK_KEYS = {"scenario", "speed", "boot_s"}
 
@@ -100,6 +101,7 @@ class _Link:
         self.ppm = scenario.faults.clock_ppm
         self.host_t0 = time.monotonic()
         self.away_until = 0.0  # speed 0: host time until which the port stays away
+        self.last_idle_beat = -SPEED0_IDLE_HEARTBEAT_S  # speed 0: host time of the last one
         self.port: Serial | None = None
 
     def sync(self) -> None:
@@ -115,10 +117,17 @@ class _Link:
             return not self.device.unplugged
         return time.monotonic() >= self.away_until
 
-    def produce(self, want_bytes: int) -> None:
+    def produce(self, want_bytes: int) -> bool:
         """speed 0: advance device time until about ``want_bytes`` more are waiting (at
-        least one frame or heartbeat)."""
+        least one frame). An idle device (not streaming) moves on by one heartbeat, one
+        second of device time, at most once per host second, so that a host waiting for
+        it is not flooded. False if nothing was produced."""
         dev = self.device
+        if not dev.streaming:
+            now = time.monotonic()
+            if now - self.last_idle_beat < SPEED0_IDLE_HEARTBEAT_S:
+                return False
+            self.last_idle_beat = now
         if dev.streaming:
             per_frame = 16 + 3 * dev.channels * dev.batch_samples + 4
             frames = max(1, min(want_bytes // per_frame, 10 * dev.rate_hz // dev.batch_samples))
@@ -137,6 +146,7 @@ class _Link:
             self.away_until = time.monotonic() + min(
                 (win[1] - win[0]) / US_PER_S, SPEED0_AWAY_MAX_S
             )
+        return True
 
 
 _REGISTRY: dict[str, _Link] = {}
@@ -292,10 +302,11 @@ class Serial(SerialBase):
                 if link.speed == 0:
                     if buf and not dev.streaming:
                         break  # an idle device: return what there is
-                    link.produce(size - len(buf))
+                    produced = link.produce(size - len(buf))
                     if not dev.attached:
                         self._lost = True
-                    continue
+                    if produced:
+                        continue
             if not self._wait(deadline, None):
                 break
         return bytes(buf)

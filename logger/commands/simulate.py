@@ -71,7 +71,7 @@ def sim_url(scenario: str, seed: int | None, speed: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import firmware_protocol  # noqa: F401  (registers sim://)
-    from firmware_protocol.sim.scenario import load_scenario
+    from firmware_protocol.sim.scenario import builtin_names, load_scenario
     from firmware_protocol.sim.server import PtyServer, TcpServer
 
     if args.seed is not None and args.seed < 0:
@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.speed < float("inf"):
         raise BadInput(f"--speed: expected a number >= 0, got {args.speed}")
     scenario = args.scenario
-    if os.path.exists(scenario):
-        scenario = os.path.abspath(scenario)
+    if scenario not in builtin_names() and os.path.isfile(scenario):
+        scenario = os.path.abspath(scenario)  # the URL must not depend on our cwd
     load_scenario(scenario)  # refuse a malformed scenario before serving anything
     tcp = parse_tcp(args.tcp) if args.tcp else None
 
