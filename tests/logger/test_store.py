@@ -609,3 +609,23 @@ def test_recompute_after_recalibration(db_path):
     rec = store.load_session(sid)
     assert rec.holds == new_holds and rec.alerts == new_alerts
     assert len(rec.marks) == 1
+
+
+def test_idle_writer_keeps_its_heartbeat_fresh(db_path, monkeypatch):
+    monkeypatch.setattr(store_mod, "HEARTBEAT_S", 0.05)
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta())
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE sessions SET heartbeat_unix = 0 WHERE id = ?", (sid,))
+    conn.commit()
+    writer = SessionWriter(store, sid)
+    beat = 0.0
+    for _ in range(200):  # nothing is put: only the heartbeat can change the row
+        time.sleep(0.02)
+        beat = conn.execute("SELECT heartbeat_unix FROM sessions WHERE id = ?", (sid,)).fetchone()
+        if beat[0] > 0:
+            break
+    assert beat[0] > 0
+    assert SessionStore(db_path).load_session(sid).status is SessionStatus.RECORDING
+    writer.close()
+    conn.close()
