@@ -75,6 +75,11 @@ class TimelinePlot(pg.PlotWidget):
         self._timer.timeout.connect(self.reload_visible)
         item.sigXRangeChanged.connect(lambda *_: self._timer.start())
 
+    def hideEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        # a pending reload must not run after the window (and maybe its store) is gone
+        self._timer.stop()
+        super().hideEvent(event)
+
     # ------------------------------------------------------------- session
     @property
     def duration_s(self) -> float:

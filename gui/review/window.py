@@ -78,7 +78,8 @@ class ReviewWindow(QMainWindow):
         self.current_id: str | None = None
         self.reference_id: str | None = None
         self.comparison: SessionComparison | None = None
-        self.progress_entries: list[ProgressEntry] = []
+        self._progress_entries: list[ProgressEntry] = []
+        self._progress_stale = False
         self._data: dict[str, SessionData] = {}
 
         self.library = SessionLibrary(store)
@@ -135,6 +136,7 @@ class ReviewWindow(QMainWindow):
         self.library.sessionSelected.connect(self.open_session)
         self.library.referenceRequested.connect(self.set_reference)
         self.holds.holdActivated.connect(self.zoom_to_hold)
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.resize(1500, 950)
         self._update_actions()
 
@@ -179,23 +181,46 @@ class ReviewWindow(QMainWindow):
     def _update_comparison(self) -> None:
         if self.reference_id is None or self.current_id is None:
             self.comparison = None
-            self.progress_entries = []
+            self._progress_entries = []
+            self._progress_stale = False
             self.compare.clear()
             return
         trainee = self.session_data(self.current_id)
         reference = self.session_data(self.reference_id)
         self.comparison = compare_sessions(trainee, reference)
         self.compare.set_comparison(trainee, reference, self.comparison)
-        # progress: every session of the same therapist/trainee against this reference
+        # progress reads every session of the trainee: only when it is looked at
+        self._progress_stale = True
+        if self.tabs.currentWidget() is self.progress:
+            self._update_progress()
+
+    @property
+    def progress_entries(self) -> list[ProgressEntry]:
+        """The trainee's sessions (same therapist as the session on review), oldest first,
+        scored against the reference; computed on first use."""
+        if self._progress_stale:
+            self._update_progress()
+        return self._progress_entries
+
+    def _tab_changed(self, _index: int) -> None:
+        if self.tabs.currentWidget() is self.progress and self._progress_stale:
+            self._update_progress()
+
+    def _update_progress(self) -> None:
+        self._progress_stale = False
+        if self.reference_id is None or self.current_id is None:
+            self._progress_entries = []
+            return
+        reference = self.session_data(self.reference_id)
         who = self.record.meta.therapist if self.record is not None else None
         ids = [
             s.id
             for s in self.store.list_sessions(therapist=who)  # type: ignore[attr-defined]
             if s.id != self.reference_id
         ]
-        self.progress_entries = progress([self.session_data(i) for i in ids], reference)
+        self._progress_entries = progress([self.session_data(i) for i in ids], reference)
         self.progress.set_progress(
-            who or "sessions without a therapist", self.reference_id, self.progress_entries
+            who or "sessions without a therapist", self.reference_id, self._progress_entries
         )
 
     def zoom_to_hold(self, hold_index: int) -> None:

@@ -33,11 +33,17 @@ def store(db_path):
     s.close()
 
 
-def test_window_opens_and_compares_sessions_without_holds(qtbot, store):
-    s, empty, flat = store
-    w = ReviewWindow(s)
+@pytest.fixture
+def window(qtbot, store):
+    w = ReviewWindow(store[0])
     qtbot.addWidget(w)
     w.show()
+    yield w
+    w.close()  # before the store closes
+
+
+def test_window_opens_and_compares_sessions_without_holds(window, store):
+    w, (_, empty, flat) = window, store
     w.open_session(empty)
     assert w.timeline.mode == "empty" and w.holds.table.rowCount() == 0
     w.open_session(flat)
@@ -60,10 +66,8 @@ def test_report_of_an_empty_session(qapp, store, tmp_path):
     assert "No holds." in text and "No alerts." in text
 
 
-def test_unknown_session_in_the_window_is_reported_not_raised(qtbot, store):
-    s, _, flat = store
-    w = ReviewWindow(s)
-    qtbot.addWidget(w)
+def test_unknown_session_in_the_window_is_reported_not_raised(window, store):
+    w, flat = window, store[2]
     w.open_session(flat)
     w.open_session("20990101-000000-dead")
     assert w.current_id == flat

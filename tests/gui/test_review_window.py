@@ -187,3 +187,13 @@ def test_timeline_decorations_holds_marks_alerts_gaps(window):
     spots = w.timeline._alerts.data
     assert len(spots) == len(w.record.alerts) == 1
     assert spots[0]["x"] == w.record.alerts[0].t_s
+
+
+def test_progress_tab_computes_on_demand(window):
+    w, lib = window
+    w.open_session(lib.trainee[1])
+    w.set_reference(lib.reference)
+    assert w.progress.table.rowCount() == 0  # not computed until looked at
+    w.tabs.setCurrentWidget(w.progress)
+    assert w.progress.table.rowCount() == 3
+    assert "A. Trainee: 3 sessions" in w.progress.title.text()
