@@ -225,9 +225,10 @@ class ProgressView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
-        split = QSplitter()
+        split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.plot)
+        split.setSizes([200, 440])
         layout.addWidget(split, 1)
 
     def set_progress(self, who: str, reference_id: str, entries: Sequence[ProgressEntry]) -> None:

@@ -50,6 +50,10 @@ from .timeline import TimelinePlot
 log = logging.getLogger(__name__)
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def session_header(record: object) -> str:
     """One paragraph of metadata: who, whom, with what, calibrated when."""
     r = record
@@ -58,7 +62,7 @@ def session_header(record: object) -> str:
     lost = r.stats.lost_samples  # type: ignore[attr-defined]
     return (
         f"<b>{r.id}</b> · {local_time(m.started_at)} · {r.status} · "  # type: ignore[attr-defined]
-        f"{hms(r.stats.duration_s)} · {len(r.holds)} holds · {len(r.alerts)} alerts"  # type: ignore[attr-defined]
+        f"{hms(r.stats.duration_s)} · {_n(len(r.holds), 'hold')} · {_n(len(r.alerts), 'alert')}"  # type: ignore[attr-defined]
         f"{f' · {lost} samples lost' if lost else ''}<br>"
         f"client <b>{m.client or '—'}</b> · therapist <b>{m.therapist or '—'}</b> · "
         f"device {m.device.uid} (fw {m.device.firmware}, {m.device.rate_hz:g} Hz) · "
