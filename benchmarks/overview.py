@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from logger.export import export_csv
 from logger.records import CalibrationInfo, DeviceInfo, SessionMeta, SessionStatus
 from logger.store import SessionStore, SessionWriter
 
@@ -67,6 +68,15 @@ def writer_throughput(store: SessionStore, seconds: float, rate_hz: float, block
         f"SessionWriter: {seconds / 3600:g} h at {rate_hz:g} Hz in {block}-sample blocks stored "
         f"in {wall_s:.1f} s = {seconds / wall_s:.0f}x real time; slowest put {put_s * 1e6:.0f} us"
     )
+    out = store.db_path.parent / f"{sid}.csv"
+    t0 = time.perf_counter()
+    export_csv(store, sid, out)
+    csv_s = time.perf_counter() - t0
+    print(
+        f"export_csv of that session: {n_total} rows in {csv_s:.1f} s "
+        f"({n_total / csv_s / 1e6:.2f} M rows/s, {out.stat().st_size / 1e6:.0f} MB)"
+    )
+    out.unlink()
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:
