@@ -130,6 +130,7 @@ class SimDevice:
         dev = scenario.device
         self.uid = dev.uid
         self.channels = dev.channels
+        self.clock_start_us = dev.clock_start_us
         self.cal_counts_per_n = float(dev.reported_counts_per_n)
         self.cal_offset_counts = int(dev.reported_offset_counts)
         self.faults = scenario.faults
@@ -177,6 +178,11 @@ class SimDevice:
     @property
     def scenario_started(self) -> bool:
         return self.model.scenario_start_us is not None
+
+    def wire_us(self, t_us: int) -> int:
+        """The device's µs clock as sent on the wire: from ``clock_start_us`` at power-on,
+        u32, wrapping every 71.6 minutes (set clock_start_us near 2**32 to test that)."""
+        return (t_us + self.clock_start_us) & 0xFFFFFFFF
 
     def identity(self) -> Identity:
         return Identity(
@@ -346,7 +352,7 @@ class SimDevice:
                 adc_timeouts=0, overruns=self.injected.overruns & 0xFFFFFFFF,
             ))  # fmt: skip
         elif isinstance(msg, Ping):
-            self._emit(Pong(msg.token, self.now_us & 0xFFFFFFFF))
+            self._emit(Pong(msg.token, self.wire_us(self.now_us)))
         elif isinstance(msg, SetLimits):
             ok = all(INT24_MIN <= v <= INT24_MAX for v in (msg.warn_counts, msg.max_counts))
             if not ok:
@@ -396,7 +402,7 @@ class SimDevice:
                 self._advance_within_script(end_us - 1)  # samples at t < end
                 if self.streaming and not self.unplugged:
                     self._flush_pending()
-                    self._emit(Event(EventKind.SCRIPT_END, end_us & 0xFFFFFFFF, 0))
+                    self._emit(Event(EventKind.SCRIPT_END, self.wire_us(end_us), 0))
                     self._end_sent = True
                     self._stop_streaming()
         self._advance_within_script(t_us)
@@ -447,14 +453,14 @@ class SimDevice:
         if chunk.count:
             for pos in chunk.marks:
                 t = int(chunk.t_us[pos])
-                out.append((t, 0, Event(EventKind.MARK_BUTTON, t & 0xFFFFFFFF, 0), 0, 0))
+                out.append((t, 0, Event(EventKind.MARK_BUTTON, self.wire_us(t), 0), 0, 0))
             out += self._limit_events(chunk)
             if self.streaming:
                 out += self._batch(chunk)
         if not self.streaming:
             while self._next_hb_us <= t_us:
                 t = self._next_hb_us
-                out.append((t, 2, Heartbeat(t & 0xFFFFFFFF, 0), 0, 0))
+                out.append((t, 2, Heartbeat(self.wire_us(t), 0), 0, 0))
                 self._next_hb_us += HEARTBEAT_US
         out.sort(key=lambda e: (e[0], e[1]))
         for _, _, msg, first, n in out:
@@ -475,7 +481,7 @@ class SimDevice:
             for pos in np.flatnonzero(state != prev):
                 t = int(chunk.t_us[pos])
                 arg = code if state[pos] else -code
-                out.append((t, 0, Event(EventKind.LIMIT_CROSSED, t & 0xFFFFFFFF, arg), 0, 0))
+                out.append((t, 0, Event(EventKind.LIMIT_CROSSED, self.wire_us(t), arg), 0, 0))
             self._limit_state[k] = bool(state[-1])
         return out
 
@@ -511,7 +517,7 @@ class SimDevice:
     def _samples_msg(self, first: int, raw: np.ndarray, sat: np.ndarray) -> Samples:
         flags = SampleFlag.SATURATED if sat.any() else SampleFlag.NONE
         t_us = int(self.model.sample_time_us(first))
-        return Samples(first & 0xFFFFFFFF, t_us & 0xFFFFFFFF, self.model.period_us, flags, raw)
+        return Samples(first & 0xFFFFFFFF, self.wire_us(t_us), self.model.period_us, flags, raw)
 
 
 def _schmitt(x: np.ndarray, hi: int, lo: int, state0: bool) -> np.ndarray:

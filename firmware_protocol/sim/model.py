@@ -7,6 +7,7 @@ counts, computed with numpy for the whole step at once. It is deterministic for 
 Force is the sum of the therapist's hand (holds and presses, with tremor) and static loads
 (stacked calibration weights, no tremor). Raw counts = offset + counts_per_n × force +
 white noise, rounded (ADC quantisation) and clipped at the int24 range (saturation).
+Channel k of a multi-channel device feels (1 − 0.1 k) of the force.
 Scenario time 0 is the first sample after ``start_scenario()`` (the host's first START).
 """
 
@@ -23,6 +24,7 @@ from .scenario import G_M_PER_S2, LOAD_RAMP_S, Action, Scenario
 log = logging.getLogger(__name__)
 
 US_PER_S = 1_000_000
+CHANNEL_GAIN_STEP = 0.1  # channel k feels (1 - 0.1 k) of the force (cells under one probe)
 TREMOR_FULL_N = 5.0  # hand force at which tremor reaches its full amplitude
 TREMOR_HZ = 10.0  # centre of the 8–12 Hz physiological tremor band
 TREMOR_SPREAD_HZ = 2.0
@@ -202,7 +204,8 @@ class DeviceModel:
             hand, load = self.profile.forces(ts)
             force = hand + load + self._tremor(ts, hand)
         noise = self._rng.standard_normal((n, self.channels)) * self.noise_counts
-        counts = np.rint(self.offset_counts + self.counts_per_n * force[:, None] + noise)
+        gains = 1.0 - CHANNEL_GAIN_STEP * np.arange(self.channels)
+        counts = np.rint(self.offset_counts + self.counts_per_n * force[:, None] * gains + noise)
         clipped = np.clip(counts, INT24_MIN, INT24_MAX)
         saturated = (clipped != counts).any(axis=1)
         marks: list[int] = []

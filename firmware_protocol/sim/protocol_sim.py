@@ -90,6 +90,12 @@ def _number(text: str) -> object:
     return text
 
 
+def device_time_us(host_elapsed_s: float, speed: float, clock_ppm: float) -> int:
+    """Device clock (µs since power-on) after ``host_elapsed_s`` host seconds: the device
+    runs ``speed`` times faster than real time and its crystal is off by ``clock_ppm``."""
+    return int(host_elapsed_s * speed * (1 + clock_ppm * 1e-6) * US_PER_S)
+
+
 class _Link:
     """One registered device and how its clock relates to the host's."""
 
@@ -107,8 +113,8 @@ class _Link:
     def sync(self) -> None:
         """speed > 0: advance device time to the host clock."""
         if self.speed > 0:
-            elapsed_s = (time.monotonic() - self.host_t0) * self.speed
-            self.device.advance_to_us(int(elapsed_s * (1 + self.ppm * 1e-6) * US_PER_S))
+            elapsed_s = time.monotonic() - self.host_t0
+            self.device.advance_to_us(device_time_us(elapsed_s, self.speed, self.ppm))
 
     def present(self) -> bool:
         """Is the port there (not unplugged)?"""

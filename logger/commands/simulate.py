@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--speed", type=float, default=1.0,
         help="1 = real time (default), X = X times faster, 0 = as fast as the client reads",
     )  # fmt: skip
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+        help="override a scenario key, e.g. --set corrupt=0.001 --set unplug_at_s=20 "
+        "(any sim:// query key: [faults], [device] and [therapist] keys)",
+    )  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -62,15 +67,23 @@ def parse_tcp(text: str) -> tuple[str, int]:
     return host, port
 
 
-def sim_url(scenario: str, seed: int | None, speed: float) -> str:
+def sim_url(
+    scenario: str, seed: int | None, speed: float, settings: list[str] | None = None
+) -> str:
     query = {"scenario": scenario, "speed": repr(speed)}
     if seed is not None:
         query["seed"] = str(seed)
+    for item in settings or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or key.strip() in ("scenario", "speed", "seed"):
+            raise BadInput(f"--set: expected KEY=VALUE for a scenario key, got {item!r}")
+        query[key.strip()] = value.strip()
     return f"sim://simulate-{os.getpid()}?{urllib.parse.urlencode(query)}"
 
 
 def run(args: argparse.Namespace) -> int:
     import firmware_protocol  # noqa: F401  (registers sim://)
+    from firmware_protocol.sim.protocol_sim import SimUrl
     from firmware_protocol.sim.scenario import builtin_names, load_scenario
     from firmware_protocol.sim.server import PtyServer, TcpServer
 
@@ -82,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     if scenario not in builtin_names() and os.path.isfile(scenario):
         scenario = os.path.abspath(scenario)  # the URL must not depend on our cwd
     load_scenario(scenario)  # refuse a malformed scenario before serving anything
+    url = sim_url(scenario, args.seed, args.speed, args.settings)
+    SimUrl.parse(url)  # … and malformed --set values
     tcp = parse_tcp(args.tcp) if args.tcp else None
 
     stop = threading.Event()
@@ -89,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     try:
-        port = serial.serial_for_url(sim_url(scenario, args.seed, args.speed), timeout=0.05)
+        port = serial.serial_for_url(url, timeout=0.05)
     except serial.SerialException as exc:
         raise DeviceError(f"cannot start the simulated device: {exc}") from None
     if tcp is None:

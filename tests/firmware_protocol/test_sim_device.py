@@ -245,3 +245,29 @@ def test_limit_events_like_the_buzzer():
     host.send(SetLimits(0, 0, enabled=0))
     host.take()
     assert dev.limits is None
+
+
+def test_device_clock_wraps_at_u32_from_clock_start_us():
+    s = load_scenario("demo").with_overrides(clock_start_us=(1 << 32) - 500_000)
+    dev = SimDevice(s)
+    host = Host(dev)
+    host.send(Start())
+    dev.process(1.0)
+    frames = samples(host.take())
+    t = np.array([f.t_us for f in frames], dtype=np.int64)
+    wrapped = np.flatnonzero(np.diff(t) < 0)
+    assert wrapped.size == 1  # exactly one wrap, after 0.5 s
+    unwrapped = t + np.where(np.arange(t.size) > wrapped[0], 1 << 32, 0)
+    assert np.all(np.diff(unwrapped) == 20_000)
+    assert frames[0].t_us == (1 << 32) - 500_000
+
+
+def test_channels_feel_decreasing_shares_of_the_force():
+    s = load_scenario("demo").with_overrides(channels=3, noise_n=0.0, tremor_n=0.0)
+    dev = SimDevice(s)
+    host = Host(dev)
+    host.send(Start())
+    dev.process(20.0)  # inside point 1's 30 N hold
+    raw = samples(host.take())[-1].raw
+    force = (raw[-1] - s.device.offset_counts) / s.device.counts_per_n
+    assert force / force[0] == pytest.approx([1.0, 0.9, 0.8], rel=1e-4)

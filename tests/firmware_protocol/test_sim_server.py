@@ -16,8 +16,9 @@ import serial
 import firmware_protocol  # noqa: F401  (registers sim://)
 from firmware_protocol.framing import FrameDecoder, encode_frame
 from firmware_protocol.messages import Hello, Identity, Samples, Start
+from firmware_protocol.sim.protocol_sim import SimUrl
 from firmware_protocol.sim.server import PtyServer, TcpServer
-from logger.commands.simulate import parse_tcp
+from logger.commands.simulate import parse_tcp, sim_url
 from logger.errors import BadInput
 
 CLI = [sys.executable, "-m", "logger.cli"]
@@ -118,10 +119,15 @@ def test_malformed_scenario_is_refused_with_file_step_and_key(tmp_path):
     assert str(bad) in lines[0] and "step 2" in lines[0] and "'seconds'" in lines[0]
 
 
-def test_bad_flags_exit_2():
-    proc = simulate("--tcp", "localhost:99999")
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 2 and "--tcp" in err
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [(["--tcp", "localhost:99999"], "--tcp"), (["--pty", "--set", "corrupt=3"], "'corrupt'"),
+     (["--pty", "--set", "nonsense"], "--set"), (["--pty", "--speed", "-1"], "--speed")],
+)  # fmt: skip
+def test_bad_flags_exit_2(args, named):
+    proc = simulate(*args)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and named in err and out == ""
 
 
 @pytest.mark.parametrize(
@@ -131,6 +137,13 @@ def test_bad_flags_exit_2():
 )  # fmt: skip
 def test_parse_tcp(text, expected):
     assert parse_tcp(text) == expected
+
+
+def test_sim_url_carries_settings():
+    url = sim_url("demo", 4, 0.0, ["corrupt=0.001", "unplug_at_s = 20"])
+    parsed = SimUrl.parse(url)
+    assert parsed.speed == 0.0 and parsed.scenario == "demo"
+    assert parsed.overrides == {"seed": 4, "corrupt": 0.001, "unplug_at_s": 20.0}
 
 
 def test_parse_tcp_refuses_garbage():

@@ -19,7 +19,7 @@ from firmware_protocol.messages import (
     Samples,
     Start,
 )
-from firmware_protocol.sim.protocol_sim import registered_device
+from firmware_protocol.sim.protocol_sim import device_time_us, registered_device
 from firmware_protocol.sim.scenario import Action, ScenarioError, load_scenario
 
 
@@ -306,3 +306,9 @@ def test_malformed_scenario_file_via_url(tmp_path):
     f.write_text('[[steps]]\naction = "hold"\nforce_n = 10\n')
     with pytest.raises(ScenarioError, match="step 1.*'seconds'"):
         serial.serial_for_url(f"sim://x?scenario={f}")
+
+
+def test_device_time_follows_host_time_times_speed_and_clock_error():
+    assert device_time_us(10.0, 1.0, 0.0) == 10_000_000
+    assert device_time_us(10.0, 1.0, 100.0) == 10_001_000  # a crystal 100 ppm fast
+    assert device_time_us(10.0, 3.0, -50.0) == 29_998_500
