@@ -368,7 +368,8 @@ class SessionStore:
             raise BadInput(f"{path}: not a session database ({exc})") from None
         except OSError as exc:
             raise DeviceError(f"{path}: cannot open ({exc})") from None
-        foreign = tables - SHARED_TABLES - {"schema_version"}
+        foreign = {t for t in tables if not t.startswith("sqlite_")} - SHARED_TABLES
+        foreign.discard("schema_version")
         if "schema_version" not in tables and foreign:
             conn.close()
             shown = ", ".join(sorted(foreign)[:3])

@@ -350,10 +350,9 @@ def test_newer_schema_and_foreign_files_are_refused(db_path, tmp_path):
 
 
 def test_shares_a_file_with_the_calibration_store(db_path):
-    conn = sqlite3.connect(db_path)
-    conn.execute("CREATE TABLE calibrations (device_uid TEXT)")
-    conn.commit()
-    conn.close()
+    from calibration.store import CalibrationStore
+
+    CalibrationStore(db_path)  # first in the file, with its own AUTOINCREMENT table
     store = SessionStore(db_path)
     assert store.schema_version == 1
     store.create_session(make_meta())
