@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 def hms(t_s: float | None) -> str:
@@ -18,13 +18,16 @@ def hms(t_s: float | None) -> str:
 
 
 def local_time(iso: str | None) -> str:
-    """``2026-11-23 14:30`` (UTC as stored; the zone is what the recording host gave)."""
+    """``2026-11-23 14:30`` in UTC (times with an offset are converted; naive ones are
+    taken as UTC, as the store does)."""
     if not iso:
         return "—"
     try:
         dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
     except ValueError:
         return iso
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC)
     return dt.strftime("%Y-%m-%d %H:%M")
 
 

@@ -72,3 +72,26 @@ def test_unknown_session_in_the_window_is_reported_not_raised(window, store):
     w.open_session("20990101-000000-dead")
     assert w.current_id == flat
     assert "20990101-000000-dead" in w.statusBar().currentMessage()
+
+
+@pytest.mark.parametrize(
+    ("iso", "text"),
+    [
+        ("2026-11-23T15:30:00+01:00", "2026-11-23 14:30"),
+        ("2026-11-23T14:30:00Z", "2026-11-23 14:30"),
+        ("2026-11-23T14:30:00", "2026-11-23 14:30"),
+        (None, "—"),
+        ("garbage", "garbage"),
+    ],
+)
+def test_times_are_shown_in_utc(iso, text):
+    from gui.review.format import local_time
+
+    assert local_time(iso) == text
+
+
+def test_number_formatting():
+    from gui.review.format import hms, num
+
+    assert hms(3725.0) == "1:02:05" and hms(65.25) == "1:05.2" and hms(None) == "—"
+    assert num(3.0, "N", signed=True) == "+3.0 N" and num(float("nan"), "N") == "—"
