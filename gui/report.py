@@ -44,7 +44,7 @@ from logger.errors import BadInput, DeviceError
 from logger.point_stats import left_right, point_stats
 
 from .review.comparison import comparison_cells, comparison_summary, progress_cells
-from .review.format import hms, local_time, num
+from .review.format import hms, local_time, num, point_label
 from .review.plots import OverlayPlot, ProgressPlot
 from .review.tables import (
     HOLD_COLUMNS,
@@ -346,7 +346,7 @@ def _build(doc: _Doc, parts: dict) -> None:
                 [
                     hms(a.t_s),
                     str(a.kind),
-                    names.get(a.point_index, "—") if a.point_index is not None else "—",
+                    point_label(a.point_index, names),
                     str(a.hold_index + 1) if a.hold_index is not None else "—",
                     num(a.value, "s" if a.kind == "hold_duration" else "N"),
                 ]

@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="docs/review.png")
     parser.add_argument("--db", help="an existing library (default: build the demo library)")
     parser.add_argument("--session", help="session to review (default: newest)")
-    parser.add_argument("--reference", help="reference session (default: the oldest)")
+    parser.add_argument(
+        "--reference", help="reference session (default: the oldest; 'none' for no comparison)"
+    )
     parser.add_argument("--tab", default="compare", choices=("compare", "progress", "holds"))
     args = parser.parse_args(argv)
 
@@ -49,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         w.resize(1680, 1050)
         w.show()
         w.open_session(session)
-        w.set_reference(reference)
+        if reference.lower() != "none":
+            w.set_reference(reference)
         w.tabs.setCurrentWidget(
             {"compare": w.compare, "progress": w.progress, "holds": w.holds}[args.tab]
         )

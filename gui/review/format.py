@@ -41,3 +41,10 @@ def num(value: float | None, unit: str = "", digits: int = 1, signed: bool = Fal
 
 def target(window: tuple[float, float] | None) -> str:
     return "—" if window is None else f"{window[0]:g}–{window[1]:g} N"
+
+
+def point_label(index: int | None, names: dict[int, str], none: str = "—") -> str:
+    """A point's name from the plan, ``Point n`` when the session had no plan."""
+    if index is None:
+        return none
+    return names.get(index) or f"Point {index + 1}"

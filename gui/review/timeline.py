@@ -22,6 +22,7 @@ from logger.compare import GAP_FACTOR
 from logger.records import AlertKind
 
 from .. import theme
+from .format import point_label
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ class TimelinePlot(pg.PlotWidget):
             self._add_anchored(label, (g.start_s + g.end_s) / 2)
         mark_pen = pg.mkPen("#555" if self.light else theme.TEXT_DIM, style=pg.QtCore.Qt.DashLine)
         for m in rec.marks:
-            name = names.get(m.point_index, "mark") if m.point_index is not None else "mark"
+            name = point_label(m.point_index, names, "mark")
             line = pg.InfiniteLine(
                 m.t_s,
                 angle=90,

@@ -176,6 +176,12 @@ class ReviewWindow(QMainWindow):
 
     def set_reference(self, sid: str | None) -> None:
         """Compare the session on review (and the trainee's others) with ``sid``."""
+        if sid is not None:
+            try:
+                self.session_data(sid)
+            except BadInput as exc:
+                self.statusBar().showMessage(str(exc), 10000)
+                return
         self.reference_id = sid
         self._update_comparison()
         self._update_actions()

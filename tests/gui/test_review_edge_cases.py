@@ -72,6 +72,9 @@ def test_unknown_session_in_the_window_is_reported_not_raised(window, store):
     w.open_session("20990101-000000-dead")
     assert w.current_id == flat
     assert "20990101-000000-dead" in w.statusBar().currentMessage()
+    w.set_reference("20990101-000000-beef")
+    assert w.reference_id is None
+    assert "20990101-000000-beef" in w.statusBar().currentMessage()
 
 
 @pytest.mark.parametrize(
