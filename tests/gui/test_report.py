@@ -127,3 +127,38 @@ def test_cli_missing_database_is_not_created(tmp_path, capsys):
     rc = main(["report", "x", "--out", str(tmp_path / "r.pdf"), "--db", str(db)])
     assert rc == 2 and "missing.sqlite3" in capsys.readouterr().err
     assert not db.exists()
+
+
+def test_report_of_a_session_recorded_from_the_simulator(qapp, tmp_path, capsys):
+    """End to end: built-in demo scenario → `record` → store → report → text."""
+    db = tmp_path / "rec.sqlite3"
+    points = "Upper trapezius L;Levator scapulae;Infraspinatus R;Rhomboid"
+    rc = main(
+        [
+            "record",
+            "--port",
+            "sim://report-e2e?scenario=demo&speed=0",
+            "--db",
+            str(db),
+            "--points",
+            points,
+            "--client",
+            "C-0777",
+            "--therapist",
+            "Recorder",
+        ]
+    )
+    assert rc == 0
+    sid = capsys.readouterr().out.strip().splitlines()[-1]
+    out = tmp_path / "rec.pdf"
+    assert main(["report", sid, "--out", str(out), "--db", str(db)]) == 0
+    _, text, _ = pdf_text(out)
+    store = SessionStore(db)
+    rec = store.load_session(sid)
+    store.close()
+    assert rec.holds and rec.alerts  # the demo has holds and one over-limit moment
+    assert "C-0777" in text and "Recorder" in text and "SIM-DEMO-0001" in text
+    for name in points.split(";"):
+        assert name in text
+    for h in rec.holds:
+        assert f"{h.index + 1} {h.point} {hms(h.start_s)} {h.duration_s:.1f} s" in text
