@@ -202,12 +202,12 @@ class Serial(SerialBase):
                 link.port = self
                 self._link = link
                 self._lost = False
+                self._cancel.clear()
                 self._boot_until = time.monotonic() + parsed.boot_s
                 if parsed.boot_s <= 0:
                     link.device.attach()
                 else:
                     link.device.detach()
-        self._cancel.clear()
         self.is_open = True
 
     def close(self) -> None:
@@ -221,6 +221,7 @@ class Serial(SerialBase):
                         _REGISTRY.pop(link.url.url, None)
         self._link = None
         self.is_open = False
+        self._cancel.set()  # a read blocked in another thread returns
 
     # ---------------------------------------------------------------- the device
 
@@ -290,7 +291,7 @@ class Serial(SerialBase):
         timeout = self._timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         buf = bytearray()
-        while len(buf) < size:
+        while len(buf) < size and self.is_open:
             if self._booting(link):
                 if not self._wait(deadline, self._boot_until):
                     break

@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     url = sim_url(scenario, args.seed, args.speed, args.settings)
     SimUrl.parse(url)  # … and malformed --set values
     tcp = parse_tcp(args.tcp) if args.tcp else None
+    if tcp is None and not hasattr(os, "openpty"):
+        raise DeviceError("--pty needs a POSIX system (Linux, macOS); use --tcp HOST:PORT")
 
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():

@@ -312,3 +312,10 @@ def test_device_time_follows_host_time_times_speed_and_clock_error():
     assert device_time_us(10.0, 1.0, 0.0) == 10_000_000
     assert device_time_us(10.0, 1.0, 100.0) == 10_001_000  # a crystal 100 ppm fast
     assert device_time_us(10.0, 3.0, -50.0) == 29_998_500
+
+
+def test_close_from_another_thread_ends_a_blocking_read():
+    ser = serial.serial_for_url("sim://closing?speed=1", timeout=None)
+    threading.Timer(0.1, ser.close).start()
+    data = ser.read(10_000)
+    assert len(data) < 10_000 and not ser.is_open
