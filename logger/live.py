@@ -90,6 +90,7 @@ class _Recording:
     crc0: int = 0
     reconnects0: int = 0
     last_t_s: float = 0.0
+    points_stored: int = 0  # ad-hoc points already written
 
 
 class LiveSession:
@@ -256,8 +257,10 @@ class LiveSession:
     def set_config(self, config: Config) -> None:
         with self._lock:
             self.config = config
-            plan = PointPlan(self.pipeline.points, config.limits)
-            plan._index = self.pipeline.plan.current_index
+            old = self.pipeline.plan
+            plan = PointPlan(
+                old.points, config.limits, current_index=old.current_index, adhoc=old.adhoc
+            )
             self.pipeline = Pipeline(config, plan)
         self._push_device_limits()
 
@@ -337,6 +340,14 @@ class LiveSession:
             reconnects=c.reconnects - rec.reconnects0,
         )
         rec.writer.close(status, stats, utc_now_iso())
+        # An alert raised during a contact carries the hold index that contact was to get;
+        # if the contact turned out a press, the pipeline unlinked it since. Store the
+        # final word (a crash before this point leaves the provisional links).
+        if any(a.hold_index is None for a in self.alerts):
+            t0 = rec.t0_s or 0.0
+            self._open_store().replace_alerts(
+                rec.session_id, [dataclasses.replace(a, t_s=a.t_s - t0) for a in self.alerts]
+            )
         return rec.session_id
 
     def _store_calibration(self) -> None:
@@ -425,6 +436,10 @@ class LiveSession:
         rec = self._recording
         if rec is not None:
             t0 = rec.t0_s if rec.t0_s is not None else mark.t_s
+            added = self.pipeline.plan.added
+            if len(added) > rec.points_stored:  # an ad-hoc plan grew with this mark
+                rec.writer.put_points(added[rec.points_stored :])
+                rec.points_stored = len(added)
             rec.writer.put_marks([dataclasses.replace(mark, t_s=max(0.0, mark.t_s - t0))])
         self._push_device_limits()
 

@@ -170,6 +170,9 @@ def test_corruption_and_unplug_are_counted_exactly(scenario_file, db_path):
     assert sid is not None
     rec = SessionStore(db_path).load_session(sid)
     assert injected.unplugs == 1 and injected.samples_lost > 0
+    # no plan given: each device mark adds an ad-hoc point, stored with the session
+    assert [p.name for p in rec.points] == ["Point 1", "Point 2"]
+    assert [m.point_index for m in rec.marks] == [0, 1]
     assert rec.stats.lost_samples == injected.samples_lost
     assert sum(g.lost_samples for g in rec.gaps) == injected.samples_lost
     assert rec.stats.reconnects >= 1
