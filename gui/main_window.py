@@ -40,6 +40,7 @@ from .dialogs.session_dialog import SessionDialog
 from .dialogs.settings_dialog import SettingsDialog
 from .display import DisplayUnits
 from .sound import Sound, Sounder
+from .trace_buffer import TraceBuffer
 from .widgets.alerts import AlertBanner, AlertLog, describe
 from .widgets.device_bar import DeviceBar, LinkStatus
 from .widgets.holds_table import HoldsTable
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self.db_path = db_path
         self.sounder = sounder if sounder is not None else Sounder()
         self.live: LiveSession | None = None
+        self.trace: TraceBuffer | None = None  # the window's copy of the ring buffer
         self.points: list[Point] = list(config.points)
         self.current_point: int | None = None
         self.units = DisplayUnits(config.units, config.contact_area_cm2)
@@ -282,6 +284,7 @@ class MainWindow(QMainWindow):
             self.disconnect_device()
         log.info("connecting to %s", url)
         self.live = LiveSession(url, self.config, db_path=self.db_path, points=self.points)
+        self.trace = None
         self.plot.clear()
         self.holds_table.clear_holds()
         self.banner.clear()
@@ -350,10 +353,11 @@ class MainWindow(QMainWindow):
     def toggle_pause(self) -> None:
         paused = self.pause_button.isChecked()
         self.pause_button.setText("Back to live" if paused else "Pause view")
-        if paused and self.live is not None and self.live.ring is not None:
+        if paused and self.trace is not None:
+            # everything the window still holds (10 min), copied: the trace buffer moves on
+            t_s, force = self.trace.window(WINDOW_CHOICES_S[-1])
             self.plot.set_window_s(WINDOW_CHOICES_S[-1])
-            t_s, force_n = self.live.ring.window(WINDOW_CHOICES_S[-1])
-            self.plot.set_data(t_s, force_n)
+            self.plot.set_data(t_s.copy(), force.copy())
             self.plot.set_window_s(float(self.window_combo.currentData()))
             t_end = float(t_s[-1]) if t_s.shape[0] else 0.0
             self.plot.view_box.setXRange(t_end - self.plot.window_s, t_end, padding=0.0)
@@ -435,8 +439,10 @@ class MainWindow(QMainWindow):
             self._handle(event)
         ring = live.ring
         if ring is not None:
-            t_s, force_n = ring.window(self.plot.window_s)
-            force = force_n[:, 0] if force_n.ndim == 2 else force_n
+            if self.trace is None or self.trace.capacity != ring.capacity:
+                self.trace = TraceBuffer(ring.capacity)
+            self.trace.sync(ring)
+            t_s, force = self.trace.window(self.plot.window_s)
             self.plot.set_data(t_s, force)
             now_force = float(force[-1]) if force.shape[0] else None
             self.readout.set_force(now_force)

@@ -189,15 +189,16 @@ class LivePlot(QWidget):
         """
         if self.paused:
             return
-        force = np.asarray(force_n, dtype=np.float64)
+        force = np.asarray(force_n)
         if force.ndim == 2:
             force = force[:, 0]
-        t = np.asarray(t_s, dtype=np.float64)
+        t = np.asarray(t_s)
         self.points_drawn = int(t.shape[0])
         if t.shape[0] == 0:
             self.curve.setData(x=np.empty(0), y=np.empty(0))
             return
-        y = force * self.units.per_newton
+        k = self.units.per_newton
+        y = force if k == 1.0 else force * np.asarray(k, dtype=force.dtype)
         self.curve.setData(x=t, y=y, skipFiniteCheck=True)
         t_end = float(t[-1])
         self._t_last = t_end
