@@ -65,6 +65,7 @@ class SessionLibrary(QWidget):
         super().__init__(parent)
         self.store = store
         self.summaries: list[SessionSummary] = []
+        self.reference_id: str | None = None
         self._points_cache: dict[str, list[str]] = {}
 
         self.therapist = QLineEdit(placeholderText="therapist / trainee")
@@ -193,6 +194,7 @@ class SessionLibrary(QWidget):
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
         self._apply_filters()
+        self.set_reference(self.reference_id)
 
     def _apply_filters(self) -> None:
         therapist = self.therapist.text().strip().casefold()
@@ -227,6 +229,20 @@ class SessionLibrary(QWidget):
                 self.table.selectRow(r)
                 return True
         return False
+
+    def set_reference(self, sid: str | None) -> None:
+        """Mark the reference session's row (bold, "reference" in its status cell)."""
+        self.reference_id = sid
+        for r in range(self.table.rowCount()):
+            is_ref = self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) == sid
+            for c in range(self.table.columnCount()):
+                item = self.table.item(r, c)
+                font = item.font()
+                font.setBold(is_ref)
+                item.setFont(font)
+            status = self.table.item(r, 3)
+            base = status.text().removesuffix(" · reference")
+            status.setText(f"{base} · reference" if is_ref else base)
 
     def summary(self, sid: str) -> SessionSummary | None:
         return next((s for s in self.summaries if s.id == sid), None)

@@ -35,7 +35,8 @@ BAND_HALF_HEIGHT_N = 1e5  # hold/gap bands reach far beyond any force
 class TimelinePlot(pg.PlotWidget):
     """Force against session time for one stored session.
 
-    ``holdClicked(index)`` is emitted when a shaded hold is double-clicked.
+    ``rangeLoaded(mode)`` is emitted after each (re)load of the visible range, with
+    ``mode`` "overview" (min/max envelope) or "detail" (every sample).
     """
 
     rangeLoaded = Signal(str)  # "overview" | "detail" after each (re)load

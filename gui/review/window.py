@@ -183,6 +183,7 @@ class ReviewWindow(QMainWindow):
                 self.statusBar().showMessage(str(exc), 10000)
                 return
         self.reference_id = sid
+        self.library.set_reference(sid)
         self._update_comparison()
         self._update_actions()
         if sid is not None:

@@ -140,6 +140,13 @@ def test_comparison_and_progress_with_a_reference(window, qtbot):
     w.library.select(lib.reference)
     qtbot.mouseClick(w.library.use_reference, Qt.MouseButton.LeftButton)
     assert w.reference_id == lib.reference
+    row = next(
+        r
+        for r in range(w.library.table.rowCount())
+        if w.library.table.item(r, 8).text() == lib.reference
+    )
+    assert w.library.table.item(row, 3).text() == "complete · reference"
+    assert w.library.table.item(row, 0).font().bold()
     w.library.select(lib.trainee[0])
     c = w.comparison
     assert c is not None and len(c.points) == 3

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logger.compare import (
     SessionData,
@@ -257,3 +259,30 @@ def test_recorded_trainee_3n_below_reference(tmp_path, capsys):
         assert p.mean_diff_n == pytest.approx(-3.0, abs=0.3)
         assert 3.0 <= p.rms_error_n < 4.0
         assert p.overlap_s > 8.0
+
+
+@settings(max_examples=60)
+@given(
+    offset_n=st.floats(-20.0, 20.0),
+    plateau_n=st.floats(8.0, 60.0),
+    hold_s=st.floats(3.0, 30.0),
+    shift_s=st.floats(0.0, 100.0),
+    rate_hz=st.sampled_from([80.0, 320.0, 1000.0]),
+)
+def test_constant_offset_scores_its_size(offset_n, plateau_n, hold_s, shift_s, rate_hz):
+    """Any trainee curve that is the reference plus c newtons scores RMS |c|, mean c."""
+    t = np.arange(0.0, 2 * hold_s + 20.0, 1.0 / 1000.0)
+    f = trapezoid(t, 5.0, plateau_n, hold_s)
+    h = hold(0, 0, 5.0, 5.0 + hold_s)
+    ref = SessionData([Point(0, "P")], [h], hold_curves(t, f, [h]))
+    # the trainee: other rate, other start time, same shape + offset
+    t2 = np.arange(0.0, 2 * hold_s + 20.0 + shift_s, 1.0 / rate_hz)
+    f2 = trapezoid(t2, 5.0 + shift_s, plateau_n, hold_s) + offset_n
+    h2 = hold(0, 0, 5.0 + shift_s, 5.0 + shift_s + hold_s)
+    trainee = SessionData([Point(0, "P")], [h2], hold_curves(t2, f2, [h2]))
+    (p,) = compare_sessions(trainee, ref).points
+    # resampling a piecewise-linear curve at another rate is exact except at its corners
+    tol = plateau_n * 2.0 / rate_hz + 1e-9
+    assert p.mean_diff_n == pytest.approx(offset_n, abs=tol)
+    assert p.rms_error_n == pytest.approx(abs(offset_n), abs=2 * tol)
+    assert p.rms_error_n >= abs(p.mean_diff_n) - 1e-9
