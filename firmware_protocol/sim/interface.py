@@ -29,6 +29,7 @@ from ..framing import DELIMITER, MAX_FRAME_BYTES, encode_frame, frame_crc
 from ..messages import (
     INT24_MAX,
     INT24_MIN,
+    MAX_SAMPLE_VALUES,
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
     Ack,
@@ -67,14 +68,15 @@ ADC_BITS = 24
 BATCH_S = 0.020  # samples are sent about every 20 ms
 HEARTBEAT_US = 1_000_000
 OUT_CAPACITY_BYTES = 1 << 20  # the device's send buffer; beyond it samples are overruns
-LIMIT_HYSTERESIS = 0.02  # a limit is left when raw falls 2 % (of limit − zero) below it
+LIMIT_HYSTERESIS_DIV = 50  # a limit is left when raw falls 2 % (of limit − zero) below it
 CAPABILITIES = Capability.BUZZER | Capability.LED | Capability.MARK_BUTTON | Capability.EEPROM_CAL
 _SAMPLES_OVERHEAD = 2 + 12 + 2  # type, seq, header, crc
 
 
 def max_samples_per_frame(channels: int, max_frame: int = MAX_FRAME_BYTES) -> int:
-    """Largest sample count whose encoded SAMPLES frame (COBS + delimiter) fits max_frame."""
-    n = 255
+    """Largest sample count for a SAMPLES frame: count × channels <= 255 and the encoded
+    frame (COBS + delimiter) fits max_frame (PROTOCOL.md §5, batching)."""
+    n = MAX_SAMPLE_VALUES // channels
     while n > 1:
         body = _SAMPLES_OVERHEAD + 3 * n * channels
         if body + 1 + body // 254 + 1 <= max_frame:
@@ -470,12 +472,17 @@ class SimDevice:
         lim = self.limits
         if lim is None:
             return []
-        sign = 1 if self.cal_counts_per_n > 0 else -1
+        # force raises the counts if max > warn, lowers them if max < warn; if equal, the
+        # sign of the factory calibration decides (PROTOCOL.md §9)
+        if lim.max_counts != lim.warn_counts:
+            sign = 1 if lim.max_counts > lim.warn_counts else -1
+        else:
+            sign = 1 if self.cal_counts_per_n > 0 else -1
         x = chunk.raw[:, 0].astype(np.int64) * sign
         out = []
         for k, (limit, code) in enumerate(((lim.warn_counts, 1), (lim.max_counts, 2))):
             hi = limit * sign
-            hyst = max(1, round(abs(limit - self.cal_offset_counts) * LIMIT_HYSTERESIS))
+            hyst = max(1, abs(limit - self.cal_offset_counts) // LIMIT_HYSTERESIS_DIV)
             state = _schmitt(x, hi, hi - hyst, self._limit_state[k])
             prev = np.concatenate(([self._limit_state[k]], state[:-1]))
             for pos in np.flatnonzero(state != prev):
@@ -521,9 +528,9 @@ class SimDevice:
 
 
 def _schmitt(x: np.ndarray, hi: int, lo: int, state0: bool) -> np.ndarray:
-    """Vectorised Schmitt trigger: True from x >= hi until x < lo."""
+    """Vectorised Schmitt trigger: True from x >= hi until x <= lo (as the firmware)."""
     on = x >= hi
-    off = x < lo
+    off = x <= lo
     decisive = on | off
     idx = np.where(decisive, np.arange(x.shape[0]), -1)
     last = np.maximum.accumulate(idx)

@@ -128,7 +128,7 @@ def test_frames_never_exceed_max_frame_even_at_4000_hz_8_channels():
         dev.process(0.5)
         frames = samples(host.take())
         total += sum(f.count for f in frames)
-        assert all(f.channels == 8 for f in frames)
+        assert all(f.channels == 8 and f.count * f.channels <= 255 for f in frames)
     host.send(Stop())
     total += sum(f.count for f in samples(host.take()))
     assert max(host.frame_lengths) <= MAX_FRAME_BYTES
@@ -271,3 +271,36 @@ def test_channels_feel_decreasing_shares_of_the_force():
     raw = samples(host.take())[-1].raw
     force = (raw[-1] - s.device.offset_counts) / s.device.counts_per_n
     assert force / force[0] == pytest.approx([1.0, 0.9, 0.8], rel=1e-4)
+
+
+def test_limits_follow_the_direction_of_force_and_have_hysteresis():
+    # an inverted sensor: force lowers the counts, so max < warn (PROTOCOL.md §9)
+    s = load_scenario("demo").with_overrides(counts_per_n=-4000.0, noise_n=0.0, tremor_n=0.0)
+    dev = SimDevice(s)
+    host = Host(dev)
+    off = s.device.offset_counts
+    host.send(SetLimits(off - 40 * 4000, off - 60 * 4000))
+    host.send(Start())
+    dev.process(90.0)
+    args = [
+        m.arg for m in host.take() if isinstance(m, Event) and m.kind is EventKind.LIMIT_CROSSED
+    ]
+    assert args == [1, -1]  # point 3's 44 N hold, as with a normal sensor
+
+
+def test_limit_left_only_below_its_hysteresis():
+    s = load_scenario("demo").with_overrides(noise_n=0.0, tremor_n=0.0)
+    dev = SimDevice(s)
+    host = Host(dev)
+    off = s.device.offset_counts
+    # point 3 drifts from 44 N to 42 N: a limit at 42.5 N is passed, and left again only
+    # 2 % × 42.5 N = 0.85 N lower (41.65 N), i.e. on the release, not at 42.5 N
+    host.send(SetLimits(off + 170_000, off + 400_000))
+    host.send(Start())
+    dev.process(90.0)
+    msgs = host.take()
+    t0 = samples(msgs)[0].t_us
+    ev = [(m.arg, (m.t_us - t0) / 1e6) for m in msgs
+          if isinstance(m, Event) and m.kind is EventKind.LIMIT_CROSSED]  # fmt: skip
+    assert [a for a, _ in ev] == [1, -1]
+    assert ev[1][1] > 70.3 + 3.0 + 8.0  # after the plateau, on the release
