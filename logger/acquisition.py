@@ -246,6 +246,17 @@ class Acquisition:
         """Queue a command; the reader thread writes it between reads."""
         self._commands.put(msg)
 
+    @property
+    def clock_samples(self) -> int:
+        """How many PING/PONG pairs the clock estimate rests on."""
+        return len(self._clock._pairs)
+
+    def clock_offset_s(self) -> float | None:
+        """Device µs clock − host monotonic clock, in seconds, now (None before a PONG)."""
+        now = time.monotonic()
+        dev_us = self._clock.device_time(now)
+        return None if dev_us is None else round(dev_us / 1e6 - now, 6)
+
     def host_to_device_s(self, host_monotonic_s: float | None = None) -> float:
         """Session time (device clock) corresponding to a host ``time.monotonic()``."""
         host = time.monotonic() if host_monotonic_s is None else host_monotonic_s

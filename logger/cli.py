@@ -2,7 +2,8 @@
 
 Each subcommand is a module with ``register(subparsers)`` and ``run(args) -> int``, found
 through the ``pressure_logger.commands`` entry points (pyproject.toml), so that commands
-that need Qt (``gui``, ``report``) live in ``gui/`` and ``logger`` never imports it. Exit codes: 0 success, 2 bad input, 1 device or I/O failure.
+that need Qt (``gui``, ``report``) live in ``gui/`` and ``logger`` never imports it.
+Exit codes: 0 success, 2 bad input, 1 device or I/O failure.
 """
 
 from __future__ import annotations

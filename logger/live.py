@@ -340,6 +340,15 @@ class LiveSession:
             reconnects=c.reconnects - rec.reconnects0,
         )
         rec.writer.close(status, stats, utc_now_iso())
+        if self.device is not None and self._acq.clock_samples >= 3:
+            self._open_store().set_device(
+                rec.session_id,
+                dataclasses.replace(
+                    self.device,
+                    clock_drift_ppm=round(c.drift_ppm, 3),
+                    clock_offset_s=self._acq.clock_offset_s(),
+                ),
+            )
         # An alert raised during a contact carries the hold index that contact was to get;
         # if the contact turned out a press, the pipeline unlinked it since. Store the
         # final word (a crash before this point leaves the provisional links).

@@ -122,6 +122,9 @@ class DeviceInfo:
     channels: int
     adc: str = ""
     text_mode: bool = False
+    # device clock against the host's, from PING/PONG (filled in when a session ends):
+    clock_drift_ppm: float | None = None
+    clock_offset_s: float | None = None  # device time − host monotonic time at the end
 
 
 @dataclass(slots=True)

@@ -625,6 +625,16 @@ class SessionStore:
                 if value is not None:
                     c.execute(f"UPDATE sessions SET {column} = ? WHERE pk = ?", (value, pk))
 
+    def set_device(self, sid: str, device: DeviceInfo) -> None:
+        """Replace the session's device record (e.g. with the clock drift measured by the
+        end of the session)."""
+        pk = self._pk(sid)
+        with self._tx() as c:
+            c.execute(
+                "UPDATE sessions SET device = ? WHERE pk = ?",
+                (json.dumps(dataclasses.asdict(device)), pk),
+            )
+
     def delete_session(self, sid: str) -> None:
         pk = self._pk(sid)
         with self._tx() as c:
