@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -154,25 +153,20 @@ def test_parse_tcp_refuses_garbage():
 def test_in_process_pty_survives_an_unplug():
     url = "sim://pty-unplug?speed=0&unplug_at_s=1&unplug_for_s=2"
     with PtyServer(url) as server:
-        fd = os.open(server.path, os.O_RDWR | os.O_NOCTTY)
-        try:
-            with serial.Serial(server.path, timeout=0.05) as ser:
-                dec = FrameDecoder()
-                handshake(ser, dec)
-                idx: list[int] = []
-                deadline = time.monotonic() + 20
-                while (not idx or idx[-1] < 4000) and time.monotonic() < deadline:
-                    frames = dec.feed(ser.read(max(1, ser.in_waiting)))
-                    idx += [f.msg.first_index for f in frames if isinstance(f.msg, Samples)]
-                    if any(isinstance(f.msg, Identity) for f in frames):
-                        ser.write(encode_frame(Start(), 3))
-                    if idx and 980 <= idx[-1] < 1020 and len(idx) % 10 == 0:
-                        ser.write(encode_frame(Hello(), 4))  # a host re-handshakes
-        finally:
-            os.close(fd)
-    gaps = np.diff(idx)
-    assert idx[-1] >= 4000
-    assert gaps.max() >= 2000  # the outage, exactly as an index jump
+        with serial.Serial(server.path, timeout=0.05) as ser:
+            dec = FrameDecoder()
+            handshake(ser, dec)
+            frames: list[Samples] = []
+            deadline = time.monotonic() + 20
+            while (not frames or frames[-1].first_index < 4000) and time.monotonic() < deadline:
+                frames += [f.msg for f in dec.feed(ser.read(max(1, ser.in_waiting)))
+                           if isinstance(f.msg, Samples)]  # fmt: skip
+        injected = server.device.port.sim_device.injected
+    ends = np.array([f.first_index + f.count for f in frames[:-1]])
+    jumps = np.array([f.first_index for f in frames[1:]]) - ends
+    assert np.count_nonzero(jumps) == 1  # one outage, nothing else lost
+    assert jumps.sum() == injected.samples_disconnected == 2000  # exactly the outage
+    assert injected.unplugs == 1 and dec.stats.damaged_frames == 0
 
 
 def test_tcp_server_binds_only_where_told():
