@@ -29,6 +29,7 @@ from enum import StrEnum
 
 import numpy as np
 import serial
+from serial.tools import list_ports
 
 import firmware_protocol  # noqa: F401  (registers sim://)
 from firmware_protocol.framing import FrameDecoder, encode_frame
@@ -149,6 +150,42 @@ class _ClockFit:
         return a - b * h0, b
 
 
+@dataclass(frozen=True, slots=True)
+class UsbIdentity:
+    """What the OS tells about a USB serial device, to find it again if it is renamed."""
+
+    serial_number: str | None
+    vid: int | None
+    pid: int | None
+
+
+def usb_identity(port: str, ports: list | None = None) -> UsbIdentity | None:
+    """The USB identity of OS port ``port`` (None for URLs and non-USB ports)."""
+    if "://" in port:
+        return None
+    infos = list_ports.comports() if ports is None else ports
+    for info in infos:
+        if info.device == port and info.vid is not None:
+            return UsbIdentity(info.serial_number, info.vid, info.pid)
+    return None
+
+
+def renamed_candidates(original: str, usb: UsbIdentity, ports: list | None = None) -> list[str]:
+    """Ports that may be the same device under a new name: the same USB serial number, or,
+    for adapters without one, the same VID:PID. The handshake then checks the device uid."""
+    infos = list_ports.comports() if ports is None else ports
+    out = []
+    for info in infos:
+        if info.device == original or info.vid is None:
+            continue
+        if usb.serial_number:
+            if info.serial_number == usb.serial_number:
+                out.append(info.device)
+        elif (info.vid, info.pid) == (usb.vid, usb.pid):
+            out.append(info.device)
+    return out
+
+
 def _open_port(url: str) -> serial.SerialBase:
     """Open ``url`` exclusively where the OS allows it; every failure is a DeviceError."""
     try:
@@ -217,6 +254,7 @@ class Acquisition:
         self._ping_token = 0
         self._pings: dict[int, float] = {}
         self._text: TextLineDecoder | None = None
+        self._usb: UsbIdentity | None = None
 
     # ---------------------------------------------------------------- public surface
 
@@ -276,6 +314,7 @@ class Acquisition:
         try:
             self._set_state(LinkState.CONNECTING)
             self._ser = _open_port(self.port)
+            self._usb = usb_identity(self.port)
             self._handshake()
             self._ready.set()
             while not self._stop.is_set():
@@ -553,16 +592,23 @@ class Acquisition:
         self._close(send_stop=False)
         while not self._stop.is_set():
             time.sleep(RECONNECT_INTERVAL_S)
-            try:
-                self._ser = _open_port(self.port)
-                self._decoder.reset()
-                self._handshake_after_reconnect(lost_at_host, last_t_s)
-                return
-            except ProtocolMismatch:
-                raise
-            except (serial.SerialException, OSError) as again:
-                log.debug("reconnect attempt failed: %s", again)
-                self._close(send_stop=False)
+            candidates = [self.port]
+            if self._usb is not None:  # the OS may have given the device a new name
+                candidates += renamed_candidates(self.port, self._usb)
+            for port in candidates:
+                try:
+                    self._ser = _open_port(port)
+                    self._decoder.reset()
+                    self._handshake_after_reconnect(lost_at_host, last_t_s)
+                    if port != self.port:
+                        log.warning("device %s is back as %s", self.port, port)
+                        self.port = port
+                    return
+                except ProtocolMismatch:
+                    raise
+                except (serial.SerialException, OSError) as again:
+                    log.debug("reconnect attempt on %s failed: %s", port, again)
+                    self._close(send_stop=False)
 
     def _handshake_after_reconnect(self, lost_at_host: float, last_t_s: float) -> None:
         """Handshake again and work out exactly how many samples the outage cost."""

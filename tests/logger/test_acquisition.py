@@ -1,0 +1,69 @@
+"""Reader details that the end-to-end tests do not isolate."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from serial.tools.list_ports_common import ListPortInfo
+
+from logger.acquisition import (
+    Acquisition,
+    LinkState,
+    UsbIdentity,
+    _Unwrapper,
+    renamed_candidates,
+    usb_identity,
+)
+
+
+def _usb_port(device: str, sn: str | None, vid: int = 0x2341, pid: int = 0x0043) -> ListPortInfo:
+    info = ListPortInfo(device, skip_link_detection=True)
+    info.vid, info.pid, info.serial_number = vid, pid, sn
+    return info
+
+
+def test_a_renamed_usb_port_is_found_by_serial_number():
+    ports = [_usb_port("/dev/ttyACM1", "A1"), _usb_port("/dev/ttyACM2", "B2")]
+    usb = UsbIdentity("B2", 0x2341, 0x0043)
+    assert renamed_candidates("/dev/ttyACM0", usb, ports) == ["/dev/ttyACM2"]
+
+
+def test_without_a_serial_number_vid_pid_narrows_the_candidates():
+    ports = [_usb_port("/dev/ttyUSB1", None, 0x1A86, 0x7523), _usb_port("/dev/ttyACM1", "X")]
+    usb = UsbIdentity(None, 0x1A86, 0x7523)
+    assert renamed_candidates("/dev/ttyUSB0", usb, ports) == ["/dev/ttyUSB1"]
+
+
+def test_urls_have_no_usb_identity():
+    assert usb_identity("sim://?speed=0", []) is None
+    assert usb_identity("/dev/ttyACM0", [_usb_port("/dev/ttyACM0", "Z")]) == UsbIdentity(
+        "Z", 0x2341, 0x0043
+    )
+
+
+def test_device_clock_unwraps_across_the_u32_boundary():
+    unwrap = _Unwrapper()
+    ticks = (np.arange(0, 3 * 2**32, 2**30, dtype=np.int64) + 12345) % 2**32
+    values = [unwrap(int(t)) for t in ticks]
+    assert np.all(np.diff(values) == 2**30)
+
+
+def test_device_time_wraps_inside_a_session(tmp_path):
+    """A device whose µs clock wraps 1 s into the session: time stays continuous."""
+    path = tmp_path / "wrap.toml"
+    path.write_text('[[steps]]\naction = "rest"\nseconds = 3.0\n')
+    blocks = []
+    done = threading.Event()
+    acq = Acquisition(
+        f"sim://wrap?scenario={path}&speed=0&clock_start_us={2**32 - 1_000_000}",
+        on_block=blocks.append,
+        on_event=lambda e: done.set(),
+    )
+    acq.start()
+    assert done.wait(20)
+    acq.stop()
+    assert acq.state is LinkState.STOPPED
+    t_s = np.concatenate([b.t_s for b in blocks])
+    assert len(t_s) == 3000 and t_s[0] == 0.0
+    np.testing.assert_allclose(np.diff(t_s), 0.001, atol=1e-9)
