@@ -19,7 +19,6 @@ import os
 import select
 import socket
 import threading
-import tty
 from collections.abc import Callable
 
 import serial
@@ -133,6 +132,8 @@ class PtyServer(_Server):
     users open. The slave stays open here too, so clients may come and go."""
 
     def __init__(self, port: SerialBase | str, stop: threading.Event | None = None) -> None:
+        import tty  # POSIX only (TcpServer works on Windows too)
+
         super().__init__(port, stop)
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)  # no echo, no CR/LF translation: a binary link
