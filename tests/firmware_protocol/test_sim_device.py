@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware_protocol.cobs import cobs_encode
 from firmware_protocol.framing import MAX_FRAME_BYTES, FrameDecoder, encode_body, encode_frame
@@ -304,3 +306,24 @@ def test_limit_left_only_below_its_hysteresis():
           if isinstance(m, Event) and m.kind is EventKind.LIMIT_CROSSED]  # fmt: skip
     assert [a for a, _ in ev] == [1, -1]
     assert ev[1][1] > 70.3 + 3.0 + 8.0  # after the plateau, on the release
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(min_value=1e-6, max_value=0.9), min_size=1, max_size=30))
+def test_bytes_do_not_depend_on_how_time_is_stepped(steps_s):
+    """Faults, marks, limit events and batching: one big step or many small ones."""
+    s = load_scenario("demo").with_overrides(corrupt=0.002, drop=0.001, seed=11)
+    off, cpn = s.device.offset_counts, s.device.counts_per_n
+
+    def run(dts: list[float]) -> tuple[bytes, int]:
+        dev = SimDevice(s)
+        dev.receive(encode_frame(SetLimits(int(off + 10 * cpn), int(off + 20 * cpn)), 1))
+        dev.receive(encode_frame(Start(), 2))
+        dev.advance_to_us(2_900_000)
+        for dt in dts:
+            dev.process(dt)
+        dev.advance_to_us(40_000_000)  # the same end whatever the steps were
+        return dev.read_output(dev.out_waiting), dev.injected.samples_lost
+
+    stepped = run(steps_s)
+    assert stepped == run([sum(steps_s)])
