@@ -255,6 +255,7 @@ class Acquisition:
         self._pings: dict[int, float] = {}
         self._text: TextLineDecoder | None = None
         self._usb: UsbIdentity | None = None
+        self._early: list = []  # SAMPLES frames read before IDENTITY on a reconnect
 
     # ---------------------------------------------------------------- public surface
 
@@ -292,16 +293,16 @@ class Acquisition:
     def clock_offset_s(self) -> float | None:
         """Device µs clock − host monotonic clock, in seconds, now (None before a PONG)."""
         now = time.monotonic()
-        dev_us = self._clock.device_time(now)
-        return None if dev_us is None else round(dev_us / 1e6 - now, 6)
+        dev_s = self._clock.device_time(now)
+        return None if dev_s is None else round(dev_s - now, 6)
 
     def host_to_device_s(self, host_monotonic_s: float | None = None) -> float:
         """Session time (device clock) corresponding to a host ``time.monotonic()``."""
         host = time.monotonic() if host_monotonic_s is None else host_monotonic_s
-        dev_us = self._clock.device_time(host)
-        if dev_us is None or self._t0_us is None:
+        dev_s = self._clock.device_time(host)
+        if dev_s is None or self._t0_us is None:
             return self._last_t_s
-        return (dev_us - self._t0_us) / 1e6 + self._t_offset_s
+        return dev_s - self._t0_us / 1e6 + self._t_offset_s
 
     # ------------------------------------------------------------------ the thread
 
@@ -382,6 +383,11 @@ class Acquisition:
             for frame in frames:
                 if isinstance(frame.msg, Identity):
                     identity = frame.msg
+                elif (
+                    identity is None and isinstance(frame.msg, Samples) and self._t0_us is not None
+                ):
+                    # reconnecting to a device still streaming: these samples are real
+                    self._early.append(frame)
             if identity is None and not self._decoder.stats.frames:
                 seen += data
                 if len(seen) > 64 and looks_like_text(bytes(seen[-512:])):
@@ -492,7 +498,7 @@ class Acquisition:
                 sent = self._pings.pop(msg.token, None)
                 if sent is not None:
                     dev_us = self._unwrap(msg.t_us)
-                    self._clock.add((sent + arrived_s) / 2, float(dev_us))
+                    self._clock.add((sent + arrived_s) / 2, dev_us / 1e6)
                     c.drift_ppm = self._clock.drift_ppm()
             elif isinstance(msg, Nak):
                 log.warning("device refused command 0x%02X: %s", msg.cmd_type, msg.code.name)
@@ -620,12 +626,15 @@ class Acquisition:
         # can tell how long the outage was.
         assert self._ser is not None
         deadline = time.monotonic() + self._handshake_timeout_s
+        frames, self._early = self._early, []
         while time.monotonic() < deadline and not self._stop.is_set():
-            data = self._ser.read(max(1, self._ser.in_waiting))
-            frames = self._decoder.feed(data) if data else []
+            if not frames:
+                data = self._ser.read(max(1, self._ser.in_waiting))
+                frames = self._decoder.feed(data) if data else []
             first = next((f.msg for f in frames if isinstance(f.msg, Samples)), None)
             if first is None:
                 self._handle_frames(frames, time.monotonic())
+                frames = []
                 continue
             expected = self._next_index
             assert expected is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
 from logger.acquisition import (
@@ -67,3 +68,23 @@ def test_device_time_wraps_inside_a_session(tmp_path):
     t_s = np.concatenate([b.t_s for b in blocks])
     assert len(t_s) == 3000 and t_s[0] == 0.0
     np.testing.assert_allclose(np.diff(t_s), 0.001, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_clock_drift_is_estimated_from_pings(tmp_path):
+    """A device clock running 5000 ppm fast, at real time: PING/PONG pairs measure it."""
+    path = tmp_path / "rest.toml"
+    path.write_text('[[steps]]\naction = "rest"\nseconds = 60.0\n')
+    acq = Acquisition(
+        f"sim://drift?scenario={path}&speed=1&clock_ppm=5000", on_block=lambda b: None
+    )
+    acq.start()
+    try:
+        assert acq.wait_ready(10)
+        threading.Event().wait(5.5)
+        drift_ppm = acq.counters.drift_ppm
+        offset_s = acq.clock_offset_s()
+    finally:
+        acq.stop()
+    assert 3500 < drift_ppm < 6500
+    assert offset_s is not None
