@@ -14,6 +14,7 @@ BACKGROUND = "#0f1419"
 PANEL = "#182029"
 PANEL_RAISED = "#222c37"
 BORDER = "#33414f"
+GRID = "#2e3d4c"  # plot reference lines
 TEXT = "#eef3f7"
 TEXT_DIM = "#9fb0bf"
 ACCENT = "#4fc3f7"  # the force trace, the current point

@@ -48,7 +48,6 @@ class LivePlot(QWidget):
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot_item.setDownsampling(auto=True, mode="peak")
         self.plot_item.setClipToView(True)
-        self.plot_item.showGrid(x=True, y=True, alpha=0.15)
         self.plot_item.hideButtons()
         self.plot_item.setMenuEnabled(False)
         self.plot_item.setLabel("bottom", "time", units="s", **_LABEL_STYLE)
@@ -58,7 +57,7 @@ class LivePlot(QWidget):
         self.view_box: pg.ViewBox = self.plot_item.getViewBox()
         self.view_box.setMouseEnabled(x=False, y=False)
         self.curve: pg.PlotDataItem = self.plot_item.plot(
-            pen=pg.mkPen(theme.ACCENT, width=2), skipFiniteCheck=True
+            pen=pg.mkPen(theme.ACCENT, width=1), skipFiniteCheck=True
         )
         self.curve.setZValue(10)
 
@@ -88,6 +87,9 @@ class LivePlot(QWidget):
             item.setVisible(False)
             self.plot_item.addItem(item, ignoreBounds=True)
 
+        # horizontal reference lines (solid, opaque): pyqtgraph's alpha-blended grid and a
+        # wide pen each cost more than the whole 600,000-point trace (benchmarks/gui_frame.py)
+        self._grid: list[pg.InfiniteLine] = []
         self._holds: deque[tuple[float, pg.LinearRegionItem]] = deque()
         self._marks: deque[tuple[float, pg.InfiniteLine]] = deque()
         self.units = DisplayUnits()
@@ -222,6 +224,23 @@ class LivePlot(QWidget):
             self._y_top = want
             bottom = min(-0.04 * want, float(np.min(visible)) if visible.shape[0] else 0.0)
             self.view_box.setYRange(bottom, want, padding=0.0)
+            self._place_grid(want)
+
+    def _place_grid(self, top: float) -> None:
+        """About eight horizontal lines at round values from 0 to ``top``."""
+        raw = top / 8.0
+        magnitude = 10.0 ** np.floor(np.log10(raw)) if raw > 0 else 1.0
+        step = next(m * magnitude for m in (1.0, 2.0, 5.0, 10.0) if m * magnitude >= raw)
+        levels = np.arange(step, top, step)
+        while len(self._grid) < levels.shape[0]:
+            line = pg.InfiniteLine(angle=0, pen=pg.mkPen(theme.GRID, width=1))
+            line.setZValue(1)  # above the hold shading, below the trace
+            self.plot_item.addItem(line, ignoreBounds=True)
+            self._grid.append(line)
+        for i, line in enumerate(self._grid):
+            line.setVisible(i < levels.shape[0])
+            if i < levels.shape[0]:
+                line.setPos(float(levels[i]))
 
     def set_live_hold(self, start_s: float | None, now_s: float | None = None) -> None:
         """Shade the hold in progress from ``start_s`` to now (None: no hold)."""
