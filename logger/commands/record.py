@@ -44,7 +44,7 @@ def _calibration_warning(live) -> str | None:
     cal = live.calibration
     if cal is None:
         return None
-    if cal.source == "factory":
+    if cal.source.startswith("factory"):
         return "warning: no stored calibration for this device; using its factory calibration"
     if cal.created_at:
         with contextlib.suppress(ValueError):
