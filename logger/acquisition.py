@@ -443,6 +443,10 @@ class Acquisition:
             adc="ascii",
             text_mode=True,
         )
+        # lines read while telling text from frames precede the session (like samples
+        # before START): the session starts with the first line after this point
+        log.info("text-mode device: %d line(s) read during detection precede the session",
+                 len(rows))  # fmt: skip
         self._on_device(self.device, None)
         self._set_state(LinkState.STREAMING, "text mode (host timestamps)")
         self._text_last_host_s = time.monotonic()
@@ -578,8 +582,7 @@ class Acquisition:
             raw[i, :k] = np.round(row[:k])
         if self.first_sample_host_s is None:
             self.first_sample_host_s = time.time()
-            self._text_t0 = arrived_s
-            self._text_last_host_s = arrived_s
+            self._text_t0 = self._text_last_host_s
         # lines that arrive together share the interval since the previous read
         t_s = np.linspace(self._text_last_host_s, arrived_s, len(rows) + 1)[1:] - self._text_t0
         self._text_last_host_s = arrived_s

@@ -88,3 +88,42 @@ def test_clock_drift_is_estimated_from_pings(tmp_path):
         acq.stop()
     assert 3500 < drift_ppm < 6500
     assert offset_s is not None
+
+
+def test_a_sketch_printing_numbers_is_recorded_with_host_timestamps(db_path):
+    """`Serial.println(scale.read())` on a real pty: logged, host-timed and flagged."""
+    import os
+    import time
+
+    from logger.cli import main
+    from logger.store import SessionStore
+
+    master, slave = os.openpty()
+    stop = threading.Event()
+
+    def sketch() -> None:
+        i = 0
+        while not stop.is_set():
+            os.write(master, f"weight:{1000 + i}\r\n".encode())
+            i += 1
+            time.sleep(0.005)
+
+    writer = threading.Thread(target=sketch, daemon=True)
+    writer.start()
+    try:
+        code = main(["record", "--port", os.ttyname(slave), "--duration", "1.5",
+                     "--db", str(db_path)])  # fmt: skip
+    finally:
+        stop.set()
+        writer.join(2)
+        os.close(master)
+        os.close(slave)
+    assert code == 0
+    store = SessionStore(db_path)
+    rec = store.load_session(store.list_sessions()[0].id)
+    assert rec.meta.device.text_mode and rec.meta.device.protocol == "text"
+    t_s, raw = store.load_samples(rec.id)
+    assert 100 < len(t_s) <= 300 and t_s[-1] < 1.5
+    assert np.all(np.diff(t_s) > 0)
+    # the values are the printed numbers, in order, one apart
+    assert np.all(np.diff(raw[:, 0]) == 1)
