@@ -64,7 +64,7 @@ FLAT_TOLERANCE_MB = 10.0  # "flat": the long session's peak within this of the s
 RATE_HZ = 1000
 CYCLE_S = 20.0  # one over-limit hold per cycle
 REALTIME_CYCLE_S = 4.0
-RSS_POLL_S = 0.05
+RSS_POLL_S = 0.2  # RSS sampler period (seldom: each wake-up takes the GIL)
 
 
 # --------------------------------------------------------------------- scenarios
@@ -183,19 +183,24 @@ def child_record(minutes: float, speed: float, cycle_s: float) -> dict:
 
     logger.live.LiveSession = TimedLiveSession  # record.run imports it at call time
 
-    rss_trace: list[tuple[float, float]] = []  # (session t_s, VmRSS MB)
+    # (session t_s, VmRSS MB, samples read but not yet committed by the SessionWriter)
+    rss_trace: list[tuple[float, float, int]] = []
     done = threading.Event()
 
     def sample_rss() -> None:
         while not done.wait(RSS_POLL_S):
             if sessions:
-                rss_trace.append((sessions[0].recording_elapsed_s, _proc_status_mb("VmRSS")))
+                live = sessions[0]
+                rec = getattr(live, "_recording", None)
+                writer = getattr(rec, "writer", None)
+                backlog = live.counters.samples - getattr(writer, "committed_samples", 0)
+                rss = _proc_status_mb("VmRSS")
+                rss_trace.append((live.recording_elapsed_s, rss, backlog if writer else 0))
 
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-child-") as tmp_name:
         tmp = Path(tmp_name)
         scenario, db = tmp / "scenario.toml", tmp / "library.sqlite3"
         scenario_s = write_scenario(scenario, minutes * 60, cycle_s)
-        SessionStore(db).close()  # an existing (empty) session library, as on a used station
         argv = ["record", "--port", f"sim://bench?scenario={scenario}&speed={speed:g}"]
         argv += ["--db", str(db)]
         rss_before_mb = _proc_status_mb("VmRSS")
@@ -284,14 +289,14 @@ def _cpu_model() -> str:
     return "unknown CPU"
 
 
-def _rss_at_tenths(trace: list[list[float]], duration_s: float) -> str:
-    """The RSS at each tenth of the session (the first poll at or after it), in MB."""
+def _at_tenths(trace: list[list[float]], duration_s: float, column: int, scale: float) -> str:
+    """A traced value at each tenth of the session (the first poll at or after it)."""
     if not trace:
         return "-"
     arr = np.asarray(trace, dtype=np.float64)
     marks = np.linspace(0.1, 1.0, 10) * duration_s
     idx = np.minimum(np.searchsorted(arr[:, 0], marks * 0.999), len(arr) - 1)
-    return " ".join(f"{v:.0f}" for v in arr[idx, 1])
+    return " ".join(f"{v * scale:.0f}" for v in arr[idx, column])
 
 
 def main() -> int:
@@ -376,8 +381,14 @@ def main() -> int:
     )
     row(
         f"RSS at each tenth of the {args.minutes:g} min session (MB)",
-        _rss_at_tenths(long_["rss_trace"], long_["duration_s"]),
+        _at_tenths(long_["rss_trace"], long_["duration_s"], 1, 1.0),
     )
+    row(
+        "  SessionWriter backlog then (s of data read, not committed)",
+        _at_tenths(long_["rss_trace"], long_["duration_s"], 2, 1.0 / RATE_HZ),
+    )
+    backlog_max_s = max((b for _, _, b in long_["rss_trace"]), default=0) / RATE_HZ
+    row("  SessionWriter backlog, max (s of data)", f"{backlog_max_s:.0f} s")
     for name, res in ((f"speed=0, {args.minutes:g} min", long_), ("speed=1", rt)):
         lat = np.asarray(res["latency_ms"])
         cpu, rq = np.asarray(res["cpu_ms"]), np.asarray(res["runqueue_ms"])
