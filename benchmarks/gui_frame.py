@@ -171,7 +171,7 @@ def main() -> int:
     parser.add_argument(
         "--speeds",
         type=float,
-        nargs="+",
+        nargs="*",
         default=[1.0, 40.0],
         help="simulator speeds for part 1 (1: real time with a pre-filled ring; >1: the "
         "simulator fills the 10 minutes itself and keeps streaming that fast)",

@@ -196,7 +196,7 @@ class MainWindow(QMainWindow):
         body.addWidget(bottom)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 1)
-        body.setSizes([700, 200])
+        body.setSizes([660, 240])
 
         central = QWidget()
         v = QVBoxLayout(central)
@@ -526,7 +526,8 @@ class MainWindow(QMainWindow):
         kind = AlertKind(alert.kind)
         warn, mx = self.point_limits(alert.point_index)
         level = {AlertKind.WARN: warn, AlertKind.MAX: mx}.get(kind)
-        text = describe(alert, self.units, self._point_name(alert.point_index))
+        shown_level = self.config.limits.max_hold_s if kind == AlertKind.HOLD_DURATION else level
+        text = describe(alert, self.units, self._point_name(alert.point_index), shown_level)
         self.banner.show_alert(alert, text, level)
         self.plot.set_alert_tint(True)
         self.sounder.play(Sound.ALARM)

@@ -22,19 +22,22 @@ MIN_SHOWN_S = 2.0
 HYSTERESIS = 0.95  # the banner clears once force is below 95 % of the level
 MAX_LOG_ENTRIES = 2000
 
-_TITLES = {
-    AlertKind.MAX: "OVER MAXIMUM",
-    AlertKind.WARN: "Above warning level",
-    AlertKind.HOLD_DURATION: "Hold too long",
-}
 
+def describe(
+    alert: Alert, units: DisplayUnits, point_name: str | None, level: float | None = None
+) -> str:
+    """One line: what was crossed (the level in force, or seconds), and at which point.
 
-def describe(alert: Alert, units: DisplayUnits, point_name: str | None) -> str:
-    """One line: what, how much, where."""
-    if alert.kind == AlertKind.HOLD_DURATION:
-        what = f"{_TITLES[alert.kind]}: {alert.value:.0f} s"
+    ``level`` is the limit in force (N) or the longest hold (s); without it the alert's own
+    value (the first sample over the level) is shown.
+    """
+    kind = AlertKind(alert.kind)
+    if kind == AlertKind.HOLD_DURATION:
+        what = f"Hold longer than {level if level is not None else alert.value:.0f} s"
+    elif kind == AlertKind.MAX:
+        what = f"OVER MAXIMUM {units.force(level if level is not None else alert.value)}"
     else:
-        what = f"{_TITLES[AlertKind(alert.kind)]}: {units.force(alert.value)}"
+        what = f"Above warning level {units.force(level if level is not None else alert.value)}"
     return f"{what}  ·  {point_name}" if point_name else what
 
 

@@ -62,11 +62,11 @@ class LivePlot(QWidget):
         self.curve.setZValue(10)
 
         dash = Qt.PenStyle.DashLine
-        label_opts = {
-            "position": 0.0,
+        label_opts = {  # at the right end, clear of the mark labels along the top left
+            "position": 1.0,
             "color": theme.TEXT,
             "fill": (15, 20, 25, 180),
-            "anchors": [(0, 1), (0, 1)],
+            "anchors": [(1, 1), (1, 1)],
         }
         self.warn_line = pg.InfiniteLine(
             angle=0, pen=pg.mkPen(theme.WARN, width=2, style=dash), label="", labelOpts=label_opts

@@ -155,10 +155,11 @@ def test_alert_banner_shows_and_clears_after_the_excursion(qtbot):
     banner.min_shown_s = 0.0
     units = DisplayUnits()
     warn = Alert(1.0, AlertKind.WARN, 41.0, 0, None)
-    banner.show_alert(warn, describe(warn, units, "A"), 40.0)
-    assert banner.active and "41.0 N" in banner.text and "A" in banner.text
+    banner.show_alert(warn, describe(warn, units, "A", 40.0), 40.0)
+    assert banner.active and "warning level 40.0 N" in banner.text and "A" in banner.text
     big = Alert(1.5, AlertKind.MAX, 61.0, 0, None)
     banner.show_alert(big, describe(big, units, "A"), 60.0)
+    assert "OVER MAXIMUM 61.0 N" in banner.text
     banner.show_alert(warn, "later warn", 40.0)  # a max is not downgraded
     assert banner.kind == AlertKind.MAX
     banner.update_state(59.0, True)  # within hysteresis of 60 N: still over

@@ -1,0 +1,90 @@
+"""Make docs/screenshot.png from the real app mid-session.
+
+The live window is connected to the built-in simulator playing the ``demo`` scenario
+(real time, so the status line shows true rates), a recording is started with the demo's
+point plan, and the window is captured 100 s into the session: the fourth point's 60 s
+hold is in progress and the third point's over-limit moment is in the alert log.
+
+    .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png] [--at-s 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import gui  # noqa: E402,F401  (applies the PySide6 work-around before Qt is used)
+from gui.app import create_app  # noqa: E402
+from gui.dialogs.session_dialog import SessionDetails  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
+from gui.sound import Sounder  # noqa: E402
+from logger.config import Config  # noqa: E402
+from logger.records import Point  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_PLAN = [
+    Point(0, "Upper trapezius L", target_n=(25.0, 35.0), target_hold_s=30.0),
+    Point(1, "Levator scapulae L", target_n=(20.0, 30.0), target_hold_s=7.0),
+    Point(2, "Infraspinatus L", target_n=(25.0, 35.0), target_hold_s=7.0),
+    Point(3, "Gluteus medius L", target_n=(15.0, 25.0), target_hold_s=60.0),
+    Point(4, "Gluteus medius R", target_n=(15.0, 25.0), target_hold_s=60.0),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    parser.add_argument("--at-s", type=float, default=100.0, help="device time of the capture")
+    parser.add_argument("--speed", type=float, default=1.0, help="simulator speed (1: real time)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    app = create_app()
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
+        config = Config(contact_area_cm2=1.0, points=DEMO_PLAN)
+        window = MainWindow(
+            config,
+            config_path=Path(tmp) / "config.toml",
+            db_path=Path(tmp) / "sessions.sqlite3",
+            sounder=Sounder(muted=True),
+        )
+        window.resize(1600, 960)
+        window.show()
+        window.connect_device(f"sim://screenshot?scenario=demo&speed={args.speed:g}")
+        live = window.live
+        assert live is not None
+        deadline = time.monotonic() + 60.0
+        while not window.record_button.isEnabled():
+            app.processEvents()
+            if time.monotonic() > deadline:
+                sys.exit("the simulator did not identify itself")
+            time.sleep(0.01)
+        window.start_recording(
+            SessionDetails("C-017", "A. Therapist", "demo session", list(DEMO_PLAN))
+        )
+        while live.t_s < args.at_s:
+            app.processEvents()
+            time.sleep(0.005)
+        for _ in range(5):  # let the last frame and its repaint through
+            window.frame()
+            app.processEvents()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(args.out))
+        alerts = [line for line in window.alert_log.texts() if "warning" in line.lower()]
+        hold = live.current_hold
+        print(
+            f"{args.out}: t = {live.t_s:.1f} s, hold in progress "
+            f"{'yes' if hold is not None else 'no'}, alerts in the log {len(alerts)}"
+        )
+        window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
