@@ -3,16 +3,19 @@
     .venv/bin/python benchmarks/pipeline.py [--minutes 60] [--short-minutes 10]
                                             [--realtime-s 20] [--overview-hours 8]
 
-Prints, with the targets beside them (takes about a minute on 2 cores):
+Prints, with the targets beside them (takes about 30 s on 2 cores):
 
 1. real-time factor = scenario duration / wall time of ``pressure-logger record`` on
-   ``sim://bench?scenario=<generated file>&speed=0`` (1 kHz, SQLite included), run in
-   process through ``logger.cli.main``. At speed 0 the simulator makes its bytes on demand
-   in the reader thread, so its cost is in the figure too;
+   ``sim://bench?scenario=<generated file>&speed=0`` (1 kHz, SQLite included: ``record``
+   returns once the SessionWriter has committed everything), run in process through
+   ``logger.cli.main``. At speed 0 the simulator makes its bytes on demand in the reader
+   thread, so its cost is in the figure too;
 2. peak memory (VmHWM, the RSS high-water mark) of a SHORT and a LONG session, each recorded
    in a subprocess of its own (its own high-water mark), and the RSS at every tenth of the
-   long session: flat means the long one peaks no higher than the short one (within a
-   few MB) and the RSS does not climb during the session;
+   long session: flat means the long one peaks no higher than the short one (within
+   10 MB) and the RSS does not climb during the session. At speed 0 the reader outruns
+   real time ~700x, so the SessionWriter's queue holds a few hundred seconds of samples
+   between commits (~12.5 bytes each): the backlog and the commit times are shown too;
 3. alert latency, from the moment ``read()`` returned the bytes (``Acquisition.last_read_s``)
    to the ``on_alert`` callback (reader thread, right after decoding and the limit monitor):
    p50 / p99 / max. The generated scenario holds 45 N (> warn_n = 40 N) once every 20 s,
@@ -21,7 +24,7 @@ Prints, with the targets beside them (takes about a minute on 2 cores):
    a short scenario with an alert every 4 s. Each latency is split (Linux) into the reader
    thread's own CPU time, its time runnable but waiting for a core (other processes, or
    this process's other threads on a busy machine) and the rest: asleep, i.e. waiting for
-   the GIL held by another thread of this process (the SessionWriter);
+   the GIL (handed to another thread of this process: SessionWriter, record's main loop);
 4. the time to load an 8-hour 1 kHz session's overview (``load_overview`` over the whole
    session, 2000 points, a new ``SessionStore`` each time; median of 7). The session is
    built with ``build()`` of benchmarks/overview.py (``append_samples`` in 16384-sample
@@ -29,8 +32,9 @@ Prints, with the targets beside them (takes about a minute on 2 cores):
 
 To time alerts in an unmodified ``record`` command, the child process replaces
 ``logger.live.LiveSession`` with a subclass that only adds an ``on_alert`` callback (the hook
-the GUI uses) and stamps the thread's clocks when a read's decoding starts. Scenario files
-and databases live in temporary directories removed at the end.
+the GUI uses) and stamps the thread's clocks when a read's decoding starts; it also times
+``SessionWriter._commit``. Nothing else changes. Scenario files and databases live in
+temporary directories removed at the end. Exit status 1 when a target is missed.
 
 Profiling one recording (the reader thread is where the time goes):
 
@@ -64,6 +68,7 @@ FLAT_TOLERANCE_MB = 10.0  # "flat": the long session's peak within this of the s
 RATE_HZ = 1000
 CYCLE_S = 20.0  # one over-limit hold per cycle
 REALTIME_CYCLE_S = 4.0
+QUEUED_BYTES_PER_SAMPLE = 12.5  # t_s float64 + raw int32, plus per-block overhead
 RSS_POLL_S = 0.2  # RSS sampler period (seldom: each wake-up takes the GIL)
 
 
@@ -149,6 +154,7 @@ def child_record(minutes: float, speed: float, cycle_s: float) -> dict:
     """Generate a scenario, run ``pressure-logger record`` on it in this process, and
     return the figures."""
     import logger.live
+    import logger.store
     from logger.cli import main
     from logger.store import SessionStore
 
@@ -182,6 +188,18 @@ def child_record(minutes: float, speed: float, cycle_s: float) -> dict:
             runqueue_s.append(rq1 - self._clocks0[1])
 
     logger.live.LiveSession = TimedLiveSession  # record.run imports it at call time
+
+    commits: list[tuple[float, int]] = []  # (wall s, samples) of each SessionWriter commit
+    writer_cls = logger.store.SessionWriter
+    commit = getattr(writer_cls, "_commit", None)
+    if commit is not None:  # diagnostics only: how long the writer's transactions take
+
+        def timed_commit(self, *args, **kwargs):
+            n0, t0 = self.committed_samples, time.perf_counter()
+            commit(self, *args, **kwargs)
+            commits.append((time.perf_counter() - t0, self.committed_samples - n0))
+
+        writer_cls._commit = timed_commit
 
     # (session t_s, VmRSS MB, samples read but not yet committed by the SessionWriter)
     rss_trace: list[tuple[float, float, int]] = []
@@ -233,6 +251,7 @@ def child_record(minutes: float, speed: float, cycle_s: float) -> dict:
         "peak_rss_mb": peak_mb,
         "rss_before_mb": rss_before_mb,
         "rss_trace": rss_trace,
+        "commits": commits,
     }
 
 
@@ -387,8 +406,20 @@ def main() -> int:
         "  SessionWriter backlog then (s of data read, not committed)",
         _at_tenths(long_["rss_trace"], long_["duration_s"], 2, 1.0 / RATE_HZ),
     )
-    backlog_max_s = max((b for _, _, b in long_["rss_trace"]), default=0) / RATE_HZ
-    row("  SessionWriter backlog, max (s of data)", f"{backlog_max_s:.0f} s")
+    backlog_s = {
+        k: max((b for _, _, b in runs[k]["rss_trace"]), default=0) / RATE_HZ
+        for k in ("short", "long")
+    }
+    row(
+        "  SessionWriter backlog, max, short / long (s of data)",
+        f"{backlog_s['short']:.0f} / {backlog_s['long']:.0f} s",
+    )
+    if long_["commits"]:
+        c_ms = np.asarray(long_["commits"])[:, 0] * 1e3
+        row(
+            f"  SessionWriter commits: {c_ms.size}, p50 / p99 / max",
+            " / ".join(f"{_pct(c_ms, q):.0f}" for q in (50, 99, 100)) + " ms",
+        )
     for name, res in ((f"speed=0, {args.minutes:g} min", long_), ("speed=1", rt)):
         lat = np.asarray(res["latency_ms"])
         cpu, rq = np.asarray(res["cpu_ms"]), np.asarray(res["runqueue_ms"])
@@ -427,6 +458,15 @@ def main() -> int:
     print(f"{'figure':<{widths[0]}}  {'value':>{widths[1]}}  {'target':<{widths[2]}}  verdict")
     for name, value, target, verdict in rows:
         print(f"{name:<{widths[0]}}  {value:>{widths[1]}}  {target:<{widths[2]}}  {verdict}")
+    if growth > FLAT_TOLERANCE_MB:
+        queued_mb = (
+            (backlog_s["long"] - backlog_s["short"]) * RATE_HZ * QUEUED_BYTES_PER_SAMPLE / 1e6
+        )
+        print(
+            f"note: the long run's SessionWriter queue held up to {backlog_s['long']:.0f} s of "
+            f"samples ({backlog_s['short']:.0f} s in the short run), about {queued_mb:.0f} MB "
+            "more: the writer fell behind the reader (speed 0), which RSS follows"
+        )
     print(
         f"(machine load average {os.getloadavg()[0]:.2f} at the end; "
         f"benchmark took {time.perf_counter() - started:.0f} s)"
