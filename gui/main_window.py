@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -171,6 +172,8 @@ class MainWindow(QMainWindow):
         side = QWidget()
         sv = QVBoxLayout(side)
         sv.setContentsMargins(0, 0, 0, 0)
+        self.readout.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.plan_view.list.setMinimumHeight(60)
         sv.addWidget(self.readout)
         sv.addWidget(self.plan_view, 1)
         side.setMinimumWidth(420)
@@ -196,7 +199,7 @@ class MainWindow(QMainWindow):
         body.addWidget(bottom)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 1)
-        body.setSizes([660, 240])
+        body.setSizes([670, 230])
 
         central = QWidget()
         v = QVBoxLayout(central)

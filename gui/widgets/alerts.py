@@ -111,6 +111,8 @@ class AlertLog(QPlainTextEdit):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setMaximumBlockCount(MAX_LOG_ENTRIES)
         self.setUndoRedoEnabled(False)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)  # one line per entry
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.entries = 0
 
     def add_entry(self, t_s: float, text: str, color: str = theme.TEXT) -> None:
@@ -121,6 +123,8 @@ class AlertLog(QPlainTextEdit):
             f'<span style="color:{color}">{html.escape(text)}</span>'
         )
         self.entries += 1
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
 
     def texts(self) -> list[str]:
         return self.toPlainText().splitlines()

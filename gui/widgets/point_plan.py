@@ -33,7 +33,7 @@ class PointPlanView(QFrame):
         self.current_label = QLabel("—")
         self.current_label.setFont(theme.font(theme.BIG_PT + 4, bold=True))
         self.current_label.setStyleSheet(f"color: {theme.ACCENT};")
-        self.current_label.setWordWrap(True)
+        self.current_label.setMinimumWidth(1)  # long names are cut, never wrapped
         self.next_label = QLabel("")
         self.next_label.setFont(theme.font(theme.BASE_PT + 2))
         self.next_label.setObjectName("dim")
