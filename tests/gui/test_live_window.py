@@ -55,7 +55,12 @@ MARK = '[[steps]]\naction = "mark"\n'
 
 @pytest.fixture
 def window(qtbot, tmp_path, db_path):
-    config = Config(points=[Point(0, "A"), Point(1, "B", target_n=(15.0, 25.0)), Point(2, "C")])
+    points = [
+        Point(0, "A", target_hold_s=1.0),
+        Point(1, "B", target_n=(15.0, 25.0)),
+        Point(2, "C"),
+    ]
+    config = Config(points=points)
     win = MainWindow(
         config, config_path=tmp_path / "config.toml", db_path=db_path, sounder=Sounder()
     )
@@ -126,12 +131,13 @@ def test_space_keys_and_device_button_move_through_the_plan(qtbot, window, tmp_p
 
 def test_holds_table_fills_live(qtbot, window, tmp_path):
     steps = rest(0.5) + MARK + hold(20.0, 3.0) + rest(1.0) + MARK + hold(30.0, 3.0) + rest(1.0)
-    connect(window, scenario(tmp_path, steps), 0, "holds")
+    connect(window, scenario(tmp_path, steps), 4, "holds")  # frames see the holds live
     qtbot.waitUntil(lambda: window.holds_table.rowCount() == 2, timeout=WAIT_MS)
     table = window.holds_table
     assert [table.item(r, 1).text() for r in range(2)] == ["A", "B"]
     assert [h.mean_n for h in table.holds] == pytest.approx([20.0, 30.0], abs=1.0)
     assert len(window.plot.hold_regions) == 2
+    assert Sound.CHIME in window.sounder.played  # point A's 1 s target hold was reached
 
 
 def test_unplug_shows_reconnecting_and_recovers(qtbot, window, tmp_path):
@@ -181,3 +187,46 @@ def test_recording_produces_a_complete_session(qtbot, window, tmp_path, db_path)
     assert [h.point for h in session.holds] == ["Upper trapezius L", "Levator scapulae L"]
     assert len(session.marks) == 2
     assert session.stats.samples > 5000 and session.stats.lost_samples == 0
+
+
+def test_pause_freezes_the_plot_while_samples_keep_coming(qtbot, window, tmp_path):
+    connect(window, scenario(tmp_path, rest(0.5) + hold(20.0, 3.0) + rest(4.0)), 2, "pause")
+    qtbot.waitUntil(lambda: window.plot.points_drawn > 500, timeout=WAIT_MS)
+    window.pause_button.click()
+    frozen_end = window.plot.curve_data()[0][-1]
+    qtbot.waitUntil(lambda: window.live.t_s > frozen_end + 0.5, timeout=WAIT_MS)
+    assert window.plot.curve_data()[0][-1] == frozen_end  # the view stays put
+    assert window.trace.last_t_s > frozen_end  # ... while the window's copy goes on
+    window.pause_button.click()
+    qtbot.waitUntil(lambda: window.plot.curve_data()[0][-1] > frozen_end + 0.5, timeout=WAIT_MS)
+
+
+def test_settings_units_zero_and_mute_act_on_the_live_window(qtbot, window, tmp_path):
+    connect(window, scenario(tmp_path, rest(0.5) + hold(9.80665, 3.0) + rest(3.0)), 2, "units")
+    qtbot.waitUntil(window.zero_button.isEnabled, timeout=WAIT_MS)
+    window.apply_config(Config(units="kgf", contact_area_cm2=1.0, points=window.config.points))
+    assert window.readout.unit_label.text() == "kgf"
+    assert window.live.config.units == "kgf"
+    qtbot.waitUntil(lambda: window.readout.force_label.text() == "1.00", timeout=WAIT_MS)
+    assert window.readout.pressure_label.text() == "98 kPa"
+    window.zero_button.click()
+    assert any("zeroed (" in line for line in window.alert_log.texts())  # ours, with counts
+    window.mute_button.click()
+    assert window.sounder.muted and window.mute_button.text() == "Muted"
+
+
+def test_live_raw_source_reads_counts_from_the_session(qtbot, window, tmp_path):
+    from gui.dialogs.calibration_wizard import LiveRawSource
+
+    load = '[[steps]]\naction = "load"\nmass_kg = 1.0\nseconds = 3.0\n'
+    connect(window, scenario(tmp_path, rest(0.5) + load), 2, "raw")
+    qtbot.waitUntil(lambda: window.live.t_s > 1.5, timeout=WAIT_MS)
+    source = LiveRawSource(window.live)
+    assert source.uid == "SIM-GUI-0001" and source.rate_hz == 1000.0
+    qtbot.waitUntil(lambda: window.live.t_s > 2.5, timeout=WAIT_MS)
+    t_s, raw = source.read_new()
+    assert t_s.shape[0] > 500 and np.all(np.diff(t_s) > 0)
+    force = window.live.calibration.counts_to_n(raw)
+    assert np.median(force) == pytest.approx(9.80665, abs=0.5)
+    t2, _ = source.read_new()
+    assert t2.shape[0] == 0 or t2[0] > t_s[-1]  # only new samples
