@@ -9,6 +9,7 @@ a path that does not exist yet is where the settings dialog will save. Without
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -54,11 +55,21 @@ def run_gui(port: str | None, db_path: Path | None, config_path: Path | None) ->
     """Open the live window on ``port`` (the simulator when None) and run until closed."""
     from .main_window import MainWindow
 
-    app = create_app()
     path = config_path if config_path is not None else default_config_path()
     config = load_or_default(path)  # BadInput (exit 2) before any window opens
+    app = create_app()
     window = MainWindow(config, config_path=path, db_path=db_path, port=port or DEFAULT_PORT)
     window.resize(1600, 960)
     window.show()
     window.connect_device(port or DEFAULT_PORT)
+
+    def close_on_signal(signum: int, _frame: object) -> None:
+        # Ctrl-C / SIGTERM: close like the window's close button, so a recording is
+        # finalised (the window's frame timer gives Python the chance to run this)
+        log.info("signal %d: closing", signum)
+        window.close()
+        app.quit()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, close_on_signal)
     return int(app.exec())
