@@ -521,6 +521,10 @@ class MainWindow(QMainWindow):
         elif isinstance(event, StateChange):
             self._show_status(live, str(event.state), event.detail)
             self._last_status = time.monotonic()
+            if str(event.state) == "failed":  # offer Connect again; the error stays shown
+                self._set_connected_ui(False)
+                self.alert_log.add_entry(live.t_s, f"link failed: {event.detail}", theme.MAX)
+                return
             self.alert_log.add_entry(live.t_s, f"link {event.state}", theme.TEXT_DIM)
         elif isinstance(event, DeviceNotice):
             self.alert_log.add_entry(event.t_s, event.text, theme.TEXT_DIM)

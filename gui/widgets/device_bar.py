@@ -154,16 +154,17 @@ class DeviceBar(QFrame):
             "failed": theme.MAX,
         }.get(state, theme.TEXT_DIM)
         shown = "reconnecting…" if state == "reconnecting" else state
-        if state == "failed" and status.detail:
-            shown = f"failed: {status.detail}"
         self.state_label.setText(shown)
+        self.state_label.setToolTip(status.detail)
         self.state_label.setStyleSheet(f"color: {color};")
         parts = []
-        if status.device is not None:
+        if state == "failed" and status.detail:
+            parts.append(status.detail)
+        elif status.device is not None:
             d = status.device
             parts.append(f"{d.uid}  fw {d.firmware}")
             parts.append(f"{d.rate_hz:g} Hz")
-        if state != "disconnected":
+        if state not in ("disconnected", "failed"):
             parts.append(f"lost {status.lost_samples}")
             parts.append(f"CRC {status.crc_errors}")
             parts.append(f"drift {status.drift_ppm:+.0f} ppm")

@@ -230,3 +230,13 @@ def test_live_raw_source_reads_counts_from_the_session(qtbot, window, tmp_path):
     assert np.median(force) == pytest.approx(9.80665, abs=0.5)
     t2, _ = source.read_new()
     assert t2.shape[0] == 0 or t2[0] > t_s[-1]  # only new samples
+
+
+def test_a_port_that_cannot_open_is_reported_and_connect_is_offered_again(qtbot, window, tmp_path):
+    missing = tmp_path / "missing.toml"
+    window.connect_device(f"sim://fail-{uuid.uuid4().hex[:6]}?scenario={missing}")
+    qtbot.waitUntil(lambda: window.device_bar.state_text == "failed", timeout=WAIT_MS)
+    assert str(missing) in window.device_bar.status_label.text()
+    assert window.device_bar.connect_button.text() == "Connect"
+    assert not window.record_button.isEnabled()
+    assert any("link failed" in line for line in window.alert_log.texts())
