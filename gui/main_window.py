@@ -375,6 +375,7 @@ class MainWindow(QMainWindow):
             self.record_button.setChecked(False)
             self.record_button.setText("●  Record")
             self.rec_label.setText("")
+            self.setWindowTitle("pressure-logger")
             if sid:
                 self.alert_log.add_entry(self.live.t_s, f"session {sid} saved", theme.OK)
                 self.statusBar().showMessage(f"Session {sid} saved", 10000)
@@ -409,6 +410,7 @@ class MainWindow(QMainWindow):
         self.holds_table.clear_holds()
         self.record_button.setChecked(True)
         self.record_button.setText("■  Stop")
+        self.setWindowTitle(f"pressure-logger — recording {sid}")
         self.alert_log.add_entry(self.live.t_s, f"recording session {sid}", theme.RECORDING)
         return sid
 

@@ -9,7 +9,19 @@ from logger.records import Hold
 
 from ..display import DisplayUnits
 
-COLUMNS = ("#", "point", "start", "duration", "mean", "peak", "CV", "ramp", ">warn", ">max")
+COLUMNS = (
+    "#",
+    "point",
+    "start",
+    "duration",
+    "mean",
+    "peak",
+    "CV",
+    "ramp",
+    ">warn",
+    ">max",
+    "in target",
+)
 
 
 def _mm_ss(t_s: float) -> str:
@@ -59,6 +71,7 @@ class HoldsTable(QTableWidget):
             ramp,
             f"{hold.time_over_warn_s:.1f} s" if hold.time_over_warn_s else "—",
             f"{hold.time_over_max_s:.1f} s" if hold.time_over_max_s else "—",
+            "—" if hold.in_target_pct is None else f"{hold.in_target_pct:.0f} %",
         )
         row = self.rowCount()
         self.insertRow(row)

@@ -144,6 +144,7 @@ def test_holds_table_fills_and_follows_units(qtbot):
     table.add_hold(_hold(1, 9.80665))
     assert table.rowCount() == 2
     assert table.item(1, 4).text() == "9.8 N"
+    assert table.item(1, 10).text() == "80 %"
     table.set_units(DisplayUnits("kgf"))
     assert table.rowCount() == 2
     assert table.item(1, 4).text() == "1.00 kgf"
