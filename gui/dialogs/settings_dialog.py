@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
 from logger.config import UNITS, Config, save_config
 from logger.errors import BadInput
 
+from .. import theme
+
 log = logging.getLogger(__name__)
 
 POINT_COLUMNS = ("name", "warn N", "max N", "target low N", "target high N", "target hold s")
@@ -42,20 +44,30 @@ _POINT_KEYS = ("name", "warn_n", "max_n", "target_lo", "target_hi", "target_hold
 class SettingsError(ValueError):
     """A field the user typed cannot be used (message names the field and value)."""
 
+    def __init__(self, message: str, field: QLineEdit | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
-def _num(text: str, what: str, *, optional: bool = False) -> float | None:
+
+def _num(
+    text: str, what: str, *, optional: bool = False, field: QLineEdit | None = None
+) -> float | None:
     text = text.strip().replace(",", ".")
     if not text:
         if optional:
             return None
-        raise SettingsError(f"{what}: a number is required")
+        raise SettingsError(f"{what}: a number is required", field)
     try:
         value = float(text)
     except ValueError:
-        raise SettingsError(f"{what}: {text!r} is not a number") from None
+        raise SettingsError(f"{what}: {text!r} is not a number", field) from None
     if not math.isfinite(value):
-        raise SettingsError(f"{what}: {text!r} is not a finite number")
+        raise SettingsError(f"{what}: {text!r} is not a finite number", field)
     return value
+
+
+def _edit_num(edit: QLineEdit, what: str, *, optional: bool = False) -> float | None:
+    return _num(edit.text(), what, optional=optional, field=edit)
 
 
 def _fmt(value: float | None) -> str:
@@ -70,7 +82,7 @@ class SettingsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.setMinimumWidth(760)
+        self.setMinimumWidth(940)
         self.config = config
         self.config_path = config_path
 
@@ -107,7 +119,9 @@ class SettingsDialog(QDialog):
         self.points_table = QTableWidget(0, len(POINT_COLUMNS))
         self.points_table.setHorizontalHeaderLabels(list(POINT_COLUMNS))
         self.points_table.verticalHeader().setVisible(True)
-        self.points_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.points_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.points_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         for p in config.points:
             lo, hi = p.target_n if p.target_n else (None, None)
@@ -129,7 +143,7 @@ class SettingsDialog(QDialog):
         self.error_label.setObjectName("error")
         self.error_label.setWordWrap(True)
         self.path_label = QLabel(
-            f"saved to {config_path}" if config_path else "not saved (no configuration file)"
+            f"Save writes {config_path}" if config_path else "not saved (no configuration file)"
         )
         self.path_label.setObjectName("dim")
         self.buttons = QDialogButtonBox(
@@ -144,6 +158,15 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.error_label)
         layout.addWidget(self.path_label)
         layout.addWidget(self.buttons)
+
+    def _mark_field(self, field: QLineEdit | None) -> None:
+        """Outline the field at fault (and only it) and put the cursor there."""
+        for edit in self.findChildren(QLineEdit):
+            edit.setStyleSheet("")
+        if field is not None:
+            field.setStyleSheet(f"border: 2px solid {theme.MAX};")
+            field.setFocus()
+            field.selectAll()
 
     def _add_row(self, values: list) -> None:
         r = self.points_table.rowCount()
@@ -164,22 +187,24 @@ class SettingsDialog(QDialog):
     def build_config(self) -> Config:
         """The configuration the fields describe, or SettingsError / BadInput naming the field."""
         d: dict = {"units": self.units_combo.currentText()}
-        area = _num(self.area_edit.text(), "contact area", optional=True)
+        area = _edit_num(self.area_edit, "contact area", optional=True)
         if area is not None:
             d["contact_area_cm2"] = area
         d["holds"] = {
-            "onset_n": _num(self.onset_edit.text(), "hold onset"),
-            "release_n": _num(self.release_edit.text(), "hold release"),
-            "min_duration_s": _num(self.min_hold_edit.text(), "shortest hold"),
+            "onset_n": _edit_num(self.onset_edit, "hold onset"),
+            "release_n": _edit_num(self.release_edit, "hold release"),
+            "min_duration_s": _edit_num(self.min_hold_edit, "shortest hold"),
         }
-        warn = _num(self.warn_edit.text(), "warn limit")
-        mx = _num(self.max_edit.text(), "max limit")
+        warn = _edit_num(self.warn_edit, "warn limit")
+        mx = _edit_num(self.max_edit, "max limit")
         if warn is not None and mx is not None and mx <= warn:
-            raise SettingsError(f"max limit {mx:g} N must be above the warn limit {warn:g} N")
+            raise SettingsError(
+                f"max limit {mx:g} N must be above the warn limit {warn:g} N", self.max_edit
+            )
         d["limits"] = {
             "warn_n": warn,
             "max_n": mx,
-            "max_hold_s": _num(self.max_hold_edit.text(), "longest hold"),
+            "max_hold_s": _edit_num(self.max_hold_edit, "longest hold"),
         }
         points = []
         for r in range(self.points_table.rowCount()):
@@ -212,7 +237,9 @@ class SettingsDialog(QDialog):
             config = self.build_config()
         except (SettingsError, BadInput) as exc:
             self.error_label.setText(str(exc))
+            self._mark_field(getattr(exc, "field", None))
             return
+        self._mark_field(None)
         if self.config_path is not None:
             try:
                 self.config_path.parent.mkdir(parents=True, exist_ok=True)

@@ -71,6 +71,8 @@ def test_settings_refuse_bad_fields_in_place(settings, field, text, message):
     assert settings.result() != QDialog.DialogCode.Accepted
     assert message in settings.error_label.text()
     assert not settings.config_path.exists()  # nothing written
+    if field in ("warn_edit", "max_edit", "onset_edit"):
+        assert "border" in getattr(settings, field).styleSheet()  # the field is outlined
 
 
 def test_settings_refuse_empty_point_entries(settings):
