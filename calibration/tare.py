@@ -134,5 +134,5 @@ class Tare:
         self._warned = True
         t = np.asarray(t_s, dtype=np.float64).reshape(-1)
         warning = DriftWarning(float(t[-1]), drift_n, self.drift_limit_n)
-        log.warning("%s", warning.message())
+        log.info("%s", warning.message())  # the caller shows it to the user
         return warning

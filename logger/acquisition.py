@@ -53,7 +53,7 @@ from firmware_protocol.messages import (
 )
 from firmware_protocol.text_mode import TextLineDecoder, looks_like_text
 
-from .errors import DeviceError, ProtocolMismatch
+from .errors import BadInput, DeviceError, ProtocolMismatch
 from .records import DeviceInfo, Gap, GapCause, SampleBlock
 
 log = logging.getLogger(__name__)
@@ -187,14 +187,24 @@ def renamed_candidates(original: str, usb: UsbIdentity, ports: list | None = Non
 
 
 def _open_port(url: str) -> serial.SerialBase:
-    """Open ``url`` exclusively where the OS allows it; every failure is a DeviceError."""
+    """Open ``url`` exclusively where the OS allows it.
+
+    A port that is not there or cannot be opened is a DeviceError (exit 1); a URL that
+    cannot mean anything (unknown scheme, bad ``sim://`` parameter, malformed scenario)
+    is BadInput (exit 2)."""
     try:
         try:
             return serial.serial_for_url(url, baudrate=BAUD, timeout=READ_TIMEOUT_S, exclusive=True)
+        except BadInput:
+            raise
         except (TypeError, ValueError):  # URL handlers without the exclusive option
             return serial.serial_for_url(url, baudrate=BAUD, timeout=READ_TIMEOUT_S)
+    except BadInput:
+        raise
     except (serial.SerialException, OSError) as exc:
         raise DeviceError(f"cannot open port '{url}': {exc}") from None
+    except ValueError as exc:
+        raise BadInput(f"port '{url}': {exc}") from None
 
 
 class Acquisition:
@@ -327,7 +337,7 @@ class Acquisition:
                     self._recover(exc)
         except Exception as exc:  # the thread must end in a known state, never silently
             self.error = exc
-            if not isinstance(exc, DeviceError | ProtocolMismatch):
+            if not isinstance(exc, DeviceError | BadInput):
                 log.exception("reader thread failed")
             self._set_state(LinkState.FAILED, str(exc))
         finally:

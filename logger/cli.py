@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pressure-logger {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except DeviceError as exc:
-        print(f"pressure-logger {args.command}: device error: {exc}", file=sys.stderr)
+        print(f"pressure-logger {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

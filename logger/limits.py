@@ -3,14 +3,30 @@
 - Levels: the current point's ``warn_n``/``max_n`` overrides, else the config's
   (:meth:`logger.points.PointPlan.levels`), read at every block, so a mark changes them
   from the next block on.
-- An excursion starts at the first sample strictly above the level and ends at the first
-  sample below ``level - hysteresis`` with ``hysteresis = max(0.5 N, 2 % of level)``
-  (:func:`hysteresis_n`). Exactly one alert per excursion, however much the force chatters
-  around the level. Warn and max are separate excursions: crossing 60 N raises a warn alert
-  (at 40 N) and then a max alert. Excursions are not ended by gaps in the data: only a
-  sample below the hysteresis band ends them.
-- ``hold_duration``: once per contact, at the first sample more than ``max_hold_s`` after
-  the contact's start.
+- Excursions: one alert per excursion (DESIGN.md §6), however long the therapist hovers at
+  the level with tremor, noise or a slow drift. An excursion starts at the first sample
+  strictly above the level. It ends only once force has stayed below
+  ``level - hysteresis`` for the re-arm time: at the first sample at least
+  :data:`REARM_S` (1.0 s) of device time after the first sample of an unbroken run of
+  samples below that band.
+
+  * ``hysteresis = max(HYSTERESIS_MIN_N, HYSTERESIS_FRACTION × level)`` =
+    ``max(1 N, 5 % of level)`` (:func:`hysteresis_n`; 2 N at the default 40 N warn level,
+    3 N at 60 N). It exceeds the peak-to-peak of physiological tremor (≈0.3–1 N) plus
+    sensor noise at the level, so a hand hovering just above the level does not dip out.
+  * :data:`REARM_S` = 1.0 s: longer than several tremor periods (8–12 Hz) and than the
+    dips of a drifting plateau, so a plateau drifting down through the band ends its
+    excursion once, and a new alert needs a genuine new push after a real release.
+  * Time is device time (``t_s``): a gap in the data between two samples below the band
+    counts towards the re-arm time; a sample inside the band or above the level restarts
+    it. Nothing else (no gap, no block boundary) ends an excursion.
+
+  Warn and max are separate excursions: crossing 60 N raises a warn alert (at 40 N) and
+  then a max alert. The decision is vectorised per block and carries its state
+  (:class:`ExcursionState`) across blocks, so alerts do not depend on how the samples were
+  split into blocks.
+- ``hold_duration``: once per contact (hold), at the first sample more than ``max_hold_s``
+  after the contact's start, whatever the force does during the contact.
 - An alert carries ``t_s`` and force (``value``) of the first sample over the level (the
   hold's duration for ``hold_duration``), the current point index and the index of the hold
   the sample belongs to (from the contact spans the pipeline passes; None outside contacts).
@@ -18,6 +34,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,12 +44,14 @@ from .config import Limits
 from .points import PointPlan
 from .records import Alert, AlertKind
 
-HYSTERESIS_MIN_N = 0.5
-HYSTERESIS_FRACTION = 0.02
+HYSTERESIS_MIN_N = 1.0
+HYSTERESIS_FRACTION = 0.05
+REARM_S = 1.0  # device time force must stay below level - hysteresis to end an excursion
+_DURATION_KEYS_KEPT = 16  # contacts remembered as having had their hold_duration alert
 
 
 def hysteresis_n(level_n: float) -> float:
-    """How far below a level force must fall to end an excursion."""
+    """How far below a level force must fall (for :data:`REARM_S`) to end an excursion."""
     return max(HYSTERESIS_MIN_N, HYSTERESIS_FRACTION * level_n)
 
 
@@ -53,31 +72,66 @@ class ContactSpan:
     hold_index: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class ExcursionState:
+    """Where one level's excursion stands after a block.
+
+    ``active``: an excursion is open (its alert has been raised). ``below_since_s``: while
+    active and the last sample was below the hysteresis band, the time of the first sample
+    of that unbroken run below the band (the re-arm clock); None otherwise.
+    """
+
+    active: bool = False
+    below_since_s: float | None = None
+
+
 def excursion_starts(
-    force_n: np.ndarray, level_n: float, hyst_n: float, in_excursion: bool
-) -> tuple[list[int], bool]:
+    t_s: np.ndarray,
+    force_n: np.ndarray,
+    level_n: float,
+    hyst_n: float,
+    state: ExcursionState,
+    rearm_s: float = REARM_S,
+) -> tuple[list[int], ExcursionState]:
     """Indices where new excursions above ``level_n`` start, and the state after the block.
 
-    One search step per excursion (not per sample).
+    Vectorised: numpy finds the samples over the level and the runs below
+    ``level_n - hyst_n`` with the sample at which each run has lasted ``rearm_s``; the only
+    Python loop is one step per excursion (not per sample).
     """
-    if len(force_n) == 0:
-        return [], in_excursion
-    # fast paths: quiet block below the level; a block that stays inside the excursion
-    if not in_excursion and force_n.max() <= level_n:
-        return [], False
-    if in_excursion and force_n.min() >= level_n - hyst_n:
-        return [], True
+    n = len(force_n)
+    if n == 0:
+        return [], state
+    low_n = level_n - hyst_n
+    # fast path: quiet block below the level
+    if not state.active and force_n.max() <= level_n:
+        return [], ExcursionState()
+    under = force_n < low_n
+    # fast path: a block that stays inside the excursion, never below the band
+    if state.active and not under.any():
+        return [], ExcursionState(active=True)
     over = np.nonzero(force_n > level_n)[0]
-    under = np.nonzero(force_n < level_n - hyst_n)[0]
+    # runs [run_a, run_b) of samples below the band; the re-arm sample of each run
+    edges = np.diff(under.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    run_a = np.nonzero(edges == 1)[0]
+    run_b = np.nonzero(edges == -1)[0]
+    run_t0 = t_s[run_a].astype(np.float64)
+    if state.below_since_s is not None and len(run_a) and run_a[0] == 0:
+        run_t0[0] = state.below_since_s  # the run began in an earlier block
+    rearm_k = np.maximum(np.searchsorted(t_s, run_t0 + rearm_s, side="left"), run_a)
+    armed = rearm_k < run_b
+    rearm_at, rearm_run = rearm_k[armed], np.nonzero(armed)[0]
     starts: list[int] = []
+    active = state.active
     pos = 0
     while True:
-        if in_excursion:
-            j = int(under.searchsorted(pos))
-            if j == len(under):
+        if active:
+            # runs that re-arm at or after pos all lie after the excursion's start
+            j = int(rearm_at.searchsorted(pos))
+            if j == len(rearm_at):
                 break
-            pos = int(under[j]) + 1
-            in_excursion = False
+            pos = int(run_b[rearm_run[j]])
+            active = False
         else:
             j = int(over.searchsorted(pos))
             if j == len(over):
@@ -85,20 +139,25 @@ def excursion_starts(
             pos = int(over[j])
             starts.append(pos)
             pos += 1
-            in_excursion = True
-    return starts, in_excursion
+            active = True
+    below_since_s = None
+    if active and under[-1]:
+        below_since_s = float(run_t0[-1])
+    return starts, ExcursionState(active, below_since_s)
 
 
 class LimitMonitor:
     def __init__(self, limits: Limits, plan: PointPlan | None = None) -> None:
         self.limits = limits
         self.plan = plan if plan is not None else PointPlan([], limits)
-        self._in_excursion = {AlertKind.WARN: False, AlertKind.MAX: False}
-        self._duration_alerted_key: int | None = None
+        self._state = {AlertKind.WARN: ExcursionState(), AlertKind.MAX: ExcursionState()}
+        # keys of the latest contacts that had their hold_duration alert (a contact appears
+        # in the spans of every block it overlaps, so the alert must not repeat)
+        self._duration_alerted: deque[int] = deque(maxlen=_DURATION_KEYS_KEPT)
 
     def in_excursion(self, kind: AlertKind) -> bool:
-        """Whether force is currently above (or within the hysteresis of) that level."""
-        return self._in_excursion[kind]
+        """Whether that level's excursion is open (its alert raised, not yet re-armed)."""
+        return self._state[kind].active
 
     def process(
         self, t_s: np.ndarray, force_n: np.ndarray, spans: Sequence[ContactSpan] = ()
@@ -112,8 +171,8 @@ class LimitMonitor:
         lv = self.plan.levels()
         alerts: list[Alert] = []
         for kind, level_n in ((AlertKind.WARN, lv.warn_n), (AlertKind.MAX, lv.max_n)):
-            starts, self._in_excursion[kind] = excursion_starts(
-                f, level_n, hysteresis_n(level_n), self._in_excursion[kind]
+            starts, self._state[kind] = excursion_starts(
+                t, f, level_n, hysteresis_n(level_n), self._state[kind]
             )
             for k in starts:
                 alerts.append(
@@ -126,12 +185,12 @@ class LimitMonitor:
                     )
                 )
         for span in spans:
-            if span.key == self._duration_alerted_key:
+            if span.key in self._duration_alerted:
                 continue
             due_s = span.start_s + self.limits.max_hold_s
             k = span.first + int(np.searchsorted(t[span.first : span.stop], due_s, side="right"))
             if k < span.stop:
-                self._duration_alerted_key = span.key
+                self._duration_alerted.append(span.key)
                 alerts.append(
                     Alert(
                         t_s=float(t[k]),

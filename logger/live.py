@@ -55,7 +55,8 @@ log = logging.getLogger(__name__)
 RING_SECONDS = 600.0  # the longest live window the GUI offers (10 min)
 AUTO_ZERO_S = 0.5  # unloaded time at the start used to zero the sensor
 RECENT_RAW_S = 0.25  # raw history kept for a manual zero
-DRIFT_STEADY_N = 0.5  # a block steadier than this, below release_n, counts as unloaded
+DRIFT_WINDOW_S = 1.0  # contact-free time needed before the zero is checked for drift
+DRIFT_STEADY_N = 0.5  # … and the spread (std) of the force over it must stay below this
 
 
 def utc_now_iso() -> str:
@@ -136,6 +137,7 @@ class LiveSession:
         self._recent_raw: deque[np.ndarray] = deque()
         self._recent_n = 0
         self._drift: Tare | None = None
+        self._unloaded: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.holds: list[Hold] = []
         self.alerts: list[Alert] = []
         self.marks: list[Mark] = []
@@ -298,7 +300,7 @@ class LiveSession:
             started_at=utc_now_iso(),
             device=dataclasses.replace(self.device),
             calibration=self.calibration.to_info(),
-            config=self.config.to_dict(),
+            config=dataclasses.replace(self.config, points=list(self._points)).to_dict(),
             client=client,
             therapist=therapist,
             notes=notes,
@@ -328,9 +330,16 @@ class LiveSession:
                 return None
             out = self.pipeline.finish()
             self._write_outputs(rec, out)
+            self.holds += out.holds
+            self.alerts += out.alerts
         c = self._acq.counters
         duration = (rec.last_t_s - rec.t0_s) if rec.t0_s is not None else 0.0
         rate = self.device.rate_hz if self.device else 0.0
+        if not rate and rec.samples > 1 and duration > 0:
+            # a text-mode device has no declared rate: state the mean rate it achieved
+            rate = round((rec.samples - 1) / duration, 3)
+            if self.device is not None:
+                self.device.rate_hz = rate
         stats = SessionStats(
             samples=rec.samples,
             duration_s=round(duration + (1.0 / rate if rate and rec.samples else 0.0), 6),
@@ -340,7 +349,7 @@ class LiveSession:
             reconnects=c.reconnects - rec.reconnects0,
         )
         rec.writer.close(status, stats, utc_now_iso())
-        if self.device is not None and self._acq.clock_samples >= 3:
+        if self.device is not None and (self._acq.clock_samples >= 3 or self.device.text_mode):
             self._open_store().set_device(
                 rec.session_id,
                 dataclasses.replace(
@@ -469,14 +478,27 @@ class LiveSession:
             self._events.put(DeviceNotice(float(t_s[-1]), "zeroed at start (sensor unloaded)"))
 
     def _check_drift(self, block: SampleBlock, force_n: np.ndarray) -> None:
-        """Between holds, a steady low reading that is not 0 N means the zero wandered."""
-        if self._drift is None or self.pipeline.current_hold is not None:
-            return
+        """Between holds, a steady low reading that is not 0 N means the zero wandered.
+
+        Only a stretch of at least DRIFT_WINDOW_S with no contact counts: every sample
+        below release_n and the spread small (a light press or a ramp is not drift)."""
         f = force_n[:, 0]
-        release_n = self.config.holds.release_n
-        if float(np.ptp(f)) > DRIFT_STEADY_N or float(np.max(np.abs(f))) >= release_n:
+        unloaded = (
+            self.pipeline.current_hold is None
+            and float(np.max(np.abs(f))) < self.config.holds.release_n
+        )
+        if not unloaded or self._drift is None:
+            self._unloaded.clear()
             return
-        warning: DriftWarning | None = self._drift.check_drift(block.t_s, block.raw)
+        self._unloaded.append((block.t_s, block.raw[:, 0], f))
+        span_s = float(block.t_s[-1] - self._unloaded[0][0][0])
+        if span_s < DRIFT_WINDOW_S:
+            return
+        t_s, raw, force = (np.concatenate(parts) for parts in zip(*self._unloaded, strict=True))
+        self._unloaded.clear()
+        if float(np.std(force)) > DRIFT_STEADY_N:
+            return
+        warning: DriftWarning | None = self._drift.check_drift(t_s, raw)
         if warning is not None:
             self._events.put(DeviceNotice(warning.t_s, warning.message()))
 

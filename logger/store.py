@@ -352,6 +352,8 @@ class SessionStore:
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
         """Open ``path`` (created if missing); refuse foreign files before touching them."""
+        if path.is_dir():
+            raise BadInput(f"{path}: is a directory, not a session database file")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(

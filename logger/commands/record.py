@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import select
 import signal
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from ..errors import BadInput, DeviceError
 
@@ -61,14 +63,18 @@ def run(args: argparse.Namespace) -> int:
     # heavy imports here, so that `pressure-logger --help` and other commands stay quick
     from ..config import default_config, load_config, parse_points_arg
     from ..live import LiveSession
-    from ..store import default_db_path
+    from ..records import MarkSource
+    from ..store import SessionStore, default_db_path
 
     if args.duration is not None and not args.duration > 0:
         raise BadInput(f"--duration must be a positive number of seconds, not {args.duration}")
     config = load_config(args.config) if args.config else default_config()
-    points = parse_points_arg(args.points) if args.points else config.points
-    db = args.db or default_db_path()
+    points = parse_points_arg(args.points) if args.points is not None else config.points
+    db = Path(args.db) if args.db else default_db_path()
+    if db.exists():  # refuse a broken or foreign library before touching the device
+        SessionStore(db).close()
     tty = sys.stderr.isatty()
+    keys = sys.stdin is not None and sys.stdin.isatty()  # Enter marks the next point
 
     live = LiveSession(args.port, config, db_path=db, points=points, record_limit_s=args.duration)
     old_term = signal.signal(signal.SIGTERM, _raise_terminate)
@@ -87,9 +93,18 @@ def run(args: argparse.Namespace) -> int:
         if warning:
             print(warning, file=sys.stderr)
         sid = live.recording_id
+        if keys:
+            print("recording; Enter = mark / next point, Ctrl-C = stop", file=sys.stderr)
         last_progress = 0.0
         while live.running and not live.finished.is_set():
-            time.sleep(0.05)
+            if keys and select.select([sys.stdin], [], [], 0.05)[0]:
+                sys.stdin.readline()
+                mark = live.mark(MarkSource.CLI)
+                point = live.plan.current
+                print(f"\rmark at {mark.t_s:.2f} s: {point.name if point else '-'}",
+                      file=sys.stderr)  # fmt: skip
+            elif not keys:
+                time.sleep(0.05)
             if tty and time.monotonic() - last_progress > 0.25:
                 last_progress = time.monotonic()
                 c = live.counters
@@ -108,9 +123,10 @@ def run(args: argparse.Namespace) -> int:
             print(file=sys.stderr)
     if sid is None:
         return 1
-    if live.error is not None and not live.finished.is_set():
-        print(f"device error: {live.error}", file=sys.stderr)
+    failed = live.error is not None and not live.finished.is_set()
+    if failed:
+        print(f"device error: {live.error} (session {sid} kept)", file=sys.stderr)
     print(f"holds: {len(live.holds)}  alerts: {len(live.alerts)}  "
           f"lost samples: {live.counters.lost_samples}", file=sys.stderr)  # fmt: skip
     print(sid, flush=True)
-    return 0
+    return 1 if failed else 0

@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--scenario", default="demo", metavar="FILE|NAME",
         help="scenario file or built-in name (demo, calibration, stress); default demo",
     )  # fmt: skip
+    p.add_argument("--db", help="accepted like every command's; the simulator uses no library")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
     p.add_argument(
         "--speed", type=float, default=1.0,
