@@ -28,6 +28,16 @@ rule, documented here once and used by the CLI and the GUI wizard):
   noise (``noise_n``, the standard error of one accepted reading, if the caller knows it) and
   larger than ``QUADRATIC_MIN_GAIN_PCT_FS`` (0.1 %) of full scale, so that noise on a truly
   linear sensor never buys a curve, and a curvature below clinical relevance is ignored.
+
+When is a fit refused (:func:`check_fit`; the CLI stores nothing and exits 2)? When the
+chosen model's R² (on counts) is below ``MIN_R2`` (0.999) or its worst non-linearity is
+above ``MAX_NONLINEARITY_PCT_FS`` (3 % of full scale). A linear sensor (load cell, or the
+simulator at its default 0.1 N noise) fits at R² > 0.99999 and < 0.1 %; an FSR whose output
+goes as F^0.8…F^0.9, calibrated with ≥ 4 masses (quadratic model), fits at R² ≥ 0.9995 and
+≤ 1.1 %. Mislabelled or missing masses land far outside: ``0.5,1,2`` entered for an
+unloaded sensor then 0.5/1/2 kg fits at R² 0.964, 8.3 %. (An FSR calibrated with only 3
+masses must be fitted linearly and may be refused: 0,1,2 kg on F^0.9 gives 2.4 %,
+R² 0.998; the message asks for ≥ 4 masses.)
 """
 
 from __future__ import annotations
@@ -50,6 +60,8 @@ STANDARD_GRAVITY = 9.80665  # m/s², exact (CGPM 1901); 1 kgf = 9.80665 N
 MIN_POINTS_QUADRATIC = 4
 QUADRATIC_RMS_RATIO = 0.5
 QUADRATIC_MIN_GAIN_PCT_FS = 0.1
+MIN_R2 = 0.999  # a fit below this is refused (see "When is a fit refused")
+MAX_NONLINEARITY_PCT_FS = 3.0  # worst |residual| as % of full scale, above → refused
 
 
 class CalibrationError(BadInput):
@@ -257,6 +269,36 @@ class FitResult:
         ):
             lines.append(f"{m:10.4f} {f:11.4f} {c:13.1f} {r:+11.4f}")
         return lines
+
+
+def fit_problem(fit: FitResult) -> str | None:
+    """Why ``fit`` is too poor to store (one line), or None when it is plausible; the bounds
+    are ``MIN_R2`` and ``MAX_NONLINEARITY_PCT_FS`` (module docstring)."""
+    problems = []
+    if not fit.r2 >= MIN_R2:
+        problems.append(f"R² {fit.r2:.4f} < {MIN_R2:g}")
+    if not fit.nonlinearity_pct_fs <= MAX_NONLINEARITY_PCT_FS:
+        problems.append(
+            f"non-linearity {fit.nonlinearity_pct_fs:.2f} % > {MAX_NONLINEARITY_PCT_FS:g} % of "
+            "full scale"
+        )
+    if not problems:
+        return None
+    worst = int(np.argmax(np.abs(fit.residuals_n)))
+    hint = "check the masses and that each was on the sensor when accepted"
+    if fit.model is ModelKind.LINEAR and len(fit.masses_kg) < MIN_POINTS_QUADRATIC:
+        hint += f"; a non-linear sensor needs ≥ {MIN_POINTS_QUADRATIC} masses"
+    return (
+        f"fit refused, nothing stored: {' and '.join(problems)} (worst at "
+        f"{fit.masses_kg[worst]:g} kg, {fit.residuals_n[worst]:+.3f} N); {hint}"
+    )
+
+
+def check_fit(fit: FitResult) -> None:
+    """Raise a one-line :class:`CalibrationError` when :func:`fit_problem` finds one."""
+    problem = fit_problem(fit)
+    if problem is not None:
+        raise CalibrationError(problem)
 
 
 def _as_float(value: object, what: str, index: int) -> float:

@@ -43,21 +43,40 @@ class AcceptedPoint:
     reading: StableReading
 
 
+def validate_stacked(masses_kg: Sequence[object], what: str = "masses_kg") -> list[float]:
+    """A mass list for stacked weights: the checks of :func:`validate_masses`, plus the
+    first mass is 0 (the unloaded reading) and each next total is larger than the one
+    before (weights are only ever added). One-line CalibrationError naming the value."""
+    values = [float(m) for m in _validate(list(masses_kg), what=what)]
+    if values[0] != 0.0:
+        raise CalibrationError(
+            f"{what}: first mass is {masses_kg[0]!r}, must be 0 (the unloaded sensor is "
+            "the first point)"
+        )
+    for i in range(1, len(values)):
+        if not values[i] > values[i - 1]:
+            raise CalibrationError(
+                f"{what}: {masses_kg[i]!r} (entry {i + 1}) is not more than "
+                f"{masses_kg[i - 1]!r} (entry {i}); weights are stacked, so list the total "
+                "mass at each step in increasing order"
+            )
+    return values
+
+
 def parse_masses(text: str, flag: str = "--masses-kg") -> list[float]:
-    """``"0,0.5,1,2"`` → [0.0, 0.5, 1.0, 2.0]; one-line CalibrationError naming the value."""
+    """``"0,0.5,1,2"`` → [0.0, 0.5, 1.0, 2.0]; one-line CalibrationError naming the value.
+    Stacked weights: starts at 0 and increases strictly (:func:`validate_stacked`)."""
     items = [s.strip() for s in str(text).split(",")]
     if any(s == "" for s in items):
         raise CalibrationError(f"{flag}: empty entry in {text!r}")
-    values = []
     for i, s in enumerate(items):
         try:
-            values.append(float(s))
+            float(s)
         except ValueError:
             raise CalibrationError(
                 f"{flag}: {s!r} (entry {i + 1}) is not a number of kilograms"
             ) from None
-    _validate(values, what=flag)
-    return values
+    return validate_stacked(items, what=flag)
 
 
 class CalibrationProcedure:
@@ -78,7 +97,7 @@ class CalibrationProcedure:
         g: float = STANDARD_GRAVITY,
         channel: int = 0,
     ) -> None:
-        self.masses_kg = [float(m) for m in _validate(list(masses_kg), what="masses_kg")]
+        self.masses_kg = validate_stacked(list(masses_kg), what="masses_kg")
         if not rate_hz > 0:
             raise CalibrationError(f"rate_hz: {rate_hz!r} must be > 0")
         self.rate_hz = float(rate_hz)

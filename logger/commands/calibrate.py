@@ -4,12 +4,16 @@ Guided: asks for each (stacked) mass in turn, shows the reading settling, accept
 Enter once stable. ``--auto``: for each listed mass, accepts the next stable plateau that
 differs from the previously accepted one (simulator, scripted rigs). Prints the fit and its
 residuals and stores it under the device's uid in the session library; every later session
-of that device uses it. Nothing is stored unless every mass was accepted and the fit worked.
+of that device uses it. Nothing is stored unless every mass was accepted and the fit is
+plausible (``calibration.models.check_fit``); the session library is not even created
+before then. A linear calibration is also written into a device that reports
+``Capability.EEPROM_CAL`` (STORE_CAL), so it reads in newtons on other hosts too.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import queue
 import sys
 import threading
@@ -19,6 +23,8 @@ from pathlib import Path
 from ..errors import BadInput, DeviceError
 
 NO_DATA_S = 10.0  # host seconds without a sample before the device counts as gone
+STORE_CAL_FLUSH_S = 0.5  # host seconds the reader gets to write STORE_CAL before it stops
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,10 +68,35 @@ def _stdin_lines(out: queue.SimpleQueue) -> None:
     out.put(None)
 
 
+def check_db_path(path: Path) -> None:
+    """Fail early on a --db the calibration could not be stored in, without creating or
+    changing anything: BadInput (exit 2) when it is not an SQLite file, DeviceError (exit 1)
+    when it cannot be written or created."""
+    if path.exists():
+        if not path.is_file():
+            raise BadInput(f"{path}: not a file (--db must be an SQLite database file)")
+        try:
+            with path.open("rb") as f:
+                header = f.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise DeviceError(f"{path}: {exc.strerror or exc}") from None
+        if header and header != SQLITE_HEADER:
+            raise BadInput(f"{path}: not an SQLite database (--db)")
+        if not os.access(path, os.W_OK):
+            raise DeviceError(f"{path}: not writable (--db)")
+        return
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise DeviceError(f"{path}: cannot be created, {parent} is not a writable directory")
+
+
 def run(args: argparse.Namespace) -> int:
-    from calibration.models import Calibration
+    from calibration.models import Calibration, ModelKind, check_fit
     from calibration.procedure import CalibrationProcedure, parse_masses
     from calibration.store import CalibrationStore
+    from firmware_protocol.messages import Capability, StoreCal
 
     from ..acquisition import Acquisition, LinkState
     from ..store import default_db_path
@@ -75,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"--window-s: {args.window_s} must be in (0, 30] seconds")
     if not args.timeout_s > args.window_s:
         raise BadInput(f"--timeout-s: {args.timeout_s} must be longer than --window-s")
-    store = CalibrationStore(args.db or default_db_path())  # a bad --db fails before the device
+    db_path = Path(args.db or default_db_path())
+    check_db_path(db_path)  # a bad --db fails before the device; created only to store
     tty = sys.stderr.isatty()
 
     blocks: queue.SimpleQueue = queue.SimpleQueue()
@@ -112,21 +144,35 @@ def run(args: argparse.Namespace) -> int:
             keys = queue.SimpleQueue()
             threading.Thread(target=_stdin_lines, args=(keys,), daemon=True).start()
         _collect(proc, acq, blocks, keys, tty, LinkState, early)
+
+        fit = proc.fit()
+        for line in fit.report_lines():
+            print(line)
+        check_fit(fit)  # a clearly wrong fit: one-line reason, exit 2, nothing stored
+        if factory is not None:
+            # what the factory calibration made of this fit's full scale and of zero force
+            fs_counts = fit.calibration.n_to_counts(fit.full_scale_n)
+            fs_err = (float(factory.counts_to_n(fs_counts)) / fit.full_scale_n - 1.0) * 100.0
+            zero_n = float(factory.counts_to_n(fit.calibration.offset_counts))
+            print(f"factory    read {fs_err:+.2f} % at full scale and {zero_n:+.3f} N at zero "
+                  "(corrected from now on)")  # fmt: skip
+        store = CalibrationStore(db_path)
+        cal_id = store.save(device.uid, fit)
+        print(f"stored calibration {cal_id} for device {device.uid} in {store.db_path}")
+        cal = fit.calibration
+        can_store = identity is not None and bool(identity.capabilities & Capability.EEPROM_CAL)
+        if not can_store:
+            print("device has no calibration memory (EEPROM_CAL): stored on this host only")
+        elif cal.model is not ModelKind.LINEAR:
+            print("device memory keeps only a linear calibration: the quadratic one is "
+                  "stored on this host only (the device keeps its own)")  # fmt: skip
+        else:
+            acq.send(StoreCal(float(cal.counts_per_n), int(round(cal.offset_counts))))
+            time.sleep(STORE_CAL_FLUSH_S)  # the reader writes queued commands between reads
+            print(f"sent to the device's memory (STORE_CAL): {cal.counts_per_n:.6g} counts/N, "
+                  f"zero {int(round(cal.offset_counts))} counts")  # fmt: skip
     finally:
         acq.stop()
-
-    fit = proc.fit()
-    for line in fit.report_lines():
-        print(line)
-    if factory is not None:
-        # what the factory calibration made of this fit's full scale and of zero force
-        fs_counts = fit.calibration.n_to_counts(fit.full_scale_n)
-        fs_err = (float(factory.counts_to_n(fs_counts)) / fit.full_scale_n - 1.0) * 100.0
-        zero_n = float(factory.counts_to_n(fit.calibration.offset_counts))
-        print(f"factory    read {fs_err:+.2f} % at full scale and {zero_n:+.3f} N at zero "
-              "(corrected from now on)")  # fmt: skip
-    cal_id = store.save(device.uid, fit)
-    print(f"stored calibration {cal_id} for device {device.uid} in {store.db_path}")
     return 0
 
 
