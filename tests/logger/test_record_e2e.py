@@ -303,3 +303,30 @@ def test_a_pyserial_url_other_than_sim_goes_through_the_same_reader(scenario_fil
     rec = SessionStore(db_path).load_session(SessionStore(db_path).list_sessions()[0].id)
     assert rec.stats.samples == 12 * RATE_HZ and rec.stats.lost_samples == 0
     assert len(rec.holds) == 1
+
+
+@pytest.mark.parametrize(
+    ("port", "names"),
+    [
+        ("sim://?scenario=no-such-scenario", "no-such-scenario"),
+        ("sim://?speed=abc", "speed"),
+        ("sim://?bogus=1", "bogus"),
+        ("foo://bar", "foo"),
+    ],
+)
+def test_a_port_that_cannot_mean_anything_is_bad_input_in_one_line(port, names, db_path, capsys):
+    assert main(["record", "--port", port, "--db", str(db_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and names in err[0]
+    assert not db_path.exists()
+
+
+def test_the_recorded_config_holds_the_plan_in_force(scenario_file, db_path, capsys):
+    port = f"sim://plan?scenario={scenario_file}&speed=0"
+    assert main(["record", "--port", port, "--db", str(db_path), "--duration", "10",
+                 "--points", "Trapezius L;Trapezius R"]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    rec = SessionStore(db_path).load_session(captured.out.strip().splitlines()[-1])
+    assert [p["name"] for p in rec.meta.config["points"]] == ["Trapezius L", "Trapezius R"]
+    # the hold still open at --duration is closed at the stop and counted in the summary
+    assert len(rec.holds) == 1 and "holds: 1 " in captured.err
