@@ -8,11 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from calibration.models import (
+    MAX_NONLINEARITY_PCT_FS,
+    MIN_R2,
     STANDARD_GRAVITY,
     Calibration,
     CalibrationError,
     ModelKind,
+    check_fit,
     fit_calibration,
+    fit_problem,
 )
 from logger.errors import BadInput
 from logger.records import CalibrationInfo
@@ -263,3 +267,73 @@ def test_with_zero_moves_only_the_zero() -> None:
     assert z.counts_to_n(np.array([150.0]))[0] == 0.0
     with pytest.raises(CalibrationError, match="zero"):
         cal.with_zero(float("nan"))
+
+
+# ---------------------------------------------------------------- plausibility (check_fit)
+
+SIM_NOISE_COUNTS = 0.1 * 4000.0  # the simulator's default noise_n (0.1 N) on one sample
+
+
+@pytest.mark.parametrize("masses", [[0, 0.5, 1, 2], [0, 1, 2], [0, 0.2], [0, 1, 2, 5, 10]])
+def test_load_cell_fits_pass_with_a_wide_margin(masses: list[float]) -> None:
+    """A linear sensor with the simulator's default noise: an accepted reading (1 s mean at
+    1000 Hz) is far inside both bounds; even single unaveraged samples pass."""
+    true = Calibration.factory(4000.0, 120000.0)
+    for seed in range(50):
+        fit = fit_calibration(_points(true, masses, SIM_NOISE_COUNTS / np.sqrt(1000), seed))
+        assert fit_problem(fit) is None
+        assert fit.r2 > 1 - (1 - MIN_R2) / 100
+        assert fit.nonlinearity_pct_fs < MAX_NONLINEARITY_PCT_FS / 20
+        assert fit_problem(fit_calibration(_points(true, masses, SIM_NOISE_COUNTS, seed))) is None
+
+
+@pytest.mark.parametrize("alpha", [0.8, 0.9])
+@pytest.mark.parametrize("masses", [[0, 0.5, 1, 2], [0, 0.5, 1, 1.5, 2, 3]])
+def test_fsr_with_four_masses_passes(alpha: float, masses: list[float]) -> None:
+    """An FSR whose output goes as F^alpha, readings averaged over the 1 s window at
+    1000 Hz with the simulator's default noise: quadratic model, within a third of the
+    non-linearity bound."""
+    rng = np.random.default_rng(7)
+    f = np.array(masses) * STANDARD_GRAVITY
+    for _ in range(50):
+        noise = rng.normal(0.0, SIM_NOISE_COUNTS / np.sqrt(1000), f.size)
+        counts = 120000 + 4000 * f.max() * (f / f.max()) ** alpha + noise
+        fit = fit_calibration(list(zip(counts, masses, strict=True)), noise_n=0.1 / 30)
+        assert fit.model is ModelKind.QUADRATIC
+        assert fit_problem(fit) is None
+        assert fit.nonlinearity_pct_fs < MAX_NONLINEARITY_PCT_FS / 2
+
+
+def test_mislabelled_masses_refused_in_one_line() -> None:
+    """The audit case: the list said 0.5,1,2 while the sensor saw nothing, 0.5 and 1 kg."""
+    true = Calibration.factory(4000.0, 120000.0)
+    counts = true.n_to_counts(np.array([0, 0.5, 1]) * STANDARD_GRAVITY)
+    fit = fit_calibration(list(zip(counts.tolist(), [0.5, 1, 2], strict=True)))
+    assert fit.r2 == pytest.approx(0.964, abs=1e-3)
+    problem = fit_problem(fit)
+    assert problem is not None and "\n" not in problem
+    assert "R² 0.9643 < 0.999" in problem
+    assert "non-linearity 8.33 % > 3 % of full scale" in problem
+    assert "nothing stored" in problem
+    with pytest.raises(CalibrationError, match="fit refused"):
+        check_fit(fit)
+
+
+def test_one_misplaced_weight_refused() -> None:
+    """Guided mode, 1 kg placed when 0.5 kg was asked (then 1.5 for 1): refused."""
+    true = Calibration.factory(4000.0, 120000.0)
+    counts = true.n_to_counts(np.array([0, 1, 1.5, 2]) * STANDARD_GRAVITY)
+    fit = fit_calibration(list(zip(counts.tolist(), [0, 0.5, 1, 2], strict=True)))
+    problem = fit_problem(fit)
+    assert problem is not None and "worst at" in problem
+
+
+def test_curved_sensor_with_three_masses_asks_for_more() -> None:
+    """An F^0.8 FSR with only 3 masses must be fitted linearly (≈ 5 % off): refused."""
+    f = np.array([0, 1, 2]) * STANDARD_GRAVITY
+    counts = 120000 + 4000 * f.max() * (f / f.max()) ** 0.8
+    fit = fit_calibration(list(zip(counts, [0, 1, 2], strict=True)))
+    assert fit.model is ModelKind.LINEAR
+    problem = fit_problem(fit)
+    assert problem is not None
+    assert "needs ≥ 4 masses" in problem

@@ -204,6 +204,10 @@ def test_fit_before_done_refused() -> None:
         ("0,abc", "'abc' (entry 2) is not a number"),
         ("0,,1", "empty entry"),
         ("0,nan", "not finite"),
+        ("0.5,1,2", "first mass is '0.5', must be 0"),
+        ("1,0.5", "first mass is '1', must be 0"),
+        ("0,1,0.5", "'0.5' (entry 3) is not more than '1' (entry 2)"),
+        ("0,2,1,3", "'1' (entry 3) is not more than '2' (entry 2)"),
     ],
 )
 def test_parse_masses_errors(text: str, needle: str) -> None:
@@ -215,6 +219,17 @@ def test_parse_masses_errors(text: str, needle: str) -> None:
 
 def test_parse_masses_ok() -> None:
     assert parse_masses("0, 0.5,1,2") == [0.0, 0.5, 1.0, 2.0]
+    assert parse_masses("0.0,0.1") == [0.0, 0.1]
+
+
+@pytest.mark.parametrize(
+    ("masses", "needle"),
+    [([0.5, 1, 2], "first mass is 0.5, must be 0"), ([0, 1, 0.5], "0.5 (entry 3)")],
+)
+def test_procedure_refuses_unstacked_masses(masses: list[float], needle: str) -> None:
+    """The GUI and scripts build procedures directly: the same stacked-weights rule."""
+    with pytest.raises(CalibrationError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        CalibrationProcedure(masses, 1000.0)
 
 
 def test_guided_enter_while_settling_accepts_when_settled() -> None:
