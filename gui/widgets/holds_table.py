@@ -24,12 +24,18 @@ COLUMNS = (
 )
 
 
+MAX_ROWS = 2000  # the newest holds shown live; the store keeps them all
+
+
 def _mm_ss(t_s: float) -> str:
     return f"{int(t_s // 60):d}:{t_s % 60:04.1f}"
 
 
 class HoldsTable(QTableWidget):
-    """Completed holds (forces stored in N, shown in the display unit)."""
+    """Completed holds (forces stored in N, shown in the display unit), newest last.
+
+    At most ``MAX_ROWS`` rows, so an all-day session keeps the window's memory bounded.
+    """
 
     def __init__(self) -> None:
         super().__init__(0, len(COLUMNS))
@@ -80,6 +86,9 @@ class HoldsTable(QTableWidget):
             if col != 1:
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.setItem(row, col, item)
+        while self.rowCount() > MAX_ROWS:
+            self.removeRow(0)
+            self.holds.pop(0)
         self.scrollToBottom()
 
     def clear_holds(self) -> None:

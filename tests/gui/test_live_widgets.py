@@ -150,6 +150,18 @@ def test_holds_table_fills_and_follows_units(qtbot):
     assert table.item(1, 4).text() == "1.00 kgf"
 
 
+def test_holds_table_is_bounded(qtbot, monkeypatch):
+    import gui.widgets.holds_table as module
+
+    monkeypatch.setattr(module, "MAX_ROWS", 5)
+    table = HoldsTable()
+    qtbot.addWidget(table)
+    for i in range(8):
+        table.add_hold(_hold(i))
+    assert table.rowCount() == 5 and [h.index for h in table.holds] == [3, 4, 5, 6, 7]
+    assert table.item(0, 0).text() == "4"
+
+
 def test_alert_banner_shows_and_clears_after_the_excursion(qtbot):
     banner = AlertBanner()
     qtbot.addWidget(banner)
