@@ -160,6 +160,25 @@ def test_hold_duration_alert_through_the_pipeline():
     assert a.value == pytest.approx(5.01)
 
 
+@pytest.mark.parametrize("size", [1, 64, 1000, 100_000])
+def test_hovering_at_warn_with_tremor_one_alert_of_each_kind_per_hold(size):
+    # two 40.5 N holds drifting down through the warn level with 10 Hz tremor and noise,
+    # each longer than max_hold_s: per hold one warn and one hold_duration alert
+    cfg = Config(limits=Limits(max_hold_s=8.0))
+    hold = [(1, 40.5), (21, 39.5), (21.5, 0), (23, 0)]
+    t, f = curve([(0, 0), *hold, *[(ts + 23, fn) for ts, fn in hold]])
+    f = f + 0.6 * np.sin(2 * np.pi * 10.0 * t) * (f > 5)
+    f += np.random.default_rng(5).normal(0, 0.1, len(t))
+    assert np.count_nonzero(np.diff((f > 40).astype(int)) == 1) > 20
+    out = feed(Pipeline(cfg), t, f, size)
+    assert len(out.holds) == 2
+    kinds = [AlertKind.WARN, AlertKind.HOLD_DURATION]
+    assert [(a.kind, a.hold_index) for a in out.alerts] == [
+        *[(k, 0) for k in kinds],
+        *[(k, 1) for k in kinds],
+    ]
+
+
 def test_gap_ends_the_open_hold():
     t, f = curve([(0, 0), (1, 30), (6, 30)])
     pipe = Pipeline(Config())
