@@ -148,6 +148,9 @@ def test_builtin_calibration_scenario(db_path, capsys) -> None:
     assert hist[0].masses_kg == [0.0, 0.5, 1.0, 2.0]
     assert hist[0].calibration.counts_per_n == pytest.approx(4000.0, rel=0.002)
     assert hist[0].nonlinearity_pct < 0.1
+    assert hist[0].r2 > 0.99999
+    # the simulated device has calibration memory: the linear fit is written into it
+    assert "sent to the device's memory (STORE_CAL): 4000" in out.out
 
 
 @pytest.mark.parametrize(
@@ -157,16 +160,59 @@ def test_builtin_calibration_scenario(db_path, capsys) -> None:
         ("0,0.5,0.5", "repeated"),
         ("0,-0.5", "negative"),
         ("0,half", "'half' (entry 2) is not a number"),
+        ("0.5,1,2", "first mass is '0.5', must be 0"),
+        ("1,0.5", "first mass is '1', must be 0"),
+        ("0,1,0.5", "'0.5' (entry 3) is not more than '1' (entry 2)"),
+        ("0,0.5,2,1", "'1' (entry 4) is not more than '2' (entry 3)"),
     ],
 )
 def test_bad_masses_exit_2_nothing_stored(db_path, capsys, masses: str, needle: str) -> None:
+    """Stacked weights: the list starts at 0 (unloaded) and increases; refused before the
+    device is opened, and no session library is created."""
     rc = main(["calibrate", "--port", "sim://cal-bad?scenario=calibration&speed=0",
                "--masses-kg", masses, "--auto", "--db", str(db_path)])  # fmt: skip
-    err = capsys.readouterr().err
+    out = capsys.readouterr()
     assert rc == 2
-    assert needle in err
-    assert len(err.strip().splitlines()) == 1
-    assert stored_rows(db_path) == 0
+    assert needle in out.err
+    assert len(out.err.strip().splitlines()) == 1
+    assert "stored calibration" not in out.out
+    assert not db_path.exists()
+
+
+MISLABELLED = DEVICE + "\n[therapist]\ntremor_n = 0.0\n"
+MISLABELLED += '\n[[steps]]\naction = "rest"\nseconds = 2.0\n'
+MISLABELLED += "".join(
+    f'\n[[steps]]\naction = "load"\nmass_kg = {m}\nseconds = 3.0\n' for m in (1.0, 1.5, 2.0)
+)
+
+
+def test_implausible_fit_exit_2_nothing_stored(tmp_path, db_path, capsys) -> None:
+    """The list says 0,0.5,1,2 but the rig put 1, 1.5 and 2 kg on (a misplaced weight):
+    the fit is printed, then refused with its reason; no library is created."""
+    url = sim_url(tmp_path, "mislabelled", MISLABELLED)
+    rc = main(["calibrate", "--port", url, "--masses-kg", "0,0.5,1,2", "--auto",
+               "--db", str(db_path)])  # fmt: skip
+    out = capsys.readouterr()
+    assert rc == 2, out.err
+    assert "residual_n" in out.out  # the user sees the fit that was refused
+    assert "stored calibration" not in out.out
+    last = out.err.strip().splitlines()[-1]
+    assert "fit refused, nothing stored: R² 0.88" in last
+    assert "non-linearity" in last and "worst at" in last
+    assert not db_path.exists()
+
+
+def test_implausible_fit_leaves_an_existing_library_alone(tmp_path, db_path, capsys) -> None:
+    rc = main(["calibrate", "--port", "sim://cal-ok?scenario=calibration&speed=0",
+               "--masses-kg", "0,0.5,1,2", "--auto", "--db", str(db_path)])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    url = sim_url(tmp_path, "mislabelled2", MISLABELLED.replace("SIM-ACC-0001", "SIM-CAL-0001"))
+    rc = main(["calibrate", "--port", url, "--masses-kg", "0,0.5,1,2", "--auto",
+               "--db", str(db_path)])  # fmt: skip
+    assert rc == 2
+    assert "fit refused" in capsys.readouterr().err
+    hist = CalibrationStore(db_path).history("SIM-CAL-0001")
+    assert [h.id for h in hist] == [1]  # the good one is still the one in use
 
 
 def test_load_that_never_settles_exit_2_nothing_stored(tmp_path, db_path, capsys) -> None:
@@ -192,7 +238,7 @@ seconds = 30.0
     err = capsys.readouterr().err
     assert rc == 2
     assert "mass 1 kg (point 2 of 2): load never settled within 5 s" in err
-    assert stored_rows(db_path) == 0
+    assert not db_path.exists()
 
 
 def test_no_device_exit_1(db_path, capsys) -> None:
@@ -201,7 +247,45 @@ def test_no_device_exit_1(db_path, capsys) -> None:
     err = capsys.readouterr().err
     assert rc == 1
     assert "does-not-exist-42" in err
-    assert stored_rows(db_path) == 0
+    assert not db_path.exists()
+    assert not db_path.with_name(db_path.name + "-wal").exists()
+
+
+def test_unusable_db_refused_before_the_device(tmp_path, capsys) -> None:
+    """A --db that could never take the result fails first, and nothing is created."""
+    not_sqlite = tmp_path / "notes.txt"
+    not_sqlite.write_text("hello", encoding="utf-8")
+    rc = main(["calibrate", "--port", "/dev/does-not-exist-42", "--masses-kg", "0,1",
+               "--auto", "--db", str(not_sqlite)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "notes.txt: not an SQLite database" in err
+    assert not_sqlite.read_text(encoding="utf-8") == "hello"
+    under_a_file = not_sqlite / "sub" / "lib.sqlite3"
+    rc = main(["calibrate", "--port", "/dev/does-not-exist-42", "--masses-kg", "0,1",
+               "--auto", "--db", str(under_a_file)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "cannot be created" in err and "does-not-exist-42" not in err
+    directory = tmp_path / "adir"
+    directory.mkdir()
+    rc = main(["calibrate", "--port", "sim://x", "--masses-kg", "0,1", "--auto",
+               "--db", str(directory)])  # fmt: skip
+    assert rc == 2
+    assert "not a file" in capsys.readouterr().err
+    assert list(directory.iterdir()) == []
+
+
+def test_db_in_a_new_directory_created_only_when_storing(tmp_path, capsys) -> None:
+    db = tmp_path / "new" / "deeper" / "lib.sqlite3"
+    rc = main(["calibrate", "--port", "/dev/does-not-exist-42", "--masses-kg", "0,1",
+               "--auto", "--db", str(db)])  # fmt: skip
+    assert rc == 1
+    assert not (tmp_path / "new").exists()
+    rc = main(["calibrate", "--port", "sim://cal-new?scenario=calibration&speed=0",
+               "--masses-kg", "0,0.5,1,2", "--auto", "--db", str(db)])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    assert stored_rows(db) == 1
 
 
 def test_bad_timeout_flag(db_path, capsys) -> None:
@@ -283,3 +367,27 @@ def test_record_uses_the_stored_calibration(tmp_path, capsys) -> None:
     expected_n = 30.0 / 1.075 - 6000 / (TRUE_GAIN * 1.075)  # gain and zero error
     assert rec.holds[0].mean_n == pytest.approx(expected_n, rel=0.005)
     assert rec.holds[0].mean_n / 30.0 - 1.0 < -0.07
+
+
+def test_linear_calibration_written_into_the_device(db_path, capsys, monkeypatch) -> None:
+    """The simulated device reports EEPROM_CAL: it receives STORE_CAL with the stored fit
+    and applies it (observed on the real simulator; its command handler is only wrapped)."""
+    from firmware_protocol.sim.interface import SimDevice
+
+    applied: list[tuple[float, int]] = []
+    real = SimDevice._command
+
+    def watched(self, msg, seq, mtype):  # noqa: ANN001, ANN202
+        real(self, msg, seq, mtype)
+        if type(msg).__name__ == "StoreCal":
+            applied.append((self.cal_counts_per_n, self.cal_offset_counts))
+
+    monkeypatch.setattr(SimDevice, "_command", watched)
+    rc = main(["calibrate", "--port", "sim://cal-eeprom?scenario=calibration&speed=0",
+               "--masses-kg", "0,0.5,1,2", "--auto", "--db", str(db_path)])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    stored = CalibrationStore(db_path).latest("SIM-CAL-0001")
+    assert stored is not None
+    assert len(applied) == 1
+    assert applied[0][0] == pytest.approx(stored.counts_per_n, rel=1e-6)  # float32 on the wire
+    assert applied[0][1] == round(stored.offset_counts)
