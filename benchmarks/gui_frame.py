@@ -28,7 +28,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 
-import gui  # noqa: E402,F401  (applies the PySide6 work-around before Qt is used)
 from gui.app import create_app  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from gui.sound import Sounder  # noqa: E402

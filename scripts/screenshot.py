@@ -20,7 +20,6 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import gui  # noqa: E402,F401  (applies the PySide6 work-around before Qt is used)
 from gui.app import create_app  # noqa: E402
 from gui.dialogs.session_dialog import SessionDetails  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402

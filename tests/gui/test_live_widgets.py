@@ -228,22 +228,26 @@ def test_sounder_respects_mute_and_writes_playable_wavs(qtbot):
         sounder.close()
 
 
-def test_singletons_survive_a_long_live_plot(qtbot):
-    """PySide6 6.12 drops references to True/None per signal and paint (see gui.qt_compat);
-    on Python 3.11 this test aborted the interpreter before the work-around."""
+def test_the_qt_binding_keeps_its_references_to_true_and_none(qtbot):
+    """PySide6 6.12.0 drops a reference to True on every Signal.emit and to None on paint
+    paths, which aborts Python 3.11 within seconds of a live plot (hence the pin in
+    pyproject.toml). Guard the pin: a few hundred emits and repaints lose nothing."""
     import sys
 
-    from gui.qt_compat import IMMORTAL_BOOST
+    from PySide6.QtCore import QObject, Signal
 
+    class Emitter(QObject):
+        fired = Signal(int)
+
+    emitter = Emitter()
+    emitter.fired.connect(lambda v: None)
     plot = LivePlot()
     qtbot.addWidget(plot)
     plot.show()
-    before = sys.getrefcount(None)
-    for i in range(200):
-        plot.add_mark(float(i), "x")
+    true_before, none_before = sys.getrefcount(True), sys.getrefcount(None)
+    for i in range(300):
+        emitter.fired.emit(i)
         plot.set_data(np.arange(1000.0) + i, np.arange(1000.0))
         plot.repaint()
-    if sys.version_info < (3, 12):
-        assert sys.getrefcount(None) > IMMORTAL_BOOST // 2
-        assert sys.getrefcount(True) > IMMORTAL_BOOST // 2
-    assert sys.getrefcount(None) > before - 10**9
+    assert sys.getrefcount(True) >= true_before - 20
+    assert sys.getrefcount(None) >= none_before - 20
