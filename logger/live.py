@@ -542,7 +542,7 @@ class LiveSession:
                 self._write_outputs(rec, out)
         self._check_drift(block, force_n)
         if self.ring is not None:
-            self.ring.extend(block.t_s, force_n)
+            self.ring.extend(block.t_s, force_n, block.raw)
         self.current_force_n = float(force_n[-1, 0])
         for hs in out.holds_started:
             self._events.put(hs)

@@ -20,6 +20,7 @@ class RingBuffer:
         self.channels = int(channels)
         self._t_s = np.zeros(self.capacity, dtype=np.float64)
         self._force_n = np.zeros((self.capacity, self.channels), dtype=np.float32)
+        self._raw = np.zeros((self.capacity, self.channels), dtype=np.int32)
         self._written = 0  # total rows ever written
         self._lock = threading.Lock()
 
@@ -31,29 +32,36 @@ class RingBuffer:
         with self._lock:
             self._written = 0
 
-    def extend(self, t_s: np.ndarray, force_n: np.ndarray) -> None:
-        """Append rows (``force_n`` shape (n,) or (n, channels))."""
+    def extend(self, t_s: np.ndarray, force_n: np.ndarray, raw: np.ndarray | None = None) -> None:
+        """Append rows (``force_n`` and ``raw`` shape (n,) or (n, channels); raw counts
+        are kept beside the forces for whoever needs them, e.g. the calibration wizard)."""
         n = int(t_s.shape[0])
         if n == 0:
             return
         force = np.asarray(force_n, dtype=np.float32).reshape(n, -1)[:, : self.channels]
+        counts = (
+            np.zeros((n, self.channels), dtype=np.int32)
+            if raw is None
+            else np.asarray(raw, dtype=np.int32).reshape(n, -1)[:, : self.channels]
+        )
         if n > self.capacity:
-            t_s, force = t_s[-self.capacity :], force[-self.capacity :]
+            t_s, force, counts = (a[-self.capacity :] for a in (t_s, force, counts))
             skipped, n = n - self.capacity, self.capacity
         else:
             skipped = 0
         with self._lock:
             start = (self._written + skipped) % self.capacity
             first = min(n, self.capacity - start)
-            self._t_s[start : start + first] = t_s[:first]
-            self._force_n[start : start + first] = force[:first]
-            if first < n:
-                self._t_s[: n - first] = t_s[first:]
-                self._force_n[: n - first] = force[first:]
+            for dst, src in ((self._t_s, t_s), (self._force_n, force), (self._raw, counts)):
+                dst[start : start + first] = src[:first]
+                if first < n:
+                    dst[: n - first] = src[first:]
             self._written += n + skipped
 
-    def latest(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the newest ``n`` rows (all held rows when None), oldest first."""
+    def latest(self, n: int | None = None, *, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the newest ``n`` rows (all held rows when None), oldest first:
+        ``(t_s, force_n)``, or ``(t_s, raw_counts)`` with ``raw=True``."""
+        values = self._raw if raw else self._force_n
         with self._lock:
             held = min(self._written, self.capacity)
             n = held if n is None else max(0, min(int(n), held))
@@ -61,12 +69,12 @@ class RingBuffer:
             idx = (np.arange(end - n, end) % self.capacity) if n else np.zeros(0, dtype=np.int64)
             if n and end - n >= 0:
                 sl = slice(end - n, end)
-                return self._t_s[sl].copy(), self._force_n[sl].copy()
-            return self._t_s[idx], self._force_n[idx]
+                return self._t_s[sl].copy(), values[sl].copy()
+            return self._t_s[idx], values[idx]
 
-    def window(self, seconds: float) -> tuple[np.ndarray, np.ndarray]:
-        """Rows whose t_s lies within ``seconds`` of the newest row."""
-        t_s, force_n = self.latest()
+    def window(self, seconds: float, *, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Rows whose t_s lies within ``seconds`` of the newest row (see :meth:`latest`)."""
+        t_s, force_n = self.latest(raw=raw)
         if t_s.size == 0:
             return t_s, force_n
         i = int(np.searchsorted(t_s, t_s[-1] - seconds, side="left"))

@@ -7,8 +7,9 @@ package's ``StabilityDetector`` decides when the load is steady) and accept; (3)
 under the device's uid (``CalibrationStore``) and applies it to the live session.
 
 The wizard reads raw counts from a :class:`RawSource`; ``LiveRawSource`` adapts a
-``LiveSession`` (its ring buffer holds newtons, turned back into counts with the
-calibration that produced them).
+``LiveSession`` (its ring buffer keeps the raw counts beside the forces). Mass lists and
+fits get the same checks as ``pressure-logger calibrate`` (stacked weights from 0; a fit
+too poor to be a calibration is shown but cannot be saved).
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ from calibration.models import (
     CalibrationError,
     FitResult,
     fit_calibration,
-    validate_masses,
+    fit_problem,
 )
+from calibration.procedure import validate_stacked
 from calibration.stability import StabilityDetector, estimate_noise_counts
 from logger.errors import BadInput
 
@@ -68,7 +70,7 @@ class RawSource(Protocol):
 
 
 class LiveRawSource:
-    """A ``LiveSession`` as a raw-count source (via its ring buffer and calibration)."""
+    """A ``LiveSession`` as a raw-count source (the raw counts its ring buffer keeps)."""
 
     def __init__(self, live) -> None:
         self.live = live
@@ -76,18 +78,17 @@ class LiveRawSource:
         self.rate_hz = float(device.rate_hz) if device else 100.0
         self.uid = device.uid if device else "unknown"
         self._last_t_s = float(live.t_s) if live.ring is not None else -np.inf
-        self._cal: Calibration | None = live.calibration
 
     def read_new(self) -> tuple[np.ndarray, np.ndarray]:
-        ring, cal = self.live.ring, self.live.calibration
-        if ring is None or cal is None:
+        ring = self.live.ring
+        if ring is None:
             return np.empty(0), np.empty(0)
-        t_s, force_n = ring.window(2.0)
+        t_s, raw = ring.window(2.0, raw=True)
         keep = t_s > self._last_t_s
-        t_s, force = t_s[keep], force_n[keep][:, 0].astype(np.float64)
+        t_s, counts = t_s[keep], raw[keep][:, 0].astype(np.float64)
         if t_s.size:
             self._last_t_s = float(t_s[-1])
-        return t_s, cal.n_to_counts(force)
+        return t_s, counts
 
 
 def parse_masses(text: str) -> list[float]:
@@ -98,7 +99,7 @@ def parse_masses(text: str) -> list[float]:
     for i, p in enumerate(parts):
         if not p:
             raise CalibrationError(f"mass {i + 1} is empty")
-    return [float(m) for m in validate_masses(parts)]
+    return validate_stacked(parts, what="masses")
 
 
 class CalibrationWizard(QDialog):
@@ -322,11 +323,12 @@ class CalibrationWizard(QDialog):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.result_table.setItem(row, col, item)
         self.summary.setPlainText("\n".join(fit.report_lines()[:4]))
-        self.result_error.setText("")
-        self.save_button.setEnabled(True)
+        problem = fit_problem(fit)
+        self.result_error.setText(f"not saved: {problem}" if problem else "")
+        self.save_button.setEnabled(problem is None)
 
     def save(self) -> None:
-        if self.fit is None:
+        if self.fit is None or fit_problem(self.fit) is not None:
             return
         cal = self.fit.calibration
         if self.db_path is not None:

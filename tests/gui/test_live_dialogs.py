@@ -130,7 +130,7 @@ class PlateauSource:
 def test_wizard_refuses_bad_masses_in_place(qtbot):
     wizard = CalibrationWizard(PlateauSource(), db_path=None)
     qtbot.addWidget(wizard)
-    for text in ("0, 1, 1", "0, heavy", "0"):
+    for text in ("0, 1, 1", "0, heavy", "0", "0.5, 1, 2", "0, 1, 0.5"):
         wizard.masses_edit.setText(text)
         wizard.start_readings()
         assert wizard.pages.currentIndex() == 0
@@ -164,3 +164,24 @@ def test_wizard_fits_saves_and_applies(qtbot, db_path):
     assert applied and applied[0].source == f"stored:{wizard.saved}"
     stored = CalibrationStore(db_path).latest(PlateauSource.uid)
     assert stored is not None and stored.counts_per_n == pytest.approx(4000.0, rel=1e-3)
+
+
+def test_wizard_will_not_save_a_fit_that_cannot_be_a_calibration(qtbot, db_path):
+    """The weights on the sensor were not the ones listed (1 kg where 0.5 was typed)."""
+    source = PlateauSource()
+    wizard = CalibrationWizard(source, db_path=db_path)
+    qtbot.addWidget(wizard)
+    wizard.masses_edit.setText("0, 0.5, 1, 2")
+    wizard.start_readings()
+    for actual in (0.0, 1.0, 1.5, 2.0):
+        source.mass_kg = actual
+        for _ in range(30):
+            wizard.poll()
+            if wizard.accept_button.isEnabled():
+                break
+        wizard.accept_reading()
+    assert wizard.pages.currentIndex() == 2 and wizard.fit is not None
+    assert wizard.result_error.text().startswith("not saved")
+    assert not wizard.save_button.isEnabled()
+    wizard.save()
+    assert wizard.saved is None and CalibrationStore(db_path).latest(PlateauSource.uid) is None

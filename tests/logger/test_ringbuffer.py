@@ -12,12 +12,14 @@ def test_ring_holds_exactly_the_newest_rows(capacity, sizes):
     for n in sizes:
         t = np.arange(t_all.size, t_all.size + n, dtype=float)
         f = np.stack([t * 2, t * 3], axis=1)
-        ring.extend(t, f)
+        ring.extend(t, f, (f * 10).astype(np.int32))
         t_all, f_all = np.concatenate([t_all, t]), np.concatenate([f_all, f])
     t, f = ring.latest()
     keep = min(capacity, t_all.size)
     np.testing.assert_array_equal(t, t_all[t_all.size - keep :])
     np.testing.assert_array_equal(f, f_all[t_all.size - keep :].astype(np.float32))
+    _, raw = ring.latest(raw=True)
+    np.testing.assert_array_equal(raw, (f_all[t_all.size - keep :] * 10).astype(np.int32))
     assert ring.written == t_all.size
 
 
