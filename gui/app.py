@@ -51,12 +51,23 @@ def load_or_default(config_path: Path) -> Config:
     return Config()
 
 
+DEMO_CONFIG = Path(__file__).with_name("demo_config.toml")  # the demo scenario's plan
+
+
+def startup_config(port: str | None, config_path: Path) -> Config:
+    """The user's configuration; on a first start with the demo (no port, no config file
+    yet) the demo's own point plan, so the simulator's marks name real points."""
+    if port is None and not config_path.exists():
+        return load_config(DEMO_CONFIG)
+    return load_or_default(config_path)
+
+
 def run_gui(port: str | None, db_path: Path | None, config_path: Path | None) -> int:
     """Open the live window on ``port`` (the simulator when None) and run until closed."""
     from .main_window import MainWindow
 
     path = config_path if config_path is not None else default_config_path()
-    config = load_or_default(path)  # BadInput (exit 2) before any window opens
+    config = startup_config(port, path)  # BadInput (exit 2) before any window opens
     app = create_app()
     window = MainWindow(config, config_path=path, db_path=db_path, port=port or DEFAULT_PORT)
     window.resize(1600, 960)

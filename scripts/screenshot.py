@@ -20,21 +20,13 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from gui.app import create_app  # noqa: E402
+from gui.app import DEMO_CONFIG, create_app  # noqa: E402
 from gui.dialogs.session_dialog import SessionDetails  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from gui.sound import Sounder  # noqa: E402
-from logger.config import Config  # noqa: E402
-from logger.records import Point  # noqa: E402
+from logger.config import load_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_PLAN = [
-    Point(0, "Upper trapezius L", target_n=(25.0, 35.0), target_hold_s=30.0),
-    Point(1, "Levator scapulae L", target_n=(20.0, 30.0), target_hold_s=7.0),
-    Point(2, "Infraspinatus L", target_n=(25.0, 35.0), target_hold_s=7.0),
-    Point(3, "Gluteus medius L", target_n=(15.0, 25.0), target_hold_s=60.0),
-    Point(4, "Gluteus medius R", target_n=(15.0, 25.0), target_hold_s=60.0),
-]
 
 
 def main() -> int:
@@ -46,7 +38,7 @@ def main() -> int:
     logging.basicConfig(level=logging.ERROR)
     app = create_app()
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
-        config = Config(contact_area_cm2=1.0, points=DEMO_PLAN)
+        config = load_config(DEMO_CONFIG)  # what `make run` shows on a first start
         window = MainWindow(
             config,
             config_path=Path(tmp) / "config.toml",
@@ -65,7 +57,7 @@ def main() -> int:
                 sys.exit("the simulator did not identify itself")
             time.sleep(0.01)
         window.start_recording(
-            SessionDetails("C-017", "A. Therapist", "demo session", list(DEMO_PLAN))
+            SessionDetails("C-017", "A. Therapist", "demo session", list(config.points))
         )
         while live.t_s < args.at_s:
             app.processEvents()

@@ -241,3 +241,15 @@ def test_a_port_that_cannot_open_is_reported_and_connect_is_offered_again(qtbot,
     assert window.device_bar.connect_button.text() == "Connect"
     assert not window.record_button.isEnabled()
     assert any("link failed" in line for line in window.alert_log.texts())
+
+
+def test_first_start_on_the_demo_shows_the_demo_plan(tmp_path):
+    from gui.app import startup_config
+
+    missing = tmp_path / "config.toml"
+    demo = startup_config(None, missing)
+    assert [p.name for p in demo.points][:2] == ["Upper trapezius L", "Levator scapulae L"]
+    assert demo.points[0].target_n == (25.0, 35.0)
+    assert startup_config("/dev/ttyACM0", missing).points == []  # a real device: no demo plan
+    missing.write_text('units = "kgf"\n')
+    assert startup_config(None, missing).units == "kgf"  # the user's own file wins
