@@ -9,6 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from calibration.units import Unit, convert_force
+from logger.records import Hold
+
+from .format import hms, num
+
+HOLD_COLUMNS = (
+    "#", "point", "start", "duration", "mean", "peak", "CV", "ramp", ">warn", ">max", "in target",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +55,23 @@ class DisplayUnits:
         """``234 kPa`` or an empty string when no contact area is set."""
         k = self.kpa_per_newton
         return "" if k is None else f"{force_n * k:.0f} kPa"
+
+
+def hold_cells(h: Hold, units: DisplayUnits | None = None) -> list[str]:
+    """One hold's row, in the holds table of the live window, of the review window and of
+    the PDF report (forces in the display unit; newtons by default)."""
+    u = units or DisplayUnits()
+    ramp = h.ramp_rate_n_per_s
+    return [
+        str(h.index + 1),
+        h.point or "—",
+        hms(h.start_s),
+        num(h.duration_s, "s"),
+        u.force(h.mean_n),
+        u.force(h.peak_n),
+        num(h.cv_pct, "%"),
+        "—" if ramp is None else f"{u.value(ramp)} {u.unit}/s",
+        num(h.time_over_warn_s, "s") if h.time_over_warn_s else "—",
+        num(h.time_over_max_s, "s") if h.time_over_max_s else "—",
+        num(h.in_target_pct, "%", 0),
+    ]

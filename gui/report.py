@@ -43,8 +43,8 @@ from logger.compare import (
 from logger.errors import BadInput, DeviceError
 from logger.point_stats import left_right, point_stats
 
+from .format import hms, local_time, num, point_label
 from .review.comparison import comparison_cells, comparison_summary, progress_cells
-from .review.format import hms, local_time, num, point_label
 from .review.plots import OverlayPlot, ProgressPlot
 from .review.tables import (
     HOLD_COLUMNS,

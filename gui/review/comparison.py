@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from logger.compare import ProgressEntry, SessionComparison, SessionData, name_key
 from logger.point_stats import UNMARKED
 
-from .format import local_time, num, target
+from ..format import local_time, num, target
 from .plots import OverlayPlot, ProgressPlot
 from .tables import _table, fill
 

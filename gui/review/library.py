@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from logger.store import SessionSummary
 
-from .format import hms, local_time
+from ..format import hms, local_time
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QWidget
 from logger.compare import HoldCurve, ProgressEntry, mean_curve
 
 from .. import theme
-from .format import local_time
+from ..format import local_time
 
 TRIAL_COLOURS = ("#4fc3f7", "#ba68c8", "#ffb74d", "#81c784", "#f06292", "#4db6ac", "#e57373")
 

@@ -20,21 +20,9 @@ from PySide6.QtWidgets import (
 from logger.point_stats import LeftRight, PointStats, left_right, point_stats
 from logger.records import Hold, Point
 
-from .format import hms, num
+from ..display import HOLD_COLUMNS, hold_cells
+from ..format import num
 
-HOLD_COLUMNS = (
-    "#",
-    "point",
-    "start",
-    "duration",
-    "mean",
-    "peak",
-    "CV",
-    "ramp",
-    ">warn",
-    ">max",
-    "in target",
-)
 STATS_COLUMNS = (
     "point",
     "trials",
@@ -48,23 +36,6 @@ STATS_COLUMNS = (
     "target",
 )
 LR_COLUMNS = ("point", "left", "right", "L − R", "L − R %")
-
-
-def hold_cells(h: Hold) -> list[str]:
-    """The holds table's text for one hold (shared with the PDF report)."""
-    return [
-        str(h.index + 1),
-        h.point or "—",
-        hms(h.start_s),
-        num(h.duration_s, "s"),
-        num(h.mean_n, "N"),
-        num(h.peak_n, "N"),
-        num(h.cv_pct, "%"),
-        num(h.ramp_rate_n_per_s, "N/s"),
-        num(h.time_over_warn_s, "s") if h.time_over_warn_s else "—",
-        num(h.time_over_max_s, "s") if h.time_over_max_s else "—",
-        num(h.in_target_pct, "%", 0),
-    ]
 
 
 def stats_cells(s: PointStats) -> list[str]:

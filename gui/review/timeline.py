@@ -22,7 +22,7 @@ from logger.compare import GAP_FACTOR
 from logger.records import AlertKind
 
 from .. import theme
-from .format import point_label
+from ..format import point_label
 
 log = logging.getLogger(__name__)
 

@@ -41,8 +41,8 @@ from logger.compare import (
 )
 from logger.errors import BadInput, DeviceError
 
+from ..format import hms, local_time
 from .comparison import ComparisonView, OverlayView, ProgressView
-from .format import hms, local_time
 from .library import SessionLibrary
 from .tables import PointStatsView, ReviewHoldsTable
 from .timeline import TimelinePlot

@@ -7,28 +7,9 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from logger.records import Hold
 
-from ..display import DisplayUnits
-
-COLUMNS = (
-    "#",
-    "point",
-    "start",
-    "duration",
-    "mean",
-    "peak",
-    "CV",
-    "ramp",
-    ">warn",
-    ">max",
-    "in target",
-)
-
+from ..display import HOLD_COLUMNS, DisplayUnits, hold_cells
 
 MAX_ROWS = 2000  # the newest holds shown live; the store keeps them all
-
-
-def _mm_ss(t_s: float) -> str:
-    return f"{int(t_s // 60):d}:{t_s % 60:04.1f}"
 
 
 class HoldsTable(QTableWidget):
@@ -38,10 +19,10 @@ class HoldsTable(QTableWidget):
     """
 
     def __init__(self) -> None:
-        super().__init__(0, len(COLUMNS))
+        super().__init__(0, len(HOLD_COLUMNS))
         self.units = DisplayUnits()
         self.holds: list[Hold] = []
-        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self.setHorizontalHeaderLabels(list(HOLD_COLUMNS))
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -60,25 +41,7 @@ class HoldsTable(QTableWidget):
 
     def add_hold(self, hold: Hold) -> None:
         self.holds.append(hold)
-        u = self.units
-        ramp = (
-            "—"
-            if hold.ramp_rate_n_per_s is None
-            else f"{u.value(hold.ramp_rate_n_per_s)} {u.unit}/s"
-        )
-        cells = (
-            str(hold.index + 1),
-            hold.point or "—",
-            _mm_ss(hold.start_s),
-            f"{hold.duration_s:.1f} s",
-            u.force(hold.mean_n),
-            u.force(hold.peak_n),
-            f"{hold.cv_pct:.1f} %",
-            ramp,
-            f"{hold.time_over_warn_s:.1f} s" if hold.time_over_warn_s else "—",
-            f"{hold.time_over_max_s:.1f} s" if hold.time_over_max_s else "—",
-            "—" if hold.in_target_pct is None else f"{hold.in_target_pct:.0f} %",
-        )
+        cells = hold_cells(hold, self.units)
         row = self.rowCount()
         self.insertRow(row)
         for col, text in enumerate(cells):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pypdf import PdfReader
 
+from gui.format import hms
 from gui.report import write_report
 from gui.review.demo import build_demo_library
-from gui.review.format import hms
 from logger.cli import main
 from logger.errors import BadInput
 from logger.store import SessionStore

@@ -88,13 +88,13 @@ def test_unknown_session_in_the_window_is_reported_not_raised(window, store):
     ],
 )
 def test_times_are_shown_in_utc(iso, text):
-    from gui.review.format import local_time
+    from gui.format import local_time
 
     assert local_time(iso) == text
 
 
 def test_number_formatting():
-    from gui.review.format import hms, num
+    from gui.format import hms, num
 
     assert hms(3725.0) == "1:02:05" and hms(65.25) == "1:05.2" and hms(None) == "—"
     assert num(3.0, "N", signed=True) == "+3.0 N" and num(float("nan"), "N") == "—"

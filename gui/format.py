@@ -1,4 +1,5 @@
-"""Text for numbers in the review window and the report (one place, so both agree)."""
+"""Text for numbers and times in the live window, the review window and the report (one
+place, so all three agree)."""
 
 from __future__ import annotations
 
