@@ -472,6 +472,8 @@ class LiveSession:
         self._zero_pending = None
         t_s = np.concatenate([b.t_s for b in pending])
         raw = np.concatenate([b.raw[:, 0] for b in pending])
+        first = t_s < t_s[0] + AUTO_ZERO_S  # exactly the first AUTO_ZERO_S, whatever the blocks
+        t_s, raw = t_s[first], raw[first]
         tare = Tare(self.calibration)
         if tare.zero_at_start(t_s, raw):
             self.set_calibration(tare.effective)
