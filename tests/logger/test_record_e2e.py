@@ -330,3 +330,24 @@ def test_the_recorded_config_holds_the_plan_in_force(scenario_file, db_path, cap
     assert [p["name"] for p in rec.meta.config["points"]] == ["Trapezius L", "Trapezius R"]
     # the hold still open at --duration is closed at the stop and counted in the summary
     assert len(rec.holds) == 1 and "holds: 1 " in captured.err
+
+
+def test_record_warns_about_a_calibration_older_than_30_days(scenario_file, db_path, capsys):
+    """The newest stored calibration is used, and named stale when it is over 30 days old."""
+    import dataclasses
+
+    from calibration.models import fit_calibration
+    from calibration.store import CalibrationStore
+
+    g = 9.80665
+    fit = fit_calibration([(120000.0 + 4000.0 * m * g, m) for m in (0.0, 0.5, 1.0, 2.0)])
+    old = dataclasses.replace(fit, calibration=fit.calibration.with_source(
+        "fit", "2026-09-01T10:00:00Z"))  # fmt: skip
+    CalibrationStore(db_path).save("SIM-E2E", old)
+    port = f"sim://old-cal?scenario={scenario_file}&speed=0"
+    assert main(["record", "--port", port, "--db", str(db_path), "--duration", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "calibration is" in captured.err and "days old" in captured.err
+    rec = SessionStore(db_path).load_session(captured.out.strip().splitlines()[-1])
+    assert rec.meta.calibration.source.startswith("stored:1")
+    assert rec.meta.calibration.counts_per_n == pytest.approx(4000.0, rel=1e-6)
