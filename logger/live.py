@@ -519,24 +519,20 @@ class LiveSession:
         assert cal is not None
         force_n = cal.counts_to_n(block.raw)
         block = dataclasses.replace(block, force_n=force_n)
-        rec = self._recording
-        if rec is not None and rec.t0_s is None:
-            rec.t0_s = float(block.t_s[0])
-            rec.first_index = block.first_index
-        if rec is not None and self.record_limit_s is not None:
-            keep = int(np.searchsorted(block.t_s - rec.t0_s, self.record_limit_s, side="left"))
-            if keep < len(block):
-                self.finished.set()
-                self._acq.stop_soon()
-                if keep == 0:
+        with self._lock:  # the recording cannot start or stop halfway through a block
+            rec = self._recording
+            if rec is not None:
+                block = self._within_record_limit(rec, block)
+                if block is None:
                     return
-                block = SampleBlock(
-                    block.first_index, block.t_s[:keep], block.raw[:keep], force_n[:keep],
-                    block.host_timed,
-                )  # fmt: skip
-                force_n = force_n[:keep]
-        with self._lock:
+                force_n = block.force_n
             out = self.pipeline.process(block)
+            # alerts first: their latency is what the reader side promises
+            for alert in out.alerts:
+                self.alerts.append(alert)
+                self._events.put(alert)
+                if self.on_alert is not None:
+                    self.on_alert(alert)
             if rec is not None:
                 rec.writer.put_samples(block.first_index, block.t_s - rec.t0_s, block.raw)
                 rec.samples += len(block)
@@ -551,11 +547,27 @@ class LiveSession:
         for hold in out.holds:
             self.holds.append(hold)
             self._events.put(hold)
-        for alert in out.alerts:
-            self.alerts.append(alert)
-            self._events.put(alert)
-            if self.on_alert is not None:
-                self.on_alert(alert)
+
+    def _within_record_limit(self, rec: _Recording, block: SampleBlock) -> SampleBlock | None:
+        """Set the recording's time origin; cut the block at ``record_limit_s`` (None when
+        nothing of it is left) and ask the reader to stop there."""
+        if rec.t0_s is None:
+            rec.t0_s = float(block.t_s[0])
+            rec.first_index = block.first_index
+        if self.record_limit_s is None:
+            return block
+        keep = int(np.searchsorted(block.t_s - rec.t0_s, self.record_limit_s, side="left"))
+        if keep == len(block):
+            return block
+        self.finished.set()
+        self._acq.stop_soon()
+        if keep == 0:
+            return None
+        assert block.force_n is not None
+        return SampleBlock(
+            block.first_index, block.t_s[:keep], block.raw[:keep], block.force_n[:keep],
+            block.host_timed,
+        )  # fmt: skip
 
     def _write_outputs(self, rec: _Recording, out) -> None:
         t0 = rec.t0_s or 0.0
