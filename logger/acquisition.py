@@ -38,7 +38,7 @@ from firmware_protocol.messages import (
     PROTOCOL_MINOR,
     Ack,
     Event,
-    Heartbeat,
+    GetStatus,
     Hello,
     Identity,
     Message,
@@ -64,6 +64,8 @@ HELLO_INTERVAL_S = 0.25
 HANDSHAKE_TIMEOUT_S = 4.0
 PING_INTERVAL_S = 1.0
 RECONNECT_INTERVAL_S = 0.25
+COMMAND_TIMEOUT_S = 0.5  # PROTOCOL.md §7: retry a command unanswered this long …
+COMMAND_TRIES = 4  # … up to 3 times (4 sends in all)
 U32 = 1 << 32
 
 
@@ -81,6 +83,13 @@ class DeviceEvent:
 
     message: Event
     t_s: float
+
+
+@dataclass(slots=True)
+class _Pending:
+    msg: Message
+    sent_s: float
+    tries: int
 
 
 @dataclass(slots=True)
@@ -266,6 +275,8 @@ class Acquisition:
         self._text: TextLineDecoder | None = None
         self._usb: UsbIdentity | None = None
         self._early: list = []  # SAMPLES frames read before IDENTITY on a reconnect
+        self._last_sample_host_s = 0.0  # time.monotonic() of the latest delivered samples
+        self._unanswered: dict[int, _Pending] = {}  # commands awaiting ACK/NAK, by seq
 
     # ---------------------------------------------------------------- public surface
 
@@ -361,15 +372,37 @@ class Acquisition:
         self._tx_seq = (self._tx_seq + 1) & 0xFF
         return encode_frame(msg, self._tx_seq)
 
-    def _write(self, msg: Message) -> None:
+    def _write(self, msg: Message, tries: int = 1) -> None:
+        """Send a command; those answered by ACK/NAK/STATUS are retried (PROTOCOL.md §7)."""
         assert self._ser is not None
-        self._ser.write(self._frame(msg))
+        frame = self._frame(msg)
+        if not isinstance(msg, Hello | Ping):  # these have their own cadence
+            self._unanswered[self._tx_seq] = _Pending(msg, time.monotonic(), tries)
+        self._ser.write(frame)
+
+    def _answered(self, cmd_seq: int) -> None:
+        self._unanswered.pop(cmd_seq, None)
+
+    def _retry_unanswered(self) -> None:
+        """Re-send commands without an answer for COMMAND_TIMEOUT_S, up to COMMAND_TRIES."""
+        now = time.monotonic()
+        for seq, pending in list(self._unanswered.items()):
+            if now - pending.sent_s < COMMAND_TIMEOUT_S:
+                continue
+            del self._unanswered[seq]
+            if pending.tries >= COMMAND_TRIES:
+                if isinstance(pending.msg, Start):
+                    raise serial.SerialException("the device does not answer START")
+                log.warning("device never answered %s", type(pending.msg).__name__)
+                continue
+            self._write(pending.msg, pending.tries + 1)
 
     def _handshake(self) -> None:
         """HELLO until IDENTITY (or plain text lines); then configure and START."""
         assert self._ser is not None
         ser = self._ser
         self._decoder.reset()
+        self._unanswered.clear()  # a new conversation: what was pending is sent again below
         deadline = time.monotonic() + self._handshake_timeout_s
         next_hello = 0.0
         seen = bytearray()
@@ -469,6 +502,8 @@ class Acquisition:
         while not self._stop.is_set():
             while not self._commands.empty():
                 self._write(self._commands.get_nowait())
+            if self._unanswered and self._text is None:
+                self._retry_unanswered()
             data = ser.read(max(1, min(ser.in_waiting, 1 << 16)))
             if not data:
                 if self._text is None and time.monotonic() >= next_ping:
@@ -515,12 +550,19 @@ class Acquisition:
                     self._clock.add((sent + arrived_s) / 2, dev_us / 1e6)
                     c.drift_ppm = self._clock.drift_ppm()
             elif isinstance(msg, Nak):
+                self._answered(msg.cmd_seq)
                 log.warning("device refused command 0x%02X: %s", msg.cmd_type, msg.code.name)
             elif isinstance(msg, Identity):  # the board reset behind our back
                 log.warning("device re-identified mid-stream; restarting the stream")
+                self._adopt_identity(msg)  # listeners re-send their settings (limits)
+                if self._rate_request and self._rate_request != msg.rate_hz:
+                    self._write(SetRate(int(self._rate_request)))
                 self._write(Start())
-            elif isinstance(msg, Ack | Status | Heartbeat):
-                pass
+            elif isinstance(msg, Ack):
+                self._answered(msg.cmd_seq)
+            elif isinstance(msg, Status):
+                for seq in [k for k, p in self._unanswered.items() if isinstance(p.msg, GetStatus)]:
+                    self._answered(seq)
         if pending:
             self._emit_samples(pending)
 
@@ -536,23 +578,24 @@ class Acquisition:
         run_times: list[np.ndarray] = []
         for msg in frames:
             n = msg.count
-            dev_us = self._unwrap(msg.t_us)
             if self._t0_us is None:
-                self._t0_us = dev_us
+                self._t0_us = self._unwrap(msg.t_us)
                 self.first_sample_host_s = time.time()
                 self._next_index = msg.first_index
-            t_first_s = (dev_us - self._t0_us) / 1e6 + self._t_offset_s
-            t_s = t_first_s + np.arange(n) * (msg.period_us / 1e6)
             expected = self._next_index
             assert expected is not None
             jump = (msg.first_index - expected) % U32
-            if jump >= U32 // 2:  # backwards: a duplicate or a device restart
+            if jump >= U32 // 2:  # the index went backwards: the board restarted
                 if run:
                     self._deliver(run, run_times)
                     run, run_times = [], []
-                log.warning("sample index went backwards (%d → %d)", expected, msg.first_index)
+                outage_s = max(0.0, time.monotonic() - self._last_sample_host_s)
+                self._restart_timeline(msg, outage_s, self._last_t_s)
                 jump = 0
-            elif jump:
+            dev_us = self._unwrap(msg.t_us)
+            t_first_s = (dev_us - self._t0_us) / 1e6 + self._t_offset_s
+            t_s = t_first_s + np.arange(n) * (msg.period_us / 1e6)
+            if jump:
                 if run:
                     self._deliver(run, run_times)
                     run, run_times = [], []
@@ -566,6 +609,19 @@ class Acquisition:
         if run:
             self._deliver(run, run_times)
 
+    def _restart_timeline(self, first: Samples, outage_s: float, last_t_s: float) -> None:
+        """The board restarted (its sample index and µs clock began again at 0): only the
+        host clock can say how long it was away. Continue the session's timeline after
+        that outage and count the samples it would have taken as lost."""
+        lost = round(outage_s / self._period_s) if self._period_s else 0
+        self._unwrap.reset()
+        self._t0_us = self._unwrap(first.t_us)
+        self._t_offset_s = last_t_s + outage_s
+        self._clock.clear()
+        self._record_gap(last_t_s, self._t_offset_s, lost, GapCause.DISCONNECT)
+        self._next_index = first.first_index
+        log.warning("device restarted: %.2f s without samples (%d lost)", outage_s, lost)
+
     def _record_gap(self, start_s: float, end_s: float, lost: int, cause: GapCause) -> None:
         self.counters.lost_samples += lost
         gap = Gap(start_s=start_s, end_s=end_s, lost_samples=int(lost), cause=cause)
@@ -577,6 +633,7 @@ class Acquisition:
         t_s = run_times[0] if len(run_times) == 1 else np.concatenate(run_times)
         self.counters.samples += int(t_s.shape[0])
         self._last_t_s = float(t_s[-1]) + self._period_s
+        self._last_sample_host_s = time.monotonic()
         self._on_block(SampleBlock(first_index=run[0].first_index, t_s=t_s, raw=raw))
 
     def _handle_text(self, data: bytes, arrived_s: float) -> None:
@@ -653,15 +710,7 @@ class Acquisition:
             assert expected is not None
             jump = (first.first_index - expected) % U32
             if jump >= U32 // 2:  # rebooted: index and clock restarted
-                outage_s = time.monotonic() - lost_at_host
-                lost = round(outage_s / self._period_s) if self._period_s else 0
-                self._unwrap.reset()
-                dev_us = self._unwrap(first.t_us)
-                self._t_offset_s = last_t_s + outage_s
-                self._t0_us = dev_us
-                self._clock.clear()
-                self._record_gap(last_t_s, self._t_offset_s, lost, GapCause.DISCONNECT)
-                self._next_index = first.first_index
+                self._restart_timeline(first, time.monotonic() - lost_at_host, last_t_s)
             else:
                 dev_us = self._unwrap(first.t_us)
                 assert self._t0_us is not None
