@@ -51,6 +51,7 @@ from firmware_protocol.messages import (
     Status,
     Stop,
 )
+from firmware_protocol.sim.scenario import ScenarioError
 from firmware_protocol.text_mode import TextLineDecoder, looks_like_text
 
 from .errors import BadInput, DeviceError, ProtocolMismatch
@@ -204,12 +205,12 @@ def _open_port(url: str) -> serial.SerialBase:
     try:
         try:
             return serial.serial_for_url(url, baudrate=BAUD, timeout=READ_TIMEOUT_S, exclusive=True)
-        except BadInput:
+        except ScenarioError:
             raise
         except (TypeError, ValueError):  # URL handlers without the exclusive option
             return serial.serial_for_url(url, baudrate=BAUD, timeout=READ_TIMEOUT_S)
-    except BadInput:
-        raise
+    except ScenarioError as exc:
+        raise BadInput(str(exc)) from None
     except (serial.SerialException, OSError) as exc:
         raise DeviceError(f"cannot open port '{url}': {exc}") from None
     except ValueError as exc:

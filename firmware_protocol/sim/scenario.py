@@ -15,8 +15,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from logger.errors import BadInput
-
 from ..messages import INT24_MAX, INT24_MIN
 
 G_M_PER_S2 = 9.80665
@@ -27,8 +25,9 @@ RATE_MAX_HZ = 4000
 MAX_CHANNELS = 8
 
 
-class ScenarioError(BadInput):
-    """A malformed scenario (file, step and key named); exit code 2."""
+class ScenarioError(ValueError):
+    """A malformed scenario (file, step and key named). The command line reports it as
+    bad input (exit code 2); this package knows nothing of the program around it."""
 
 
 class Action(StrEnum):

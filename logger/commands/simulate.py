@@ -85,7 +85,7 @@ def sim_url(
 def run(args: argparse.Namespace) -> int:
     import firmware_protocol  # noqa: F401  (registers sim://)
     from firmware_protocol.sim.protocol_sim import SimUrl
-    from firmware_protocol.sim.scenario import builtin_names, load_scenario
+    from firmware_protocol.sim.scenario import ScenarioError, builtin_names, load_scenario
     from firmware_protocol.sim.server import PtyServer, TcpServer
 
     if args.seed is not None and args.seed < 0:
@@ -95,9 +95,12 @@ def run(args: argparse.Namespace) -> int:
     scenario = args.scenario
     if scenario not in builtin_names() and os.path.isfile(scenario):
         scenario = os.path.abspath(scenario)  # the URL must not depend on our cwd
-    load_scenario(scenario)  # refuse a malformed scenario before serving anything
     url = sim_url(scenario, args.seed, args.speed, args.settings)
-    SimUrl.parse(url)  # … and malformed --set values
+    try:
+        load_scenario(scenario)  # refuse a malformed scenario before serving anything …
+        SimUrl.parse(url)  # … and malformed --set values
+    except ScenarioError as exc:
+        raise BadInput(str(exc)) from None
     tcp = parse_tcp(args.tcp) if args.tcp else None
     if tcp is None and not hasattr(os, "openpty"):
         raise DeviceError("--pty needs a POSIX system (Linux, macOS); use --tcp HOST:PORT")
