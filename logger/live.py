@@ -293,8 +293,13 @@ class LiveSession:
             raise RuntimeError("already recording")
         if self.device is None or self.calibration is None:
             raise RuntimeError("no device connected")
-        if points is not None:
-            self.set_points(points)
+        old_plan = self.pipeline.plan
+        same_plan = points is None or [p.name for p in points] == [p.name for p in old_plan.points]
+        if same_plan:  # the therapist may already be on a point: keep it
+            self._points = list(old_plan.points)
+            current = old_plan.current_index
+        else:
+            self._points, current = list(points), None
         store = self._open_store()
         meta = SessionMeta(
             started_at=utc_now_iso(),
@@ -310,11 +315,22 @@ class LiveSession:
         writer = SessionWriter(store, sid)
         c = self._acq.counters
         with self._lock:
-            self.pipeline = Pipeline(self.config, PointPlan(self._points, self.config.limits))
+            plan = PointPlan(
+                self._points, self.config.limits, current_index=current, adhoc=old_plan.adhoc
+            )
+            self.pipeline = Pipeline(self.config, plan)
+            last_mark = self.marks[-1] if self.marks else None
             self.holds, self.alerts, self.marks = [], [], []
             self._recording = _Recording(
-                sid, writer, lost0=c.lost_samples, crc0=c.crc_errors, reconnects0=c.reconnects
-            )
+                sid, writer, lost0=c.lost_samples, crc0=c.crc_errors, reconnects0=c.reconnects,
+                points_stored=len(plan.added),
+            )  # fmt: skip
+            if current is not None:
+                # the point marked before Record is where the session starts: say so
+                source = last_mark.source if last_mark is not None else MarkSource.KEYBOARD
+                carried = Mark(0.0, current, source)
+                self.marks.append(carried)
+                writer.put_marks([carried])
         return sid
 
     def arm_recording(self, **details) -> None:

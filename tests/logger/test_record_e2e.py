@@ -351,3 +351,30 @@ def test_record_warns_about_a_calibration_older_than_30_days(scenario_file, db_p
     rec = SessionStore(db_path).load_session(captured.out.strip().splitlines()[-1])
     assert rec.meta.calibration.source.startswith("stored:1")
     assert rec.meta.calibration.counts_per_n == pytest.approx(4000.0, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_a_point_marked_before_recording_is_where_the_session_starts(tmp_path, db_path):
+    """Mark first, press Record a moment later: the session starts on that point."""
+    from logger.records import Point
+
+    path = tmp_path / "mark-first.toml"
+    path.write_text(
+        '[[steps]]\naction = "rest"\nseconds = 0.3\n[[steps]]\naction = "mark"\n'
+        '[[steps]]\naction = "rest"\nseconds = 1.0\n'
+        '[[steps]]\naction = "hold"\nforce_n = 20.0\nramp_s = 0.5\nseconds = 2.5\n'
+    )
+    plan = [Point(0, "Upper trapezius L"), Point(1, "Upper trapezius R")]
+    live = LiveSession(f"sim://mark-first?scenario={path}&speed=1", default_config(),
+                       db_path=db_path, points=plan)  # fmt: skip
+    live.start()
+    try:
+        assert wait_until(lambda: live.plan.current_index == 0, 10.0)
+        sid = live.start_recording(points=plan)
+        assert wait_until(live.finished.is_set, 10.0)
+    finally:
+        live.stop()
+    rec = SessionStore(db_path).load_session(sid)
+    assert [(m.t_s, m.point_index) for m in rec.marks] == [(0.0, 0)]
+    assert rec.marks[0].source is MarkSource.DEVICE
+    assert [h.point for h in rec.holds] == ["Upper trapezius L"]
