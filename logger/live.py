@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import queue
+import sys
 import threading
 import time
 from collections import deque
@@ -52,6 +53,7 @@ from .ringbuffer import RingBuffer
 
 log = logging.getLogger(__name__)
 
+SWITCH_INTERVAL_S = 0.0005
 RING_SECONDS = 600.0  # the longest live window the GUI offers (10 min)
 AUTO_ZERO_S = 0.5  # unloaded time at the start used to zero the sensor
 RECENT_RAW_S = 0.25  # raw history kept for a manual zero
@@ -145,6 +147,11 @@ class LiveSession:
     # ------------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
+        # Three threads share the interpreter: the reader, the store's writer and the GUI.
+        # With CPython's default 5 ms GIL switch interval a busy reader (a fast replay)
+        # makes the writer wait 5 ms per SQLite step and its queue grows; 0.5 ms keeps
+        # every thread within a fraction of a frame (measured: benchmarks/pipeline.py).
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self._acq.start()
 
     def wait_ready(self, timeout_s: float = 10.0) -> bool:
