@@ -16,7 +16,10 @@ from importlib.metadata import entry_points
 
 from .errors import BadInput, DeviceError
 
-ORDER = ("gui", "record", "simulate", "sessions", "export", "report", "calibrate", "ports")
+ORDER = (
+    "gui", "record", "simulate", "sessions", "review", "export", "report", "calibrate",
+    "recalibrate", "ports",
+)  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,45 @@
+"""`pressure-logger review [SESSION] [--reference SESSION] [--db PATH]`: the review window.
+
+The trainer's view of the session library: timeline, holds, per-point statistics, overlays
+and the comparison with a reference session (also reachable from the live window).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from logger.errors import BadInput
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("review", help="open the session library and review window")
+    p.add_argument("session", nargs="?", metavar="SESSION", help="session to open first")
+    p.add_argument("--reference", metavar="SESSION", help="reference (expert) session id")
+    p.add_argument("--db", metavar="PATH", help="session database (default: user data dir)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from logger.store import SessionStore, default_db_path
+
+    db = Path(args.db) if args.db else default_db_path()
+    if not db.is_file():
+        raise BadInput(f"--db {db}: no such session database")
+    store = SessionStore(db)
+    for sid in (args.session, args.reference):
+        if sid is not None:
+            store.load_session(sid)  # unknown id: BadInput before any window opens
+
+    from gui.app import create_app
+    from gui.review import ReviewWindow
+
+    app = create_app()
+    window = ReviewWindow(store)
+    window.resize(1600, 960)
+    window.show()
+    if args.session:
+        window.open_session(args.session)
+    if args.reference:
+        window.set_reference(args.reference)
+    return int(app.exec())
