@@ -11,6 +11,7 @@ arrives as a mark event.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from .dialogs.calibration_wizard import CalibrationWizard, LiveRawSource
 from .dialogs.session_dialog import SessionDialog
 from .dialogs.settings_dialog import SettingsDialog
 from .display import DisplayUnits
-from .sound import Sound, Sounder
+from .sound import ALARM_REPEAT_S, Sound, Sounder
 from .trace_buffer import TraceBuffer
 from .widgets.alerts import AlertBanner, AlertLog, describe
 from .widgets.device_bar import DeviceBar, LinkStatus
@@ -54,6 +55,27 @@ log = logging.getLogger(__name__)
 FRAME_INTERVAL_MS = 25  # 40 frames per second
 RAMP_WINDOW_S = 0.25  # the readout's ramp rate is the slope over this much of the trace
 STATUS_EVERY_S = 0.5
+RECORD_TEXT = "●  Record"
+_LIMIT_NOTICE = re.compile(r"device buzzer: limit ([+-]\d+)")
+_LIMIT_WORDS = {
+    1: "device alarm: over warning level",
+    2: "device alarm: over maximum",
+    -1: "device alarm: back below warning level",
+    -2: "device alarm: back below maximum",
+}
+
+
+def notice_text(text: str) -> str:
+    """A device notice in the therapist's words (the buzzer's limit codes spelled out)."""
+    m = _LIMIT_NOTICE.fullmatch(text)
+    if m is None:
+        return text
+    return _LIMIT_WORDS.get(int(m.group(1)), text)
+
+
+def stop_text(elapsed_s: float) -> str:
+    """The Record button while recording: it stops, and shows how long it has recorded."""
+    return f"■  Stop   REC {format_mm_ss(elapsed_s)}"
 
 
 def _window_text(seconds: float) -> str:
@@ -101,6 +123,8 @@ class MainWindow(QMainWindow):
         self._last_status = 0.0
         self._shown_state = "disconnected"
         self.therapist = ""  # remembered for the next recording of this window
+        self.alarm_repeat_s = ALARM_REPEAT_S
+        self._last_alarm = 0.0
 
         self._build()
         self.apply_config(config)
@@ -117,7 +141,7 @@ class MainWindow(QMainWindow):
         self.device_bar = DeviceBar()
         self.device_bar.connect_requested.connect(self.connect_device)
         self.device_bar.disconnect_requested.connect(self.disconnect_device)
-        self.banner = AlertBanner()
+        self.banner = AlertBanner()  # laid over the plot below: it never resizes the window
 
         def button(text: str, slot, *, checkable: bool = False, name: str = "") -> QPushButton:
             b = QPushButton(text)
@@ -128,12 +152,13 @@ class MainWindow(QMainWindow):
             b.clicked.connect(slot)
             return b
 
-        self.record_button = button("●  Record", self.toggle_recording, name="record")
-        self.record_button.setMinimumWidth(150)
-        self.rec_label = QLabel("")
-        self.rec_label.setFont(theme.font(theme.BIG_PT, bold=True, mono=True))
-        self.rec_label.setStyleSheet(f"color: {theme.RECORDING};")
-        self.mark_button = button("Mark / next point  [Space]", self.mark_next)
+        self.record_button = button(RECORD_TEXT, self.toggle_recording, name="record")
+        # wide enough for "Stop  REC 100:00" from the start: recording never resizes
+        bold = theme.font(theme.BASE_PT, bold=True)
+        self.record_button.setFont(bold)
+        width = self.record_button.fontMetrics().horizontalAdvance(stop_text(6000.0))
+        self.record_button.setFixedWidth(width + 34)
+        self.mark_button = button("Mark / next  [Space]", self.mark_next)
         self.zero_button = button("Zero", self.tare)
         self.calibrate_button = button("Calibrate…", self.open_calibration)
         self.settings_button = button("Settings…", self.open_settings)
@@ -149,8 +174,7 @@ class MainWindow(QMainWindow):
 
         bar = QHBoxLayout()
         bar.addWidget(self.record_button)
-        bar.addWidget(self.rec_label)
-        bar.addSpacing(12)
+        bar.addSpacing(8)
         bar.addWidget(self.mark_button)
         bar.addWidget(self.zero_button)
         bar.addWidget(self.calibrate_button)
@@ -176,8 +200,9 @@ class MainWindow(QMainWindow):
         self.plan_view.list.setMinimumHeight(60)
         sv.addWidget(self.readout)
         sv.addWidget(self.plan_view, 1)
-        side.setMinimumWidth(420)
+        side.setMinimumWidth(440)
         side.setMaximumWidth(520)
+        self.banner.overlay(self.plot)
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.plot)
@@ -191,22 +216,22 @@ class MainWindow(QMainWindow):
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(holds_box)
         bottom.addWidget(alerts_box)
-        bottom.setStretchFactor(0, 3)
-        bottom.setStretchFactor(1, 2)
+        bottom.setStretchFactor(0, 2)
+        bottom.setStretchFactor(1, 1)
+        bottom.setSizes([900, 380])
 
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(top)
         body.addWidget(bottom)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 1)
-        body.setSizes([670, 230])
+        body.setSizes([470, 200])
 
         central = QWidget()
         v = QVBoxLayout(central)
         v.setContentsMargins(10, 8, 10, 8)
         v.setSpacing(8)
         v.addWidget(self.device_bar)
-        v.addWidget(self.banner)
         v.addLayout(bar)
         v.addWidget(body, 1)
         self.setCentralWidget(central)
@@ -292,6 +317,7 @@ class MainWindow(QMainWindow):
         self.holds_table.clear_holds()
         self.banner.clear()
         self.plot.set_alert_tint(False)
+        self.readout.reset()
         self.current_point = None
         self.plan_view.set_current(None)
         self._show_point_limits()
@@ -318,8 +344,8 @@ class MainWindow(QMainWindow):
             b.setEnabled(False)  # until the device has identified itself (see frame)
         if not connected:
             self.record_button.setChecked(False)
-            self.record_button.setText("●  Record")
-            self.rec_label.setText("")
+            self.record_button.setText(RECORD_TEXT)
+            self.readout.reset()
 
     # ------------------------------------------------------------------ actions
     def mark_next(self) -> None:
@@ -373,8 +399,7 @@ class MainWindow(QMainWindow):
         if self.live.recording_id is not None:
             sid = self.live.stop_recording()
             self.record_button.setChecked(False)
-            self.record_button.setText("●  Record")
-            self.rec_label.setText("")
+            self.record_button.setText(RECORD_TEXT)
             self.setWindowTitle("pressure-logger")
             if sid:
                 self.alert_log.add_entry(self.live.t_s, f"session {sid} saved", theme.OK)
@@ -402,14 +427,15 @@ class MainWindow(QMainWindow):
         except (RuntimeError, OSError, ValueError) as exc:
             self.statusBar().showMessage(f"Cannot record: {exc}", 10000)
             return None
-        self.points = list(details.points)
-        self.current_point = None
+        plan = self.live.plan  # the same plan keeps the point the therapist is on
+        self.points = list(plan.points)
+        self.current_point = plan.current_index
         self.plan_view.set_points(self.points)
-        self.plan_view.set_current(None)
+        self.plan_view.set_current(self.current_point)
         self._show_point_limits()
         self.holds_table.clear_holds()
         self.record_button.setChecked(True)
-        self.record_button.setText("■  Stop")
+        self.record_button.setText(stop_text(0.0))
         self.setWindowTitle(f"pressure-logger — recording {sid}")
         self.alert_log.add_entry(self.live.t_s, f"recording session {sid}", theme.RECORDING)
         return sid
@@ -450,8 +476,12 @@ class MainWindow(QMainWindow):
             t_s, force = self.trace.window(self.plot.window_s)
             self.plot.set_data(t_s, force)
             now_force = float(force[-1]) if force.shape[0] else None
-            self.readout.set_force(now_force)
-            self.readout.set_ramp(ramp_rate_n_per_s(t_s, force, RAMP_WINDOW_S))
+            streaming = str(live.state) == "streaming"
+            # not streaming (connecting, reconnecting, failed): the last number is not live
+            self.readout.set_force(now_force if streaming else None)
+            self.readout.set_ramp(
+                ramp_rate_n_per_s(t_s, force, RAMP_WINDOW_S) if streaming else None
+            )
             hold = live.current_hold
             if hold is not None and getattr(hold, "is_hold", True):
                 self.plot.set_live_hold(hold.start_s)
@@ -461,12 +491,16 @@ class MainWindow(QMainWindow):
                 self.readout.set_hold(None)
             self.banner.update_state(now_force, hold is not None)
             self.plot.set_alert_tint(self.banner.active)
-        if live.recording_id is not None:
-            self.rec_label.setText(f"REC {format_mm_ss(live.recording_elapsed_s)}")
+            self.repeat_alarm()
+        recording = live.recording_id is not None
+        if recording:
+            self.record_button.setText(stop_text(live.recording_elapsed_s))
         ready = live.device is not None and live.calibration is not None
-        if ready != self.record_button.isEnabled():
-            for b in (self.record_button, self.zero_button, self.calibrate_button):
-                b.setEnabled(ready or live.recording_id is not None)
+        self.record_button.setEnabled(ready or recording)
+        self.zero_button.setEnabled(ready or recording)
+        # a new calibration mid-recording would change the scale within one session
+        self.calibrate_button.setEnabled(ready and not recording)
+        self.calibrate_button.setToolTip("Stop the recording to calibrate" if recording else "")
         now = time.monotonic()
         if now - self._last_status >= STATUS_EVERY_S:
             self._last_status = now
@@ -529,7 +563,7 @@ class MainWindow(QMainWindow):
                 return
             self.alert_log.add_entry(live.t_s, f"link {event.state}", theme.TEXT_DIM)
         elif isinstance(event, DeviceNotice):
-            self.alert_log.add_entry(event.t_s, event.text, theme.TEXT_DIM)
+            self.alert_log.add_entry(event.t_s, notice_text(event.text), theme.TEXT_DIM)
 
     def _on_alert(self, alert: Alert) -> None:
         kind = AlertKind(alert.kind)
@@ -539,9 +573,22 @@ class MainWindow(QMainWindow):
         text = describe(alert, self.units, self._point_name(alert.point_index), shown_level)
         self.banner.show_alert(alert, text, level)
         self.plot.set_alert_tint(True)
-        self.sounder.play(Sound.ALARM)
+        self._sound_alarm()
         color = theme.WARN if kind == AlertKind.WARN else theme.MAX
         self.alert_log.add_entry(alert.t_s, text, color)
+
+    def _sound_alarm(self) -> None:
+        self.sounder.play(Sound.ALARM)
+        self._last_alarm = time.monotonic()
+
+    def repeat_alarm(self) -> None:
+        """Sound the alarm again every ``alarm_repeat_s`` while the force stays over the
+        level that raised the banner (until it falls back, or the user mutes)."""
+        kind = self.banner.kind
+        if kind not in (AlertKind.WARN, AlertKind.MAX) or self.sounder.muted:
+            return
+        if time.monotonic() - self._last_alarm >= self.alarm_repeat_s:
+            self._sound_alarm()
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override

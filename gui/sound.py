@@ -6,6 +6,10 @@ platform's own player: ``winsound`` on Windows, ``afplay`` on macOS, ``paplay`` 
 (``QApplication.beep()``) is the fallback. Playing never blocks the GUI thread: the player
 runs as a child process (or winsound's async flag) and finished players are reaped on the
 next call.
+
+The alarm always wins: it cuts off a chime (or an earlier alarm) still sounding, while a
+chime asked for during an alarm is skipped (and noted in ``skipped``). The window repeats
+the alarm every ``ALARM_REPEAT_S`` while the force stays over the level.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE_HZ = 22050
 _PLAYERS = ("paplay", "pw-play", "aplay", "afplay")
+ALARM_REPEAT_S = 2.0
+_DEFAULT = object()
 
 
 class Sound(StrEnum):
@@ -54,11 +60,17 @@ def write_wav(path: Path, samples: np.ndarray) -> None:
 
 
 class Sounder:
-    """Plays the chime and the alarm, unless muted. ``played`` counts what was asked for."""
+    """Plays the chime and the alarm, unless muted.
 
-    def __init__(self, muted: bool = False) -> None:
+    ``played`` logs every sound started (muted ones are not), ``skipped`` the chimes not
+    played because an alarm was sounding. ``player`` names the command that plays a WAV
+    file (default: the first of paplay / pw-play / aplay / afplay found; None: the bell).
+    """
+
+    def __init__(self, muted: bool = False, player: str | None | object = _DEFAULT) -> None:
         self.muted = muted
         self.played: list[Sound] = []
+        self.skipped: list[Sound] = []
         self._dir = tempfile.TemporaryDirectory(prefix="pressure-logger-sounds-")
         self._files = {
             Sound.CHIME: Path(self._dir.name) / "chime.wav",
@@ -66,8 +78,10 @@ class Sounder:
         }
         write_wav(self._files[Sound.CHIME], _tone([880.0, 1320.0], 0.18, 0.05, 0.35))
         write_wav(self._files[Sound.ALARM], _tone([1760.0, 1760.0, 1760.0], 0.12, 0.06, 0.6))
-        self._player = None if sys.platform == "win32" else self._find_player()
-        self._children: list[subprocess.Popen] = []
+        if player is _DEFAULT:
+            player = None if sys.platform == "win32" else self._find_player()
+        self._player: str | None = player  # type: ignore[assignment]
+        self._children: list[tuple[subprocess.Popen, Sound]] = []
 
     @staticmethod
     def _find_player() -> str | None:
@@ -79,32 +93,42 @@ class Sounder:
 
     @property
     def backend(self) -> str:
-        if sys.platform == "win32":
+        if sys.platform == "win32" and self._player is None:
             return "winsound"
         return Path(self._player).name if self._player else "QApplication.beep"
+
+    @property
+    def sounding(self) -> list[Sound]:
+        """What the player processes are still playing."""
+        self._reap()
+        return [sound for _, sound in self._children]
 
     def play(self, sound: Sound) -> None:
         if self.muted:
             return
-        self.played.append(sound)
         self._reap()
+        if sound == Sound.ALARM:
+            for child, _ in self._children:  # the alarm pre-empts whatever is sounding
+                child.terminate()
+        elif self._children:  # a chime never interrupts (nor stacks on) a sound
+            self.skipped.append(sound)
+            return
+        self.played.append(sound)
         try:
-            if sys.platform == "win32":
+            if sys.platform == "win32" and self._player is None:
                 import winsound
 
+                # SND_ASYNC replaces whatever is playing: the alarm cuts a chime short
                 flags = winsound.SND_FILENAME | winsound.SND_ASYNC
                 winsound.PlaySound(str(self._files[sound]), flags)
             elif self._player:
-                if any(p.poll() is None for p in self._children):
-                    return  # still sounding: do not stack alarms
-                self._children.append(
-                    subprocess.Popen(
-                        [self._player, str(self._files[sound])],
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
+                child = subprocess.Popen(
+                    [self._player, str(self._files[sound])],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
+                self._children.append((child, sound))
             else:
                 QApplication.beep()
         except OSError as exc:  # no audio device: the banner still shows
@@ -112,10 +136,10 @@ class Sounder:
             QApplication.beep()
 
     def _reap(self) -> None:
-        self._children = [p for p in self._children if p.poll() is None]
+        self._children = [(p, s) for p, s in self._children if p.poll() is None]
 
     def close(self) -> None:
-        for p in self._children:
+        for p, _ in self._children:
             if p.poll() is None:
                 p.terminate()
             p.wait(timeout=2)

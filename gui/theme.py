@@ -46,6 +46,7 @@ QPushButton {{
 QPushButton:hover {{ border-color: {ACCENT}; }}
 QPushButton:checked {{ background: {ACCENT}; color: {BACKGROUND}; }}
 QPushButton:disabled {{ color: #5c6b78; }}
+QPushButton#compact {{ padding: 3px 6px; min-height: 22px; }}
 QPushButton#record {{ color: {RECORDING}; font-weight: bold; }}
 QPushButton#record:checked {{ background: {RECORDING}; color: white; }}
 QComboBox, QLineEdit, QDoubleSpinBox, QSpinBox, QPlainTextEdit, QTextEdit {{

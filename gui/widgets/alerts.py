@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 import time
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QWidget
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QSizePolicy, QWidget
 
 from logger.records import Alert, AlertKind
 
@@ -42,7 +42,11 @@ def describe(
 
 
 class AlertBanner(QFrame):
-    """Full-width banner, hidden until an alert arrives."""
+    """Banner across the top of the plot, hidden until an alert arrives.
+
+    :meth:`overlay` lays it over another widget (the live plot) instead of inserting a row
+    into the window, so raising it never moves or resizes anything.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,12 +55,39 @@ class AlertBanner(QFrame):
         self.level_n: float | None = None
         self._shown_at = 0.0
         self.label = QLabel("")
-        self.label.setFont(theme.font(theme.BIG_PT + 8, bold=True))
+        self.label.setFont(theme.font(theme.BIG_PT + 4, bold=True))
         self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label.setWordWrap(True)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._host: QWidget | None = None
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
         layout.addWidget(self.label)
         self.setVisible(False)
+
+    def overlay(self, host: QWidget, margin_px: int = 8) -> None:
+        """Float over the top of ``host`` (full width less ``margin_px``), following its size."""
+        self._host = host
+        self._margin_px = margin_px
+        self.setParent(host)
+        host.installEventFilter(self)
+        self._place()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self._host and event.type() == QEvent.Type.Resize:
+            self._place()
+        return False
+
+    def _place(self) -> None:
+        if self._host is None:
+            return
+        m = self._margin_px
+        width = max(1, self._host.width() - 2 * m)
+        margins = self.layout().contentsMargins()
+        inner = max(1, width - margins.left() - margins.right())
+        height = self.label.heightForWidth(inner) + margins.top() + margins.bottom()
+        self.setGeometry(m, m, width, height)
+        self.raise_()
 
     @property
     def active(self) -> bool:
@@ -80,6 +111,7 @@ class AlertBanner(QFrame):
         self.label.setStyleSheet(f"color: {text_color}; background: transparent;")
         self.label.setText(f"⚠  {text}")
         self.setVisible(True)
+        self._place()
 
     def update_state(self, force_n: float | None, hold_active: bool) -> None:
         """Lower the banner once the excursion is over (called every frame)."""
@@ -111,7 +143,7 @@ class AlertLog(QPlainTextEdit):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setMaximumBlockCount(MAX_LOG_ENTRIES)
         self.setUndoRedoEnabled(False)
-        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)  # one line per entry
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)  # long entries wrap
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.entries = 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -42,6 +43,33 @@ class LinkStatus:
     detail: str = ""
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that ends in "…" when too narrow; the full text is its tooltip.
+
+    ``text()`` stays the full text; only the painting is shortened.
+    """
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt override
+        super().setText(text)
+        self.setToolTip(text)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideRight, rect.width()
+        )
+        self.style().drawItemText(
+            painter, rect, int(self.alignment()), self.palette(), self.isEnabled(), shown,
+            QPalette.ColorRole.WindowText,
+        )  # fmt: skip
+        painter.end()
+
+    @property
+    def elided(self) -> bool:
+        return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
+
+
 def found_ports() -> list[tuple[str, str]]:
     """``(port, description)`` of every OS serial port (USB description where known)."""
     from logger.commands.ports import found_ports as _found
@@ -63,10 +91,14 @@ class DeviceBar(QFrame):
         self.setObjectName("panel")
         self.connected = False
         self.picker = QComboBox()
-        self.picker.setMinimumWidth(240)
+        self.picker.setMinimumWidth(200)
+        self.picker.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.picker.setMinimumContentsLength(18)
         self.url_edit = QLineEdit()
         self.url_edit.setPlaceholderText("sim://?scenario=demo  ·  socket://host:port  ·  COM3")
-        self.url_edit.setMinimumWidth(200)
+        self.url_edit.setMinimumWidth(140)
         self.url_edit.returnPressed.connect(self._on_connect_clicked)
         self.refresh_button = QPushButton("↻")
         self.refresh_button.setToolTip("Look for serial ports again")
@@ -78,10 +110,11 @@ class DeviceBar(QFrame):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.state_label = QLabel("disconnected")
         self.state_label.setFont(theme.font(theme.BASE_PT + 1, bold=True))
-        self.status_label = QLabel("")
+        self.status_label = ElidedLabel("")
         self.status_label.setObjectName("dim")
         self.status_label.setFont(theme.font(theme.BASE_PT, mono=True))
         self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)
@@ -157,19 +190,20 @@ class DeviceBar(QFrame):
         self.state_label.setText(shown)
         self.state_label.setToolTip(status.detail)
         self.state_label.setStyleSheet(f"color: {color};")
+        # the link's health first (what a narrow window must still show), the device last
         parts = []
         if state == "failed" and status.detail:
             parts.append(status.detail)
-        elif status.device is not None:
-            d = status.device
-            parts.append(f"{d.uid}  fw {d.firmware}")
-            parts.append(f"{d.rate_hz:g} Hz")
         if state not in ("disconnected", "failed"):
+            if status.device is not None:
+                parts.append(f"{status.device.rate_hz:g} Hz")
             parts.append(f"lost {status.lost_samples}")
             parts.append(f"CRC {status.crc_errors}")
             parts.append(f"drift {status.drift_ppm:+.0f} ppm")
             if status.reconnects:
                 parts.append(f"reconnects {status.reconnects}")
+        if status.device is not None and state != "failed":
+            parts.append(f"{status.device.uid}  fw {status.device.firmware}")
         self.status_label.setText("   ".join(parts))
 
     @property

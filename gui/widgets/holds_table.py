@@ -24,6 +24,7 @@ class HoldsTable(QTableWidget):
         self.holds: list[Hold] = []
         self.setHorizontalHeaderLabels(list(HOLD_COLUMNS))
         self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)

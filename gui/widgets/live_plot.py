@@ -30,10 +30,49 @@ log = logging.getLogger(__name__)
 WINDOW_CHOICES_S: tuple[float, ...] = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 DEFAULT_WINDOW_S = 30.0
 MAX_OVERLAYS = 400
+HEADROOM = 1.25  # y range top over the highest limit: room for the mark labels above it
+TIME_STEPS_S: tuple[float, ...] = (
+    0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400,
+)  # fmt: skip
+TICK_PX = 90  # about one time label per this many pixels
 _LABEL_STYLE = {
     "font-size": f"{theme.BASE_PT}pt",
     "color": theme.TEXT_DIM,
 }  # hold regions / mark lines kept on the plot (older ones are dropped)
+
+
+def format_clock(t_s: float, step_s: float = 1.0) -> str:
+    """``t_s`` as m:ss (or h:mm:ss from one hour), with tenths when ticks are under 1 s."""
+    sign = "-" if t_s < 0 else ""
+    t = abs(t_s)
+    tenths = step_s < 1.0
+    t = round(t, 1) if tenths else float(round(t))
+    hours, rest = divmod(t, 3600.0)
+    minutes, seconds = divmod(rest, 60.0)
+    sec = f"{seconds:04.1f}" if tenths else f"{int(seconds):02d}"
+    if hours:
+        return f"{sign}{int(hours)}:{int(minutes):02d}:{sec}"
+    return f"{sign}{int(minutes):02d}:{sec}"
+
+
+class TimeAxis(pg.AxisItem):
+    """A session-time axis in mm:ss / h:mm:ss at whole-second, minute or hour steps (never
+    pyqtgraph's SI prefixes, which turn 1000 s into "1 ks")."""
+
+    def __init__(self, orientation: str = "bottom", **kwargs) -> None:
+        super().__init__(orientation, **kwargs)
+        self.enableAutoSIPrefix(False)
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float):  # noqa: N802, N803
+        span = maxVal - minVal
+        if span <= 0 or size <= 0:
+            return super().tickSpacing(minVal, maxVal, size)
+        most = max(2.0, size / TICK_PX)
+        major = next((s for s in TIME_STEPS_S if span / s <= most), TIME_STEPS_S[-1])
+        return [(major, 0.0)]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph override
+        return [format_clock(v * scale, spacing * scale) for v in values]
 
 
 class LivePlot(QWidget):
@@ -44,13 +83,16 @@ class LivePlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         pg.setConfigOptions(antialias=False, foreground=theme.TEXT_DIM)
-        self.plot_widget = pg.PlotWidget(background=theme.PANEL)
+        self.time_axis = TimeAxis("bottom")
+        self.plot_widget = pg.PlotWidget(
+            background=theme.PANEL, axisItems={"bottom": self.time_axis}
+        )
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot_item.setDownsampling(auto=True, mode="peak")
         self.plot_item.setClipToView(True)
         self.plot_item.hideButtons()
         self.plot_item.setMenuEnabled(False)
-        self.plot_item.setLabel("bottom", "time", units="s", **_LABEL_STYLE)
+        self.plot_item.setLabel("bottom", "time (min:s)", **_LABEL_STYLE)
         axis_font = theme.font(theme.BASE_PT)
         for name in ("left", "bottom", "right"):
             self.plot_item.getAxis(name).setTickFont(axis_font)
@@ -209,6 +251,8 @@ class LivePlot(QWidget):
         self.view_box.setXRange(t0, t1, padding=0.0)
         self._fit_y(y, t, t0)
         self._prune(t_end)
+        for t_mark, line in self._marks:  # a mark scrolled off the left keeps no stray label
+            line.label.setVisible(t_mark >= t0)
 
     def _fit_y(self, y: np.ndarray, t: np.ndarray, t0: float) -> None:
         """A calm y range: grows at once to fit the data, shrinks only when far too big."""
@@ -216,9 +260,9 @@ class LivePlot(QWidget):
         first = int(np.searchsorted(t, t0))
         visible = y[first:] if first < y.shape[0] else y[-1:]
         top = float(np.max(visible)) if visible.shape[0] else 0.0
-        floor = max([10.0 * k] + [v * k * 1.15 for v in (self._max_n, self._warn_n) if v])
+        floor = max([10.0 * k] + [v * k * HEADROOM for v in (self._max_n, self._warn_n) if v])
         if self._target_n:
-            floor = max(floor, self._target_n[1] * k * 1.15)
+            floor = max(floor, self._target_n[1] * k * HEADROOM)
         want = max(floor, top * 1.1)
         if want > self._y_top or want < self._y_top * 0.6:
             self._y_top = want
@@ -269,11 +313,12 @@ class LivePlot(QWidget):
             angle=90,
             pen=pg.mkPen(theme.TEXT, width=1, style=Qt.PenStyle.DashLine),
             label=label,
-            labelOpts={
-                "position": 0.93,
+            labelOpts={  # along the top, above the limit lines' labels; it flips to the
+                # left of its line in the right half of the view so it is never cut off
+                "position": 0.99,
                 "color": theme.TEXT,
                 "fill": (15, 20, 25, 200),
-                "anchors": [(0, 0.5), (0, 0.5)],
+                "anchors": [(0, 0), (1, 0)],
             },
         )
         self.plot_item.addItem(line, ignoreBounds=True)

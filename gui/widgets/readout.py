@@ -57,14 +57,21 @@ class ForceReadout(QFrame):
         self.unit_label.setFont(theme.font(theme.BIG_PT + 6))
         self.unit_label.setObjectName("dim")
         self.pressure_label = QLabel("")
-        self.pressure_label.setFont(theme.font(theme.BIG_PT, mono=True))
+        self.pressure_label.setFont(theme.font(theme.BASE_PT + 1, mono=True))
         self.pressure_label.setObjectName("dim")
-        self.pressure_label.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.pressure_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
 
+        # unit above pressure, to the right of the digits: one row instead of two
+        unit_column = QVBoxLayout()
+        unit_column.setSpacing(0)
+        unit_column.addStretch(1)
+        unit_column.addWidget(self.unit_label)
+        unit_column.addWidget(self.pressure_label)
         top = QHBoxLayout()
+        top.setSpacing(6)
         top.addStretch(1)
         top.addWidget(self.force_label)
-        top.addWidget(self.unit_label, 0, Qt.AlignmentFlag.AlignBottom)
+        top.addLayout(unit_column)
 
         self.timer_label = QLabel("00:00")
         self.timer_label.setFont(theme.font(theme.TIMER_PT, bold=True, mono=True))
@@ -74,6 +81,7 @@ class ForceReadout(QFrame):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
+        self.progress.setFixedHeight(10)
         timer_row = QHBoxLayout()
         timer_row.addWidget(QLabel("Hold"))
         timer_row.addStretch(1)
@@ -81,11 +89,17 @@ class ForceReadout(QFrame):
         timer_row.addWidget(self.target_label, 0, Qt.AlignmentFlag.AlignBottom)
 
         self.preset_group = QButtonGroup(self)
-        self.preset_group.setExclusive(True)
+        self.preset_group.setExclusive(False)  # none is checked while a point target rules
+        self.point_target_label = QLabel("")
+        self.point_target_label.setObjectName("dim")
+        self.point_target_label.setVisible(False)
         preset_row = QHBoxLayout()
+        preset_row.setSpacing(4)
+        preset_row.addWidget(self.point_target_label)
         for seconds in HOLD_PRESETS_S:
             button = QPushButton(f"{seconds:.0f} s")
             button.setCheckable(True)
+            button.setObjectName("compact")
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setChecked(seconds == DEFAULT_PRESET_S)
             button.setProperty("seconds", seconds)
@@ -109,10 +123,9 @@ class ForceReadout(QFrame):
             stats.addWidget(value, 1, col)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 6, 16, 10)
+        layout.setContentsMargins(14, 4, 14, 8)
         layout.setSpacing(4)
         layout.addLayout(top)
-        layout.addWidget(self.pressure_label)
         layout.addLayout(timer_row)
         layout.addWidget(self.progress)
         layout.addLayout(preset_row)
@@ -130,8 +143,6 @@ class ForceReadout(QFrame):
     def set_preset_s(self, seconds: float) -> None:
         """Choose a hold-timer preset (used when the current point sets no target)."""
         self.preset_s = float(seconds)
-        for button in self.preset_group.buttons():
-            button.setChecked(float(button.property("seconds")) == self.preset_s)
         self._show_target()
         self.preset_changed.emit(self.preset_s)
 
@@ -144,15 +155,38 @@ class ForceReadout(QFrame):
     def target_s(self) -> float:
         return self.point_target_s if self.point_target_s else self.preset_s
 
+    @property
+    def checked_preset_s(self) -> float | None:
+        """The highlighted preset; None while the current point's own target is in force."""
+        for button in self.preset_group.buttons():
+            if button.isChecked():
+                return float(button.property("seconds"))
+        return None
+
     def _show_target(self) -> None:
+        """The timer's target, and which control set it: a preset, or the point itself."""
         self.target_label.setText(f"/ {format_mm_ss(self.target_s)}")
+        point_rules = bool(self.point_target_s)
+        for button in self.preset_group.buttons():
+            button.setChecked(
+                not point_rules and float(button.property("seconds")) == self.preset_s
+            )
+        self.point_target_label.setVisible(point_rules)
+        if point_rules:
+            self.point_target_label.setText(f"point target\n{self.point_target_s:g} s")
+            self.point_target_label.setToolTip(
+                "The current point sets its own hold target; a preset applies to points "
+                "without one."
+            )
 
     # ------------------------------------------------------------------ per frame
     def set_force(self, force_n: float | None) -> None:
-        """The newest force; colours amber above warn and red above max."""
+        """The newest force; colours amber above warn and red above max (None: no live
+        force, e.g. while reconnecting: a grey dash, never a stale number)."""
         if force_n is None:
             self.force_label.setText("—")
             self.pressure_label.setText("")
+            self.force_label.setStyleSheet(f"color: {theme.TEXT_DIM};")
             return
         self.force_label.setText(self.units.value(force_n))
         self.pressure_label.setText(self.units.pressure(force_n))
@@ -163,6 +197,17 @@ class ForceReadout(QFrame):
         else:
             color = theme.TEXT
         self.force_label.setStyleSheet(f"color: {color};")
+
+    def reset(self) -> None:
+        """Forget the previous connection: no force, no hold, no figures."""
+        self.set_force(None)
+        self.set_ramp(None)
+        self.set_hold(None)
+        self._chimed_for = None
+        self.timer_label.setText("00:00")
+        self.progress.setValue(0)
+        self.peak_value.setText("—")
+        self.mean_value.setText("—")
 
     @property
     def force_color(self) -> str:

@@ -173,8 +173,8 @@ def test_recording_produces_a_complete_session(qtbot, window, tmp_path, db_path)
     window.record_button.click()  # opens the session dialog (modal)
     sid = window.live.recording_id
     assert sid is not None, window.statusBar().currentMessage()
-    assert window.record_button.text() == "■  Stop"
-    qtbot.waitUntil(lambda: window.rec_label.text().startswith("REC"), timeout=WAIT_MS)
+    assert window.record_button.text().startswith("■  Stop   REC 00:0")
+    qtbot.waitUntil(lambda: window.record_button.text().endswith("00:01"), timeout=WAIT_MS)
     wait_finished(qtbot, window)
     window.record_button.click()  # stop
     assert window.live.recording_id is None
