@@ -36,7 +36,9 @@ def num(value: float | None, unit: str = "", digits: int = 1, signed: bool = Fal
     """A number with its unit, or an em dash when there is none."""
     if value is None or not math.isfinite(value):
         return "—"
-    text = f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+    if abs(value) < 0.5 * 10.0**-digits:
+        value = 0.0  # no "-0.0"
+    text = f"{value:+.{digits}f}" if signed and value != 0.0 else f"{value:.{digits}f}"
     return f"{text} {unit}".rstrip()
 
 
@@ -49,3 +51,15 @@ def point_label(index: int | None, names: dict[int, str], none: str = "—") -> 
     if index is None:
         return none
     return names.get(index) or f"Point {index + 1}"
+
+
+def calibration_source(source: str | None, created_at: str | None) -> str:
+    """Where a session's calibration came from and when: ``stored:12, 2026-11-01 09:00``,
+    or the factory one the device reported when none was stored."""
+    src = (source or "").strip()
+    if not created_at:
+        if not src or src.startswith("factory"):
+            tare = " + tare at start" if "tare" in src else ""
+            return f"factory calibration (device-reported; none stored){tare}"
+        return f"{src} (no date recorded)"
+    return f"{src or 'calibration'}, {local_time(created_at)} UTC"

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QRectF, Qt
+from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -43,9 +43,9 @@ from logger.compare import (
 from logger.errors import BadInput, DeviceError
 from logger.point_stats import left_right, point_stats
 
-from .format import hms, local_time, num, point_label
+from .format import calibration_source, hms, local_time, num, point_label
 from .review.comparison import comparison_cells, comparison_summary, progress_cells
-from .review.plots import OverlayPlot, ProgressPlot
+from .review.plots import LegendEntry, OverlayPlot, ProgressPlot
 from .review.tables import (
     HOLD_COLUMNS,
     LR_COLUMNS,
@@ -59,6 +59,7 @@ from .review.timeline import TimelinePlot
 log = logging.getLogger(__name__)
 
 DPI = 300
+KEEP_TOGETHER_ROWS = 15
 MARGIN_MM = 15.0
 FONT_FAMILY = "DejaVu Sans"
 
@@ -238,7 +239,8 @@ class _Doc:
                 x += widths[i]
             self.y += row_h
 
-        self.ensure(row_h * min(len(rows) + 1, 4))
+        # a short table stays on one page; a long one starts with at least three rows
+        self.ensure(row_h * (len(rows) + 1 if len(rows) <= KEEP_TOGETHER_ROWS else 4))
         header()
         pen = QPen(QColor("#c8d0d8"))
         pen.setWidthF(_mm(0.15))
@@ -283,6 +285,38 @@ class _Doc:
             self.y += h + _mm(2)
 
 
+LEGEND_PT = 8.0
+
+
+def _legend_row(doc: _Doc, entries: Sequence[LegendEntry], x: float, y: float, w: float) -> None:
+    """Swatches and labels in one row at :data:`LEGEND_PT` (real text in the PDF)."""
+    p = doc.painter
+    font = _font(LEGEND_PT)
+    fm = QFontMetricsF(font, doc.writer)
+    h = fm.height()
+    p.save()
+    p.setFont(font)
+    cx = x
+    for e in entries:
+        sw = _mm(6)
+        if cx + sw + fm.horizontalAdvance(e.label) + _mm(1) > x + w:
+            break
+        mid = y + h / 2
+        if e.band:
+            p.fillRect(QRectF(cx, mid - _mm(1.2), sw, _mm(2.4)), QColor(e.colour))
+        else:
+            pen = QPen(QColor(e.colour))
+            pen.setWidthF(_mm(0.12) * e.width)
+            if e.dashed:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            p.setPen(pen)
+            p.drawLine(QPointF(cx, mid), QPointF(cx + sw, mid))
+        p.setPen(QColor("#222222"))
+        p.drawText(QRectF(cx + sw + _mm(1), y, w, h), Qt.AlignmentFlag.AlignLeft, e.label)
+        cx += sw + _mm(1) + fm.horizontalAdvance(e.label) + _mm(3)
+    p.restore()
+
+
 def _pdf_writer(device: str | QIODevice, title: str) -> QPdfWriter:
     writer = QPdfWriter(device)
     writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
@@ -318,7 +352,7 @@ def _build(doc: _Doc, parts: dict) -> None:
             (
                 "Calibration",
                 f"{cal.model}, {cal.counts_per_n:g} counts/N, offset {cal.offset_counts:g} "
-                f"counts ({cal.source}), from {local_time(cal.created_at)}",
+                f"counts; {calibration_source(cal.source, cal.created_at)}",
             ),
             (
                 "Samples",
@@ -330,10 +364,11 @@ def _build(doc: _Doc, parts: dict) -> None:
         ]
     )
     doc.heading("Timeline")
-    doc.image(parts["timeline"], 62)
+    doc.image(parts["timeline"], 56)
     doc.paragraph(
-        "Holds shaded; dashed lines are marks (point labels); triangles are alerts; grey "
-        "bands are gaps (samples lost, not interpolated).",
+        "Holds shaded; green bands: the point's target window over its holds; dashed "
+        "horizontal lines: warn (amber) and max (red) levels; dashed vertical lines: marks "
+        "(point labels); triangles: alerts; grey bands: gaps (samples lost, not interpolated).",
         7.5,
         "#555555",
     )
@@ -379,7 +414,10 @@ def _build(doc: _Doc, parts: dict) -> None:
         7.5,
         "#555555",
     )
-    pairs = left_right(stats)
+    # only pairs measured on both sides: a lone side says nothing about symmetry
+    pairs = [
+        p for p in left_right(stats) if p.left_mean_n is not None and p.right_mean_n is not None
+    ]
     if pairs:
         doc.heading("Left / right", 11)
         doc.table(LR_COLUMNS, [lr_cells(p) for p in pairs])
@@ -387,7 +425,7 @@ def _build(doc: _Doc, parts: dict) -> None:
     if comparison is None:
         return
     ref = parts["reference_record"]
-    doc.new_page()
+    doc.ensure(_mm(110))  # the comparison table and the first overlays together
     doc.heading("Comparison with the reference")
     doc.paragraph(
         f"Reference {ref.id}: {ref.meta.therapist or '—'}, client {ref.meta.client or '—'}, "
@@ -412,21 +450,20 @@ def _build(doc: _Doc, parts: dict) -> None:
     )
     doc.heading("Overlays", 11)
     images = parts["overlays"]
-    for k, (name, image) in enumerate(images):
+    for k, (name, image, legend) in enumerate(images):
         col = k % 2
         if col == 0:
-            doc.ensure(_mm(62))
+            doc.ensure(_mm(64))
+        x = doc.width * 0.5 * col
         doc.painter.setFont(_font(8.5, bold=True))
         doc.painter.drawText(
-            QRectF(doc.width * 0.5 * col, doc.y, doc.width * 0.49, _mm(5)),
-            Qt.AlignmentFlag.AlignLeft,
-            name,
+            QRectF(x, doc.y, doc.width * 0.49, _mm(5)), Qt.AlignmentFlag.AlignLeft, name
         )
-        doc.painter.drawImage(
-            QRectF(doc.width * 0.5 * col, doc.y + _mm(5), doc.width * 0.49, _mm(52)), image
-        )
+        # the legend as text above the plot, never over the curves
+        _legend_row(doc, legend, x, doc.y + _mm(5), doc.width * 0.49)
+        doc.painter.drawImage(QRectF(x, doc.y + _mm(10), doc.width * 0.49, _mm(50)), image)
         if col == 1 or k == len(images) - 1:
-            doc.y += _mm(60)
+            doc.y += _mm(62)
     entries = parts.get("progress") or []
     if len(entries) > 1:
         doc.heading("Progress against this reference", 11)
@@ -462,7 +499,7 @@ def _prepare(store: object, sid: str, reference_sid: str | None) -> dict:
         plot.show_curves(
             curves, reference_n=pc.reference_curve_n, dt_s=pc.dt_s, target_n=pc.target_n
         )
-        overlays.append((pc.point, render_widget(plot, (560, 400))))
+        overlays.append((pc.point, render_widget(plot, (560, 380)), list(plot.legend_entries)))
     plot.deleteLater()
     parts["overlays"] = overlays
     therapist = rec.meta.therapist

@@ -164,7 +164,8 @@ class ComparisonView(QWidget):
         )
         self.plot.setTitle(
             f"{pc.point}: RMS error {num(pc.rms_error_n, 'N')}, "
-            f"mean difference {num(pc.mean_diff_n, 'N', signed=True)}"
+            f"mean difference {num(pc.mean_diff_n, 'N', signed=True)}",
+            justify="left",  # the legend sits at the right of the same row
         )
         self.table.selectRow(row)
 

@@ -94,7 +94,15 @@ def write_session(
         started_at=started_at,
         device=DeviceInfo("SIM-0001", "sim-1.0", "1.0", rate_hz, 1, adc="sim"),
         calibration=CalibrationInfo(COUNTS_PER_N, OFFSET_COUNTS, "factory", "2026-11-01T09:00:00Z"),
-        config={"units": "N", "holds": {"onset_n": 5.0, "release_n": 4.0, "min_duration_s": 2.0}},
+        config={
+            "units": "N",
+            "holds": {"onset_n": 5.0, "release_n": 4.0, "min_duration_s": 2.0},
+            "limits": {
+                "warn_n": limits.warn_n,
+                "max_n": limits.max_n,
+                "max_hold_s": limits.max_hold_s,
+            },
+        },
         client=client,
         therapist=therapist,
         notes=notes,

@@ -4,9 +4,11 @@ for them (by trainee/therapist, client pseudonym, point and date)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import QDate, QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -25,11 +27,26 @@ from PySide6.QtWidgets import (
 
 from logger.store import SessionSummary
 
-from ..format import hms, local_time
+from ..axes import clock
+from ..format import local_time
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("date", "therapist", "client", "status", "duration", "holds", "alerts", "lost", "id")
+COLUMNS = ("date", "therapist", "client", "status", "time", "holds", "alerts")
+COLUMN_TIPS = (
+    "start (UTC)",
+    "therapist / trainee",
+    "client pseudonym",
+    "complete, interrupted or recording",
+    "duration",
+    "holds detected",
+    "alerts raised",
+)
+ELIDABLE = (1, 2)
+"""Columns narrowed (text elided, full text in the tooltip) when the table is too narrow."""
+MIN_ELIDED_PX = 44
+STATUS_TEXT = {"complete": "complete", "interrupted": "interr.", "recording": "rec."}
+REFERENCE_TIP = " · the reference session"
 ANY = "any"
 NO_DATE = QDate(2000, 1, 1)
 
@@ -93,6 +110,20 @@ class SessionLibrary(QWidget):
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        for col, tip in enumerate(COLUMN_TIPS):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
+        font = self.table.font()
+        font.setPointSizeF(font.pointSizeF() * 0.85)
+        self.table.setFont(font)
+        size_pt = font.pointSizeF()
+        # the application style sheet resolves fonts itself: setFont alone is ignored here
+        self.table.horizontalHeader().setStyleSheet(
+            f"QHeaderView {{ font-size: {size_pt:.1f}pt; }}"
+        )
+        self.table.horizontalHeader().setFont(font)
+        self.table.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setWordWrap(False)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -100,8 +131,11 @@ class SessionLibrary(QWidget):
         self.table.setSortingEnabled(True)
         self.table.sortItems(0, Qt.SortOrder.DescendingOrder)  # newest first
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(24)
+        self.table.viewport().installEventFilter(self)
+        self.setMinimumWidth(480)  # every column visible (therapist and client elided)
         self.count = QLabel()
         self.count.setObjectName("dim")
 
@@ -174,20 +208,24 @@ class SessionLibrary(QWidget):
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(self.summaries))
         for row, s in enumerate(self.summaries):
+            status = str(s.status)
             cells = (
-                _Item(local_time(s.started_at), s.started_at),
+                _Item(short_date(s.started_at), s.started_at),
                 _Item(s.therapist or "—", (s.therapist or "").casefold()),
                 _Item(s.client or "—", (s.client or "").casefold()),
-                _Item(str(s.status), str(s.status)),
-                _Item(hms(s.duration_s), s.duration_s),
+                _Item(STATUS_TEXT.get(status, status), status),
+                _Item(clock(round(s.duration_s)) if s.duration_s else "—", s.duration_s),
                 _Item(str(s.holds), s.holds),
                 _Item(str(s.alerts), s.alerts),
-                _Item(str(s.lost_samples), s.lost_samples),
-                _Item(s.id, s.id),
             )
+            lost = f" · {s.lost_samples} samples lost" if s.lost_samples else ""
+            if lost:
+                cells[3].setText(cells[3].text() + " !")
+            tips = (f"{local_time(s.started_at)} UTC · session {s.id}", None, None, status + lost)
             for col, item in enumerate(cells):
                 item.setData(Qt.ItemDataRole.UserRole, s.id)
-                if col >= 4 and col < 8:
+                item.setToolTip((tips[col] if col < len(tips) else None) or item.text())
+                if col >= 4:
                     item.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
@@ -195,6 +233,43 @@ class SessionLibrary(QWidget):
         self.table.setSortingEnabled(True)
         self._apply_filters()
         self.set_reference(self.reference_id)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Every column within the viewport: widths from the content, then the therapist
+        and client columns narrowed (elided; the tooltip has the full text) if needed."""
+        # from the text, not the header's size hint: that reserves room for a sort arrow
+        # in every column and doubles the width of the numeric ones
+        fm = QFontMetrics(self.table.font())
+        bold = QFont(self.table.font())
+        bold.setBold(True)
+        fmb = QFontMetrics(bold)
+        pad = 7
+        widths = [fmb.horizontalAdvance(name) + pad for name in COLUMNS]
+        for r in range(self.table.rowCount()):
+            if self.table.isRowHidden(r):
+                continue
+            for c in range(len(COLUMNS)):
+                item = self.table.item(r, c)
+                metrics = fmb if item.font().bold() else fm
+                widths[c] = max(widths[c], metrics.horizontalAdvance(item.text()) + pad)
+        avail = self.table.viewport().width()
+        excess = sum(widths) - avail
+        if excess > 0:
+            room = {c: max(widths[c] - MIN_ELIDED_PX, 0) for c in ELIDABLE}
+            total = sum(room.values())
+            for c in ELIDABLE:
+                cut = min(room[c], excess * room[c] / total) if total else 0
+                widths[c] -= int(math.ceil(cut))
+        elif excess < 0:
+            widths[1] += -excess  # the slack to the therapist column
+        for c, w in enumerate(widths):
+            self.table.setColumnWidth(c, w)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+        if obj is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(obj, event)
 
     def _apply_filters(self) -> None:
         therapist = self.therapist.text().strip().casefold()
@@ -231,7 +306,7 @@ class SessionLibrary(QWidget):
         return False
 
     def set_reference(self, sid: str | None) -> None:
-        """Mark the reference session's row (bold, "reference" in its status cell)."""
+        """Mark the reference session's row (bold; its tooltips say so)."""
         self.reference_id = sid
         for r in range(self.table.rowCount()):
             is_ref = self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) == sid
@@ -240,9 +315,9 @@ class SessionLibrary(QWidget):
                 font = item.font()
                 font.setBold(is_ref)
                 item.setFont(font)
-            status = self.table.item(r, 3)
-            base = status.text().removesuffix(" · reference")
-            status.setText(f"{base} · reference" if is_ref else base)
+                tip = item.toolTip().removesuffix(REFERENCE_TIP)
+                item.setToolTip(tip + REFERENCE_TIP if is_ref else tip)
+        self.fit_columns()
 
     def summary(self, sid: str) -> SessionSummary | None:
         return next((s for s in self.summaries if s.id == sid), None)
@@ -256,6 +331,20 @@ class SessionLibrary(QWidget):
         sid = self.selected_id()
         if sid:
             self.referenceRequested.emit(sid)
+
+
+def short_date(started_at: str, today: datetime | None = None) -> str:
+    """``27 Nov 14:52`` this year, ``27 Nov 2025`` before (UTC, as ``local_time``)."""
+    full = local_time(started_at)
+    dt = parse_started(started_at)
+    if dt is None:
+        return full
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC)
+    now = today or datetime.now(UTC)
+    if dt.year == now.year:
+        return dt.strftime("%d %b %H:%M")
+    return dt.strftime("%d %b %Y")
 
 
 def parse_started(started_at: str) -> datetime | None:

@@ -6,6 +6,7 @@ Both work in the dark window theme and in ``light`` mode for the printed report.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import QWidget
 from logger.compare import HoldCurve, ProgressEntry, mean_curve
 
 from .. import theme
+from ..axes import plain_axes
 from ..format import local_time
 
 TRIAL_COLOURS = ("#4fc3f7", "#ba68c8", "#ffb74d", "#81c784", "#f06292", "#4db6ac", "#e57373")
@@ -23,6 +25,7 @@ TRIAL_COLOURS = ("#4fc3f7", "#ba68c8", "#ffb74d", "#81c784", "#f06292", "#4db6ac
 def _style(plot: pg.PlotWidget, light: bool, x_label: str, x_units: str | None) -> None:
     fg = "#333333" if light else theme.TEXT_DIM
     item = plot.getPlotItem()
+    plain_axes(item)  # "500 mN" or "session (x0.001)" help nobody
     item.setLabel("bottom", x_label, units=x_units)
     item.setLabel("left", "force", units="N")
     item.showGrid(x=True, y=True, alpha=0.2)
@@ -32,16 +35,55 @@ def _style(plot: pg.PlotWidget, light: bool, x_label: str, x_units: str | None) 
         item.getAxis(axis).setTextPen(fg)
 
 
+TRIAL_COLOURS_LIGHT = ("#0277bd", "#7b1fa2", "#ef6c00", "#2e7d32", "#c2185b", "#00796b", "#5d4037")
+
+
+@dataclass(frozen=True, slots=True)
+class LegendEntry:
+    """One line of a plot's legend, for drawing it outside the plot (the PDF report)."""
+
+    label: str
+    colour: str
+    width: float
+    dashed: bool = False
+    band: bool = False
+
+
+def _legend_above(item: pg.PlotItem, columns: int, text_pt: float = 9.0) -> pg.LegendItem:
+    """A one-row legend in the band above the plot area (a blank title reserves it), so it
+    never covers the curves."""
+    item.setTitle(" ")
+    legend = pg.LegendItem(colCount=columns, labelTextSize=f"{text_pt:g}pt")
+    legend.setParentItem(item)
+    legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-8, 0))
+    item.legend = legend
+    return legend
+
+
 class OverlayPlot(pg.PlotWidget):
     """Holds aligned at onset: each trial thin, their mean thick, optionally the reference
-    template dashed and the point's target window as a band."""
+    template wide and pale underneath (drawn first, so the trainee stays visible) and the
+    point's target window as a band.
+
+    ``legend_entries`` lists what is drawn; in ``light`` mode (the report) no legend is
+    drawn on the plot: the report prints it as text beside the image.
+    """
 
     def __init__(self, parent: QWidget | None = None, *, light: bool = False) -> None:
         super().__init__(parent, background="w" if light else theme.BACKGROUND)
         self.light = light
         _style(self, light, "time since onset", "s")
-        self.legend = self.getPlotItem().addLegend(offset=(-10, 10))
+        self.legend: pg.LegendItem | None = None if light else _legend_above(self.getPlotItem(), 4)
         self.curves_shown = 0
+        self.legend_entries: list[LegendEntry] = []
+
+    def _plot(self, x, y, entry: LegendEntry | None, pen, z: float) -> None:
+        curve = self.getPlotItem().plot(
+            x, y, pen=pen, name=entry.label if entry and self.legend else None, connect="finite"
+        )
+        curve.setZValue(z)
+        if entry is not None:
+            self.legend_entries.append(entry)
 
     def show_curves(
         self,
@@ -54,7 +96,9 @@ class OverlayPlot(pg.PlotWidget):
     ) -> None:
         item = self.getPlotItem()
         item.clear()
-        self.legend.clear()
+        if self.legend is not None:
+            self.legend.clear()
+        self.legend_entries = []
         self.curves_shown = 0
         dt = dt_s or (curves[0].dt_s if curves else 0.01)
         if target_n is not None:
@@ -67,49 +111,79 @@ class OverlayPlot(pg.PlotWidget):
             )
             band.setZValue(-10)
             item.addItem(band)
-        for k, c in enumerate(curves):
-            colour = TRIAL_COLOURS[k % len(TRIAL_COLOURS)]
-            pen = pg.mkPen(colour, width=1.2)
-            name = f"{trainee_label} {k + 1}" if len(curves) <= 6 else None
-            item.plot(c.t_rel_s, c.force_n, pen=pen, name=name, connect="finite")
-            self.curves_shown += 1
-        if len(curves) > 1:
-            mean, _ = mean_curve([c.force_n for c in curves])
-            item.plot(
-                np.arange(mean.size) * dt,
-                mean,
-                pen=pg.mkPen("#0d47a1" if self.light else "w", width=3),
-                name="mean",
-                connect="finite",
+            self.legend_entries.append(
+                LegendEntry(f"target {target_n[0]:g}–{target_n[1]:g} N", "#a5d6a7", 6, band=True)
             )
         if reference_n is not None and reference_n.size:
-            item.plot(
-                np.arange(reference_n.size) * dt,
-                reference_n,
-                pen=pg.mkPen("#d32f2f" if self.light else theme.WARN, width=3, style=Qt.DashLine),
-                name="reference",
-                connect="finite",
+            # first, wide and pale: underneath the trainee, visible where they differ
+            colour = "#ef9a9a" if self.light else "#8d6e3f"
+            entry = LegendEntry("reference", colour, 7)
+            self._plot(
+                np.arange(reference_n.size) * dt, reference_n, entry, pg.mkPen(colour, width=7), 1
             )
+        palette = TRIAL_COLOURS_LIGHT if self.light else TRIAL_COLOURS
+        many = len(curves) > 6
+        for k, c in enumerate(curves):
+            colour = palette[k % len(palette)]
+            entry = None if many else LegendEntry(f"{trainee_label} {k + 1}", colour, 1.5)
+            self._plot(c.t_rel_s, c.force_n, entry, pg.mkPen(colour, width=1.5), 2 + k * 1e-3)
+            self.curves_shown += 1
+        if many and curves:
+            self.legend_entries.append(
+                LegendEntry(f"{len(curves)} {trainee_label}s", palette[0], 1.5)
+            )
+        if len(curves) > 1:
+            mean, _ = mean_curve([c.force_n for c in curves])
+            colour = "#0d47a1" if self.light else "#ffffff"
+            self._plot(
+                np.arange(mean.size) * dt,
+                mean,
+                LegendEntry("mean", colour, 3),
+                pg.mkPen(colour, width=3),
+                3,
+            )
+            # the mean before the trials: a legend cut short keeps the important lines
+            first_trial = next(
+                (i for i, e in enumerate(self.legend_entries) if e.colour in palette),
+                len(self.legend_entries) - 1,
+            )
+            self.legend_entries.insert(first_trial, self.legend_entries.pop())
         item.enableAutoRange()
 
 
+def session_date_labels(started_at: Sequence[str]) -> list[str]:
+    """Tick labels for sessions: the date, with the time where a date repeats."""
+    dates = [local_time(s)[:10] for s in started_at]
+    return [
+        local_time(s)[5:] if dates.count(d) > 1 else d
+        for s, d in zip(started_at, dates, strict=True)
+    ]
+
+
 class ProgressPlot(pg.PlotWidget):
-    """RMS error against the reference per session (lower is better), oldest first."""
+    """RMS error against the reference per session (lower is better), oldest first; the
+    x axis is labelled with the sessions' dates."""
 
     def __init__(self, parent: QWidget | None = None, *, light: bool = False) -> None:
         super().__init__(parent, background="w" if light else theme.BACKGROUND)
         self.light = light
-        _style(self, light, "session", None)
+        _style(self, light, "session date", None)
         self.getPlotItem().setLabel("left", "error vs reference", units="N")
+        # the report draws this 1000 px wide into 180 mm: 14 pt here prints at about 8 pt
+        self.legend = _legend_above(self.getPlotItem(), 2, 14.0 if light else 9.0)
+        self.tick_labels: list[str] = []
 
     def show_progress(self, entries: Sequence[ProgressEntry]) -> None:
         item = self.getPlotItem()
         item.clear()
+        self.legend.clear()
         x = np.arange(len(entries), dtype=float)
         rms = np.array([np.nan if e.rms_error_n is None else e.rms_error_n for e in entries])
         diff = np.array([np.nan if e.mean_diff_n is None else e.mean_diff_n for e in entries])
         colour = "#1565c0" if self.light else theme.ACCENT
-        item.addLegend(offset=(-10, 10))
+        self.tick_labels = session_date_labels([e.started_at for e in entries])
+        item.getAxis("bottom").setTicks([list(zip(x.tolist(), self.tick_labels, strict=True))])
+        item.setXRange(-0.3, max(len(entries) - 0.7, 0.3), padding=0)
         ok = np.isfinite(rms)  # sessions with nothing to compare have no score
         if not ok.any():
             return
@@ -130,7 +204,4 @@ class ProgressPlot(pg.PlotWidget):
             name="mean difference",
         )
         item.addLine(y=0, pen=pg.mkPen("#888"))
-        ticks = [(float(i), local_time(e.started_at)[:10]) for i, e in enumerate(entries)]
-        item.getAxis("bottom").setTicks([ticks])
-        item.setXRange(-0.3, max(len(entries) - 0.7, 0.3), padding=0)
         item.enableAutoRange(axis="y")

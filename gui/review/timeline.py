@@ -15,14 +15,16 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QWidget
 
 from logger.compare import GAP_FACTOR
 from logger.records import AlertKind
 
 from .. import theme
-from ..format import point_label
+from ..axes import TimeAxis, plain_axes
+from ..format import hms, point_label
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,26 @@ DETAIL_MAX_SAMPLES = 40_000
 """Full resolution when the visible range holds at most this many samples."""
 DEBOUNCE_MS = 40
 BAND_HALF_HEIGHT_N = 1e5  # hold/gap bands reach far beyond any force
+LABEL_ROWS = 3
+"""Mark labels are staggered over this many rows before they are elided."""
+LABEL_MAX_PX = 180.0
+
+
+def _escape(text: str) -> str:
+    """InfLineLabel formats its text with ``str.format``: braces in a name stay braces."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def session_limits(config: dict) -> tuple[float | None, float | None]:
+    """Session-wide (warn_n, max_n) from a stored config (DESIGN.md §5 ``[limits]``)."""
+    limits = config.get("limits") if isinstance(config, dict) else None
+    if not isinstance(limits, dict):
+        return None, None
+    out = []
+    for key in ("warn_n", "max_n"):
+        v = limits.get(key)
+        out.append(float(v) if isinstance(v, int | float) and math.isfinite(v) else None)
+    return out[0], out[1]
 
 
 class TimelinePlot(pg.PlotWidget):
@@ -42,7 +64,11 @@ class TimelinePlot(pg.PlotWidget):
     rangeLoaded = Signal(str)  # "overview" | "detail" after each (re)load
 
     def __init__(self, parent: QWidget | None = None, *, light: bool = False) -> None:
-        super().__init__(parent, background="w" if light else theme.BACKGROUND)
+        super().__init__(
+            parent,
+            background="w" if light else theme.BACKGROUND,
+            axisItems={"bottom": TimeAxis("bottom")},
+        )
         self.light = light
         self.store: object | None = None
         self.record = None
@@ -50,7 +76,8 @@ class TimelinePlot(pg.PlotWidget):
         self.shown_samples = 0
         fg = "#333333" if light else theme.TEXT_DIM
         item = self.getPlotItem()
-        item.setLabel("bottom", "session time", units="s")
+        plain_axes(item)
+        item.setLabel("bottom", "session time")
         item.setLabel("left", "force", units="N")
         item.showGrid(x=True, y=True, alpha=0.2)
         for axis in ("left", "bottom"):
@@ -66,6 +93,9 @@ class TimelinePlot(pg.PlotWidget):
         self._detail.setClipToView(True)
         self._decorations: list[pg.GraphicsObject] = []
         self.bands: list[pg.BarGraphItem] = []
+        self.mark_lines: list[pg.InfiniteLine] = []
+        self.limit_levels_n: dict[str, float] = {}
+        self.target_bands: pg.BarGraphItem | None = None
         self._alerts = pg.ScatterPlotItem(
             symbol="t", size=11, brush=pg.mkBrush(theme.MAX), pen=pg.mkPen("k" if light else "w")
         )
@@ -103,6 +133,9 @@ class TimelinePlot(pg.PlotWidget):
             item.removeItem(deco)
         self._decorations.clear()
         self.bands.clear()
+        self.mark_lines = []
+        self.limit_levels_n = {}
+        self.target_bands = None
         self._decorate()
         end = max(self.duration_s, 1.0)
         # limits first: the previous session's limits would clip the new range
@@ -119,7 +152,11 @@ class TimelinePlot(pg.PlotWidget):
                 hi = max(hi, float(np.nanmax(y)))
         for a in self.record.alerts if self.record is not None else []:
             hi = max(hi, float(a.value))
-        self.getPlotItem().setYRange(lo - 0.05 * hi, hi * 1.12, padding=0)
+        for level in self.limit_levels_n.values():
+            hi = max(hi, level)
+        # room above the highest level for the staggered mark labels
+        top = hi * (1.3 if self.mark_lines else 1.12)
+        self.getPlotItem().setYRange(lo - 0.05 * hi, top, padding=0)
 
     def _decorate(self) -> None:
         rec = self.record
@@ -136,14 +173,15 @@ class TimelinePlot(pg.PlotWidget):
             label.setToolTip(f"gap: {g.lost_samples} samples lost ({g.cause})")
             self._add_anchored(label, (g.start_s + g.end_s) / 2)
         mark_pen = pg.mkPen("#555" if self.light else theme.TEXT_DIM, style=pg.QtCore.Qt.DashLine)
-        for m in rec.marks:
+        self.mark_lines = []
+        for m in sorted(rec.marks, key=lambda m: m.t_s):
             name = point_label(m.point_index, names, "mark")
             line = pg.InfiniteLine(
                 m.t_s,
                 angle=90,
                 pen=mark_pen,
                 movable=False,
-                label=name,
+                label=_escape(name),
                 labelOpts={
                     "position": 0.99,
                     "color": "#222" if self.light else theme.TEXT,
@@ -151,7 +189,12 @@ class TimelinePlot(pg.PlotWidget):
                     "rotateAxis": None,
                 },
             )
+            line.full_label = name
+            line.setToolTip(f"{name} at {hms(m.t_s)}")
+            line.label.setToolTip(f"{name} at {hms(m.t_s)}")
             self._add(line)
+            self.mark_lines.append(line)
+        self._decorate_limits()
         spots = []
         for a in rec.alerts:
             colour = theme.WARN if a.kind == AlertKind.WARN else theme.MAX
@@ -165,6 +208,105 @@ class TimelinePlot(pg.PlotWidget):
             )
         self._alerts.setData(spots)
         item.update()
+
+    def _decorate_limits(self) -> None:
+        """Target windows over each hold of a point that has one; warn/max levels as
+        dashed lines (session-wide from the config, a point's own over its holds)."""
+        rec = self.record
+        points = {p.index: p for p in rec.points}
+        spans = []
+        for h in rec.holds:
+            p = points.get(h.point_index) if h.point_index is not None else None
+            if p is not None and p.target_n is not None:
+                spans.append((h.start_s, h.end_s, *p.target_n))
+        if spans:
+            a = np.array(spans, dtype=float)
+            band = pg.BarGraphItem(
+                x0=a[:, 0],
+                x1=a[:, 1],
+                y0=a[:, 2],
+                y1=a[:, 3],
+                brush=pg.mkBrush(theme.TARGET_FILL),
+                pen=pg.mkPen(None),
+            )
+            band.setZValue(-8)
+            self.getPlotItem().addItem(band, ignoreBounds=True)
+            self._decorations.append(band)
+            self.target_bands = band
+        warn_n, max_n = session_limits(rec.meta.config)
+        self.limit_levels_n = {}
+        for kind, level, colour in (("warn", warn_n, theme.WARN), ("max", max_n, theme.MAX)):
+            pen = pg.mkPen(colour, width=1.2, style=pg.QtCore.Qt.DashLine)
+            if level is not None:
+                line = pg.InfiniteLine(
+                    level,
+                    angle=0,
+                    pen=pen,
+                    movable=False,
+                    label=f"{kind} {level:g} N",
+                    labelOpts={
+                        "position": 0.995,
+                        "color": colour,
+                        "anchors": [(1, 1), (1, 1)],
+                        "rotateAxis": None,
+                    },
+                )
+                line.setZValue(5)
+                self._add(line)
+                self.limit_levels_n[kind] = level
+            # a point's own level, over that point's holds only
+            xs: list[float] = []
+            ys: list[float] = []
+            for h in rec.holds:
+                p = points.get(h.point_index) if h.point_index is not None else None
+                own = getattr(p, f"{kind}_n", None) if p is not None else None
+                if own is not None and own != level:
+                    xs += [h.start_s, h.end_s, np.nan]
+                    ys += [own, own, np.nan]
+                    self.limit_levels_n[kind] = max(self.limit_levels_n.get(kind, 0.0), own)
+            if xs:
+                seg = pg.PlotDataItem(xs, ys, pen=pen, connect="finite")
+                seg.setZValue(5)
+                self._add(seg)
+
+    def layout_mark_labels(self) -> None:
+        """Stagger mark labels over up to :data:`LABEL_ROWS` rows so none overlaps, and
+        elide a label that has no room (the full name is in its tooltip)."""
+        lines = self.mark_lines
+        if not lines:
+            return
+        vb = self.getPlotItem().getViewBox()
+        width_px, height_px = float(vb.width()), float(vb.height())
+        x0, x1 = self.visible_range()
+        if width_px <= 0 or height_px <= 0 or x1 <= x0:
+            return
+        fm = QFontMetricsF(lines[0].label.textItem.font())
+        row_h = fm.height() + 2
+        gap = 6.0
+        placed: list[tuple[int, float, float, object]] = []  # row, x, full width, line
+        right = [-math.inf] * LABEL_ROWS
+        for line in lines:
+            x = (line.value() - x0) / (x1 - x0) * width_px
+            w = min(fm.horizontalAdvance(line.full_label), LABEL_MAX_PX) + 8
+            row = next((r for r in range(LABEL_ROWS) if x >= right[r] + gap), None)
+            if row is None:
+                row = int(np.argmin(right))
+            right[row] = x + w
+            placed.append((row, x, w, line))
+        for k, (row, x, _, line) in enumerate(placed):
+            nxt = next((p[1] for p in placed[k + 1 :] if p[0] == row), math.inf)
+            room = min(nxt - x - gap, LABEL_MAX_PX + 8) - 8
+            text = fm.elidedText(line.full_label, Qt.TextElideMode.ElideRight, max(room, 0.0))
+            if room < fm.horizontalAdvance("M…"):
+                text = ""
+            line.label.setFormat(_escape(text))
+            line.label.row = row
+            line.label.setPosition(max(0.0, 1.0 - (2 + row * row_h) / height_px))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        if getattr(self, "record", None) is not None:  # not during PlotWidget.__init__
+            self.layout_mark_labels()
 
     def _add_bands(
         self,
@@ -248,6 +390,7 @@ class TimelinePlot(pg.PlotWidget):
             self._detail.hide()
             self.mode = "overview"
             self.shown_samples = int(len(t))
+        self.layout_mark_labels()
         self.rangeLoaded.emit(self.mode)
 
 

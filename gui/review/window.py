@@ -41,7 +41,7 @@ from logger.compare import (
 )
 from logger.errors import BadInput, DeviceError
 
-from ..format import hms, local_time
+from ..format import calibration_source, hms, local_time
 from .comparison import ComparisonView, OverlayView, ProgressView
 from .library import SessionLibrary
 from .tables import PointStatsView, ReviewHoldsTable
@@ -67,7 +67,7 @@ def session_header(record: object) -> str:
         f"client <b>{m.client or '—'}</b> · therapist <b>{m.therapist or '—'}</b> · "
         f"device {m.device.uid} (fw {m.device.firmware}, {m.device.rate_hz:g} Hz) · "
         f"calibration {cal.counts_per_n:g} counts/N, offset {cal.offset_counts:g} "
-        f"({cal.source}, {local_time(cal.created_at)})"
+        f"({calibration_source(cal.source, cal.created_at)})"
     )
 
 

@@ -45,8 +45,13 @@ def test_library_lists_filters_and_sorts(window, qtbot):
     w.library.client.clear()
     w.library.table.sortItems(0, Qt.SortOrder.AscendingOrder)
     assert w.library.visible_ids() == [lib.reference, *lib.trainee]
-    w.library.table.sortItems(7, Qt.SortOrder.DescendingOrder)  # lost samples
-    assert w.library.visible_ids()[0] == lib.trainee[1]  # the session with a gap
+    w.library.table.sortItems(4, Qt.SortOrder.DescendingOrder)  # duration, as a number
+    longest = max(w.library.summaries, key=lambda s: s.duration_s)
+    assert w.library.visible_ids()[0] == longest.id
+    # the session with a gap: flagged in its status, the count in the tooltip
+    row = next(r for r in range(4) if w.library.table.item(r, 0).data(256) == lib.trainee[1])
+    status = w.library.table.item(row, 3)
+    assert status.text() == "complete !" and "samples lost" in status.toolTip()
     assert "4 of 4" in w.library.count.text()
 
 
@@ -143,10 +148,11 @@ def test_comparison_and_progress_with_a_reference(window, qtbot):
     row = next(
         r
         for r in range(w.library.table.rowCount())
-        if w.library.table.item(r, 8).text() == lib.reference
+        if w.library.table.item(r, 0).data(Qt.ItemDataRole.UserRole) == lib.reference
     )
-    assert w.library.table.item(row, 3).text() == "complete · reference"
+    assert w.library.table.item(row, 3).text() == "complete"
     assert w.library.table.item(row, 0).font().bold()
+    assert w.library.table.item(row, 0).toolTip().endswith("the reference session")
     w.library.select(lib.trainee[0])
     c = w.comparison
     assert c is not None and len(c.points) == 3
@@ -183,13 +189,10 @@ def test_timeline_decorations_holds_marks_alerts_gaps(window):
     holds, gaps = w.timeline.bands
     assert len(holds.opts["x0"]) == len(rec.holds)
     assert list(gaps.opts["x0"]) == [g.start_s for g in rec.gaps]
-    labels = [
-        d.label.format
-        for d in w.timeline._decorations
-        if isinstance(d, pg.InfiniteLine) and d.label is not None
-    ]
+    labels = [line.full_label for line in w.timeline.mark_lines]
     names = {p.index: p.name for p in rec.points}
     assert labels == [names[m.point_index] for m in rec.marks]
+    assert all(isinstance(line, pg.InfiniteLine) for line in w.timeline.mark_lines)
     w.open_session(lib.trainee[2])  # has one warn alert
     spots = w.timeline._alerts.data
     assert len(spots) == len(w.record.alerts) == 1
