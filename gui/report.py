@@ -288,20 +288,22 @@ class _Doc:
 LEGEND_PT = 8.0
 
 
-def _legend_row(doc: _Doc, entries: Sequence[LegendEntry], x: float, y: float, w: float) -> None:
-    """Swatches and labels in one row at :data:`LEGEND_PT` (real text in the PDF)."""
+def _legend_row(doc: _Doc, entries: Sequence[LegendEntry], x: float, y: float, w: float) -> float:
+    """Swatches and labels at :data:`LEGEND_PT` (real text in the PDF), wrapped onto as
+    many rows as needed; returns the height used."""
     p = doc.painter
     font = _font(LEGEND_PT)
     fm = QFontMetricsF(font, doc.writer)
     h = fm.height()
     p.save()
     p.setFont(font)
-    cx = x
+    cx, cy = x, y
+    sw = _mm(6)
     for e in entries:
-        sw = _mm(6)
-        if cx + sw + fm.horizontalAdvance(e.label) + _mm(1) > x + w:
-            break
-        mid = y + h / 2
+        need = sw + _mm(1) + fm.horizontalAdvance(e.label)
+        if cx > x and cx + need > x + w:
+            cx, cy = x, cy + h * 1.15
+        mid = cy + h / 2
         if e.band:
             p.fillRect(QRectF(cx, mid - _mm(1.2), sw, _mm(2.4)), QColor(e.colour))
         else:
@@ -312,9 +314,10 @@ def _legend_row(doc: _Doc, entries: Sequence[LegendEntry], x: float, y: float, w
             p.setPen(pen)
             p.drawLine(QPointF(cx, mid), QPointF(cx + sw, mid))
         p.setPen(QColor("#222222"))
-        p.drawText(QRectF(cx + sw + _mm(1), y, w, h), Qt.AlignmentFlag.AlignLeft, e.label)
-        cx += sw + _mm(1) + fm.horizontalAdvance(e.label) + _mm(3)
+        p.drawText(QRectF(cx + sw + _mm(1), cy, w, h), Qt.AlignmentFlag.AlignLeft, e.label)
+        cx += need + _mm(3)
     p.restore()
+    return cy + h - y
 
 
 def _pdf_writer(device: str | QIODevice, title: str) -> QPdfWriter:
@@ -450,20 +453,24 @@ def _build(doc: _Doc, parts: dict) -> None:
     )
     doc.heading("Overlays", 11)
     images = parts["overlays"]
+    block_h = 0.0
     for k, (name, image, legend) in enumerate(images):
         col = k % 2
         if col == 0:
-            doc.ensure(_mm(64))
+            doc.ensure(_mm(66))
         x = doc.width * 0.5 * col
         doc.painter.setFont(_font(8.5, bold=True))
         doc.painter.drawText(
             QRectF(x, doc.y, doc.width * 0.49, _mm(5)), Qt.AlignmentFlag.AlignLeft, name
         )
         # the legend as text above the plot, never over the curves
-        _legend_row(doc, legend, x, doc.y + _mm(5), doc.width * 0.49)
-        doc.painter.drawImage(QRectF(x, doc.y + _mm(10), doc.width * 0.49, _mm(50)), image)
+        legend_h = _legend_row(doc, legend, x, doc.y + _mm(5), doc.width * 0.47)
+        top = doc.y + _mm(5) + legend_h + _mm(1)
+        doc.painter.drawImage(QRectF(x, top, doc.width * 0.49, _mm(48)), image)
+        block_h = max(block_h, top + _mm(48) - doc.y)
         if col == 1 or k == len(images) - 1:
-            doc.y += _mm(62)
+            doc.y += block_h + _mm(3)
+            block_h = 0.0
     entries = parts.get("progress") or []
     if len(entries) > 1:
         doc.heading("Progress against this reference", 11)

@@ -82,18 +82,21 @@ def write_session(
     gap_at_s: float | None = None,
     notes: str | None = None,
     status: SessionStatus = SessionStatus.COMPLETE,
+    plan: Sequence[str] = PLAN,
+    calibration: CalibrationInfo | None = None,
 ) -> str:
     """Write one synthetic session: ``plateaus_n[point][trial]`` newtons, point after point."""
     rng = np.random.default_rng(seed)
     points = [
-        Point(i, name, target_n=TARGET_N, target_hold_s=hold_s) for i, name in enumerate(PLAN)
+        Point(i, name, target_n=TARGET_N, target_hold_s=hold_s) for i, name in enumerate(plan)
     ]
     points = points[: len(plateaus_n)]
     limits = Limits()
     meta = SessionMeta(
         started_at=started_at,
         device=DeviceInfo("SIM-0001", "sim-1.0", "1.0", rate_hz, 1, adc="sim"),
-        calibration=CalibrationInfo(COUNTS_PER_N, OFFSET_COUNTS, "factory", "2026-11-01T09:00:00Z"),
+        calibration=calibration
+        or CalibrationInfo(COUNTS_PER_N, OFFSET_COUNTS, "factory", "2026-11-01T09:00:00Z"),
         config={
             "units": "N",
             "holds": {"onset_n": 5.0, "release_n": 4.0, "min_duration_s": 2.0},

@@ -280,14 +280,16 @@ class TimelinePlot(pg.PlotWidget):
         x0, x1 = self.visible_range()
         if width_px <= 0 or height_px <= 0 or x1 <= x0:
             return
-        fm = QFontMetricsF(lines[0].label.textItem.font())
-        row_h = fm.height() + 2
+        text_item = lines[0].label.textItem
+        fm = QFontMetricsF(text_item.font())
+        margin = text_item.document().documentMargin()
+        row_h = fm.height() + 2 * margin + 1  # the label item's own height
         gap = 6.0
         placed: list[tuple[int, float, float, object]] = []  # row, x, full width, line
         right = [-math.inf] * LABEL_ROWS
         for line in lines:
             x = (line.value() - x0) / (x1 - x0) * width_px
-            w = min(fm.horizontalAdvance(line.full_label), LABEL_MAX_PX) + 8
+            w = min(fm.horizontalAdvance(line.full_label), LABEL_MAX_PX) + 2 * margin
             row = next((r for r in range(LABEL_ROWS) if x >= right[r] + gap), None)
             if row is None:
                 row = int(np.argmin(right))
@@ -295,17 +297,18 @@ class TimelinePlot(pg.PlotWidget):
             placed.append((row, x, w, line))
         for k, (row, x, _, line) in enumerate(placed):
             nxt = next((p[1] for p in placed[k + 1 :] if p[0] == row), math.inf)
-            room = min(nxt - x - gap, LABEL_MAX_PX + 8) - 8
+            room = min(nxt - x - gap, LABEL_MAX_PX + 2 * margin) - 2 * margin
             text = fm.elidedText(line.full_label, Qt.TextElideMode.ElideRight, max(room, 0.0))
             if room < fm.horizontalAdvance("M…"):
                 text = ""
             line.label.setFormat(_escape(text))
             line.label.row = row
-            line.label.setPosition(max(0.0, 1.0 - (2 + row * row_h) / height_px))
+            line.label.setPosition(max(0.0, 1.0 - (1 + row * row_h) / height_px))
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
-        if getattr(self, "record", None) is not None:  # not during PlotWidget.__init__
+        # not during PlotWidget.__init__, nor after close() has dropped the plot item
+        if getattr(self, "record", None) is not None and self.getPlotItem() is not None:
             self.layout_mark_labels()
 
     def _add_bands(

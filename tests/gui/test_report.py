@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pypdf import PdfReader
 
@@ -162,3 +164,76 @@ def test_report_of_a_session_recorded_from_the_simulator(qapp, tmp_path, capsys)
         assert name in text
     for h in rec.holds:
         assert f"{h.index + 1} {h.point} {hms(h.start_s)} {h.duration_s:.1f} s" in text
+    # the recorder stores no calibration: the report says so instead of "from —"
+    assert "factory calibration (device-reported; none stored)" in text
+    assert "from —" not in text
+    # "Upper trapezius L" and "Infraspinatus R" have no partner: no left/right section
+    assert "Left / right" not in text
+
+
+def test_report_calibration_source_date_and_only_complete_left_right_pairs(qapp, library, tmp_path):
+    from gui.review.demo import write_session
+    from logger.records import CalibrationInfo
+
+    store = SessionStore(tmp_path / "cal.sqlite3")
+    stored = write_session(
+        store,
+        therapist="T",
+        client="C-0100",
+        started_at="2026-11-20T10:00:00+00:00",
+        plateaus_n=[[30.0], [28.0], [25.0]],
+        plan=("Upper trapezius L", "Upper trapezius R", "Gluteus medius L"),
+        rate_hz=100.0,
+        hold_s=4.0,
+        calibration=CalibrationInfo(4012.5, 120100.0, "stored:7", "2026-11-18T08:15:00+00:00"),
+    )
+    factory = write_session(
+        store,
+        therapist="T",
+        client="C-0101",
+        started_at="2026-11-21T10:00:00+00:00",
+        plateaus_n=[[30.0], [25.0]],
+        plan=("Gluteus medius L", "Infraspinatus"),  # a lone side: no pair at all
+        rate_hz=100.0,
+        hold_s=4.0,
+        calibration=CalibrationInfo(4000.0, 120000.0, "factory+tare"),
+    )
+    _, text, _ = pdf_text(write_report(store, stored, tmp_path / "stored.pdf").path)
+    assert "4012.5 counts/N" in text and "stored:7, 2026-11-18 08:15 UTC" in text
+    # the pair with both sides is listed, the lone left side is not
+    lr = text[text.index("Left / right") :]
+    assert re.search(r"Upper trapezius (29\.\d|30\.\d) N (27\.\d|28\.\d) N \+[12]\.\d N", lr), lr
+    assert "Gluteus medius" not in lr
+    _, text, _ = pdf_text(write_report(store, factory, tmp_path / "factory.pdf").path)
+    assert "factory calibration (device-reported; none stored) + tare at start" in text
+    assert "Left / right" not in text
+    # the timeline's note explains the limit lines and target bands drawn on it
+    assert "warn (amber) and max (red)" in text and "target window" in text
+    store.close()
+
+
+def test_overlay_legend_is_pdf_text_and_reference_is_drawn_first(qapp, store, library, tmp_path):
+    from gui.review.plots import OverlayPlot
+    from logger.compare import compare_sessions, session_data_from_store
+
+    _, lib = library
+    out = tmp_path / "legend.pdf"
+    write_report(store, lib.trainee[2], out, reference_sid=lib.reference)
+    _, text, _ = pdf_text(out)
+    # the legend is real text beside each overlay (one row per overlay), not pixels in it
+    assert text.count("reference mean trial 1 trial 2") == 4, text
+    assert text.count("target 25–35 N") >= 1
+    # reference under the trainee: lower z, wider and paler pen
+    trainee = session_data_from_store(store, lib.trainee[2])
+    c = compare_sessions(trainee, session_data_from_store(store, lib.reference))
+    pc = c.points[0]
+    plot = OverlayPlot(light=True)
+    curves = [k for k in trainee.curves if k.point == pc.point]
+    plot.show_curves(curves, reference_n=pc.reference_curve_n, dt_s=pc.dt_s, target_n=pc.target_n)
+    items = plot.getPlotItem().listDataItems()
+    ref = next(i for i in items if i.opts["pen"].widthF() >= 6)
+    trials = [i for i in items if i is not ref]
+    assert all(t.zValue() > ref.zValue() for t in trials)
+    assert [e.label for e in plot.legend_entries][:3] == ["target 25–35 N", "reference", "mean"]
+    assert plot.legend is None  # nothing drawn over the curves in the report's plots
+    plot.deleteLater()
