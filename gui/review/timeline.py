@@ -361,8 +361,8 @@ class TimelinePlot(pg.PlotWidget):
 
     def reload_visible(self) -> None:
         """Load what the current view needs: envelope or full-resolution samples."""
-        if self.record is None or self.store is None:
-            return
+        if self.record is None or self.store is None or self.getPlotItem() is None:
+            return  # nothing shown, or a debounced reload after the widget was closed
         sid = self.record.id
         x0, x1 = self.visible_range()
         x0, x1 = max(x0, 0.0), min(x1, self.duration_s)
