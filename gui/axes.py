@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 
 import pyqtgraph as pg
+from PySide6.QtGui import QFont
 
 TIME_STEPS_S = (
     0.01,
@@ -133,6 +134,25 @@ class TimeAxis(pg.AxisItem):
     ) -> list[str]:
         hours = self._hours or any(abs(v) >= 3600.0 for v in values)
         return [clock(v * scale, spacing * scale, hours) for v in values]
+
+
+PRINT_FONT_PX = 18
+"""Axis text size of plots rendered for the report: about 8 pt once the image is scaled to
+its place on the A4 page (1100 px across 180 mm; 560 px across 89 mm)."""
+
+
+def print_font(px: int = PRINT_FONT_PX) -> QFont:
+    font = QFont("DejaVu Sans")
+    font.setPixelSize(px)
+    return font
+
+
+def print_axes(item: pg.PlotItem, px: int = PRINT_FONT_PX) -> None:
+    """Tick and label text large enough to read on paper."""
+    for name in ("left", "bottom"):
+        axis = item.getAxis(name)
+        axis.setStyle(tickFont=print_font(px), tickTextOffset=6)
+        axis.label.setFont(print_font(px))
 
 
 def plain_axes(item: pg.PlotItem) -> None:

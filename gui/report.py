@@ -370,7 +370,7 @@ def _build(doc: _Doc, parts: dict) -> None:
     doc.image(parts["timeline"], 56)
     doc.paragraph(
         "Holds shaded; green bands: the point's target window over its holds; dashed "
-        "horizontal lines: warn (amber) and max (red) levels; dashed vertical lines: marks "
+        "horizontal lines: warn (orange) and max (red) levels; dashed vertical lines: marks "
         "(point labels); triangles: alerts; grey bands: gaps (samples lost, not interpolated).",
         7.5,
         "#555555",
@@ -408,8 +408,10 @@ def _build(doc: _Doc, parts: dict) -> None:
         doc.table(HOLD_COLUMNS, [hold_cells(h) for h in rec.holds], first_left=2, stretch=1)
     else:
         doc.paragraph("No holds.")
-    doc.heading("Per-point statistics")
     stats = parts["stats"]
+    if len(stats) <= KEEP_TOGETHER_ROWS:  # heading, table and note on one page
+        doc.ensure(_mm(4.6) * (len(stats) + 1) + _mm(22))
+    doc.heading("Per-point statistics")
     doc.table(STATS_COLUMNS, [stats_cells(s) for s in stats])
     doc.paragraph(
         "Mean of trials: mean of the holds' plateau means. CV trials: between-trial "

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QWidget
 from logger.compare import HoldCurve, ProgressEntry, mean_curve
 
 from .. import theme
-from ..axes import plain_axes
+from ..axes import plain_axes, print_axes
 from ..format import local_time
 
 TRIAL_COLOURS = ("#4fc3f7", "#ba68c8", "#ffb74d", "#81c784", "#f06292", "#4db6ac", "#e57373")
@@ -33,6 +33,8 @@ def _style(plot: pg.PlotWidget, light: bool, x_label: str, x_units: str | None) 
     for axis in ("left", "bottom"):
         item.getAxis(axis).setPen(fg)
         item.getAxis(axis).setTextPen(fg)
+    if light:
+        print_axes(item)
 
 
 TRIAL_COLOURS_LIGHT = ("#0277bd", "#7b1fa2", "#ef6c00", "#2e7d32", "#c2185b", "#00796b", "#5d4037")

@@ -23,7 +23,7 @@ from logger.compare import GAP_FACTOR
 from logger.records import AlertKind
 
 from .. import theme
-from ..axes import TimeAxis, plain_axes
+from ..axes import TimeAxis, plain_axes, print_axes, print_font
 from ..format import hms, point_label
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,8 @@ class TimelinePlot(pg.PlotWidget):
         for axis in ("left", "bottom"):
             item.getAxis(axis).setPen(fg)
             item.getAxis(axis).setTextPen(fg)
+        if light:
+            print_axes(item)
         item.setMouseEnabled(x=True, y=False)
         item.setMenuEnabled(False)
         self.trace_colour = "#1565c0" if light else theme.ACCENT
@@ -189,6 +191,8 @@ class TimelinePlot(pg.PlotWidget):
                     "rotateAxis": None,
                 },
             )
+            if self.light:
+                line.label.setFont(print_font())
             line.full_label = name
             line.setToolTip(f"{name} at {hms(m.t_s)}")
             line.label.setToolTip(f"{name} at {hms(m.t_s)}")
@@ -235,7 +239,8 @@ class TimelinePlot(pg.PlotWidget):
             self.target_bands = band
         warn_n, max_n = session_limits(rec.meta.config)
         self.limit_levels_n = {}
-        for kind, level, colour in (("warn", warn_n, theme.WARN), ("max", max_n, theme.MAX)):
+        warn_c, max_c = ("#e65100", "#c62828") if self.light else (theme.WARN, theme.MAX)
+        for kind, level, colour in (("warn", warn_n, warn_c), ("max", max_n, max_c)):
             pen = pg.mkPen(colour, width=1.2, style=pg.QtCore.Qt.DashLine)
             if level is not None:
                 line = pg.InfiniteLine(
@@ -252,6 +257,8 @@ class TimelinePlot(pg.PlotWidget):
                     },
                 )
                 line.setZValue(5)
+                if self.light:
+                    line.label.setFont(print_font())
                 self._add(line)
                 self.limit_levels_n[kind] = level
             # a point's own level, over that point's holds only

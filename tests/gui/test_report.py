@@ -208,7 +208,7 @@ def test_report_calibration_source_date_and_only_complete_left_right_pairs(qapp,
     assert "factory calibration (device-reported; none stored) + tare at start" in text
     assert "Left / right" not in text
     # the timeline's note explains the limit lines and target bands drawn on it
-    assert "warn (amber) and max (red)" in text and "target window" in text
+    assert "warn (orange) and max (red)" in text and "target window" in text
     store.close()
 
 
