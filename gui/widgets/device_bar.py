@@ -199,7 +199,7 @@ class DeviceBar(QFrame):
                 parts.append(f"{status.device.rate_hz:g} Hz")
             parts.append(f"lost {status.lost_samples}")
             parts.append(f"CRC {status.crc_errors}")
-            parts.append(f"drift {status.drift_ppm:+.0f} ppm")
+            parts.append(f"drift {round(status.drift_ppm):+d} ppm")  # never "-0"
             if status.reconnects:
                 parts.append(f"reconnects {status.reconnects}")
         if status.device is not None and state != "failed":
