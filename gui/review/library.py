@@ -135,7 +135,7 @@ class SessionLibrary(QWidget):
         header.setStretchLastSection(False)
         header.setMinimumSectionSize(24)
         self.table.viewport().installEventFilter(self)
-        self.setMinimumWidth(480)  # every column visible (therapist and client elided)
+        self.setMinimumWidth(500)  # every column visible (therapist and client elided)
         self.count = QLabel()
         self.count.setObjectName("dim")
 
@@ -245,7 +245,8 @@ class SessionLibrary(QWidget):
         bold.setBold(True)
         fmb = QFontMetrics(bold)
         pad = 7
-        widths = [fmb.horizontalAdvance(name) + pad for name in COLUMNS]
+        # header text: bold, with the style's padding and margins on both sides
+        widths = [fmb.horizontalAdvance(name) + pad + 12 for name in COLUMNS]
         for r in range(self.table.rowCount()):
             if self.table.isRowHidden(r):
                 continue

@@ -80,11 +80,13 @@ class TimelinePlot(pg.PlotWidget):
         item.setLabel("bottom", "session time")
         item.setLabel("left", "force", units="N")
         item.showGrid(x=True, y=True, alpha=0.2)
-        for axis in ("left", "bottom"):
+        for axis in ("left", "bottom", "right"):
             item.getAxis(axis).setPen(fg)
             item.getAxis(axis).setTextPen(fg)
+        item.getAxis("right").enableAutoSIPrefix(False)
         if light:
             print_axes(item)
+            item.getAxis("right").setStyle(tickFont=print_font())
         item.setMouseEnabled(x=True, y=False)
         item.setMenuEnabled(False)
         self.trace_colour = "#1565c0" if light else theme.ACCENT
@@ -243,22 +245,8 @@ class TimelinePlot(pg.PlotWidget):
         for kind, level, colour in (("warn", warn_n, warn_c), ("max", max_n, max_c)):
             pen = pg.mkPen(colour, width=1.2, style=pg.QtCore.Qt.DashLine)
             if level is not None:
-                line = pg.InfiniteLine(
-                    level,
-                    angle=0,
-                    pen=pen,
-                    movable=False,
-                    label=f"{kind} {level:g} N",
-                    labelOpts={
-                        "position": 0.995,
-                        "color": colour,
-                        "anchors": [(1, 1), (1, 1)],
-                        "rotateAxis": None,
-                    },
-                )
+                line = pg.InfiniteLine(level, angle=0, pen=pen, movable=False)
                 line.setZValue(5)
-                if self.light:
-                    line.label.setFont(print_font())
                 self._add(line)
                 self.limit_levels_n[kind] = level
             # a point's own level, over that point's holds only
@@ -275,6 +263,11 @@ class TimelinePlot(pg.PlotWidget):
                 seg = pg.PlotDataItem(xs, ys, pen=pen, connect="finite")
                 seg.setZValue(5)
                 self._add(seg)
+        # named on the right axis, outside the plot: never under a mark label or the trace
+        right = self.getPlotItem().getAxis("right")
+        ticks = [(v, f"{k} {v:g}") for k, v in sorted(self.limit_levels_n.items())]
+        right.setTicks([ticks, []])
+        self.getPlotItem().showAxis("right", bool(ticks))
 
     def layout_mark_labels(self) -> None:
         """Stagger mark labels over up to :data:`LABEL_ROWS` rows so none overlaps, and
