@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from logger.config import Config
+from logger.errors import BadInput
 from logger.live import DeviceNotice, LiveSession, StateChange
 from logger.records import Alert, AlertKind, Gap, Hold, Mark, MarkSource, Point
 
@@ -162,6 +163,10 @@ class MainWindow(QMainWindow):
         self.zero_button = button("Zero", self.tare)
         self.calibrate_button = button("Calibrate…", self.open_calibration)
         self.settings_button = button("Settings…", self.open_settings)
+        self.review_button = button("Sessions…", self.open_review)
+        self.review_button.setToolTip("the session library: review, compare, report")
+        self.review_window = None
+        self.last_session_id: str | None = None  # the newest session saved from here
         self.mute_button = button("Sound on", self.toggle_mute, checkable=True)
         self.pause_button = button("Pause view", self.toggle_pause, checkable=True)
         self.window_combo = QComboBox()
@@ -183,6 +188,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.window_combo)
         bar.addWidget(self.pause_button)
         bar.addWidget(self.mute_button)
+        bar.addWidget(self.review_button)
         bar.addWidget(self.settings_button)
 
         self.plot = LivePlot()
@@ -402,6 +408,7 @@ class MainWindow(QMainWindow):
             self.record_button.setText(RECORD_TEXT)
             self.setWindowTitle("pressure-logger")
             if sid:
+                self.last_session_id = sid
                 self.alert_log.add_entry(self.live.t_s, f"session {sid} saved", theme.OK)
                 self.statusBar().showMessage(f"Session {sid} saved", 10000)
             return
@@ -445,15 +452,38 @@ class MainWindow(QMainWindow):
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.apply_config(dialog.config)
 
+    def library_path(self) -> Path:
+        """The session library this window records into."""
+        if self.db_path is not None:
+            return Path(self.db_path)
+        if self.live is not None and self.live.db_path is not None:
+            return Path(self.live.db_path)
+        from logger.store import default_db_path
+
+        return default_db_path()
+
+    def open_review(self) -> None:
+        """The trainer's view of the library, in its own window (recording goes on)."""
+        from logger.store import SessionStore
+
+        from .review import ReviewWindow
+
+        try:
+            store = SessionStore(self.library_path())
+        except (BadInput, OSError) as exc:
+            self.statusBar().showMessage(f"cannot open the session library: {exc}", 8000)
+            return
+        self.review_window = ReviewWindow(store)
+        self.review_window.resize(1400, 900)
+        self.review_window.show()
+        if self.last_session_id is not None:
+            self.review_window.open_session(self.last_session_id)
+
     def open_calibration(self) -> None:
         if self.live is None or self.live.device is None:
             self.statusBar().showMessage("Connect a device first", 5000)
             return
-        db = self.db_path if self.db_path is not None else self.live.db_path
-        if db is None:
-            from logger.store import default_db_path
-
-            db = default_db_path()
+        db = self.library_path()
         wizard = CalibrationWizard(
             LiveRawSource(self.live), db_path=db, on_apply=self.live.set_calibration, parent=self
         )

@@ -188,6 +188,13 @@ def test_recording_produces_a_complete_session(qtbot, window, tmp_path, db_path)
     assert len(session.marks) == 2
     assert session.stats.samples > 5000 and session.stats.lost_samples == 0
 
+    window.review_button.click()  # the trainer's view opens on the session just saved
+    review = window.review_window
+    assert review is not None and review.isVisible()
+    qtbot.addWidget(review)
+    assert review.current_id == sid
+    assert len(review.holds.holds) == 2
+
 
 def test_pause_freezes_the_plot_while_samples_keep_coming(qtbot, window, tmp_path):
     connect(window, scenario(tmp_path, rest(0.5) + hold(20.0, 3.0) + rest(4.0)), 2, "pause")
