@@ -30,10 +30,10 @@ COMPARE_COLUMNS = (
     "RMS error",
     "mean diff",
     "in ±band",
-    "trainee mean",
-    "reference mean",
-    "in target (trainee)",
-    "in target (ref.)",
+    "trainee",
+    "reference",
+    "in target",
+    "ref. in target",
     "target",
 )
 PROGRESS_COLUMNS = ("date", "session", "RMS error", "mean diff", "in ±band", "in target", "points")

@@ -244,9 +244,9 @@ class SessionLibrary(QWidget):
         bold = QFont(self.table.font())
         bold.setBold(True)
         fmb = QFontMetrics(bold)
-        pad = 7
+        pad = 10  # the cell's margins on both sides
         # header text: bold, with the style's padding and margins on both sides
-        widths = [fmb.horizontalAdvance(name) + pad + 12 for name in COLUMNS]
+        widths = [fmb.horizontalAdvance(name) + pad + 9 for name in COLUMNS]
         for r in range(self.table.rowCount()):
             if self.table.isRowHidden(r):
                 continue
@@ -313,7 +313,7 @@ class SessionLibrary(QWidget):
             is_ref = self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) == sid
             for c in range(self.table.columnCount()):
                 item = self.table.item(r, c)
-                font = item.font()
+                font = QFont(self.table.font())  # item.font() is the application's size
                 font.setBold(is_ref)
                 item.setFont(font)
                 tip = item.toolTip().removesuffix(REFERENCE_TIP)

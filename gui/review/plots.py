@@ -118,11 +118,10 @@ class OverlayPlot(pg.PlotWidget):
             )
         if reference_n is not None and reference_n.size:
             # first, wide and pale: underneath the trainee, visible where they differ
-            colour = "#ef9a9a" if self.light else "#8d6e3f"
+            colour = "#ef9a9a" if self.light else "#ffb74d"
             entry = LegendEntry("reference", colour, 7)
-            self._plot(
-                np.arange(reference_n.size) * dt, reference_n, entry, pg.mkPen(colour, width=7), 1
-            )
+            pen = pg.mkPen(colour if self.light else (255, 183, 77, 110), width=7)
+            self._plot(np.arange(reference_n.size) * dt, reference_n, entry, pen, 1)
         palette = TRIAL_COLOURS_LIGHT if self.light else TRIAL_COLOURS
         many = len(curves) > 6
         for k, c in enumerate(curves):

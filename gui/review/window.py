@@ -116,9 +116,9 @@ class ReviewWindow(QMainWindow):
         split = QSplitter()
         split.addWidget(self.library)
         split.addWidget(right)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 5)
-        split.setSizes([470, 1130])
+        split.setStretchFactor(0, 1)  # a third of any extra width: names unelided
+        split.setStretchFactor(1, 2)
+        split.setSizes([580, 1020])
         right.setSizes([330, 640])
         self.setCentralWidget(split)
         self.setStatusBar(QStatusBar())
