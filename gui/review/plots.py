@@ -51,11 +51,15 @@ class LegendEntry:
     band: bool = False
 
 
-def _legend_above(item: pg.PlotItem, columns: int, text_pt: float = 9.0) -> pg.LegendItem:
+def _legend_above(
+    item: pg.PlotItem, columns: int, text_pt: float = 9.0, colour: str | None = None
+) -> pg.LegendItem:
     """A one-row legend in the band above the plot area (a blank title reserves it), so it
     never covers the curves."""
     item.setTitle(" ")
-    legend = pg.LegendItem(colCount=columns, labelTextSize=f"{text_pt:g}pt")
+    legend = pg.LegendItem(
+        colCount=columns, labelTextSize=f"{text_pt:g}pt", labelTextColor=colour or theme.TEXT_DIM
+    )
     legend.setParentItem(item)
     legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-8, 0))
     item.legend = legend
@@ -171,7 +175,9 @@ class ProgressPlot(pg.PlotWidget):
         _style(self, light, "session date", None)
         self.getPlotItem().setLabel("left", "error vs reference", units="N")
         # the report draws this 1000 px wide into 180 mm: 14 pt here prints at about 8 pt
-        self.legend = _legend_above(self.getPlotItem(), 2, 14.0 if light else 9.0)
+        self.legend = _legend_above(
+            self.getPlotItem(), 2, 14.0 if light else 9.0, "#222222" if light else None
+        )
         self.tick_labels: list[str] = []
 
     def show_progress(self, entries: Sequence[ProgressEntry]) -> None:

@@ -45,6 +45,21 @@ def store(library):
     s.close()
 
 
+@pytest.fixture
+def themed(qapp):
+    """The application's real fonts, palette and style sheet, restored afterwards."""
+    from gui import theme
+
+    saved = (qapp.font(), qapp.palette(), qapp.styleSheet(), qapp.style().name())
+    theme.apply(qapp)
+    yield qapp
+    font, palette, sheet, style = saved
+    qapp.setStyleSheet(sheet)
+    qapp.setStyle(style)
+    qapp.setPalette(palette)
+    qapp.setFont(font)
+
+
 def assert_no_si_prefix(plot) -> None:
     item = plot.getPlotItem()
     for name in ("left", "bottom"):
@@ -136,10 +151,7 @@ def test_session_date_labels_add_the_time_when_a_date_repeats():
 
 # ----------------------------------------------------------- layout at 1280×800
 @pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
-def test_every_library_column_is_visible(qtbot, qapp, store, library, size):
-    from gui import theme
-
-    theme.apply(qapp)  # the real fonts and paddings
+def test_every_library_column_is_visible(qtbot, themed, store, library, size):
     _, lib, long_id = library
     w = ReviewWindow(store)
     qtbot.addWidget(w)
@@ -166,7 +178,6 @@ def test_every_library_column_is_visible(qtbot, qapp, store, library, size):
     assert table.item(row, 4).text() == clock(round(w.library.summary(long_id).duration_s))
     assert table.item(row, 4).text().count(":") == 1  # m:ss, no tenths
     w.close()
-    qapp.setStyleSheet("")
 
 
 def test_mark_labels_never_overlap_and_elide_with_tooltips(qtbot, store, library):
