@@ -23,6 +23,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from .. import theme
+from ..axes import TimeAxis
 from ..display import DisplayUnits
 
 log = logging.getLogger(__name__)
@@ -31,48 +32,10 @@ WINDOW_CHOICES_S: tuple[float, ...] = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 DEFAULT_WINDOW_S = 30.0
 MAX_OVERLAYS = 400
 HEADROOM = 1.25  # y range top over the highest limit: room for the mark labels above it
-TIME_STEPS_S: tuple[float, ...] = (
-    0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400,
-)  # fmt: skip
-TICK_PX = 90  # about one time label per this many pixels
 _LABEL_STYLE = {
     "font-size": f"{theme.BASE_PT}pt",
     "color": theme.TEXT_DIM,
 }  # hold regions / mark lines kept on the plot (older ones are dropped)
-
-
-def format_clock(t_s: float, step_s: float = 1.0) -> str:
-    """``t_s`` as m:ss (or h:mm:ss from one hour), with tenths when ticks are under 1 s."""
-    sign = "-" if t_s < 0 else ""
-    t = abs(t_s)
-    tenths = step_s < 1.0
-    t = round(t, 1) if tenths else float(round(t))
-    hours, rest = divmod(t, 3600.0)
-    minutes, seconds = divmod(rest, 60.0)
-    sec = f"{seconds:04.1f}" if tenths else f"{int(seconds):02d}"
-    if hours:
-        return f"{sign}{int(hours)}:{int(minutes):02d}:{sec}"
-    return f"{sign}{int(minutes):02d}:{sec}"
-
-
-class TimeAxis(pg.AxisItem):
-    """A session-time axis in mm:ss / h:mm:ss at whole-second, minute or hour steps (never
-    pyqtgraph's SI prefixes, which turn 1000 s into "1 ks")."""
-
-    def __init__(self, orientation: str = "bottom", **kwargs) -> None:
-        super().__init__(orientation, **kwargs)
-        self.enableAutoSIPrefix(False)
-
-    def tickSpacing(self, minVal: float, maxVal: float, size: float):  # noqa: N802, N803
-        span = maxVal - minVal
-        if span <= 0 or size <= 0:
-            return super().tickSpacing(minVal, maxVal, size)
-        most = max(2.0, size / TICK_PX)
-        major = next((s for s in TIME_STEPS_S if span / s <= most), TIME_STEPS_S[-1])
-        return [(major, 0.0)]
-
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph override
-        return [format_clock(v * scale, spacing * scale) for v in values]
 
 
 class LivePlot(QWidget):
