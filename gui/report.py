@@ -44,7 +44,7 @@ from logger.errors import BadInput, DeviceError
 from logger.point_stats import left_right, point_stats
 
 from .format import calibration_source, hms, local_time, num, point_label
-from .review.comparison import comparison_cells, comparison_summary, progress_cells
+from .review.comparison import COMPARE_COLUMNS, comparison_cells, comparison_summary, progress_cells
 from .review.plots import LegendEntry, OverlayPlot, ProgressPlot
 from .review.tables import (
     HOLD_COLUMNS,
@@ -438,21 +438,7 @@ def _build(doc: _Doc, parts: dict) -> None:
         "is the mean of its holds at each point; errors are over every trainee trial."
     )
     doc.paragraph(comparison_summary(comparison), 9.5)
-    doc.table(
-        (
-            "point",
-            "trials",
-            "RMS error",
-            "mean diff",
-            "in ±band",
-            "trainee",
-            "reference",
-            "in target",
-            "ref. in target",
-            "target",
-        ),
-        comparison_cells(comparison),
-    )
+    doc.table(COMPARE_COLUMNS, comparison_cells(comparison))
     doc.heading("Overlays", 11)
     images = parts["overlays"]
     block_h = 0.0
