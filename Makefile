@@ -27,7 +27,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/decode.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/overview.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/gui_frame.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/review_timeline.py --hours 8
 
 firmware:
 	$(MAKE) -C firmware_protocol/firmware

@@ -48,14 +48,6 @@ def convert_force(force_n: np.ndarray | float, unit: Unit | str) -> np.ndarray |
     return np.asarray(force_n, dtype=np.float64) / factor
 
 
-def force_to_n(value: np.ndarray | float, unit: Unit | str) -> np.ndarray | float:
-    """``unit`` → newtons (the inverse of :func:`convert_force`)."""
-    factor = Unit.parse(unit).n_per_unit if isinstance(unit, str) else unit.n_per_unit
-    if np.isscalar(value):
-        return float(value) * factor  # type: ignore[arg-type]
-    return np.asarray(value, dtype=np.float64) * factor
-
-
 def _check_area(area_cm2: float) -> float:
     area = float(area_cm2)
     if not area > 0 or not np.isfinite(area):
@@ -77,21 +69,3 @@ def pressure_kg_cm2(force_n: np.ndarray | float, area_cm2: float) -> np.ndarray 
     if np.isscalar(force_n):
         return float(force_n) / N_PER_KGF / area  # type: ignore[arg-type]
     return np.asarray(force_n, dtype=np.float64) / N_PER_KGF / area
-
-
-_DEFAULT_DECIMALS = {Unit.N: 1, Unit.KGF: 2, Unit.LBF: 1}
-
-
-def format_force(
-    force_n: float,
-    unit: Unit | str = Unit.N,
-    area_cm2: float | None = None,
-    decimals: int | None = None,
-) -> str:
-    """Readout text, e.g. ``"30.0 N"``, ``"3.06 kgf"``, ``"30.0 N (300 kPa)"`` with an area."""
-    u = Unit.parse(unit) if isinstance(unit, str) else unit
-    places = _DEFAULT_DECIMALS[u] if decimals is None else decimals
-    text = f"{convert_force(float(force_n), u):.{places}f} {u.value}"
-    if area_cm2 is not None:
-        text += f" ({pressure_kpa(float(force_n), area_cm2):.0f} kPa)"
-    return text

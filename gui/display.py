@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from calibration.units import Unit, convert_force
+from calibration.units import Unit, convert_force, pressure_kpa
 from logger.records import Hold
 
 from .format import hms, num
@@ -38,7 +38,7 @@ class DisplayUnits:
         """kPa per newton on the contact area (1 N/cm² = 10 kPa), None without an area."""
         if not self.contact_area_cm2:
             return None
-        return 10.0 / self.contact_area_cm2
+        return float(pressure_kpa(1.0, self.contact_area_cm2))
 
     def decimals(self) -> int:
         return 2 if self.unit == "kgf" else 1

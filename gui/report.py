@@ -44,7 +44,13 @@ from logger.errors import BadInput, DeviceError
 from logger.point_stats import left_right, point_stats
 
 from .format import calibration_source, hms, local_time, num, point_label
-from .review.comparison import COMPARE_COLUMNS, comparison_cells, comparison_summary, progress_cells
+from .review.comparison import (
+    COMPARE_COLUMNS,
+    PROGRESS_COLUMNS,
+    comparison_cells,
+    comparison_summary,
+    progress_cells,
+)
 from .review.plots import LegendEntry, OverlayPlot, ProgressPlot
 from .review.tables import (
     HOLD_COLUMNS,
@@ -464,7 +470,7 @@ def _build(doc: _Doc, parts: dict) -> None:
         doc.heading("Progress against this reference", 11)
         doc.image(parts["progress_plot"], 55)
         doc.table(
-            ("date", "session", "RMS error", "mean diff", "in ±band", "in target", "points"),
+            PROGRESS_COLUMNS,
             progress_cells(entries),
             first_left=2,
             stretch=1,

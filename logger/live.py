@@ -3,8 +3,9 @@
 Data path (DESIGN.md §1), all of it in the reader thread right after decoding:
 raw counts → calibration → pipeline (holds, limits, marks) → ring buffer for the GUI,
 event queue for the GUI, and the store's writer queue when recording. Nothing here
-waits on the GUI or on SQLite: the ring buffer copy is the only shared critical section,
-the rest are lock-free queues.
+waits on the GUI or on SQLite: the queues never block, the ring buffer's lock covers a
+memcpy, and ``_lock`` (held for one block's pipeline work) only keeps the GUI's marks,
+jumps and Record/Stop from interleaving with a block.
 
 Timeline: the pipeline and the ring buffer run on the acquisition's timeline (seconds
 since the first sample after connecting). A recording starts its own timeline at its
@@ -606,7 +607,7 @@ class LiveSession:
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.01) -> bool:
-    """Poll ``predicate`` until true or timeout (for tests and the CLI)."""
+    """Poll ``predicate`` until true or timeout (for tests and scripts driving a session)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():

@@ -102,10 +102,6 @@ class Pipeline:
     # ------------------------------------------------------------------ live state
 
     @property
-    def holds_count(self) -> int:
-        return self._n_holds
-
-    @property
     def current_hold(self) -> HoldState | None:
         return self.detector.current
 

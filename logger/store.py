@@ -176,7 +176,6 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     ) WITHOUT ROWID;
     """,
 ]
-SCHEMA_VERSION = len(MIGRATIONS)
 # tables other modules keep in the same file (calibration.store): not a sign of a foreign file
 SHARED_TABLES = frozenset({"calibrations"})
 
@@ -204,16 +203,11 @@ def default_db_path() -> Path:
 
 
 def counts_to_n(raw: np.ndarray, cal: CalibrationInfo) -> np.ndarray:
-    """ADC counts → newtons with a session's calibration (the one place this is done).
+    """ADC counts → newtons with a session's stored calibration record: the calibration
+    package's model does the arithmetic, so live and stored forces cannot disagree."""
+    from calibration.models import Calibration
 
-    Linear model: ``force_n = (raw - offset_counts) / counts_per_n``. For other models
-    (``cal.model != "linear"``) ``cal.coefficients`` are polynomial coefficients in
-    ``(raw - offset_counts)``, lowest power first, giving newtons.
-    """
-    x = np.asarray(raw, dtype=np.float64) - cal.offset_counts
-    if cal.model == "linear" or not cal.coefficients:
-        return x / cal.counts_per_n
-    return np.polynomial.polynomial.polyval(x, np.asarray(cal.coefficients, dtype=np.float64))
+    return Calibration.from_info(cal).counts_to_n(raw)
 
 
 def _check_calibration(cal: CalibrationInfo) -> None:
@@ -1270,9 +1264,6 @@ class SessionWriter:
         if r.ndim != 2 or r.shape[0] != t.shape[0]:
             raise ValueError(f"t_s has {t.shape[0]} rows but raw has shape {r.shape}")
         self._queue.put(("samples", int(first_index), t, r))
-
-    def put_block(self, block: SampleBlock) -> None:
-        self.put_samples(block.first_index, block.t_s, block.raw)
 
     def put_marks(self, marks: Sequence[Mark]) -> None:
         self._queue.put(("marks", list(marks)))

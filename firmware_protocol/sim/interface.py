@@ -177,10 +177,6 @@ class SimDevice:
     def scenario_done(self) -> bool:
         return self.model.scenario_done
 
-    @property
-    def scenario_started(self) -> bool:
-        return self.model.scenario_start_us is not None
-
     def wire_us(self, t_us: int) -> int:
         """The device's µs clock as sent on the wire: from ``clock_start_us`` at power-on,
         u32, wrapping every 71.6 minutes (set clock_start_us near 2**32 to test that)."""
@@ -421,10 +417,6 @@ class SimDevice:
                 return
             self.unplugged = False
         self._run_to(t_us)
-
-    def in_unplug_window(self, t_us: int) -> bool:
-        win = self.unplug_window_us
-        return win is not None and win[0] <= t_us < win[1]
 
     def _unplug(self, win: tuple[int, int]) -> None:
         log.info("sim device %s unplugged at device t=%d us for %d us", self.uid, win[0],

@@ -45,7 +45,7 @@ from calibration.models import (
     fit_calibration,
     fit_problem,
 )
-from calibration.procedure import validate_stacked
+from calibration.procedure import parse_masses
 from calibration.stability import StabilityDetector, estimate_noise_counts
 from logger.errors import BadInput
 
@@ -89,17 +89,6 @@ class LiveRawSource:
         if t_s.size:
             self._last_t_s = float(t_s[-1])
         return t_s, counts
-
-
-def parse_masses(text: str) -> list[float]:
-    """``"0, 0.5, 1, 2"`` → masses in kg (CalibrationError naming the bad entry)."""
-    parts = [p.strip() for p in text.replace(";", ",").split(",")]
-    if parts and parts[-1] == "":
-        parts.pop()
-    for i, p in enumerate(parts):
-        if not p:
-            raise CalibrationError(f"mass {i + 1} is empty")
-    return validate_stacked(parts, what="masses")
 
 
 class CalibrationWizard(QDialog):
@@ -231,7 +220,7 @@ class CalibrationWizard(QDialog):
     # ------------------------------------------------------------------ flow
     def start_readings(self) -> None:
         try:
-            self.masses_kg = parse_masses(self.masses_edit.text())
+            self.masses_kg = parse_masses(self.masses_edit.text(), flag="masses")
         except (CalibrationError, ValueError) as exc:
             self.masses_error.setText(str(exc))
             return

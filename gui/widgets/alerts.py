@@ -1,4 +1,4 @@
-"""Over-limit alerts: a full-width banner that cannot be missed, and the alert log.
+"""Over-limit alerts: a banner over the plot that cannot be missed, and the alert log.
 
 The reader thread decides alerts (DESIGN.md §1); the window shows each one on the next
 frame. The banner stays up while the force is still over the level that raised it and for
@@ -17,6 +17,7 @@ from logger.records import Alert, AlertKind
 
 from .. import theme
 from ..display import DisplayUnits
+from ..format import hms
 
 MIN_SHOWN_S = 2.0
 HYSTERESIS = 0.95  # the banner clears once force is below 95 % of the level
@@ -148,8 +149,7 @@ class AlertLog(QPlainTextEdit):
         self.entries = 0
 
     def add_entry(self, t_s: float, text: str, color: str = theme.TEXT) -> None:
-        minutes, seconds = divmod(max(0.0, t_s), 60.0)
-        stamp = f"{int(minutes):02d}:{seconds:04.1f}"
+        stamp = hms(max(0.0, t_s))
         self.appendHtml(
             f'<span style="color:{theme.TEXT_DIM}">{stamp}</span>&nbsp;&nbsp;'
             f'<span style="color:{color}">{html.escape(text)}</span>'

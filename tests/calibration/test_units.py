@@ -10,8 +10,6 @@ from hypothesis import strategies as st
 from calibration.units import (
     Unit,
     convert_force,
-    force_to_n,
-    format_force,
     pressure_kg_cm2,
     pressure_kpa,
 )
@@ -22,8 +20,8 @@ def test_exact_factors() -> None:
     assert convert_force(9.80665, Unit.KGF) == pytest.approx(1.0, rel=1e-15)
     assert convert_force(4.4482216152605, Unit.LBF) == pytest.approx(1.0, rel=1e-15)
     assert convert_force(30.0, Unit.N) == 30.0
-    assert force_to_n(2.0, "kgf") == pytest.approx(19.6133)
-    assert force_to_n(1.0, Unit.LBF) == pytest.approx(4.4482216152605)
+    assert 2.0 * Unit.KGF.n_per_unit == pytest.approx(19.6133)
+    assert Unit.LBF.n_per_unit == pytest.approx(4.4482216152605)
 
 
 def test_arrays_in_arrays_out() -> None:
@@ -35,7 +33,7 @@ def test_arrays_in_arrays_out() -> None:
 
 @given(st.floats(-1e6, 1e6), st.sampled_from(list(Unit)))
 def test_round_trip(value: float, unit: Unit) -> None:
-    assert force_to_n(convert_force(value, unit), unit) == pytest.approx(value, abs=1e-9)
+    assert convert_force(value, unit) * unit.n_per_unit == pytest.approx(value, abs=1e-9)
 
 
 def test_pressure() -> None:
@@ -61,11 +59,3 @@ def test_parse_units() -> None:
         Unit.parse("psi")
     with pytest.raises(BadInput, match="config.toml: units"):
         Unit.parse("stone", where="config.toml: units")
-
-
-def test_format_force() -> None:
-    assert format_force(30.0) == "30.0 N"
-    assert format_force(29.41995, "kgf") == "3.00 kgf"
-    assert format_force(44.482216152605, Unit.LBF) == "10.0 lbf"
-    assert format_force(30.0, Unit.N, area_cm2=1.0) == "30.0 N (300 kPa)"
-    assert format_force(30.0, decimals=3) == "30.000 N"

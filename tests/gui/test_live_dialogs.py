@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QDialog
 
 from calibration.models import STANDARD_GRAVITY
 from calibration.store import CalibrationStore
-from gui.dialogs.calibration_wizard import CalibrationWizard, parse_masses
+from gui.dialogs.calibration_wizard import CalibrationWizard
 from gui.dialogs.session_dialog import SessionDialog, parse_plan
 from gui.dialogs.settings_dialog import SettingsDialog
 from logger.config import Config, load_config
@@ -135,7 +135,9 @@ def test_wizard_refuses_bad_masses_in_place(qtbot):
         wizard.start_readings()
         assert wizard.pages.currentIndex() == 0
         assert wizard.masses_error.text()
-    assert parse_masses("0; 0.5, 1,") == [0.0, 0.5, 1.0]
+    wizard.masses_edit.setText("0, 0.5, 1")
+    wizard.start_readings()
+    assert wizard.pages.currentIndex() == 1 and wizard.masses_kg == [0.0, 0.5, 1.0]
 
 
 def test_wizard_fits_saves_and_applies(qtbot, db_path):

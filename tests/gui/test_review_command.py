@@ -31,7 +31,7 @@ def test_review_opens_a_session_and_keeps_running(db_path, capsys):
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        time.sleep(3.0)
+        time.sleep(1.5)
         assert proc.poll() is None, proc.communicate()[1]  # the window is up, not crashed
     finally:
         proc.terminate()
