@@ -38,6 +38,7 @@ from firmware_protocol.messages import (
     PROTOCOL_MINOR,
     Ack,
     Event,
+    EventKind,
     GetStatus,
     Hello,
     Identity,
@@ -76,6 +77,7 @@ class LinkState(StrEnum):
     RECONNECTING = "reconnecting"
     STOPPED = "stopped"
     FAILED = "failed"
+    ENDED = "scenario ended"  # a simulated device played its whole script: no more data
 
 
 @dataclass(slots=True)
@@ -544,6 +546,8 @@ class Acquisition:
                 pending = []
             if isinstance(msg, Event):
                 self._on_event(DeviceEvent(msg, self._device_t_s(msg.t_us)))
+                if msg.kind is EventKind.SCRIPT_END:
+                    self._set_state(LinkState.ENDED, "the simulated scenario ended")
             elif isinstance(msg, Pong):
                 sent = self._pings.pop(msg.token, None)
                 if sent is not None:

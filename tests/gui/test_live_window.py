@@ -91,7 +91,7 @@ def test_plot_holds_the_streamed_samples(qtbot, window, tmp_path):
     np.testing.assert_allclose(x, t_ring)
     np.testing.assert_allclose(y, f_ring[:, 0], rtol=1e-6)
     assert y.max() == pytest.approx(20.0, abs=1.0)
-    assert window.device_bar.state_text == "streaming"
+    assert window.device_bar.state_text == "scenario ended"  # the simulator played it all
     assert "SIM-GUI-0001" in window.device_bar.status_label.text()
 
 
