@@ -612,10 +612,10 @@ class MainWindow(QMainWindow):
         self._last_alarm = time.monotonic()
 
     def repeat_alarm(self) -> None:
-        """Sound the alarm again every ``alarm_repeat_s`` while the force stays over the
-        level that raised the banner (until it falls back, or the user mutes)."""
-        kind = self.banner.kind
-        if kind not in (AlertKind.WARN, AlertKind.MAX) or self.sounder.muted:
+        """Sound the alarm again every ``alarm_repeat_s`` while the banner is up: the force
+        stays over the level that raised it, or the too-long hold goes on (until it ends,
+        or the user mutes)."""
+        if self.banner.kind is None or self.sounder.muted:
             return
         if time.monotonic() - self._last_alarm >= self.alarm_repeat_s:
             self._sound_alarm()

@@ -189,6 +189,27 @@ def test_the_alarm_repeats_while_over_the_level_until_it_falls_back_or_is_muted(
     assert alarms() == n and window.banner.active
 
 
+def test_a_hold_held_too_long_keeps_alarming_until_it_ends(qtbot, window):
+    window.timer.stop()
+    window.alarm_repeat_s = 0.05
+    window.banner.min_shown_s = 0.0
+    window._on_alert(Alert(91.0, AlertKind.HOLD_DURATION, 90.0, None, 0))
+
+    def alarms() -> int:
+        return window.sounder.played.count(Sound.ALARM)
+
+    def frame(hold_active: bool) -> None:
+        window.banner.update_state(25.0 if hold_active else 0.0, hold_active)
+        window.repeat_alarm()
+
+    qtbot.waitUntil(lambda: (frame(True), alarms() >= 3)[1], timeout=5000)
+    frame(False)  # released: the banner drops and the alarm stops
+    n = alarms()
+    qtbot.wait(150)
+    frame(False)
+    assert alarms() == n and not window.banner.active
+
+
 # ---------------------------------------------------------------------- 4. stale readout
 def test_readout_reset_and_no_force_are_grey_dashes(qtbot):
     ro = ForceReadout()
