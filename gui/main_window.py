@@ -11,7 +11,6 @@ arrives as a mark event.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from pathlib import Path
 
@@ -57,21 +56,6 @@ FRAME_INTERVAL_MS = 25  # 40 frames per second
 RAMP_WINDOW_S = 0.25  # the readout's ramp rate is the slope over this much of the trace
 STATUS_EVERY_S = 0.5
 RECORD_TEXT = "●  Record"
-_LIMIT_NOTICE = re.compile(r"device buzzer: limit ([+-]\d+)")
-_LIMIT_WORDS = {
-    1: "device alarm: over warning level",
-    2: "device alarm: over maximum",
-    -1: "device alarm: back below warning level",
-    -2: "device alarm: back below maximum",
-}
-
-
-def notice_text(text: str) -> str:
-    """A device notice in the therapist's words (the buzzer's limit codes spelled out)."""
-    m = _LIMIT_NOTICE.fullmatch(text)
-    if m is None:
-        return text
-    return _LIMIT_WORDS.get(int(m.group(1)), text)
 
 
 def stop_text(elapsed_s: float) -> str:
@@ -593,7 +577,7 @@ class MainWindow(QMainWindow):
                 return
             self.alert_log.add_entry(live.t_s, f"link {event.state}", theme.TEXT_DIM)
         elif isinstance(event, DeviceNotice):
-            self.alert_log.add_entry(event.t_s, notice_text(event.text), theme.TEXT_DIM)
+            self.alert_log.add_entry(event.t_s, event.text, theme.TEXT_DIM)
 
     def _on_alert(self, alert: Alert) -> None:
         kind = AlertKind(alert.kind)

@@ -52,7 +52,6 @@ from firmware_protocol.messages import (
     Status,
     Stop,
 )
-from firmware_protocol.sim.scenario import ScenarioError
 from firmware_protocol.text_mode import TextLineDecoder, looks_like_text
 
 from .errors import BadInput, DeviceError, ProtocolMismatch
@@ -204,18 +203,11 @@ def _open_port(url: str) -> serial.SerialBase:
     A port that is not there or cannot be opened is a DeviceError (exit 1); a URL that
     cannot mean anything (unknown scheme, bad ``sim://`` parameter, malformed scenario)
     is BadInput (exit 2)."""
-    try:
-        try:
-            return serial.serial_for_url(url, baudrate=BAUD, timeout=READ_TIMEOUT_S, exclusive=True)
-        except ScenarioError:
-            raise
-        except (TypeError, ValueError):  # URL handlers without the exclusive option
-            return serial.serial_for_url(url, baudrate=BAUD, timeout=READ_TIMEOUT_S)
-    except ScenarioError as exc:
-        raise BadInput(str(exc)) from None
+    try:  # every pyserial URL handler takes `exclusive`; only OS ports act on it
+        return serial.serial_for_url(url, baudrate=BAUD, timeout=READ_TIMEOUT_S, exclusive=True)
     except (serial.SerialException, OSError) as exc:
         raise DeviceError(f"cannot open port '{url}': {exc}") from None
-    except ValueError as exc:
+    except ValueError as exc:  # unknown scheme, bad sim:// key, malformed scenario …
         raise BadInput(f"port '{url}': {exc}") from None
 
 
@@ -255,7 +247,6 @@ class Acquisition:
         self.device: DeviceInfo | None = None
         self.counters = Counters()
         self.error: Exception | None = None
-        self.first_sample_host_s: float | None = None
         self.last_read_s = 0.0  # time.monotonic() when the latest bytes were read
 
         self._stop = threading.Event()
@@ -280,6 +271,7 @@ class Acquisition:
         self._early: list = []  # SAMPLES frames read before IDENTITY on a reconnect
         self._last_sample_host_s = 0.0  # time.monotonic() of the latest delivered samples
         self._unanswered: dict[int, _Pending] = {}  # commands awaiting ACK/NAK, by seq
+        self._gap_cause: GapCause | None = None  # what the next index jump is due to
 
     # ---------------------------------------------------------------- public surface
 
@@ -293,13 +285,11 @@ class Acquisition:
         return self.device is not None
 
     def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop reading; joins the thread unless called from it (then it ends after the
+        current read)."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout_s)
-
-    def stop_soon(self) -> None:
-        """Ask the reader to stop after the current read (safe from the reader thread)."""
-        self._stop.set()
 
     @property
     def running(self) -> bool:
@@ -496,6 +486,7 @@ class Acquisition:
         self._on_device(self.device, None)
         self._set_state(LinkState.STREAMING, "text mode (host timestamps)")
         self._text_last_host_s = time.monotonic()
+        self._text_t0: float | None = None
         self._text_index = 0
 
     def _stream(self) -> None:
@@ -505,13 +496,14 @@ class Acquisition:
         while not self._stop.is_set():
             while not self._commands.empty():
                 self._write(self._commands.get_nowait())
-            if self._unanswered and self._text is None:
-                self._retry_unanswered()
-            data = ser.read(max(1, min(ser.in_waiting, 1 << 16)))
-            if not data:
-                if self._text is None and time.monotonic() >= next_ping:
+            if self._text is None:
+                if self._unanswered:
+                    self._retry_unanswered()
+                if time.monotonic() >= next_ping:
                     self._send_ping()
                     next_ping = time.monotonic() + PING_INTERVAL_S
+            data = ser.read(max(1, min(ser.in_waiting, 1 << 16)))
+            if not data:
                 continue
             arrived_s = time.monotonic()
             self.last_read_s = arrived_s  # when these bytes reached us (latency measurements)
@@ -519,9 +511,6 @@ class Acquisition:
                 self._handle_text(data, arrived_s)
                 continue
             self._handle_frames(self._decoder.feed(data), arrived_s)
-            if arrived_s >= next_ping:
-                self._send_ping()
-                next_ping = arrived_s + PING_INTERVAL_S
 
     def _send_ping(self) -> None:
         self._ping_token = (self._ping_token + 1) & 0xFFFFFFFF
@@ -585,7 +574,6 @@ class Acquisition:
             n = msg.count
             if self._t0_us is None:
                 self._t0_us = self._unwrap(msg.t_us)
-                self.first_sample_host_s = time.time()
                 self._next_index = msg.first_index
             expected = self._next_index
             assert expected is not None
@@ -595,7 +583,7 @@ class Acquisition:
                     self._deliver(run, run_times)
                     run, run_times = [], []
                 outage_s = max(0.0, time.monotonic() - self._last_sample_host_s)
-                self._restart_timeline(msg, outage_s, self._last_t_s)
+                self._restart_timeline(msg, outage_s)
                 jump = 0
             dev_us = self._unwrap(msg.t_us)
             t_first_s = (dev_us - self._t0_us) / 1e6 + self._t_offset_s
@@ -605,8 +593,9 @@ class Acquisition:
                     self._deliver(run, run_times)
                     run, run_times = [], []
                 damaged = self.counters.damaged_frames - self._damaged_seen
-                cause = GapCause.CRC if damaged > 0 else GapCause.SEQUENCE
+                cause = self._gap_cause or (GapCause.CRC if damaged > 0 else GapCause.SEQUENCE)
                 self._record_gap(self._last_t_s, float(t_s[0]), jump, cause)
+            self._gap_cause = None
             self._damaged_seen = self.counters.damaged_frames
             self._next_index = (msg.first_index + n) % U32
             run.append(msg)
@@ -614,11 +603,12 @@ class Acquisition:
         if run:
             self._deliver(run, run_times)
 
-    def _restart_timeline(self, first: Samples, outage_s: float, last_t_s: float) -> None:
+    def _restart_timeline(self, first: Samples, outage_s: float) -> None:
         """The board restarted (its sample index and µs clock began again at 0): only the
         host clock can say how long it was away. Continue the session's timeline after
         that outage and count the samples it would have taken as lost."""
         lost = round(outage_s / self._period_s) if self._period_s else 0
+        last_t_s = self._last_t_s
         self._unwrap.reset()
         self._t0_us = self._unwrap(first.t_us)
         self._t_offset_s = last_t_s + outage_s
@@ -649,11 +639,10 @@ class Acquisition:
             return
         channels = self.device.channels if self.device else 1
         raw = np.zeros((len(rows), channels), dtype=np.int32)
-        for i, row in enumerate(rows):
+        for i, row in enumerate(rows):  # lines may carry fewer or more numbers: pad / cut
             k = min(len(row), channels)
             raw[i, :k] = np.round(row[:k])
-        if self.first_sample_host_s is None:
-            self.first_sample_host_s = time.time()
+        if self._text_t0 is None:
             self._text_t0 = self._text_last_host_s
         # lines that arrive together share the interval since the previous read
         t_s = np.linspace(self._text_last_host_s, arrived_s, len(rows) + 1)[1:] - self._text_t0
@@ -666,8 +655,6 @@ class Acquisition:
 
     def _recover(self, exc: BaseException) -> None:
         """The port vanished: keep the session, retry until the device is back."""
-        lost_at_host = time.monotonic()
-        last_t_s = self._last_t_s
         self.counters.reconnects += 1
         self._set_state(LinkState.RECONNECTING, str(exc))
         self._close(send_stop=False)
@@ -680,7 +667,7 @@ class Acquisition:
                 try:
                     self._ser = _open_port(port)
                     self._decoder.reset()
-                    self._handshake_after_reconnect(lost_at_host, last_t_s)
+                    self._handshake_after_reconnect()
                     if port != self.port:
                         log.warning("device %s is back as %s", self.port, port)
                         self.port = port
@@ -691,38 +678,13 @@ class Acquisition:
                     log.debug("reconnect attempt on %s failed: %s", port, again)
                     self._close(send_stop=False)
 
-    def _handshake_after_reconnect(self, lost_at_host: float, last_t_s: float) -> None:
-        """Handshake again and work out exactly how many samples the outage cost."""
+    def _handshake_after_reconnect(self) -> None:
+        """Handshake again; the first samples then say what the outage cost: the jump of
+        the device's own sample index (a ``disconnect`` gap), or, if the index went
+        backwards (the board rebooted), the host clock."""
         self._handshake()
         if self._text is not None:
             return
-        # Wait for the first SAMPLES frame so the gap is measured from the device's own
-        # index; if its index went backwards the board rebooted: then only the host clock
-        # can tell how long the outage was.
-        assert self._ser is not None
-        deadline = time.monotonic() + self._handshake_timeout_s
-        frames, self._early = self._early, []
-        while time.monotonic() < deadline and not self._stop.is_set():
-            if not frames:
-                data = self._ser.read(max(1, self._ser.in_waiting))
-                frames = self._decoder.feed(data) if data else []
-            first = next((f.msg for f in frames if isinstance(f.msg, Samples)), None)
-            if first is None:
-                self._handle_frames(frames, time.monotonic())
-                frames = []
-                continue
-            expected = self._next_index
-            assert expected is not None
-            jump = (first.first_index - expected) % U32
-            if jump >= U32 // 2:  # rebooted: index and clock restarted
-                self._restart_timeline(first, time.monotonic() - lost_at_host, last_t_s)
-            else:
-                dev_us = self._unwrap(first.t_us)
-                assert self._t0_us is not None
-                end_s = (dev_us - self._t0_us) / 1e6 + self._t_offset_s
-                self._record_gap(last_t_s, end_s, jump, GapCause.DISCONNECT)
-                self._next_index = first.first_index
-            self._damaged_seen = self.counters.damaged_frames
-            self._handle_frames(frames, time.monotonic())
-            return
-        raise serial.SerialException("device answered but did not stream after reconnecting")
+        self._gap_cause = GapCause.DISCONNECT
+        early, self._early = self._early, []
+        self._handle_frames(early, time.monotonic())

@@ -21,7 +21,6 @@ import queue
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,7 +56,7 @@ log = logging.getLogger(__name__)
 SWITCH_INTERVAL_S = 0.0005
 RING_SECONDS = 600.0  # the longest live window the GUI offers (10 min)
 AUTO_ZERO_S = 0.5  # unloaded time at the start used to zero the sensor
-RECENT_RAW_S = 0.25  # raw history kept for a manual zero
+RECENT_RAW_S = 0.25  # the newest raw counts a manual zero averages
 DRIFT_WINDOW_S = 1.0  # contact-free time needed before the zero is checked for drift
 DRIFT_STEADY_N = 0.5  # … and the spread (std) of the force over it must stay below this
 
@@ -88,13 +87,25 @@ class _Recording:
     session_id: str
     writer: object  # logger.store.SessionWriter
     t0_s: float | None = None  # acquisition-timeline t_s of the first recorded sample
-    first_index: int | None = None
     samples: int = 0
     lost0: int = 0
     crc0: int = 0
     reconnects0: int = 0
     last_t_s: float = 0.0
     points_stored: int = 0  # ad-hoc points already written
+
+
+_LIMIT_WORDS = {
+    1: "device alarm: over warning level",
+    2: "device alarm: over maximum",
+    -1: "device alarm: back below warning level",
+    -2: "device alarm: back below maximum",
+}
+
+
+def limit_notice(arg: int) -> str:
+    """The device's LIMIT_CROSSED event (arg ±1 warn, ±2 max) in the therapist's words."""
+    return _LIMIT_WORDS.get(arg, f"device alarm: limit event {arg:+d}")
 
 
 class LiveSession:
@@ -137,8 +148,6 @@ class LiveSession:
             on_device=self._on_device,
         )
         self._zero_pending: list[SampleBlock] | None = []  # zero at start when unloaded
-        self._recent_raw: deque[np.ndarray] = deque()
-        self._recent_n = 0
         self._drift: Tare | None = None
         self._unloaded: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.holds: list[Hold] = []
@@ -175,10 +184,6 @@ class LiveSession:
     @property
     def device(self) -> DeviceInfo | None:
         return self._acq.device
-
-    @property
-    def identity(self) -> Identity | None:
-        return self._acq.identity
 
     @property
     def counters(self):
@@ -242,12 +247,13 @@ class LiveSession:
 
         Returns the force (N) that was removed. Raw data are never touched; the session
         records the calibration with its new zero."""
-        cal = self.calibration
-        recent = list(self._recent_raw)
-        if cal is None or not recent:
+        cal, ring, device = self.calibration, self.ring, self.device
+        if cal is None or ring is None or device is None or ring.written == 0:
             raise RuntimeError("no samples yet: connect a device first")
+        n = max(1, round((device.rate_hz or 100.0) * RECENT_RAW_S))
+        _, raw = ring.latest(n, raw=True)
         tare = Tare(cal)
-        removed_n = tare.zero_now(np.concatenate(recent))
+        removed_n = tare.zero_now(raw[:, 0])
         self._zero_pending = None
         self.set_calibration(tare.effective)
         return removed_n
@@ -468,7 +474,7 @@ class LiveSession:
             self.finished.set()
             self._events.put(DeviceNotice(ev.t_s, "simulated scenario ended"))
         elif kind is EventKind.LIMIT_CROSSED:
-            self._events.put(DeviceNotice(ev.t_s, f"device buzzer: limit {ev.message.arg:+d}"))
+            self._events.put(DeviceNotice(ev.t_s, limit_notice(ev.message.arg)))
         else:
             self._events.put(DeviceNotice(ev.t_s, f"device event {kind.name}"))
 
@@ -528,17 +534,9 @@ class LiveSession:
         if warning is not None:
             self._events.put(DeviceNotice(warning.t_s, warning.message()))
 
-    def _keep_recent_raw(self, raw0: np.ndarray) -> None:
-        self._recent_raw.append(raw0)
-        self._recent_n += len(raw0)
-        rate = self.device.rate_hz if self.device and self.device.rate_hz else 100.0
-        while self._recent_n - len(self._recent_raw[0]) > rate * RECENT_RAW_S:
-            self._recent_n -= len(self._recent_raw.popleft())
-
     def _on_block(self, block: SampleBlock) -> None:
         if self._zero_pending is not None and not block.host_timed:
             self._zero_at_start(block)
-        self._keep_recent_raw(block.raw[:, 0])
         cal = self.calibration
         assert cal is not None
         force_n = cal.counts_to_n(block.raw)
@@ -577,14 +575,13 @@ class LiveSession:
         nothing of it is left) and ask the reader to stop there."""
         if rec.t0_s is None:
             rec.t0_s = float(block.t_s[0])
-            rec.first_index = block.first_index
         if self.record_limit_s is None:
             return block
         keep = int(np.searchsorted(block.t_s - rec.t0_s, self.record_limit_s, side="left"))
         if keep == len(block):
             return block
         self.finished.set()
-        self._acq.stop_soon()
+        self._acq.stop()
         if keep == 0:
             return None
         assert block.force_n is not None

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QPlainTextEdit
 from gui import theme
 from gui.axes import TimeAxis, clock
 from gui.dialogs.session_dialog import SessionDetails
-from gui.main_window import MainWindow, notice_text
+from gui.main_window import MainWindow
 from gui.sound import Sound, Sounder
 from gui.widgets.alerts import AlertLog
 from gui.widgets.live_plot import LivePlot
@@ -289,13 +289,6 @@ def test_a_point_target_unchecks_the_presets_and_says_so(qtbot):
 
 
 # ---------------------------------------------------------------------- 10. minor
-def test_device_alarm_notices_are_in_plain_words():
-    assert notice_text("device buzzer: limit +1") == "device alarm: over warning level"
-    assert notice_text("device buzzer: limit -1") == "device alarm: back below warning level"
-    assert notice_text("device buzzer: limit +2") == "device alarm: over maximum"
-    assert notice_text("simulated scenario ended") == "simulated scenario ended"
-
-
 def test_alert_log_wraps_long_lines(qtbot):
     log = AlertLog()
     qtbot.addWidget(log)
