@@ -20,7 +20,8 @@ left on the sensor; a new contact starts at that sample if force is still above 
 
 Metrics (:func:`hold_metrics`):
 
-- plateau: from the first sample ``>= 0.9 * median(hold)`` to the last such sample;
+- plateau (:func:`plateau_range`): from the first sample ``>= 0.9 * median(hold)`` to the
+  last such sample;
 - ``mean_n`` and ``cv_pct`` (population standard deviation / mean × 100) over the plateau;
 - ``peak_n`` over the hold;
 - ``ramp_rate_n_per_s``: on the way up, from the last sample below 10 % of the plateau mean
@@ -123,9 +124,9 @@ def hold_metrics(
 ) -> dict[str, Any]:
     """Metrics of the hold ``[start_i, end_i)`` of ``t_s``/``force_n`` (DESIGN.md §5).
 
-    Samples before ``start_i`` are used only for the ramp rate. Returns the keys of
-    :class:`logger.records.Hold` (except index/point) plus ``plateau_start_s`` and
-    ``plateau_end_s``.
+    Samples before ``start_i`` are used only for the ramp rate. Returns exactly the metric
+    fields of :class:`logger.records.Hold` (all but index, point_index and point), so that
+    ``Hold(index=…, point_index=…, point=…, **metrics)`` builds the record.
     """
     if not 0 <= start_i < end_i <= len(t_s):
         raise ValueError(f"bad hold range [{start_i}, {end_i}) for {len(t_s)} samples")
@@ -134,9 +135,7 @@ def hold_metrics(
     seg_t = t[start_i:end_i]
     seg = f[start_i:end_i]
 
-    median_n = float(np.median(seg))
-    on_plateau = np.flatnonzero(seg >= PLATEAU_FRACTION * median_n)
-    p0, p1 = int(on_plateau[0]), int(on_plateau[-1]) + 1
+    p0, p1 = plateau_range(seg)
     plateau = seg[p0:p1]
     mean_n = float(plateau.mean())
     cv_pct = float(plateau.std() / mean_n * 100.0) if mean_n != 0 else float("nan")
@@ -159,9 +158,15 @@ def hold_metrics(
         "time_over_warn_s": float(np.count_nonzero(seg > warn_n) * period_s),
         "time_over_max_s": float(np.count_nonzero(seg > max_n) * period_s),
         "in_target_pct": in_target_pct,
-        "plateau_start_s": float(seg_t[p0]),
-        "plateau_end_s": float(seg_t[p1 - 1]),
     }
+
+
+def plateau_range(hold_force_n: np.ndarray) -> tuple[int, int]:
+    """The plateau of one hold's forces as a half-open index range into them: from the
+    first sample ``>= PLATEAU_FRACTION * median`` to the last such sample."""
+    seg = np.asarray(hold_force_n, dtype=np.float64)
+    on_plateau = np.flatnonzero(seg >= PLATEAU_FRACTION * float(np.median(seg)))
+    return int(on_plateau[0]), int(on_plateau[-1]) + 1
 
 
 def _ramp_rate(

@@ -16,13 +16,13 @@ the next block would end it anyway). The resulting hold is reported with the out
 next :meth:`~Pipeline.process` or :meth:`~Pipeline.finish` call, so that a caller that only
 collects those outputs loses nothing; ``gap()`` itself returns an empty output.
 
-All methods may be called from any thread; a short internal lock serialises them.
+The pipeline is not thread-safe: the caller serialises calls (LiveSession holds its own
+lock around every call; the store's recompute runs in one thread).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,27 +73,12 @@ class PipelineOutput:
         self.unlinked_alerts += other.unlinked_alerts
 
 
-_HOLD_KEYS = (
-    "start_s",
-    "end_s",
-    "duration_s",
-    "mean_n",
-    "peak_n",
-    "cv_pct",
-    "ramp_rate_n_per_s",
-    "time_over_warn_s",
-    "time_over_max_s",
-    "in_target_pct",
-)
-
-
 class Pipeline:
     def __init__(self, config: Config, plan: PointPlan | None = None) -> None:
         self.config = config
         self.plan = plan if plan is not None else PointPlan(config.points, config.limits)
         self.detector = HoldDetector(config.holds, levels=self._levels_for)
         self.monitor = LimitMonitor(config.limits, self.plan)
-        self._lock = threading.Lock()
         self._n_holds = 0
         self._point_of: dict[int, int | None] = {}  # open contact key → point at its start
         self._open_alerts: list[Alert] = []  # alerts linked to the open contact
@@ -119,55 +104,50 @@ class Pipeline:
         force = np.asarray(block.force_n)
         f = force[:, 0] if force.ndim == 2 else force
         t = np.asarray(block.t_s, dtype=np.float64)
-        with self._lock:
-            if len(t) == 0:
-                return PipelineOutput()
-            g0 = self.detector.samples_seen
-            before = self.detector.open_contact
-            events = self.detector.process(t, f)
-            out, spans = self._handle(events, g0, len(t), before)
-            alerts = self.monitor.process(t, f, spans)
-            out.alerts = alerts
-            if alerts and self.detector.open_contact is not None:
-                predicted = self._n_holds
-                self._open_alerts += [a for a in alerts if a.hold_index == predicted]
-            return self._with_pending(out)
+        if len(t) == 0:
+            return PipelineOutput()
+        g0 = self.detector.samples_seen
+        before = self.detector.open_contact
+        events = self.detector.process(t, f)
+        out, spans = self._handle(events, g0, len(t), before)
+        alerts = self.monitor.process(t, f, spans)
+        out.alerts = alerts
+        if alerts and self.detector.open_contact is not None:
+            predicted = self._n_holds
+            self._open_alerts += [a for a in alerts if a.hold_index == predicted]
+        return self._with_pending(out)
 
     def mark(self, t_s: float, source: MarkSource) -> Mark:
         """Move to the next point of the plan."""
-        with self._lock:
-            m = self.plan.mark(t_s, source)
-            self._relink_open_contact(m)
-            return m
+        m = self.plan.mark(t_s, source)
+        self._relink_open_contact(m)
+        return m
 
     def jump(self, index: int, t_s: float, source: MarkSource) -> Mark:
         """Make point ``index`` current; BadInput if it is not in the plan."""
-        with self._lock:
-            m = self.plan.jump(index, t_s, source)
-            self._relink_open_contact(m)
-            return m
+        m = self.plan.jump(index, t_s, source)
+        self._relink_open_contact(m)
+        return m
 
     def gap(self, start_s: float, end_s: float) -> PipelineOutput:
         """Data lost between ``start_s`` (last sample before) and ``end_s`` (first sample
         after): a long gap ends the open contact; see the module docstring for when its
         hold is reported. Returns an empty output."""
-        with self._lock:
-            last_t = self.detector.last_t_s
-            if last_t is None or start_s > last_t:
-                return PipelineOutput()  # samples before the gap still to come
-            before = self.detector.open_contact
-            events = self.detector.gap(start_s, end_s)
-            out, _ = self._handle(events, self.detector.samples_seen, 0, before)
-            self._pending.extend(out)
-            return PipelineOutput()
+        last_t = self.detector.last_t_s
+        if last_t is None or start_s > last_t:
+            return PipelineOutput()  # samples before the gap still to come
+        before = self.detector.open_contact
+        events = self.detector.gap(start_s, end_s)
+        out, _ = self._handle(events, self.detector.samples_seen, 0, before)
+        self._pending.extend(out)
+        return PipelineOutput()
 
     def finish(self) -> PipelineOutput:
         """End of the session: an open contact ends at the last sample."""
-        with self._lock:
-            before = self.detector.open_contact
-            events = self.detector.flush()
-            out, _ = self._handle(events, self.detector.samples_seen, 0, before)
-            return self._with_pending(out)
+        before = self.detector.open_contact
+        events = self.detector.flush()
+        out, _ = self._handle(events, self.detector.samples_seen, 0, before)
+        return self._with_pending(out)
 
     # ------------------------------------------------------------------ internals
 
@@ -226,5 +206,4 @@ class Pipeline:
         name = None
         if point_index is not None and point_index < len(self.plan.points):
             name = self.plan.points[point_index].name
-        values = {k: metrics[k] for k in _HOLD_KEYS}
-        return Hold(index=self._n_holds, point_index=point_index, point=name, **values)
+        return Hold(index=self._n_holds, point_index=point_index, point=name, **metrics)

@@ -144,14 +144,7 @@ def write_session(
     for i, (s, e) in enumerate(detect_holds(tk, fk, HoldConfig())):
         pi = max((m.point_index for m in marks if m.t_s <= tk[s]), default=None)
         m = hold_metrics(tk, fk, s, e, warn_n=limits.warn_n, max_n=limits.max_n, target_n=TARGET_N)
-        holds.append(
-            Hold(
-                index=i,
-                point_index=pi,
-                point=PLAN[pi] if pi is not None else None,
-                **{k: m[k] for k in Hold.__dataclass_fields__ if k in m},
-            )
-        )
+        holds.append(Hold(index=i, point_index=pi, point=PLAN[pi] if pi is not None else None, **m))
         over = np.flatnonzero(fk[s:e] > limits.warn_n)
         if over.size:
             alerts.append(Alert(float(tk[s + over[0]]), AlertKind.WARN, limits.warn_n, pi, i))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -12,7 +14,9 @@ from logger.hold_detector import (
     HoldLevels,
     detect_holds,
     hold_metrics,
+    plateau_range,
 )
+from logger.records import Hold
 
 CFG = HoldConfig(onset_n=5.0, release_n=4.0, min_duration_s=2.0)
 RATE_HZ = 1000
@@ -48,8 +52,9 @@ def test_trapezoid_hand_computed():
     assert m["end_s"] == pytest.approx(16.6, abs=2e-3)  # 30 - 10·(t - 14) falls below 4
     assert m["duration_s"] == pytest.approx(15.1, abs=2e-3)
     # plateau: ≥ 27 N (90 % of the median 30 N), i.e. 3.7 s … 14.3 s
-    assert m["plateau_start_s"] == pytest.approx(3.7, abs=2e-3)
-    assert m["plateau_end_s"] == pytest.approx(14.3, abs=2e-3)
+    p0, p1 = plateau_range(f[s:e])
+    assert t[s + p0] == pytest.approx(3.7, abs=2e-3)
+    assert t[s + p1 - 1] == pytest.approx(14.3, abs=2e-3)
     # mean: 10 s at 30 N plus two 0.3 s ramps averaging 28.5 N
     assert m["mean_n"] == pytest.approx((10 * 30 + 0.6 * 28.5) / 10.6, abs=1e-3)
     assert m["peak_n"] == 30.0
@@ -58,6 +63,14 @@ def test_trapezoid_hand_computed():
     assert m["time_over_max_s"] == 0.0
     assert m["in_target_pct"] is None
     assert 0 < m["cv_pct"] < 2.0
+
+
+def test_metrics_are_exactly_the_hold_record_fields():
+    t, f = curve(TRAPEZOID)
+    _, _, m = metrics_of(t, f)
+    fields = {fd.name for fd in dataclasses.fields(Hold)} - {"index", "point_index", "point"}
+    assert set(m) == fields
+    assert Hold(index=0, point_index=None, point=None, **m).mean_n == m["mean_n"]
 
 
 @pytest.mark.parametrize("rate", [2.0, 6.8, 20.0])

@@ -97,8 +97,7 @@ def test_holds_equal_offline_metrics():
     expected = []
     for i, (s, e) in enumerate(detect_holds(t, f, cfg.holds)):
         m = hold_metrics(t, f, s, e, warn_n=25.0, max_n=60.0, target_n=(28.0, 31.0))
-        keys = [k for k in Hold.__slots__ if k not in ("index", "point_index", "point")]
-        expected.append(Hold(index=i, point_index=0, point="A", **{k: m[k] for k in keys}))
+        expected.append(Hold(index=i, point_index=0, point="A", **m))
     assert out.holds == expected
 
 
