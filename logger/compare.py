@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .point_stats import UNMARKED
+from .point_stats import finite_mean, point_name
 from .records import Hold, Point
 
 log = logging.getLogger(__name__)
@@ -128,15 +128,6 @@ def name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def _hold_name(hold: Hold, points: Sequence[Point]) -> str:
-    if hold.point_index is None:
-        return UNMARKED
-    for p in points:
-        if p.index == hold.point_index:
-            return p.name
-    return hold.point or f"Point {hold.point_index + 1}"
-
-
 def resample_hold(
     t_s: np.ndarray, force_n: np.ndarray, start_s: float, end_s: float, dt_s: float
 ) -> np.ndarray:
@@ -170,27 +161,6 @@ def resample_hold(
     return out
 
 
-def hold_curves(
-    t_s: np.ndarray,
-    force_n: np.ndarray,
-    holds: Sequence[Hold],
-    points: Sequence[Point] = (),
-    *,
-    dt_s: float = DEFAULT_DT_S,
-) -> list[HoldCurve]:
-    """Every hold of a recording, aligned at onset on the common grid."""
-    return [
-        HoldCurve(
-            h.index,
-            h.point_index,
-            _hold_name(h, points),
-            dt_s,
-            resample_hold(t_s, force_n, h.start_s, h.end_s, dt_s),
-        )
-        for h in holds
-    ]
-
-
 def load_hold_curves(
     load_forces: Callable[[float, float], tuple[np.ndarray, np.ndarray]],
     holds: Sequence[Hold],
@@ -198,13 +168,15 @@ def load_hold_curves(
     *,
     dt_s: float = DEFAULT_DT_S,
 ) -> list[HoldCurve]:
-    """Like :func:`hold_curves`, reading only each hold's samples through
-    ``load_forces(t0_s, t1_s) -> (t_s, force_n)``, so an 8-hour session stays cheap."""
+    """Every hold of a recording, aligned at onset on the common grid, reading only each
+    hold's samples through ``load_forces(t0_s, t1_s) -> (t_s, force_n)`` (so an 8-hour
+    session stays cheap)."""
     curves = []
     for h in holds:
         t, f = load_forces(h.start_s - 2 * dt_s, h.end_s + 2 * dt_s)
         curve = resample_hold(t, f, h.start_s, h.end_s, dt_s)
-        curves.append(HoldCurve(h.index, h.point_index, _hold_name(h, points), dt_s, curve))
+        name = point_name(h.point_index, points, h.point)
+        curves.append(HoldCurve(h.index, h.point_index, name, dt_s, curve))
     return curves
 
 
@@ -222,12 +194,6 @@ def mean_curve(curves: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return mean, count
 
 
-def _finite_mean(values: Sequence[float | None]) -> float | None:
-    arr = np.array([v for v in values if v is not None], dtype=float)
-    arr = arr[np.isfinite(arr)]
-    return float(arr.mean()) if arr.size else None
-
-
 def _diffs(trainee: Sequence[np.ndarray], template: np.ndarray) -> np.ndarray:
     """Trainee − template over each trial's overlap with the template, concatenated."""
     parts = []
@@ -238,25 +204,32 @@ def _diffs(trainee: Sequence[np.ndarray], template: np.ndarray) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0)
 
 
-def compare_point(
+def _scores(d: np.ndarray, tolerance_n: float) -> tuple[float | None, float | None, float | None]:
+    """(rms_error_n, mean_diff_n, in_band_pct) of trainee − template differences."""
+    if not d.size:
+        return None, None, None
+    in_band = float(100.0 * np.mean(np.abs(d) <= tolerance_n))
+    return float(np.sqrt(np.mean(d * d))), float(d.mean()), in_band
+
+
+def _compare_point(
     name: str,
     trainee_curves: Sequence[HoldCurve],
     reference_curves: Sequence[HoldCurve],
-    trainee_holds: Sequence[Hold] = (),
-    reference_holds: Sequence[Hold] = (),
+    trainee_holds: Sequence[Hold],
+    reference_holds: Sequence[Hold],
     *,
-    target_n: tuple[float, float] | None = None,
-    tolerance_n: float = DEFAULT_TOLERANCE_N,
-    dt_s: float = DEFAULT_DT_S,
-) -> PointComparison:
-    """Score one point's trainee curves against the mean of its reference curves."""
+    target_n: tuple[float, float] | None,
+    tolerance_n: float,
+    dt_s: float,
+) -> tuple[PointComparison, np.ndarray]:
+    """Score one point's trainee curves against the mean of its reference curves; also
+    returns the trainee − template differences scored (pooled by :func:`compare_sessions`)."""
     template, _ = mean_curve([c.force_n for c in reference_curves])
     trainee_mean, _ = mean_curve([c.force_n for c in trainee_curves])
     d = _diffs([c.force_n for c in trainee_curves], template)
-    rms = float(np.sqrt(np.mean(d * d))) if d.size else None
-    mean_diff = float(d.mean()) if d.size else None
-    in_band = float(100.0 * np.mean(np.abs(d) <= tolerance_n)) if d.size else None
-    return PointComparison(
+    rms, mean_diff, in_band = _scores(d, tolerance_n)
+    pc = PointComparison(
         point=name,
         trainee_point_index=trainee_curves[0].point_index if trainee_curves else None,
         reference_point_index=reference_curves[0].point_index if reference_curves else None,
@@ -266,15 +239,16 @@ def compare_point(
         rms_error_n=rms,
         mean_diff_n=mean_diff,
         in_band_pct=in_band,
-        trainee_mean_n=_finite_mean([h.mean_n for h in trainee_holds]),
-        reference_mean_n=_finite_mean([h.mean_n for h in reference_holds]),
-        trainee_in_target_pct=_finite_mean([h.in_target_pct for h in trainee_holds]),
-        reference_in_target_pct=_finite_mean([h.in_target_pct for h in reference_holds]),
+        trainee_mean_n=finite_mean(h.mean_n for h in trainee_holds),
+        reference_mean_n=finite_mean(h.mean_n for h in reference_holds),
+        trainee_in_target_pct=finite_mean(h.in_target_pct for h in trainee_holds),
+        reference_in_target_pct=finite_mean(h.in_target_pct for h in reference_holds),
         target_n=target_n,
         dt_s=dt_s,
         reference_curve_n=template,
         trainee_curve_n=trainee_mean,
     )
+    return pc, d
 
 
 def compare_sessions(
@@ -309,7 +283,7 @@ def compare_sessions(
         if key not in r_groups:
             continue
         _, r_curves, r_holds = r_groups[key]
-        pc = compare_point(
+        pc, d = _compare_point(
             name,
             t_curves,
             r_curves,
@@ -320,14 +294,16 @@ def compare_sessions(
             dt_s=dt_s,
         )
         results.append(pc)
-        all_diffs.append(_diffs([c.force_n for c in t_curves], pc.reference_curve_n))
-    d = np.concatenate(all_diffs) if all_diffs else np.empty(0)
+        all_diffs.append(d)
+    rms, mean_diff, in_band = _scores(
+        np.concatenate(all_diffs) if all_diffs else np.empty(0), tolerance_n
+    )
     return SessionComparison(
         points=results,
-        rms_error_n=float(np.sqrt(np.mean(d * d))) if d.size else None,
-        mean_diff_n=float(d.mean()) if d.size else None,
-        in_band_pct=float(100.0 * np.mean(np.abs(d) <= tolerance_n)) if d.size else None,
-        trainee_in_target_pct=_finite_mean([h.in_target_pct for h in trainee.holds]),
+        rms_error_n=rms,
+        mean_diff_n=mean_diff,
+        in_band_pct=in_band,
+        trainee_in_target_pct=finite_mean(h.in_target_pct for h in trainee.holds),
         tolerance_n=tolerance_n,
         unmatched_trainee=[v[0] for k, v in t_groups.items() if k not in r_groups],
         unmatched_reference=[v[0] for k, v in r_groups.items() if k not in t_groups],
@@ -359,25 +335,21 @@ def progress(
 
 
 def session_forces(store: object, sid: str, t0_s: float | None, t1_s: float | None):
-    """``(t_s, force_n)`` of a stored session between two times (channel 0 first column).
+    """``(t_s, force_n)`` of a stored session between two times: ``store.load_forces``.
 
-    Uses ``store.load_forces`` when the store offers it, else converts ``load_samples``'s
-    raw counts with the session's recorded linear calibration.
+    Kept only until its last caller (export_edf) calls ``load_forces`` itself.
     """
-    loader = getattr(store, "load_forces", None)
-    if loader is not None:
-        return loader(sid, t0_s, t1_s)
-    t_s, raw = store.load_samples(sid, t0_s, t1_s)  # type: ignore[attr-defined]
-    cal = store.load_session(sid).meta.calibration  # type: ignore[attr-defined]
-    force_n = (np.asarray(raw, dtype=float) - cal.offset_counts) / cal.counts_per_n
-    return t_s, force_n
+    return store.load_forces(sid, t0_s, t1_s)  # type: ignore[attr-defined]
 
 
 def session_data_from_store(store: object, sid: str, *, dt_s: float = DEFAULT_DT_S) -> SessionData:
     """Load one stored session's holds and aligned curves (only the hold windows are read)."""
     rec = store.load_session(sid)  # type: ignore[attr-defined]
-    points = list(rec.points) if getattr(rec, "points", None) else list(rec.meta.points)
+    points = list(rec.meta.points)
     curves = load_hold_curves(
-        lambda t0, t1: session_forces(store, sid, t0, t1), rec.holds, points, dt_s=dt_s
+        lambda t0, t1: store.load_forces(sid, t0, t1),  # type: ignore[attr-defined]
+        rec.holds,
+        points,
+        dt_s=dt_s,
     )
     return SessionData(points, list(rec.holds), curves, sid, rec.meta.started_at)

@@ -61,9 +61,21 @@ class LeftRight:
     diff_pct: float | None  # diff_n relative to the mean of both sides
 
 
-def _mean(values: Iterable[float | None]) -> float | None:
+def finite_mean(values: Iterable[float | None]) -> float | None:
+    """Mean of the finite values, None and NaN left out; None when nothing is left."""
     arr = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     return float(arr.mean()) if arr.size else None
+
+
+def point_name(point_index: int | None, points: Sequence[Point], recorded: str | None) -> str:
+    """The name shown for a point: :data:`UNMARKED` for holds before the first mark, else
+    the plan's name, else the name recorded with the hold, else ``"Point <index + 1>"``."""
+    if point_index is None:
+        return UNMARKED
+    for p in points:
+        if p.index == point_index:
+            return p.name
+    return recorded or f"Point {point_index + 1}"
 
 
 def _point_key(hold: Hold) -> tuple[int, int]:
@@ -93,12 +105,7 @@ def point_stats(
         trials = by_point.get(key, [])
         index = None if key[0] < 0 else key[1]
         plan_point = plan.get(index) if index is not None else None
-        if plan_point is not None:
-            name = plan_point.name
-        elif trials and trials[0].point:
-            name = str(trials[0].point)
-        else:
-            name = UNMARKED if index is None else f"Point {index + 1}"
+        name = point_name(index, points, trials[0].point if trials else None)
         dropped = drop_first and len(trials) >= 2
         used = trials[1:] if dropped else trials
         means = np.array([h.mean_n for h in used], dtype=float)
@@ -119,12 +126,12 @@ def point_stats(
                 mean_n=mean_n,
                 sd_n=sd_n,
                 between_trials_cv_pct=cv,
-                plateau_cv_pct=_mean(h.cv_pct for h in used),
+                plateau_cv_pct=finite_mean(h.cv_pct for h in used),
                 peak_n=max((h.peak_n for h in used), default=None),
-                ramp_rate_n_per_s=_mean(h.ramp_rate_n_per_s for h in used),
-                duration_s=_mean(h.duration_s for h in used),
+                ramp_rate_n_per_s=finite_mean(h.ramp_rate_n_per_s for h in used),
+                duration_s=finite_mean(h.duration_s for h in used),
                 total_hold_s=float(sum(h.duration_s for h in trials)),
-                in_target_pct=_mean(h.in_target_pct for h in used),
+                in_target_pct=finite_mean(h.in_target_pct for h in used),
                 target_n=plan_point.target_n if plan_point is not None else None,
                 dropped_first=dropped,
             )

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logger.compare import (
+    DEFAULT_DT_S,
     SessionData,
     compare_sessions,
-    hold_curves,
     load_hold_curves,
     mean_curve,
     progress,
@@ -24,6 +24,11 @@ def trapezoid(t_s: np.ndarray, onset_s: float, plateau_n: float, hold_s: float) 
     knots_t = [onset_s - 0.5, onset_s + 1.5, onset_s + 1.5 + hold_s, onset_s + 2.5 + hold_s]
     knots_f = [0.0, plateau_n, plateau_n, 0.0]
     return np.interp(t_s, knots_t, knots_f, left=0.0, right=0.0)
+
+
+def curves(t_s: np.ndarray, force_n: np.ndarray, holds: list[Hold], points=()) -> list:
+    """Every hold's curve, read from whole in-memory arrays."""
+    return load_hold_curves(lambda _t0, _t1: (t_s, force_n), holds, points)
 
 
 def hold(index: int, point_index: int | None, start_s: float, end_s: float, **kw) -> Hold:
@@ -70,7 +75,7 @@ def session(
         holds.append(hold(i, pi, start, end))
         f[(t >= start - 0.01) & (t <= end + 0.01)] += offset_n
     pts = [Point(i, n, target_n=(25.0, 35.0)) for i, n in enumerate(points)]
-    return SessionData(pts, holds, hold_curves(t, f, holds, pts), sid, started_at)
+    return SessionData(pts, holds, curves(t, f, holds, pts), sid, started_at)
 
 
 def test_trainee_is_reference_plus_3n_scores_rms_3n_and_mean_diff_plus_3n():
@@ -116,7 +121,7 @@ def test_scatter_between_trials_counts_against_the_trainee():
     f[(t >= holds[0].start_s - 0.01) & (t <= holds[0].end_s + 0.01)] += 4.0
     f[(t >= holds[1].start_s - 0.01) & (t <= holds[1].end_s + 0.01)] -= 4.0
     pts = ref.points
-    trainee = SessionData(pts, holds, hold_curves(t, f, holds, pts))
+    trainee = SessionData(pts, holds, curves(t, f, holds, pts))
     (p,) = compare_sessions(trainee, ref).points
     assert p.mean_diff_n == pytest.approx(0.0, abs=1e-9)
     assert p.rms_error_n == pytest.approx(4.0, abs=1e-9)
@@ -161,8 +166,9 @@ def test_load_hold_curves_reads_only_hold_windows():
         return t[sel], f[sel]
 
     (curve,) = load_hold_curves(loader, [h])
-    (ref,) = hold_curves(t, f, [h])
-    np.testing.assert_allclose(curve.force_n, ref.force_n)
+    whole = resample_hold(t, f, h.start_s, h.end_s, DEFAULT_DT_S)
+    assert np.isfinite(whole).all()
+    np.testing.assert_allclose(curve.force_n, whole)
     assert asked[0][0] > 4.0 and asked[0][1] < 28.0
 
 
@@ -274,12 +280,12 @@ def test_constant_offset_scores_its_size(offset_n, plateau_n, hold_s, shift_s, r
     t = np.arange(0.0, 2 * hold_s + 20.0, 1.0 / 1000.0)
     f = trapezoid(t, 5.0, plateau_n, hold_s)
     h = hold(0, 0, 5.0, 5.0 + hold_s)
-    ref = SessionData([Point(0, "P")], [h], hold_curves(t, f, [h]))
+    ref = SessionData([Point(0, "P")], [h], curves(t, f, [h]))
     # the trainee: other rate, other start time, same shape + offset
     t2 = np.arange(0.0, 2 * hold_s + 20.0 + shift_s, 1.0 / rate_hz)
     f2 = trapezoid(t2, 5.0 + shift_s, plateau_n, hold_s) + offset_n
     h2 = hold(0, 0, 5.0 + shift_s, 5.0 + shift_s + hold_s)
-    trainee = SessionData([Point(0, "P")], [h2], hold_curves(t2, f2, [h2]))
+    trainee = SessionData([Point(0, "P")], [h2], curves(t2, f2, [h2]))
     (p,) = compare_sessions(trainee, ref).points
     # resampling a piecewise-linear curve at another rate is exact except at its corners
     tol = plateau_n * 2.0 / rate_hz + 1e-9

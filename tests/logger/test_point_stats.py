@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from logger.point_stats import UNMARKED, left_right, point_stats, split_side
+from logger.point_stats import (
+    UNMARKED,
+    finite_mean,
+    left_right,
+    point_name,
+    point_stats,
+    split_side,
+)
 from logger.records import Hold, Point
 
 
@@ -94,3 +101,21 @@ def test_left_right_lists_a_lone_side():
 )
 def test_split_side(name, expected):
     assert split_side(name) == expected
+
+
+def test_point_name_prefers_plan_then_recorded_then_number():
+    plan = [Point(0, "Infraspinatus"), Point(2, "Gluteus medius")]
+    assert point_name(None, plan, "ignored") == UNMARKED
+    assert point_name(2, plan, "old name") == "Gluteus medius"
+    assert point_name(1, plan, "Levator scapulae") == "Levator scapulae"
+    assert point_name(1, plan, None) == "Point 2"
+
+
+def test_names_of_holds_off_the_plan_come_from_the_holds():
+    stats = point_stats([hold(0, 5, 20.0, point="Piriformis"), hold(1, 6, 20.0)], [])
+    assert [s.point for s in stats] == ["Piriformis", "Point 7"]
+
+
+def test_finite_mean_leaves_out_none_and_nan():
+    assert finite_mean([1.0, None, float("nan"), 3.0]) == 2.0
+    assert finite_mean([None, float("nan")]) is None
