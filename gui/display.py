@@ -44,17 +44,21 @@ class DisplayUnits:
         return 2 if self.unit == "kgf" else 1
 
     def force(self, force_n: float) -> str:
-        """``23.4 N`` style text."""
-        return f"{force_n * self.per_newton:.{self.decimals()}f} {self.unit}"
+        """``23.4 N`` style text (never ``-0.0``)."""
+        return num(force_n * self.per_newton, self.unit, self.decimals())
 
     def value(self, force_n: float) -> str:
         """The number alone, in the display unit."""
-        return f"{force_n * self.per_newton:.{self.decimals()}f}"
+        return num(force_n * self.per_newton, "", self.decimals())
+
+    def rate(self, n_per_s: float) -> str:
+        """A rate of change of force: ``2.5 N/s`` style text in the display unit."""
+        return num(n_per_s * self.per_newton, f"{self.unit}/s", self.decimals())
 
     def pressure(self, force_n: float) -> str:
         """``234 kPa`` or an empty string when no contact area is set."""
         k = self.kpa_per_newton
-        return "" if k is None else f"{force_n * k:.0f} kPa"
+        return "" if k is None else num(force_n * k, "kPa", 0)
 
 
 def hold_cells(h: Hold, units: DisplayUnits | None = None) -> list[str]:
@@ -70,7 +74,7 @@ def hold_cells(h: Hold, units: DisplayUnits | None = None) -> list[str]:
         u.force(h.mean_n),
         u.force(h.peak_n),
         num(h.cv_pct, "%"),
-        "—" if ramp is None else f"{u.value(ramp)} {u.unit}/s",
+        "—" if ramp is None else u.rate(ramp),
         num(h.time_over_warn_s, "s") if h.time_over_warn_s else "—",
         num(h.time_over_max_s, "s") if h.time_over_max_s else "—",
         num(h.in_target_pct, "%", 0),

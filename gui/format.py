@@ -18,6 +18,12 @@ def hms(t_s: float | None) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
+def mm_ss(t_s: float) -> str:
+    """``01:05``: a hold timer or a recording's length (whole seconds, never negative)."""
+    t_s = max(0.0, t_s)
+    return f"{int(t_s // 60):02d}:{int(t_s % 60):02d}"
+
+
 def local_time(iso: str | None) -> str:
     """``2026-11-23 14:30`` in UTC (times with an offset are converted; naive ones are
     taken as UTC, as the store does)."""

@@ -33,7 +33,9 @@ from PySide6.QtWidgets import (
 
 from logger.config import Config
 from logger.errors import BadInput
+from logger.hold_detector import HoldLevels
 from logger.live import DeviceNotice, LiveSession, StateChange
+from logger.points import PointPlan
 from logger.records import Alert, AlertKind, Gap, Hold, Mark, MarkSource, Point
 
 from . import theme
@@ -41,6 +43,7 @@ from .dialogs.calibration_wizard import CalibrationWizard, LiveRawSource
 from .dialogs.session_dialog import SessionDialog
 from .dialogs.settings_dialog import SettingsDialog
 from .display import DisplayUnits
+from .format import mm_ss
 from .sound import ALARM_REPEAT_S, Sound, Sounder
 from .trace_buffer import TraceBuffer
 from .widgets.alerts import AlertBanner, AlertLog, describe
@@ -48,7 +51,7 @@ from .widgets.device_bar import DeviceBar, LinkStatus
 from .widgets.holds_table import HoldsTable
 from .widgets.live_plot import DEFAULT_WINDOW_S, WINDOW_CHOICES_S, LivePlot
 from .widgets.point_plan import PointPlanView
-from .widgets.readout import ForceReadout, format_mm_ss
+from .widgets.readout import ForceReadout
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,7 @@ RECORD_TEXT = "●  Record"
 
 def stop_text(elapsed_s: float) -> str:
     """The Record button while recording: it stops, and shows how long it has recorded."""
-    return f"■  Stop   REC {format_mm_ss(elapsed_s)}"
+    return f"■  Stop   REC {mm_ss(elapsed_s)}"
 
 
 def _window_text(seconds: float) -> str:
@@ -104,7 +107,6 @@ class MainWindow(QMainWindow):
         self.current_point: int | None = None
         self.units = DisplayUnits(config.units, config.contact_area_cm2)
         self.frames = 0
-        self.frame_times_s: list[float] = []  # the last frames' durations (benchmark)
         self._last_status = 0.0
         self._shown_state = "disconnected"
         self.therapist = ""  # remembered for the next recording of this window
@@ -270,25 +272,26 @@ class MainWindow(QMainWindow):
             self.live.set_points(self.points)
         self._show_point_limits()
 
-    def point_limits(self, index: int | None) -> tuple[float, float]:
-        """(warn_n, max_n) in force for point ``index`` (session limits where not overridden)."""
-        warn, mx = self.config.limits.warn_n, self.config.limits.max_n
-        if index is not None and 0 <= index < len(self.points):
-            p = self.points[index]
-            warn = p.warn_n if p.warn_n is not None else warn
-            mx = p.max_n if p.max_n is not None else mx
-        return warn, mx
+    def point_levels(self, index: int | None) -> HoldLevels:
+        """Warn, max and target window in force at point ``index``, as the pipeline judges
+        them (the session's limits for no point)."""
+        plan = (
+            self.live.plan if self.live is not None else PointPlan(self.points, self.config.limits)
+        )
+        if index is None or not 0 <= index < len(plan.points):
+            return PointPlan((), plan.limits).levels()
+        return plan.levels(index)
 
     def _show_point_limits(self) -> None:
-        warn, mx = self.point_limits(self.current_point)
-        self.plot.set_limits(warn, mx)
-        self.readout.set_limits(warn, mx)
+        levels = self.point_levels(self.current_point)
+        self.plot.set_limits(levels.warn_n, levels.max_n)
+        self.readout.set_limits(levels.warn_n, levels.max_n)
+        self.plot.set_target(levels.target_n)
         point = (
             self.points[self.current_point]
             if self.current_point is not None and self.current_point < len(self.points)
             else None
         )
-        self.plot.set_target(point.target_n if point else None)
         self.readout.set_point_target_s(point.target_hold_s if point else None)
 
     def _point_name(self, index: int | None) -> str | None:
@@ -479,7 +482,6 @@ class MainWindow(QMainWindow):
         live = self.live
         if live is None:
             return
-        started = time.perf_counter()
         for event in live.poll_events():
             self._handle(event)
         ring = live.ring
@@ -497,13 +499,14 @@ class MainWindow(QMainWindow):
                 ramp_rate_n_per_s(t_s, force, RAMP_WINDOW_S) if streaming else None
             )
             hold = live.current_hold
-            if hold is not None and getattr(hold, "is_hold", True):
+            if hold is not None and hold.is_hold:
                 self.plot.set_live_hold(hold.start_s)
                 self.readout.set_hold(hold.start_s, hold.elapsed_s, hold.peak_n, hold.mean_n)
             else:
                 self.plot.set_live_hold(None)
                 self.readout.set_hold(None)
-            self.banner.update_state(now_force, hold is not None)
+            if self.banner.kind is not None:
+                self.banner.update_state(live.in_excursion(self.banner.kind))
             self.plot.set_alert_tint(self.banner.active)
             self.repeat_alarm()
         recording = live.recording_id is not None
@@ -520,9 +523,6 @@ class MainWindow(QMainWindow):
             self._last_status = now
             self._show_status(live)
         self.frames += 1
-        self.frame_times_s.append(time.perf_counter() - started)
-        if len(self.frame_times_s) > 4096:
-            del self.frame_times_s[:2048]
 
     def _show_status(self, live: LiveSession, state: str | None = None, detail: str = "") -> None:
         """Link status; ``state`` from a StateChange event wins over the current state, so a
@@ -581,11 +581,14 @@ class MainWindow(QMainWindow):
 
     def _on_alert(self, alert: Alert) -> None:
         kind = AlertKind(alert.kind)
-        warn, mx = self.point_limits(alert.point_index)
-        level = {AlertKind.WARN: warn, AlertKind.MAX: mx}.get(kind)
-        shown_level = self.config.limits.max_hold_s if kind == AlertKind.HOLD_DURATION else level
+        levels = self.point_levels(alert.point_index)
+        shown_level = {
+            AlertKind.WARN: levels.warn_n,
+            AlertKind.MAX: levels.max_n,
+            AlertKind.HOLD_DURATION: self.config.limits.max_hold_s,
+        }[kind]
         text = describe(alert, self.units, self._point_name(alert.point_index), shown_level)
-        self.banner.show_alert(alert, text, level)
+        self.banner.show_alert(alert, text)
         self.plot.set_alert_tint(True)
         self._sound_alarm()
         color = theme.WARN if kind == AlertKind.WARN else theme.MAX
@@ -596,9 +599,9 @@ class MainWindow(QMainWindow):
         self._last_alarm = time.monotonic()
 
     def repeat_alarm(self) -> None:
-        """Sound the alarm again every ``alarm_repeat_s`` while the banner is up: the force
-        stays over the level that raised it, or the too-long hold goes on (until it ends,
-        or the user mutes)."""
+        """Sound the alarm again every ``alarm_repeat_s`` while the banner is up: the
+        logger's excursion that raised it is still open (force not yet re-armed below the
+        level, or the too-long hold goes on), until it ends or the user mutes."""
         if self.banner.kind is None or self.sounder.muted:
             return
         if time.monotonic() - self._last_alarm >= self.alarm_repeat_s:

@@ -38,6 +38,7 @@ from .pipeline import HoldStarted, Pipeline
 from .points import PointPlan
 from .records import (
     Alert,
+    AlertKind,
     DeviceInfo,
     Gap,
     Hold,
@@ -211,6 +212,17 @@ class LiveSession:
     @property
     def current_hold(self):
         return self.pipeline.current_hold
+
+    def in_excursion(self, kind: AlertKind) -> bool:
+        """Whether the excursion that raised a ``kind`` alert is still open, as the limit
+        monitor decides it (warn/max: until force stays below the level less the
+        hysteresis for ``REARM_S``; hold_duration: while the contact goes on past
+        ``max_hold_s``, the monitor raising that alert once per contact)."""
+        kind = AlertKind(kind)
+        if kind == AlertKind.HOLD_DURATION:
+            hold = self.pipeline.current_hold
+            return hold is not None and hold.elapsed_s > self.pipeline.monitor.limits.max_hold_s
+        return self.pipeline.monitor.in_excursion(kind)
 
     @property
     def t_s(self) -> float:

@@ -1,8 +1,10 @@
 """Over-limit alerts: a banner over the plot that cannot be missed, and the alert log.
 
 The reader thread decides alerts (DESIGN.md §1); the window shows each one on the next
-frame. The banner stays up while the force is still over the level that raised it and for
-at least ``MIN_SHOWN_S`` so a brief spike is still seen; every alert goes into the log.
+frame. The banner stays up while the excursion that raised it is open, as the logger's
+limit monitor decides it (``LiveSession.in_excursion``: one hysteresis for the alert, the
+banner and the repeating alarm), and for at least ``MIN_SHOWN_S`` so a brief spike is still
+seen; every alert goes into the log.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from ..display import DisplayUnits
 from ..format import hms
 
 MIN_SHOWN_S = 2.0
-HYSTERESIS = 0.95  # the banner clears once force is below 95 % of the level
 MAX_LOG_ENTRIES = 2000
 
 
@@ -53,7 +54,6 @@ class AlertBanner(QFrame):
         super().__init__(parent)
         self.kind: AlertKind | None = None
         self.min_shown_s = MIN_SHOWN_S
-        self.level_n: float | None = None
         self._shown_at = 0.0
         self.label = QLabel("")
         self.label.setFont(theme.font(theme.BIG_PT + 4, bold=True))
@@ -98,13 +98,12 @@ class AlertBanner(QFrame):
     def text(self) -> str:
         return self.label.text()
 
-    def show_alert(self, alert: Alert, text: str, level_n: float | None) -> None:
+    def show_alert(self, alert: Alert, text: str) -> None:
         """Raise the banner; a max alert is never downgraded by a later warn."""
         kind = AlertKind(alert.kind)
         if self.kind == AlertKind.MAX and kind != AlertKind.MAX and self.active:
             return
         self.kind = kind
-        self.level_n = level_n
         self._shown_at = time.monotonic()
         color = theme.MAX if kind in (AlertKind.MAX, AlertKind.HOLD_DURATION) else theme.WARN
         text_color = "white" if color == theme.MAX else theme.BACKGROUND
@@ -114,24 +113,16 @@ class AlertBanner(QFrame):
         self.setVisible(True)
         self._place()
 
-    def update_state(self, force_n: float | None, hold_active: bool) -> None:
-        """Lower the banner once the excursion is over (called every frame)."""
+    def update_state(self, in_excursion: bool) -> None:
+        """Lower the banner once the excursion of its ``kind`` is over (called every frame
+        with ``LiveSession.in_excursion(kind)``)."""
         if self.kind is None or time.monotonic() - self._shown_at < self.min_shown_s:
             return
-        if self.kind == AlertKind.HOLD_DURATION:
-            over = hold_active
-        else:
-            over = (
-                force_n is not None
-                and self.level_n is not None
-                and force_n >= self.level_n * HYSTERESIS
-            )
-        if not over:
+        if not in_excursion:
             self.clear()
 
     def clear(self) -> None:
         self.kind = None
-        self.level_n = None
         self.setVisible(False)
 
 

@@ -18,7 +18,7 @@ from collections import deque
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -40,8 +40,6 @@ _LABEL_STYLE = {
 
 class LivePlot(QWidget):
     """Rolling force plot. Forces come in as newtons; ``units`` decides what the axis shows."""
-
-    paused_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -167,7 +165,6 @@ class LivePlot(QWidget):
         if not paused:
             self.view_box.enableAutoRange(enable=False)
         self._apply_tint()
-        self.paused_changed.emit(paused)
 
     def set_alert_tint(self, on: bool) -> None:
         """Tint the plot red while an alert is active."""
@@ -209,7 +206,7 @@ class LivePlot(QWidget):
         self.curve.setData(x=t, y=y, skipFiniteCheck=True)
         t_end = float(t[-1])
         self._t_last = t_end
-        t0 = max(0.0, t_end - self.window_s) if t_end > self.window_s else 0.0
+        t0 = max(0.0, t_end - self.window_s)
         t1 = t0 + self.window_s
         self.view_box.setXRange(t0, t1, padding=0.0)
         self._fit_y(y, t, t0)

@@ -23,21 +23,16 @@ from PySide6.QtWidgets import (
 
 from .. import theme
 from ..display import DisplayUnits
+from ..format import mm_ss
 
 HOLD_PRESETS_S: tuple[float, ...] = (7.0, 30.0, 60.0, 90.0)
 DEFAULT_PRESET_S = 30.0
-
-
-def format_mm_ss(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
 
 
 class ForceReadout(QFrame):
     """Current force, pressure, hold timer with presets, and the current hold's figures."""
 
     target_reached = Signal(float)  # the target duration in seconds
-    preset_changed = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,8 +42,9 @@ class ForceReadout(QFrame):
         self._max_n: float | None = None
         self.preset_s = DEFAULT_PRESET_S
         self.point_target_s: float | None = None
-        self._hold_start_s: float | None = None
         self._chimed_for: float | None = None  # start_s of the hold already chimed for
+        self._force_color = ""  # the digits' colour (the stylesheet is set when it changes)
+        self._timer_color = ""
 
         self.force_label = QLabel("—")
         self.force_label.setFont(theme.font(theme.READOUT_PT, bold=True, mono=True))
@@ -131,6 +127,8 @@ class ForceReadout(QFrame):
         layout.addLayout(preset_row)
         layout.addLayout(stats)
         self._show_target()
+        self._set_force_color(theme.TEXT_DIM)  # no force yet: a grey dash
+        self._set_timer_color(theme.TEXT_DIM)
 
     # ------------------------------------------------------------------ settings
     def set_units(self, units: DisplayUnits) -> None:
@@ -144,7 +142,6 @@ class ForceReadout(QFrame):
         """Choose a hold-timer preset (used when the current point sets no target)."""
         self.preset_s = float(seconds)
         self._show_target()
-        self.preset_changed.emit(self.preset_s)
 
     def set_point_target_s(self, seconds: float | None) -> None:
         """The current point's ``target_hold_s``; overrides the preset while set."""
@@ -165,7 +162,7 @@ class ForceReadout(QFrame):
 
     def _show_target(self) -> None:
         """The timer's target, and which control set it: a preset, or the point itself."""
-        self.target_label.setText(f"/ {format_mm_ss(self.target_s)}")
+        self.target_label.setText(f"/ {mm_ss(self.target_s)}")
         point_rules = bool(self.point_target_s)
         for button in self.preset_group.buttons():
             button.setChecked(
@@ -186,7 +183,7 @@ class ForceReadout(QFrame):
         if force_n is None:
             self.force_label.setText("—")
             self.pressure_label.setText("")
-            self.force_label.setStyleSheet(f"color: {theme.TEXT_DIM};")
+            self._set_force_color(theme.TEXT_DIM)
             return
         self.force_label.setText(self.units.value(force_n))
         self.pressure_label.setText(self.units.pressure(force_n))
@@ -196,7 +193,22 @@ class ForceReadout(QFrame):
             color = theme.WARN
         else:
             color = theme.TEXT
-        self.force_label.setStyleSheet(f"color: {color};")
+        self._set_force_color(color)
+
+    @property
+    def force_color(self) -> str:
+        return self._force_color
+
+    def _set_force_color(self, color: str) -> None:
+        """Restyle the digits only when the colour changes (a stylesheet costs a re-polish)."""
+        if color != self._force_color:
+            self._force_color = color
+            self.force_label.setStyleSheet(f"color: {color};")
+
+    def _set_timer_color(self, color: str) -> None:
+        if color != self._timer_color:
+            self._timer_color = color
+            self.timer_label.setStyleSheet(f"color: {color};")
 
     def reset(self) -> None:
         """Forget the previous connection: no force, no hold, no figures."""
@@ -209,16 +221,12 @@ class ForceReadout(QFrame):
         self.peak_value.setText("—")
         self.mean_value.setText("—")
 
-    @property
-    def force_color(self) -> str:
-        return self.force_label.styleSheet().removeprefix("color: ").rstrip(";")
-
     def set_ramp(self, ramp_n_per_s: float | None) -> None:
         """The current rate of change of force (N/s shown in the display unit per second)."""
         if ramp_n_per_s is None:
             self.ramp_value.setText("—")
         else:
-            self.ramp_value.setText(f"{self.units.value(ramp_n_per_s)} {self.units.unit}/s")
+            self.ramp_value.setText(self.units.rate(ramp_n_per_s))
 
     def set_hold(
         self,
@@ -229,16 +237,13 @@ class ForceReadout(QFrame):
     ) -> None:
         """The hold in progress (``start_s`` None: no hold). Chimes once at the target."""
         if start_s is None:
-            self._hold_start_s = None
-            self.timer_label.setStyleSheet(f"color: {theme.TEXT_DIM};")
+            self._set_timer_color(theme.TEXT_DIM)
             return
-        if start_s != self._hold_start_s:
-            self._hold_start_s = start_s
-        self.timer_label.setText(format_mm_ss(elapsed_s))
+        self.timer_label.setText(mm_ss(elapsed_s))
         target = self.target_s
         self.progress.setValue(int(min(1.0, elapsed_s / target) * 1000) if target else 0)
         reached = elapsed_s >= target
-        self.timer_label.setStyleSheet(f"color: {theme.OK if reached else theme.TEXT};")
+        self._set_timer_color(theme.OK if reached else theme.TEXT)
         if reached and self._chimed_for != start_s:
             self._chimed_for = start_s
             self.target_reached.emit(target)

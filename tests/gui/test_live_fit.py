@@ -22,6 +22,7 @@ from gui.widgets.live_plot import LivePlot
 from gui.widgets.readout import ForceReadout
 from logger.config import Config
 from logger.records import Alert, AlertKind, Point
+from tests.gui.conftest import MARK, hold, rest, scenario
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -29,29 +30,6 @@ pytestmark = [
 ]
 
 WAIT_MS = 20_000
-HEAD = (
-    '[device]\nuid = "SIM-FIT-0001"\nrate_hz = 1000\nnoise_n = 0.05\n[therapist]\ntremor_n = 0.1\n'
-)
-MARK = '[[steps]]\naction = "mark"\n'
-
-
-def rest(seconds: float) -> str:
-    return f'[[steps]]\naction = "rest"\nseconds = {seconds}\n'
-
-
-def hold(force_n: float, seconds: float) -> str:
-    return (
-        f'[[steps]]\naction = "hold"\nforce_n = {force_n}\nramp_s = 0.3\n'
-        f"seconds = {seconds}\nrelease_s = 0.2\n"
-    )
-
-
-def scenario(tmp_path: Path, steps: str, faults: str = "") -> Path:
-    path = tmp_path / f"scenario-{uuid.uuid4().hex[:6]}.toml"
-    path.write_text(HEAD + (f"[faults]\n{faults}\n" if faults else "") + steps)
-    return path
-
-
 POINTS = [
     Point(0, "Upper trapezius L", target_hold_s=7.0),
     Point(1, "Levator scapulae L"),
@@ -108,7 +86,7 @@ def test_the_window_fits_1280x800_and_never_resizes_itself(qtbot, window, tmp_pa
     assert window.holds_table.columnWidth(1) >= 150  # "point" column
     qtbot.waitUntil(lambda: "CRC 0" in window.device_bar.status_label.toolTip(), timeout=WAIT_MS)
     tip = window.device_bar.status_label.toolTip()
-    assert "drift" in tip and "SIM-FIT-0001" in tip  # the full status, even when cut short
+    assert "drift" in tip and "SIM-GUI-0001" in tip  # the full status, even when cut short
     assert (window.width(), window.height()) == (1280, 800)
 
 
@@ -159,7 +137,7 @@ def test_the_alarm_cuts_the_chime_short_and_a_chime_never_cuts_the_alarm(qtbot, 
         sounder.close()
 
 
-def test_the_alarm_repeats_while_over_the_level_until_it_falls_back_or_is_muted(qtbot, window):
+def test_the_alarm_repeats_while_the_excursion_lasts_until_it_ends_or_is_muted(qtbot, window):
     window.timer.stop()
     window.alarm_repeat_s = 0.05
     window.banner.min_shown_s = 0.0
@@ -169,23 +147,24 @@ def test_the_alarm_repeats_while_over_the_level_until_it_falls_back_or_is_muted(
     def alarms() -> int:
         return window.sounder.played.count(Sound.ALARM)
 
-    def frame(force_n: float) -> None:  # what frame() does with the newest force
-        window.banner.update_state(force_n, True)
+    def frame(in_excursion: bool) -> None:  # what frame() does with LiveSession.in_excursion
+        window.banner.update_state(in_excursion)
         window.repeat_alarm()
 
-    qtbot.waitUntil(lambda: (frame(65.0), alarms() >= 3)[1], timeout=5000)
+    qtbot.waitUntil(lambda: (frame(True), alarms() >= 3)[1], timeout=5000)
     assert window.banner.active
-    frame(20.0)  # back below the level: the banner drops and the alarm stops
+    frame(False)  # the logger's excursion ended: the banner drops and the alarm stops
     assert not window.banner.active
     n = alarms()
     qtbot.wait(150)
-    frame(20.0)
+    frame(False)
     assert alarms() == n
     window._on_alert(Alert(2.0, AlertKind.WARN, 41.0, None, None))
-    window.mute_button.click()  # muted: no repeat
+    assert alarms() == n + 1 and window.banner.active
+    window.mute_button.click()  # muted: no repeat, though the excursion goes on
     n = alarms()
     qtbot.wait(150)
-    frame(45.0)
+    frame(True)
     assert alarms() == n and window.banner.active
 
 
@@ -194,15 +173,17 @@ def test_a_hold_held_too_long_keeps_alarming_until_it_ends(qtbot, window):
     window.alarm_repeat_s = 0.05
     window.banner.min_shown_s = 0.0
     window._on_alert(Alert(91.0, AlertKind.HOLD_DURATION, 90.0, None, 0))
+    assert "Hold longer than 90 s" in window.banner.text
 
     def alarms() -> int:
         return window.sounder.played.count(Sound.ALARM)
 
-    def frame(hold_active: bool) -> None:
-        window.banner.update_state(25.0 if hold_active else 0.0, hold_active)
+    def frame(hold_goes_on: bool) -> None:
+        window.banner.update_state(hold_goes_on)
         window.repeat_alarm()
 
     qtbot.waitUntil(lambda: (frame(True), alarms() >= 3)[1], timeout=5000)
+    assert window.banner.active
     frame(False)  # released: the banner drops and the alarm stops
     n = alarms()
     qtbot.wait(150)

@@ -6,7 +6,7 @@ import wave
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 
 from gui import theme
 from gui.display import DisplayUnits
@@ -96,6 +96,58 @@ def test_plot_overlays_stay_bounded(qtbot):
     assert plot.hold_regions == [] and plot.mark_labels == []
 
 
+def test_no_negative_zero_in_forces_and_ramps(qtbot):
+    units = DisplayUnits()
+    assert units.force(-0.03) == "0.0 N"
+    assert units.value(-0.03) == "0.0"
+    assert units.rate(-0.03) == "0.0 N/s"
+    assert units.rate(-2.46) == "-2.5 N/s"  # a real fall keeps its sign
+    assert DisplayUnits("kgf").rate(9.80665) == "1.00 kgf/s"
+    assert DisplayUnits(contact_area_cm2=1.0).pressure(-0.01) == "0 kPa"
+    ro = ForceReadout()
+    qtbot.addWidget(ro)
+    ro.set_ramp(-0.03)
+    assert ro.ramp_value.text() == "0.0 N/s"
+    ro.set_force(-0.03)
+    assert ro.force_label.text() == "0.0"
+
+
+class StyleChanges(QObject):
+    """Counts the style changes (each ``setStyleSheet`` re-polishes) of one widget."""
+
+    def __init__(self, widget) -> None:
+        super().__init__()
+        self.count = 0
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.StyleChange:
+            self.count += 1
+        return False
+
+
+def test_readout_restyles_only_when_the_colour_changes(qtbot):
+    ro = ForceReadout()
+    qtbot.addWidget(ro)
+    ro.show()  # only a shown widget gets style changes
+    ro.set_limits(40.0, 60.0)
+    force_styles, timer_styles = StyleChanges(ro.force_label), StyleChanges(ro.timer_label)
+    ro.set_force(20.0)
+    assert ro.force_color == theme.TEXT and force_styles.count > 0
+    n = force_styles.count
+    for f in (20.5, 21.0, 30.0, 39.9):  # every frame, the same colour
+        ro.set_force(f)
+    assert force_styles.count == n and ro.force_label.text() == "39.9"
+    ro.set_force(45.0)
+    assert ro.force_color == theme.WARN and force_styles.count > n
+    ro.set_hold(1.0, 0.5)
+    m = timer_styles.count
+    assert m > 0
+    for elapsed_s in (0.6, 0.7, 0.8):
+        ro.set_hold(1.0, elapsed_s)
+    assert timer_styles.count == m
+
+
 def test_readout_colours_and_chimes_once_per_hold(qtbot):
     ro = ForceReadout()
     qtbot.addWidget(ro)
@@ -168,17 +220,30 @@ def test_alert_banner_shows_and_clears_after_the_excursion(qtbot):
     banner.min_shown_s = 0.0
     units = DisplayUnits()
     warn = Alert(1.0, AlertKind.WARN, 41.0, 0, None)
-    banner.show_alert(warn, describe(warn, units, "A", 40.0), 40.0)
+    banner.show_alert(warn, describe(warn, units, "A", 40.0))
     assert banner.active and "warning level 40.0 N" in banner.text and "A" in banner.text
     big = Alert(1.5, AlertKind.MAX, 61.0, 0, None)
-    banner.show_alert(big, describe(big, units, "A"), 60.0)
+    banner.show_alert(big, describe(big, units, "A"))
     assert "OVER MAXIMUM 61.0 N" in banner.text
-    banner.show_alert(warn, "later warn", 40.0)  # a max is not downgraded
-    assert banner.kind == AlertKind.MAX
-    banner.update_state(59.0, True)  # within hysteresis of 60 N: still over
-    assert banner.active
-    banner.update_state(50.0, True)
+    banner.show_alert(warn, "later warn")  # a max is not downgraded
+    assert banner.kind == AlertKind.MAX and "OVER MAXIMUM" in banner.text
+    banner.update_state(True)  # the logger's excursion is still open
+    assert banner.active and not banner.isHidden()
+    banner.update_state(False)
     assert not banner.active and banner.isHidden()
+
+
+def test_alert_banner_stays_up_at_least_min_shown_s(qtbot):
+    banner = AlertBanner()
+    qtbot.addWidget(banner)
+    banner.min_shown_s = 60.0
+    spike = Alert(1.0, AlertKind.MAX, 61.0, 0, None)
+    banner.show_alert(spike, describe(spike, DisplayUnits(), None))
+    banner.update_state(False)  # a spike already over: still shown for a while
+    assert banner.active
+    banner.min_shown_s = 0.0
+    banner.update_state(False)
+    assert not banner.active
 
 
 def test_alert_log_is_bounded(qtbot):

@@ -17,9 +17,11 @@ from PySide6.QtWidgets import QApplication
 from gui.dialogs.session_dialog import SessionDialog
 from gui.main_window import MainWindow
 from gui.sound import Sound, Sounder
-from logger.config import Config
+from logger.config import Config, Limits
+from logger.live import LiveSession, wait_until
 from logger.records import AlertKind, Point, SessionStatus
 from logger.store import SessionStore
+from tests.gui.conftest import MARK, hold, rest, scenario
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -27,30 +29,6 @@ pytestmark = [
 ]
 
 WAIT_MS = 20_000
-
-
-def scenario(tmp_path: Path, steps: str, faults: str = "") -> Path:
-    path = tmp_path / f"scenario-{uuid.uuid4().hex[:6]}.toml"
-    head = '[device]\nuid = "SIM-GUI-0001"\nrate_hz = 1000\nnoise_n = 0.05\n'
-    head += "[therapist]\ntremor_n = 0.1\n"
-    if faults:
-        head += f"[faults]\n{faults}\n"
-    path.write_text(head + steps)
-    return path
-
-
-def rest(seconds: float) -> str:
-    return f'[[steps]]\naction = "rest"\nseconds = {seconds}\n'
-
-
-def hold(force_n: float, seconds: float) -> str:
-    return (
-        f'[[steps]]\naction = "hold"\nforce_n = {force_n}\nramp_s = 0.5\n'
-        f"seconds = {seconds}\nrelease_s = 0.3\n"
-    )
-
-
-MARK = '[[steps]]\naction = "mark"\n'
 
 
 @pytest.fixture
@@ -108,6 +86,54 @@ def test_over_limit_raises_the_banner_within_one_frame(qtbot, window, tmp_path):
     assert window.plot.alert_tinted
     assert Sound.ALARM in window.sounder.played
     assert any("OVER MAXIMUM" in line for line in window.alert_log.texts())
+
+
+@pytest.mark.parametrize(("rest_after_s", "still_open"), [(0.4, True), (1.6, False)])
+def test_banner_and_alarm_last_as_long_as_the_loggers_excursion(
+    qtbot, window, tmp_path, rest_after_s, still_open
+):
+    """Back at rest, far below the level: the excursion stays open until force has stayed
+    below the level less the hysteresis for REARM_S (1 s of device time), and so do the
+    banner and the repeating alarm."""
+    window.banner.min_shown_s = 0.0
+    window.alarm_repeat_s = 0.05
+    steps = rest(0.5) + hold(70.0, 1.0) + rest(rest_after_s)
+    connect(window, scenario(tmp_path, steps), 2, "excursion")
+    wait_finished(qtbot, window)
+    live = window.live
+    assert any("OVER MAXIMUM" in line for line in window.alert_log.texts())
+    assert float(live.ring.window(1.0)[1][-1, 0]) < 5.0  # the force is back at rest
+    assert live.in_excursion(AlertKind.MAX) is still_open
+    window.frame()
+    assert window.banner.active is still_open
+    n = window.sounder.played.count(Sound.ALARM)
+    if still_open:
+        assert window.banner.kind == AlertKind.MAX
+        qtbot.waitUntil(lambda: window.sounder.played.count(Sound.ALARM) >= n + 2, timeout=5000)
+    else:
+        qtbot.wait(200)  # frames go on: no alarm without an open excursion
+        assert window.sounder.played.count(Sound.ALARM) == n and not window.banner.active
+
+
+def test_in_excursion_of_a_hold_too_long_lasts_while_the_contact_goes_on(tmp_path, db_path):
+    config = Config(limits=Limits(max_hold_s=0.8))
+    cases = (
+        (rest(0.5) + hold(30.0, 1.5, release_s=0.0), True),  # the script ends mid-contact
+        (rest(0.5) + hold(30.0, 1.5) + rest(0.5), False),  # released
+    )
+    for steps, still_on in cases:
+        path = scenario(tmp_path, steps)
+        live = LiveSession(
+            f"sim://long-{uuid.uuid4().hex[:6]}?scenario={path}&speed=4", config, db_path=db_path
+        )
+        live.start()
+        try:
+            assert wait_until(live.finished.is_set, WAIT_MS / 1000)
+            assert [a.kind for a in live.alerts] == [AlertKind.HOLD_DURATION]
+            assert live.in_excursion(AlertKind.HOLD_DURATION) is still_on
+            assert not live.in_excursion(AlertKind.WARN) and not live.in_excursion(AlertKind.MAX)
+        finally:
+            live.stop()
 
 
 def test_space_keys_and_device_button_move_through_the_plan(qtbot, window, tmp_path):
