@@ -35,6 +35,27 @@ def cobs_encode(data: bytes | bytearray | memoryview) -> bytes:
     return bytes(out)
 
 
+def cobs_unstuff(data: bytes | bytearray, out: bytearray) -> int:
+    """Append the COBS decoding of ``data`` to ``out``; return -1, or the offset of a block
+    that runs past the end (``out`` then holds a partial result).
+
+    ``data`` must hold no zero byte (a frame split at its delimiters): this is the one
+    decoding loop, shared by ``cobs_decode`` and the framer's hot path.
+    """
+    i = 0
+    n = len(data)
+    while i < n:
+        code = data[i]
+        end = i + code
+        if end > n:
+            return i
+        out += data[i + 1 : end]
+        i = end
+        if code != 0xFF and i < n:
+            out.append(0)
+    return -1
+
+
 def cobs_decode(data: bytes | bytearray | memoryview) -> bytes:
     """Inverse of ``cobs_encode``. Raises CobsError naming the byte offset at fault."""
     data = bytes(data)
@@ -42,15 +63,7 @@ def cobs_decode(data: bytes | bytearray | memoryview) -> bytes:
     if zero != -1:
         raise CobsError(f"zero byte inside a COBS frame at offset {zero}")
     out = bytearray()
-    i = 0
-    n = len(data)
-    while i < n:
-        code = data[i]
-        end = i + code
-        if end > n:
-            raise CobsError(f"COBS block at offset {i} runs past the end of the frame")
-        out += data[i + 1 : end]
-        i = end
-        if code != 0xFF and i < n:
-            out.append(0)
+    bad = cobs_unstuff(data, out)
+    if bad != -1:
+        raise CobsError(f"COBS block at offset {bad} runs past the end of the frame")
     return bytes(out)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from binascii import crc_hqx
 from dataclasses import dataclass
 
-from .cobs import cobs_encode
+from .cobs import cobs_encode, cobs_unstuff
 from .messages import (
     SAMPLES_HEADER,
     Message,
@@ -26,6 +26,7 @@ from .messages import (
     Samples,
     decode_payload,
     encode_payload,
+    samples_header,
     unpack_int24,
 )
 
@@ -70,10 +71,23 @@ class DecoderStats:
     def damaged_frames(self) -> int:
         return self.crc_errors + self.cobs_errors + self.payload_errors + self.oversize
 
-    @property
-    def resyncs(self) -> int:
-        """Times the decoder had to drop a frame and wait for the next delimiter."""
-        return self.damaged_frames
+
+def checked_body(raw: bytes, stats: DecoderStats | None = None) -> bytearray | None:
+    """The body (``type seq payload crc``) of one frame taken from between two delimiters,
+    or None if it is not valid COBS, too short to hold a CRC, or fails its CRC; ``stats``
+    (if given) counts the failure and its bytes."""
+    body = bytearray()
+    if cobs_unstuff(raw, body) != -1 or len(body) < 4:
+        if stats is not None:
+            stats.cobs_errors += 1
+            stats.garbage_bytes += len(raw)
+        return None
+    if crc_hqx(memoryview(body)[:-2], 0xFFFF) != body[-2] | (body[-1] << 8):
+        if stats is not None:
+            stats.crc_errors += 1
+            stats.garbage_bytes += len(raw)
+        return None
+    return body
 
 
 class FrameDecoder:
@@ -126,21 +140,17 @@ class FrameDecoder:
                 st.oversize += 1
                 st.garbage_bytes += len(raw)
                 continue
-            body = self._checked_body(raw)
+            body = checked_body(raw, st)
             if body is None:
                 continue
-            if body[0] == _SAMPLES:
-                # Header now; the int24 values of every SAMPLES frame of this call are
-                # unpacked together below (one numpy call per feed, not per frame).
-                hdr = _parse_samples_header(body)
-                if hdr is None:
-                    st.payload_errors += 1
-                    st.garbage_bytes += len(raw)
-                    continue
-                pending.append((len(out), body[1], hdr, body))
-                out.append(None)  # type: ignore[arg-type]  # filled in below
-                continue
             try:
+                if body[0] == _SAMPLES:
+                    # Header now; the int24 values of every SAMPLES frame of this call are
+                    # unpacked together below (one numpy call per feed, not per frame).
+                    hdr = samples_header(body, 2, len(body) - 4)
+                    pending.append((len(out), body[1], hdr, body))
+                    out.append(None)  # type: ignore[arg-type]  # filled in below
+                    continue
                 msg = decode_payload(body[0], memoryview(body)[2:-2])
             except ProtocolError:
                 st.payload_errors += 1
@@ -151,20 +161,6 @@ class FrameDecoder:
             self._fill_samples(out, pending)
         st.frames += len(out)
         return out
-
-    def _checked_body(self, raw: bytes) -> bytearray | None:
-        """COBS-decode one delimited frame and check its CRC; count and drop it if bad."""
-        st = self.stats
-        body = _unstuff(raw)
-        if body is None or len(body) < 4:
-            st.cobs_errors += 1
-            st.garbage_bytes += len(raw)
-            return None
-        if crc_hqx(memoryview(body)[:-2], 0xFFFF) != body[-2] | (body[-1] << 8):
-            st.crc_errors += 1
-            st.garbage_bytes += len(raw)
-            return None
-        return body
 
     @staticmethod
     def _fill_samples(
@@ -185,32 +181,3 @@ class FrameDecoder:
 
 _SAMPLES = int(MsgType.SAMPLES)
 _FLAGS = tuple(SampleFlag(i) for i in range(256))  # enum construction is slow per frame
-
-
-def _unstuff(raw: bytes) -> bytearray | None:
-    """COBS decoding for the framer: ``raw`` was split at zeros, so it holds none; None if
-    a block runs past the end (cobs.cobs_decode is the general, raising version)."""
-    out = bytearray()
-    i = 0
-    n = len(raw)
-    while i < n:
-        code = raw[i]
-        end = i + code
-        if end > n:
-            return None
-        out += raw[i + 1 : end]
-        i = end
-        if code != 0xFF and i < n:
-            out.append(0)
-    return out
-
-
-def _parse_samples_header(body: bytes | bytearray) -> tuple[int, ...] | None:
-    """The SAMPLES header of a checked frame body, or None if the length does not match."""
-    if len(body) < 4 + SAMPLES_HEADER.size:
-        return None
-    hdr = SAMPLES_HEADER.unpack_from(body, 2)
-    channels, count = hdr[3], hdr[4]
-    if channels == 0 or len(body) != 4 + SAMPLES_HEADER.size + 3 * channels * count:
-        return None
-    return hdr

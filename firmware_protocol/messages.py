@@ -244,8 +244,8 @@ Message = (
 # ------------------------------------------------------------------------------ layouts
 
 _IDENTITY = struct.Struct("<BBBBB16sBBBHHHfiHB")
-_SAMPLES_HDR = struct.Struct("<IIHBBB")  # first_index t_us period_us channels count flags
-SAMPLES_HEADER = _SAMPLES_HDR  # public: the framer parses headers itself to batch samples
+# first_index t_us period_us channels count flags; public: the framer batches samples itself
+SAMPLES_HEADER = struct.Struct("<IIHBBB")
 _FIXED: dict[type, tuple[MsgType, struct.Struct]] = {
     Hello: (MsgType.HELLO, struct.Struct("<BB")),
     Start: (MsgType.START, struct.Struct("<")),
@@ -290,6 +290,21 @@ def _unpack_prefix(st: struct.Struct, payload: bytes | memoryview) -> tuple:
     return st.unpack_from(payload)
 
 
+def samples_header(
+    buf: bytes | bytearray | memoryview, offset: int, size: int
+) -> tuple[int, int, int, int, int, int]:
+    """The SAMPLES header of the ``size``-byte payload at ``buf[offset:]``: (first_index,
+    t_us, period_us, channels, count, flags). Raises ProtocolError unless ``size`` is
+    exactly the header plus ``channels × count`` int24 values (channels >= 1)."""
+    if size < SAMPLES_HEADER.size:
+        raise ProtocolError("SAMPLES payload shorter than its header")
+    hdr = SAMPLES_HEADER.unpack_from(buf, offset)
+    channels, count = hdr[3], hdr[4]
+    if channels == 0 or size != SAMPLES_HEADER.size + 3 * channels * count:
+        raise ProtocolError(f"SAMPLES payload length {size} != header's")
+    return hdr
+
+
 def encode_payload(msg: Message) -> tuple[MsgType, bytes]:
     """Return the message type and payload bytes of ``msg``.
 
@@ -311,7 +326,7 @@ def _encode_payload(msg: Message) -> tuple[MsgType, bytes]:
         count, channels = raw.shape
         if not (1 <= channels <= MAX_CHANNELS and count <= 255):
             raise ProtocolError(f"Samples.raw shape {raw.shape}: count <= 255, channels 1..8")
-        hdr = _SAMPLES_HDR.pack(
+        hdr = SAMPLES_HEADER.pack(
             msg.first_index & 0xFFFFFFFF, msg.t_us & 0xFFFFFFFF, min(msg.period_us, 0xFFFF),
             channels, count, int(msg.flags),
         )  # fmt: skip
@@ -336,13 +351,9 @@ def decode_payload(msg_type: int, payload: bytes | memoryview) -> Message:
         raise ProtocolError(f"unknown message type 0x{msg_type:02X}") from None
     try:
         if mt is MsgType.SAMPLES:
-            if len(payload) < _SAMPLES_HDR.size:
-                raise ProtocolError("SAMPLES payload shorter than its header")
-            first, t_us, period, channels, count, flags = _SAMPLES_HDR.unpack_from(payload)
-            n = count * channels
-            if channels == 0 or len(payload) != _SAMPLES_HDR.size + 3 * n:
-                raise ProtocolError(f"SAMPLES payload length {len(payload)} != header's")
-            raw = unpack_int24(memoryview(payload)[_SAMPLES_HDR.size :], n)
+            hdr = samples_header(payload, 0, len(payload))
+            first, t_us, period, channels, count, flags = hdr
+            raw = unpack_int24(memoryview(payload)[SAMPLES_HEADER.size :], count * channels)
             return Samples(first, t_us, period, SampleFlag(flags), raw.reshape(count, channels))
         if mt is MsgType.IDENTITY:
             f = _unpack_prefix(_IDENTITY, payload)

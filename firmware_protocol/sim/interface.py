@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..cobs import CobsError, cobs_decode
-from ..framing import DELIMITER, MAX_FRAME_BYTES, encode_frame, frame_crc
+from ..framing import DELIMITER, MAX_FRAME_BYTES, checked_body, encode_frame
 from ..messages import (
     INT24_MAX,
     INT24_MIN,
@@ -300,12 +299,8 @@ class SimDevice:
                 self._handle_frame(raw)
 
     def _handle_frame(self, raw: bytes) -> None:
-        try:
-            body = cobs_decode(raw)
-        except CobsError:
-            self.rx_crc_errors += 1
-            return
-        if len(body) < 4 or frame_crc(body[:-2]) != int.from_bytes(body[-2:], "little"):
+        body = checked_body(raw)
+        if body is None:
             self.rx_crc_errors += 1
             return
         mtype, seq = body[0], body[1]

@@ -63,12 +63,9 @@ class ForceProfile:
         t = 0.0
         hand: list[tuple[float, float]] = [(0.0, 0.0)]
         load: list[tuple[float, float]] = [(0.0, 0.0)]
-        marks: list[float] = []
         for step in scenario.steps:
             a = step.action
-            if a is Action.MARK:
-                marks.append(t)
-            elif a is Action.REST:
+            if a is Action.REST:
                 load.append((t, load[-1][1]))
                 load.append((t + min(LOAD_RAMP_S, step.seconds), 0.0))
             elif a is Action.HOLD:
@@ -85,7 +82,7 @@ class ForceProfile:
             t += step.duration_s
         ht, hf = np.array(hand).T
         lt, lf = np.array(load).T
-        return cls(ht, hf, lt, lf, tuple(marks), t)
+        return cls(ht, hf, lt, lf, tuple(scenario.mark_times_s()), t)
 
     def forces(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(hand_n, load_n) at scenario times ``t_s``; zero before 0, hand zero at the end."""
@@ -197,7 +194,7 @@ class DeviceModel:
         if n == 0:
             return self._empty(first)
         idx = np.arange(first, first + n, dtype=np.int64)
-        t_us = self._base_us + (idx - self._base_index) * US_PER_S // self.rate_hz
+        t_us = self.sample_time_us(idx)
         force = np.zeros(n)
         if self.scenario_start_us is not None:
             ts = (t_us - self.scenario_start_us) / US_PER_S

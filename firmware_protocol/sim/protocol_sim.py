@@ -33,7 +33,7 @@ from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 from .interface import SimDevice
 from .model import US_PER_S
-from .scenario import QUERY_KEYS, Scenario, ScenarioError, check_value, load_scenario
+from .scenario import NONNEG, QUERY_KEYS, Scenario, ScenarioError, check_value, load_scenario
 
 log = logging.getLogger(__name__)
 
@@ -62,23 +62,17 @@ class SimUrl:
             raise SerialException(f"expected a sim:// URL, got {url!r}")
         out = cls(url=url, name=parts.netloc + parts.path)
         for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
-            where = f"{url}"
             if key == "scenario":
                 out.scenario = value or "demo"
             elif key in ("speed", "boot_s"):
-                v = check_value(where, key, _number(value), ((int, float), _nonneg, ">= 0"))
-                setattr(out, key, float(v))
+                setattr(out, key, check_value(url, key, _number(value), NONNEG))
             elif key in QUERY_KEYS:
                 v = value if key == "uid" else _number(value)
-                out.overrides[key] = check_value(where, key, v, QUERY_KEYS[key])
+                out.overrides[key] = check_value(url, key, v, QUERY_KEYS[key])
             else:
                 known = ", ".join(sorted(_LINK_KEYS | set(QUERY_KEYS)))
                 raise ScenarioError(f"{url}: unknown key '{key}' (known: {known})")
         return out
-
-
-def _nonneg(v: float) -> bool:
-    return v >= 0 and v != float("inf")
 
 
 def _number(text: str) -> object:
@@ -231,14 +225,6 @@ class Serial(SerialBase):
         if self._link is None:
             raise PortNotOpenError()
         return self._link.device
-
-    @property
-    def scenario_duration_s(self) -> float:
-        return self.sim_device.scenario.duration_s
-
-    @property
-    def scenario_done(self) -> bool:
-        return self.sim_device.scenario_done
 
     def _check(self) -> _Link:
         """The link, or SerialException if the port vanished. Call with no lock held."""

@@ -15,14 +15,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ..messages import INT24_MAX, INT24_MIN
+from ..messages import INT24_MAX, INT24_MIN, MAX_CHANNELS
 
 G_M_PER_S2 = 9.80665
 LOAD_RAMP_S = 0.3  # a calibration weight settles in 0.3 s, then stays `seconds`
 BUILTIN_DIR = Path(__file__).with_name("scenarios")
 RATE_MIN_HZ = 10
 RATE_MAX_HZ = 4000
-MAX_CHANNELS = 8
 
 
 class ScenarioError(ValueError):
@@ -171,14 +170,14 @@ _FAULT_KEYS: dict[str, _Check] = {
     "unplug_for_s": (_NUM, lambda v: _finite(v) and v >= 0, "a number >= 0"),
     "clock_ppm": (_NUM, lambda v: _finite(v) and abs(v) < 100_000, "a number, |ppm| < 1e5"),
 }
-_NONNEG = (_NUM, lambda v: _finite(v) and v >= 0, "a number >= 0")
+NONNEG = (_NUM, lambda v: _finite(v) and v >= 0, "a number >= 0")
 _STEP_KEYS: dict[str, _Check] = {
-    "seconds": _NONNEG,
-    "force_n": _NONNEG,
-    "ramp_s": _NONNEG,
-    "release_s": _NONNEG,
+    "seconds": NONNEG,
+    "force_n": NONNEG,
+    "ramp_s": NONNEG,
+    "release_s": NONNEG,
     "drift_n_per_s": (_NUM, _finite, "a finite number"),
-    "mass_kg": _NONNEG,
+    "mass_kg": NONNEG,
     "label": ((str,), lambda v: True, "a string"),
 }
 _STEP_ALLOWED: dict[Action, tuple[set[str], set[str]]] = {  # (required, optional)

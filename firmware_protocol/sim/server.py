@@ -250,33 +250,4 @@ class TcpServer(_Server):
         super().close()
 
 
-def serve_pty(device: SerialBase | str, stop: threading.Event | None = None) -> str:
-    """Serve ``device`` on a new pty until ``stop`` is set; returns the path to open."""
-    server = PtyServer(device, stop)
-    _running.append(server)
-    return server.path
-
-
-def serve_tcp(
-    device: SerialBase | str,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    stop: threading.Event | None = None,
-) -> tuple[str, int]:
-    """Serve ``device`` on TCP ``host:port`` (0 = any free port) until ``stop`` is set;
-    returns the bound (host, port). Reach it with ``socket://HOST:PORT``."""
-    server = TcpServer(device, host, port, stop)
-    _running.append(server)
-    return server.address
-
-
-_running: list[_Server] = []
-
-
-def stop_all() -> None:
-    """Close every server started by ``serve_pty``/``serve_tcp`` in this process."""
-    while _running:
-        _running.pop().close()
-
-
-__all__ = ["PtyServer", "TcpServer", "serve_pty", "serve_tcp", "stop_all"]
+__all__ = ["PtyServer", "TcpServer"]

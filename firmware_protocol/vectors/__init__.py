@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import messages as m
-from ..cobs import cobs_decode
+from ..cobs import cobs_decode, cobs_encode
 from ..framing import encode_body, encode_frame
 
 VECTORS_PATH = Path(__file__).with_name("vectors.json")
@@ -50,7 +50,6 @@ def message_from(name: str, fields: dict[str, Any]) -> m.Message:
     """Inverse of ``fields_of``."""
     cls = _CLASSES[name]
     kw = dict(fields)
-    hints = {f.name: f for f in dataclasses.fields(cls)}
     for key, value in kw.items():
         if key == "raw":
             kw[key] = np.asarray(value, dtype=np.int32).reshape(len(value), -1)
@@ -60,7 +59,6 @@ def message_from(name: str, fields: dict[str, Any]) -> m.Message:
             enum = {"flags": m.SampleFlag, "adc_kind": m.AdcKind, "capabilities": m.Capability,
                     "code": m.NakCode, "kind": m.EventKind}[key]  # fmt: skip
             kw[key] = enum(value)
-        assert key in hints, f"{name} has no field {key}"
     return cls(**kw)
 
 
@@ -165,8 +163,6 @@ def bad_frames() -> list[dict[str, str]]:
     body = cobs_decode(good[:-1])
     flipped = bytearray(good)
     flipped[1] ^= 0x80  # the type byte (stays non-zero, so the COBS structure holds)
-    from ..cobs import cobs_encode
-
     return [
         {"name": "crc_bit_flip", "hex": bytes(flipped).hex(), "error": "crc"},
         {"name": "crc_swapped_bytes",

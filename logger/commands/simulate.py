@@ -9,7 +9,6 @@ naming the file, step and key).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -19,8 +18,6 @@ import urllib.parse
 import serial
 
 from ..errors import BadInput, DeviceError
-
-log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -83,7 +83,7 @@ def test_bare_sim_url_is_the_demo_at_real_time():
         assert ident.uid == "SIM-DEMO-0001"
         dev = c.ser.sim_device
         assert dev.scenario.name == "demo"
-        assert c.ser.scenario_duration_s == pytest.approx(load_scenario("demo").duration_s)
+        assert dev.scenario.duration_s == pytest.approx(load_scenario("demo").duration_s)
     finally:
         c.close()
 
