@@ -25,7 +25,8 @@ rule, documented here once and used by the CLI and the GUI wizard):
   has a residual degree of freedom and can be judged at all;
 * its residual RMS is at most ``QUADRATIC_RMS_RATIO`` (50 %) of the linear model's;
 * the RMS it removes (linear RMS − quadratic RMS, in newtons) is larger than the reading
-  noise (``noise_n``, the standard error of one accepted reading, if the caller knows it) and
+  noise (``noise_n``: the standard error of one accepted reading, if the caller knows it,
+  given in counts and converted through the linear fit's gain) and
   larger than ``QUADRATIC_MIN_GAIN_PCT_FS`` (0.1 %) of full scale, so that noise on a truly
   linear sensor never buys a curve, and a curvature below clinical relevance is ignored.
 
@@ -45,7 +46,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -238,20 +239,32 @@ class FitResult:
     counts: np.ndarray  # accepted reading per point (mean counts)
     masses_kg: np.ndarray
     force_n: np.ndarray  # mass × g
-    residuals_n: np.ndarray
-    rms_n: float
-    nonlinearity_pct_fs: float
-    r2: float
     full_scale_n: float
+    chosen: ModelStats  # ``linear`` or ``quadratic``
     linear: ModelStats
     quadratic: ModelStats | None = None  # evaluated only with enough points
     reason: str = ""  # why this model was chosen
     g: float = STANDARD_GRAVITY
-    extra: dict = field(default_factory=dict)
 
     @property
     def model(self) -> ModelKind:
         return self.calibration.model
+
+    @property
+    def residuals_n(self) -> np.ndarray:
+        return self.chosen.residuals_n
+
+    @property
+    def rms_n(self) -> float:
+        return self.chosen.rms_n
+
+    @property
+    def nonlinearity_pct_fs(self) -> float:
+        return self.chosen.nonlinearity_pct_fs
+
+    @property
+    def r2(self) -> float:
+        return self.chosen.r2
 
     def report_lines(self) -> list[str]:
         """Human-readable table of the fit (for the CLI and logs)."""
@@ -367,14 +380,15 @@ def _fit_quadratic(force_n: np.ndarray, counts: np.ndarray) -> Calibration:
 def fit_calibration(
     points: Sequence[tuple[object, object]],
     g: float = STANDARD_GRAVITY,
-    noise_n: float = 0.0,
+    noise_counts: float = 0.0,
     allow_quadratic: bool = True,
 ) -> FitResult:
     """Fit a calibration from ``(counts, mass_kg)`` points.
 
     Linear least squares (offset + gain) from ≥ 2 distinct masses; the quadratic model is
-    chosen only when it is materially better (see the module docstring; ``noise_n`` is the
-    standard error of one accepted reading in newtons, 0 if unknown). Residuals are
+    chosen only when it is materially better (see the module docstring; ``noise_counts`` is
+    the standard error of one accepted reading in counts, 0 if unknown, converted to
+    newtons ``noise_n`` through the linear fit's gain). Residuals are
     measured − true force in newtons, per point.
     Raises :class:`CalibrationError` (one line) on bad input.
     """
@@ -412,6 +426,8 @@ def fit_calibration(
             reason = "linear (quadratic fit degenerate)"
         else:
             gain_n = linear.rms_n - quadratic.rms_n
+            gain = linear_cal.counts_per_n
+            noise_n = abs(noise_counts / gain) if gain != 0 else 0.0
             floor_n = max(noise_n, QUADRATIC_MIN_GAIN_PCT_FS / 100.0 * fs_n)
             if quadratic.rms_n <= QUADRATIC_RMS_RATIO * linear.rms_n and gain_n > floor_n:
                 chosen = quadratic
@@ -431,11 +447,8 @@ def fit_calibration(
         counts=counts,
         masses_kg=masses,
         force_n=force_n,
-        residuals_n=chosen.residuals_n,
-        rms_n=chosen.rms_n,
-        nonlinearity_pct_fs=chosen.nonlinearity_pct_fs,
-        r2=chosen.r2,
         full_scale_n=fs_n,
+        chosen=chosen,
         linear=linear,
         quadratic=quadratic,
         reason=reason,

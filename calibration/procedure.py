@@ -20,7 +20,6 @@ samples (robust first-difference estimate) unless the caller knows it.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -80,7 +79,9 @@ def parse_masses(text: str, flag: str = "--masses-kg") -> list[float]:
 
 
 class CalibrationProcedure:
-    """Feed blocks with :meth:`feed`; read :attr:`done`, :attr:`progress`; finish with
+    """Feed blocks with :meth:`feed`; read :attr:`done`, :attr:`progress`, :attr:`stable`
+    (a reading is ready when not None); guided mode accepts with :meth:`accept_current`
+    (or :meth:`request_accept`), :meth:`undo` takes the last one back; finish with
     :meth:`fit`. ``timeout_s`` (device time) bounds the wait for each mass: in auto mode
     from the previous accepted reading, in guided mode from the Enter press."""
 
@@ -219,13 +220,15 @@ class CalibrationProcedure:
         )
 
     def _acceptable(self, reading: StableReading) -> bool:
+        """Auto mode: the plateau differs from the previous reading, in the direction the
+        change of mass implies (when the factory calibration tells the sign)."""
+        if not self._differs(reading):
+            log.debug("plateau ≈ previous reading; waiting for the next mass")
+            return False
         if not self.accepted:
             return True
         prev = self.accepted[-1]
         delta = reading.value_counts - prev.reading.value_counts
-        if abs(delta) <= MIN_STEP_BOUNDS * reading.bound_counts:
-            log.debug("plateau at %.0f counts ≈ previous; waiting for the next mass", delta)
-            return False
         if self.factory is not None:
             expected = (self.current_mass_kg - prev.mass_kg) * np.sign(self.factory.counts_per_n)
             if np.sign(delta) != np.sign(expected):
@@ -260,6 +263,20 @@ class CalibrationProcedure:
             )
         return self._accept(reading)
 
+    def undo(self) -> AcceptedPoint:
+        """Drop the last accepted reading (its mass is asked for again) and restart the
+        stability detector, so the next reading must settle anew. CalibrationError when
+        nothing was accepted."""
+        if not self.accepted:
+            raise CalibrationError("nothing to undo: no reading accepted yet")
+        point = self.accepted.pop()
+        self._armed_s = None
+        self._since_s = self.t_s
+        if self.detector is not None:
+            self.detector.restart()
+        log.info("undid %g kg (%.1f counts)", point.mass_kg, point.reading.value_counts)
+        return point
+
     def request_accept(self) -> AcceptedPoint | None:
         """Guided mode, Enter pressed: accept now if settled (and changed since the previous
         mass), otherwise as soon as it is; the wait is bounded by ``timeout_s``."""
@@ -292,13 +309,6 @@ class CalibrationProcedure:
                 f"only {len(self.accepted)} of {len(self.masses_kg)} masses accepted"
             )
         points = [(p.reading.value_counts, p.mass_kg) for p in self.accepted]
-        # standard error of one accepted reading, in newtons (for the quadratic rule)
+        # standard error of one accepted reading (for the quadratic rule)
         stderr = max(p.reading.stderr_counts for p in self.accepted)
-        gain_guess = abs(self._gain_guess())
-        noise_n = stderr / gain_guess if gain_guess > 0 and math.isfinite(gain_guess) else 0.0
-        return fit_calibration(points, g=self.g, noise_n=noise_n)
-
-    def _gain_guess(self) -> float:
-        c = np.array([p.reading.value_counts for p in self.accepted])
-        f = np.array([p.mass_kg for p in self.accepted]) * self.g
-        return float(np.polyfit(f, c, 1)[0])
+        return fit_calibration(points, g=self.g, noise_counts=stderr)

@@ -65,9 +65,8 @@ class StabilityDetector:
     returns the latest stable window ending in this block, or None. Every plateau's first
     stable window is also queued for :meth:`pop_plateaus` (``--auto`` calibration needs each
     plateau even when one block spans several). ``progress`` (0..1) is how much of the
-    window has been steady, for a "settling" indicator. With ``timeout_s`` set, feeding
-    raises ``CalibrationError("load never settled …")`` when no stable window was seen for
-    that long (counted from the last :meth:`restart` or the last steady moment).
+    window has been steady, for a "settling" indicator. It never gives up: the caller
+    bounds the wait (:class:`~calibration.procedure.CalibrationProcedure` has a timeout).
     """
 
     def __init__(
@@ -76,7 +75,6 @@ class StabilityDetector:
         window_s: float = 1.0,
         rate_hz: float = 1000.0,
         *,
-        timeout_s: float | None = None,
         quantisation_counts: float = 1.0,
         channel: int = 0,
     ) -> None:
@@ -92,7 +90,6 @@ class StabilityDetector:
         self.bound_counts = K_SIGMA * self.noise_counts / math.sqrt(self.m) + quantisation_counts
         self.window_s = window_s
         self.rate_hz = rate_hz
-        self.timeout_s = timeout_s
         self.channel = channel
         self._pending = np.empty(0, dtype=np.float64)  # samples of an unfinished sub-block
         self._means = np.empty(0, dtype=np.float64)  # last ≤ sub_blocks sub-block means
@@ -100,19 +97,16 @@ class StabilityDetector:
         self._ends = np.empty(0, dtype=np.float64)  # t_s of each sub-block's last sample
         self._stable = False
         self._plateaus: list[StableReading] = []
-        self._t_start: float | None = None
-        self._t_last: float | None = None
         self.current: StableReading | None = None
         self.progress = 0.0
         self.spread_counts = math.inf
 
-    def restart(self, t_s: float | None = None) -> None:
-        """Forget the history (new load coming); the timeout counts from ``t_s``."""
+    def restart(self) -> None:
+        """Forget the history (new load coming)."""
         self._pending = np.empty(0, dtype=np.float64)
         self._means = self._vars = self._ends = np.empty(0, dtype=np.float64)
         self._stable = False
         self._plateaus.clear()
-        self._t_start = t_s
         self.current = None
         self.progress = 0.0
         self.spread_counts = math.inf
@@ -132,9 +126,6 @@ class StabilityDetector:
             raise ValueError(f"t_s has {t.size} samples, raw has {x.size}")
         if t.size == 0:
             return self.current if self._stable else None
-        if self._t_start is None:
-            self._t_start = float(t[0])
-        self._t_last = float(t[-1])
         # previous unfinished sub-block + this block → whole sub-blocks
         n_prev = self._pending.size
         allx = np.concatenate([self._pending, x])
@@ -151,7 +142,6 @@ class StabilityDetector:
             ends = t[end_idx]
             reading = self._update(means, vars_, ends)
         self._update_progress()
-        self._check_timeout()
         return reading
 
     def _update(
@@ -175,8 +165,6 @@ class StabilityDetector:
         for i in starts:  # one per plateau, not per sample
             self._plateaus.append(self._reading(i, win, all_vars, all_ends, spread, True))
         self._stable = bool(stable[-1])
-        if stable.any():  # the timeout counts from the last moment the load was steady
-            self._t_start = float(all_ends[int(np.flatnonzero(stable)[-1]) + k - 1])
         if not self._stable:
             self.current = None
             return None
@@ -219,13 +207,3 @@ class StabilityDetector:
             int(np.argmax(rng > self.bound_counts)) if np.any(rng > self.bound_counts) else s.size
         )
         self.progress = min(1.0, steady / self.sub_blocks)
-
-    def _check_timeout(self) -> None:
-        if self.timeout_s is None or self._stable or self._t_start is None:
-            return
-        if self._t_last is not None and self._t_last - self._t_start > self.timeout_s:
-            spread = self.spread_counts
-            raise CalibrationError(
-                f"load never settled within {self.timeout_s:g} s (spread {spread:.0f} counts, "
-                f"bound {self.bound_counts:.0f} counts)"
-            )

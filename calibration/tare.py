@@ -55,7 +55,6 @@ class Tare:
         self.drift_limit_n = drift_limit_n
         self.auto_zero_limit_n = auto_zero_limit_n
         self.shift_counts = 0.0
-        self.zeroed_at_t_s: float | None = None
         self._warned = False
 
     @property
@@ -69,7 +68,7 @@ class Tare:
         """Force in newtons with the tare applied (vectorised)."""
         return self.calibration.counts_to_n(np.asarray(raw, dtype=np.float64) - self.shift_counts)
 
-    def zero_now(self, raw: np.ndarray, t_s: float | None = None) -> float:
+    def zero_now(self, raw: np.ndarray) -> float:
         """Manual zero: the mean of ``raw`` (recent unloaded samples) becomes 0 N.
         Returns the force (N, before zeroing) that was removed."""
         x = np.asarray(raw, dtype=np.float64)
@@ -80,7 +79,6 @@ class Tare:
         zero = float(np.mean(x))
         removed_n = float(self.counts_to_n(np.array([zero]))[0])
         self.shift_counts = zero - self.calibration.offset_counts
-        self.zeroed_at_t_s = t_s
         self._warned = False
         log.info("zeroed: removed %+.3f N (shift %+.0f counts)", removed_n, self.shift_counts)
         return removed_n
@@ -114,7 +112,7 @@ class Tare:
                 self.auto_zero_limit_n,
             )
             return False
-        self.zero_now(x, float(t[-1]))
+        self.zero_now(x)
         return True
 
     def check_drift(self, t_s: np.ndarray, raw: np.ndarray) -> DriftWarning | None:

@@ -1,8 +1,8 @@
 """Display units for force and pressure. Everything stored and exported stays SI (newtons);
 these functions are a view for the readout, the plots and the config's ``units`` key.
 
-1 kgf = 9.80665 N (exact); 1 lbf = 4.4482216152605 N (exact); 1 N/cm² = 10 kPa;
-1 kgf/cm² = 98.0665 kPa.
+1 kgf = 9.80665 N (models.STANDARD_GRAVITY, exact); 1 lbf = 4.4482216152605 N (exact);
+1 N/cm² = 10 kPa; 1 kgf/cm² = 98.0665 kPa.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import numpy as np
 
 from logger.errors import BadInput
 
-N_PER_KGF = 9.80665
+from .models import STANDARD_GRAVITY as N_PER_KGF
+
 N_PER_LBF = 4.4482216152605
 KPA_PER_N_PER_CM2 = 10.0
 

@@ -14,48 +14,7 @@ from calibration.models import Calibration, CalibrationError, ModelKind
 from calibration.procedure import CalibrationProcedure, parse_masses
 from firmware_protocol.sim.model import DeviceModel
 from firmware_protocol.sim.scenario import parse_scenario
-
-TRUE_GAIN = 4000.0
-TRUE_ZERO = 120000
-DEVICE = f"""
-[device]
-uid = "SIM-CAL"
-rate_hz = 1000
-counts_per_n = {TRUE_GAIN}
-offset_counts = {TRUE_ZERO}
-factory_counts_per_n = {TRUE_GAIN * 1.075}
-factory_offset_counts = {TRUE_ZERO + 6000}
-noise_n = 0.1
-"""
-STACKED = (
-    DEVICE
-    + """
-[[steps]]
-action = "rest"
-seconds = 2.0
-"""
-    + "".join(
-        f'\n[[steps]]\naction = "load"\nmass_kg = {m}\nseconds = 3.0\n' for m in (0.5, 1.0, 2.0)
-    )
-)
-HOLD_30N = (
-    DEVICE
-    + """
-[therapist]
-seed = 4
-tremor_n = 0.3
-
-[[steps]]
-action = "rest"
-seconds = 1.0
-
-[[steps]]
-action = "hold"
-force_n = 30.0
-ramp_s = 1.0
-seconds = 10.0
-"""
-)
+from tests.scenarios import DEVICE, HOLD, STACKED, TRUE_GAIN, TRUE_ZERO
 
 
 def run_model(text: str, step_s: float = 0.05):
@@ -97,7 +56,7 @@ def test_auto_calibration_fixes_a_wrong_factory_gain(block: int) -> None:
     assert proc.noise_counts == pytest.approx(0.1 * TRUE_GAIN, rel=0.1)
 
     # a recorded 30 N hold on the same device
-    t, raw, true_n = run_model(HOLD_30N)
+    t, raw, true_n = run_model(HOLD)
     plateau = (t > 3.0) & (t < 11.0)
     assert np.mean(true_n[plateau]) == pytest.approx(30.0, abs=0.05)
     calibrated = float(np.mean(fit.calibration.counts_to_n(raw[plateau, 0])))
@@ -187,6 +146,41 @@ def test_guided_accepts_on_enter_only_when_stable_and_changed() -> None:
     assert fit.calibration.counts_per_n == pytest.approx(TRUE_GAIN, rel=0.005)
     with pytest.raises(CalibrationError, match="already accepted"):
         proc.accept_current()
+
+
+def test_guided_undo_takes_back_the_last_reading() -> None:
+    """The wizard's flow: feed, watch progress/stable, accept_current, undo, fit."""
+    t, raw, _ = run_model(STACKED)
+    proc = CalibrationProcedure([0, 0.5, 1], 1000.0, auto=False, factory=factory())
+    with pytest.raises(CalibrationError, match="nothing to undo"):
+        proc.undo()
+    feed_all(proc, t[t < 1.9], raw[t < 1.9], 100)
+    assert proc.stable is not None
+    proc.accept_current()
+    sel = (t >= 2.15) & (t < 3.5)
+    feed_all(proc, t[sel], raw[sel], 100)
+    wrong = proc.accept_current()
+    assert wrong.mass_kg == 0.5
+
+    undone = proc.undo()
+    assert undone is wrong
+    assert [p.mass_kg for p in proc.accepted] == [0.0]
+    assert proc.current_mass_kg == 0.5
+    assert proc.stable is None and proc.progress == 0.0  # must settle anew
+    with pytest.raises(CalibrationError, match="not settled yet"):
+        proc.accept_current()
+    sel = (t >= 3.5) & (t < 4.9)
+    feed_all(proc, t[sel], raw[sel], 100)
+    assert proc.stable is not None
+    again = proc.accept_current()
+    assert again.mass_kg == 0.5 and again.index == 1
+    assert again.reading.t_s > wrong.reading.t_s
+    with pytest.raises(CalibrationError, match="reading unchanged since 0.5 kg"):
+        proc.accept_current()
+    sel = (t >= 5.3) & (t < 7.9)
+    feed_all(proc, t[sel], raw[sel], 100)
+    assert proc.accept_current().mass_kg == 1.0 and proc.done
+    assert proc.fit().calibration.counts_per_n == pytest.approx(TRUE_GAIN, rel=0.005)
 
 
 def test_fit_before_done_refused() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 
 import numpy as np
@@ -92,9 +93,7 @@ def test_table_shape_wal_and_shared_file(db_path) -> None:
 def test_nothing_stored_on_error(db_path) -> None:
     store = CalibrationStore(db_path)
     fit = _fit()
-    bad = fit.__class__(
-        **{**{f: getattr(fit, f) for f in fit.__dataclass_fields__}, "r2": float("nan")}
-    )
+    bad = dataclasses.replace(fit, chosen=dataclasses.replace(fit.chosen, r2=float("nan")))
     with pytest.raises(BadInput, match="non-finite"):
         store.save("SIM-0001", bad)
     with pytest.raises(BadInput, match="device uid"):

@@ -32,7 +32,6 @@ def test_zero_at_start_when_unloaded() -> None:
     assert eff.offset_counts == pytest.approx(128000, abs=60)
     assert eff.counts_per_n == 4000.0
     assert eff.source == "factory+tare"
-    assert tare.zeroed_at_t_s == pytest.approx(t[-1])
 
 
 def test_no_zero_when_loaded_or_moving() -> None:
@@ -49,10 +48,9 @@ def test_no_zero_when_loaded_or_moving() -> None:
 
 def test_manual_zero_returns_removed_force() -> None:
     tare = Tare(CAL)
-    removed = tare.zero_now(np.full(100, 122000), t_s=12.5)
+    removed = tare.zero_now(np.full(100, 122000))
     assert removed == pytest.approx(0.5)
     assert tare.counts_to_n(np.array([122000]))[0] == pytest.approx(0.0)
-    assert tare.zeroed_at_t_s == 12.5
     with pytest.raises(CalibrationError, match="no recent samples"):
         tare.zero_now(np.empty(0))
 

@@ -20,8 +20,9 @@ def test_exact_factors() -> None:
     assert convert_force(9.80665, Unit.KGF) == pytest.approx(1.0, rel=1e-15)
     assert convert_force(4.4482216152605, Unit.LBF) == pytest.approx(1.0, rel=1e-15)
     assert convert_force(30.0, Unit.N) == 30.0
-    assert 2.0 * Unit.KGF.n_per_unit == pytest.approx(19.6133)
-    assert Unit.LBF.n_per_unit == pytest.approx(4.4482216152605)
+    # the avoirdupois pound is exactly 0.45359237 kg, so 1 lbf is exactly that many kgf
+    assert convert_force(Unit.LBF.n_per_unit, Unit.KGF) == pytest.approx(0.45359237, rel=1e-14)
+    assert convert_force(12.5 * Unit.KGF.n_per_unit, "kgf") == pytest.approx(12.5, rel=1e-15)
 
 
 def test_arrays_in_arrays_out() -> None:
