@@ -96,7 +96,11 @@ def main() -> None:
     ap.add_argument("--max-points", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--writer-hours", type=float, default=1.0, help="0 skips the writer run")
-    ap.add_argument("--db", type=Path, help="keep the library here (default: temp dir)")
+    ap.add_argument(
+        "--db",
+        type=lambda text: Path(text).expanduser(),
+        help="keep the library here (default: temp dir)",
+    )
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:

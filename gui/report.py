@@ -41,6 +41,7 @@ from logger.compare import (
     session_data_from_store,
 )
 from logger.errors import BadInput, DeviceError
+from logger.files import atomic_write
 from logger.point_stats import left_right, point_stats
 
 from .format import calibration_source, hms, local_time, num, point_label
@@ -550,8 +551,7 @@ def write_report(
     pages = counting.finish()
     buffer.close()
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(path) as tmp:
         writer = _pdf_writer(str(tmp), title)
         doc = _Doc(writer, title, pages)
         if not doc.painter.isActive():
@@ -559,14 +559,8 @@ def write_report(
         _build(doc, parts)
         doc.finish()
         del writer
-        if not tmp.exists() or tmp.stat().st_size == 0:
+        if tmp.stat().st_size == 0:
             raise DeviceError(f"{path}: cannot write the PDF")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise DeviceError(f"{path}: cannot write the PDF: {exc}") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     log.info("report %s: %d pages", path, pages)
     return ReportSummary(
         path,

@@ -12,16 +12,16 @@ export carries; ``Config.from_dict()`` reads it back with the same validation.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .errors import BadInput
+from .files import atomic_write
 from .records import Point
 
 UNITS = ("N", "kgf", "lbf")
@@ -62,16 +62,8 @@ class Config:
         d: dict[str, Any] = {"units": self.units}
         if self.contact_area_cm2 is not None:
             d["contact_area_cm2"] = self.contact_area_cm2
-        d["holds"] = {
-            "onset_n": self.holds.onset_n,
-            "release_n": self.holds.release_n,
-            "min_duration_s": self.holds.min_duration_s,
-        }
-        d["limits"] = {
-            "warn_n": self.limits.warn_n,
-            "max_n": self.limits.max_n,
-            "max_hold_s": self.limits.max_hold_s,
-        }
+        d["holds"] = dataclasses.asdict(self.holds)
+        d["limits"] = dataclasses.asdict(self.limits)
         d["points"] = [_point_to_dict(p) for p in self.points]
         return d
 
@@ -79,10 +71,6 @@ class Config:
     def from_dict(cls, d: Mapping[str, Any], source: str = "<config>") -> Config:
         """Validate ``d`` like a config file; ``source`` names it in error messages."""
         return _parse(d, source)
-
-
-def default_config() -> Config:
-    return Config()
 
 
 def _point_to_dict(p: Point) -> dict[str, Any]:
@@ -152,12 +140,13 @@ def _parse(d: Mapping[str, Any], source: str) -> Config:
     if "contact_area_cm2" in d:
         cfg.contact_area_cm2 = _number(source, "contact_area_cm2", d["contact_area_cm2"])
 
-    if "holds" in d:
-        t = d["holds"]
-        _check_keys(source, "holds.", t, _HOLD_KEYS)
-        for key in _HOLD_KEYS:
-            if key in t:
-                setattr(cfg.holds, key, _number(source, f"holds.{key}", t[key]))
+    for name, keys in (("holds", _HOLD_KEYS), ("limits", _LIMIT_KEYS)):
+        if name in d:
+            t = d[name]
+            _check_keys(source, f"{name}.", t, keys)
+            for key in keys:
+                if key in t:
+                    setattr(getattr(cfg, name), key, _number(source, f"{name}.{key}", t[key]))
     if cfg.holds.release_n > cfg.holds.onset_n:
         raise _fail(
             source,
@@ -165,13 +154,6 @@ def _parse(d: Mapping[str, Any], source: str) -> Config:
             cfg.holds.release_n,
             f"must be <= holds.onset_n ({cfg.holds.onset_n})",
         )
-
-    if "limits" in d:
-        t = d["limits"]
-        _check_keys(source, "limits.", t, _LIMIT_KEYS)
-        for key in _LIMIT_KEYS:
-            if key in t:
-                setattr(cfg.limits, key, _number(source, f"limits.{key}", t[key]))
     if cfg.limits.warn_n >= cfg.limits.max_n:
         raise _fail(
             source,
@@ -293,18 +275,9 @@ def config_to_toml(cfg: Config) -> str:
 
 def save_config(cfg: Config, path: str | os.PathLike[str]) -> None:
     """Write ``cfg`` as TOML atomically (temp file in the same directory, then rename)."""
-    target = Path(path)
     text = config_to_toml(cfg)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="\n")
 
 
 def parse_points_arg(text: str) -> list[Point]:

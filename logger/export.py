@@ -12,19 +12,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
-import importlib
 import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from .errors import BadInput, DeviceError
+from .errors import BadInput
+from .files import atomic_write
 from .store import SessionRecord, SessionStore, counts_to_n
 
 log = logging.getLogger(__name__)
@@ -93,30 +92,19 @@ def session_document(rec: SessionRecord) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _atomic_output(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
-    """A file object whose content appears at ``path`` only if the block succeeds."""
+def _atomic_output(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
+    """A UTF-8 text file whose content appears at ``path`` only if the block succeeds."""
+    _check_out(path)
+    with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        yield fh
+
+
+def _check_out(path: str | os.PathLike[str]) -> None:
     target = Path(path)
     if not target.parent.is_dir():
         raise BadInput(f"--out {target}: directory {target.parent} does not exist")
     if target.is_dir():
         raise BadInput(f"--out {target}: is a directory")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    except OSError as exc:
-        raise DeviceError(f"{target}: cannot write ({exc.strerror})") from None
-    try:
-        kwargs = {"newline": "", "encoding": "utf-8"} if "b" not in mode else {}
-        with os.fdopen(fd, mode, **kwargs) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and not isinstance(exc, DeviceError):
-            raise DeviceError(f"{target}: cannot write ({exc.strerror or exc})") from None
-        raise
 
 
 def export_json(store: SessionStore, sid: str, path: str | os.PathLike[str]) -> Path:
@@ -173,16 +161,11 @@ def export_csv(store: SessionStore, sid: str, path: str | os.PathLike[str]) -> P
 
 
 def export_edf(store: SessionStore, sid: str, path: str | os.PathLike[str]) -> Path:
-    """EDF+ export, written by ``logger.export_edf`` (imported only when asked for)."""
-    store.load_session(sid)  # unknown session → BadInput before anything else
-    try:
-        module = importlib.import_module("logger.export_edf")
-    except ModuleNotFoundError as exc:
-        if exc.name != "logger.export_edf":
-            raise
-        raise BadInput("--format edf: EDF+ export is not available in this build") from None
-    module.export_edf(store, sid, path)
-    return Path(path)
+    """EDF+ export, written by ``logger.export_edf`` (pyedflib, imported only when asked for)."""
+    from .export_edf import export_edf as write
+
+    _check_out(path)
+    return write(store, sid, path).path
 
 
 _EXPORTERS = {

@@ -35,9 +35,10 @@ from pathlib import Path
 import numpy as np
 import pyedflib
 
-from .compare import session_forces
-from .errors import BadInput, DeviceError
-from .records import Alert, Gap, Hold, Mark, Point, SessionMeta, SessionStats
+from .errors import BadInput
+from .files import atomic_write
+from .records import Alert, Gap, Hold, Mark, Point, SessionMeta
+from .store import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -178,112 +179,95 @@ def write_edf(
                 lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
     pmin, pmax = _physical_range(lo, hi)
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    writer = None
-    try:
+    with atomic_write(path) as tmp:
         writer = pyedflib.EdfWriter(str(tmp), channels, file_type=pyedflib.FILETYPE_EDFPLUS)
-        labels = ["Force"] if channels == 1 else [f"Force {i}" for i in range(channels)]
-        writer.setSignalHeaders(
-            [
-                {
-                    "label": label,
-                    "dimension": "N",
-                    "sample_frequency": rate_hz,
-                    "physical_min": pmin,
-                    "physical_max": pmax,
-                    "digital_min": NO_DATA_DIGITAL,
-                    "digital_max": DIGITAL_MAX,
-                    "transducer": _short(f"force sensor {meta.device.uid}", 80),
-                    "prefilter": "",
-                }
-                for label in labels
-            ]
-        )
-        writer.setPatientCode(_header_text(meta.client, 30))
-        # EDF+ recording field: 80 characters in all, "Startdate dd-MMM-yyyy" included
-        admin = _header_text(session_id, 24)
-        technician = _header_text(meta.therapist, 16)
-        equipment = _header_text(meta.device.uid, 12)
-        room = RECORDING_FIELD_CHARS - len(admin) - len(technician) - len(equipment)
-        cal = meta.calibration
-        additional = _header_text(f"cal {cal.counts_per_n:g}c/N {cal.source}", max(room, 0))
-        writer.setTechnician(technician)
-        writer.setEquipment(equipment)
-        writer.setAdmincode(admin)
-        writer.setRecordingAdditional(additional)
-        writer.setStartdatetime(start)
-        events = annotations_for(meta.points, marks, holds, alerts, gaps)
-        spr = writer.get_smp_per_record(0)
-        record_s = spr / rate_hz
-        n_records = max(math.ceil(n_samples / spr), 1)
-        # EDFlib puts annotations into the records' annotation signals: make room
-        writer.set_number_of_annotation_signals(
-            int(min(64, max(1, math.ceil((len(events) + 1) / n_records) + 1)))
-        )
-
-        # pass 2: samples, whole records at a time
-        records_per_chunk = max(int(chunk_s // record_s), 1)
-        filled = 0
-        for r0 in range(0, n_records, records_per_chunk):
-            r1 = min(r0 + records_per_chunk, n_records)
-            i0, i1 = r0 * spr, r1 * spr
-            block = np.full((i1 - i0, channels), NO_DATA_DIGITAL, dtype=np.int16)
-            half = 0.5 / rate_hz
-            t, f = load_forces(i0 / rate_hz - half, i1 / rate_hz - half)
-            t = np.asarray(t, dtype=float)
-            f = np.asarray(f, dtype=float).reshape(t.shape[0], -1)[:, :channels]
-            idx = np.rint(t * rate_hz).astype(np.int64) - i0
-            ok = (idx >= 0) & (idx < i1 - i0) & np.isfinite(f).all(axis=1)
-            block[idx[ok]] = _to_digital(f[ok], pmin, pmax)
-            filled += int(
-                np.count_nonzero(block[: max(0, min(i1, n_samples) - i0), 0] == NO_DATA_DIGITAL)
+        try:
+            labels = ["Force"] if channels == 1 else [f"Force {i}" for i in range(channels)]
+            writer.setSignalHeaders(
+                [
+                    {
+                        "label": label,
+                        "dimension": "N",
+                        "sample_frequency": rate_hz,
+                        "physical_min": pmin,
+                        "physical_max": pmax,
+                        "digital_min": NO_DATA_DIGITAL,
+                        "digital_max": DIGITAL_MAX,
+                        "transducer": _short(f"force sensor {meta.device.uid}", 80),
+                        "prefilter": "",
+                    }
+                    for label in labels
+                ]
             )
-            # one call per data record (EDFlib's block write is one record: every
-            # channel's spr samples in turn)
-            records = np.ascontiguousarray(block.reshape(r1 - r0, spr, channels).transpose(0, 2, 1))
-            for record in records.reshape(r1 - r0, spr * channels):
-                writer.blockWriteDigitalShortSamples(record)
-        for onset_s, dur_s, text in events:
-            writer.writeAnnotation(onset_s, dur_s, text)
-        writer.close()
-        writer = None
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise DeviceError(f"{path}: cannot write EDF: {exc}") from exc
-    finally:
-        if writer is not None:
+            writer.setPatientCode(_header_text(meta.client, 30))
+            # EDF+ recording field: 80 characters in all, "Startdate dd-MMM-yyyy" included
+            admin = _header_text(session_id, 24)
+            technician = _header_text(meta.therapist, 16)
+            equipment = _header_text(meta.device.uid, 12)
+            room = RECORDING_FIELD_CHARS - len(admin) - len(technician) - len(equipment)
+            cal = meta.calibration
+            additional = _header_text(f"cal {cal.counts_per_n:g}c/N {cal.source}", max(room, 0))
+            writer.setTechnician(technician)
+            writer.setEquipment(equipment)
+            writer.setAdmincode(admin)
+            writer.setRecordingAdditional(additional)
+            writer.setStartdatetime(start)
+            events = annotations_for(meta.points, marks, holds, alerts, gaps)
+            spr = writer.get_smp_per_record(0)
+            record_s = spr / rate_hz
+            n_records = max(math.ceil(n_samples / spr), 1)
+            # EDFlib puts annotations into the records' annotation signals: make room
+            writer.set_number_of_annotation_signals(
+                int(min(64, max(1, math.ceil((len(events) + 1) / n_records) + 1)))
+            )
+
+            # pass 2: samples, whole records at a time
+            records_per_chunk = max(int(chunk_s // record_s), 1)
+            filled = 0
+            for r0 in range(0, n_records, records_per_chunk):
+                r1 = min(r0 + records_per_chunk, n_records)
+                i0, i1 = r0 * spr, r1 * spr
+                block = np.full((i1 - i0, channels), NO_DATA_DIGITAL, dtype=np.int16)
+                half = 0.5 / rate_hz
+                t, f = load_forces(i0 / rate_hz - half, i1 / rate_hz - half)
+                t = np.asarray(t, dtype=float)
+                f = np.asarray(f, dtype=float).reshape(t.shape[0], -1)[:, :channels]
+                idx = np.rint(t * rate_hz).astype(np.int64) - i0
+                ok = (idx >= 0) & (idx < i1 - i0) & np.isfinite(f).all(axis=1)
+                block[idx[ok]] = _to_digital(f[ok], pmin, pmax)
+                filled += int(
+                    np.count_nonzero(block[: max(0, min(i1, n_samples) - i0), 0] == NO_DATA_DIGITAL)
+                )
+                # one call per data record (EDFlib's block write is one record: every
+                # channel's spr samples in turn)
+                records = np.ascontiguousarray(
+                    block.reshape(r1 - r0, spr, channels).transpose(0, 2, 1)
+                )
+                for record in records.reshape(r1 - r0, spr * channels):
+                    writer.blockWriteDigitalShortSamples(record)
+            for onset_s, dur_s, text in events:
+                writer.writeAnnotation(onset_s, dur_s, text)
+        finally:
             writer.close()
-        if tmp.exists():
-            tmp.unlink()
     log.info("EDF+ %s: %d samples, %d filled, %d annotations", path, n_samples, filled, len(events))
     return EdfSummary(path, n_samples, filled, channels, rate_hz, record_s, pmin, pmax, len(events))
 
 
-def export_edf(store: object, sid: str, path: str | os.PathLike[str]) -> EdfSummary:
+def export_edf(store: SessionStore, sid: str, path: str | os.PathLike[str]) -> EdfSummary:
     """Export stored session ``sid`` to ``path`` as EDF+C (see the module doc)."""
-    rec = store.load_session(sid)  # type: ignore[attr-defined]
-    meta: SessionMeta = rec.meta
-    stats: SessionStats | None = getattr(rec, "stats", None)
-    # the last sample's time (stats.duration_s may include one sample period): read the
-    # session's tail, or all of it when the stats are missing (a crashed recording)
-    approx_s = float(stats.duration_s) if stats is not None else 0.0
-    t, _ = session_forces(store, sid, max(approx_s - 10.0, 0.0), None)
-    if len(t) == 0 and approx_s > 0:
-        t, _ = session_forces(store, sid, None, None)
-    if len(t) == 0:
+    rec = store.load_session(sid)
+    if rec.last_t_s is None:
         raise BadInput(f"session {sid}: no samples to export")
-    duration_s = float(t[-1])
-    # the nominal rate: the file's sample clock is the device's, not a measured average
-    rate = meta.device.rate_hz or (stats.rate_hz if stats is not None else None)
     return write_edf(
         path,
-        meta,
-        lambda t0, t1: session_forces(store, sid, t0, t1),
-        duration_s,
+        rec.meta,
+        lambda t0, t1: store.load_forces(sid, t0, t1),
+        rec.last_t_s,
         marks=rec.marks,
         holds=rec.holds,
         alerts=rec.alerts,
         gaps=rec.gaps,
-        rate_hz=rate,
+        # the nominal rate: the file's sample clock is the device's, not a measured average
+        rate_hz=rec.meta.device.rate_hz or rec.stats.rate_hz,
         session_id=sid,
     )

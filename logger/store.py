@@ -5,9 +5,9 @@ Why it looks like this:
 - Raw ADC counts and device time are stored, never forces. Forces are derived on load with
   the session's calibration (:func:`counts_to_n`), so a wrong calibration can be corrected
   afterwards with :meth:`SessionStore.set_calibration` and everything (samples, overview,
-  exports) follows. Holds and alerts are in newtons because the pipeline decided them; after
-  a recalibration they can be replaced with :meth:`SessionStore.replace_holds` /
-  :meth:`SessionStore.replace_alerts`.
+  exports) follows. Holds and alerts are in newtons because the pipeline decided them; a
+  recalibration replaces them together with the calibration
+  (:meth:`SessionStore.apply_recalibration`, computed by :mod:`logger.recalibrate`).
 - Samples live in chunks (numpy int32 ``raw`` and float64 ``t_s`` as BLOBs), a few hundred
   to a few thousand rows each, so loading a time range reads a few BLOBs, not rows per
   sample. A multi-resolution min/max summary of raw channel 0 (bucket widths 0.1 s × 4^k)
@@ -29,6 +29,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import logging
@@ -202,6 +203,18 @@ def default_db_path() -> Path:
     return base / "pressure-logger" / "sessions.sqlite3"
 
 
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--db PATH`` option every command shares: a ``Path`` with ``~`` expanded, and
+    :func:`default_db_path` when not given (resolved as the parser is built)."""
+    parser.add_argument(
+        "--db",
+        type=lambda text: Path(text).expanduser(),
+        default=default_db_path(),
+        metavar="PATH",
+        help=f"session library (SQLite; default: ${DB_ENV_VAR} or the user data directory)",
+    )
+
+
 def counts_to_n(raw: np.ndarray, cal: CalibrationInfo) -> np.ndarray:
     """ADC counts → newtons with a session's stored calibration record: the calibration
     package's model does the arithmetic, so live and stored forces cannot disagree."""
@@ -245,6 +258,7 @@ class SessionRecord:
     status: SessionStatus
     ended_at: str | None
     stats: SessionStats
+    last_t_s: float | None = None  # device time of the last stored sample (None: no samples)
     marks: list[Mark] = field(default_factory=list)
     holds: list[Hold] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
@@ -261,6 +275,32 @@ def _duration_s(samples: int, last_t_s: float | None, rate_hz: float) -> float:
     if not samples or last_t_s is None:
         return 0.0
     return round(float(last_t_s) + (1.0 / rate_hz if rate_hz > 0 else 0.0), 6)
+
+
+def _stored_stats(stats_json: str | None) -> SessionStats | None:
+    """The stats a finished session was closed with (None while recording)."""
+    return _from_dict(SessionStats, json.loads(stats_json)) if stats_json else None
+
+
+def _committed_stats(c: sqlite3.Connection, pk: int) -> SessionStats:
+    """Stats of what is committed so far (a recording, or a session finished without)."""
+    samples, last_t_s, device, lost, crc, reconnects = c.execute(
+        "SELECT samples, last_t_s, device, "
+        "(SELECT coalesce(sum(lost_samples), 0) FROM gaps WHERE session_pk = s.pk), "
+        "(SELECT count(*) FROM gaps WHERE session_pk = s.pk AND cause = ?), "
+        "(SELECT count(*) FROM reconnects WHERE session_pk = s.pk) "
+        "FROM sessions s WHERE pk = ?",
+        (GapCause.CRC.value, pk),
+    ).fetchone()
+    rate_hz = float(json.loads(device).get("rate_hz") or 0.0)
+    return SessionStats(
+        samples=int(samples),
+        duration_s=_duration_s(samples, last_t_s, rate_hz),
+        rate_hz=rate_hz,
+        lost_samples=int(lost),
+        crc_errors=int(crc),
+        reconnects=int(reconnects),
+    )
 
 
 def _utc_now_iso() -> str:
@@ -463,34 +503,14 @@ class SessionStore:
         pk = self._pk(sid)
         with self._tx() as c:
             row = c.execute(
-                "SELECT samples, last_t_s, device, heartbeat_unix, status FROM sessions "
-                "WHERE pk = ?",
-                (pk,),
+                "SELECT heartbeat_unix, status FROM sessions WHERE pk = ?", (pk,)
             ).fetchone()
-            if row[4] != SessionStatus.RECORDING.value:
+            if row[1] != SessionStatus.RECORDING.value:
                 return
-            lost = c.execute(
-                "SELECT coalesce(sum(lost_samples), 0) FROM gaps WHERE session_pk = ?", (pk,)
-            ).fetchone()[0]
-            crc = c.execute(
-                "SELECT count(*) FROM gaps WHERE session_pk = ? AND cause = ?",
-                (pk, GapCause.CRC.value),
-            ).fetchone()[0]
-            reconnects = c.execute(
-                "SELECT count(*) FROM reconnects WHERE session_pk = ?", (pk,)
-            ).fetchone()[0]
-            rate_hz = float(json.loads(row[2]).get("rate_hz") or 0.0)
-            stats = SessionStats(
-                samples=int(row[0]),
-                duration_s=_duration_s(row[0], row[1], rate_hz),
-                rate_hz=rate_hz,
-                lost_samples=int(lost),
-                crc_errors=int(crc),
-                reconnects=int(reconnects),
-            )
+            stats = _committed_stats(c, pk)
             ended = (
-                datetime.fromtimestamp(row[3], UTC).isoformat(timespec="milliseconds")
-                if row[3]
+                datetime.fromtimestamp(row[0], UTC).isoformat(timespec="milliseconds")
+                if row[0]
                 else None
             )
             c.execute(
@@ -570,15 +590,7 @@ class SessionStore:
         status = SessionStatus(status)
         with self._tx() as c:
             if stats is None:
-                row = c.execute(
-                    "SELECT samples, last_t_s, device FROM sessions WHERE pk = ?", (pk,)
-                ).fetchone()
-                rate_hz = float(json.loads(row[2]).get("rate_hz") or 0.0)
-                stats = SessionStats(
-                    samples=int(row[0]),
-                    duration_s=_duration_s(row[0], row[1], rate_hz),
-                    rate_hz=rate_hz,
-                )
+                stats = _committed_stats(c, pk)
             c.execute(
                 "UPDATE sessions SET status = ?, stats = ?, ended_at = ?, owner_pid = NULL, "
                 "heartbeat_unix = ? WHERE pk = ?",
@@ -594,9 +606,8 @@ class SessionStore:
     def set_calibration(self, sid: str, cal: CalibrationInfo) -> None:
         """Replace a session's calibration; forces, overview and exports follow at once.
 
-        Holds and alerts were decided in newtons with the old calibration: recompute them
-        from :meth:`load_forces` and store them with :meth:`replace_holds` /
-        :meth:`replace_alerts`.
+        Holds and alerts were decided in newtons with the old calibration: to replace them
+        in the same transaction use :meth:`apply_recalibration`.
         """
         _check_calibration(cal)
         pk = self._pk(sid)
@@ -605,21 +616,6 @@ class SessionStore:
                 "UPDATE sessions SET calibration = ? WHERE pk = ?",
                 (json.dumps(dataclasses.asdict(cal)), pk),
             )
-
-    def set_details(
-        self,
-        sid: str,
-        *,
-        client: str | None = None,
-        therapist: str | None = None,
-        notes: str | None = None,
-    ) -> None:
-        """Edit the descriptive fields afterwards (None leaves a field unchanged)."""
-        pk = self._pk(sid)
-        with self._tx() as c:
-            for column, value in (("client", client), ("therapist", therapist), ("notes", notes)):
-                if value is not None:
-                    c.execute(f"UPDATE sessions SET {column} = ? WHERE pk = ?", (value, pk))
 
     def set_device(self, sid: str, device: DeviceInfo) -> None:
         """Replace the session's device record (e.g. with the clock drift measured by the
@@ -632,12 +628,10 @@ class SessionStore:
             )
 
     def delete_session(self, sid: str) -> None:
+        """Delete a session; its samples, summary and events go with it (ON DELETE CASCADE,
+        with ``foreign_keys`` on in every connection :meth:`_connect` opens)."""
         pk = self._pk(sid)
         with self._tx() as c:
-            for table in ("points", "marks", "holds", "alerts", "gaps", "reconnects"):
-                c.execute(f"DELETE FROM {table} WHERE session_pk = ?", (pk,))
-            c.execute("DELETE FROM chunks WHERE session_pk = ?", (pk,))
-            c.execute("DELETE FROM summary WHERE session_pk = ?", (pk,))
             c.execute("DELETE FROM sessions WHERE pk = ?", (pk,))
         self._pk_cache.pop(sid, None)
 
@@ -697,6 +691,22 @@ class SessionStore:
             c.execute("DELETE FROM alerts WHERE session_pk = ?", (pk,))
             _insert_events(c, pk, alerts=alerts)
 
+    def apply_recalibration(
+        self, sid: str, cal: CalibrationInfo, holds: Sequence[Hold], alerts: Sequence[Alert]
+    ) -> None:
+        """Set a session's calibration and replace its holds and alerts (recomputed with
+        that calibration) in one transaction: all three change, or none."""
+        _check_calibration(cal)
+        pk = self._pk(sid)
+        with self._tx() as c:
+            c.execute(
+                "UPDATE sessions SET calibration = ? WHERE pk = ?",
+                (json.dumps(dataclasses.asdict(cal)), pk),
+            )
+            c.execute("DELETE FROM holds WHERE session_pk = ?", (pk,))
+            c.execute("DELETE FROM alerts WHERE session_pk = ?", (pk,))
+            _insert_events(c, pk, holds=holds, alerts=alerts)
+
     # ------------------------------------------------------------------ reading
     def list_sessions(
         self,
@@ -736,41 +746,36 @@ class SessionStore:
             where.append("s.status = ?")
             params.append(SessionStatus(status).value)
         sql = (
-            "SELECT s.id, s.started_at, s.status, s.client, s.therapist, s.stats, s.samples, "
-            "s.last_t_s, s.ended_at, s.device, "
+            "SELECT s.pk, s.id, s.started_at, s.status, s.client, s.therapist, s.stats, "
+            "s.ended_at, s.device, "
             "(SELECT count(*) FROM holds h WHERE h.session_pk = s.pk), "
-            "(SELECT count(*) FROM alerts a WHERE a.session_pk = s.pk), "
-            "(SELECT coalesce(sum(lost_samples), 0) FROM gaps g WHERE g.session_pk = s.pk) "
+            "(SELECT count(*) FROM alerts a WHERE a.session_pk = s.pk) "
             "FROM sessions s"
         )
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY s.started_unix, s.id"
+        out = []
         with self._lock:
             rows = self._conn.execute(sql, params).fetchall()
-        out = []
-        for sid, started, st, cl, th, stats_json, samples, last_t, ended, dev, nh, na, lost in rows:
-            stats = json.loads(stats_json) if stats_json else {}
-            device = json.loads(dev)
-            rate_hz = float(device.get("rate_hz") or 0.0)
-            out.append(
-                SessionSummary(
-                    id=sid,
-                    started_at=started,
-                    status=SessionStatus(st),
-                    client=cl,
-                    therapist=th,
-                    duration_s=float(
-                        stats.get("duration_s", _duration_s(samples, last_t, rate_hz))
-                    ),
-                    holds=int(nh),
-                    alerts=int(na),
-                    samples=int(stats.get("samples", samples)),
-                    ended_at=ended,
-                    device_uid=device.get("uid"),
-                    lost_samples=int(stats.get("lost_samples", lost)),
+            for pk, sid, started, st, cl, th, stats_json, ended, dev, nh, na in rows:
+                stats = _stored_stats(stats_json) or _committed_stats(self._conn, pk)
+                out.append(
+                    SessionSummary(
+                        id=sid,
+                        started_at=started,
+                        status=SessionStatus(st),
+                        client=cl,
+                        therapist=th,
+                        duration_s=stats.duration_s,
+                        holds=int(nh),
+                        alerts=int(na),
+                        samples=stats.samples,
+                        ended_at=ended,
+                        device_uid=json.loads(dev).get("uid"),
+                        lost_samples=stats.lost_samples,
+                    )
                 )
-            )
         return out
 
     def load_session(self, sid: str) -> SessionRecord:
@@ -780,9 +785,10 @@ class SessionStore:
             c = self._conn
             row = c.execute(
                 "SELECT started_at, ended_at, status, client, therapist, notes, device, "
-                "calibration, config, stats, samples, last_t_s FROM sessions WHERE pk = ?",
+                "calibration, config, stats, last_t_s FROM sessions WHERE pk = ?",
                 (pk,),
             ).fetchone()
+            stats = _stored_stats(row[9]) or _committed_stats(c, pk)  # recording: so far
             points = [
                 _point_from_dict(json.loads(d))
                 for (d,) in c.execute(
@@ -828,16 +834,6 @@ class SessionStore:
         started, ended, status, client, therapist, notes = row[:6]
         device = _from_dict(DeviceInfo, json.loads(row[6]))
         cal = _from_dict(CalibrationInfo, json.loads(row[7]))
-        if row[9]:
-            stats = _from_dict(SessionStats, json.loads(row[9]))
-        else:  # still recording: what is committed so far
-            stats = SessionStats(
-                samples=int(row[10]),
-                duration_s=_duration_s(row[10], row[11], device.rate_hz),
-                rate_hz=device.rate_hz,
-                lost_samples=sum(g.lost_samples for g in gaps),
-                reconnects=len(reconnects),
-            )
         meta = SessionMeta(
             started_at=started,
             device=device,
@@ -854,6 +850,7 @@ class SessionStore:
             status=SessionStatus(status),
             ended_at=ended,
             stats=stats,
+            last_t_s=row[10],
             marks=marks,
             holds=holds,
             alerts=alerts,
@@ -1141,84 +1138,6 @@ def _insert_events(
             "INSERT INTO reconnects (session_pk, at, t_s) VALUES (?,?,?)",
             [(pk, at, t) for at, t in reconnects],
         )
-
-
-def recompute_events(
-    store: SessionStore, sid: str, *, save: bool = True
-) -> tuple[list[Hold], list[Alert]]:
-    """Re-run hold detection and limits over a stored session with its current calibration.
-
-    For use after :meth:`SessionStore.set_calibration`: replays the stored samples, marks
-    and gaps through :class:`logger.pipeline.Pipeline` with the session's own config and
-    point plan, and (``save=True``) replaces the session's holds and alerts with the result.
-    Marks are kept as recorded.
-    """
-    from .config import Config  # the pipeline sits above the store: import it lazily
-    from .pipeline import Pipeline
-    from .points import PointPlan
-
-    rec = store.load_session(sid)
-    config = Config.from_dict(rec.meta.config, source=f"session {sid} config")
-    pipeline = Pipeline(config, PointPlan(list(rec.meta.points), config.limits))
-    cal = rec.meta.calibration
-    # (time, order, action): gaps before marks before samples at the same instant
-    events = sorted(
-        [(g.start_s, 0, g) for g in rec.gaps] + [(m.t_s, 1, m) for m in rec.marks],
-        key=lambda e: (e[0], e[1]),
-    )
-    holds: list[Hold] = []
-    alerts: dict[int, Alert] = {}  # by identity: unlinked alerts come back a second time
-
-    def collect(out: Any) -> None:
-        holds.extend(out.holds)
-        for a in (*out.alerts, *out.unlinked_alerts):
-            alerts[id(a)] = a
-
-    def apply(event: Mark | Gap) -> None:
-        if isinstance(event, Gap):
-            collect(pipeline.gap(event.start_s, event.end_s))
-        elif event.point_index is not None and event.point_index < len(pipeline.points):
-            pipeline.jump(event.point_index, event.t_s, event.source)
-        else:
-            pipeline.mark(event.t_s, event.source)
-
-    k = 0
-    for block in store.iter_chunks(sid):
-        force = counts_to_n(block.raw, cal)
-        start = 0
-        while k < len(events) and events[k][0] <= block.t_s[-1]:
-            cut = int(np.searchsorted(block.t_s, events[k][0], side="left"))
-            if cut > start:
-                part = slice(start, cut)
-                collect(
-                    pipeline.process(
-                        SampleBlock(
-                            block.first_index + start, block.t_s[part], block.raw[part], force[part]
-                        )
-                    )
-                )
-                start = cut
-            apply(events[k][2])
-            k += 1
-        if start < len(block):
-            collect(
-                pipeline.process(
-                    SampleBlock(
-                        block.first_index + start,
-                        block.t_s[start:],
-                        block.raw[start:],
-                        force[start:],
-                    )
-                )
-            )
-    for _, _, event in events[k:]:
-        apply(event)
-    collect(pipeline.finish())
-    alert_list = sorted(alerts.values(), key=lambda a: a.t_s)
-    if save:
-        store.replace_holds(sid, holds)
-        store.replace_alerts(sid, alert_list)
-    return holds, alert_list
 
 
 # ---------------------------------------------------------------------- the writer

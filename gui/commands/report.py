@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from logger.errors import BadInput
+from logger.store import add_db_argument
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("session", metavar="SESSION", help="session id (see `sessions`)")
     p.add_argument("--out", required=True, metavar="FILE.pdf", help="the PDF to write")
     p.add_argument("--reference", metavar="SESSION", help="reference (expert) session id")
-    p.add_argument("--db", metavar="PATH", help="session database (default: user data dir)")
+    add_db_argument(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from logger.store import SessionStore, default_db_path
+    from logger.store import SessionStore
 
-    db = Path(args.db) if args.db else default_db_path()
+    db = args.db
     if not db.is_file():
         raise BadInput(f"--db {db}: no such session database")
     out = Path(args.out)

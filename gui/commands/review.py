@@ -7,23 +7,23 @@ and the comparison with a reference session (also reachable from the live window
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from logger.errors import BadInput
+from logger.store import add_db_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("review", help="open the session library and review window")
     p.add_argument("session", nargs="?", metavar="SESSION", help="session to open first")
     p.add_argument("--reference", metavar="SESSION", help="reference (expert) session id")
-    p.add_argument("--db", metavar="PATH", help="session database (default: user data dir)")
+    add_db_argument(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from logger.store import SessionStore, default_db_path
+    from logger.store import SessionStore
 
-    db = Path(args.db) if args.db else default_db_path()
+    db = args.db
     if not db.is_file():
         raise BadInput(f"--db {db}: no such session database")
     store = SessionStore(db)

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from ..errors import BadInput, DeviceError
+from ..store import add_db_argument
 
 NO_DATA_S = 10.0  # host seconds without a sample before the device counts as gone
 STORE_CAL_FLUSH_S = 0.5  # host seconds the reader gets to write STORE_CAL before it stops
@@ -45,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="accept each next stable plateau that differs from the previous one",
     )
-    p.add_argument("--db", type=Path, help="session library (SQLite); default: user data dir")
+    add_db_argument(p)
     p.add_argument(
         "--window-s",
         type=float,
@@ -98,15 +99,14 @@ def run(args: argparse.Namespace) -> int:
     from calibration.store import CalibrationStore
     from firmware_protocol.messages import Capability, StoreCal
 
-    from ..acquisition import Acquisition, LinkState
-    from ..store import default_db_path
+    from ..acquisition import Acquisition
 
     masses = parse_masses(args.masses_kg)
     if not (args.window_s > 0 and args.window_s <= 30):
         raise BadInput(f"--window-s: {args.window_s} must be in (0, 30] seconds")
     if not args.timeout_s > args.window_s:
         raise BadInput(f"--timeout-s: {args.timeout_s} must be longer than --window-s")
-    db_path = Path(args.db or default_db_path())
+    db_path = args.db
     check_db_path(db_path)  # a bad --db fails before the device; created only to store
     tty = sys.stderr.isatty()
 
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.auto:
             keys = queue.SimpleQueue()
             threading.Thread(target=_stdin_lines, args=(keys,), daemon=True).start()
-        _collect(proc, acq, blocks, keys, tty, LinkState, early)
+        _collect(proc, acq, blocks, keys, tty, early)
 
         fit = proc.fit()
         for line in fit.report_lines():
@@ -192,7 +192,7 @@ def _measure_rate_hz(blocks: queue.SimpleQueue, acq, seen: list) -> float:
     raise DeviceError(f"too few samples from '{acq.port}' to tell its sampling rate")
 
 
-def _prompt(proc, tty: bool) -> None:
+def _prompt(proc) -> None:
     m = proc.current_mass_kg
     if m is None:
         return
@@ -222,11 +222,13 @@ def _status(proc, tty: bool) -> None:
           end="", file=sys.stderr, flush=True)  # fmt: skip
 
 
-def _collect(proc, acq, blocks, keys, tty: bool, LinkState, early: list) -> None:  # noqa: N803
+def _collect(proc, acq, blocks, keys, tty: bool, early: list) -> None:
     """Feed blocks to the procedure until every mass is accepted."""
     from calibration.models import CalibrationError
 
-    _prompt(proc, tty)
+    from ..acquisition import LinkState
+
+    _prompt(proc)
     last_data = time.monotonic()
     last_status = 0.0
     while not proc.done:
@@ -243,7 +245,7 @@ def _collect(proc, acq, blocks, keys, tty: bool, LinkState, early: list) -> None
             accepted = proc.feed(block.t_s, block.raw)
             _report(accepted, tty)
             if proc.current_index != before:
-                _prompt(proc, tty)
+                _prompt(proc)
         elif acq.state is LinkState.FAILED or not acq.running:
             err = acq.error
             if isinstance(err, BadInput | DeviceError):
@@ -263,7 +265,7 @@ def _collect(proc, acq, blocks, keys, tty: bool, LinkState, early: list) -> None
             point = proc.request_accept()
             if point is not None:
                 _report([point], tty)
-                _prompt(proc, tty)
+                _prompt(proc)
         if time.monotonic() - last_status > 0.1:
             last_status = time.monotonic()
             _status(proc, tty)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import BadInput
 from ..export import ExportFormat, export_session
-from ..store import SessionStore, default_db_path
+from ..store import SessionStore, add_db_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,15 +24,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="csv: one row per sample; json: pressure-logger/session-v1; edf: EDF+",
     )
     p.add_argument("--out", required=True, metavar="FILE", help="file to write")
-    p.add_argument("--db", help="session library (default: user data directory)")
+    add_db_argument(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    db = Path(args.db).expanduser() if args.db else default_db_path()
-    if not db.exists():
-        raise BadInput(f"unknown session {args.session!r} (no session library at {db})")
-    with SessionStore(db) as store:
+    if not args.db.exists():
+        raise BadInput(f"unknown session {args.session!r} (no session library at {args.db})")
+    with SessionStore(args.db) as store:
         out = export_session(store, args.session, Path(args.out).expanduser(), args.format)
     print(out)
     return 0

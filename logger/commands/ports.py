@@ -7,11 +7,13 @@ import json
 
 from serial.tools import list_ports
 
+from ..store import add_db_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ports", help="list serial ports (USB VID:PID, serial number)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--db", help="accepted like every command's; ports use no library")
+    add_db_argument(p)  # accepted like every command's; ports use no library
     p.set_defaults(run=run)
 
 

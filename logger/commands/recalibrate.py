@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..store import SessionStore, add_db_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recalibrate", help="re-derive a session's forces with another calibration")
@@ -17,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--calibration", type=int, metavar="ID",
         help="a stored calibration id (default: the device's newest)",
     )  # fmt: skip
-    p.add_argument("--db", help="session library (default: user data directory)")
+    add_db_argument(p)
     p.set_defaults(run=run)
 
 
@@ -25,24 +27,21 @@ def run(args: argparse.Namespace) -> int:
     from calibration.store import CalibrationStore
 
     from ..errors import BadInput
-    from ..store import SessionStore, default_db_path, recompute_events
+    from ..recalibrate import recalibrate
 
-    db = args.db or default_db_path()
-    store = SessionStore(db)
-    rec = store.load_session(args.session)  # unknown id: BadInput, nothing written
-    before = rec.meta.calibration
-    uid = rec.meta.device.uid
-    cals = CalibrationStore(db)
-    if args.calibration is not None:
-        cal = cals.get(args.calibration).calibration
-    else:
-        newest = cals.latest(uid)
-        if newest is None:
-            raise BadInput(f"no stored calibration for device '{uid}' in {db}")
-        cal = newest
-    info = cal.to_info()
-    store.set_calibration(args.session, info)
-    holds, alerts = recompute_events(store, args.session)
+    with SessionStore(args.db) as store:
+        rec = store.load_session(args.session)  # unknown id: BadInput, nothing written
+        before = rec.meta.calibration
+        uid = rec.meta.device.uid
+        cals = CalibrationStore(args.db)  # a connection per query: nothing to close
+        if args.calibration is not None:
+            cal = cals.get(args.calibration).calibration
+        else:
+            cal = cals.latest(uid)
+            if cal is None:
+                raise BadInput(f"no stored calibration for device '{uid}' in {args.db}")
+        info = cal.to_info()
+        holds, alerts = recalibrate(store, args.session, info)
     print(f"session {args.session}: calibration {before.source} → {info.source} "
           f"({info.counts_per_n:.2f} counts/N, zero {info.offset_counts:.0f})")  # fmt: skip
     print(f"holds: {len(holds)}  alerts: {len(alerts)}")

@@ -14,9 +14,9 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from ..errors import BadInput, DeviceError
+from ..store import add_db_argument
 
 CALIBRATION_MAX_AGE_DAYS = 30
 
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("record", help="record a session from a device (no GUI)")
     p.add_argument("--port", required=True, help="device, pyserial URL or sim://…")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="device-time length")
-    p.add_argument("--db", help="session library (default: user data directory)")
+    add_db_argument(p)
     p.add_argument("--config", help="configuration TOML (DESIGN.md §5)")
     p.add_argument("--points", help='point plan, e.g. "Upper trapezius L;Upper trapezius R"')
     p.add_argument("--client", help="client pseudonym")
@@ -61,16 +61,16 @@ def _calibration_warning(live) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     # heavy imports here, so that `pressure-logger --help` and other commands stay quick
-    from ..config import default_config, load_config, parse_points_arg
+    from ..config import Config, load_config, parse_points_arg
     from ..live import LiveSession
     from ..records import MarkSource
-    from ..store import SessionStore, default_db_path
+    from ..store import SessionStore
 
     if args.duration is not None and not args.duration > 0:
         raise BadInput(f"--duration must be a positive number of seconds, not {args.duration}")
-    config = load_config(args.config) if args.config else default_config()
+    config = load_config(args.config) if args.config else Config()
     points = parse_points_arg(args.points) if args.points is not None else config.points
-    db = Path(args.db) if args.db else default_db_path()
+    db = args.db
     if db.exists():  # refuse a broken or foreign library before touching the device
         SessionStore(db).close()
     tty = sys.stderr.isatty()

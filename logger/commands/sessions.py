@@ -10,9 +10,8 @@ import argparse
 import dataclasses
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
-from ..store import SessionStore, SessionSummary, default_db_path
+from ..store import SessionStore, SessionSummary, add_db_argument
 
 COLUMNS = (
     "ID",
@@ -31,7 +30,7 @@ RIGHT = {"DURATION", "HOLDS", "ALERTS", "SAMPLES", "LOST"}
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sessions", help="list recorded sessions")
-    p.add_argument("--db", help="session library (default: user data directory)")
+    add_db_argument(p)
     p.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     p.add_argument("--therapist", help="only sessions by this therapist/trainee")
     p.add_argument("--client", help="only sessions of this client")
@@ -86,14 +85,8 @@ def _utc(iso: str) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def summary_dict(row: SessionSummary) -> dict:
-    d = dataclasses.asdict(row)
-    d["status"] = row.status.value
-    return d
-
-
 def run(args: argparse.Namespace) -> int:
-    db = Path(args.db).expanduser() if args.db else default_db_path()
+    db = args.db
     rows: list[SessionSummary] = []
     if db.exists():
         with SessionStore(db) as store:
@@ -105,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 until=args.until,
             )
     if args.json:
-        print(json.dumps([summary_dict(r) for r in rows], indent=2))
+        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
     elif rows:
         print(format_table(rows))
     else:

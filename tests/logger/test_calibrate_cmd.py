@@ -17,44 +17,7 @@ from calibration.store import CalibrationStore
 from calibration.tare import Tare
 from logger.acquisition import Acquisition
 from logger.cli import main
-
-TRUE_GAIN = 4000.0
-TRUE_ZERO = 120000
-DEVICE = f"""
-[device]
-uid = "SIM-ACC-0001"
-rate_hz = 1000
-counts_per_n = {TRUE_GAIN}
-offset_counts = {TRUE_ZERO}
-factory_counts_per_n = {TRUE_GAIN * 1.075}
-factory_offset_counts = {TRUE_ZERO + 6000}
-noise_n = 0.1
-"""
-STACKED = (
-    DEVICE + "\n[therapist]\ntremor_n = 0.0\n" + '\n[[steps]]\naction = "rest"\nseconds = 2.0\n'
-)
-STACKED += "".join(
-    f'\n[[steps]]\naction = "load"\nmass_kg = {m}\nseconds = 3.0\n' for m in (0.5, 1.0, 2.0)
-)
-STACKED += '\n[[steps]]\naction = "rest"\nseconds = 2.0\n'
-HOLD = (
-    DEVICE
-    + """
-[therapist]
-seed = 3
-tremor_n = 0.3
-
-[[steps]]
-action = "rest"
-seconds = 1.0
-
-[[steps]]
-action = "hold"
-force_n = 30.0
-ramp_s = 1.0
-seconds = 10.0
-"""
-)
+from tests.scenarios import DEVICE, HOLD, STACKED, TRUE_GAIN
 
 
 def scenario(tmp_path: Path, name: str, text: str) -> str:

@@ -218,7 +218,7 @@ def test_export_edf_unknown_session_writes_nothing(tmp_path):
     out = tmp_path / "nothing.edf"
     with pytest.raises(BadInput, match="nope"):
         export_edf(store, "nope", out)
-    assert not out.exists() and not list(tmp_path.glob(".*tmp"))
+    assert not out.exists() and not list(tmp_path.glob(".*"))  # no temporary either
     store.close()
 
 

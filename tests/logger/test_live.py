@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from logger.config import default_config
+from logger.config import Config
 from logger.live import DeviceNotice, LiveSession, limit_notice, wait_until
 
 
@@ -20,7 +20,7 @@ def test_the_device_buzzer_and_the_end_of_a_script_reach_the_window_in_words(tmp
         '[[steps]]\naction = "hold"\nforce_n = 45.0\nseconds = 3.0\n'
         '[[steps]]\naction = "rest"\nseconds = 1.0\n'
     )
-    live = LiveSession(f"sim://buzz?scenario={path}&speed=0", default_config())
+    live = LiveSession(f"sim://buzz?scenario={path}&speed=0", Config())
     live.start()
     try:
         assert wait_until(live.finished.is_set, 20.0)

@@ -6,7 +6,8 @@ import pytest
 
 from logger.cli import main
 from logger.store import SessionStore
-from tests.logger.test_calibrate_cmd import HOLD, STACKED, sim_url
+from tests.logger.test_calibrate_cmd import sim_url
+from tests.scenarios import HOLD, STACKED
 
 
 def _record(tmp_path, db, capsys) -> str:

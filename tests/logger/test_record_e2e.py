@@ -21,7 +21,7 @@ import serial
 
 from firmware_protocol.sim.protocol_sim import registered_device
 from logger.cli import main
-from logger.config import default_config
+from logger.config import Config
 from logger.live import LiveSession, wait_until
 from logger.records import AlertKind, GapCause, MarkSource, SessionStatus
 from logger.store import SessionStore
@@ -157,7 +157,7 @@ def test_record_through_a_real_pty_at_real_time(scenario_file, db_path):
 def test_corruption_and_unplug_are_counted_exactly(scenario_file, db_path):
     url = (f"sim://faulty?scenario={scenario_file}&speed=0&seed=3"
            "&corrupt=0.0005&drop=0.0002&unplug_at_s=12.0&unplug_for_s=1.5")  # fmt: skip
-    live = LiveSession(url, default_config(), db_path=db_path)
+    live = LiveSession(url, Config(), db_path=db_path)
     live.arm_recording(points=[])
     live.start()
     try:
@@ -365,7 +365,7 @@ def test_a_point_marked_before_recording_is_where_the_session_starts(tmp_path, d
         '[[steps]]\naction = "hold"\nforce_n = 20.0\nramp_s = 0.5\nseconds = 2.5\n'
     )
     plan = [Point(0, "Upper trapezius L"), Point(1, "Upper trapezius R")]
-    live = LiveSession(f"sim://mark-first?scenario={path}&speed=1", default_config(),
+    live = LiveSession(f"sim://mark-first?scenario={path}&speed=1", Config(),
                        db_path=db_path, points=plan)  # fmt: skip
     live.start()
     try:

@@ -57,7 +57,7 @@ def test_json_output_and_filters(db_path, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in rows] == [a, b]
     assert rows[0]["status"] == "complete" and rows[0]["holds"] == 2
-    assert rows[1] | {"duration_s": 0.5} == rows[1] and rows[1]["status"] == "interrupted"
+    assert rows[1]["duration_s"] == 0.5 and rows[1]["status"] == "interrupted"
     assert {"id", "started_at", "status", "client", "therapist", "duration_s", "holds",
             "alerts", "samples"} <= rows[0].keys()  # fmt: skip
     assert main(["sessions", "--db", str(db_path), "--json", "--therapist", "Bo"]) == 0

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import logger.store as store_mod
 from logger.errors import BadInput, DeviceError
+from logger.recalibrate import recalibrate, recompute_events
 from logger.records import (
     Alert,
     AlertKind,
@@ -139,9 +140,23 @@ def test_deleted_session_ids_and_keys_are_not_reused(db_path):
     fill(store, a, 0.1)
     other = SessionStore(db_path)  # e.g. a writer that still knows a's key
     other.add_marks(a, [Mark(0.0, None, MarkSource.CLI)])
+    other.add_points(a, [Point(0, "A")])
+    other.add_holds(a, [make_hold(0)])
+    other.add_alerts(a, [Alert(0.05, AlertKind.WARN, 41.0, 0, 0)])
+    other.add_gaps(a, [Gap(0.05, 0.06, 3, GapCause.CRC)])
+    other.add_reconnect(a, t_s=0.06)
+    children = ("points", "marks", "holds", "alerts", "gaps", "reconnects", "chunks", "summary")
+    conn = sqlite3.connect(db_path)
+
+    def rows() -> list[int]:
+        return [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in children]
+
+    assert all(rows())  # every child table holds rows of a
     store.delete_session(a)
     with pytest.raises(BadInput, match="unknown session"):
         store.load_session(a)
+    assert rows() == [0] * len(children)  # ON DELETE CASCADE removed them all
+    conn.close()
     b = store.create_session(make_meta())
     with pytest.raises(sqlite3.IntegrityError):  # not silently added to b
         other.append_samples(a, 0, np.zeros(2), np.zeros(2))
@@ -597,17 +612,34 @@ def test_recompute_after_recalibration(db_path):
     store = SessionStore(db_path)
     sid, holds, alerts = _hold_session(store)
     assert len(holds) == 1 and holds[0].point == "B" and alerts == []
-    same_holds, same_alerts = store_mod.recompute_events(store, sid, save=False)
+    same_holds, same_alerts = recompute_events(store, sid)
     assert same_holds == holds and same_alerts == []
     # the sensor really had half the sensitivity: the hold was 50 N, not 25 N
-    store.set_calibration(sid, CalibrationInfo(2000.0, 120000.0, "stored:9"))
-    new_holds, new_alerts = store_mod.recompute_events(store, sid)
+    cal = CalibrationInfo(2000.0, 120000.0, "stored:9")
+    new_holds, new_alerts = recompute_events(store, sid, cal)
     assert new_holds[0].mean_n == pytest.approx(2 * holds[0].mean_n)
     assert new_holds[0].point_index == 1
     assert {a.kind for a in new_alerts} == {AlertKind.WARN}
+    rec = store.load_session(sid)  # computing wrote nothing
+    assert rec.meta.calibration.source != "stored:9" and rec.holds == holds and rec.alerts == []
+    assert recalibrate(store, sid, cal) == (new_holds, new_alerts)
     rec = store.load_session(sid)
+    assert rec.meta.calibration == cal
     assert rec.holds == new_holds and rec.alerts == new_alerts
     assert len(rec.marks) == 1
+
+
+def test_apply_recalibration_is_one_transaction(db_path):
+    store = SessionStore(db_path)
+    sid, holds, _ = _hold_session(store)
+    before = store.load_session(sid)
+    cal = CalibrationInfo(2000.0, 120000.0, "stored:9")
+    bad_alert = Alert(1.0, "not-a-kind", 1.0, None, None)  # fails after the other writes
+    with pytest.raises(ValueError, match="not-a-kind"):
+        store.apply_recalibration(sid, cal, [make_hold(5)], [bad_alert])
+    after = store.load_session(sid)
+    assert after.meta.calibration == before.meta.calibration
+    assert after.holds == holds and after.alerts == before.alerts
 
 
 def test_idle_writer_keeps_its_heartbeat_fresh(db_path, monkeypatch):
