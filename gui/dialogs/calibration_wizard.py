@@ -42,11 +42,9 @@ from calibration.models import (
     Calibration,
     CalibrationError,
     FitResult,
-    fit_calibration,
     fit_problem,
 )
-from calibration.procedure import parse_masses
-from calibration.stability import StabilityDetector, estimate_noise_counts
+from calibration.procedure import CalibrationProcedure, parse_masses
 from logger.errors import BadInput
 
 from .. import theme
@@ -54,7 +52,6 @@ from .. import theme
 log = logging.getLogger(__name__)
 
 DEFAULT_MASSES = "0, 0.5, 1, 2"
-NOISE_SECONDS = 0.5  # samples used to estimate the noise before the first reading
 WINDOW_S = 1.0  # the settling window
 
 
@@ -109,13 +106,9 @@ class CalibrationWizard(QDialog):
         self.db_path = db_path
         self.on_apply = on_apply
         self.masses_kg: list[float] = []
-        self.readings: list[tuple[float, float]] = []  # (counts, mass_kg)
+        self.procedure: CalibrationProcedure | None = None  # the calibrate command's rules
         self.fit: FitResult | None = None
         self.saved: int | None = None
-        self._noise_buf: list[np.ndarray] = []
-        self._noise_counts: float | None = None
-        self.detector: StabilityDetector | None = None
-        self._last_counts: float | None = None
 
         self.pages = QStackedWidget()
         self.pages.addWidget(self._masses_page())
@@ -225,43 +218,41 @@ class CalibrationWizard(QDialog):
             self.masses_error.setText(str(exc))
             return
         self.masses_error.setText("")
-        self.readings = []
+        self.procedure = CalibrationProcedure(
+            self.masses_kg, self.source.rate_hz, auto=False, window_s=WINDOW_S
+        )
         self.source.read_new()  # discard what came before
         self._show_step()
         self.pages.setCurrentIndex(1)
         self.timer.start()
 
     def _show_step(self) -> None:
-        i = len(self.readings)
-        mass = self.masses_kg[i]
+        proc = self.procedure
+        assert proc is not None
+        i, mass = proc.current_index, proc.current_mass_kg
         what = "Remove everything from the sensor" if mass == 0 else f"Place {mass:g} kg"
         total = f" (total on the sensor: {mass:g} kg)" if i and mass else ""
         self.step_label.setText(f"Mass {i + 1} of {len(self.masses_kg)}: {what}{total}")
         self.accept_button.setEnabled(False)
         self.settle_bar.setValue(0)
-        if self.detector is not None:
-            self.detector.restart()
-        done = [f"{m:8.3f} kg  →  {c:12.1f} counts" for c, m in self.readings]
+        done = [
+            f"{p.mass_kg:8.3f} kg  →  {p.reading.value_counts:12.1f} counts" for p in proc.accepted
+        ]
         self.accepted_label.setText("\n".join(done))
 
     def poll(self) -> None:
-        """Feed new samples to the stability detector; update the settling indicator."""
+        """Feed new samples to the procedure; update the settling indicator."""
+        proc = self.procedure
         t_s, raw = self.source.read_new()
-        if raw.size == 0:
+        if proc is None or raw.size == 0:
             return
-        self._last_counts = float(np.mean(raw[-max(1, raw.size // 4) :]))
-        self.counts_label.setText(f"{self._last_counts:,.0f} counts")
-        if self.detector is None:
-            self._noise_buf.append(raw)
-            collected = np.concatenate(self._noise_buf)
-            if collected.size < max(3, int(self.source.rate_hz * NOISE_SECONDS)):
-                self.settle_label.setText("measuring the noise…")
-                return
-            self._noise_counts = estimate_noise_counts(collected)
-            self.detector = StabilityDetector(self._noise_counts, WINDOW_S, self.source.rate_hz)
-            self._noise_buf = []
-        stable = self.detector.feed(t_s, raw)
-        self.settle_bar.setValue(int(self.detector.progress * 100))
+        proc.feed(t_s, raw)
+        self.counts_label.setText(f"{float(np.mean(raw[-max(1, raw.size // 4) :])):,.0f} counts")
+        if proc.detector is None:
+            self.settle_label.setText("measuring the noise…")
+            return
+        stable = proc.stable
+        self.settle_bar.setValue(int(proc.progress * 100))
         if stable is not None:
             self.settle_label.setText(
                 f"stable: {stable.value_counts:,.1f} ± {stable.stderr_counts:.1f} counts"
@@ -272,32 +263,35 @@ class CalibrationWizard(QDialog):
             self.settle_label.setStyleSheet(f"color: {theme.WARN};")
         self.accept_button.setEnabled(stable is not None)
 
-    @property
-    def stable_counts(self) -> float | None:
-        current = self.detector.current if self.detector is not None else None
-        return None if current is None else current.value_counts
-
     def accept_reading(self) -> None:
-        counts = self.stable_counts
-        if counts is None:
+        proc = self.procedure
+        if proc is None:
             return
-        self.readings.append((counts, self.masses_kg[len(self.readings)]))
-        if len(self.readings) < len(self.masses_kg):
-            self._show_step()
-        else:
+        try:
+            proc.accept_current()  # refuses a reading unchanged since the previous mass
+        except CalibrationError as exc:
+            self.settle_label.setText(str(exc))
+            self.settle_label.setStyleSheet(f"color: {theme.WARN};")
+            return
+        if proc.done:
             self.timer.stop()
             self.show_fit()
+        else:
+            self._show_step()
 
     def redo_previous(self) -> None:
-        if self.readings:
-            self.readings.pop()
-        self._show_step()
+        proc = self.procedure
+        if proc is not None and proc.accepted:
+            proc.undo()
+        if proc is not None:
+            self._show_step()
 
     def show_fit(self) -> None:
         self.pages.setCurrentIndex(2)
         self.result_table.setRowCount(0)
+        assert self.procedure is not None
         try:
-            self.fit = fit_calibration(self.readings)
+            self.fit = self.procedure.fit()
         except CalibrationError as exc:
             self.fit = None
             self.result_error.setText(str(exc))

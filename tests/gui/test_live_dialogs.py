@@ -187,3 +187,33 @@ def test_wizard_will_not_save_a_fit_that_cannot_be_a_calibration(qtbot, db_path)
     assert not wizard.save_button.isEnabled()
     wizard.save()
     assert wizard.saved is None and CalibrationStore(db_path).latest(PlateauSource.uid) is None
+
+
+def test_wizard_refuses_a_reading_unchanged_since_the_previous_mass_and_can_redo(qtbot):
+    """The same rules as `calibrate`: the wizard drives calibration.procedure."""
+    source = PlateauSource()
+    wizard = CalibrationWizard(source, db_path=None)
+    qtbot.addWidget(wizard)
+    wizard.masses_edit.setText("0, 0.5, 1")
+    wizard.start_readings()
+
+    def settle() -> None:
+        for _ in range(30):
+            wizard.poll()
+            if wizard.accept_button.isEnabled():
+                return
+        raise AssertionError("never settled")
+
+    settle()
+    wizard.accept_reading()  # 0 kg
+    settle()  # …but nobody placed the 0.5 kg
+    wizard.accept_reading()
+    assert "unchanged since 0 kg" in wizard.settle_label.text()
+    assert len(wizard.procedure.accepted) == 1
+    source.mass_kg = 0.5
+    settle()
+    wizard.accept_reading()
+    assert len(wizard.procedure.accepted) == 2
+    wizard.redo_previous()  # take the 0.5 kg reading back
+    assert [p.mass_kg for p in wizard.procedure.accepted] == [0.0]
+    assert wizard.step_label.text().startswith("Mass 2 of 3")
