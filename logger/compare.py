@@ -334,14 +334,6 @@ def progress(
     return entries
 
 
-def session_forces(store: object, sid: str, t0_s: float | None, t1_s: float | None):
-    """``(t_s, force_n)`` of a stored session between two times: ``store.load_forces``.
-
-    Kept only until its last caller (export_edf) calls ``load_forces`` itself.
-    """
-    return store.load_forces(sid, t0_s, t1_s)  # type: ignore[attr-defined]
-
-
 def session_data_from_store(store: object, sid: str, *, dt_s: float = DEFAULT_DT_S) -> SessionData:
     """Load one stored session's holds and aligned curves (only the hold windows are read)."""
     rec = store.load_session(sid)  # type: ignore[attr-defined]
