@@ -10,8 +10,10 @@ Accepted lines (CRLF or LF; CR alone is treated as whitespace)::
     123456,-17,0.5          numbers separated by commas, semicolons, spaces or tabs
     raw:123456 force:12.5   Arduino Serial Plotter "label:value" pairs (also "label: value")
 
-Anything else (a banner such as ``HX711 ready``, a half line, a non-ASCII byte) is counted
-in ``stats.bad_lines`` and skipped; ``feed`` never raises.
+Anything else (a banner such as ``HX711 ready``, a half line, a non-ASCII byte, a value
+that is not finite or does not fit a signed 32-bit count, and, once ``channels`` is set, a
+line with another number of values) is counted in ``stats.bad_lines`` and skipped; ``feed``
+never raises.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 256  # a longer line is not a numeric reading: counted bad, skipped
+COUNT_MIN, COUNT_MAX = -(2**31), 2**31 - 1  # a value is recorded as a signed 32-bit count
 
 _SEPARATORS = re.compile(rb"[,;\s]+")
 _LABEL_COLON = re.compile(rb":\s+")  # "label: value" -> "label:value"
@@ -81,6 +84,7 @@ class TextLineDecoder:
         self._buf = bytearray()
         self._skipping = resync
         self._overlong = False
+        self.channels: int | None = None  # values per line, once known; others are bad
         self.labels: list[str | None] = []
         self.stats = TextStats()
 
@@ -128,14 +132,23 @@ class TextLineDecoder:
                 st.empty_lines += 1
                 continue
             parsed = parse_line(line)
-            if parsed is None:
+            if parsed is None or not self._fits(parsed[0]):
                 st.bad_lines += 1
-                log.debug("not a numeric line: %r", line[:80])
+                log.debug("not a usable numeric line: %r", line[:80])
                 continue
             rows.append(parsed[0])
             self.labels = parsed[1]
         st.lines += len(rows)
         return rows
+
+    def _fits(self, values: np.ndarray) -> bool:
+        """Whether a row can be recorded: the expected number of values, each a finite
+        number that rounds into a signed 32-bit count."""
+        if self.channels is not None and len(values) != self.channels:
+            return False
+        rounded = np.round(values)
+        return bool(np.all(np.isfinite(values)) and np.all(rounded >= COUNT_MIN)
+                    and np.all(rounded <= COUNT_MAX))  # fmt: skip
 
 
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"

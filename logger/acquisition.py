@@ -3,16 +3,23 @@
 The reader opens any PORT through ``serial.serial_for_url`` (an OS device, ``socket://``,
 ``sim://`` …), runs the handshake with retries (boards reset when the port opens), checks
 the protocol version, starts streaming and then only reads, decodes and hands blocks on.
-It never waits on storage or the GUI: callbacks run in this thread and must be quick
+It never waits on storage or the GUI: its listener runs in this thread and must be quick
 (the pipeline's alert decisions are made here on purpose, so their latency does not
 depend on anything else).
 
-Accounting: every sample the device produced has an index; a jump between consecutive
-frames is an exact count of lost samples, recorded as a gap whose cause is ``crc`` when
-damaged frames were seen in between, ``sequence`` otherwise, and ``disconnect`` across a
-reconnect. Device time (µs, u32) is unwrapped into seconds since the session's first
-sample. A periodic PING estimates the device-vs-host clock offset and drift so that marks
-typed on the host land on the device timeline.
+The reader is thin: port I/O, commands and their retries, a watchdog, reconnecting. What
+the bytes mean is decided by pure stages: the codec (``FrameDecoder``) and the sample
+timeline (``logger.timeline``: exact loss accounting, duplicates, reordering, absurd
+values, restarts, device-time steps). A periodic PING estimates the device-vs-host clock
+offset and drift so that marks typed on the host land on the device timeline.
+
+Watchdog: while streaming, no samples for ``stall_timeout_s`` (2 s, or 3 sample periods at
+slow rates) means the link is stalled. A device that still talks (PONG, HEARTBEAT …) is
+asked to START again (an idle HEARTBEAT alone says it stopped on its own, e.g. a simulated
+device whose end-of-script event was lost: it answers START by saying its script is over);
+a silent one is reported (state ``reconnecting``) and its port reopened. A text-mode
+device that sends no parsable numbers for ``TEXT_SILENCE_S`` ends the reading with one
+clear line.
 """
 
 from __future__ import annotations
@@ -23,7 +30,6 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -32,14 +38,16 @@ import serial
 from serial.tools import list_ports
 
 import firmware_protocol  # noqa: F401  (registers sim://)
-from firmware_protocol.framing import FrameDecoder, encode_frame
+from firmware_protocol.framing import Frame, FrameDecoder, encode_frame
 from firmware_protocol.messages import (
+    MAX_CHANNELS,
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
     Ack,
     Event,
     EventKind,
     GetStatus,
+    Heartbeat,
     Hello,
     Identity,
     Message,
@@ -56,6 +64,7 @@ from firmware_protocol.text_mode import TextLineDecoder, looks_like_text
 
 from .errors import BadInput, DeviceError, ProtocolMismatch
 from .records import DeviceInfo, Gap, GapCause, SampleBlock
+from .timeline import SampleTimeline, TimelineStats
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +76,8 @@ PING_INTERVAL_S = 1.0
 RECONNECT_INTERVAL_S = 0.25
 COMMAND_TIMEOUT_S = 0.5  # PROTOCOL.md §7: retry a command unanswered this long …
 COMMAND_TRIES = 4  # … up to 3 times (4 sends in all)
-U32 = 1 << 32
+STALL_S = 2.0  # a streaming device silent this long (or 3 sample periods) is stalled
+TEXT_SILENCE_S = 5.0  # a text device with no parsable numbers this long has failed
 
 
 class LinkState(StrEnum):
@@ -103,28 +113,7 @@ class Counters:
     reconnects: int = 0
     drift_ppm: float = 0.0
     text_bad_lines: int = 0
-
-
-class _Unwrapper:
-    """Unwraps a u32 µs counter; tolerant of small backwards steps (PONG vs samples)."""
-
-    def __init__(self) -> None:
-        self._last: int | None = None
-        self._value = 0
-
-    def __call__(self, t_us: int) -> int:
-        if self._last is None:
-            self._last, self._value = t_us, t_us
-            return self._value
-        delta = (t_us - self._last) % U32
-        if delta >= U32 // 2:  # a step backwards
-            delta -= U32
-        self._value += delta
-        self._last = t_us
-        return self._value
-
-    def reset(self) -> None:
-        self._last = None
+    stalls: int = 0  # times the watchdog found the stream silent
 
 
 class _ClockFit:
@@ -211,36 +200,87 @@ def _open_port(url: str) -> serial.SerialBase:
         raise BadInput(f"port '{url}': {exc}") from None
 
 
-class Acquisition:
-    """Reads one device in its own thread.
+class AcquisitionListener:
+    """What a reader tells its owner, pyserial ``threaded.Protocol`` style: one object, one
+    method per kind of news. Every method runs in the reader thread and must be quick (the
+    pipeline's alert decisions are made here on purpose). Override what you need."""
 
-    Callbacks (all called from the reader thread, keep them short):
-    ``on_block(SampleBlock)``, ``on_event(DeviceEvent)``, ``on_gap(Gap)``,
-    ``on_state(LinkState, str)``, ``on_device(DeviceInfo, Identity | None)``.
-    """
+    def device_ready(self, device: DeviceInfo, identity: Identity | None) -> None:
+        """The handshake (or a re-identification) told who the device is."""
+
+    def samples_received(self, block: SampleBlock) -> None:
+        """Consecutive samples on the session timeline."""
+
+    def gap_found(self, gap: Gap) -> None:
+        """Samples lost (or a device-time discontinuity), counted exactly."""
+
+    def device_event(self, event: DeviceEvent) -> None:
+        """A device event (mark button, limit crossed, ADC fault, script end)."""
+
+    def link_changed(self, state: LinkState, detail: str) -> None:
+        """The link's state changed (connecting, streaming, stalled/reconnecting …)."""
+
+
+class Collector(AcquisitionListener):
+    """A listener that keeps what it hears, for commands that read a device directly
+    (``calibrate``) and for tests: blocks in a queue (taken by another thread), gaps and
+    events in lists."""
+
+    def __init__(self) -> None:
+        self.blocks: queue.SimpleQueue[SampleBlock] = queue.SimpleQueue()
+        self.gaps: list[Gap] = []
+        self.events: list[DeviceEvent] = []
+        self.states: list[tuple[LinkState, str]] = []
+
+    def samples_received(self, block: SampleBlock) -> None:
+        self.blocks.put(block)
+
+    def gap_found(self, gap: Gap) -> None:
+        self.gaps.append(gap)
+
+    def device_event(self, event: DeviceEvent) -> None:
+        self.events.append(event)
+
+    def link_changed(self, state: LinkState, detail: str) -> None:
+        self.states.append((state, detail))
+
+    def all_blocks(self) -> list[SampleBlock]:
+        """Every block received so far (empties the queue)."""
+        out = []
+        while not self.blocks.empty():
+            out.append(self.blocks.get_nowait())
+        return out
+
+
+def stall_timeout_s(rate_hz: float) -> float:
+    """How long a streaming device may send no samples before the link counts as stalled:
+    2 s, or 3 sample periods at slow rates."""
+    return max(STALL_S, 3.0 / rate_hz) if rate_hz > 0 else STALL_S
+
+
+class Acquisition:
+    """Reads one device in its own thread: port I/O, the handshake, commands, and a
+    watchdog. What the frames mean is the business of the pure stages it drives: the
+    codec (``FrameDecoder``) and the sample timeline (``SampleTimeline``)."""
 
     def __init__(
         self,
         port: str,
+        listener: AcquisitionListener,
         *,
-        on_block: Callable[[SampleBlock], None],
-        on_event: Callable[[DeviceEvent], None] | None = None,
-        on_gap: Callable[[Gap], None] | None = None,
-        on_state: Callable[[LinkState, str], None] | None = None,
-        on_device: Callable[[DeviceInfo, Identity | None], None] | None = None,
         rate_hz: int | None = None,
         handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
         reconnect: bool = True,
+        stall_s: float | None = None,
+        text_silence_s: float = TEXT_SILENCE_S,
     ) -> None:
         self.port = port
-        self._on_block = on_block
-        self._on_event = on_event or (lambda e: None)
-        self._on_gap = on_gap or (lambda g: None)
-        self._on_state = on_state or (lambda s, d: None)
-        self._on_device = on_device or (lambda d, i: None)
+        self.listener = listener
         self._rate_request = rate_hz
         self._handshake_timeout_s = handshake_timeout_s
         self._reconnect = reconnect
+        self._stall_s = stall_s
+        self._text_silence_s = text_silence_s
 
         self.state = LinkState.STOPPED
         self.identity: Identity | None = None
@@ -255,23 +295,19 @@ class Acquisition:
         self._commands: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._ser: serial.SerialBase | None = None
         self._decoder = FrameDecoder()
+        self._timeline: SampleTimeline | None = None
         self._tx_seq = 0
-        self._unwrap = _Unwrapper()
         self._clock = _ClockFit()
-        self._t0_us: int | None = None  # unwrapped device µs of the session's first sample
-        self._t_offset_s = 0.0  # added after a device reboot so that t_s stays monotonic
-        self._next_index: int | None = None
-        self._last_t_s = 0.0
-        self._period_s = 0.0
-        self._damaged_seen = 0
         self._ping_token = 0
         self._pings: dict[int, float] = {}
+        self._pongs: list[tuple[float, int]] = []  # (host s, device µs) before the first sample
         self._text: TextLineDecoder | None = None
         self._usb: UsbIdentity | None = None
-        self._early: list = []  # SAMPLES frames read before IDENTITY on a reconnect
+        self._early: list[Frame] = []  # frames read before IDENTITY on a reconnect
         self._last_sample_host_s = 0.0  # time.monotonic() of the latest delivered samples
+        self._idle_beat_host_s = 0.0  # … and of the latest idle HEARTBEAT while streaming
+        self._last_frame_host_s = 0.0  # … and of the latest intact frame of any kind
         self._unanswered: dict[int, _Pending] = {}  # commands awaiting ACK/NAK, by seq
-        self._gap_cause: GapCause | None = None  # what the next index jump is due to
 
     # ---------------------------------------------------------------- public surface
 
@@ -300,6 +336,17 @@ class Acquisition:
         self._commands.put(msg)
 
     @property
+    def timeline_stats(self) -> TimelineStats | None:
+        return None if self._timeline is None else self._timeline.stats
+
+    @property
+    def last_t_s(self) -> float:
+        """Session time just after the newest delivered sample."""
+        if self._text is not None:
+            return self._text_last_t_s
+        return 0.0 if self._timeline is None else self._timeline.next_t_s
+
+    @property
     def clock_samples(self) -> int:
         """How many PING/PONG pairs the clock estimate rests on."""
         return len(self._clock._pairs)
@@ -307,23 +354,24 @@ class Acquisition:
     def clock_offset_s(self) -> float | None:
         """Device µs clock − host monotonic clock, in seconds, now (None before a PONG)."""
         now = time.monotonic()
-        dev_s = self._clock.device_time(now)
-        return None if dev_s is None else round(dev_s - now, 6)
+        t_s = self._clock.device_time(now)
+        zero_s = None if self._timeline is None else self._timeline.device_clock_at_zero_s
+        if t_s is None or zero_s is None:
+            return None
+        return round(t_s + zero_s - now, 6)
 
     def host_to_device_s(self, host_monotonic_s: float | None = None) -> float:
         """Session time (device clock) corresponding to a host ``time.monotonic()``."""
         host = time.monotonic() if host_monotonic_s is None else host_monotonic_s
-        dev_s = self._clock.device_time(host)
-        if dev_s is None or self._t0_us is None:
-            return self._last_t_s
-        return dev_s - self._t0_us / 1e6 + self._t_offset_s
+        t_s = self._clock.device_time(host)
+        return self.last_t_s if t_s is None else t_s
 
     # ------------------------------------------------------------------ the thread
 
     def _set_state(self, state: LinkState, detail: str = "") -> None:
         self.state = state
         log.info("%s: %s %s", self.port, state, detail)
-        self._on_state(state, detail)
+        self.listener.link_changed(state, detail)
 
     def _run(self) -> None:
         try:
@@ -335,6 +383,8 @@ class Acquisition:
             while not self._stop.is_set():
                 try:
                     self._stream()
+                except DeviceError:
+                    raise  # a verdict on the device (text silence), not a vanished port
                 except (serial.SerialException, OSError) as exc:
                     if self._stop.is_set() or not self._reconnect:
                         raise DeviceError(f"port '{self.port}' failed: {exc}") from None
@@ -346,6 +396,7 @@ class Acquisition:
             self._set_state(LinkState.FAILED, str(exc))
         finally:
             self._ready.set()
+            self._finish_timeline()
             self._close(send_stop=self.state is not LinkState.FAILED)
             if self.state is not LinkState.FAILED:
                 self._set_state(LinkState.STOPPED)
@@ -419,9 +470,7 @@ class Acquisition:
             for frame in frames:
                 if isinstance(frame.msg, Identity):
                     identity = frame.msg
-                elif (
-                    identity is None and isinstance(frame.msg, Samples) and self._t0_us is not None
-                ):
+                elif identity is None and isinstance(frame.msg, Samples) and self._timeline:
                     # reconnecting to a device still streaming: these samples are real
                     self._early.append(frame)
             if identity is None and not self._decoder.stats.frames:
@@ -429,6 +478,12 @@ class Acquisition:
                 if len(seen) > 64 and looks_like_text(bytes(seen[-512:])):
                     self._enter_text_mode(bytes(seen))
                     return
+        self._check_identity(identity)
+        self._adopt_identity(identity)
+        self._start_stream(identity)
+
+    def _check_identity(self, identity: Identity) -> None:
+        """Refuse what this program cannot record, in one line naming the value."""
         if identity.proto_major != PROTOCOL_MAJOR:
             raise ProtocolMismatch(
                 f"device on '{self.port}' speaks protocol {identity.protocol}; "
@@ -439,11 +494,25 @@ class Acquisition:
                 "device protocol %s is newer than ours (%d.%d); continuing",
                 identity.protocol, PROTOCOL_MAJOR, PROTOCOL_MINOR,
             )  # fmt: skip
-        self._adopt_identity(identity)
+        if identity.rate_hz == 0 and not self._rate_request:
+            raise ProtocolMismatch(
+                f"device '{identity.uid}' on '{self.port}' reports a sample rate of 0 Hz "
+                "in its IDENTITY; it cannot be recorded"
+            )
+        if not 1 <= identity.channels <= MAX_CHANNELS:
+            raise ProtocolMismatch(
+                f"device '{identity.uid}' on '{self.port}' reports {identity.channels} "
+                f"channels in its IDENTITY (1–{MAX_CHANNELS} can be recorded)"
+            )
+
+    def _start_stream(self, identity: Identity) -> None:
         if self._rate_request and self._rate_request != identity.rate_hz:
             self._write(SetRate(int(self._rate_request)))
         self._write(Start())
+        assert self._timeline is not None
+        self._timeline.stream_started()
         self._send_ping()
+        self._last_sample_host_s = time.monotonic()  # the watchdog counts from START
         self._set_state(LinkState.STREAMING)
 
     def _adopt_identity(self, identity: Identity) -> None:
@@ -453,8 +522,11 @@ class Acquisition:
                 f"a different device ('{identity.uid}') answered on '{self.port}' "
                 f"where '{self.identity.uid}' was"
             )
+        if self._timeline is None:
+            self._timeline = SampleTimeline(rate, identity.channels)
+        else:
+            self._timeline.set_rate(rate)
         self.identity = identity
-        self._period_s = 1.0 / rate
         self.device = DeviceInfo(
             uid=identity.uid,
             firmware=identity.firmware,
@@ -463,13 +535,182 @@ class Acquisition:
             channels=identity.channels,
             adc=f"{identity.adc_kind.name.lower()} {identity.adc_bits}-bit",
         )
-        self._on_device(self.device, identity)
+        self.listener.device_ready(self.device, identity)
+
+    # ------------------------------------------------------------------ streaming
+
+    def _stream(self) -> None:
+        ser = self._ser
+        assert ser is not None
+        next_ping = time.monotonic() + PING_INTERVAL_S
+        while not self._stop.is_set():
+            while not self._commands.empty():
+                self._write(self._commands.get_nowait())
+            now = time.monotonic()
+            if self._text is None:
+                if self._unanswered:
+                    self._retry_unanswered()
+                if now >= next_ping:
+                    self._send_ping()
+                    next_ping = now + PING_INTERVAL_S
+            self._watchdog(now)
+            data = ser.read(max(1, min(ser.in_waiting, 1 << 16)))
+            if not data:
+                continue
+            arrived_s = time.monotonic()
+            self.last_read_s = arrived_s  # when these bytes reached us (latency measurements)
+            if self._text is not None:
+                self._handle_text(data, arrived_s)
+                continue
+            self._handle_frames(self._decoder.feed(data), arrived_s)
+
+    def _watchdog(self, now: float) -> None:
+        """A streaming device that sends no samples is stalled: say so and reconnect
+        (raising here sends the reader through ``_recover``). A text device that sends no
+        numbers for ``text_silence_s`` ends the reading with one clear line."""
+        if self.state is not LinkState.STREAMING:
+            return
+        quiet_s = now - max(self._last_sample_host_s, self._idle_beat_host_s)
+        if self._text is not None:
+            if quiet_s > self._text_silence_s:
+                raise DeviceError(
+                    f"no numbers from '{self.port}' for {quiet_s:.0f} s (text mode: "
+                    f"{self.counters.text_bad_lines} line(s) that were not numbers)"
+                )
+            return
+        limit_s = self._stall_s or stall_timeout_s(self.device.rate_hz if self.device else 0)
+        if quiet_s <= limit_s:
+            return
+        self.counters.stalls += 1
+        if now - self._last_frame_host_s <= limit_s:  # it talks, but sends no samples
+            self._device_stopped_streaming()
+            return
+        raise _Stalled(f"no samples for {quiet_s:.1f} s")
+
+    def _send_ping(self) -> None:
+        self._ping_token = (self._ping_token + 1) & 0xFFFFFFFF
+        self._pings[self._ping_token] = time.monotonic()
+        if len(self._pings) > 16:
+            self._pings.pop(next(iter(self._pings)))
+        self._write(Ping(self._ping_token))
+
+    def _handle_frames(self, frames: list[Frame], arrived_s: float) -> None:
+        """Frames in wire order: SAMPLES go to the timeline; everything else is handled
+        after the samples before it have been delivered (so marks and alerts find them)."""
+        tl = self._timeline
+        assert tl is not None
+        if frames:
+            self._last_frame_host_s = arrived_s
+        c = self.counters
+        st = self._decoder.stats
+        c.crc_errors = st.crc_errors
+        c.damaged_frames = st.damaged_frames
+        for frame in frames:
+            tl.damage(frame.damaged_before, frame.damaged_values_before)
+            msg = frame.msg
+            if isinstance(msg, Samples):
+                tl.push(msg, arrived_s)
+                continue
+            self._deliver(tl.take())
+            self._handle_message(msg, arrived_s)
+        self._deliver(tl.take())
+
+    def _handle_message(self, msg: Message, arrived_s: float) -> None:
+        tl = self._timeline
+        assert tl is not None
+        match msg:
+            case Event():
+                t_s = tl.session_t_s(msg.t_us)
+                self.listener.device_event(DeviceEvent(msg, self.last_t_s if t_s is None else t_s))
+                if msg.kind is EventKind.SCRIPT_END:
+                    self._set_state(LinkState.ENDED, "the simulated scenario ended")
+            case Pong():
+                sent = self._pings.pop(msg.token, None)
+                if sent is not None:
+                    self._pongs.append(((sent + arrived_s) / 2, msg.t_us))
+                    self._fit_clock()
+            case Heartbeat() if self.state is LinkState.STREAMING and not msg.streaming:
+                self._device_stopped_streaming()
+            case Nak():
+                self._answered(msg.cmd_seq)
+                log.warning("device refused command 0x%02X: %s", msg.cmd_type, msg.code.name)
+            case Identity():  # the board reset behind our back
+                log.warning("device re-identified mid-stream; restarting the stream")
+                self._check_identity(msg)
+                tl.device_restarted()
+                self._clock.clear()
+                self._adopt_identity(msg)  # listeners re-send their settings (limits)
+                self._start_stream(msg)
+            case Ack():
+                self._answered(msg.cmd_seq)
+            case Status():
+                for seq in [k for k, p in self._unanswered.items() if isinstance(p.msg, GetStatus)]:
+                    self._answered(seq)
+
+    def _device_stopped_streaming(self) -> None:
+        """An idle HEARTBEAT while we expect samples, or a device that answers but sends no
+        samples: it stopped on its own (a brown-out without a new IDENTITY, or a simulated
+        device at the end of its script whose SCRIPT_END event was damaged). START again:
+        a real device streams on, a simulated one answers that its script is over."""
+        self._idle_beat_host_s = time.monotonic()  # alive, so not a stall: keep asking
+        if not any(isinstance(p.msg, Start) for p in self._unanswered.values()):
+            log.warning("device %s stopped streaming on its own; sending START", self.port)
+            self._write(Start())
+
+    def _fit_clock(self) -> None:
+        """PING/PONG pairs on the session timeline (pairs heard before the first sample
+        wait until the timeline has an origin)."""
+        tl = self._timeline
+        assert tl is not None
+        if not tl.started:
+            del self._pongs[:-8]
+            return
+        for host_s, t_us in self._pongs:
+            t_s = tl.session_t_s(t_us)
+            if t_s is not None:
+                self._clock.add(host_s, t_s)
+        self._pongs.clear()
+        self.counters.drift_ppm = self._clock.drift_ppm()
+
+    def _deliver(self, out: list[SampleBlock | Gap]) -> None:
+        if not out:
+            return
+        tl = self._timeline
+        assert tl is not None
+        c = self.counters
+        for item in out:
+            if isinstance(item, SampleBlock):
+                self._last_sample_host_s = time.monotonic()
+                self.listener.samples_received(item)
+            else:
+                if item.cause in (GapCause.RESTART, GapCause.TIME):
+                    self._clock.clear()  # the device clock no longer maps as it did
+                self.listener.gap_found(item)
+        c.samples = tl.stats.samples
+        c.lost_samples = tl.stats.lost_samples
+        if self._pongs:
+            self._fit_clock()
+
+    def _finish_timeline(self) -> None:
+        """Whatever the timeline still holds (frames behind a hole, a suspect frame, damage
+        after the last intact frame) is decided and delivered when reading ends."""
+        tl = self._timeline
+        if tl is None or not tl.started or self._text is not None:
+            return
+        with contextlib.suppress(Exception):  # listeners may be gone; counts must still add
+            tl.finish(*self._decoder.pending_damage)
+            self._deliver(tl.take())
+
+    # ------------------------------------------------------------------ text mode
 
     def _enter_text_mode(self, already: bytes) -> None:
         """A device that prints numbers: host-timed samples, flagged as such."""
         self._text = TextLineDecoder()
         rows = self._text.feed(already)
-        channels = max((len(r) for r in rows), default=1)
+        lengths = [len(r) for r in rows]
+        channels = max(set(lengths), key=lengths.count) if lengths else 1
+        channels = min(max(channels, 1), MAX_CHANNELS)
+        self._text.channels = channels  # a line with another count of numbers is bad
         self.device = DeviceInfo(
             uid=f"text:{self.port}",
             firmware="text",
@@ -483,153 +724,13 @@ class Acquisition:
         # before START): the session starts with the first line after this point
         log.info("text-mode device: %d line(s) read during detection precede the session",
                  len(rows))  # fmt: skip
-        self._on_device(self.device, None)
-        self._set_state(LinkState.STREAMING, "text mode (host timestamps)")
+        self.listener.device_ready(self.device, None)
         self._text_last_host_s = time.monotonic()
+        self._last_sample_host_s = self._text_last_host_s
         self._text_t0: float | None = None
         self._text_index = 0
-
-    def _stream(self) -> None:
-        ser = self._ser
-        assert ser is not None
-        next_ping = time.monotonic() + PING_INTERVAL_S
-        while not self._stop.is_set():
-            while not self._commands.empty():
-                self._write(self._commands.get_nowait())
-            if self._text is None:
-                if self._unanswered:
-                    self._retry_unanswered()
-                if time.monotonic() >= next_ping:
-                    self._send_ping()
-                    next_ping = time.monotonic() + PING_INTERVAL_S
-            data = ser.read(max(1, min(ser.in_waiting, 1 << 16)))
-            if not data:
-                continue
-            arrived_s = time.monotonic()
-            self.last_read_s = arrived_s  # when these bytes reached us (latency measurements)
-            if self._text is not None:
-                self._handle_text(data, arrived_s)
-                continue
-            self._handle_frames(self._decoder.feed(data), arrived_s)
-
-    def _send_ping(self) -> None:
-        self._ping_token = (self._ping_token + 1) & 0xFFFFFFFF
-        self._pings[self._ping_token] = time.monotonic()
-        if len(self._pings) > 16:
-            self._pings.pop(next(iter(self._pings)))
-        self._write(Ping(self._ping_token))
-
-    def _handle_frames(self, frames: list, arrived_s: float) -> None:
-        c = self.counters
-        st = self._decoder.stats
-        c.crc_errors = st.crc_errors
-        c.damaged_frames = st.damaged_frames
-        pending: list[Samples] = []
-        for frame in frames:
-            msg = frame.msg
-            if isinstance(msg, Samples):
-                pending.append(msg)
-                continue
-            if pending:
-                self._emit_samples(pending)
-                pending = []
-            if isinstance(msg, Event):
-                self._on_event(DeviceEvent(msg, self._device_t_s(msg.t_us)))
-                if msg.kind is EventKind.SCRIPT_END:
-                    self._set_state(LinkState.ENDED, "the simulated scenario ended")
-            elif isinstance(msg, Pong):
-                sent = self._pings.pop(msg.token, None)
-                if sent is not None:
-                    dev_us = self._unwrap(msg.t_us)
-                    self._clock.add((sent + arrived_s) / 2, dev_us / 1e6)
-                    c.drift_ppm = self._clock.drift_ppm()
-            elif isinstance(msg, Nak):
-                self._answered(msg.cmd_seq)
-                log.warning("device refused command 0x%02X: %s", msg.cmd_type, msg.code.name)
-            elif isinstance(msg, Identity):  # the board reset behind our back
-                log.warning("device re-identified mid-stream; restarting the stream")
-                self._adopt_identity(msg)  # listeners re-send their settings (limits)
-                if self._rate_request and self._rate_request != msg.rate_hz:
-                    self._write(SetRate(int(self._rate_request)))
-                self._write(Start())
-            elif isinstance(msg, Ack):
-                self._answered(msg.cmd_seq)
-            elif isinstance(msg, Status):
-                for seq in [k for k, p in self._unanswered.items() if isinstance(p.msg, GetStatus)]:
-                    self._answered(seq)
-        if pending:
-            self._emit_samples(pending)
-
-    def _device_t_s(self, t_us: int) -> float:
-        dev_us = self._unwrap(t_us)
-        if self._t0_us is None:
-            return 0.0
-        return (dev_us - self._t0_us) / 1e6 + self._t_offset_s
-
-    def _emit_samples(self, frames: list[Samples]) -> None:
-        """Turn consecutive SAMPLES frames into blocks, splitting (and counting) at jumps."""
-        run: list[Samples] = []
-        run_times: list[np.ndarray] = []
-        for msg in frames:
-            n = msg.count
-            if self._t0_us is None:
-                self._t0_us = self._unwrap(msg.t_us)
-                self._next_index = msg.first_index
-            expected = self._next_index
-            assert expected is not None
-            jump = (msg.first_index - expected) % U32
-            if jump >= U32 // 2:  # the index went backwards: the board restarted
-                if run:
-                    self._deliver(run, run_times)
-                    run, run_times = [], []
-                outage_s = max(0.0, time.monotonic() - self._last_sample_host_s)
-                self._restart_timeline(msg, outage_s)
-                jump = 0
-            dev_us = self._unwrap(msg.t_us)
-            t_first_s = (dev_us - self._t0_us) / 1e6 + self._t_offset_s
-            t_s = t_first_s + np.arange(n) * (msg.period_us / 1e6)
-            if jump:
-                if run:
-                    self._deliver(run, run_times)
-                    run, run_times = [], []
-                damaged = self.counters.damaged_frames - self._damaged_seen
-                cause = self._gap_cause or (GapCause.CRC if damaged > 0 else GapCause.SEQUENCE)
-                self._record_gap(self._last_t_s, float(t_s[0]), jump, cause)
-            self._gap_cause = None
-            self._damaged_seen = self.counters.damaged_frames
-            self._next_index = (msg.first_index + n) % U32
-            run.append(msg)
-            run_times.append(t_s)
-        if run:
-            self._deliver(run, run_times)
-
-    def _restart_timeline(self, first: Samples, outage_s: float) -> None:
-        """The board restarted (its sample index and µs clock began again at 0): only the
-        host clock can say how long it was away. Continue the session's timeline after
-        that outage and count the samples it would have taken as lost."""
-        lost = round(outage_s / self._period_s) if self._period_s else 0
-        last_t_s = self._last_t_s
-        self._unwrap.reset()
-        self._t0_us = self._unwrap(first.t_us)
-        self._t_offset_s = last_t_s + outage_s
-        self._clock.clear()
-        self._record_gap(last_t_s, self._t_offset_s, lost, GapCause.DISCONNECT)
-        self._next_index = first.first_index
-        log.warning("device restarted: %.2f s without samples (%d lost)", outage_s, lost)
-
-    def _record_gap(self, start_s: float, end_s: float, lost: int, cause: GapCause) -> None:
-        self.counters.lost_samples += lost
-        gap = Gap(start_s=start_s, end_s=end_s, lost_samples=int(lost), cause=cause)
-        log.info("gap: %s", gap)
-        self._on_gap(gap)
-
-    def _deliver(self, run: list[Samples], run_times: list[np.ndarray]) -> None:
-        raw = run[0].raw if len(run) == 1 else np.concatenate([m.raw for m in run])
-        t_s = run_times[0] if len(run_times) == 1 else np.concatenate(run_times)
-        self.counters.samples += int(t_s.shape[0])
-        self._last_t_s = float(t_s[-1]) + self._period_s
-        self._last_sample_host_s = time.monotonic()
-        self._on_block(SampleBlock(first_index=run[0].first_index, t_s=t_s, raw=raw))
+        self._text_last_t_s = 0.0
+        self._set_state(LinkState.STREAMING, "text mode (host timestamps)")
 
     def _handle_text(self, data: bytes, arrived_s: float) -> None:
         assert self._text is not None
@@ -637,27 +738,30 @@ class Acquisition:
         self.counters.text_bad_lines = self._text.stats.bad_lines
         if not rows:
             return
-        channels = self.device.channels if self.device else 1
-        raw = np.zeros((len(rows), channels), dtype=np.int32)
-        for i, row in enumerate(rows):  # lines may carry fewer or more numbers: pad / cut
-            k = min(len(row), channels)
-            raw[i, :k] = np.round(row[:k])
+        raw = np.round(np.vstack(rows)).astype(np.int32)  # the decoder checked count and range
         if self._text_t0 is None:
             self._text_t0 = self._text_last_host_s
         # lines that arrive together share the interval since the previous read
         t_s = np.linspace(self._text_last_host_s, arrived_s, len(rows) + 1)[1:] - self._text_t0
         self._text_last_host_s = arrived_s
+        self._last_sample_host_s = arrived_s
         self.counters.samples += len(rows)
         block = SampleBlock(self._text_index, t_s, raw, host_timed=True)
         self._text_index += len(rows)
-        self._last_t_s = float(t_s[-1])
-        self._on_block(block)
+        self._text_last_t_s = float(t_s[-1])
+        self.listener.samples_received(block)
+
+    # ------------------------------------------------------------------ reconnecting
 
     def _recover(self, exc: BaseException) -> None:
-        """The port vanished: keep the session, retry until the device is back."""
+        """The port vanished or the device went quiet: keep the session, retry until the
+        device is back."""
         self.counters.reconnects += 1
         self._set_state(LinkState.RECONNECTING, str(exc))
         self._close(send_stop=False)
+        if self._timeline is not None:
+            self._timeline.reconnected()
+            self._deliver(self._timeline.take())
         while not self._stop.is_set():
             time.sleep(RECONNECT_INTERVAL_S)
             candidates = [self.port]
@@ -674,17 +778,19 @@ class Acquisition:
                     return
                 except ProtocolMismatch:
                     raise
-                except (serial.SerialException, OSError) as again:
+                except (serial.SerialException, OSError, DeviceError) as again:
                     log.debug("reconnect attempt on %s failed: %s", port, again)
                     self._close(send_stop=False)
 
     def _handshake_after_reconnect(self) -> None:
-        """Handshake again; the first samples then say what the outage cost: the jump of
-        the device's own sample index (a ``disconnect`` gap), or, if the index went
-        backwards (the board rebooted), the host clock."""
+        """Handshake again; the first samples then say what the outage cost (the timeline
+        turns the index jump into a ``disconnect`` gap, or a reboot into a ``restart``)."""
         self._handshake()
         if self._text is not None:
             return
-        self._gap_cause = GapCause.DISCONNECT
         early, self._early = self._early, []
         self._handle_frames(early, time.monotonic())
+
+
+class _Stalled(serial.SerialException):
+    """The device stopped sending samples while streaming (the watchdog's verdict)."""

@@ -32,7 +32,7 @@ from calibration.models import Calibration
 from calibration.tare import DriftWarning, Tare
 from firmware_protocol.messages import Capability, EventKind, Identity, SetLimits
 
-from .acquisition import Acquisition, DeviceEvent, LinkState
+from .acquisition import Acquisition, AcquisitionListener, DeviceEvent, LinkState
 from .config import Config
 from .pipeline import HoldStarted, Pipeline
 from .points import PointPlan
@@ -89,7 +89,7 @@ class _Recording:
     writer: object  # logger.store.SessionWriter
     t0_s: float | None = None  # acquisition-timeline t_s of the first recorded sample
     samples: int = 0
-    lost0: int = 0
+    lost_samples: int = 0  # in the gaps stored with the session (one count, one truth)
     crc0: int = 0
     reconnects0: int = 0
     last_t_s: float = 0.0
@@ -135,19 +135,13 @@ class LiveSession:
         self.pipeline = Pipeline(config, PointPlan(self._points, config.limits))
         self.ring: RingBuffer | None = None
         self.current_force_n = float("nan")
+        self.state_detail = ""  # what the reader said with its latest state
         self._events: queue.SimpleQueue[LiveEvent] = queue.SimpleQueue()
         self._lock = threading.RLock()  # guards pipeline/plan between reader and GUI calls
         self._recording: _Recording | None = None
         self._armed: dict | None = None  # recording to start at the handshake (record cmd)
         self._store = None
-        self._acq = Acquisition(
-            port,
-            on_block=self._on_block,
-            on_event=self._on_device_event,
-            on_gap=self._on_gap,
-            on_state=self._on_state,
-            on_device=self._on_device,
-        )
+        self._acq = Acquisition(port, _ReaderListener(self))
         self._zero_pending: list[SampleBlock] | None = []  # zero at start when unloaded
         self._drift: Tare | None = None
         self._unloaded: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -227,7 +221,7 @@ class LiveSession:
     @property
     def t_s(self) -> float:
         """The newest sample's time on the acquisition timeline."""
-        return self._acq._last_t_s
+        return self._acq.last_t_s
 
     def poll_events(self) -> list[LiveEvent]:
         out: list[LiveEvent] = []
@@ -348,7 +342,7 @@ class LiveSession:
             last_mark = self.marks[-1] if self.marks else None
             self.holds, self.alerts, self.marks = [], [], []
             self._recording = _Recording(
-                sid, writer, lost0=c.lost_samples, crc0=c.crc_errors, reconnects0=c.reconnects,
+                sid, writer, crc0=c.crc_errors, reconnects0=c.reconnects,
                 points_stored=len(plan.added),
             )  # fmt: skip
             if current is not None:
@@ -386,7 +380,7 @@ class LiveSession:
             samples=rec.samples,
             duration_s=round(duration + (1.0 / rate if rate and rec.samples else 0.0), 6),
             rate_hz=rate,
-            lost_samples=c.lost_samples - rec.lost0,
+            lost_samples=rec.lost_samples,
             crc_errors=c.crc_errors - rec.crc0,
             reconnects=c.reconnects - rec.reconnects0,
         )
@@ -457,6 +451,7 @@ class LiveSession:
         self._acq.send(SetLimits(int(round(warn_c)), int(round(max_c)), 1))
 
     def _on_state(self, state: LinkState, detail: str) -> None:
+        self.state_detail = detail
         rec = self._recording
         if rec is not None and state is LinkState.STREAMING and self._acq.counters.reconnects:
             rec.writer.put_reconnect(utc_now_iso(), rec.last_t_s - (rec.t0_s or 0.0))
@@ -473,6 +468,7 @@ class LiveSession:
                     gap, start_s=gap.start_s - rec.t0_s, end_s=gap.end_s - rec.t0_s
                 )
                 rec.writer.put_gaps([shifted])
+                rec.lost_samples += gap.lost_samples
         self._events.put(gap)
 
     def _on_device_event(self, ev: DeviceEvent) -> None:
@@ -613,6 +609,28 @@ class LiveSession:
             )
         if out.alerts:
             rec.writer.put_alerts([dataclasses.replace(a, t_s=a.t_s - t0) for a in out.alerts])
+
+
+class _ReaderListener(AcquisitionListener):
+    """The reader's news, handed to the live session (in the reader thread)."""
+
+    def __init__(self, live: LiveSession) -> None:
+        self._live = live
+
+    def device_ready(self, device: DeviceInfo, identity: Identity | None) -> None:
+        self._live._on_device(device, identity)
+
+    def samples_received(self, block: SampleBlock) -> None:
+        self._live._on_block(block)
+
+    def gap_found(self, gap: Gap) -> None:
+        self._live._on_gap(gap)
+
+    def device_event(self, event: DeviceEvent) -> None:
+        self._live._on_device_event(event)
+
+    def link_changed(self, state: LinkState, detail: str) -> None:
+        self._live._on_state(state, detail)
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.01) -> bool:

@@ -78,6 +78,7 @@ class _Frame:
     msg: Samples
     index: int  # unwrapped sample index of row 0
     dev_us: int  # unwrapped device µs of row 0
+    damage_mark: int = 0  # the timeline's damage total when the frame was placed
 
     @property
     def count(self) -> int:
@@ -108,7 +109,10 @@ class SampleTimeline:
         self._started = False
         self._pending_signal: GapCause | None = None  # RESTART / DISCONNECT before next frame
         self._head_values = 0  # sample values in damaged frames before the first intact one
-        self._damage = 0  # damaged or refused frames since the last delivery
+        # damaged, refused or bogus frames: a running total, and how much of it the frames
+        # delivered or gaps declared so far account for (each frame notes the total it saw)
+        self._damage_total = 0
+        self._damage_seen = 0
         self._held: list[_Frame] = []  # ahead of a hole, sorted by index
         self._suspect: _Frame | None = None
         self._declared: list[tuple[int, int]] = []  # recent index ranges declared lost
@@ -136,14 +140,14 @@ class SampleTimeline:
         """START was sent: damage seen so far (a board's reset noise) is not sample loss."""
         if not self._started:
             self._head_values = 0
-        self._damage = 0
+        self._damage_seen = self._damage_total
 
     def damage(self, frames: int, values: int = 0) -> None:
         """``frames`` damaged frames were dropped by the decoder here, carrying about
         ``values`` sample values (judged by length)."""
         if frames <= 0:
             return
-        self._damage += frames
+        self._damage_total += frames
         if not self._started:
             self._head_values += values
 
@@ -167,7 +171,7 @@ class SampleTimeline:
         self._host_s = host_s
         if msg.channels != self.channels:
             self.stats.refused_frames += 1
-            self._damage += 1
+            self._damage_total += 1
             log.warning("refused a SAMPLES frame with %d channel(s); the device announced %d",
                         msg.channels, self.channels)  # fmt: skip
             return
@@ -250,7 +254,7 @@ class SampleTimeline:
         head = self._head_values // self.channels
         self._raw_index, self._raw_us = msg.first_index, msg.t_us
         self._last_frame_index, self._last_frame_us = msg.first_index, float(msg.t_us)
-        frame = _Frame(msg, msg.first_index, msg.t_us)
+        frame = _Frame(msg, msg.first_index, msg.t_us, self._damage_total)
         self._t0_us = msg.t_us - head * self.period_us
         self._next_index = frame.index - head
         self._next_us = self._t0_us
@@ -268,7 +272,9 @@ class SampleTimeline:
         dt = (msg.t_us - self._raw_us) % U32
         if dt >= U32 // 2:
             dt -= U32
-        return _Frame(msg, self._last_frame_index + di, int(self._last_frame_us) + dt)
+        return _Frame(
+            msg, self._last_frame_index + di, int(self._last_frame_us) + dt, self._damage_total
+        )
 
     def _fits(
         self,
@@ -314,6 +320,7 @@ class SampleTimeline:
 
     def _place(self, f: _Frame) -> None:
         """A frame judged against the stream as it stands."""
+        f.damage_mark = self._damage_total
         if not self._fits(f, self._next_index, self._next_us):
             self._suspect = f  # damage or a real step: the next frame will tell
             return
@@ -349,8 +356,10 @@ class SampleTimeline:
             if not force:
                 return
             lost = head.index - self._next_index
-            cause = GapCause.CRC if self._damage else GapCause.SEQUENCE
+            # damage seen before the frame after the hole explains it
+            cause = GapCause.CRC if head.damage_mark > self._damage_seen else GapCause.SEQUENCE
             self._gap(lost, cause, self._next_t_s, end_us=float(head.dev_us))
+            self._damage_seen = max(self._damage_seen, head.damage_mark)
             self._declared.append((self._next_index, head.index))
             del self._declared[:-16]
             self._next_index = head.index
@@ -369,7 +378,7 @@ class SampleTimeline:
 
     def _bogus(self, f: _Frame) -> None:
         self.stats.bogus_frames += 1
-        self._damage += 1
+        self._damage_total += 1
         log.warning("dropped a SAMPLES frame whose index/time disagree with the stream "
                     "(index %d, t_us %d)", f.msg.first_index, f.msg.t_us)  # fmt: skip
 
@@ -470,7 +479,6 @@ class SampleTimeline:
         else:
             end_s = (end_us - self._t0_us) / 1e6
         self.stats.lost_samples += lost
-        self._damage = 0
         self._out_gap(Gap(start_s=start_s, end_s=max(start_s, end_s), lost_samples=int(lost),
                           cause=cause))  # fmt: skip
 
@@ -490,7 +498,7 @@ class SampleTimeline:
         self._last_frame_index = f.index
         self._last_frame_us = float(f.dev_us)
         self._last_host_s = self._host_s
-        self._damage = 0
+        self._damage_seen = max(self._damage_seen, f.damage_mark)
         self.stats.samples += f.count
 
     def _close_run(self) -> None:

@@ -321,6 +321,10 @@ class SimDevice:
             self._stop_streaming()
             self._emit(self.identity())
         elif isinstance(msg, Start):
+            if self._end_sent:  # the script is over: say so again rather than stream on
+                self._emit(ack)
+                self._emit(Event(EventKind.SCRIPT_END, self.wire_us(self.now_us), 0))
+                return
             if not self.streaming:
                 self.model.start_scenario()
                 self._arm_unplug()

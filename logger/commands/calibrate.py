@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from calibration.store import CalibrationStore
     from firmware_protocol.messages import Capability, StoreCal
 
-    from ..acquisition import Acquisition
+    from ..acquisition import Acquisition, Collector
 
     masses = parse_masses(args.masses_kg)
     if not (args.window_s > 0 and args.window_s <= 30):
@@ -110,8 +110,9 @@ def run(args: argparse.Namespace) -> int:
     check_db_path(db_path)  # a bad --db fails before the device; created only to store
     tty = sys.stderr.isatty()
 
-    blocks: queue.SimpleQueue = queue.SimpleQueue()
-    acq = Acquisition(args.port, on_block=blocks.put, reconnect=True)
+    collector = Collector()
+    blocks = collector.blocks
+    acq = Acquisition(args.port, collector, reconnect=True)
     acq.start()
     try:
         if not acq.wait_ready(timeout_s=15.0) or acq.device is None:

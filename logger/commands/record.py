@@ -61,6 +61,7 @@ def _calibration_warning(live) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     # heavy imports here, so that `pressure-logger --help` and other commands stay quick
+    from ..acquisition import stall_timeout_s
     from ..config import Config, load_config, parse_points_arg
     from ..live import LiveSession
     from ..records import MarkSource
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     live = LiveSession(args.port, config, db_path=db, points=points, record_limit_s=args.duration)
     old_term = signal.signal(signal.SIGTERM, _raise_terminate)
     sid: str | None = None
+    stalled: str | None = None
     try:
         live.arm_recording(client=args.client, therapist=args.therapist, notes=args.notes,
                            points=points)  # fmt: skip
@@ -93,10 +95,24 @@ def run(args: argparse.Namespace) -> int:
         if warning:
             print(warning, file=sys.stderr)
         sid = live.recording_id
+        # --duration is device time; a device that stops sending cannot be allowed to hold
+        # the command: the host clock ends it once the device is a stall limit behind.
+        host_deadline = (
+            time.monotonic() + args.duration + stall_timeout_s(live.device.rate_hz)
+            if args.duration is not None and live.device is not None
+            else None
+        )
         if keys:
             print("recording; Enter = mark / next point, Ctrl-C = stop", file=sys.stderr)
         last_progress = 0.0
         while live.running and not live.finished.is_set():
+            if host_deadline is not None and time.monotonic() > host_deadline:
+                why = live.state_detail or "no samples"
+                stalled = (
+                    f"the device stopped sending ({live.state}: {why}); stopped at the "
+                    f"--duration limit with {live.recording_elapsed_s:.1f} s recorded"
+                )
+                break
             if keys and select.select([sys.stdin], [], [], 0.05)[0]:
                 sys.stdin.readline()
                 mark = live.mark(MarkSource.CLI)
@@ -123,9 +139,10 @@ def run(args: argparse.Namespace) -> int:
             print(file=sys.stderr)
     if sid is None:
         return 1
-    failed = live.error is not None and not live.finished.is_set()
+    failed = stalled is not None or live.error is not None and not live.finished.is_set()
     if failed:
-        print(f"device error: {live.error} (session {sid} kept)", file=sys.stderr)
+        print(f"pressure-logger record: error: {stalled or live.error} (session {sid} kept)",
+              file=sys.stderr)  # fmt: skip
     print(f"holds: {len(live.holds)}  alerts: {len(live.alerts)}  "
           f"lost samples: {live.counters.lost_samples}", file=sys.stderr)  # fmt: skip
     print(sid, flush=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 from calibration.models import Calibration
 from calibration.store import CalibrationStore
 from calibration.tare import Tare
-from logger.acquisition import Acquisition
+from logger.acquisition import Acquisition, Collector
 from logger.cli import main
 from tests.scenarios import DEVICE, HOLD, STACKED, TRUE_GAIN
 
@@ -45,8 +44,9 @@ def stored_rows(db: Path) -> int:
 
 def hold_raw(url: str, until_s: float = 12.0) -> tuple[np.ndarray, np.ndarray, Calibration]:
     """Raw counts of a hold read over the wire, and the device's factory calibration."""
-    blocks: queue.SimpleQueue = queue.SimpleQueue()
-    acq = Acquisition(url, on_block=blocks.put, reconnect=False)
+    heard = Collector()
+    blocks = heard.blocks
+    acq = Acquisition(url, heard, reconnect=False)
     acq.start()
     try:
         assert acq.wait_ready(10.0)

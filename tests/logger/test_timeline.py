@@ -314,3 +314,17 @@ def test_any_hostile_stream_adds_up_and_keeps_time_increasing(stream, chunk):
     # stored values are the device's own samples, each once
     stored_raw = raws(blocks)
     assert len(np.unique(stored_raw)) == len(stored_raw)
+
+
+def test_two_damaged_frames_close_together_are_both_crc_gaps():
+    msgs = frames(14)
+    tl = SampleTimeline(RATE_HZ, 1)
+    tl.stream_started()
+    for i, m in enumerate(msgs):
+        if i in (4, 6):  # two holes inside one reorder window
+            tl.damage(1, BATCH)
+            continue
+        tl.push(m)
+    tl.finish()
+    gaps = [o for o in tl.take() if isinstance(o, Gap)]
+    assert [(g.cause, g.lost_samples) for g in gaps] == [(GapCause.CRC, BATCH)] * 2
