@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from firmware_protocol.framing import FrameDecoder, encode_frame
+from firmware_protocol.framing import Frame, FrameDecoder, encode_frame
 from firmware_protocol.messages import (
     Ack,
     AdcKind,
@@ -109,20 +109,26 @@ class PtyDevice:
                 data = os.read(self.master, 4096)
             except OSError:
                 return
-            for frame in dec.feed(data):
-                msg = frame.msg
-                if isinstance(msg, Hello):
-                    self.send(self.identity)
-                elif isinstance(msg, Start):
-                    self.starts_seen += 1
-                    if self.starts_seen > self.ignore_starts:
-                        self.send(Ack(frame.seq, 0x02))
-                        self.streaming.set()
-                elif isinstance(msg, Ping) and self.pong:
-                    self.send(Pong(msg.token, self.t_us % 2**32))
-                elif isinstance(msg, Stop):
-                    self.send(Ack(frame.seq, 0x03))
-                    self.stopped.set()
+            try:
+                self._answer(dec.feed(data))
+            except OSError:  # closed while answering
+                return
+
+    def _answer(self, frames: list[Frame]) -> None:
+        for frame in frames:
+            msg = frame.msg
+            if isinstance(msg, Hello):
+                self.send(self.identity)
+            elif isinstance(msg, Start):
+                self.starts_seen += 1
+                if self.starts_seen > self.ignore_starts:
+                    self.send(Ack(frame.seq, 0x02))
+                    self.streaming.set()
+            elif isinstance(msg, Ping) and self.pong:
+                self.send(Pong(msg.token, self.t_us % 2**32))
+            elif isinstance(msg, Stop):
+                self.send(Ack(frame.seq, 0x03))
+                self.stopped.set()
 
     def close(self) -> None:
         self._closing.set()
