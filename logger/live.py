@@ -80,7 +80,15 @@ class DeviceNotice:
     text: str
 
 
-LiveEvent = Mark | Hold | Alert | Gap | StateChange | HoldStarted | DeviceNotice
+@dataclass(slots=True)
+class StorageFailed:
+    """The session library stopped taking the recording (disk full, read-only, deleted):
+    the recording must be stopped (:meth:`LiveSession.stop_recording` says what was kept)."""
+
+    text: str
+
+
+LiveEvent = Mark | Hold | Alert | Gap | StateChange | HoldStarted | DeviceNotice | StorageFailed
 
 
 @dataclass(slots=True)
@@ -140,6 +148,7 @@ class LiveSession:
         self._recording: _Recording | None = None
         self._armed: dict | None = None  # recording to start at the handshake (record cmd)
         self._store = None
+        self.storage_error: Exception | None = None  # set when the recording's storage fails
         self._acq = Acquisition(
             port,
             on_block=self._on_block,
@@ -338,7 +347,8 @@ class LiveSession:
             points=[dataclasses.replace(p) for p in self._points],
         )
         sid = store.create_session(meta)
-        writer = SessionWriter(store, sid)
+        self.storage_error = None
+        writer = SessionWriter(store, sid, on_failure=self._on_storage_failure)
         c = self._acq.counters
         with self._lock:
             plan = PointPlan(
@@ -365,7 +375,15 @@ class LiveSession:
         arguments of :meth:`start_recording`; its id appears as :attr:`recording_id`."""
         self._armed = details
 
+    def _on_storage_failure(self, exc: Exception) -> None:
+        """From the writer thread: storing failed. The owner (GUI, ``record``) sees the
+        event or :attr:`storage_error` and stops the recording."""
+        self.storage_error = exc
+        self._events.put(StorageFailed(str(exc)))
+
     def stop_recording(self, status: SessionStatus = SessionStatus.COMPLETE) -> str | None:
+        """Finalise the recording and return its id. After a storage failure this raises
+        :class:`~logger.errors.StorageError` saying what was kept and what was not."""
         with self._lock:
             rec, self._recording = self._recording, None
             if rec is None:

@@ -224,6 +224,29 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_writable(path: Path) -> None:
+    """Raise :class:`StorageError` unless a recording can be stored at ``path`` (an
+    existing library that opens writable, or a folder where one can be created)."""
+    if path.exists():
+        with SessionStore(path) as store:
+            if store.read_only:
+                raise StorageError(f"{path}: the session library is read-only: cannot record")
+        return
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StorageError(f"{folder}: read-only folder: cannot create the library {path}")
+
+
+def session_exists(path: Path, sid: str) -> bool:
+    """Whether ``sid`` is in the library at ``path`` now (never creates a library)."""
+    if not path.is_file():
+        return False
+    with SessionStore(path, _recover=False) as store:
+        return store.has_session(sid)
+
+
 def counts_to_n(raw: np.ndarray, cal: CalibrationInfo) -> np.ndarray:
     """ADC counts → newtons with a session's stored calibration record: the calibration
     package's model does the arithmetic, so live and stored forces cannot disagree."""
@@ -752,21 +775,8 @@ class SessionStore:
     ) -> None:
         """Finalise a session (status, stats, host wall-clock end time)."""
         pk = self._pk(sid)
-        status = SessionStatus(status)
         with self._tx() as c:
-            if stats is None:
-                stats = _committed_stats(c, pk)
-            c.execute(
-                "UPDATE sessions SET status = ?, stats = ?, ended_at = ?, owner_pid = NULL, "
-                "heartbeat_unix = ? WHERE pk = ?",
-                (
-                    status.value,
-                    json.dumps(dataclasses.asdict(stats)),
-                    ended_at or _utc_now_iso(),
-                    time.time(),
-                    pk,
-                ),
-            )
+            _finish(c, pk, SessionStatus(status), stats, ended_at)
 
     def set_calibration(self, sid: str, cal: CalibrationInfo) -> None:
         """Replace a session's calibration; forces, overview and exports follow at once.
@@ -810,7 +820,9 @@ class SessionStore:
 
     def write_batch(self, sid: str, batch: WriteBatch) -> None:
         """Store a live session's batch (sample runs, events, a new calibration) in one
-        transaction and refresh its heartbeat: what :class:`SessionWriter` commits."""
+        transaction and refresh its heartbeat: what :class:`SessionWriter` commits.
+        With ``batch.end`` the same transaction finalises the session, its stats taking
+        samples and duration from what is stored."""
         if batch.calibration is not None:
             _check_calibration(batch.calibration)
         pk = self._pk(sid)
@@ -832,7 +844,18 @@ class SessionStore:
                     "UPDATE sessions SET calibration = ? WHERE pk = ?",
                     (json.dumps(dataclasses.asdict(batch.calibration)), pk),
                 )
-            _beat(c, pk)
+            end = batch.end
+            if end is None:
+                _beat(c, pk)
+            else:  # what is stored decides samples and duration; the rest comes from `end`
+                stored = _committed_stats(c, pk)
+                stats = dataclasses.replace(
+                    end.stats or stored,
+                    samples=stored.samples,
+                    duration_s=stored.duration_s,
+                    unsaved_samples=end.unsaved_samples,
+                )
+                _finish(c, pk, end.status, stats, end.ended_at)
 
     def committed_stats(self, sid: str) -> SessionStats:
         """Stats of what is stored so far (samples, duration, gaps, reconnects)."""
@@ -1243,6 +1266,28 @@ def _insert_chunk(
     )
 
 
+def _finish(
+    c: sqlite3.Connection,
+    pk: int,
+    status: SessionStatus,
+    stats: SessionStats | None,
+    ended_at: str | None,
+) -> None:
+    if stats is None:
+        stats = _committed_stats(c, pk)
+    c.execute(
+        "UPDATE sessions SET status = ?, stats = ?, ended_at = ?, owner_pid = NULL, "
+        "heartbeat_unix = ? WHERE pk = ?",
+        (
+            status.value,
+            json.dumps(dataclasses.asdict(stats)),
+            ended_at or _utc_now_iso(),
+            time.time(),
+            pk,
+        ),
+    )
+
+
 def _point_from_dict(d: dict) -> Point:
     p = _from_dict(Point, d)
     if p.target_n is not None:
@@ -1333,13 +1378,14 @@ class WriteBatch:
     points: list[Point] = field(default_factory=list)
     reconnects: list[tuple[str, float | None]] = field(default_factory=list)
     calibration: CalibrationInfo | None = None
+    end: SessionEnd | None = None  # finalise the session in the same transaction
 
     @property
     def n_samples(self) -> int:
         return sum(len(b) for b in self.samples)
 
     def __bool__(self) -> bool:
-        return bool(self.samples or self.calibration is not None or self.events().items)
+        return self.items > 0 or self.calibration is not None or self.end is not None
 
     def extend(self, other: WriteBatch) -> None:
         for name in ("samples", "marks", "holds", "alerts", "gaps", "points", "reconnects"):
@@ -1359,10 +1405,9 @@ class WriteBatch:
         return dataclasses.replace(self, samples=[])
 
     def pieces(self) -> list[WriteBatch]:
-        """The batch as small transactions: the events, then one per sample run."""
-        events = self.events()
-        head = [events] if events else []
-        return head + [WriteBatch(samples=[b]) for b in self.samples]
+        """The batch as small transactions: the events (possibly none), then one per
+        sample run."""
+        return [self.events()] + [WriteBatch(samples=[b]) for b in self.samples]
 
 
 @dataclass(slots=True)
@@ -1371,13 +1416,37 @@ class _Flush:
 
 
 @dataclass(slots=True, frozen=True)
-class _Close:
+class SessionEnd:
+    """How a recording ends (queued last: it closes the writer)."""
+
     status: SessionStatus
     stats: SessionStats | None
     ended_at: str | None
+    unsaved_samples: int = 0
 
 
 MAX_PENDING_ITEMS = 4096  # the writer commits at once when a batch holds this many entries
+# Space a writer holds beside the library (``<library>-reserve``) and gives back when the
+# disk fills, so that the session can still be closed with its stats (a full disk has no
+# room even for that one small transaction otherwise).
+RESERVE_BYTES = 256 * 1024
+
+
+def _make_reserve(path: Path) -> Path | None:
+    """Create the reserve file unless it exists already; None when this writer did not."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError:
+        return None  # there already (another recorder's) or no room: go without
+    try:
+        os.write(fd, bytes(RESERVE_BYTES))
+        os.fsync(fd)
+    except OSError:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        return None
+    os.close(fd)
+    return path
 
 
 class SessionWriter:
@@ -1416,7 +1485,8 @@ class SessionWriter:
         self.unsaved_samples = 0  # received but not stored (final once closed)
         self._received_samples = 0
         self._finalised = False
-        self._queue: queue.SimpleQueue[WriteBatch | _Flush | _Close] = queue.SimpleQueue()
+        self._held = WriteBatch()  # received after the disk filled: kept at close if it fits
+        self._queue: queue.SimpleQueue[WriteBatch | _Flush | SessionEnd] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"SessionWriter-{sid}", daemon=True)
         self._thread.start()
@@ -1476,7 +1546,7 @@ class SessionWriter:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_Close(SessionStatus(status), stats, ended_at))
+        self._queue.put(SessionEnd(SessionStatus(status), stats, ended_at))
         self._thread.join()
         if self.error is not None:
             raise StorageError(
@@ -1505,30 +1575,35 @@ class SessionWriter:
     # ------------------------------------------------------------------ thread
     def _run(self) -> None:
         store: SessionStore | None = None
+        reserve = self.db_path.with_name(self.db_path.name + "-reserve")
+        mine: Path | None = None
         try:
             store = SessionStore(self.db_path, _recover=False)
+            mine = _make_reserve(reserve)
         except Exception as exc:  # noqa: BLE001 - reported through close()
             self._fail(exc)
         try:
-            self._loop(store)
+            self._loop(store, reserve)
         finally:
             if store is not None:
                 store.close()
+            if mine is not None:
+                mine.unlink(missing_ok=True)
 
-    def _loop(self, store: SessionStore | None) -> None:
+    def _loop(self, store: SessionStore | None, reserve: Path) -> None:
         pending = WriteBatch()
         deadline: float | None = None
         last_beat = time.monotonic()
         while True:
             now = time.monotonic()
             wait_s = HEARTBEAT_S - (now - last_beat) if deadline is None else deadline - now
-            item: WriteBatch | _Flush | _Close | None
+            item: WriteBatch | _Flush | SessionEnd | None
             try:
                 item = self._queue.get(timeout=max(0.0, wait_s))
             except queue.Empty:
                 item = None
             flushes: list[_Flush] = []
-            closing: _Close | None = None
+            closing: SessionEnd | None = None
             # take whatever else is already queued, without waiting
             while item is not None and closing is None:
                 match item:
@@ -1539,7 +1614,7 @@ class SessionWriter:
                             deadline = time.monotonic() + COMMIT_INTERVAL_S
                     case _Flush():
                         flushes.append(item)
-                    case _Close():
+                    case SessionEnd():
                         closing = item
                 if pending.items > MAX_PENDING_ITEMS or closing is not None:
                     break
@@ -1562,53 +1637,57 @@ class SessionWriter:
             for f in flushes:
                 f.done.set()
             if closing is not None:
+                if self.error is not None and self.error.disk_full:
+                    reserve.unlink(missing_ok=True)  # room for the session's last word
                 self._finish(store, closing)
                 return
 
     def _write(self, store: SessionStore | None, batch: WriteBatch) -> None:
-        """Commit one batch; after a failure, only count it (as unsaved)."""
+        """Commit one batch. After a failure nothing more is committed: on a full disk
+        the batches are held for :meth:`_finish`, otherwise only counted (as unsaved)."""
         if store is None or self.error is not None:
+            if self.error is not None and self.error.disk_full:
+                self._held.extend(batch)
             return
         batch.samples = _coalesce(batch.samples)
         try:
             store.write_batch(self.sid, batch)
             self.committed_samples += batch.n_samples
-            return
-        except StorageError as exc:
-            if exc.disk_full:  # smaller transactions may still fit: keep what does
-                for piece in batch.pieces():
-                    try:
-                        store.write_batch(self.sid, piece)
-                    except StorageError:
-                        break
-                    self.committed_samples += piece.n_samples
-            self._fail(exc)
         except Exception as exc:  # noqa: BLE001 - reported through close()
             self._fail(exc)
+            if self.error is not None and self.error.disk_full:
+                self._held.extend(batch)
 
-    def _finish(self, store: SessionStore | None, closing: _Close) -> None:
+    def _finish(self, store: SessionStore | None, end: SessionEnd) -> None:
         if store is not None and self.error is None:
             try:
-                store.finish_session(self.sid, closing.status, closing.stats, closing.ended_at)
+                store.finish_session(self.sid, end.status, end.stats, end.ended_at)
                 self._finalised = True
                 return
             except Exception as exc:  # noqa: BLE001 - reported through close()
                 self._fail(exc)
+        assert self.error is not None
+        if store is not None and not self.error.gone:
+            self._keep_what_fits(store, end)
         self.unsaved_samples = self._received_samples - self.committed_samples
-        if store is None or self.error is None or self.error.gone:
-            return
-        try:  # one small write; it often fits where a batch of samples did not
-            kept = store.committed_stats(self.sid)
-            stats = dataclasses.replace(
-                closing.stats or kept,
-                samples=kept.samples,
-                duration_s=kept.duration_s,
-                unsaved_samples=self.unsaved_samples,
-            )
-            store.finish_session(self.sid, SessionStatus.INTERRUPTED, stats, closing.ended_at)
+
+    def _keep_what_fits(self, store: SessionStore, end: SessionEnd) -> None:
+        """After a failure: finalise the session as ``interrupted`` together with the held
+        events (one small transaction, which often fits where a batch of samples did not),
+        then add the held sample runs one transaction each, every one restating the stats,
+        until the first that does not fit."""
+        held = self._held
+        held.samples = _coalesce(held.samples)
+        for piece in held.pieces():
+            unsaved = self._received_samples - self.committed_samples - piece.n_samples
+            piece.end = SessionEnd(SessionStatus.INTERRUPTED, end.stats, end.ended_at, unsaved)
+            try:
+                store.write_batch(self.sid, piece)
+            except (StorageError, BadInput) as exc:  # full after all, or the session is gone
+                log.info("session %s: stopped keeping held data: %s", self.sid, exc)
+                return
+            self.committed_samples += piece.n_samples
             self._finalised = True
-        except (StorageError, BadInput) as exc:  # full after all, or the session is gone
-            log.info("session %s: final status not written: %s", self.sid, exc)
 
     def _fail(self, exc: BaseException) -> None:
         """Remember the first failure and tell the owner (who stops the recording)."""
