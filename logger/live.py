@@ -180,8 +180,12 @@ class LiveSession:
     def stop(self) -> str | None:
         """Stop the reader (finalising any recording) and return the recorded session id."""
         self._acq.stop()
-        sid = self.stop_recording() if self._recording else None
-        return sid
+        try:
+            return self.stop_recording() if self._recording else None
+        finally:  # the last connection closing tidies -wal/-shm (a deleted library's too)
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     @property
     def state(self) -> LinkState:

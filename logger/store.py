@@ -461,6 +461,7 @@ class SessionStore:
         self._pk_cache: dict[str, int] = {}
         self.read_only = self.db_path.exists() and not _writable(self.db_path)
         self._conn = self._connect(self.db_path, self.read_only)
+        self._side_ids: dict[str, tuple[int, int]] = {}  # our -wal and -shm (see close)
         try:
             self._file_id = _file_id(self.db_path)
             self._migrate()
@@ -532,6 +533,8 @@ class SessionStore:
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
+                if len(self._side_ids) < 2:
+                    self._note_side_files()
             except BaseException as exc:
                 with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
                     self._conn.execute("ROLLBACK")
@@ -627,9 +630,32 @@ class SessionStore:
         with self._lock:
             return self._stored_version()
 
+    def _note_side_files(self) -> None:
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                self._side_ids[suffix] = _file_id(
+                    self.db_path.with_name(self.db_path.name + suffix)
+                )
+
     def close(self) -> None:
+        """Close the connection. When the library was deleted or replaced meanwhile, SQLite
+        leaves this connection's -wal and -shm at the path, where a file put in its place
+        would read them as its own (pages of another database: corruption); they are
+        removed, if they are still the ones this store wrote."""
         with self._lock:
             self._conn.close()
+            if self.read_only or not self._side_ids:
+                return
+            try:
+                self._check_file()
+                return
+            except StorageError:
+                pass
+            for suffix, ours in self._side_ids.items():
+                side = self.db_path.with_name(self.db_path.name + suffix)
+                with contextlib.suppress(OSError):
+                    if _file_id(side) == ours:
+                        side.unlink()
 
     def __enter__(self) -> SessionStore:
         return self
