@@ -230,7 +230,7 @@ def check_writable(path: Path) -> None:
     if path.exists():
         with SessionStore(path) as store:
             if store.read_only:
-                raise StorageError(f"{path}: the session library is read-only: cannot record")
+                raise StorageError(f"{path}: {store.read_only_reason}: cannot record")
         return
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
@@ -460,7 +460,17 @@ class SessionStore:
         self._lock = threading.RLock()
         self._pk_cache: dict[str, int] = {}
         self.read_only = self.db_path.exists() and not _writable(self.db_path)
-        self._conn = self._connect(self.db_path, self.read_only)
+        self.read_only_reason = "the session library is read-only" if self.read_only else ""
+        try:
+            self._conn = self._connect(self.db_path, self.read_only)
+        except StorageError as exc:
+            if self.read_only or not self.db_path.is_file():
+                raise
+            # e.g. a full disk, where WAL's -shm cannot be created: it can still be read
+            self._conn = self._connect(self.db_path, True)
+            self.read_only = True
+            self.read_only_reason = f"the session library cannot be written ({exc.cause})"
+            log.warning("%s: opened read-only: %s", self.db_path, exc.cause)
         self._side_ids: dict[str, tuple[int, int]] = {}  # our -wal and -shm (see close)
         try:
             self._file_id = _file_id(self.db_path)
@@ -492,11 +502,12 @@ class SessionStore:
                 for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
         except sqlite3.OperationalError as exc:
-            raise StorageError(f"{path}: cannot open ({exc})") from None
+            raise StorageError(f"{path}: cannot open ({exc})", cause=str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise BadInput(f"{path}: not a session database ({exc})") from None
         except OSError as exc:
-            raise StorageError(f"{path}: cannot open ({exc.strerror or exc})") from None
+            why = exc.strerror or str(exc)
+            raise StorageError(f"{path}: cannot open ({why})", cause=why) from None
         foreign = {t for t in tables if not t.startswith("sqlite_")} - SHARED_TABLES
         foreign.discard("schema_version")
         if "schema_version" not in tables and foreign:
@@ -511,7 +522,7 @@ class SessionStore:
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StorageError(f"{path}: cannot open ({exc})") from None
+            raise StorageError(f"{path}: cannot open ({exc})", cause=str(exc)) from None
         if str(mode).lower() != "wal":
             log.warning("%s: journal_mode is %s, not WAL", path, mode)
         return conn
@@ -523,7 +534,7 @@ class SessionStore:
         A write that cannot be stored (read-only library, disk full, I/O error, the file
         deleted or replaced since it was opened) raises :class:`StorageError`."""
         if self.read_only:
-            raise StorageError(f"{self.db_path}: the session library is read-only")
+            raise StorageError(f"{self.db_path}: {self.read_only_reason}")
         with self._lock:
             self._check_file()
             try:
