@@ -412,7 +412,13 @@ class LiveSession:
             crc_errors=c.crc_errors - rec.crc0,
             reconnects=c.reconnects - rec.reconnects0,
         )
-        rec.writer.close(status, stats, utc_now_iso())
+        try:
+            rec.writer.close(status, stats, utc_now_iso())
+        except OSError:  # the library failed: the next recording opens it afresh
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            raise
         if self.device is not None and (self._acq.clock_samples >= 3 or self.device.text_mode):
             self._open_store().set_device(
                 rec.session_id,

@@ -39,7 +39,7 @@ from logger.compare import (
     progress,
     session_data_from_store,
 )
-from logger.errors import BadInput, DeviceError
+from logger.errors import BadInput, DeviceError, StorageError
 
 from ..format import calibration_source, hms, local_time
 from .comparison import ComparisonView, OverlayView, ProgressView
@@ -152,12 +152,13 @@ class ReviewWindow(QMainWindow):
         return self._data[sid]
 
     def open_session(self, sid: str) -> None:
-        """Show session ``sid``; BadInput (unknown id) is reported in the status bar."""
+        """Show session ``sid``; an unknown id or damaged content is reported in the status
+        bar."""
         if sid == self.current_id and self.record is not None:
             return
         try:
             record = self.store.load_session(sid)  # type: ignore[attr-defined]
-        except BadInput as exc:
+        except (BadInput, StorageError) as exc:  # unknown id, or damaged content
             self.statusBar().showMessage(str(exc), 10000)
             return
         self.record, self.current_id = record, sid
@@ -179,7 +180,7 @@ class ReviewWindow(QMainWindow):
         if sid is not None:
             try:
                 self.session_data(sid)
-            except BadInput as exc:
+            except (BadInput, StorageError) as exc:
                 self.statusBar().showMessage(str(exc), 10000)
                 return
         self.reference_id = sid
