@@ -12,6 +12,8 @@ from gui.dialogs.session_dialog import SessionDetails
 from gui.main_window import RECORD_TEXT, MainWindow
 from gui.sound import Sounder
 from logger.config import Config
+from logger.records import SessionStatus
+from logger.store import SessionStore
 from tests.gui.conftest import hold, rest, scenario
 
 pytestmark = [
@@ -46,4 +48,12 @@ def test_a_failing_library_stops_the_recording_behind_a_modal_dialog(qtbot, tmp_
     assert any("recording stopped" in line for line in win.alert_log.texts())
     assert win.live.storage_error is not None
     dialog.accept()
+    # the device streams on; the next recording goes into a library made afresh
+    again = win.start_recording(SessionDetails(client="C-1", therapist="T", notes=None))
+    assert again is not None and again != sid and db_path.exists()
+    qtbot.waitUntil(lambda: win.live.recording_elapsed_s > 0.2, timeout=WAIT_MS)
+    win.toggle_recording()  # stop
+    with SessionStore(db_path) as store:
+        assert [s.id for s in store.list_sessions()] == [again]
+        assert store.load_session(again).status is SessionStatus.COMPLETE
     win.close()
