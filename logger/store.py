@@ -474,8 +474,9 @@ class SessionStore:
         self._side_ids: dict[str, tuple[int, int]] = {}  # our -wal and -shm (see close)
         try:
             self._file_id = _file_id(self.db_path)
-            self._migrate()
-            self._check_tables()
+            with self._decoding("schema"):
+                self._migrate()
+                self._check_tables()
         except BaseException:
             self._conn.close()
             raise
@@ -1038,85 +1039,89 @@ class SessionStore:
         return out
 
     def load_session(self, sid: str) -> SessionRecord:
-        """Metadata and events of a session; raises BadInput for an unknown id."""
+        """Metadata and events of a session; raises BadInput for an unknown id, and
+        StorageError naming the session when its stored content is damaged."""
         pk = self._pk(sid)
         with self._decoding(f"session {sid}"):
-            with self._lock:
-                c = self._conn
-                row = c.execute(
-                    "SELECT started_at, ended_at, status, client, therapist, notes, device, "
-                    "calibration, config, stats, last_t_s FROM sessions WHERE pk = ?",
+            return self._read_session(sid, pk)
+
+    def _read_session(self, sid: str, pk: int) -> SessionRecord:
+        with self._lock:
+            c = self._conn
+            row = c.execute(
+                "SELECT started_at, ended_at, status, client, therapist, notes, device, "
+                "calibration, config, stats, last_t_s FROM sessions WHERE pk = ?",
+                (pk,),
+            ).fetchone()
+            stats = _stored_stats(row[9]) or _committed_stats(c, pk)  # recording: so far
+            points = [
+                _point_from_dict(_json_obj(d, "data"))
+                for (d,) in c.execute(
+                    "SELECT data FROM points WHERE session_pk = ? ORDER BY idx", (pk,)
+                )
+            ]
+            marks = [
+                Mark(t_s=t, point_index=pi, source=MarkSource(src))
+                for t, pi, src in c.execute(
+                    "SELECT t_s, point_index, source FROM marks WHERE session_pk = ? "
+                    "ORDER BY t_s, rowid",
                     (pk,),
-                ).fetchone()
-                stats = _stored_stats(row[9]) or _committed_stats(c, pk)  # recording: so far
-                points = [
-                    _point_from_dict(_json_obj(d, "data"))
-                    for (d,) in c.execute(
-                        "SELECT data FROM points WHERE session_pk = ? ORDER BY idx", (pk,)
-                    )
-                ]
-                marks = [
-                    Mark(t_s=t, point_index=pi, source=MarkSource(src))
-                    for t, pi, src in c.execute(
-                        "SELECT t_s, point_index, source FROM marks WHERE session_pk = ? "
-                        "ORDER BY t_s, rowid",
-                        (pk,),
-                    )
-                ]
-                holds = [
-                    _from_dict(Hold, _json_obj(d, "data"))
-                    for (d,) in c.execute(
-                        "SELECT data FROM holds WHERE session_pk = ? ORDER BY idx", (pk,)
-                    )
-                ]
-                alerts = [
-                    Alert(t_s=t, kind=AlertKind(k), value=v, point_index=pi, hold_index=hi)
-                    for t, k, v, pi, hi in c.execute(
-                        "SELECT t_s, kind, value, point_index, hold_index FROM alerts "
-                        "WHERE session_pk = ? ORDER BY t_s, rowid",
-                        (pk,),
-                    )
-                ]
-                gaps = [
-                    Gap(start_s=a, end_s=b, lost_samples=n, cause=GapCause(cause))
-                    for a, b, n, cause in c.execute(
-                        "SELECT start_s, end_s, lost_samples, cause FROM gaps "
-                        "WHERE session_pk = ? ORDER BY start_s, rowid",
-                        (pk,),
-                    )
-                ]
-                reconnects = [
-                    (at, t)
-                    for at, t in c.execute(
-                        "SELECT at, t_s FROM reconnects WHERE session_pk = ? ORDER BY rowid", (pk,)
-                    )
-                ]
-            started, ended, status, client, therapist, notes = row[:6]
-            device = _from_dict(DeviceInfo, _json_obj(row[6], "device"))
-            cal = _from_dict(CalibrationInfo, _json_obj(row[7], "calibration"))
-            meta = SessionMeta(
-                started_at=started,
-                device=device,
-                calibration=cal,
-                config=_json_obj(row[8], "config"),
-                client=client,
-                therapist=therapist,
-                notes=notes,
-                points=points,
-            )
-            return SessionRecord(
-                id=sid,
-                meta=meta,
-                status=SessionStatus(status),
-                ended_at=ended,
-                stats=stats,
-                last_t_s=row[10],
-                marks=marks,
-                holds=holds,
-                alerts=alerts,
-                gaps=gaps,
-                reconnects=reconnects,
-            )
+                )
+            ]
+            holds = [
+                _from_dict(Hold, _json_obj(d, "data"))
+                for (d,) in c.execute(
+                    "SELECT data FROM holds WHERE session_pk = ? ORDER BY idx", (pk,)
+                )
+            ]
+            alerts = [
+                Alert(t_s=t, kind=AlertKind(k), value=v, point_index=pi, hold_index=hi)
+                for t, k, v, pi, hi in c.execute(
+                    "SELECT t_s, kind, value, point_index, hold_index FROM alerts "
+                    "WHERE session_pk = ? ORDER BY t_s, rowid",
+                    (pk,),
+                )
+            ]
+            gaps = [
+                Gap(start_s=a, end_s=b, lost_samples=n, cause=GapCause(cause))
+                for a, b, n, cause in c.execute(
+                    "SELECT start_s, end_s, lost_samples, cause FROM gaps "
+                    "WHERE session_pk = ? ORDER BY start_s, rowid",
+                    (pk,),
+                )
+            ]
+            reconnects = [
+                (at, t)
+                for at, t in c.execute(
+                    "SELECT at, t_s FROM reconnects WHERE session_pk = ? ORDER BY rowid", (pk,)
+                )
+            ]
+        started, ended, status, client, therapist, notes = row[:6]
+        device = _from_dict(DeviceInfo, _json_obj(row[6], "device"))
+        cal = _from_dict(CalibrationInfo, _json_obj(row[7], "calibration"))
+        meta = SessionMeta(
+            started_at=started,
+            device=device,
+            calibration=cal,
+            config=_json_obj(row[8], "config"),
+            client=client,
+            therapist=therapist,
+            notes=notes,
+            points=points,
+        )
+        return SessionRecord(
+            id=sid,
+            meta=meta,
+            status=SessionStatus(status),
+            ended_at=ended,
+            stats=stats,
+            last_t_s=row[10],
+            marks=marks,
+            holds=holds,
+            alerts=alerts,
+            gaps=gaps,
+            reconnects=reconnects,
+        )
 
     def calibration(self, sid: str) -> CalibrationInfo:
         pk = self._pk(sid)
@@ -1606,7 +1611,8 @@ class SessionWriter:
             f"{self.committed_samples} samples, {self.unsaved_samples} not saved"
         )
         if not self._finalised:
-            text += " (its final status could not be written: it will open as interrupted)"
+            text += " (its final status could not be written: it opens as interrupted once "
+            text += "this program has ended)"
         return text
 
     # ------------------------------------------------------------------ thread

@@ -241,6 +241,35 @@ def test_a_library_on_a_full_disk_still_lists_and_exports(full_disk, tmp_path, c
     assert len(out.read_text().splitlines()) == 101
 
 
+def test_writer_on_media_turned_read_only_stops_and_says_what_was_kept(db_path, monkeypatch):
+    """A disk that turns read-only mid-recording (ext4 errors=remount-ro) cannot be staged
+    here (a remount is refused while files are open for writing): SQLite's error is
+    injected into the writer's transaction instead."""
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta())
+    failures: list[StorageError] = []
+    writer = SessionWriter(store, sid, on_failure=failures.append)
+    writer.put_samples(0, np.arange(500) / RATE_HZ, np.zeros((500, 1)))
+    assert writer.flush(timeout_s=30) and writer.committed_samples == 500
+
+    def read_only(self, *args, **kwargs):
+        raise self._storage_error(sqlite3.OperationalError("attempt to write a readonly database"))
+
+    monkeypatch.setattr(SessionStore, "write_batch", read_only)
+    writer.put_samples(500, (500 + np.arange(300)) / RATE_HZ, np.zeros((300, 1)))
+    assert writer.failed.wait(10) and "readonly" in str(failures[0])
+    writer.put_samples(800, (800 + np.arange(200)) / RATE_HZ, np.zeros((200, 1)))
+    with pytest.raises(StorageError) as err:
+        writer.close(SessionStatus.COMPLETE)
+    text = str(err.value)
+    assert "keeps 500 samples, 500 not saved" in text and "opens as interrupted" in text
+    monkeypatch.undo()
+    store.close()
+    with SessionStore(db_path) as again:  # what was committed before the failure is there
+        rec = again.load_session(sid)
+        assert rec.stats.samples == 500 and len(again.load_samples(sid)[0]) == 500
+
+
 # ------------------------------------------- the library deleted or replaced under record
 def _record_and(tmp_path: Path, db: Path, action) -> subprocess.CompletedProcess:
     scenario = tmp_path / "long.toml"
