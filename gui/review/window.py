@@ -41,7 +41,7 @@ from logger.compare import (
 )
 from logger.errors import BadInput, DeviceError, StorageError
 
-from ..format import calibration_source, hms, local_time
+from ..format import calibration_source, hms, local_time, unsaved_text
 from .comparison import ComparisonView, OverlayView, ProgressView
 from .library import SessionLibrary
 from .tables import PointStatsView, ReviewHoldsTable
@@ -63,7 +63,8 @@ def session_header(record: object) -> str:
     return (
         f"<b>{r.id}</b> · {local_time(m.started_at)} · {r.status} · "  # type: ignore[attr-defined]
         f"{hms(r.stats.duration_s)} · {_n(len(r.holds), 'hold')} · {_n(len(r.alerts), 'alert')}"  # type: ignore[attr-defined]
-        f"{f' · {lost} samples lost' if lost else ''}<br>"
+        f"{f' · {lost} samples lost' if lost else ''}"
+        f"{unsaved_text(r.stats.unsaved_samples)}<br>"  # type: ignore[attr-defined]
         f"client <b>{m.client or '—'}</b> · therapist <b>{m.therapist or '—'}</b> · "
         f"device {m.device.uid} (fw {m.device.firmware}, {m.device.rate_hz:g} Hz) · "
         f"calibration {cal.counts_per_n:g} counts/N, offset {cal.offset_counts:g} "

@@ -252,8 +252,8 @@ def test_writer_on_media_turned_read_only_stops_and_says_what_was_kept(db_path, 
     writer.put_samples(0, np.arange(500) / RATE_HZ, np.zeros((500, 1)))
     assert writer.flush(timeout_s=30) and writer.committed_samples == 500
 
-    def read_only(self, *args, **kwargs):
-        raise self._storage_error(sqlite3.OperationalError("attempt to write a readonly database"))
+    def read_only(self, *args, **kwargs):  # what _tx makes of SQLite's SQLITE_READONLY
+        raise StorageError(f"{self.db_path}: attempt to write a readonly database")
 
     monkeypatch.setattr(SessionStore, "write_batch", read_only)
     writer.put_samples(500, (500 + np.arange(300)) / RATE_HZ, np.zeros((300, 1)))

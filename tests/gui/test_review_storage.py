@@ -35,3 +35,23 @@ def test_a_damaged_session_is_reported_in_the_status_bar(qtbot, db_path):
     assert w.current_id == sids[0]
     w.close()
     store.close()
+
+
+def test_unsaved_samples_are_shown_in_the_review_header_and_the_report(qapp, db_path, tmp_path):
+    from pypdf import PdfReader
+
+    from gui.report import write_report
+    from gui.review.window import session_header
+    from logger.records import SessionStats
+
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta())
+    store.append_samples(sid, 0, np.arange(50) / 1000.0, np.arange(50).reshape(-1, 1))
+    stats = SessionStats(50, 0.05, 1000.0, unsaved_samples=1234)
+    store.finish_session(sid, SessionStatus.INTERRUPTED, stats)
+    assert "1234 received but not saved" in session_header(store.load_session(sid))
+    out = tmp_path / "r.pdf"
+    write_report(store, sid, out)
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(out).pages)
+    assert "1234 received but not saved (storage failure)" in text
+    store.close()
