@@ -1502,11 +1502,13 @@ class SessionWriter:
 
     A storage failure (disk full, read-only, the library deleted or replaced) ends the
     storing at once: :attr:`failed` is set and ``on_failure`` is called (from the writer
-    thread) so that the recording can be stopped. On a full disk the failed batch is
-    retried in small pieces (events first), so whatever still fits is kept. Everything
-    received afterwards is counted, not stored: ``close`` finalises the session as
-    ``interrupted`` with ``stats.unsaved_samples`` (when the library can still take that
-    one small write) and raises :class:`StorageError` with one line saying what was kept.
+    thread) so that the recording can be stopped. Nothing is dropped uncounted. On a full
+    disk the batch that failed and whatever arrives until ``close`` are held; ``close``
+    gives back the reserve file (:data:`RESERVE_BYTES`), finalises the session as
+    ``interrupted`` together with the held events, then adds the held sample runs while
+    they fit, each transaction restating ``stats.unsaved_samples``. After other failures
+    the final status is tried once. ``close`` then raises :class:`StorageError`, one line
+    saying what was kept and what was not.
     """
 
     def __init__(
