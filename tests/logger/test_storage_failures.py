@@ -365,6 +365,17 @@ def test_record_into_a_read_only_folder_says_so(read_only_dir, capsys):
     assert len(err) == 1 and "read-only" in err[0] and "no device" not in err[0]
 
 
+def test_recalibrate_on_read_only_media_says_so(read_only_dir, capsys):
+    media, protect = read_only_dir
+    db = media / "sessions.sqlite3"
+    sid = _library_with_one_session(db)
+    protect()
+    capsys.readouterr()
+    assert main(["recalibrate", sid, "--db", str(db)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "read-only" in err[0] and str(db) in err[0]
+
+
 # ---------------------------------------------------------------- damaged content
 def _damage(db: Path, sid: str, how: str) -> str:
     """Damage the library; return what the error line must name."""
