@@ -465,6 +465,9 @@ class LiveSession:
                 from calibration.store import CalibrationStore
 
                 stored = CalibrationStore(self.db_path).latest(device.uid)
+            except OSError as exc:  # read-only media, a full disk: one line, no traceback
+                log.warning("%s: stored calibrations not readable: %s", self.db_path, exc)
+                stored = None
             except Exception:  # a broken calibration table must not stop acquisition
                 log.exception("could not read stored calibrations")
                 stored = None

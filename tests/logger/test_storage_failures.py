@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -25,7 +26,9 @@ import numpy as np
 import pytest
 
 from logger.cli import main
+from logger.config import Config
 from logger.errors import StorageError
+from logger.live import LiveSession
 from logger.records import Mark, MarkSource, SessionStatus
 from logger.store import SessionStore, SessionWriter
 from tests.logger.test_store import make_meta
@@ -87,6 +90,7 @@ def full_disk(tmp_path) -> Iterator[tuple[Path, list[str]]]:
                 return conn
             s.SessionStore._connect = staticmethod(capped)
             from logger.cli import main
+from logger.config import Config
             sys.exit(main(sys.argv[1:]))
         """)
         yield db, [sys.executable, "-c", capped]
@@ -374,6 +378,23 @@ def test_recalibrate_on_read_only_media_says_so(read_only_dir, capsys):
     assert main(["recalibrate", sid, "--db", str(db)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "read-only" in err[0] and str(db) in err[0]
+
+
+def test_live_view_of_a_read_only_library_streams_and_refuses_to_record(read_only_dir, caplog):
+    media, protect = read_only_dir
+    db = media / "sessions.sqlite3"
+    _library_with_one_session(db)
+    protect()
+    live = LiveSession("sim://ro?scenario=demo&speed=1", Config(), db_path=db)
+    live.start()
+    try:
+        assert live.wait_ready(15.0) and live.error is None
+        assert live.calibration is not None  # the device's own: the stored ones unreadable
+        with pytest.raises(StorageError, match="read-only"):
+            live.start_recording()
+    finally:
+        live.stop()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 # ---------------------------------------------------------------- damaged content
