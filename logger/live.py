@@ -183,9 +183,7 @@ class LiveSession:
         try:
             return self.stop_recording() if self._recording else None
         finally:  # the last connection closing tidies -wal/-shm (a deleted library's too)
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+            self._close_store()
 
     @property
     def state(self) -> LinkState:
@@ -318,6 +316,11 @@ class LiveSession:
             self._store = SessionStore(self.db_path)
         return self._store
 
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
     def start_recording(
         self,
         *,
@@ -415,9 +418,7 @@ class LiveSession:
         try:
             rec.writer.close(status, stats, utc_now_iso())
         except OSError:  # the library failed: the next recording opens it afresh
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+            self._close_store()
             raise
         if self.device is not None and (self._acq.clock_samples >= 3 or self.device.text_mode):
             self._open_store().set_device(
