@@ -1426,21 +1426,11 @@ class WriteBatch:
     def n_samples(self) -> int:
         return sum(len(b) for b in self.samples)
 
-    def __bool__(self) -> bool:
-        return self.items > 0 or self.calibration is not None or self.end is not None
-
     def extend(self, other: WriteBatch) -> None:
         for name in ("samples", "marks", "holds", "alerts", "gaps", "points", "reconnects"):
             getattr(self, name).extend(getattr(other, name))
         if other.calibration is not None:
             self.calibration = other.calibration
-
-    @property
-    def items(self) -> int:
-        """Entries queued (a commit is forced once a batch grows this large)."""
-        return len(self.samples) + sum(
-            len(x) for x in (self.marks, self.holds, self.alerts, self.gaps, self.points)
-        ) + len(self.reconnects)  # fmt: skip
 
     def events(self) -> WriteBatch:
         """Everything but the samples (small: what a nearly full disk should keep first)."""
@@ -1467,7 +1457,9 @@ class SessionEnd:
     unsaved_samples: int = 0
 
 
-MAX_PENDING_ITEMS = 4096  # the writer commits at once when a batch holds this many entries
+# what the writer's queue carries: samples, events (and a calibration), flush, the end
+_Message = SampleBlock | WriteBatch | _Flush | SessionEnd
+MAX_PENDING_ITEMS = 4096  # the writer commits at once after this many queued messages
 # Space a writer holds beside the library (``<library>-reserve``) and gives back when the
 # disk fills, so that the session can still be closed with its stats (a full disk has no
 # room even for that one small transaction otherwise).
@@ -1530,7 +1522,7 @@ class SessionWriter:
         self._received_samples = 0
         self._finalised = False
         self._held = WriteBatch()  # received after the disk filled: kept at close if it fits
-        self._queue: queue.SimpleQueue[WriteBatch | _Flush | SessionEnd] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"SessionWriter-{sid}", daemon=True)
         self._thread.start()
@@ -1544,7 +1536,7 @@ class SessionWriter:
         t = np.array(t_s, dtype=np.float64, copy=True).reshape(-1)
         if r.ndim != 2 or r.shape[0] != t.shape[0]:
             raise ValueError(f"t_s has {t.shape[0]} rows but raw has shape {r.shape}")
-        self._queue.put(WriteBatch(samples=[SampleBlock(int(first_index), t, r)]))
+        self._queue.put(SampleBlock(int(first_index), t, r))
 
     def put_marks(self, marks: Sequence[Mark]) -> None:
         self._queue.put(WriteBatch(marks=list(marks)))
@@ -1636,13 +1628,13 @@ class SessionWriter:
                 mine.unlink(missing_ok=True)
 
     def _loop(self, store: SessionStore | None, reserve: Path) -> None:
-        pending = WriteBatch()
+        pending, queued = WriteBatch(), 0  # queued: messages in `pending`
         deadline: float | None = None
         last_beat = time.monotonic()
         while True:
             now = time.monotonic()
             wait_s = HEARTBEAT_S - (now - last_beat) if deadline is None else deadline - now
-            item: WriteBatch | _Flush | SessionEnd | None
+            item: _Message | None
             try:
                 item = self._queue.get(timeout=max(0.0, wait_s))
             except queue.Empty:
@@ -1650,18 +1642,24 @@ class SessionWriter:
             flushes: list[_Flush] = []
             closing: SessionEnd | None = None
             # take whatever else is already queued, without waiting
-            while item is not None and closing is None:
+            while item is not None:
                 match item:
+                    case SampleBlock():
+                        pending.samples.append(item)
+                        self._received_samples += len(item)
+                        queued += 1
                     case WriteBatch():
-                        self._received_samples += item.n_samples
                         pending.extend(item)
-                        if deadline is None:
-                            deadline = time.monotonic() + COMMIT_INTERVAL_S
+                        self._received_samples += item.n_samples
+                        queued += 1
                     case _Flush():
                         flushes.append(item)
                     case SessionEnd():
                         closing = item
-                if pending.items > MAX_PENDING_ITEMS or closing is not None:
+                        break
+                if deadline is None and queued:
+                    deadline = time.monotonic() + COMMIT_INTERVAL_S
+                if queued > MAX_PENDING_ITEMS:
                     break
                 try:
                     item = self._queue.get_nowait()
@@ -1669,10 +1667,10 @@ class SessionWriter:
                     item = None
             now = time.monotonic()
             due = deadline is not None and now >= deadline
-            if pending and (due or flushes or closing or pending.items > MAX_PENDING_ITEMS):
+            if queued and (due or flushes or closing or queued > MAX_PENDING_ITEMS):
                 self._write(store, pending)
-                pending, deadline, last_beat = WriteBatch(), None, now
-            elif not pending and now - last_beat >= HEARTBEAT_S:
+                pending, queued, deadline, last_beat = WriteBatch(), 0, None, now
+            elif not queued and now - last_beat >= HEARTBEAT_S:
                 if store is not None and self.error is None:
                     try:
                         store.heartbeat(self.sid)
