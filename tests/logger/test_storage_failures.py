@@ -90,7 +90,6 @@ def full_disk(tmp_path) -> Iterator[tuple[Path, list[str]]]:
                 return conn
             s.SessionStore._connect = staticmethod(capped)
             from logger.cli import main
-from logger.config import Config
             sys.exit(main(sys.argv[1:]))
         """)
         yield db, [sys.executable, "-c", capped]
