@@ -33,7 +33,7 @@ Prints, with the targets beside them (takes about 30 s on 2 cores):
 To time alerts in an unmodified ``record`` command, the child process replaces
 ``logger.live.LiveSession`` with a subclass that only adds an ``on_alert`` callback (the hook
 the GUI uses) and stamps the thread's clocks when a read's decoding starts; it also times
-``SessionWriter._commit``. Nothing else changes. Scenario files and databases live in
+``SessionWriter._write``. Nothing else changes. Scenario files and databases live in
 temporary directories removed at the end. Exit status 1 when a target is missed.
 
 Profiling one recording (the reader thread is where the time goes):
@@ -191,7 +191,7 @@ def child_record(minutes: float, speed: float, cycle_s: float) -> dict:
 
     commits: list[tuple[float, int]] = []  # (wall s, samples) of each SessionWriter commit
     writer_cls = logger.store.SessionWriter
-    commit = getattr(writer_cls, "_commit", None)
+    commit = getattr(writer_cls, "_write", None)
     if commit is not None:  # diagnostics only: how long the writer's transactions take
 
         def timed_commit(self, *args, **kwargs):
@@ -199,7 +199,7 @@ def child_record(minutes: float, speed: float, cycle_s: float) -> dict:
             commit(self, *args, **kwargs)
             commits.append((time.perf_counter() - t0, self.committed_samples - n0))
 
-        writer_cls._commit = timed_commit
+        writer_cls._write = timed_commit
 
     # (session t_s, VmRSS MB, samples read but not yet committed by the SessionWriter)
     rss_trace: list[tuple[float, float, int]] = []

@@ -70,6 +70,8 @@ class CalibrationStore:
                 con.executescript(_SCHEMA)
             finally:
                 con.close()
+        except sqlite3.OperationalError as exc:  # read-only media, a full disk: not bad input
+            raise DeviceError(f"{self.db_path}: cannot open ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise BadInput(f"{self.db_path}: not a usable SQLite database ({exc})") from None
         except OSError as exc:

@@ -69,3 +69,11 @@ def calibration_source(source: str | None, created_at: str | None) -> str:
             return f"factory calibration (device-reported; none stored){tare}"
         return f"{src} (no date recorded)"
     return f"{src or 'calibration'}, {local_time(created_at)} UTC"
+
+
+def unsaved_text(unsaved_samples: int) -> str:
+    """What a storage failure cost a session, to append to a sample count (nothing when
+    it cost nothing)."""
+    if not unsaved_samples:
+        return ""
+    return f", {unsaved_samples} received but not saved (storage failure)"

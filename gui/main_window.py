@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -32,9 +33,9 @@ from PySide6.QtWidgets import (
 )
 
 from logger.config import Config
-from logger.errors import BadInput
+from logger.errors import BadInput, StorageError
 from logger.hold_detector import HoldLevels
-from logger.live import DeviceNotice, LiveSession, StateChange
+from logger.live import DeviceNotice, LiveSession, StateChange, StorageFailed
 from logger.points import PointPlan
 from logger.records import Alert, AlertKind, Gap, Hold, Mark, MarkSource, Point
 
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
         self.device_bar.connect_requested.connect(self.connect_device)
         self.device_bar.disconnect_requested.connect(self.disconnect_device)
         self.banner = AlertBanner()  # laid over the plot below: it never resizes the window
+        self.storage_dialog: QMessageBox | None = None  # shown when the library fails
 
         def button(text: str, slot, *, checkable: bool = False, name: str = "") -> QPushButton:
             b = QPushButton(text)
@@ -390,7 +392,11 @@ class MainWindow(QMainWindow):
             self.record_button.setChecked(False)
             return
         if self.live.recording_id is not None:
-            sid = self.live.stop_recording()
+            try:
+                sid = self.live.stop_recording()
+            except StorageError as exc:
+                self.storage_failed(str(exc))
+                return
             self.record_button.setChecked(False)
             self.record_button.setText(RECORD_TEXT)
             self.setWindowTitle("pressure-logger")
@@ -578,6 +584,32 @@ class MainWindow(QMainWindow):
             self.alert_log.add_entry(live.t_s, f"link {event.state}", theme.TEXT_DIM)
         elif isinstance(event, DeviceNotice):
             self.alert_log.add_entry(event.t_s, event.text, theme.TEXT_DIM)
+        elif isinstance(event, StorageFailed):
+            self.storage_failed(event.text)
+
+    def storage_failed(self, text: str) -> None:
+        """The library stopped taking the recording (disk full, deleted, read-only): stop
+        it and say so in a window-modal dialog that stays until acknowledged."""
+        live = self.live
+        if live is not None and live.recording_id is not None:
+            try:
+                live.stop_recording()
+            except StorageError as exc:
+                text = str(exc)  # the final word: what was kept, what was not
+        self.record_button.setChecked(False)
+        self.record_button.setText(RECORD_TEXT)
+        self.setWindowTitle("pressure-logger")
+        t_s = live.t_s if live is not None else 0.0
+        self.alert_log.add_entry(t_s, f"recording stopped: {text}", theme.MAX)
+        self.storage_dialog = QMessageBox(
+            QMessageBox.Icon.Critical,
+            "Recording stopped",
+            "The session library could not be written, so the recording was stopped.",
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        self.storage_dialog.setInformativeText(text)
+        self.storage_dialog.open()  # window-modal: nothing else until it is acknowledged
 
     def _on_alert(self, alert: Alert) -> None:
         kind = AlertKind(alert.kind)

@@ -44,7 +44,7 @@ from logger.errors import BadInput, DeviceError
 from logger.files import atomic_write
 from logger.point_stats import left_right, point_stats
 
-from .format import calibration_source, hms, local_time, num, point_label
+from .format import calibration_source, hms, local_time, num, point_label, unsaved_text
 from .review.comparison import (
     COMPARE_COLUMNS,
     PROGRESS_COLUMNS,
@@ -367,7 +367,8 @@ def _build(doc: _Doc, parts: dict) -> None:
             (
                 "Samples",
                 f"{rec.stats.samples} recorded, {rec.stats.lost_samples} lost, "
-                f"{rec.stats.crc_errors} CRC errors, {rec.stats.reconnects} reconnects",
+                f"{rec.stats.crc_errors} CRC errors, {rec.stats.reconnects} reconnects"
+                + unsaved_text(rec.stats.unsaved_samples),
             ),
             ("Points", "; ".join(p.name for p in rec.points) or "—"),
             ("Notes", m.notes or "—"),

@@ -12,5 +12,27 @@ class DeviceError(OSError):
     """Port missing, handshake failed, I/O failure: exit code 1."""
 
 
+class StorageError(DeviceError):
+    """The session library cannot be written (disk full, read-only, deleted or replaced)
+    or read (damaged content): exit code 1. The message names the file, and the table or
+    session at fault.
+
+    ``disk_full``: the write failed for lack of space (smaller writes may still fit).
+    ``gone``: the library file was deleted or replaced: nothing more can be stored in it.
+    ``cause``: the reason alone, without the file name (for composing messages).
+    """
+
+    def __init__(
+        self, message: str, *, disk_full: bool = False, gone: bool = False, cause: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
+        self.gone = gone
+        self.cause = cause or message
+
+    def __str__(self) -> str:  # OSError would show its args as a tuple
+        return str(self.args[0])
+
+
 class ProtocolMismatch(BadInput):
     """The device speaks another protocol major version (refused before streaming)."""

@@ -80,7 +80,15 @@ class DeviceNotice:
     text: str
 
 
-LiveEvent = Mark | Hold | Alert | Gap | StateChange | HoldStarted | DeviceNotice
+@dataclass(slots=True)
+class StorageFailed:
+    """The session library stopped taking the recording (disk full, read-only, deleted):
+    the recording must be stopped (:meth:`LiveSession.stop_recording` says what was kept)."""
+
+    text: str
+
+
+LiveEvent = Mark | Hold | Alert | Gap | StateChange | HoldStarted | DeviceNotice | StorageFailed
 
 
 @dataclass(slots=True)
@@ -141,6 +149,7 @@ class LiveSession:
         self._recording: _Recording | None = None
         self._armed: dict | None = None  # recording to start at the handshake (record cmd)
         self._store = None
+        self.storage_error: Exception | None = None  # set when the recording's storage fails
         self._acq = Acquisition(port, _ReaderListener(self))
         self._zero_pending: list[SampleBlock] | None = []  # zero at start when unloaded
         self._drift: Tare | None = None
@@ -165,8 +174,10 @@ class LiveSession:
     def stop(self) -> str | None:
         """Stop the reader (finalising any recording) and return the recorded session id."""
         self._acq.stop()
-        sid = self.stop_recording() if self._recording else None
-        return sid
+        try:
+            return self.stop_recording() if self._recording else None
+        finally:  # the last connection closing tidies -wal/-shm (a deleted library's too)
+            self._close_store()
 
     @property
     def state(self) -> LinkState:
@@ -299,6 +310,11 @@ class LiveSession:
             self._store = SessionStore(self.db_path)
         return self._store
 
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
     def start_recording(
         self,
         *,
@@ -332,7 +348,8 @@ class LiveSession:
             points=[dataclasses.replace(p) for p in self._points],
         )
         sid = store.create_session(meta)
-        writer = SessionWriter(store, sid)
+        self.storage_error = None
+        writer = SessionWriter(store, sid, on_failure=self._on_storage_failure)
         c = self._acq.counters
         with self._lock:
             plan = PointPlan(
@@ -359,7 +376,15 @@ class LiveSession:
         arguments of :meth:`start_recording`; its id appears as :attr:`recording_id`."""
         self._armed = details
 
+    def _on_storage_failure(self, exc: Exception) -> None:
+        """From the writer thread: storing failed. The owner (GUI, ``record``) sees the
+        event or :attr:`storage_error` and stops the recording."""
+        self.storage_error = exc
+        self._events.put(StorageFailed(str(exc)))
+
     def stop_recording(self, status: SessionStatus = SessionStatus.COMPLETE) -> str | None:
+        """Finalise the recording and return its id. After a storage failure this raises
+        :class:`~logger.errors.StorageError` saying what was kept and what was not."""
         with self._lock:
             rec, self._recording = self._recording, None
             if rec is None:
@@ -384,7 +409,11 @@ class LiveSession:
             crc_errors=c.crc_errors - rec.crc0,
             reconnects=c.reconnects - rec.reconnects0,
         )
-        rec.writer.close(status, stats, utc_now_iso())
+        try:
+            rec.writer.close(status, stats, utc_now_iso())
+        except OSError:  # the library failed: the next recording opens it afresh
+            self._close_store()
+            raise
         if self.device is not None and (self._acq.clock_samples >= 3 or self.device.text_mode):
             self._open_store().set_device(
                 rec.session_id,
@@ -431,6 +460,9 @@ class LiveSession:
                 from calibration.store import CalibrationStore
 
                 stored = CalibrationStore(self.db_path).latest(device.uid)
+            except OSError as exc:  # read-only media, a full disk: one line, no traceback
+                log.warning("%s: stored calibrations not readable: %s", self.db_path, exc)
+                stored = None
             except Exception:  # a broken calibration table must not stop acquisition
                 log.exception("could not read stored calibrations")
                 stored = None

@@ -147,6 +147,8 @@ class SessionStats:
     lost_samples: int = 0
     crc_errors: int = 0
     reconnects: int = 0
+    # received but not stored: the recording stopped on a storage failure (disk full …)
+    unsaved_samples: int = 0
 
 
 @dataclass(slots=True)

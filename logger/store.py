@@ -30,12 +30,14 @@ Why it looks like this:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
 import math
 import os
 import queue
+import re
 import secrets
 import socket
 import sqlite3
@@ -50,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadInput, DeviceError
+from .errors import BadInput, DeviceError, StorageError
 from .records import (
     Alert,
     AlertKind,
@@ -179,6 +181,13 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
 ]
 # tables other modules keep in the same file (calibration.store): not a sign of a foreign file
 SHARED_TABLES = frozenset({"calibrations"})
+# every table the migrations create: one missing from a versioned library is damage
+_TABLES = frozenset(
+    name
+    for step in MIGRATIONS
+    if isinstance(step, str)
+    for name in re.findall(r"CREATE TABLE (\w+)", step)
+) | {"schema_version"}
 
 _T_DTYPE = np.dtype("<f8")
 _RAW_DTYPE = np.dtype("<i4")
@@ -215,6 +224,29 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_writable(path: Path) -> None:
+    """Raise :class:`StorageError` unless a recording can be stored at ``path`` (an
+    existing library that opens writable, or a folder where one can be created)."""
+    if path.exists():
+        with SessionStore(path) as store:
+            if store.read_only:
+                raise StorageError(f"{path}: {store.read_only_reason}: cannot record")
+        return
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StorageError(f"{folder}: read-only folder: cannot create the library {path}")
+
+
+def session_exists(path: Path, sid: str) -> bool:
+    """Whether ``sid`` is in the library at ``path`` now (never creates a library)."""
+    if not path.is_file():
+        return False
+    with SessionStore(path, _recover=False) as store:
+        return store.has_session(sid)
+
+
 def counts_to_n(raw: np.ndarray, cal: CalibrationInfo) -> np.ndarray:
     """ADC counts → newtons with a session's stored calibration record: the calibration
     package's model does the arithmetic, so live and stored forces cannot disagree."""
@@ -247,6 +279,7 @@ class SessionSummary:
     ended_at: str | None = None
     device_uid: str | None = None
     lost_samples: int = 0
+    unsaved_samples: int = 0  # received but not stored (a storage failure stopped it)
 
 
 @dataclass(slots=True)
@@ -277,9 +310,20 @@ def _duration_s(samples: int, last_t_s: float | None, rate_hz: float) -> float:
     return round(float(last_t_s) + (1.0 / rate_hz if rate_hz > 0 else 0.0), 6)
 
 
+def _json_obj(text: str | None, column: str) -> dict:
+    """A JSON object column; anything else is damage (ValueError naming the column)."""
+    try:
+        value = json.loads(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = None
+    if not isinstance(value, dict):
+        raise ValueError(f"column {column} is not a JSON object")
+    return value
+
+
 def _stored_stats(stats_json: str | None) -> SessionStats | None:
     """The stats a finished session was closed with (None while recording)."""
-    return _from_dict(SessionStats, json.loads(stats_json)) if stats_json else None
+    return _from_dict(SessionStats, _json_obj(stats_json, "stats")) if stats_json else None
 
 
 def _committed_stats(c: sqlite3.Connection, pk: int) -> SessionStats:
@@ -292,7 +336,7 @@ def _committed_stats(c: sqlite3.Connection, pk: int) -> SessionStats:
         "FROM sessions s WHERE pk = ?",
         (GapCause.CRC.value, pk),
     ).fetchone()
-    rate_hz = float(json.loads(device).get("rate_hz") or 0.0)
+    rate_hz = float(_json_obj(device, "device").get("rate_hz") or 0.0)
     return SessionStats(
         samples=int(samples),
         duration_s=_duration_s(samples, last_t_s, rate_hz),
@@ -323,6 +367,36 @@ def _parse_time(value: str | datetime, what: str) -> datetime:
 def _from_dict(cls: type, data: dict) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _writable(path: Path) -> bool:
+    """Whether SQLite can write ``path``: the file and its folder (for -wal and -shm)."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open a library that cannot be written. ``mode=ro`` reads a WAL library whose
+    -shm can be used; on read-only media it cannot, and SQLite is told the file is
+    immutable (then a leftover -wal, from a copy taken while recording, is not read)."""
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None,
+                           check_same_thread=False, timeout=10.0)  # fmt: skip
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        log.warning("%s: read-only; its -wal file cannot be read, so the newest commits "
+                    "are not shown", path)  # fmt: skip
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                           check_same_thread=False)  # fmt: skip
 
 
 def _pid_alive(pid: int) -> bool:
@@ -371,69 +445,165 @@ class SessionStore:
 
     Thread-safe: one connection guarded by a lock. For sustained writing from the
     acquisition side use :class:`SessionWriter`, which has its own connection and thread.
+
+    A library that cannot be written here (read-only media, a write-protected file or
+    folder) opens read-only (:attr:`read_only`): it lists, loads and exports, and every
+    write raises :class:`StorageError`. Every write first checks that the file at
+    :attr:`db_path` is still the one opened (a library deleted or replaced under a running
+    program fails loudly instead of writing into a file nobody can see). Damaged content
+    (a missing table, bad JSON, an unknown status) is one StorageError naming the table or
+    session.
     """
 
     def __init__(self, db_path: str | os.PathLike[str], *, _recover: bool = True) -> None:
         self.db_path = Path(db_path)
         self._lock = threading.RLock()
         self._pk_cache: dict[str, int] = {}
-        self._conn = self._connect(self.db_path)
-        if _recover:
-            self._migrate()
+        self.read_only = self.db_path.exists() and not _writable(self.db_path)
+        self.read_only_reason = "the session library is read-only" if self.read_only else ""
+        try:
+            self._conn = self._connect(self.db_path, self.read_only)
+        except StorageError as exc:
+            if self.read_only or not self.db_path.is_file():
+                raise
+            # e.g. a full disk, where WAL's -shm cannot be created: it can still be read
+            self._conn = self._connect(self.db_path, True)
+            self.read_only = True
+            self.read_only_reason = f"the session library cannot be written ({exc.cause})"
+            log.warning("%s: opened read-only: %s", self.db_path, exc.cause)
+        self._side_ids: dict[str, tuple[int, int]] = {}  # our -wal and -shm (see close)
+        try:
+            self._file_id = _file_id(self.db_path)
+            with self._decoding("schema"):
+                self._migrate()
+                self._check_tables()
+        except BaseException:
+            self._conn.close()
+            raise
+        if _recover and not self.read_only:
             self.recover_stale()
 
     # ----------------------------------------------------------------- plumbing
     @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
+    def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
         """Open ``path`` (created if missing); refuse foreign files before touching them."""
         if path.is_dir():
             raise BadInput(f"{path}: is a directory, not a session database file")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=10.0
-            )
+            if read_only:
+                conn = _connect_read_only(path)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    path, isolation_level=None, check_same_thread=False, timeout=10.0
+                )
             conn.execute("PRAGMA busy_timeout = 10000")
             tables = {
                 name
                 for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
         except sqlite3.OperationalError as exc:
-            raise DeviceError(f"{path}: cannot open ({exc})") from None
+            raise StorageError(f"{path}: cannot open ({exc})", cause=str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise BadInput(f"{path}: not a session database ({exc})") from None
         except OSError as exc:
-            raise DeviceError(f"{path}: cannot open ({exc})") from None
+            why = exc.strerror or str(exc)
+            raise StorageError(f"{path}: cannot open ({why})", cause=why) from None
         foreign = {t for t in tables if not t.startswith("sqlite_")} - SHARED_TABLES
         foreign.discard("schema_version")
         if "schema_version" not in tables and foreign:
             conn.close()
             shown = ", ".join(sorted(foreign)[:3])
             raise BadInput(f"{path}: not a session database (has tables {shown})")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if read_only:
+            return conn
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise DeviceError(f"{path}: cannot open ({exc})") from None
+            raise StorageError(f"{path}: cannot open ({exc})", cause=str(exc)) from None
         if str(mode).lower() != "wal":
             log.warning("%s: journal_mode is %s, not WAL", path, mode)
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
-    def _tx(self) -> _Transaction:
-        return _Transaction(self._conn, self._lock)
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK``) under the store's lock.
+
+        A write that cannot be stored (read-only library, disk full, I/O error, the file
+        deleted or replaced since it was opened) raises :class:`StorageError`."""
+        if self.read_only:
+            raise StorageError(f"{self.db_path}: {self.read_only_reason}")
+        with self._lock:
+            self._check_file()
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:
+                raise self._storage_error(exc) from None
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+                if len(self._side_ids) < 2:
+                    self._note_side_files()
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+                    exc, sqlite3.IntegrityError
+                ):
+                    raise self._storage_error(exc) from None
+                raise
+
+    def _storage_error(self, exc: sqlite3.DatabaseError) -> StorageError:
+        full = getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL"
+        return StorageError(f"{self.db_path}: {exc}", disk_full=full)
+
+    def _check_file(self) -> None:
+        """Raise StorageError(gone=True) when the library file was deleted or replaced
+        since this store opened it (SQLite would go on writing into the lost file)."""
+        try:
+            now = _file_id(self.db_path)
+        except FileNotFoundError:
+            now = None
+        except OSError as exc:
+            raise StorageError(f"{self.db_path}: {exc.strerror or exc}") from None
+        if now != self._file_id:
+            what = "deleted" if now is None else "replaced by another file"
+            raise StorageError(f"{self.db_path}: the session library was {what}", gone=True)
+
+    @contextlib.contextmanager
+    def _decoding(self, what: str) -> Iterator[None]:
+        """Damaged content read inside (a missing table or column, bad JSON, an unknown
+        status or kind) becomes one StorageError naming ``what`` (a session, a table)."""
+        try:
+            yield
+        except BadInput:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{self.db_path}: {what}: damaged ({exc})") from None
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            raise StorageError(f"{self.db_path}: {what}: damaged ({exc})") from None
 
     def _migrate(self) -> None:
+        with self._lock:
+            current = self._stored_version()
+        if current > len(MIGRATIONS):
+            raise BadInput(
+                f"{self.db_path}: schema_version {current} is newer than this program "
+                f"understands ({len(MIGRATIONS)})"
+            )
+        if current == len(MIGRATIONS):
+            return  # nothing to do: no write (a read-only or full library still opens)
+        if self.read_only:
+            raise StorageError(
+                f"{self.db_path}: read-only, and its schema (version {current}) needs an "
+                f"upgrade to version {len(MIGRATIONS)}"
+            )
         with self._tx() as c:
             c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = c.execute("SELECT max(version) FROM schema_version").fetchone()
-            current = int(row[0] or 0)
-            if current > len(MIGRATIONS):
-                raise BadInput(
-                    f"{self.db_path}: schema_version {current} is newer than this program "
-                    f"understands ({len(MIGRATIONS)})"
-                )
+            current = self._stored_version()
             for version in range(current, len(MIGRATIONS)):
                 step = MIGRATIONS[version]
                 if callable(step):
@@ -445,15 +615,59 @@ class SessionStore:
                 c.execute("INSERT INTO schema_version(version) VALUES (?)", (version + 1,))
                 log.info("%s: migrated schema to version %d", self.db_path, version + 1)
 
+    def _stored_version(self) -> int:
+        try:
+            row = self._conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        except sqlite3.OperationalError:  # a new, empty file
+            return 0
+        return int(row[0] or 0)
+
+    def _check_tables(self) -> None:
+        """Every table the migrations create must be there (a dropped one is damage)."""
+        with self._lock:
+            tables = {
+                name
+                for (name,) in self._conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'"
+                )
+            }
+        missing = sorted(_TABLES - tables)
+        if missing:
+            raise StorageError(
+                f"{self.db_path}: damaged session library: table {missing[0]} is missing"
+            )
+
     @property
     def schema_version(self) -> int:
         with self._lock:
-            row = self._conn.execute("SELECT max(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
+            return self._stored_version()
+
+    def _note_side_files(self) -> None:
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                self._side_ids[suffix] = _file_id(
+                    self.db_path.with_name(self.db_path.name + suffix)
+                )
 
     def close(self) -> None:
+        """Close the connection. When the library was deleted or replaced meanwhile, SQLite
+        leaves this connection's -wal and -shm at the path, where a file put in its place
+        would read them as its own (pages of another database: corruption); they are
+        removed, if they are still the ones this store wrote."""
         with self._lock:
             self._conn.close()
+            if self.read_only or not self._side_ids:
+                return
+            try:
+                self._check_file()
+                return
+            except StorageError:
+                pass
+            for suffix, ours in self._side_ids.items():
+                side = self.db_path.with_name(self.db_path.name + suffix)
+                with contextlib.suppress(OSError):
+                    if _file_id(side) == ours:
+                        side.unlink()
 
     def __enter__(self) -> SessionStore:
         return self
@@ -464,12 +678,18 @@ class SessionStore:
     def _pk(self, sid: str) -> int:
         pk = self._pk_cache.get(sid)
         if pk is None:
-            with self._lock:
+            with self._decoding("table sessions"), self._lock:
                 row = self._conn.execute("SELECT pk FROM sessions WHERE id = ?", (sid,)).fetchone()
             if row is None:
                 raise BadInput(f"unknown session {sid!r}")
             pk = self._pk_cache[sid] = int(row[0])
         return pk
+
+    def has_session(self, sid: str) -> bool:
+        """Whether ``sid`` is in the library (read afresh, not from a cache)."""
+        with self._decoding("table sessions"), self._lock:
+            row = self._conn.execute("SELECT 1 FROM sessions WHERE id = ?", (sid,)).fetchone()
+        return row is not None
 
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check`` ("ok" when the file is sound)."""
@@ -480,24 +700,30 @@ class SessionStore:
     def recover_stale(self) -> list[str]:
         """Mark abandoned ``recording`` sessions ``interrupted``; return their ids."""
         now = time.time()
-        with self._lock:
+        stale = []
+        with self._decoding("table sessions"), self._lock:
             rows = self._conn.execute(
                 "SELECT id, owner_host, owner_pid, heartbeat_unix FROM sessions WHERE status = ?",
                 (SessionStatus.RECORDING.value,),
             ).fetchall()
-        stale = []
-        for sid, host, pid, beat in rows:
-            age_s = math.inf if beat is None else now - float(beat)
-            if host == _HOST:
-                gone = not _pid_alive(int(pid or 0)) or age_s > PID_REUSE_AFTER_S
-            else:
-                gone = age_s > STALE_AFTER_S
-            if gone:
-                stale.append(sid)
+            for sid, host, pid, beat in rows:
+                age_s = math.inf if beat is None else now - float(beat)
+                if host == _HOST:
+                    gone = not _pid_alive(int(pid or 0)) or age_s > PID_REUSE_AFTER_S
+                else:
+                    gone = age_s > STALE_AFTER_S
+                if gone:
+                    stale.append(sid)
+        marked = []
         for sid in stale:
             log.warning("session %s was left recording by a process that is gone", sid)
-            self._finish_interrupted(sid)
-        return stale
+            try:
+                self._finish_interrupted(sid)
+            except StorageError as exc:  # a full disk must not stop the library opening
+                log.warning("session %s stays 'recording' for now: %s", sid, exc)
+                continue
+            marked.append(sid)
+        return marked
 
     def _finish_interrupted(self, sid: str) -> None:
         pk = self._pk(sid)
@@ -587,21 +813,8 @@ class SessionStore:
     ) -> None:
         """Finalise a session (status, stats, host wall-clock end time)."""
         pk = self._pk(sid)
-        status = SessionStatus(status)
         with self._tx() as c:
-            if stats is None:
-                stats = _committed_stats(c, pk)
-            c.execute(
-                "UPDATE sessions SET status = ?, stats = ?, ended_at = ?, owner_pid = NULL, "
-                "heartbeat_unix = ? WHERE pk = ?",
-                (
-                    status.value,
-                    json.dumps(dataclasses.asdict(stats)),
-                    ended_at or _utc_now_iso(),
-                    time.time(),
-                    pk,
-                ),
-            )
+            _finish(c, pk, SessionStatus(status), stats, ended_at)
 
     def set_calibration(self, sid: str, cal: CalibrationInfo) -> None:
         """Replace a session's calibration; forces, overview and exports follow at once.
@@ -642,6 +855,51 @@ class SessionStore:
         with self._tx() as c:
             _insert_chunk(c, pk, first_index, t_s, raw)
             _beat(c, pk)
+
+    def write_batch(self, sid: str, batch: WriteBatch) -> None:
+        """Store a live session's batch (sample runs, events, a new calibration) in one
+        transaction and refresh its heartbeat: what :class:`SessionWriter` commits.
+        With ``batch.end`` the same transaction finalises the session, its stats taking
+        samples and duration from what is stored."""
+        if batch.calibration is not None:
+            _check_calibration(batch.calibration)
+        pk = self._pk(sid)
+        with self._tx() as c:
+            for block in batch.samples:
+                _insert_chunk(c, pk, block.first_index, block.t_s, block.raw)
+            _insert_events(
+                c,
+                pk,
+                marks=batch.marks,
+                holds=batch.holds,
+                alerts=batch.alerts,
+                gaps=batch.gaps,
+                reconnects=batch.reconnects,
+                points=batch.points,
+            )
+            if batch.calibration is not None:
+                c.execute(
+                    "UPDATE sessions SET calibration = ? WHERE pk = ?",
+                    (json.dumps(dataclasses.asdict(batch.calibration)), pk),
+                )
+            end = batch.end
+            if end is None:
+                _beat(c, pk)
+            else:  # what is stored decides samples and duration; the rest comes from `end`
+                stored = _committed_stats(c, pk)
+                stats = dataclasses.replace(
+                    end.stats or stored,
+                    samples=stored.samples,
+                    duration_s=stored.duration_s,
+                    unsaved_samples=end.unsaved_samples,
+                )
+                _finish(c, pk, end.status, stats, end.ended_at)
+
+    def committed_stats(self, sid: str) -> SessionStats:
+        """Stats of what is stored so far (samples, duration, gaps, reconnects)."""
+        pk = self._pk(sid)
+        with self._decoding(f"session {sid}"), self._lock:
+            return _committed_stats(self._conn, pk)
 
     def add_points(self, sid: str, points: Sequence[Point]) -> None:
         """Add points to the session's plan (an ad-hoc plan grows with each mark); a point
@@ -756,9 +1014,10 @@ class SessionStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY s.started_unix, s.id"
         out = []
-        with self._lock:
+        with self._decoding("table sessions"), self._lock:
             rows = self._conn.execute(sql, params).fetchall()
-            for pk, sid, started, st, cl, th, stats_json, ended, dev, nh, na in rows:
+        for pk, sid, started, st, cl, th, stats_json, ended, dev, nh, na in rows:
+            with self._decoding(f"session {sid}"), self._lock:
                 stats = _stored_stats(stats_json) or _committed_stats(self._conn, pk)
                 out.append(
                     SessionSummary(
@@ -772,15 +1031,21 @@ class SessionStore:
                         alerts=int(na),
                         samples=stats.samples,
                         ended_at=ended,
-                        device_uid=json.loads(dev).get("uid"),
+                        device_uid=_json_obj(dev, "device").get("uid"),
                         lost_samples=stats.lost_samples,
+                        unsaved_samples=stats.unsaved_samples,
                     )
                 )
         return out
 
     def load_session(self, sid: str) -> SessionRecord:
-        """Metadata and events of a session; raises BadInput for an unknown id."""
+        """Metadata and events of a session; raises BadInput for an unknown id, and
+        StorageError naming the session when its stored content is damaged."""
         pk = self._pk(sid)
+        with self._decoding(f"session {sid}"):
+            return self._read_session(sid, pk)
+
+    def _read_session(self, sid: str, pk: int) -> SessionRecord:
         with self._lock:
             c = self._conn
             row = c.execute(
@@ -790,7 +1055,7 @@ class SessionStore:
             ).fetchone()
             stats = _stored_stats(row[9]) or _committed_stats(c, pk)  # recording: so far
             points = [
-                _point_from_dict(json.loads(d))
+                _point_from_dict(_json_obj(d, "data"))
                 for (d,) in c.execute(
                     "SELECT data FROM points WHERE session_pk = ? ORDER BY idx", (pk,)
                 )
@@ -804,7 +1069,7 @@ class SessionStore:
                 )
             ]
             holds = [
-                _from_dict(Hold, json.loads(d))
+                _from_dict(Hold, _json_obj(d, "data"))
                 for (d,) in c.execute(
                     "SELECT data FROM holds WHERE session_pk = ? ORDER BY idx", (pk,)
                 )
@@ -832,13 +1097,13 @@ class SessionStore:
                 )
             ]
         started, ended, status, client, therapist, notes = row[:6]
-        device = _from_dict(DeviceInfo, json.loads(row[6]))
-        cal = _from_dict(CalibrationInfo, json.loads(row[7]))
+        device = _from_dict(DeviceInfo, _json_obj(row[6], "device"))
+        cal = _from_dict(CalibrationInfo, _json_obj(row[7], "calibration"))
         meta = SessionMeta(
             started_at=started,
             device=device,
             calibration=cal,
-            config=json.loads(row[8]),
+            config=_json_obj(row[8], "config"),
             client=client,
             therapist=therapist,
             notes=notes,
@@ -860,11 +1125,11 @@ class SessionStore:
 
     def calibration(self, sid: str) -> CalibrationInfo:
         pk = self._pk(sid)
-        with self._lock:
+        with self._decoding(f"session {sid}"), self._lock:
             row = self._conn.execute(
                 "SELECT calibration FROM sessions WHERE pk = ?", (pk,)
             ).fetchone()
-        return _from_dict(CalibrationInfo, json.loads(row[0]))
+            return _from_dict(CalibrationInfo, _json_obj(row[0], "calibration"))
 
     def iter_chunks(
         self, sid: str, t0_s: float | None = None, t1_s: float | None = None
@@ -878,7 +1143,7 @@ class SessionStore:
         hi = math.inf if t1_s is None else float(t1_s)
         last = 0
         while True:
-            with self._lock:
+            with self._decoding(f"session {sid}"), self._lock:
                 rows = self._conn.execute(
                     "SELECT chunk_id, first_index, n, channels, t_s, raw FROM chunks "
                     "WHERE session_pk = ? AND t1_s >= ? AND t0_s <= ? AND chunk_id > ? "
@@ -889,8 +1154,12 @@ class SessionStore:
                 return
             for chunk_id, first, n, channels, tb, rb in rows:
                 last = chunk_id
-                t = np.frombuffer(tb, dtype=_T_DTYPE).astype(np.float64)
-                raw = np.frombuffer(rb, dtype=_RAW_DTYPE).astype(np.int32).reshape(n, channels)
+                with self._decoding(f"session {sid}: chunk {chunk_id}"):
+                    t = np.frombuffer(tb, dtype=_T_DTYPE).astype(np.float64)
+                    raw = np.frombuffer(rb, dtype=_RAW_DTYPE).astype(np.int32)
+                    raw = raw.reshape(n, channels)
+                    if t.size != n:
+                        raise ValueError(f"{t.size} times for {n} samples")
                 keep = (t >= lo) & (t <= hi)
                 if not keep.all():
                     idx = np.flatnonzero(keep)
@@ -936,16 +1205,16 @@ class SessionStore:
         """
         pk = self._pk(sid)
         max_points = max(1, int(max_points))
-        with self._lock:
+        with self._decoding(f"session {sid}"), self._lock:
             row = self._conn.execute(
                 "SELECT samples, last_t_s, device, calibration FROM sessions WHERE pk = ?",
                 (pk,),
             ).fetchone()
-        samples, last_t = int(row[0]), row[1]
+            samples, last_t = int(row[0]), row[1]
+            rate_hz = float(_json_obj(row[2], "device").get("rate_hz") or 0.0)
+            cal = _from_dict(CalibrationInfo, _json_obj(row[3], "calibration"))
         if samples == 0 or last_t is None:
             return np.zeros(0), np.zeros(0), np.zeros(0)
-        rate_hz = float(json.loads(row[2]).get("rate_hz") or 0.0)
-        cal = _from_dict(CalibrationInfo, json.loads(row[3]))
         lo = 0.0 if t0_s is None else float(t0_s)
         hi = float(last_t) if t1_s is None else float(t1_s)
         if hi < lo:
@@ -988,31 +1257,6 @@ class SessionStore:
         t = (arr[:, 0] + 0.5) * width_s
         a, b = counts_to_n(arr[:, 1], cal), counts_to_n(arr[:, 2], cal)
         return t, np.minimum(a, b), np.maximum(a, b)
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK``) under the store's lock."""
-
-    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
-        self.conn, self.lock = conn, lock
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.lock.acquire()
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self.lock.release()
-            raise
-        return self.conn
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            if exc_type is None:
-                self.conn.execute("COMMIT")
-            else:
-                self.conn.execute("ROLLBACK")
-        finally:
-            self.lock.release()
 
 
 def _beat(c: sqlite3.Connection, pk: int) -> None:
@@ -1061,6 +1305,28 @@ def _insert_chunk(
         "UPDATE sessions SET samples = samples + ?, "
         "last_t_s = max(coalesce(last_t_s, ?), ?) WHERE pk = ?",
         (t.size, t1, t1, pk),
+    )
+
+
+def _finish(
+    c: sqlite3.Connection,
+    pk: int,
+    status: SessionStatus,
+    stats: SessionStats | None,
+    ended_at: str | None,
+) -> None:
+    if stats is None:
+        stats = _committed_stats(c, pk)
+    c.execute(
+        "UPDATE sessions SET status = ?, stats = ?, ended_at = ?, owner_pid = NULL, "
+        "heartbeat_unix = ? WHERE pk = ?",
+        (
+            status.value,
+            json.dumps(dataclasses.asdict(stats)),
+            ended_at or _utc_now_iso(),
+            time.time(),
+            pk,
+        ),
     )
 
 
@@ -1141,12 +1407,80 @@ def _insert_events(
 
 
 # ---------------------------------------------------------------------- the writer
-_CLOSE = object()
+@dataclass(slots=True)
+class WriteBatch:
+    """What one transaction of a live session stores (:meth:`SessionStore.write_batch`):
+    sample runs, events, and a changed calibration (the newest wins)."""
+
+    samples: list[SampleBlock] = field(default_factory=list)
+    marks: list[Mark] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    points: list[Point] = field(default_factory=list)
+    reconnects: list[tuple[str, float | None]] = field(default_factory=list)
+    calibration: CalibrationInfo | None = None
+    end: SessionEnd | None = None  # finalise the session in the same transaction
+
+    @property
+    def n_samples(self) -> int:
+        return sum(len(b) for b in self.samples)
+
+    def extend(self, other: WriteBatch) -> None:
+        for name in ("samples", "marks", "holds", "alerts", "gaps", "points", "reconnects"):
+            getattr(self, name).extend(getattr(other, name))
+        if other.calibration is not None:
+            self.calibration = other.calibration
+
+    def events(self) -> WriteBatch:
+        """Everything but the samples (small: what a nearly full disk should keep first)."""
+        return dataclasses.replace(self, samples=[])
+
+    def pieces(self) -> list[WriteBatch]:
+        """The batch as small transactions: the events (possibly none), then one per
+        sample run."""
+        return [self.events()] + [WriteBatch(samples=[b]) for b in self.samples]
 
 
 @dataclass(slots=True)
 class _Flush:
     done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(slots=True, frozen=True)
+class SessionEnd:
+    """How a recording ends (queued last: it closes the writer)."""
+
+    status: SessionStatus
+    stats: SessionStats | None
+    ended_at: str | None
+    unsaved_samples: int = 0
+
+
+# what the writer's queue carries: samples, events (and a calibration), flush, the end
+_Message = SampleBlock | WriteBatch | _Flush | SessionEnd
+MAX_PENDING_ITEMS = 4096  # the writer commits at once after this many queued messages
+# Space a writer holds beside the library (``<library>-reserve``) and gives back when the
+# disk fills, so that the session can still be closed with its stats (a full disk has no
+# room even for that one small transaction otherwise).
+RESERVE_BYTES = 256 * 1024
+
+
+def _make_reserve(path: Path) -> Path | None:
+    """Create the reserve file unless it exists already; None when this writer did not."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError:
+        return None  # there already (another recorder's) or no room: go without
+    try:
+        os.write(fd, bytes(RESERVE_BYTES))
+        os.fsync(fd)
+    except OSError:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        return None
+    os.close(fd)
+    return path
 
 
 class SessionWriter:
@@ -1158,17 +1492,37 @@ class SessionWriter:
     with ``kill -9`` loses at most that much), refreshing the session's heartbeat.
     ``close(status, stats)`` flushes everything and finalises the session.
 
-    A storage failure is logged, kept in :attr:`error` and raised from :meth:`close`
-    (as DeviceError); the session stays ``recording`` and is recovered as ``interrupted``.
+    A storage failure (disk full, read-only, the library deleted or replaced) ends the
+    storing at once: :attr:`failed` is set and ``on_failure`` is called (from the writer
+    thread) so that the recording can be stopped. Nothing is dropped uncounted. On a full
+    disk the batch that failed and whatever arrives until ``close`` are held; ``close``
+    gives back the reserve file (:data:`RESERVE_BYTES`), finalises the session as
+    ``interrupted`` together with the held events, then adds the held sample runs while
+    they fit, each transaction restating ``stats.unsaved_samples``. After other failures
+    the final status is tried once. ``close`` then raises :class:`StorageError`, one line
+    saying what was kept and what was not.
     """
 
-    def __init__(self, store: SessionStore, sid: str) -> None:
-        store._pk(sid)  # unknown id → BadInput here, not in the thread
+    def __init__(
+        self,
+        store: SessionStore,
+        sid: str,
+        *,
+        on_failure: Callable[[StorageError], None] | None = None,
+    ) -> None:
+        if not store.has_session(sid):  # unknown id → BadInput here, not in the thread
+            raise BadInput(f"unknown session {sid!r}")
         self.db_path = store.db_path
         self.sid = sid
-        self.error: BaseException | None = None
+        self.on_failure = on_failure
+        self.error: StorageError | None = None
+        self.failed = threading.Event()
         self.committed_samples = 0
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.unsaved_samples = 0  # received but not stored (final once closed)
+        self._received_samples = 0
+        self._finalised = False
+        self._held = WriteBatch()  # received after the disk filled: kept at close if it fits
+        self._queue: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"SessionWriter-{sid}", daemon=True)
         self._thread.start()
@@ -1182,34 +1536,35 @@ class SessionWriter:
         t = np.array(t_s, dtype=np.float64, copy=True).reshape(-1)
         if r.ndim != 2 or r.shape[0] != t.shape[0]:
             raise ValueError(f"t_s has {t.shape[0]} rows but raw has shape {r.shape}")
-        self._queue.put(("samples", int(first_index), t, r))
+        self._queue.put(SampleBlock(int(first_index), t, r))
 
     def put_marks(self, marks: Sequence[Mark]) -> None:
-        self._queue.put(("marks", list(marks)))
+        self._queue.put(WriteBatch(marks=list(marks)))
 
     def put_holds(self, holds: Sequence[Hold]) -> None:
-        self._queue.put(("holds", list(holds)))
+        self._queue.put(WriteBatch(holds=list(holds)))
 
     def put_alerts(self, alerts: Sequence[Alert]) -> None:
-        self._queue.put(("alerts", list(alerts)))
+        self._queue.put(WriteBatch(alerts=list(alerts)))
 
     def put_gaps(self, gaps: Sequence[Gap]) -> None:
-        self._queue.put(("gaps", list(gaps)))
+        self._queue.put(WriteBatch(gaps=list(gaps)))
 
     def put_points(self, points: Sequence[Point]) -> None:
         """Points added to the plan while recording (see SessionStore.add_points)."""
-        self._queue.put(("points", [dataclasses.replace(p) for p in points]))
+        self._queue.put(WriteBatch(points=[dataclasses.replace(p) for p in points]))
 
     def put_reconnect(self, at: str | None = None, t_s: float | None = None) -> None:
-        self._queue.put(("reconnects", [(at or _utc_now_iso(), t_s)]))
+        self._queue.put(WriteBatch(reconnects=[(at or _utc_now_iso(), t_s)]))
 
     def put_calibration(self, cal: CalibrationInfo) -> None:
         """Change the session's calibration (e.g. after a tare during recording)."""
         _check_calibration(cal)
-        self._queue.put(("calibration", cal))
+        self._queue.put(WriteBatch(calibration=cal))
 
     def flush(self, timeout_s: float | None = None) -> bool:
-        """Wait until everything queued so far is committed; False on timeout."""
+        """Wait until everything queued so far is committed (or given up after a storage
+        failure: see :attr:`failed`); False on timeout."""
         if not self._thread.is_alive():
             return False
         f = _Flush()
@@ -1222,111 +1577,183 @@ class SessionWriter:
         stats: SessionStats | None = None,
         ended_at: str | None = None,
     ) -> None:
-        """Flush, finalise the session and stop the thread (idempotent)."""
+        """Flush, finalise the session and stop the thread (idempotent). Raises
+        :class:`StorageError` (one line: the cause, what was kept) after a failure."""
         if self._closed:
             return
         self._closed = True
-        self._queue.put((_CLOSE, SessionStatus(status), stats, ended_at))
+        self._queue.put(SessionEnd(SessionStatus(status), stats, ended_at))
         self._thread.join()
         if self.error is not None:
-            raise DeviceError(f"{self.db_path}: storing session {self.sid} failed: {self.error}")
+            raise StorageError(
+                self._failure_text(), disk_full=self.error.disk_full, gone=self.error.gone
+            )
 
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def _failure_text(self) -> str:
+        assert self.error is not None
+        if self.error.gone:
+            return (
+                f"{self.error}; session {self.sid} went with it "
+                f"({self._received_samples} samples received)"
+            )
+        text = (
+            f"{self.error}; recording stopped: session {self.sid} keeps "
+            f"{self.committed_samples} samples, {self.unsaved_samples} not saved"
+        )
+        if not self._finalised:
+            text += " (its final status could not be written: it opens as interrupted once "
+            text += "this program has ended)"
+        return text
+
     # ------------------------------------------------------------------ thread
     def _run(self) -> None:
         store: SessionStore | None = None
-        flushes: list[_Flush] = []
-        closing: tuple | None = None
+        reserve = self.db_path.with_name(self.db_path.name + "-reserve")
+        mine: Path | None = None
         try:
             store = SessionStore(self.db_path, _recover=False)
-            pk = store._pk(self.sid)
-            pending: list[tuple] = []
-            deadline: float | None = None
-            last_beat = time.monotonic()
-            while closing is None:
-                now = time.monotonic()
-                wait_s = HEARTBEAT_S - (now - last_beat) if deadline is None else deadline - now
-                try:
-                    item = self._queue.get(timeout=max(0.0, wait_s))
-                except queue.Empty:
-                    item = None
-                # take whatever else is already queued, without waiting
-                while item is not None:
-                    if isinstance(item, _Flush):
-                        flushes.append(item)
-                    elif item[0] is _CLOSE:
-                        closing = item
-                        break
-                    else:
-                        pending.append(item)
-                        if deadline is None:
-                            deadline = time.monotonic() + COMMIT_INTERVAL_S
-                    if len(pending) > 4096:
-                        break
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        item = None
-                now = time.monotonic()
-                due = deadline is not None and now >= deadline
-                if pending and (due or flushes or closing or len(pending) > 4096):
-                    self._commit(store, pk, pending)
-                    pending, deadline, last_beat = [], None, now
-                elif not pending and now - last_beat >= HEARTBEAT_S:
-                    store.heartbeat(self.sid)
-                    last_beat = now
-                for f in flushes:
-                    f.done.set()
-                flushes = []
-            _, status, stats, ended_at = closing
-            store.finish_session(self.sid, status, stats, ended_at)
-        except BaseException as exc:  # noqa: BLE001 - reported through close()
-            log.exception("SessionWriter for %s failed", self.sid)
-            self.error = exc
-            for f in flushes:
-                f.done.set()
-            if closing is None:
-                self._drain_after_error()
+            mine = _make_reserve(reserve)
+        except Exception as exc:  # noqa: BLE001 - reported through close()
+            self._fail(exc)
+        try:
+            self._loop(store, reserve)
         finally:
             if store is not None:
                 store.close()
+            if mine is not None:
+                mine.unlink(missing_ok=True)
 
-    def _drain_after_error(self) -> None:
-        """Discard what keeps arriving (so memory stays bounded) until close()."""
+    def _loop(self, store: SessionStore | None, reserve: Path) -> None:
+        pending, queued = WriteBatch(), 0  # queued: messages in `pending`
+        deadline: float | None = None
+        last_beat = time.monotonic()
         while True:
-            item = self._queue.get()
-            if isinstance(item, _Flush):
-                item.done.set()
-            elif item[0] is _CLOSE:
+            now = time.monotonic()
+            wait_s = HEARTBEAT_S - (now - last_beat) if deadline is None else deadline - now
+            item: _Message | None
+            try:
+                item = self._queue.get(timeout=max(0.0, wait_s))
+            except queue.Empty:
+                item = None
+            flushes: list[_Flush] = []
+            closing: SessionEnd | None = None
+            # take whatever else is already queued, without waiting
+            while item is not None:
+                match item:
+                    case SampleBlock():
+                        pending.samples.append(item)
+                        self._received_samples += len(item)
+                        queued += 1
+                    case WriteBatch():
+                        pending.extend(item)
+                        self._received_samples += item.n_samples
+                        queued += 1
+                    case _Flush():
+                        flushes.append(item)
+                    case SessionEnd():
+                        closing = item
+                        break
+                if deadline is None and queued:
+                    deadline = time.monotonic() + COMMIT_INTERVAL_S
+                if queued > MAX_PENDING_ITEMS:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    item = None
+            now = time.monotonic()
+            due = deadline is not None and now >= deadline
+            if queued and (due or flushes or closing or queued > MAX_PENDING_ITEMS):
+                self._write(store, pending)
+                pending, queued, deadline, last_beat = WriteBatch(), 0, None, now
+            elif not queued and now - last_beat >= HEARTBEAT_S:
+                if store is not None and self.error is None:
+                    try:
+                        store.heartbeat(self.sid)
+                    except Exception as exc:  # noqa: BLE001 - reported through close()
+                        self._fail(exc)
+                last_beat = now
+            for f in flushes:
+                f.done.set()
+            if closing is not None:
+                if self.error is not None and self.error.disk_full:
+                    reserve.unlink(missing_ok=True)  # room for the session's last word
+                self._finish(store, closing)
                 return
 
-    def _commit(self, store: SessionStore, pk: int, pending: list[tuple]) -> None:
-        runs = _coalesce([p for p in pending if p[0] == "samples"])
-        with store._tx() as c:
-            for first, t, raw in runs:
-                _insert_chunk(c, pk, first, t, raw)
-            for kind, *payload in pending:
-                if kind == "samples":
-                    continue
-                if kind == "calibration":
-                    _check_calibration(payload[0])
-                    c.execute(
-                        "UPDATE sessions SET calibration = ? WHERE pk = ?",
-                        (json.dumps(dataclasses.asdict(payload[0])), pk),
-                    )
-                else:
-                    _insert_events(c, pk, **{kind: payload[0]})
-            _beat(c, pk)
-        self.committed_samples += sum(t.size for _, t, _ in runs)
+    def _write(self, store: SessionStore | None, batch: WriteBatch) -> None:
+        """Commit one batch. After a failure nothing more is committed: on a full disk
+        the batches are held for :meth:`_finish`, otherwise only counted (as unsaved)."""
+        if store is None or self.error is not None:
+            if self.error is not None and self.error.disk_full:
+                self._held.extend(batch)
+            return
+        batch.samples = _coalesce(batch.samples)
+        try:
+            store.write_batch(self.sid, batch)
+            self.committed_samples += batch.n_samples
+        except Exception as exc:  # noqa: BLE001 - reported through close()
+            self._fail(exc)
+            if self.error is not None and self.error.disk_full:
+                self._held.extend(batch)
+
+    def _finish(self, store: SessionStore | None, end: SessionEnd) -> None:
+        if store is not None and self.error is None:
+            try:
+                store.finish_session(self.sid, end.status, end.stats, end.ended_at)
+                self._finalised = True
+                return
+            except Exception as exc:  # noqa: BLE001 - reported through close()
+                self._fail(exc)
+        assert self.error is not None
+        if store is not None and not self.error.gone:
+            self._keep_what_fits(store, end)
+        self.unsaved_samples = self._received_samples - self.committed_samples
+
+    def _keep_what_fits(self, store: SessionStore, end: SessionEnd) -> None:
+        """After a failure: finalise the session as ``interrupted`` together with the held
+        events (one small transaction, which often fits where a batch of samples did not),
+        then add the held sample runs one transaction each, every one restating the stats,
+        until the first that does not fit."""
+        held = self._held
+        held.samples = _coalesce(held.samples)
+        for piece in held.pieces():
+            unsaved = self._received_samples - self.committed_samples - piece.n_samples
+            piece.end = SessionEnd(SessionStatus.INTERRUPTED, end.stats, end.ended_at, unsaved)
+            try:
+                store.write_batch(self.sid, piece)
+            except (StorageError, BadInput) as exc:  # full after all, or the session is gone
+                log.info("session %s: stopped keeping held data: %s", self.sid, exc)
+                return
+            self.committed_samples += piece.n_samples
+            self._finalised = True
+
+    def _fail(self, exc: BaseException) -> None:
+        """Remember the first failure and tell the owner (who stops the recording)."""
+        if self.error is not None:
+            return
+        if not isinstance(exc, StorageError):
+            log.debug("SessionWriter for %s failed", self.sid, exc_info=exc)
+            exc = StorageError(f"{self.db_path}: storing session {self.sid} failed: {exc}")
+        log.info("session %s: storage failed: %s", self.sid, exc)
+        self.error = exc
+        self.failed.set()
+        if self.on_failure is not None:
+            try:
+                self.on_failure(exc)
+            except Exception:  # the writer must go on counting whatever the callback does
+                log.exception("on_failure callback of the writer for %s", self.sid)
 
 
-def _coalesce(items: list[tuple]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+def _coalesce(blocks: list[SampleBlock]) -> list[SampleBlock]:
     """Join contiguous sample blocks (index follows on, same channels) into chunks."""
     runs: list[tuple[int, list[np.ndarray], list[np.ndarray], int]] = []
-    for _, first, t, raw in items:
+    for block in blocks:
+        first, t, raw = block.first_index, block.t_s, block.raw
         if t.size == 0:
             continue
         if runs:
@@ -1341,4 +1768,6 @@ def _coalesce(items: list[tuple]) -> list[tuple[int, np.ndarray, np.ndarray]]:
                 runs[-1] = (r_first, ts, raws, n + t.size)
                 continue
         runs.append((first, [t], [raw], t.size))
-    return [(first, np.concatenate(ts), np.concatenate(raws)) for first, ts, raws, _ in runs]
+    return [
+        SampleBlock(first, np.concatenate(ts), np.concatenate(raws)) for first, ts, raws, _ in runs
+    ]

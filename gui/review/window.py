@@ -39,9 +39,9 @@ from logger.compare import (
     progress,
     session_data_from_store,
 )
-from logger.errors import BadInput, DeviceError
+from logger.errors import BadInput, DeviceError, StorageError
 
-from ..format import calibration_source, hms, local_time
+from ..format import calibration_source, hms, local_time, unsaved_text
 from .comparison import ComparisonView, OverlayView, ProgressView
 from .library import SessionLibrary
 from .tables import PointStatsView, ReviewHoldsTable
@@ -63,7 +63,8 @@ def session_header(record: object) -> str:
     return (
         f"<b>{r.id}</b> · {local_time(m.started_at)} · {r.status} · "  # type: ignore[attr-defined]
         f"{hms(r.stats.duration_s)} · {_n(len(r.holds), 'hold')} · {_n(len(r.alerts), 'alert')}"  # type: ignore[attr-defined]
-        f"{f' · {lost} samples lost' if lost else ''}<br>"
+        f"{f' · {lost} samples lost' if lost else ''}"
+        f"{unsaved_text(r.stats.unsaved_samples)}<br>"  # type: ignore[attr-defined]
         f"client <b>{m.client or '—'}</b> · therapist <b>{m.therapist or '—'}</b> · "
         f"device {m.device.uid} (fw {m.device.firmware}, {m.device.rate_hz:g} Hz) · "
         f"calibration {cal.counts_per_n:g} counts/N, offset {cal.offset_counts:g} "
@@ -152,12 +153,13 @@ class ReviewWindow(QMainWindow):
         return self._data[sid]
 
     def open_session(self, sid: str) -> None:
-        """Show session ``sid``; BadInput (unknown id) is reported in the status bar."""
+        """Show session ``sid``; an unknown id or damaged content is reported in the status
+        bar."""
         if sid == self.current_id and self.record is not None:
             return
         try:
             record = self.store.load_session(sid)  # type: ignore[attr-defined]
-        except BadInput as exc:
+        except (BadInput, StorageError) as exc:  # unknown id, or damaged content
             self.statusBar().showMessage(str(exc), 10000)
             return
         self.record, self.current_id = record, sid
@@ -179,7 +181,7 @@ class ReviewWindow(QMainWindow):
         if sid is not None:
             try:
                 self.session_data(sid)
-            except BadInput as exc:
+            except (BadInput, StorageError) as exc:
                 self.statusBar().showMessage(str(exc), 10000)
                 return
         self.reference_id = sid

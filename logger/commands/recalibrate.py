@@ -26,11 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from calibration.store import CalibrationStore
 
-    from ..errors import BadInput
+    from ..errors import BadInput, StorageError
     from ..recalibrate import recalibrate
 
     with SessionStore(args.db) as store:
         rec = store.load_session(args.session)  # unknown id: BadInput, nothing written
+        if store.read_only:
+            raise StorageError(f"{args.db}: {store.read_only_reason}: cannot recalibrate")
         before = rec.meta.calibration
         uid = rec.meta.device.uid
         cals = CalibrationStore(args.db)  # a connection per query: nothing to close

@@ -15,8 +15,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from ..errors import BadInput, DeviceError
-from ..store import add_db_argument
+from ..errors import BadInput, DeviceError, StorageError
+from ..store import add_db_argument, check_writable, session_exists
 
 CALIBRATION_MAX_AGE_DAYS = 30
 
@@ -65,15 +65,13 @@ def run(args: argparse.Namespace) -> int:
     from ..config import Config, load_config, parse_points_arg
     from ..live import LiveSession
     from ..records import MarkSource
-    from ..store import SessionStore
 
     if args.duration is not None and not args.duration > 0:
         raise BadInput(f"--duration must be a positive number of seconds, not {args.duration}")
     config = load_config(args.config) if args.config else Config()
     points = parse_points_arg(args.points) if args.points is not None else config.points
     db = args.db
-    if db.exists():  # refuse a broken or foreign library before touching the device
-        SessionStore(db).close()
+    check_writable(db)  # refuse a read-only, broken or foreign library before the device
     tty = sys.stderr.isatty()
     keys = sys.stdin is not None and sys.stdin.isatty()  # Enter marks the next point
 
@@ -105,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         if keys:
             print("recording; Enter = mark / next point, Ctrl-C = stop", file=sys.stderr)
         last_progress = 0.0
-        while live.running and not live.finished.is_set():
+        while live.running and not live.finished.is_set() and live.storage_error is None:
             if host_deadline is not None and time.monotonic() > host_deadline:
                 why = live.state_detail or "no samples"
                 stalled = (
@@ -134,11 +132,21 @@ def run(args: argparse.Namespace) -> int:
         pass  # a deliberate stop: live.stop() below finalises the session as complete
     finally:
         signal.signal(signal.SIGTERM, old_term)
-        live.stop()
+        stored: StorageError | None = None
+        try:
+            live.stop()
+        except StorageError as exc:  # the storage failed: what was kept is in the message
+            stored = exc
         if tty:
             print(file=sys.stderr)
     if sid is None:
         return 1
+    if stored is not None:
+        if not stored.gone and session_exists(db, sid):
+            print(sid, flush=True)  # what was kept can be exported
+        raise stored
+    if not session_exists(db, sid):
+        raise StorageError(f"{db}: session {sid} is not in the library (deleted or replaced)")
     failed = stalled is not None or live.error is not None and not live.finished.is_set()
     if failed:
         print(f"pressure-logger record: error: {stalled or live.error} (session {sid} kept)",

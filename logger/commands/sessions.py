@@ -1,7 +1,9 @@
 """`pressure-logger sessions`: list the session library as a table or as JSON.
 
 Listing never creates a library: a missing ``--db`` file is simply an empty library.
-Opening an existing one marks sessions abandoned by a dead recorder ``interrupted``.
+Opening an existing one marks sessions abandoned by a dead recorder ``interrupted`` (when
+it can be written: a library on read-only media is listed as it is). LOST counts samples
+the device link lost; UNSAVED those received but not stored (a storage failure).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ COLUMNS = (
     "ALERTS",
     "SAMPLES",
     "LOST",
+    "UNSAVED",
 )
-RIGHT = {"DURATION", "HOLDS", "ALERTS", "SAMPLES", "LOST"}
+RIGHT = {"DURATION", "HOLDS", "ALERTS", "SAMPLES", "LOST", "UNSAVED"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,6 +63,7 @@ def format_table(rows: list[SessionSummary]) -> str:
             str(r.alerts),
             str(r.samples),
             str(r.lost_samples),
+            str(r.unsaved_samples),
         )
         for r in rows
     ]

@@ -40,7 +40,10 @@ HOLD_KEYS = {
 }  # fmt: skip
 ALERT_KEYS = {"t_s", "kind", "value", "point_index", "hold_index"}
 GAP_KEYS = {"start_s", "end_s", "lost_samples", "cause"}
-STATS_KEYS = {"samples", "duration_s", "rate_hz", "lost_samples", "crc_errors", "reconnects"}
+STATS_KEYS = {
+    "samples", "duration_s", "rate_hz", "lost_samples", "crc_errors", "reconnects",
+    "unsaved_samples",
+}  # fmt: skip
 
 
 @pytest.fixture

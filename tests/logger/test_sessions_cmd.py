@@ -41,13 +41,14 @@ def test_table_lists_sessions(db_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == [
         "ID", "STARTED", "(UTC)", "STATUS", "CLIENT", "THERAPIST", "DURATION", "HOLDS",
-        "ALERTS", "SAMPLES", "LOST",
+        "ALERTS", "SAMPLES", "LOST", "UNSAVED",
     ]  # fmt: skip
     assert lines[1].split() == [
-        a, "2026-11-01", "09:00:00", "complete", "C-017", "Ana", "1:02:05", "2", "0", "1000", "0"
+        a, "2026-11-01", "09:00:00", "complete", "C-017", "Ana", "1:02:05", "2", "0", "1000",
+        "0", "0",
     ]  # fmt: skip
     assert lines[2].split() == [
-        b, "2026-11-20", "10:30:00", "interrupted", "-", "Bo", "0:00:00", "0", "0", "500", "0"
+        b, "2026-11-20", "10:30:00", "interrupted", "-", "Bo", "0:00:00", "0", "0", "500", "0", "0"
     ]  # fmt: skip
 
 
