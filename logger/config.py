@@ -25,6 +25,10 @@ from .files import atomic_write
 from .records import Point
 
 UNITS = ("N", "kgf", "lbf")
+# Sanity bounds, so that every accepted value means something physical (docs/CONFIG.md):
+MAX_FORCE_N = 2000.0  # ≈ 204 kgf: far beyond any hand-applied pressure
+MAX_DURATION_S = 86400.0  # one day
+AREA_RANGE_CM2 = (0.01, 1000.0)
 
 
 @dataclass(slots=True)
@@ -116,16 +120,25 @@ def _check_keys(source: str, prefix: str, table: Any, allowed: tuple[str, ...]) 
             )
 
 
-def _number(source: str, key: str, value: Any, *, positive: bool = True) -> float:
+def _number(
+    source: str, key: str, value: Any, *, positive: bool = True, most: float | None = None
+) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(source, key, value, "expected a number")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # a TOML integer beyond any float
+        x = math.inf
     if not math.isfinite(x):
         raise _fail(source, key, value, "expected a finite number")
     if positive and x <= 0:
         raise _fail(source, key, value, "must be > 0")
     if not positive and x < 0:
         raise _fail(source, key, value, "must be >= 0")
+    if most is None:
+        most = MAX_DURATION_S if key.endswith("_s") else MAX_FORCE_N
+    if x > most:
+        raise _fail(source, key, value, f"must be <= {most:g}")
     return x
 
 
@@ -138,7 +151,10 @@ def _parse(d: Mapping[str, Any], source: str) -> Config:
             raise _fail(source, "units", units, f"expected one of {', '.join(UNITS)}")
         cfg.units = units
     if "contact_area_cm2" in d:
-        cfg.contact_area_cm2 = _number(source, "contact_area_cm2", d["contact_area_cm2"])
+        area = _number(source, "contact_area_cm2", d["contact_area_cm2"], most=AREA_RANGE_CM2[1])
+        if area < AREA_RANGE_CM2[0]:
+            raise _fail(source, "contact_area_cm2", area, f"must be >= {AREA_RANGE_CM2[0]:g}")
+        cfg.contact_area_cm2 = area
 
     for name, keys in (("holds", _HOLD_KEYS), ("limits", _LIMIT_KEYS)):
         if name in d:
@@ -221,6 +237,10 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise BadInput(f"{source}: invalid TOML: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise BadInput(f"{source}: invalid TOML: not UTF-8 at byte offset {exc.start}") from exc
+    except ValueError as exc:  # tomllib's own: an integer of more than 4300 digits
+        raise BadInput(f"{source}: invalid TOML: {str(exc).split(';')[0]}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise BadInput(f"{source}: invalid TOML: nested too deeply") from None
     return _parse(data, source)
 
 

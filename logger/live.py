@@ -30,10 +30,11 @@ import numpy as np
 
 from calibration.models import Calibration
 from calibration.tare import DriftWarning, Tare
-from firmware_protocol.messages import Capability, EventKind, Identity, SetLimits
+from firmware_protocol.messages import Capability, EventKind, Identity
 
 from .acquisition import Acquisition, DeviceEvent, LinkState
 from .config import Config
+from .limits import device_limits
 from .pipeline import HoldStarted, Pipeline
 from .points import PointPlan
 from .records import (
@@ -452,9 +453,15 @@ class LiveSession:
         if ident is None or cal is None or not (ident.capabilities & Capability.BUZZER):
             return
         levels = self.pipeline.plan.levels()
-        warn_n, max_n = levels.warn_n, levels.max_n
-        warn_c, max_c = cal.n_to_counts(np.array([warn_n, max_n], dtype=np.float64))
-        self._acq.send(SetLimits(int(round(warn_c)), int(round(max_c)), 1))
+        msg, clamped = device_limits(cal, levels.warn_n, levels.max_n)
+        if clamped:
+            log.warning(
+                "device alarm: warn %g N / max %g N %s",
+                levels.warn_n, levels.max_n,
+                "lie beyond the sensor's range at this calibration; it alarms at full scale"
+                if msg.enabled else "have no raw counts with this calibration; alarm off",
+            )  # fmt: skip
+        self._acq.send(msg)
 
     def _on_state(self, state: LinkState, detail: str) -> None:
         rec = self._recording

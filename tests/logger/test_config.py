@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from logger.config import (
+    MAX_FORCE_N,
     Config,
     HoldConfig,
     Limits,
@@ -115,6 +116,18 @@ def test_partial_tables_keep_other_defaults(tmp_path):
         ('[[points]]\nname = "A"\ntarget_n = [-1, 25]', "points[0].target_n", "-1"),
         ('[[points]]\nname = "A"\ntarget_n = ["a", 25]', "points[0].target_n", "'a'"),
         ('[[points]]\nname = "A"\ntarget_hold_s = 0', "points[0].target_hold_s", "0"),
+        # beyond what any device could encode or any hand apply (docs/CONFIG.md)
+        ("[limits]\nwarn_n = 1e6\nmax_n = 2e6", "limits.warn_n", "1000000.0"),
+        ("[limits]\nmax_n = 1e6", "limits.max_n", "1000000.0"),
+        ("[limits]\nmax_n = 2001", "limits.max_n", "2001"),
+        ('[[points]]\nname = "A"\nmax_n = 1e300', "points[0].max_n", "1e+300"),
+        ('[[points]]\nname = "A"\ntarget_n = [1, 1e9]', "points[0].target_n", "1000000000.0"),
+        ("[holds]\nonset_n = 1e308", "holds.onset_n", "1e+308"),
+        ("[holds]\nonset_n = inf", "holds.onset_n", "inf"),
+        ("[limits]\nmax_hold_s = 1e300", "limits.max_hold_s", "1e+300"),
+        ("[limits]\nmax_n = " + "9" * 400, "limits.max_n", "9" * 57 + "..."),
+        ("contact_area_cm2 = 1e-300", "contact_area_cm2", "1e-300"),
+        ("contact_area_cm2 = 1e6", "contact_area_cm2", "1000000.0"),
     ],
 )
 def test_bad_values_name_file_key_and_value(tmp_path, text, key, value):
@@ -124,6 +137,27 @@ def test_bad_values_name_file_key_and_value(tmp_path, text, key, value):
     msg = str(info.value)
     assert "\n" not in msg
     assert msg.startswith(f"{path}: {key} = {value}:"), msg
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "units = " + "[" * 200 + "]" * 200,
+        "units = " + "[" * 100_000 + "]" * 100_000,
+        "x = " + "{a = " * 5000 + "1" + "}" * 5000,
+        "[limits]\nmax_n = " + "9" * 5000,  # more digits than Python converts
+    ],
+)
+def test_deeply_nested_or_huge_toml_is_one_line(tmp_path, text):
+    path = write(tmp_path, text + "\n")
+    with pytest.raises(BadInput) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+def test_the_largest_accepted_force_encodes_at_the_demo_calibration(tmp_path):
+    path = write(tmp_path, f"[limits]\nwarn_n = {MAX_FORCE_N - 1}\nmax_n = {MAX_FORCE_N}\n")
+    assert load_config(path).limits.max_n == MAX_FORCE_N
 
 
 def test_toml_syntax_error_is_one_line(tmp_path):
@@ -186,12 +220,12 @@ def test_save_replaces_existing_file(tmp_path):
 names = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20
 ).filter(lambda s: s.strip() == s and s != "")
-pos = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False, allow_infinity=False)
+pos = st.floats(min_value=1e-3, max_value=MAX_FORCE_N, allow_nan=False, allow_infinity=False)
 
 
 @given(
     name_list=st.lists(names, max_size=4),
-    area=st.none() | pos,
+    area=st.none() | st.floats(min_value=0.01, max_value=1000.0),
     onset=pos,
     target=st.none() | st.tuples(pos, pos).filter(lambda w: w[0] < w[1]),
 )
@@ -201,7 +235,7 @@ def test_toml_writer_round_trips_any_names_and_floats(name_list, area, onset, ta
         units="lbf",
         contact_area_cm2=area,
         holds=HoldConfig(onset_n=onset, release_n=onset, min_duration_s=2.0),
-        limits=Limits(warn_n=1e7, max_n=2e7, max_hold_s=90.0),
+        limits=Limits(warn_n=MAX_FORCE_N - 1, max_n=MAX_FORCE_N, max_hold_s=90.0),
         points=points,
     )
     assert Config.from_dict(tomllib.loads(config_to_toml(cfg))) == cfg
