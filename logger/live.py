@@ -151,6 +151,7 @@ class LiveSession:
         )
         self._zero_pending: list[SampleBlock] | None = []  # zero at start when unloaded
         self._drift: Tare | None = None
+        self._clamp_told: tuple[float, float] | None = None  # clamped levels last logged
         self._unloaded: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.holds: list[Hold] = []
         self.alerts: list[Alert] = []
@@ -454,7 +455,8 @@ class LiveSession:
             return
         levels = self.pipeline.plan.levels()
         msg, clamped = device_limits(cal, levels.warn_n, levels.max_n)
-        if clamped:
+        if clamped and (levels.warn_n, levels.max_n) != self._clamp_told:
+            self._clamp_told = (levels.warn_n, levels.max_n)
             log.warning(
                 "device alarm: warn %g N / max %g N %s",
                 levels.warn_n, levels.max_n,

@@ -317,6 +317,10 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         )
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: not valid TOML: not UTF-8 at byte offset {exc.start}"
+        ) from None
     return parse_scenario(text, str(path), path.stem)

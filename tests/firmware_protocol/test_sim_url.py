@@ -296,7 +296,13 @@ def test_scenario_file_by_path(tmp_path):
 @pytest.mark.parametrize(
     ("query", "key"),
     [("colour=red", "colour"), ("speed=-1", "speed"), ("corrupt=2", "corrupt"),
-     ("seed=x", "seed")],
+     ("seed=x", "seed"),
+     # absurd numbers that used to pass and then crash the device at open
+     ("speed=1e308", "speed"), ("speed=nan", "speed"), ("speed=inf", "speed"),
+     ("speed=101", "speed"), ("boot_s=1e300", "boot_s"), ("counts_per_n=1e300", "counts_per_n"),
+     ("factory_counts_per_n=-1e39", "factory_counts_per_n"), ("unplug_at_s=1e308", "unplug_at_s"),
+     ("unplug_for_s=1e300", "unplug_for_s"), (f"seed={2**64}", "seed"),
+     ("noise_n=1e300", "noise_n")],
 )  # fmt: skip
 def test_bad_query_is_bad_input_naming_the_key(query, key):
     with pytest.raises(ScenarioError, match=f"'{key}'"):
