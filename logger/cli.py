@@ -22,6 +22,30 @@ ORDER = (
 )  # fmt: skip
 
 
+# file names may be any bytes the OS allows; every other argument is text that ends up in
+# the library, a URL or a report, so it must be valid UTF-8
+PATH_ARGS = frozenset({"db", "out", "config", "port"})
+
+
+def _check_text(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, in one line, a text argument with bytes that are not UTF-8 (the shell hands
+    them to Python as lone surrogates, which SQLite and URLs cannot take)."""
+    sub = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]
+    for action in sub._actions:
+        value = getattr(args, action.dest, None)
+        if action.dest in PATH_ARGS or not isinstance(value, str | list):
+            continue
+        for text in value if isinstance(value, list) else [value]:
+            try:
+                str(text).encode("utf-8")
+            except UnicodeEncodeError as exc:
+                name = "/".join(action.option_strings) or action.metavar or action.dest
+                offset = len(text[: exc.start].encode("utf-8"))
+                raise BadInput(
+                    f"{name}: {text!r} is not valid UTF-8 (byte offset {offset})"
+                ) from None
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits 2 already; keep it one line
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -51,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        _check_text(parser, args)
         return int(args.run(args) or 0)
     except BadInput as exc:
         print(f"pressure-logger {args.command}: error: {exc}", file=sys.stderr)

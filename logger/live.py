@@ -34,6 +34,7 @@ from firmware_protocol.messages import Capability, EventKind, Identity
 
 from .acquisition import Acquisition, DeviceEvent, LinkState
 from .config import Config
+from .errors import BadInput, DeviceError
 from .limits import device_limits
 from .pipeline import HoldStarted, Pipeline
 from .points import PointPlan
@@ -439,7 +440,10 @@ class LiveSession:
                 from calibration.store import CalibrationStore
 
                 stored = CalibrationStore(self.db_path).latest(device.uid)
-            except Exception:  # a broken calibration table must not stop acquisition
+            except (BadInput, DeviceError) as exc:  # a broken library must not stop acquisition
+                log.warning("could not read stored calibrations: %s", exc)
+                stored = None
+            except Exception:  # nor anything unforeseen in it
                 log.exception("could not read stored calibrations")
                 stored = None
             if stored is not None:
