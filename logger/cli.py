@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import logging
 import sys
 from importlib.metadata import entry_points
@@ -74,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    out = sys.stdout
+    if out is sys.__stdout__ and isinstance(out, io.TextIOWrapper):  # the process's own:
+        out.reconfigure(errors="surrogateescape")  # a file name prints as the OS's bytes
     try:
         _check_text(parser, args)
         return int(args.run(args) or 0)

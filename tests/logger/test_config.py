@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import json
 import tomllib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from calibration.models import Calibration
 from logger.config import (
     MAX_FORCE_N,
     Config,
@@ -17,6 +19,7 @@ from logger.config import (
     save_config,
 )
 from logger.errors import BadInput
+from logger.limits import device_limits
 from logger.records import Point
 
 FULL = """
@@ -248,3 +251,63 @@ def test_parse_points_arg():
         parse_points_arg("A;;C")
     with pytest.raises(BadInput, match="position 1"):
         parse_points_arg("")
+
+
+def _toml(v: object) -> str:
+    """TOML for a generated value (repr of inf/nan is TOML too)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    return repr(v)
+
+
+WILD_SCALAR = (
+    st.floats()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.sampled_from([0, 1e300, -1e300, 1e-300, 2**31, 2**63, 1999.0, 2000.0, 2000.5])
+    | st.floats(0.0, 100.0)
+    | st.booleans()
+    | st.text(max_size=10)
+)
+WILD = WILD_SCALAR | st.lists(WILD_SCALAR, max_size=3)
+_TABLES = {"holds": ("onset_n", "release_n", "min_duration_s"),
+           "limits": ("warn_n", "max_n", "max_hold_s")}  # fmt: skip
+_POINT = ("name", "warn_n", "max_n", "target_n", "target_hold_s")
+
+
+@st.composite
+def wild_configs(draw) -> str:
+    lines = [f"{k} = {_toml(draw(WILD))}" for k in draw(st.lists(
+        st.sampled_from(["units", "contact_area_cm2"]), max_size=2, unique=True))]  # fmt: skip
+    for table, keys in _TABLES.items():
+        chosen = draw(st.lists(st.sampled_from(keys), max_size=3, unique=True))
+        if chosen:
+            lines += [f"[{table}]", *(f"{k} = {_toml(draw(WILD))}" for k in chosen)]
+    for i in range(draw(st.integers(0, 2))):
+        lines += ["[[points]]", f'name = "P{i}"']
+        for k in draw(st.lists(st.sampled_from(_POINT[1:]), max_size=3, unique=True)):
+            lines.append(f"{k} = {_toml(draw(WILD))}")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300)
+@given(text=wild_configs())
+def test_any_config_is_accepted_within_range_or_refused_in_one_line(tmp_path_factory, text):
+    """Whatever TOML says: one line naming the file, or a config whose every level is
+    within range, so the device alarm of the demo sensor needs no clamping."""
+    path = tmp_path_factory.mktemp("cfg") / "gen.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        cfg = load_config(path)
+    except BadInput as exc:
+        assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
+        return
+    demo = Calibration.factory(4000.0, 120000)  # the built-in simulator's sensor
+    for point in [None, *cfg.points]:
+        warn_n = point.warn_n if point and point.warn_n is not None else cfg.limits.warn_n
+        max_n = point.max_n if point and point.max_n is not None else cfg.limits.max_n
+        assert 0 < warn_n < max_n <= MAX_FORCE_N
+        assert device_limits(demo, warn_n, max_n)[1] is False
