@@ -1,4 +1,4 @@
-"""The ``pressure-logger`` command line (DESIGN.md §3).
+"""The ``pressure-logger`` command line (docs in README.md, docs/CONFIG.md, docs/SCENARIOS.md).
 
 Each subcommand is a module with ``register(subparsers)`` and ``run(args) -> int``, found
 through the ``pressure_logger.commands`` entry points (pyproject.toml), so that commands
@@ -17,6 +17,7 @@ from importlib.metadata import entry_points
 
 from .errors import BadInput, DeviceError
 
+DESCRIPTION = "Record, simulate, review and export sessions of a handheld force sensor."
 ORDER = (
     "gui", "record", "simulate", "sessions", "review", "export", "report", "calibrate",
     "recalibrate", "ports",
@@ -53,7 +54,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pressure-logger", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="pressure-logger", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     found = {ep.name: ep.value for ep in entry_points(group="pressure_logger.commands")}
