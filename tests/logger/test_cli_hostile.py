@@ -218,3 +218,12 @@ def test_export_onto_a_device_writes_through(db_path, sid):
     finally:
         os.close(master)
         os.close(slave)
+
+
+@pytest.mark.parametrize("window", ["1e-300", "0.001", "nan", "31"])
+def test_calibrate_a_window_too_short_to_see_a_plateau(tmp_path, capsys, window):
+    """A 1 ms window never told the next plateau from noise: calibrate waited forever."""
+    argv = ["calibrate", "--port", "sim://?speed=0&scenario=calibration", "--auto"]
+    argv += ["--masses-kg", "0,0.5", "--window-s", window, "--db", str(tmp_path / "c.db")]
+    assert main(argv) == 2
+    assert one_line(capsys, "calibrate").endswith("must be in [0.1, 30] seconds")
