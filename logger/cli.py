@@ -12,6 +12,7 @@ import argparse
 import importlib
 import io
 import logging
+import os
 import sys
 from importlib.metadata import entry_points
 
@@ -87,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except DeviceError as exc:
         print(f"pressure-logger {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader of our output went away (`sessions | head -1`):
+        # stop quietly like any Unix filter; stdout goes to /dev/null so that flushing it
+        # at exit cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except KeyboardInterrupt:
         return 130

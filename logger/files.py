@@ -45,12 +45,14 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     through unchanged.
     """
     shown = Path(path)
-    target = Path(os.path.realpath(shown))  # follows symlinks, even a dangling one
     try:
-        st: os.stat_result | None = os.stat(target)
+        st: os.stat_result | None = os.stat(shown)  # follows symlinks
     except OSError:
         st = None
     through = st is not None and not stat.S_ISREG(st.st_mode)  # a FIFO, device, directory …
+    # written through by the given name (/dev/stdout → /proc/self/fd/1 → "pipe:[…]" has no
+    # name of its own); replaced at the end of any symlinks (even a dangling one)
+    target = shown if through else Path(os.path.realpath(shown))
     if through and st is not None and stat.S_ISDIR(st.st_mode):
         raise DeviceError(f"{shown}: cannot write (is a directory)")
     try:

@@ -227,3 +227,28 @@ def test_calibrate_a_window_too_short_to_see_a_plateau(tmp_path, capsys, window)
     argv += ["--masses-kg", "0,0.5", "--window-s", window, "--db", str(tmp_path / "c.db")]
     assert main(argv) == 2
     assert one_line(capsys, "calibrate").endswith("must be in [0.1, 30] seconds")
+
+
+def test_export_to_dev_stdout_when_stdout_is_a_pipe(db_path, sid):
+    """/dev/stdout of a pipe resolves to "pipe:[…]", which has no directory to put a
+    temporary in: the file is written through by the name given."""
+    argv = ["export", sid, "--format", "csv", "--out", "/dev/stdout", "--db", str(db_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "logger.cli", *argv], capture_output=True, timeout=60
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout.startswith(b"t_s,force_n,raw\n") and done.stdout.endswith(b"/dev/stdout\n")
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(db_path, sid):
+    """`pressure-logger sessions | head -1`: no traceback when head has read enough."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logger.cli", "sessions", "--json", "--db", str(db_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command has written anything
+    with proc.stderr:
+        err = proc.stderr.read()
+    assert proc.wait(60) == 1
+    assert err == b""
