@@ -30,11 +30,10 @@ ORDER = (
 PATH_ARGS = frozenset({"db", "out", "config", "port"})
 
 
-def _check_text(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def _check_text(command: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse, in one line, a text argument with bytes that are not UTF-8 (the shell hands
     them to Python as lone surrogates, which SQLite and URLs cannot take)."""
-    sub = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]
-    for action in sub._actions:
+    for action in command._actions:
         value = getattr(args, action.dest, None)
         if action.dest in PATH_ARGS or not isinstance(value, str | list):
             continue
@@ -50,14 +49,17 @@ def _check_text(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 
 class _Parser(argparse.ArgumentParser):
+    commands: dict[str, argparse.ArgumentParser]  # the subcommands' parsers, by name
+
     def error(self, message: str) -> None:  # argparse exits 2 already; keep it one line
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     parser = _Parser(prog="pressure-logger", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    parser.commands = sub.choices
     found = {ep.name: ep.value for ep in entry_points(group="pressure_logger.commands")}
     for name in sorted(found, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
         importlib.import_module(found[name]).register(sub)
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     if out is sys.__stdout__ and isinstance(out, io.TextIOWrapper):  # the process's own:
         out.reconfigure(errors="surrogateescape")  # a file name prints as the OS's bytes
     try:
-        _check_text(parser, args)
+        _check_text(parser.commands[args.command], args)
         return int(args.run(args) or 0)
     except BadInput as exc:
         print(f"pressure-logger {args.command}: error: {exc}", file=sys.stderr)
