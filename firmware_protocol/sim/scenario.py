@@ -26,7 +26,7 @@ RATE_MAX_HZ = 4000
 # device's numbers (µs clock, f32 calibration, int24 counts) would overflow.
 COUNTS_PER_N_RANGE = (1e-3, 1e9)  # |counts_per_n|: sent as f32 in IDENTITY
 MAX_SECONDS = 86400.0  # any one duration or time: one day
-MAX_FORCE_N = 1e5  # far beyond full scale of any sensor simulated here
+MAX_SIM_FORCE_N = 1e5  # far beyond full scale of any sensor simulated here
 MAX_MASS_KG = 10_000.0
 
 
@@ -165,7 +165,7 @@ def _upto(most: float) -> _Check:
 
 _GAIN = f"a number with {COUNTS_PER_N_RANGE[0]:g} <= |v| <= {COUNTS_PER_N_RANGE[1]:g}"
 SECONDS = _upto(MAX_SECONDS)
-FORCE = _upto(MAX_FORCE_N)
+FORCE = _upto(MAX_SIM_FORCE_N)
 _DEVICE_KEYS: dict[str, _Check] = {
     "uid": ((str,), lambda v: 0 < len(v) <= 16 and v.isascii(), "1-16 ASCII characters"),
     "rate_hz": ((int,), lambda v: RATE_MIN_HZ <= v <= RATE_MAX_HZ, "an integer 10..4000"),
@@ -195,8 +195,8 @@ _STEP_KEYS: dict[str, _Check] = {
     "release_s": SECONDS,
     "drift_n_per_s": (
         _NUM,
-        lambda v: _finite(v) and abs(v) <= MAX_FORCE_N,
-        f"a number, |v| <= {MAX_FORCE_N:g}",
+        lambda v: _finite(v) and abs(v) <= MAX_SIM_FORCE_N,
+        f"a number, |v| <= {MAX_SIM_FORCE_N:g}",
     ),
     "mass_kg": _upto(MAX_MASS_KG),
     "label": ((str,), lambda v: True, "a string"),
