@@ -62,6 +62,7 @@ MIN_POINTS_QUADRATIC = 4
 QUADRATIC_RMS_RATIO = 0.5
 QUADRATIC_MIN_GAIN_PCT_FS = 0.1
 MIN_R2 = 0.999  # a fit below this is refused (see "When is a fit refused")
+MASS_RANGE_KG = (0.001, 1000.0)  # a non-zero calibration mass: a gram to a tonne
 MAX_NONLINEARITY_PCT_FS = 3.0  # worst |residual| as % of full scale, above → refused
 
 
@@ -327,11 +328,17 @@ def _as_float(value: object, what: str, index: int) -> float:
 
 
 def validate_masses(masses_kg: Sequence[object], what: str = "mass_kg") -> np.ndarray:
-    """Check a mass list (≥ 2 distinct, non-negative, numeric); one-line CalibrationError."""
+    """Check a mass list (≥ 2 distinct, non-negative, numeric, each 0 or within
+    :data:`MASS_RANGE_KG`); one-line CalibrationError."""
     values = np.array([_as_float(m, what, i) for i, m in enumerate(masses_kg)], dtype=np.float64)
+    lo, hi = MASS_RANGE_KG
     for i, m in enumerate(values):
         if m < 0:
             raise CalibrationError(f"{what} at point {i + 1}: {masses_kg[i]!r} is negative")
+        if m != 0 and not lo <= m <= hi:
+            raise CalibrationError(
+                f"{what} at point {i + 1}: {masses_kg[i]!r} kg is not 0 or {lo:g}..{hi:g} kg"
+            )
     seen: dict[float, int] = {}
     for i, m in enumerate(values):
         if m in seen:

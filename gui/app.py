@@ -17,6 +17,7 @@ from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QApplication
 
 from logger.config import Config, load_config
+from logger.store import SessionStore
 
 from . import theme
 
@@ -68,6 +69,8 @@ def run_gui(port: str | None, db_path: Path | None, config_path: Path | None) ->
 
     path = config_path if config_path is not None else default_config_path()
     config = startup_config(port, path)  # BadInput (exit 2) before any window opens
+    if db_path is not None and db_path.exists():  # … and for a broken or foreign library
+        SessionStore(db_path).close()
     app = create_app()
     window = MainWindow(config, config_path=path, db_path=db_path, port=port or DEFAULT_PORT)
     window.resize(1600, 960)

@@ -1,4 +1,4 @@
-"""The ``pressure-logger`` command line (DESIGN.md §3).
+"""The ``pressure-logger`` command line (docs in README.md, docs/CONFIG.md, docs/SCENARIOS.md).
 
 Each subcommand is a module with ``register(subparsers)`` and ``run(args) -> int``, found
 through the ``pressure_logger.commands`` entry points (pyproject.toml), so that commands
@@ -10,27 +10,56 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import logging
+import os
 import sys
 from importlib.metadata import entry_points
 
 from .errors import BadInput, DeviceError
 
+DESCRIPTION = "Record, simulate, review and export sessions of a handheld force sensor."
 ORDER = (
     "gui", "record", "simulate", "sessions", "review", "export", "report", "calibrate",
     "recalibrate", "ports",
 )  # fmt: skip
 
 
+# file names may be any bytes the OS allows; every other argument is text that ends up in
+# the library, a URL or a report, so it must be valid UTF-8
+PATH_ARGS = frozenset({"db", "out", "config", "port"})
+
+
+def _check_text(command: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, in one line, a text argument with bytes that are not UTF-8 (the shell hands
+    them to Python as lone surrogates, which SQLite and URLs cannot take)."""
+    for action in command._actions:
+        value = getattr(args, action.dest, None)
+        if action.dest in PATH_ARGS or not isinstance(value, str | list):
+            continue
+        for text in value if isinstance(value, list) else [value]:
+            try:
+                str(text).encode("utf-8")
+            except UnicodeEncodeError as exc:
+                name = "/".join(action.option_strings) or action.metavar or action.dest
+                offset = len(text[: exc.start].encode("utf-8"))
+                raise BadInput(
+                    f"{name}: {text!r} is not valid UTF-8 (byte offset {offset})"
+                ) from None
+
+
 class _Parser(argparse.ArgumentParser):
+    commands: dict[str, argparse.ArgumentParser]  # the subcommands' parsers, by name
+
     def error(self, message: str) -> None:  # argparse exits 2 already; keep it one line
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pressure-logger", description=__doc__.splitlines()[0])
+def build_parser() -> _Parser:
+    parser = _Parser(prog="pressure-logger", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    parser.commands = sub.choices
     found = {ep.name: ep.value for ep in entry_points(group="pressure_logger.commands")}
     for name in sorted(found, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
         importlib.import_module(found[name]).register(sub)
@@ -50,13 +79,22 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    out = sys.stdout
+    if out is sys.__stdout__ and isinstance(out, io.TextIOWrapper):  # the process's own:
+        out.reconfigure(errors="surrogateescape")  # a file name prints as the OS's bytes
     try:
+        _check_text(parser.commands[args.command], args)
         return int(args.run(args) or 0)
     except BadInput as exc:
         print(f"pressure-logger {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except DeviceError as exc:
         print(f"pressure-logger {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader of our output went away (`sessions | head -1`):
+        # stop quietly like any Unix filter; stdout goes to /dev/null so that flushing it
+        # at exit cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except KeyboardInterrupt:
         return 130

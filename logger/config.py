@@ -13,10 +13,11 @@ export carries; ``Config.from_dict()`` reads it back with the same validation.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,10 @@ from .files import atomic_write
 from .records import Point
 
 UNITS = ("N", "kgf", "lbf")
+# Sanity bounds, so that every accepted value means something physical (docs/CONFIG.md):
+MAX_FORCE_N = 2000.0  # ≈ 204 kgf: far beyond any hand-applied pressure
+MAX_DURATION_S = 86400.0  # one day
+AREA_RANGE_CM2 = (0.01, 1000.0)
 
 
 @dataclass(slots=True)
@@ -68,9 +73,15 @@ class Config:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], source: str = "<config>") -> Config:
-        """Validate ``d`` like a config file; ``source`` names it in error messages."""
-        return _parse(d, source)
+    def from_dict(
+        cls, d: Mapping[str, Any], source: str = "<config>", *, ranged: bool = True
+    ) -> Config:
+        """Validate ``d`` like a config file; ``source`` names it in error messages.
+
+        ``ranged=False`` skips the upper bounds (:data:`MAX_FORCE_N` …) for a configuration
+        a session stored when it was recorded: re-deriving an old session never refuses
+        what was accepted then."""
+        return _parse(d, source, ranged)
 
 
 def _point_to_dict(p: Point) -> dict[str, Any]:
@@ -116,20 +127,36 @@ def _check_keys(source: str, prefix: str, table: Any, allowed: tuple[str, ...]) 
             )
 
 
-def _number(source: str, key: str, value: Any, *, positive: bool = True) -> float:
+def _number(
+    source: str,
+    key: str,
+    value: Any,
+    *,
+    positive: bool = True,
+    most: float | None = None,
+    ranged: bool = True,
+) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(source, key, value, "expected a number")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # a TOML integer beyond any float
+        x = math.inf
     if not math.isfinite(x):
         raise _fail(source, key, value, "expected a finite number")
     if positive and x <= 0:
         raise _fail(source, key, value, "must be > 0")
     if not positive and x < 0:
         raise _fail(source, key, value, "must be >= 0")
+    if most is None:  # units in names: `_s` keys are durations, the others forces
+        most = MAX_DURATION_S if key.endswith("_s") else MAX_FORCE_N
+    if ranged and x > most:
+        raise _fail(source, key, value, f"must be <= {most:g}")
     return x
 
 
-def _parse(d: Mapping[str, Any], source: str) -> Config:
+def _parse(d: Mapping[str, Any], source: str, ranged: bool = True) -> Config:
+    num = functools.partial(_number, ranged=ranged)
     _check_keys(source, "", d, _TOP_KEYS)
     cfg = Config()
     if "units" in d:
@@ -138,7 +165,10 @@ def _parse(d: Mapping[str, Any], source: str) -> Config:
             raise _fail(source, "units", units, f"expected one of {', '.join(UNITS)}")
         cfg.units = units
     if "contact_area_cm2" in d:
-        cfg.contact_area_cm2 = _number(source, "contact_area_cm2", d["contact_area_cm2"])
+        area = num(source, "contact_area_cm2", d["contact_area_cm2"], most=AREA_RANGE_CM2[1])
+        if ranged and area < AREA_RANGE_CM2[0]:
+            raise _fail(source, "contact_area_cm2", area, f"must be >= {AREA_RANGE_CM2[0]:g}")
+        cfg.contact_area_cm2 = area
 
     for name, keys in (("holds", _HOLD_KEYS), ("limits", _LIMIT_KEYS)):
         if name in d:
@@ -146,7 +176,7 @@ def _parse(d: Mapping[str, Any], source: str) -> Config:
             _check_keys(source, f"{name}.", t, keys)
             for key in keys:
                 if key in t:
-                    setattr(getattr(cfg, name), key, _number(source, f"{name}.{key}", t[key]))
+                    setattr(getattr(cfg, name), key, num(source, f"{name}.{key}", t[key]))
     if cfg.holds.release_n > cfg.holds.onset_n:
         raise _fail(
             source,
@@ -166,11 +196,13 @@ def _parse(d: Mapping[str, Any], source: str) -> Config:
         points = d["points"]
         if not isinstance(points, list):
             raise _fail(source, "points", points, "expected an array of tables ([[points]])")
-        cfg.points = [_parse_point(source, i, p, cfg.limits) for i, p in enumerate(points)]
+        cfg.points = [_parse_point(source, i, p, cfg.limits, num) for i, p in enumerate(points)]
     return cfg
 
 
-def _parse_point(source: str, i: int, t: Any, limits: Limits) -> Point:
+def _parse_point(
+    source: str, i: int, t: Any, limits: Limits, num: Callable[..., float] = _number
+) -> Point:
     prefix = f"points[{i}]."
     _check_keys(source, prefix, t, _POINT_KEYS)
     if "name" not in t:
@@ -180,9 +212,9 @@ def _parse_point(source: str, i: int, t: Any, limits: Limits) -> Point:
         raise _fail(source, f"{prefix}name", name, "expected a non-empty string")
     point = Point(index=i, name=name.strip())
     if "warn_n" in t:
-        point.warn_n = _number(source, f"{prefix}warn_n", t["warn_n"])
+        point.warn_n = num(source, f"{prefix}warn_n", t["warn_n"])
     if "max_n" in t:
-        point.max_n = _number(source, f"{prefix}max_n", t["max_n"])
+        point.max_n = num(source, f"{prefix}max_n", t["max_n"])
     warn_n = point.warn_n if point.warn_n is not None else limits.warn_n
     max_n = point.max_n if point.max_n is not None else limits.max_n
     if warn_n >= max_n:
@@ -196,13 +228,13 @@ def _parse_point(source: str, i: int, t: Any, limits: Limits) -> Point:
         key = f"{prefix}target_n"
         if not isinstance(window, list | tuple) or len(window) != 2:
             raise _fail(source, key, window, "expected [low, high]")
-        lo = _number(source, key, window[0], positive=False)
-        hi = _number(source, key, window[1], positive=False)
+        lo = num(source, key, window[0], positive=False)
+        hi = num(source, key, window[1], positive=False)
         if not lo < hi:
             raise _fail(source, key, window, "expected [low, high] with low < high")
         point.target_n = (lo, hi)
     if "target_hold_s" in t:
-        point.target_hold_s = _number(source, f"{prefix}target_hold_s", t["target_hold_s"])
+        point.target_hold_s = num(source, f"{prefix}target_hold_s", t["target_hold_s"])
     return point
 
 
@@ -221,6 +253,10 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise BadInput(f"{source}: invalid TOML: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise BadInput(f"{source}: invalid TOML: not UTF-8 at byte offset {exc.start}") from exc
+    except ValueError as exc:  # tomllib's own: an integer of more than 4300 digits
+        raise BadInput(f"{source}: invalid TOML: {str(exc).split(';')[0]}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise BadInput(f"{source}: invalid TOML: nested too deeply") from None
     return _parse(data, source)
 
 

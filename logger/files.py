@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,24 +14,65 @@ from pathlib import Path
 from .errors import DeviceError
 
 
+def _create_beside(target: Path) -> Path:
+    """A new empty file next to ``target``, created with mode 0666 so that the umask
+    applies as it would to a file the user creates (``mkstemp`` would make it 0600)."""
+    while True:
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; write the file there.
+    """Yield a temporary path; write the whole file there; it is delivered to ``path``
+    only when the block succeeds.
 
-    When the block succeeds the temporary is synced to disk and renamed to ``path``; when
-    it fails the temporary is removed and ``path`` is left as it was. An ``OSError`` (from
-    the block, the sync or the rename) becomes a one-line :class:`DeviceError` naming
-    ``path``; other exceptions pass through unchanged.
+    - A regular file (or a new one) is replaced atomically: the temporary lives beside it,
+      is synced to disk and renamed onto it, keeping the mode the file had (a new file
+      gets 0666 minus the umask, like any file the user creates).
+    - A symbolic link is followed: its final target is replaced the same way and the link
+      stays a link.
+    - Anything else that exists (a FIFO, a character device such as ``/dev/stdout``) is
+      written through: the finished temporary is copied into it, as ``cat > path`` would.
+
+    When the block fails the temporary is removed and ``path`` is left as it was; nothing
+    reaches a FIFO or device. An ``OSError`` (from the block, the sync, the rename or the
+    copy) becomes a one-line :class:`DeviceError` naming ``path``; other exceptions pass
+    through unchanged.
     """
-    target = Path(path)
+    shown = Path(path)
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        st: os.stat_result | None = os.stat(shown)  # follows symlinks
+    except OSError:
+        st = None
+    through = st is not None and not stat.S_ISREG(st.st_mode)  # a FIFO, device, directory …
+    # written through by the given name (/dev/stdout → /proc/self/fd/1 → "pipe:[…]" has no
+    # name of its own); replaced at the end of any symlinks (even a dangling one)
+    target = shown if through else Path(os.path.realpath(shown))
+    if through and st is not None and stat.S_ISDIR(st.st_mode):
+        raise DeviceError(f"{shown}: cannot write (is a directory)")
+    try:
+        if through:  # staged in the temporary directory: /dev itself may be read-only
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part")
+            os.close(fd)
+            tmp = Path(name)
+        else:
+            tmp = _create_beside(target)
     except OSError as exc:
-        raise DeviceError(f"{target}: cannot write ({exc.strerror or exc})") from None
-    os.close(fd)
-    tmp = Path(name)
+        raise DeviceError(f"{shown}: cannot write ({exc.strerror or exc})") from None
     try:
         yield tmp
+        if through:
+            with open(tmp, "rb") as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            tmp.unlink()
+            return
+        if st is not None:
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))  # the file keeps its permissions
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -38,5 +82,5 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError) and not isinstance(exc, DeviceError):
-            raise DeviceError(f"{target}: cannot write ({exc.strerror or exc})") from exc
+            raise DeviceError(f"{shown}: cannot write ({exc.strerror or exc})") from exc
         raise

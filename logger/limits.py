@@ -27,6 +27,8 @@
   split into blocks.
 - ``hold_duration``: once per contact (hold), at the first sample more than ``max_hold_s``
   after the contact's start, whatever the force does during the contact.
+- The device's own buzzer gets the same warn/max levels in raw counts
+  (:func:`device_limits`), clamped to the ADC's range.
 - An alert carries ``t_s`` and force (``value``) of the first sample over the level (the
   hold's duration for ``hold_duration``), the current point index and the index of the hold
   the sample belongs to (from the contact spans the pipeline passes; None outside contacts).
@@ -39,6 +41,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from calibration.models import Calibration
+from firmware_protocol.messages import INT24_MAX, INT24_MIN, SetLimits
 
 from .config import Limits
 from .points import PointPlan
@@ -53,6 +58,22 @@ _DURATION_KEYS_KEPT = 16  # contacts remembered as having had their hold_duratio
 def hysteresis_n(level_n: float) -> float:
     """How far below a level force must fall (for :data:`REARM_S`) to end an excursion."""
     return max(HYSTERESIS_MIN_N, HYSTERESIS_FRACTION * level_n)
+
+
+def device_limits(cal: Calibration, warn_n: float, max_n: float) -> tuple[SetLimits, bool]:
+    """The SET_LIMITS that mirrors ``warn_n``/``max_n`` into the device's own alarm, and
+    whether a level had to be clamped.
+
+    The device takes raw counts of its 24-bit ADC (PROTOCOL.md §9 refuses anything else).
+    A level beyond the sensor's full scale at this calibration can never be read, so it is
+    clamped to full scale: the device alarms when the sensor saturates. A level that maps
+    to no number at all (a broken calibration) turns the device's alarm off instead.
+    """
+    counts = np.round(cal.n_to_counts(np.array([warn_n, max_n], dtype=np.float64)))
+    if not np.all(np.isfinite(counts)):
+        return SetLimits(0, 0, enabled=0), True
+    clamped = np.clip(counts, INT24_MIN, INT24_MAX)
+    return SetLimits(int(clamped[0]), int(clamped[1])), bool(np.any(clamped != counts))
 
 
 @dataclass(frozen=True, slots=True)

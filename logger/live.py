@@ -30,10 +30,12 @@ import numpy as np
 
 from calibration.models import Calibration
 from calibration.tare import DriftWarning, Tare
-from firmware_protocol.messages import Capability, EventKind, Identity, SetLimits
+from firmware_protocol.messages import Capability, EventKind, Identity
 
 from .acquisition import Acquisition, AcquisitionListener, DeviceEvent, LinkState
 from .config import Config
+from .errors import BadInput, DeviceError
+from .limits import device_limits
 from .pipeline import HoldStarted, Pipeline
 from .points import PointPlan
 from .records import (
@@ -153,6 +155,7 @@ class LiveSession:
         self._acq = Acquisition(port, _ReaderListener(self))
         self._zero_pending: list[SampleBlock] | None = []  # zero at start when unloaded
         self._drift: Tare | None = None
+        self._clamp_told: tuple[float, float] | None = None  # clamped levels last logged
         self._unloaded: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.holds: list[Hold] = []
         self.alerts: list[Alert] = []
@@ -460,10 +463,10 @@ class LiveSession:
                 from calibration.store import CalibrationStore
 
                 stored = CalibrationStore(self.db_path).latest(device.uid)
-            except OSError as exc:  # read-only media, a full disk: one line, no traceback
+            except (BadInput, OSError) as exc:  # a broken library, read-only media, a full disk
                 log.warning("%s: stored calibrations not readable: %s", self.db_path, exc)
                 stored = None
-            except Exception:  # a broken calibration table must not stop acquisition
+            except Exception:  # nor anything unforeseen in it: acquisition goes on
                 log.exception("could not read stored calibrations")
                 stored = None
             if stored is not None:
@@ -478,9 +481,16 @@ class LiveSession:
         if ident is None or cal is None or not (ident.capabilities & Capability.BUZZER):
             return
         levels = self.pipeline.plan.levels()
-        warn_n, max_n = levels.warn_n, levels.max_n
-        warn_c, max_c = cal.n_to_counts(np.array([warn_n, max_n], dtype=np.float64))
-        self._acq.send(SetLimits(int(round(warn_c)), int(round(max_c)), 1))
+        msg, clamped = device_limits(cal, levels.warn_n, levels.max_n)
+        if clamped and (levels.warn_n, levels.max_n) != self._clamp_told:
+            self._clamp_told = (levels.warn_n, levels.max_n)
+            log.warning(
+                "device alarm: warn %g N / max %g N %s",
+                levels.warn_n, levels.max_n,
+                "lie beyond the sensor's range at this calibration; it alarms at full scale"
+                if msg.enabled else "have no raw counts with this calibration; alarm off",
+            )  # fmt: skip
+        self._acq.send(msg)
 
     def _on_state(self, state: LinkState, detail: str) -> None:
         self.state_detail = detail

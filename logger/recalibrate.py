@@ -23,7 +23,7 @@ def recompute_events(
     (default: the session's stored calibration). Nothing is written: store the result
     with :meth:`SessionStore.apply_recalibration`. Marks are kept as recorded."""
     rec = store.load_session(sid)
-    config = Config.from_dict(rec.meta.config, source=f"session {sid} config")
+    config = Config.from_dict(rec.meta.config, source=f"session {sid} config", ranged=False)
     pipeline = Pipeline(config, PointPlan(list(rec.meta.points), config.limits))
     cal = cal if cal is not None else rec.meta.calibration
     # (time, order, event): gaps before marks before samples at the same instant

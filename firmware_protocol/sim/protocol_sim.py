@@ -33,7 +33,7 @@ from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 from .interface import SimDevice
 from .model import US_PER_S
-from .scenario import NONNEG, QUERY_KEYS, Scenario, ScenarioError, check_value, load_scenario
+from .scenario import QUERY_KEYS, Scenario, ScenarioError, check_value, load_scenario
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,12 @@ SPEED0_CHUNK_BYTES = 4096  # how much in_waiting produces at once at speed 0 (an
 SPEED0_IDLE_HEARTBEAT_S = 1.0  # at speed 0 an idle device sends a heartbeat per host second
 POLL_S = 0.004  # how often a blocking read looks for new bytes at speed > 0
 _LINK_KEYS = {"scenario", "speed", "boot_s"}
+MAX_SPEED = 100.0  # faster than this, use speed=0 (as fast as the host reads)
+MAX_BOOT_S = 60.0
+_LINK_CHECKS = {
+    "speed": ((int, float), lambda v: 0 <= v <= MAX_SPEED, f"a number 0..{MAX_SPEED:g}"),
+    "boot_s": ((int, float), lambda v: 0 <= v <= MAX_BOOT_S, f"a number 0..{MAX_BOOT_S:g}"),
+}
 
 
 @dataclass
@@ -65,7 +71,7 @@ class SimUrl:
             if key == "scenario":
                 out.scenario = value or "demo"
             elif key in ("speed", "boot_s"):
-                setattr(out, key, check_value(url, key, _number(value), NONNEG))
+                setattr(out, key, check_value(url, key, _number(value), _LINK_CHECKS[key]))
             elif key in QUERY_KEYS:
                 v = value if key == "uid" else _number(value)
                 out.overrides[key] = check_value(url, key, v, QUERY_KEYS[key])

@@ -22,6 +22,12 @@ LOAD_RAMP_S = 0.3  # a calibration weight settles in 0.3 s, then stays `seconds`
 BUILTIN_DIR = Path(__file__).with_name("scenarios")
 RATE_MIN_HZ = 10
 RATE_MAX_HZ = 4000
+# Sanity bounds (docs/SCENARIOS.md): beyond them a value means nothing physical and the
+# device's numbers (µs clock, f32 calibration, int24 counts) would overflow.
+COUNTS_PER_N_RANGE = (1e-3, 1e9)  # |counts_per_n|: sent as f32 in IDENTITY
+MAX_SECONDS = 86400.0  # any one duration or time: one day
+MAX_SIM_FORCE_N = 1e5  # far beyond full scale of any sensor simulated here
+MAX_MASS_KG = 10_000.0
 
 
 class ScenarioError(ValueError):
@@ -148,36 +154,51 @@ def _finite(v: float) -> bool:
     return math.isfinite(v)
 
 
+def _gain(v: float) -> bool:
+    return _finite(v) and COUNTS_PER_N_RANGE[0] <= abs(v) <= COUNTS_PER_N_RANGE[1]
+
+
+def _upto(most: float) -> _Check:
+    """A number 0 <= v <= most."""
+    return (_NUM, lambda v: _finite(v) and 0 <= v <= most, f"a number 0..{most:g}")
+
+
+_GAIN = f"a number with {COUNTS_PER_N_RANGE[0]:g} <= |v| <= {COUNTS_PER_N_RANGE[1]:g}"
+SECONDS = _upto(MAX_SECONDS)
+FORCE = _upto(MAX_SIM_FORCE_N)
 _DEVICE_KEYS: dict[str, _Check] = {
     "uid": ((str,), lambda v: 0 < len(v) <= 16 and v.isascii(), "1-16 ASCII characters"),
     "rate_hz": ((int,), lambda v: RATE_MIN_HZ <= v <= RATE_MAX_HZ, "an integer 10..4000"),
     "channels": ((int,), lambda v: 1 <= v <= MAX_CHANNELS, "an integer 1..8"),
-    "counts_per_n": (_NUM, lambda v: _finite(v) and v != 0, "a non-zero number"),
+    "counts_per_n": (_NUM, _gain, _GAIN),
     "offset_counts": ((int,), lambda v: INT24_MIN <= v <= INT24_MAX, "an int24 integer"),
-    "factory_counts_per_n": (_NUM, lambda v: _finite(v) and v != 0, "a non-zero number"),
+    "factory_counts_per_n": (_NUM, _gain, _GAIN),
     "factory_offset_counts": ((int,), lambda v: INT24_MIN <= v <= INT24_MAX, "an int24"),
-    "noise_n": (_NUM, lambda v: _finite(v) and v >= 0, "a number >= 0"),
+    "noise_n": FORCE,
     "clock_start_us": ((int,), lambda v: 0 <= v < 1 << 32, "an integer 0..2**32-1"),
 }
 _THERAPIST_KEYS: dict[str, _Check] = {
-    "seed": ((int,), lambda v: v >= 0, "an integer >= 0"),
-    "tremor_n": (_NUM, lambda v: _finite(v) and v >= 0, "a number >= 0"),
+    "seed": ((int,), lambda v: 0 <= v < 1 << 64, "an integer 0..2**64-1"),
+    "tremor_n": FORCE,
 }
 _FAULT_KEYS: dict[str, _Check] = {
     "corrupt": (_NUM, lambda v: 0 <= v < 1, "a probability 0 <= p < 1"),
     "drop": (_NUM, lambda v: 0 <= v < 1, "a probability 0 <= p < 1"),
-    "unplug_at_s": (_NUM, lambda v: _finite(v) and v >= 0, "a number >= 0"),
-    "unplug_for_s": (_NUM, lambda v: _finite(v) and v >= 0, "a number >= 0"),
+    "unplug_at_s": SECONDS,
+    "unplug_for_s": SECONDS,
     "clock_ppm": (_NUM, lambda v: _finite(v) and abs(v) < 100_000, "a number, |ppm| < 1e5"),
 }
-NONNEG = (_NUM, lambda v: _finite(v) and v >= 0, "a number >= 0")
 _STEP_KEYS: dict[str, _Check] = {
-    "seconds": NONNEG,
-    "force_n": NONNEG,
-    "ramp_s": NONNEG,
-    "release_s": NONNEG,
-    "drift_n_per_s": (_NUM, _finite, "a finite number"),
-    "mass_kg": NONNEG,
+    "seconds": SECONDS,
+    "force_n": FORCE,
+    "ramp_s": SECONDS,
+    "release_s": SECONDS,
+    "drift_n_per_s": (
+        _NUM,
+        lambda v: _finite(v) and abs(v) <= MAX_SIM_FORCE_N,
+        f"a number, |v| <= {MAX_SIM_FORCE_N:g}",
+    ),
+    "mass_kg": _upto(MAX_MASS_KG),
     "label": ((str,), lambda v: True, "a string"),
 }
 _STEP_ALLOWED: dict[Action, tuple[set[str], set[str]]] = {  # (required, optional)
@@ -251,8 +272,10 @@ def parse_scenario(text: str, source: str, name: str) -> Scenario:
     """Parse and validate scenario TOML; ``source`` names the file in error messages."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4300 digits
+        raise ScenarioError(f"{source}: not valid TOML: {str(exc).split(';')[0]}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ScenarioError(f"{source}: not valid TOML: nested too deeply") from None
     known = {"device", "therapist", "faults", "steps", "name", "description"}
     for key in data:
         if key not in known:
@@ -294,6 +317,10 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         )
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: not valid TOML: not UTF-8 at byte offset {exc.start}"
+        ) from None
     return parse_scenario(text, str(path), path.stem)

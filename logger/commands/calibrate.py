@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--window-s",
         type=float,
         default=1.0,
-        help="how long a reading must stay steady to be accepted (default 1.0)",
+        help="how long a reading must stay steady to be accepted, 0.1..30 (default 1.0)",
     )
     p.add_argument(
         "--timeout-s",
@@ -102,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
     from ..acquisition import Acquisition, Collector
 
     masses = parse_masses(args.masses_kg)
-    if not (args.window_s > 0 and args.window_s <= 30):
-        raise BadInput(f"--window-s: {args.window_s} must be in (0, 30] seconds")
+    if not 0.1 <= args.window_s <= 30:  # shorter cannot tell a plateau from noise
+        raise BadInput(f"--window-s: {args.window_s} must be in [0.1, 30] seconds")
     if not args.timeout_s > args.window_s:
         raise BadInput(f"--timeout-s: {args.timeout_s} must be longer than --window-s")
     db_path = args.db

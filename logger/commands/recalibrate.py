@@ -16,11 +16,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recalibrate", help="re-derive a session's forces with another calibration")
     p.add_argument("session", metavar="SESSION", help="session id (see `sessions`)")
     p.add_argument(
-        "--calibration", type=int, metavar="ID",
+        "--calibration", type=_calibration_id, metavar="ID",
         help="a stored calibration id (default: the device's newest)",
     )  # fmt: skip
     add_db_argument(p)
     p.set_defaults(run=run)
+
+
+def _calibration_id(text: str) -> int:
+    """A calibration id as stored (an SQLite integer, from 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected a calibration id 1..2**63-1, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -81,14 +81,14 @@ def sim_url(
 
 def run(args: argparse.Namespace) -> int:
     import firmware_protocol  # noqa: F401  (registers sim://)
-    from firmware_protocol.sim.protocol_sim import SimUrl
+    from firmware_protocol.sim.protocol_sim import MAX_SPEED, SimUrl
     from firmware_protocol.sim.scenario import ScenarioError, builtin_names, load_scenario
     from firmware_protocol.sim.server import PtyServer, TcpServer
 
     if args.seed is not None and args.seed < 0:
         raise BadInput(f"--seed: expected an integer >= 0, got {args.seed}")
-    if not 0 <= args.speed < float("inf"):
-        raise BadInput(f"--speed: expected a number >= 0, got {args.speed}")
+    if not 0 <= args.speed <= MAX_SPEED:
+        raise BadInput(f"--speed: expected a number 0..{MAX_SPEED:g}, got {args.speed}")
     scenario = args.scenario
     if scenario not in builtin_names() and os.path.isfile(scenario):
         scenario = os.path.abspath(scenario)  # the URL must not depend on our cwd

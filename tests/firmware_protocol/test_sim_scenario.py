@@ -3,15 +3,35 @@ file, step and key named (DESIGN.md §4, §7)."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware_protocol.messages import (
+    PROTOCOL_MAJOR,
+    PROTOCOL_MINOR,
+    Event,
+    EventKind,
+    Hello,
+    Identity,
+    Samples,
+    Start,
+)
+from firmware_protocol.sim.interface import SimDevice
 from firmware_protocol.sim.scenario import (
     Action,
     ScenarioError,
     builtin_names,
     load_scenario,
+    parse_scenario,
 )
 from logger.errors import BadInput
+
+from .test_sim_device import Host
+
+REST = '[[steps]]\naction = "rest"\nseconds = 1\n'
 
 
 def test_builtins_exist():
@@ -95,6 +115,22 @@ def test_malformed_step_names_file_step_and_key(tmp_path, body, expected):
         ("[device]\nrate_hz = 1000\n", ["'steps'"]),
         ('extra = 1\n[[steps]]\naction="rest"\nseconds=1\n', ["'extra'"]),
         ("[[steps]\naction=", ["not valid TOML"]),
+        # absurd numbers: each used to pass and then crash the device (docs/SCENARIOS.md)
+        (f"[device]\ncounts_per_n = 1e300\n{REST}", ["[device]", "'counts_per_n'", "1e+300"]),
+        (f"[device]\ncounts_per_n = -1e300\n{REST}", ["'counts_per_n'"]),
+        (f"[device]\ncounts_per_n = 1e-300\n{REST}", ["'counts_per_n'"]),
+        (f"[device]\nfactory_counts_per_n = nan\n{REST}", ["'factory_counts_per_n'"]),
+        (f"[device]\nnoise_n = 1e300\n{REST}", ["'noise_n'"]),
+        (f"[faults]\nunplug_at_s = 1e308\n{REST}", ["[faults]", "'unplug_at_s'"]),
+        (f"[faults]\nunplug_for_s = inf\n{REST}", ["'unplug_for_s'"]),
+        (f"[therapist]\nseed = {2**64}\n{REST}", ["'seed'"]),
+        ('[[steps]]\naction="rest"\nseconds=1e308\n', ["step 1", "'seconds'"]),
+        ('[[steps]]\naction="hold"\nforce_n=10\nseconds=1\nramp_s=1e308\n', ["'ramp_s'"]),
+        ('[[steps]]\naction="press"\nforce_n=inf\nseconds=1\n', ["'force_n'"]),
+        ('[[steps]]\naction="load"\nmass_kg=1e300\nseconds=1\n', ["'mass_kg'"]),
+        ("x = " + "[" * 100_000 + "]" * 100_000 + f"\n{REST}", ["not valid TOML", "deeply"]),
+        ("x = " + "{a = " * 5000 + "1" + "}" * 5000, ["not valid TOML"]),
+        (f"[device]\noffset_counts = {'9' * 5000}\n{REST}", ["not valid TOML"]),
     ],
 )
 def test_malformed_tables_are_refused(tmp_path, text, expected):
@@ -105,6 +141,78 @@ def test_malformed_tables_are_refused(tmp_path, text, expected):
     assert str(f) in str(err.value)
     for part in expected:
         assert part in str(err.value)
+
+
+def test_a_file_that_is_not_utf8_names_the_byte(tmp_path):
+    f = tmp_path / "latin1.toml"
+    f.write_bytes(b'name = "caf\xe9"\n' + REST.encode())
+    with pytest.raises(
+        ScenarioError, match=r"latin1\.toml: not valid TOML: not UTF-8 at byte offset 11$"
+    ) as err:
+        load_scenario(f)
+    assert "\n" not in str(err.value)
+
+
+def _toml_value(v: object) -> str:
+    """TOML for a bool, number (repr of inf/nan is TOML too) or string."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    return repr(v)
+
+
+WILD = (
+    st.floats()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.sampled_from([0, 1, -1, 1e300, -1e300, 1e-300, 2**31, 2**32, 2**63, 2**64])
+    | st.booleans()
+    | st.text(max_size=20)
+)
+_TABLE_KEYS = {
+    "device": ["rate_hz", "channels", "counts_per_n", "offset_counts", "factory_counts_per_n",
+               "factory_offset_counts", "noise_n", "clock_start_us"],
+    "therapist": ["seed", "tremor_n"],
+    "faults": ["corrupt", "drop", "unplug_at_s", "unplug_for_s", "clock_ppm"],
+}  # fmt: skip
+_STEP_KEYS = ["seconds", "force_n", "ramp_s", "release_s", "drift_n_per_s", "mass_kg"]
+
+
+@st.composite
+def wild_scenarios(draw) -> str:
+    """Scenario TOML with a few keys set to anything TOML can say."""
+    lines = []
+    for table, keys in _TABLE_KEYS.items():
+        chosen = draw(st.lists(st.sampled_from(keys), max_size=3, unique=True))
+        if chosen:
+            lines.append(f"[{table}]")
+            lines += [f"{k} = {_toml_value(draw(WILD))}" for k in chosen]
+    for _ in range(draw(st.integers(1, 3))):
+        lines += ["[[steps]]", f'action = "{draw(st.sampled_from([a.value for a in Action]))}"']
+        for k in draw(st.lists(st.sampled_from(_STEP_KEYS), max_size=3, unique=True)):
+            lines.append(f"{k} = {_toml_value(draw(WILD | st.floats(0, 5)))}")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300)
+@given(text=wild_scenarios())
+def test_any_scenario_is_refused_in_one_line_or_plays(text):
+    """Whatever the values: a one-line ScenarioError, or a device that says IDENTITY and
+    streams (or ends its scenario) for two seconds without an exception."""
+    try:
+        scenario = parse_scenario(text, "gen.toml", "gen")
+    except ScenarioError as exc:
+        assert str(exc).startswith("gen.toml: ") and "\n" not in str(exc)
+        return
+    dev = SimDevice(scenario)
+    host = Host(dev)
+    host.send(Hello(PROTOCOL_MAJOR, PROTOCOL_MINOR))
+    host.send(Start())
+    dev.process(2.0)
+    msgs = host.take()
+    assert any(isinstance(m, Identity) for m in msgs)
+    ended = any(isinstance(m, Event) and m.kind is EventKind.SCRIPT_END for m in msgs)
+    assert ended or any(isinstance(m, Samples) for m in msgs)  # a 0 s scenario just ends
 
 
 def test_unknown_scenario_names_the_builtins():

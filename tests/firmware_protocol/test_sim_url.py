@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.parse
 
 import numpy as np
 import pytest
 import serial
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import firmware_protocol  # noqa: F401  (registers sim://)
 from firmware_protocol.framing import FrameDecoder, encode_frame
@@ -20,7 +23,7 @@ from firmware_protocol.messages import (
     Start,
 )
 from firmware_protocol.sim.protocol_sim import device_time_us, registered_device
-from firmware_protocol.sim.scenario import Action, ScenarioError, load_scenario
+from firmware_protocol.sim.scenario import QUERY_KEYS, Action, ScenarioError, load_scenario
 
 
 class Client:
@@ -296,7 +299,13 @@ def test_scenario_file_by_path(tmp_path):
 @pytest.mark.parametrize(
     ("query", "key"),
     [("colour=red", "colour"), ("speed=-1", "speed"), ("corrupt=2", "corrupt"),
-     ("seed=x", "seed")],
+     ("seed=x", "seed"),
+     # absurd numbers that used to pass and then crash the device at open
+     ("speed=1e308", "speed"), ("speed=nan", "speed"), ("speed=inf", "speed"),
+     ("speed=101", "speed"), ("boot_s=1e300", "boot_s"), ("counts_per_n=1e300", "counts_per_n"),
+     ("factory_counts_per_n=-1e39", "factory_counts_per_n"), ("unplug_at_s=1e308", "unplug_at_s"),
+     ("unplug_for_s=1e300", "unplug_for_s"), (f"seed={2**64}", "seed"),
+     ("noise_n=1e300", "noise_n")],
 )  # fmt: skip
 def test_bad_query_is_bad_input_naming_the_key(query, key):
     with pytest.raises(ScenarioError, match=f"'{key}'"):
@@ -321,3 +330,38 @@ def test_close_from_another_thread_ends_a_blocking_read():
     threading.Timer(0.1, ser.close).start()
     data = ser.read(10_000)
     assert len(data) < 10_000 and not ser.is_open
+
+
+_QUERY_VALUES = (
+    st.sampled_from(["0", "1", "-1", "1e308", "1e-300", "nan", "inf", "-inf", "", "x",
+                     str(2**64), "9" * 5000, "0.5", "100", "4000", "8"])
+    | st.floats().map(repr)
+    | st.integers(-(2**70), 2**70).map(str)
+    | st.text(max_size=8)
+)  # fmt: skip
+
+
+@settings(max_examples=150)
+@given(query=st.dictionaries(st.sampled_from(sorted(QUERY_KEYS) + ["speed"]), _QUERY_VALUES,
+                             max_size=3))  # fmt: skip
+def test_any_query_is_refused_in_one_line_or_the_device_answers(query):
+    """Whatever the values: a one-line ScenarioError naming the URL, or a port that talks
+    (at speed 0, so the test never waits on a clock; a device with no wire faults says
+    IDENTITY)."""
+    url = "sim://gen?" + urllib.parse.urlencode({**query, "speed": query.get("speed", "0")})
+    try:
+        client = Client(url)
+    except ScenarioError as exc:
+        assert str(exc).startswith("sim://gen?") and "\n" not in str(exc)
+        return
+    try:
+        fast = client.ser._link.speed == 0  # noqa: SLF001
+        client.send(Hello())
+        for _ in range(20 if fast else 2):
+            client.pump()
+            if client.identity is not None:
+                break
+        clean = fast and not {"corrupt", "drop"} & query.keys()
+        assert client.identity is not None or not clean
+    finally:
+        client.close()

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import json
 import tomllib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from calibration.models import Calibration
 from logger.config import (
+    MAX_FORCE_N,
     Config,
     HoldConfig,
     Limits,
@@ -16,6 +19,7 @@ from logger.config import (
     save_config,
 )
 from logger.errors import BadInput
+from logger.limits import device_limits
 from logger.records import Point
 
 FULL = """
@@ -115,6 +119,18 @@ def test_partial_tables_keep_other_defaults(tmp_path):
         ('[[points]]\nname = "A"\ntarget_n = [-1, 25]', "points[0].target_n", "-1"),
         ('[[points]]\nname = "A"\ntarget_n = ["a", 25]', "points[0].target_n", "'a'"),
         ('[[points]]\nname = "A"\ntarget_hold_s = 0', "points[0].target_hold_s", "0"),
+        # beyond what any device could encode or any hand apply (docs/CONFIG.md)
+        ("[limits]\nwarn_n = 1e6\nmax_n = 2e6", "limits.warn_n", "1000000.0"),
+        ("[limits]\nmax_n = 1e6", "limits.max_n", "1000000.0"),
+        ("[limits]\nmax_n = 2001", "limits.max_n", "2001"),
+        ('[[points]]\nname = "A"\nmax_n = 1e300', "points[0].max_n", "1e+300"),
+        ('[[points]]\nname = "A"\ntarget_n = [1, 1e9]', "points[0].target_n", "1000000000.0"),
+        ("[holds]\nonset_n = 1e308", "holds.onset_n", "1e+308"),
+        ("[holds]\nonset_n = inf", "holds.onset_n", "inf"),
+        ("[limits]\nmax_hold_s = 1e300", "limits.max_hold_s", "1e+300"),
+        ("[limits]\nmax_n = " + "9" * 400, "limits.max_n", "9" * 57 + "..."),
+        ("contact_area_cm2 = 1e-300", "contact_area_cm2", "1e-300"),
+        ("contact_area_cm2 = 1e6", "contact_area_cm2", "1000000.0"),
     ],
 )
 def test_bad_values_name_file_key_and_value(tmp_path, text, key, value):
@@ -124,6 +140,27 @@ def test_bad_values_name_file_key_and_value(tmp_path, text, key, value):
     msg = str(info.value)
     assert "\n" not in msg
     assert msg.startswith(f"{path}: {key} = {value}:"), msg
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "units = " + "[" * 200 + "]" * 200,
+        "units = " + "[" * 100_000 + "]" * 100_000,
+        "x = " + "{a = " * 5000 + "1" + "}" * 5000,
+        "[limits]\nmax_n = " + "9" * 5000,  # more digits than Python converts
+    ],
+)
+def test_deeply_nested_or_huge_toml_is_one_line(tmp_path, text):
+    path = write(tmp_path, text + "\n")
+    with pytest.raises(BadInput) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+def test_the_largest_accepted_force_encodes_at_the_demo_calibration(tmp_path):
+    path = write(tmp_path, f"[limits]\nwarn_n = {MAX_FORCE_N - 1}\nmax_n = {MAX_FORCE_N}\n")
+    assert load_config(path).limits.max_n == MAX_FORCE_N
 
 
 def test_toml_syntax_error_is_one_line(tmp_path):
@@ -186,12 +223,12 @@ def test_save_replaces_existing_file(tmp_path):
 names = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20
 ).filter(lambda s: s.strip() == s and s != "")
-pos = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False, allow_infinity=False)
+pos = st.floats(min_value=1e-3, max_value=MAX_FORCE_N, allow_nan=False, allow_infinity=False)
 
 
 @given(
     name_list=st.lists(names, max_size=4),
-    area=st.none() | pos,
+    area=st.none() | st.floats(min_value=0.01, max_value=1000.0),
     onset=pos,
     target=st.none() | st.tuples(pos, pos).filter(lambda w: w[0] < w[1]),
 )
@@ -201,7 +238,7 @@ def test_toml_writer_round_trips_any_names_and_floats(name_list, area, onset, ta
         units="lbf",
         contact_area_cm2=area,
         holds=HoldConfig(onset_n=onset, release_n=onset, min_duration_s=2.0),
-        limits=Limits(warn_n=1e7, max_n=2e7, max_hold_s=90.0),
+        limits=Limits(warn_n=MAX_FORCE_N - 1, max_n=MAX_FORCE_N, max_hold_s=90.0),
         points=points,
     )
     assert Config.from_dict(tomllib.loads(config_to_toml(cfg))) == cfg
@@ -214,3 +251,63 @@ def test_parse_points_arg():
         parse_points_arg("A;;C")
     with pytest.raises(BadInput, match="position 1"):
         parse_points_arg("")
+
+
+def _toml(v: object) -> str:
+    """TOML for a generated value (repr of inf/nan is TOML too)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    return repr(v)
+
+
+WILD_SCALAR = (
+    st.floats()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.sampled_from([0, 1e300, -1e300, 1e-300, 2**31, 2**63, 1999.0, 2000.0, 2000.5])
+    | st.floats(0.0, 100.0)
+    | st.booleans()
+    | st.text(max_size=10)
+)
+WILD = WILD_SCALAR | st.lists(WILD_SCALAR, max_size=3)
+_TABLES = {"holds": ("onset_n", "release_n", "min_duration_s"),
+           "limits": ("warn_n", "max_n", "max_hold_s")}  # fmt: skip
+_POINT = ("name", "warn_n", "max_n", "target_n", "target_hold_s")
+
+
+@st.composite
+def wild_configs(draw) -> str:
+    lines = [f"{k} = {_toml(draw(WILD))}" for k in draw(st.lists(
+        st.sampled_from(["units", "contact_area_cm2"]), max_size=2, unique=True))]  # fmt: skip
+    for table, keys in _TABLES.items():
+        chosen = draw(st.lists(st.sampled_from(keys), max_size=3, unique=True))
+        if chosen:
+            lines += [f"[{table}]", *(f"{k} = {_toml(draw(WILD))}" for k in chosen)]
+    for i in range(draw(st.integers(0, 2))):
+        lines += ["[[points]]", f'name = "P{i}"']
+        for k in draw(st.lists(st.sampled_from(_POINT[1:]), max_size=3, unique=True)):
+            lines.append(f"{k} = {_toml(draw(WILD))}")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300)
+@given(text=wild_configs())
+def test_any_config_is_accepted_within_range_or_refused_in_one_line(tmp_path_factory, text):
+    """Whatever TOML says: one line naming the file, or a config whose every level is
+    within range, so the device alarm of the demo sensor needs no clamping."""
+    path = tmp_path_factory.mktemp("cfg") / "gen.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        cfg = load_config(path)
+    except BadInput as exc:
+        assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
+        return
+    demo = Calibration.factory(4000.0, 120000)  # the built-in simulator's sensor
+    for point in [None, *cfg.points]:
+        warn_n = point.warn_n if point and point.warn_n is not None else cfg.limits.warn_n
+        max_n = point.max_n if point and point.max_n is not None else cfg.limits.max_n
+        assert 0 < warn_n < max_n <= MAX_FORCE_N
+        assert device_limits(demo, warn_n, max_n)[1] is False

@@ -5,13 +5,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from calibration.models import Calibration
+from firmware_protocol.framing import encode_frame
+from firmware_protocol.messages import INT24_MAX, INT24_MIN, SetLimits
 from logger.cli import main
-from logger.config import Limits
+from logger.config import MAX_FORCE_N, Limits
 from logger.limits import (
     REARM_S,
     ContactSpan,
     ExcursionState,
     LimitMonitor,
+    device_limits,
     excursion_starts,
     hysteresis_n,
 )
@@ -306,3 +310,68 @@ def test_record_drifting_hold_at_the_warn_level(tmp_path, capsys, config, expect
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "holds: 1  " + expected + "  " in err
+
+
+# ------------------------------------------------------- the device's own alarm (SET_LIMITS)
+
+
+def test_device_limits_are_the_raw_counts_of_the_levels():
+    msg, clamped = device_limits(Calibration.factory(4000.0, 120000), 40.0, 60.0)
+    assert msg == SetLimits(280000, 360000, 1) and not clamped
+
+
+@pytest.mark.parametrize(("gain", "end"), [(2e6, INT24_MAX), (-2e6, INT24_MIN)])
+def test_levels_beyond_full_scale_are_clamped_to_the_adc_range(gain, end):
+    msg, clamped = device_limits(Calibration.factory(gain, 0), 1999.0, 2000.0)  # ±4e9 counts
+    assert clamped and msg == SetLimits(end, end, 1)
+    encode_frame(msg, 1)  # what used to raise in the reader thread
+
+
+@given(
+    gain=st.floats(1e-3, 1e9) | st.floats(-1e9, -1e-3),
+    offset=st.integers(INT24_MIN, INT24_MAX),
+    warn_n=st.floats(1e-3, MAX_FORCE_N),
+    span_n=st.floats(1e-3, MAX_FORCE_N),
+)
+def test_any_accepted_level_and_calibration_encode(gain, offset, warn_n, span_n):
+    msg, _ = device_limits(Calibration.factory(gain, offset), warn_n, warn_n + span_n)
+    assert INT24_MIN <= msg.warn_counts <= INT24_MAX and INT24_MIN <= msg.max_counts <= INT24_MAX
+    encode_frame(msg, 1)
+
+
+SENSITIVE = """
+[device]
+counts_per_n = 2000000.0
+offset_counts = 0
+noise_n = 0.0
+
+[[steps]]
+action = "rest"
+seconds = 0.5
+
+[[steps]]
+action = "mark"
+
+[[steps]]
+action = "rest"
+seconds = 1.5
+"""
+
+
+def test_a_point_level_beyond_full_scale_does_not_kill_the_reader(tmp_path, capsys, caplog):
+    """At 2e6 counts/N the sensor reads 4 N at most; a point's 2000 N is 4e9 counts, which
+    SET_LIMITS cannot carry. The device alarm is clamped; the session records on."""
+    (tmp_path / "s.toml").write_text(SENSITIVE)
+    (tmp_path / "c.toml").write_text('[[points]]\nname = "A"\nwarn_n = 1999\nmax_n = 2000\n')
+    argv = ["record", "--port", f"sim://?scenario={tmp_path / 's.toml'}&speed=0"]
+    argv += ["--db", str(tmp_path / "x.sqlite3"), "--config", str(tmp_path / "c.toml")]
+    assert main(argv) == 0
+    assert "device error" not in capsys.readouterr().err
+    told = [r.getMessage() for r in caplog.records if r.name == "logger.live"]
+    assert told == [  # once per change of the clamped alarm, and the reader lived on
+        "device alarm: warn 40 N / max 60 N lie beyond the sensor's range at this "
+        "calibration; it alarms at full scale",
+        "device alarm: warn 1999 N / max 2000 N lie beyond the sensor's range at this "
+        "calibration; it alarms at full scale",
+    ]
+    assert not [r for r in caplog.records if r.exc_info]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from logger.cli import main
+from logger.config import Config
+from logger.errors import BadInput
+from logger.recalibrate import recompute_events
 from logger.store import SessionStore
 from tests.logger.test_calibrate_cmd import sim_url
+from tests.logger.test_store import fill, make_meta
 from tests.scenarios import HOLD, STACKED
 
 
@@ -44,3 +50,16 @@ def test_unknown_session_or_calibration_is_bad_input(tmp_path, db_path, capsys):
     assert main(["recalibrate", sid, "--db", str(db_path)]) == 2  # none stored yet
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and "19990101-000000-dead" in err[0] and "42" in err[1]
+
+
+def test_a_stored_config_beyond_todays_ranges_is_still_re_derived(db_path):
+    """A session recorded with limits of 9000 N (accepted then) is not refused now that a
+    config file is limited to 2000 N: what was recorded stays re-derivable."""
+    meta = dataclasses.replace(make_meta(), config={"limits": {"warn_n": 5000, "max_n": 9000}})
+    with SessionStore(db_path) as store:
+        sid = store.create_session(meta)
+        fill(store, sid, 0.5)
+        holds, alerts = recompute_events(store, sid)
+    assert alerts == []
+    with pytest.raises(BadInput, match=r"limits\.warn_n = 5000: must be <= 2000"):
+        Config.from_dict(meta.config, source="file")
