@@ -34,7 +34,7 @@ from firmware_protocol.messages import Capability, EventKind, Identity
 
 from .acquisition import Acquisition, AcquisitionListener, DeviceEvent, LinkState
 from .config import Config
-from .errors import BadInput, DeviceError
+from .errors import BadInput
 from .limits import device_limits
 from .pipeline import HoldStarted, Pipeline
 from .points import PointPlan
