@@ -177,11 +177,12 @@ class ForceReadout(QFrame):
             )
 
     # ------------------------------------------------------------------ per frame
-    def set_force(self, force_n: float | None) -> None:
+    def set_force(self, force_n: float | None, absent: str = "—") -> None:
         """The newest force; colours amber above warn and red above max (None: no live
-        force, e.g. while reconnecting: a grey dash, never a stale number)."""
+        force, e.g. while reconnecting: a grey dash, never a stale number; ``absent`` says
+        why instead, e.g. "uncalibrated")."""
         if force_n is None:
-            self.force_label.setText("—")
+            self.force_label.setText(absent)
             self.pressure_label.setText("")
             self._set_force_color(theme.TEXT_DIM)
             return
