@@ -85,6 +85,7 @@ static int8_t limit_dir; /* +1: force raises counts; -1: it lowers them */
 static bool over[2];     /* at/over warn, at/over max (each with its own hysteresis) */
 
 static uint8_t mark_stable = HIGH, mark_last = HIGH;
+static bool mark_edge_taken; /* the press's first falling edge is timed; bounces are not */
 static uint32_t mark_changed_ms, mark_edge_us;
 
 /* HX711 pins as port registers, so the shift loop is fast with interrupts off */
@@ -419,10 +420,19 @@ static void poll_mark(void)
     if (now != mark_last) {
         mark_last = now;
         mark_changed_ms = ms;
-        if (now == LOW) mark_edge_us = micros(); /* time of the press, not of debounce */
-    } else if (now != mark_stable && ms - mark_changed_ms >= DEBOUNCE_MS) {
-        mark_stable = now;
-        if (now == LOW) send_event(PC_EVENT_MARK_BUTTON, mark_edge_us, 0);
+        /* the press is the FIRST falling edge; the contacts' bounces after it are not */
+        if (now == LOW && !mark_edge_taken) {
+            mark_edge_us = micros();
+            mark_edge_taken = true;
+        }
+    } else if (ms - mark_changed_ms >= DEBOUNCE_MS) {
+        if (now != mark_stable) {
+            mark_stable = now;
+            if (now == LOW) send_event(PC_EVENT_MARK_BUTTON, mark_edge_us, 0);
+        }
+        /* settled released (a release, or a glitch that never became a press): the next
+         * falling edge starts a new press */
+        if (now == HIGH) mark_edge_taken = false;
     }
 }
 
