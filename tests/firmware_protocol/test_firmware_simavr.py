@@ -162,16 +162,19 @@ def board(tmp_path_factory):
     script = build / "script.txt"
     script.write_text(FRESH + RIG + SESSION + RATE)
     log = build / "board.log"
-    proc = subprocess.Popen(
-        [str(build / "simboard"), str(build / "firmware.elf"), str(script), str(log)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    err = build / "simboard.err"
+    with err.open("w") as err_file:
+        proc = subprocess.Popen(
+            [str(build / "simboard"), str(build / "firmware.elf"), str(script), str(log)],
+            stdout=subprocess.PIPE, stderr=err_file, text=True,
+        )  # fmt: skip
     assert proc.stdout is not None
-    pty = proc.stdout.readline().strip()
-    assert pty.startswith("/dev/"), proc.stderr.read() if proc.stderr else pty
-    yield pty, log, proc
-    proc.terminate()
-    proc.wait(timeout=10)
+    with proc.stdout:
+        pty = proc.stdout.readline().strip()
+        assert pty.startswith("/dev/"), err.read_text()
+        yield pty, log, proc
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -254,13 +257,18 @@ def test_fresh_board_to_calibrated_session_on_the_real_firmware(board, tmp_path)
     true_n = (values[j : j + len(t3)] - ZERO) / GAIN
     assert np.max(np.abs(f3[:, 0] - true_n)) < 0.05
 
-    # holds found to the sample: start at the first conversion at or above onset_n (5 N)
+    # holds found to the sample: from the first conversion at or above onset_n (5 N) to
+    # the last one before force falls below release_n (4 N)
     onset_n = rec3.meta.config["holds"]["onset_n"]
+    release_n = rec3.meta.config["holds"]["release_n"]
     assert [round(h.mean_n) for h in rec3.holds] == [30, 45, 65]
-    for hold in rec3.holds:
-        k = int(np.nonzero((true_n >= onset_n) & (t3 >= hold.start_s - 0.5))[0][0])
-        assert abs(true_n[k] - onset_n) > 0.05  # no sample within the noise of the level
-        assert hold.start_s == t3[k]
+    for hold, (t_hold, *_) in zip(rec3.holds, SESSION_HOLDS, strict=True):
+        after = t3 >= (t_hold * 1e6 - t0_us) * 1e-6
+        k = int(np.nonzero((true_n >= onset_n) & after)[0][0])
+        e = int(np.nonzero((true_n < release_n) & (np.arange(len(t3)) > k))[0][0])
+        # no sample within the noise of either level, so "the sample" is unambiguous
+        assert abs(true_n[k] - onset_n) > 0.05 and abs(true_n[e] - release_n) > 0.05
+        assert (hold.start_s, hold.end_s) == (t3[k], t3[e - 1])
 
     # one mark, at the first falling edge of the bouncing press
     assert len(session.presses_us) == 1 and len(rec3.marks) == 1

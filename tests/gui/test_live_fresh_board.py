@@ -47,3 +47,10 @@ def test_fresh_board_reads_uncalibrated_and_the_wizard_is_offered(qtbot, tmp_pat
     assert sim is not None
     qtbot.waitUntil(lambda: sim.cal_counts_per_n == 4000.0, timeout=WAIT_MS)
     win.close()
+
+
+def test_review_and_report_say_a_session_is_uncalibrated():
+    from calibration.models import UNCALIBRATED
+    from gui.format import calibration_source
+
+    assert calibration_source(UNCALIBRATED, None).startswith("UNCALIBRATED: raw counts only")
