@@ -71,6 +71,8 @@ def test_record_keeps_raw_counts_and_states_forces_are_uncalibrated(tmp_path, db
 def test_calibrate_auto_on_a_fresh_board_stores_it_in_the_device(tmp_path, db_path, capsys):
     url = erased_url(tmp_path, "cal", STACKED)
     assert identity_of(url).counts_per_n == 0.0  # erased: none stored
+    assert main(["record", "--port", url, "--duration", "2", "--db", str(db_path)]) == 0
+    before = capsys.readouterr().out.split()[-1]  # a session recorded before calibrating
     rc = main(["calibrate", "--port", url, "--masses-kg", "0,0.5,1,2", "--auto",
                "--db", str(db_path)])  # fmt: skip
     out = capsys.readouterr()
@@ -83,6 +85,15 @@ def test_calibrate_auto_on_a_fresh_board_stores_it_in_the_device(tmp_path, db_pa
     ident = identity_of(url)
     assert ident.counts_per_n == pytest.approx(stored.counts_per_n, rel=1e-6)
     assert abs(ident.offset_counts - stored.offset_counts) <= 0.5
+    # the session recorded uncalibrated gets its forces afterwards (raw counts were kept)
+    assert main(["recalibrate", before, "--db", str(db_path)]) == 0
+    assert "uncalibrated → stored:1" in capsys.readouterr().out
+    store = SessionStore(db_path)
+    try:
+        _, force_n = store.load_forces(before)
+    finally:
+        store.close()
+    assert np.abs(force_n[:1000]).max() < 1.0  # unloaded: about 0 N, finite
 
 
 def test_live_session_on_a_fresh_board_has_no_forces_until_calibrated(tmp_path):
