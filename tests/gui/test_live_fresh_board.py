@@ -37,12 +37,14 @@ def test_fresh_board_reads_uncalibrated_and_the_wizard_is_offered(qtbot, tmp_pat
                     timeout=WAIT_MS)  # fmt: skip
     win.frame()
     assert win.readout.force_label.text() == "uncalibrated"
+    assert win.readout.unit_label.text() == ""  # a word, not a number of newtons
     assert win.record_button.isEnabled()  # raw counts can still be recorded
     win.calibration_wizard.reject()
     # the wizard's result: used from now on and sent to the device's memory
     win.apply_calibration(Calibration.factory(4000.0, 120000).with_source("stored:1"))
     qtbot.waitUntil(lambda: win.readout.force_label.text() not in ("uncalibrated", "—"),
                     timeout=WAIT_MS)  # fmt: skip
+    assert win.readout.unit_label.text() == "N"
     sim = registered_device(url)  # the simulated board behind the port
     assert sim is not None
     qtbot.waitUntil(lambda: sim.cal_counts_per_n == 4000.0, timeout=WAIT_MS)
