@@ -9,12 +9,13 @@ on that pty. Each opening of the port resets the board and plays the next connec
 the script; the harness logs what the board saw (conversions and their times, presses,
 pin changes), and the test compares the session library against that log.
 
-One board, four connections, from a freshly flashed EEPROM to a calibrated session:
+One board, five connections, from a freshly flashed EEPROM to a calibrated session:
 1. `record` on the fresh board: raw counts, no forces (uncalibrated);
 2. `calibrate --auto` against a scripted rig of stacked masses, stored with STORE_CAL;
 3. `record` again (the board reports the calibration it now keeps): forces, holds, the
    mark, warn and max alerts, the buzzer pattern;
-4. a plain pyserial host: SET_RATE 10 drives the RATE pin low, conversions 100 ms apart.
+4. a plain pyserial host: SET_RATE 10 drives the RATE pin low, conversions 100 ms apart;
+5. `record` through a 0.5 s stall of the HX711: stand-in samples, no gap, no time step.
 
 Skips where simavr or the AVR toolchain is missing, except where ``PL_REQUIRE_SIMAVR=1``
 (as `.ci/run` sets it): there a missing prerequisite fails the test.
@@ -104,6 +105,9 @@ SESSION = force_script(
 )
 # 4. a constant light load for the rate check
 RATE = force_script([(0.0, 5.0)], [])
+# 5. the HX711 stops converting for 0.5 s (a loose wire), then comes back
+STALL_S = (1.0, 0.5)
+STALL = force_script([(0.0, 10.0)], []) + f"stall {STALL_S[0]} {STALL_S[1]}\n"
 
 
 @dataclass
@@ -161,7 +165,7 @@ def board(tmp_path_factory):
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     script = build / "script.txt"
-    script.write_text(FRESH + RIG + SESSION + RATE)
+    script.write_text(FRESH + RIG + SESSION + RATE + STALL)
     log = build / "board.log"
     err = build / "simboard.err"
     with err.open("w") as err_file:
@@ -216,13 +220,18 @@ def test_fresh_board_to_calibrated_session_on_the_real_firmware(board, tmp_path)
 
     # ---- 4. a plain host sets 10 samples/s: the RATE pin goes low
     rate_frames = rate_check(pty)
+
+    # ---- 5. the ADC stalls for 0.5 s mid-recording
+    r5 = run("record", "--port", pty, "--duration", "3", "--db", str(db2))
+    assert r5.returncode == 0, r5.stderr
+    sid5 = r5.stdout.split()[-1]
     host_s = time.monotonic() - t_start
     proc.terminate()
     proc.wait(timeout=10)
     board_log = parse_log(log)
-    print(f"\nfirmware in the loop: 4 connections in {host_s:.1f} s host time", file=sys.stderr)
+    print(f"\nfirmware in the loop: 5 connections in {host_s:.1f} s host time", file=sys.stderr)
 
-    assert sorted(board_log) == [1, 2, 3, 4]  # each opening reset the board
+    assert sorted(board_log) == [1, 2, 3, 4, 5]  # each opening reset the board
     assert all(c.sck_long == 0 for c in board_log.values())  # the HX711 never powered down
 
     with SessionStore(db) as store:
@@ -291,6 +300,22 @@ def test_fresh_board_to_calibrated_session_on_the_real_firmware(board, tmp_path)
     assert rate.pins["rate"][-1][1] == 0
     steps = np.diff(rate.read()[0][-6:])
     assert np.all(np.abs(steps - 100000) <= 2), steps
+
+    # 5: the firmware stands in for every missed conversion with the last value, flagged,
+    # at the nominal times: the host sees neither a gap nor a jump of the device clock
+    with SessionStore(db2) as store:
+        rec5 = store.load_session(sid5)
+        t5, raw5 = store.load_samples(sid5)
+    assert rec5.gaps == [] and rec5.stats.lost_samples == 0
+    assert np.all(np.abs(np.diff(t5) - PERIOD_US * 1e-6) < 0.0005), np.diff(t5).max()
+    # the longest run of one value: the last conversion before the stall and a stand-in
+    # for each of the 40 it did not make; without them, every conversion once, in order
+    r5 = raw5[:, 0]
+    starts = np.flatnonzero(np.r_[True, r5[1:] != r5[:-1]])
+    lengths = np.diff(np.r_[starts, len(r5)])
+    k = int(lengths.argmax())
+    assert lengths[k] == round(STALL_S[1] * 1e6 / PERIOD_US) + 1
+    matched(np.delete(r5, np.arange(starts[k] + 1, starts[k] + lengths[k])), board_log[5].read()[1])
 
 
 def check_samples(conn: Connection, t_s: np.ndarray, raw: np.ndarray) -> int:

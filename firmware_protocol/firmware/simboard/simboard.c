@@ -16,6 +16,7 @@
  *   load T_S COUNTS         HX711 input (raw counts) at T_S, linear between knots
  *   noise COUNTS            uniform noise ±COUNTS on every conversion (deterministic)
  *   press T_S HOLD_S        the mark button: pressed at T_S (with bounce), released later
+ *   stall T_S SECONDS       the HX711 stops converting for that long (DOUT stays high)
  *
  * LOG gets one line per observation, times in µs since the connection's reset (what the
  * firmware's micros() counts):
@@ -76,6 +77,7 @@ typedef struct {
     double noise;
     double press_t_s[MAX_PRESSES], press_hold_s[MAX_PRESSES];
     int n_presses;
+    double stall_t_s, stall_s;
 } script_t;
 
 static script_t scripts[MAX_CONNECTIONS];
@@ -154,6 +156,9 @@ static void read_script(const char *path)
             if (s->n_knots == MAX_KNOTS) goto bad;
             s->knots[s->n_knots].t_s = a;
             s->knots[s->n_knots++].counts = b;
+        } else if (!strcmp(word, "stall") && sscanf(line, "%*s %lf %lf", &a, &b) == 2) {
+            s->stall_t_s = a;
+            s->stall_s = b;
         } else if (!strcmp(word, "noise") && sscanf(line, "%*s %lf", &a) == 1) {
             s->noise = a;
         } else if (!strcmp(word, "press") && sscanf(line, "%*s %lf %lf", &a, &b) == 2) {
@@ -212,6 +217,11 @@ static avr_cycle_count_t hx711_convert(avr_t *a, avr_cycle_count_t when, void *p
     (void)a;
     (void)param;
     log_conversion(); /* the previous one: read or not, its fate is known now */
+    uint64_t period_us = rate_level ? 12500 : 100000;
+    double now_s = board_s();
+    if (script->stall_s > 0 && now_s >= script->stall_t_s &&
+        now_s < script->stall_t_s + script->stall_s)
+        return when + period_us * (F_CPU_HZ / 1000000UL); /* stalled: no conversion */
     double v = load_counts(board_s()) + noise_counts();
     if (v > INT24_MAX) v = INT24_MAX;
     if (v < INT24_MIN) v = INT24_MIN;
@@ -222,7 +232,6 @@ static avr_cycle_count_t hx711_convert(avr_t *a, avr_cycle_count_t when, void *p
     conv_logged = 0;
     conv_n++;
     avr_raise_irq(dout_irq, 0); /* data ready */
-    uint64_t period_us = rate_level ? 12500 : 100000;
     return when + period_us * (F_CPU_HZ / 1000000UL);
 }
 
