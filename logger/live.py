@@ -74,7 +74,9 @@ def device_store(identity: Identity | None, cal: Calibration) -> tuple[StoreCal 
     what happened, for the user."""
     if identity is None or not identity.capabilities & Capability.EEPROM_CAL:
         return None, "device has no calibration memory (EEPROM_CAL): stored on this host only"
-    if cal.model is not ModelKind.LINEAR or not cal.is_calibrated:
+    if not cal.is_calibrated:
+        return None, "no calibration to store"
+    if cal.model is not ModelKind.LINEAR:
         return None, ("device memory keeps only a linear calibration: the quadratic one is "
                       "stored on this host only (the device keeps its own)")  # fmt: skip
     offset = int(round(cal.offset_counts))
