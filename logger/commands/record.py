@@ -51,7 +51,7 @@ def _calibration_warning(live) -> str | None:
         how = f"pressure-logger calibrate --port {live.port} --masses-kg 0,0.5,1,2"
         return f"warning: {UNCALIBRATED_TEXT}; calibrate it with `{how}`"
     if cal.source.startswith("factory"):
-        return "warning: no calibration of this device in the library; using the one it reports"
+        return "warning: no stored calibration for this device here; using the one it reports"
     if cal.created_at:
         with contextlib.suppress(ValueError):
             created = datetime.fromisoformat(cal.created_at)
