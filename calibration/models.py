@@ -64,6 +64,7 @@ QUADRATIC_MIN_GAIN_PCT_FS = 0.1
 MIN_R2 = 0.999  # a fit below this is refused (see "When is a fit refused")
 MASS_RANGE_KG = (0.001, 1000.0)  # a non-zero calibration mass: a gram to a tonne
 MAX_NONLINEARITY_PCT_FS = 3.0  # worst |residual| as % of full scale, above → refused
+UNCALIBRATED = "uncalibrated"  # source of a device with no calibration (a fresh board)
 
 
 class CalibrationError(BadInput):
@@ -85,7 +86,10 @@ class Calibration:
     """A per-device mapping between raw ADC counts and force in newtons.
 
     ``source`` says where it came from: ``"factory"`` (reported by the device), ``"fit"``
-    (fresh from :func:`fit_calibration`), ``"stored:<id>"`` (from the calibration store).
+    (fresh from :func:`fit_calibration`), ``"stored:<id>"`` (from the calibration store),
+    or ``"uncalibrated"``: a device that has none (a freshly flashed board reports
+    ``counts_per_n = 0.0``). That one has gain 0, keeps raw counts usable and gives NaN
+    for every force, so no number can pass for a calibrated one.
     """
 
     model: ModelKind
@@ -105,20 +109,35 @@ class Calibration:
             )
         if not all(math.isfinite(c) for c in coeffs):
             raise CalibrationError(f"calibration coefficients must be finite, got {coeffs}")
-        if coeffs[1] == 0.0:
+        if coeffs[1] == 0.0 and not (model is ModelKind.LINEAR and self.source == UNCALIBRATED):
             raise CalibrationError("calibration gain must not be 0")
 
     @classmethod
     def factory(
         cls, counts_per_n: float, offset_counts: float, created_at: str | None = None
     ) -> Calibration:
-        """The linear calibration a device reports about itself (Identity message)."""
+        """The linear calibration a device reports about itself (Identity message);
+        ``counts_per_n = 0.0`` is the protocol's "none stored": :meth:`uncalibrated`."""
+        if counts_per_n == 0.0:
+            return cls.uncalibrated(offset_counts)
         return cls(ModelKind.LINEAR, (offset_counts, counts_per_n), "factory", created_at)
+
+    @classmethod
+    def uncalibrated(cls, offset_counts: float = 0.0) -> Calibration:
+        """No calibration at all: forces are NaN until the device is calibrated."""
+        return cls(ModelKind.LINEAR, (offset_counts, 0.0), UNCALIBRATED)
+
+    @property
+    def is_calibrated(self) -> bool:
+        """False for :meth:`uncalibrated` (forces unknown; raw counts only)."""
+        return self.coefficients[1] != 0.0
 
     @classmethod
     def from_info(cls, info: CalibrationInfo) -> Calibration:
         """Rebuild from the record a session stored (the full model when it was kept)."""
         if info.model == ModelKind.LINEAR.value or not info.coefficients:
+            if info.counts_per_n == 0.0 and info.source == UNCALIBRATED:
+                return cls.uncalibrated(info.offset_counts)
             return cls(ModelKind.LINEAR, (info.offset_counts, info.counts_per_n), info.source,
                        info.created_at)  # fmt: skip
         if info.model != ModelKind.QUADRATIC.value:
@@ -149,6 +168,8 @@ class Calibration:
     def counts_to_n(self, raw: np.ndarray | float) -> np.ndarray:
         """Force in newtons for raw counts (any shape; float64 out)."""
         d = np.asarray(raw, dtype=np.float64) - self.offset_counts
+        if not self.is_calibrated:
+            return np.full_like(d, np.nan)
         if self.model is ModelKind.LINEAR:
             return d / self.coefficients[1]
         b1, b2 = self.coefficients[1], self.coefficients[2]
@@ -157,6 +178,8 @@ class Calibration:
     def n_to_counts(self, force_n: np.ndarray | float) -> np.ndarray:
         """Raw counts the sensor gives for a force (float64, any shape)."""
         f = np.asarray(force_n, dtype=np.float64)
+        if not self.is_calibrated:
+            return np.full_like(f, np.nan)
         if self.model is ModelKind.LINEAR:
             return self.offset_counts + f * self.coefficients[1]
         b1, b2 = self.coefficients[1], self.coefficients[2]
@@ -193,6 +216,8 @@ class Calibration:
         """Same gain (and curvature), zero moved to ``zero_counts`` (a tare). The source
         gains a ``+tare`` suffix so a session header says the zero was taken live."""
         zero = float(zero_counts)
+        if not self.is_calibrated:
+            raise CalibrationError("zero: the device is not calibrated yet (calibrate it first)")
         if not math.isfinite(zero):
             raise CalibrationError(f"zero: {zero_counts!r} is not a finite count")
         source = self.source if self.source.endswith("+tare") else f"{self.source}+tare"
@@ -201,6 +226,8 @@ class Calibration:
 
     def describe(self) -> str:
         """One line for logs and the CLI."""
+        if not self.is_calibrated:
+            return "none: the device is not calibrated (raw counts only, no forces)"
         if self.model is ModelKind.LINEAR:
             return f"linear: {self.counts_per_n:.6g} counts/N, zero {self.offset_counts:.6g} counts"
         return (

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+from calibration.models import UNCALIBRATED
+
 
 def hms(t_s: float | None) -> str:
     """``1:02:03`` for long spans, ``2:03.4`` for short ones."""
@@ -63,6 +65,8 @@ def calibration_source(source: str | None, created_at: str | None) -> str:
     """Where a session's calibration came from and when: ``stored:12, 2026-11-01 09:00``,
     or the factory one the device reported when none was stored."""
     src = (source or "").strip()
+    if src == UNCALIBRATED:
+        return "UNCALIBRATED: raw counts only, no forces (`pressure-logger recalibrate` fixes it)"
     if not created_at:
         if not src or src.startswith("factory"):
             tare = " + tare at start" if "tare" in src else ""

@@ -113,6 +113,8 @@ class MainWindow(QMainWindow):
         self.therapist = ""  # remembered for the next recording of this window
         self.alarm_repeat_s = ALARM_REPEAT_S
         self._last_alarm = 0.0
+        self.calibration_wizard: CalibrationWizard | None = None
+        self._offered_calibration = False  # an uncalibrated device: the wizard was offered
 
         self._build()
         self.apply_config(config)
@@ -314,6 +316,7 @@ class MainWindow(QMainWindow):
         self.plot.set_alert_tint(False)
         self.readout.reset()
         self.current_point = None
+        self._offered_calibration = False
         self.plan_view.set_current(None)
         self._show_point_limits()
         self._set_connected_ui(True)
@@ -478,9 +481,19 @@ class MainWindow(QMainWindow):
             return
         db = self.library_path()
         wizard = CalibrationWizard(
-            LiveRawSource(self.live), db_path=db, on_apply=self.live.set_calibration, parent=self
+            LiveRawSource(self.live), db_path=db, on_apply=self.apply_calibration, parent=self
         )
-        wizard.exec()
+        self.calibration_wizard = wizard
+        wizard.open()  # window-modal; the live view keeps drawing behind it
+
+    def apply_calibration(self, cal) -> None:
+        """A calibration from the wizard: used from now on, and kept by the device itself
+        when it can (STORE_CAL), so the next connection reports it."""
+        live = self.live
+        if live is None:
+            return
+        live.set_calibration(cal)
+        self.alert_log.add_entry(live.t_s, f"calibrated; {live.store_on_device(cal)}", theme.OK)
 
     # ------------------------------------------------------------------ per frame
     def frame(self) -> None:
@@ -499,8 +512,13 @@ class MainWindow(QMainWindow):
             self.plot.set_data(t_s, force)
             now_force = float(force[-1]) if force.shape[0] else None
             streaming = str(live.state) == "streaming"
-            # not streaming (connecting, reconnecting, failed): the last number is not live
-            self.readout.set_force(now_force if streaming else None)
+            calibrated = live.calibration is None or live.calibration.is_calibrated
+            # not streaming (connecting, reconnecting, failed): the last number is not live;
+            # a device without calibration has raw counts and no force at all: say so
+            self.readout.set_force(
+                now_force if streaming and calibrated else None,
+                absent="—" if calibrated else "uncalibrated",
+            )
             self.readout.set_ramp(
                 ramp_rate_n_per_s(t_s, force, RAMP_WINDOW_S) if streaming else None
             )
@@ -519,6 +537,10 @@ class MainWindow(QMainWindow):
         if recording:
             self.record_button.setText(stop_text(live.recording_elapsed_s))
         ready = live.device is not None and live.calibration is not None
+        if ready and not live.calibration.is_calibrated and not self._offered_calibration:
+            self._offered_calibration = True  # a fresh board: calibrating comes first
+            self.alert_log.add_entry(live.t_s, "device not calibrated: calibrate it", theme.WARN)
+            self.open_calibration()
         self.record_button.setEnabled(ready or recording)
         self.zero_button.setEnabled(ready or recording)
         # a new calibration mid-recording would change the scale within one session

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from calibration.models import Calibration
+from calibration.models import Calibration, ModelKind
 from calibration.tare import DriftWarning, Tare
-from firmware_protocol.messages import Capability, EventKind, Identity
+from firmware_protocol.messages import Capability, EventKind, Identity, SetLimits, StoreCal
 
 from .acquisition import Acquisition, AcquisitionListener, DeviceEvent, LinkState
 from .config import Config
@@ -62,6 +62,30 @@ AUTO_ZERO_S = 0.5  # unloaded time at the start used to zero the sensor
 RECENT_RAW_S = 0.25  # the newest raw counts a manual zero averages
 DRIFT_WINDOW_S = 1.0  # contact-free time needed before the zero is checked for drift
 DRIFT_STEADY_N = 0.5  # … and the spread (std) of the force over it must stay below this
+
+
+UNCALIBRATED_TEXT = (
+    "device not calibrated: recording raw counts only, no forces (calibrate it first)"
+)
+
+
+def device_store(identity: Identity | None, cal: Calibration) -> tuple[StoreCal | None, str]:
+    """The STORE_CAL that writes ``cal`` into the device's own memory, so that it reads in
+    newtons on any host and the next IDENTITY reports it, or None and the reason why not
+    (no EEPROM_CAL capability; a quadratic model the device cannot keep). The text says
+    what happened, for the user."""
+    if identity is None or not identity.capabilities & Capability.EEPROM_CAL:
+        return None, "device has no calibration memory (EEPROM_CAL): stored on this host only"
+    if not cal.is_calibrated:
+        return None, "no calibration to store"
+    if cal.model is not ModelKind.LINEAR:
+        return None, ("device memory keeps only a linear calibration: the quadratic one is "
+                      "stored on this host only (the device keeps its own)")  # fmt: skip
+    offset = int(round(cal.offset_counts))
+    return StoreCal(float(cal.counts_per_n), offset), (
+        f"sent to the device's memory (STORE_CAL): {cal.counts_per_n:.6g} counts/N, "
+        f"zero {offset} counts"
+    )
 
 
 def utc_now_iso() -> str:
@@ -270,6 +294,8 @@ class LiveSession:
         cal, ring, device = self.calibration, self.ring, self.device
         if cal is None or ring is None or device is None or ring.written == 0:
             raise RuntimeError("no samples yet: connect a device first")
+        if not cal.is_calibrated:
+            raise RuntimeError(UNCALIBRATED_TEXT)
         n = max(1, round((device.rate_hz or 100.0) * RECENT_RAW_S))
         _, raw = ring.latest(n, raw=True)
         tare = Tare(cal)
@@ -284,6 +310,14 @@ class LiveSession:
         if self._recording is not None:
             self._store_calibration()
         self._push_device_limits()
+
+    def store_on_device(self, cal: Calibration) -> str:
+        """Write ``cal`` into the device's memory when it can keep it (:func:`device_store`);
+        returns what happened, in words."""
+        command, text = device_store(self._acq.identity, cal)
+        if command is not None:
+            self._acq.send(command)
+        return text
 
     def set_points(self, points: list[Point]) -> None:
         with self._lock:
@@ -450,6 +484,9 @@ class LiveSession:
         if self.calibration is None:
             self.calibration = self._choose_calibration(device, identity)
             self._drift = Tare(self.calibration)
+        if not self.calibration.is_calibrated:
+            self._zero_pending = None
+            self._events.put(DeviceNotice(0.0, UNCALIBRATED_TEXT))
         self._push_device_limits()
         if self._armed is not None and self._recording is None:
             details, self._armed = self._armed, None
@@ -479,6 +516,9 @@ class LiveSession:
         """Mirror the current point's warn/max limits into the device's own buzzer."""
         ident, cal = self._acq.identity, self.calibration
         if ident is None or cal is None or not (ident.capabilities & Capability.BUZZER):
+            return
+        if not cal.is_calibrated:  # no levels in counts without a calibration: alarm off
+            self._acq.send(SetLimits(0, 0, 0))
             return
         levels = self.pipeline.plan.levels()
         msg, clamped = device_limits(cal, levels.warn_n, levels.max_n)

@@ -256,8 +256,11 @@ def counts_to_n(raw: np.ndarray, cal: CalibrationInfo) -> np.ndarray:
 
 
 def _check_calibration(cal: CalibrationInfo) -> None:
+    from calibration.models import UNCALIBRATED
+
     linear = cal.model == "linear" or not cal.coefficients
-    if linear and (not math.isfinite(cal.counts_per_n) or cal.counts_per_n == 0):
+    none = cal.counts_per_n == 0 and cal.source == UNCALIBRATED  # a fresh board: raw counts
+    if linear and not none and (not math.isfinite(cal.counts_per_n) or cal.counts_per_n == 0):
         raise BadInput(f"calibration counts_per_n={cal.counts_per_n!r} is not usable")
     if not math.isfinite(cal.offset_counts):
         raise BadInput(f"calibration offset_counts={cal.offset_counts!r} is not finite")

@@ -85,6 +85,7 @@ static int8_t limit_dir; /* +1: force raises counts; -1: it lowers them */
 static bool over[2];     /* at/over warn, at/over max (each with its own hysteresis) */
 
 static uint8_t mark_stable = HIGH, mark_last = HIGH;
+static bool mark_edge_taken; /* the press's first falling edge is timed; bounces are not */
 static uint32_t mark_changed_ms, mark_edge_us;
 
 /* HX711 pins as port registers, so the shift loop is fast with interrupts off */
@@ -297,6 +298,14 @@ static void poll_adc(void)
 {
     uint32_t now = micros();
     if (!(*dout_pin & dout_mask)) { /* DOUT low: a conversion is ready */
+        /* Back after a fault: stand in for the conversions still missing since the last
+         * stand-in (they run ADC_TIMEOUT_PERIODS behind), so that consecutive indexes stay
+         * one period apart in time and the host sees no jump of its clock. */
+        while (adc_faulted && now - last_conv_us >= period_us + period_us / 2) {
+            adc_timeouts++;
+            last_conv_us += period_us;
+            take_sample(last_raw, last_conv_us, PC_FLAG_ADC_TIMEOUT);
+        }
         last_raw = hx711_shift_in();
         last_conv_us = now;
         adc_seen = true;
@@ -419,10 +428,19 @@ static void poll_mark(void)
     if (now != mark_last) {
         mark_last = now;
         mark_changed_ms = ms;
-        if (now == LOW) mark_edge_us = micros(); /* time of the press, not of debounce */
-    } else if (now != mark_stable && ms - mark_changed_ms >= DEBOUNCE_MS) {
-        mark_stable = now;
-        if (now == LOW) send_event(PC_EVENT_MARK_BUTTON, mark_edge_us, 0);
+        /* the press is the FIRST falling edge; the contacts' bounces after it are not */
+        if (now == LOW && !mark_edge_taken) {
+            mark_edge_us = micros();
+            mark_edge_taken = true;
+        }
+    } else if (ms - mark_changed_ms >= DEBOUNCE_MS) {
+        if (now != mark_stable) {
+            mark_stable = now;
+            if (now == LOW) send_event(PC_EVENT_MARK_BUTTON, mark_edge_us, 0);
+        }
+        /* settled released (a release, or a glitch that never became a press): the next
+         * falling edge starts a new press */
+        if (now == HIGH) mark_edge_taken = false;
     }
 }
 

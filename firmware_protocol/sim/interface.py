@@ -132,8 +132,10 @@ class SimDevice:
         self.uid = dev.uid
         self.channels = dev.channels
         self.clock_start_us = dev.clock_start_us
-        self.cal_counts_per_n = float(dev.reported_counts_per_n)
-        self.cal_offset_counts = int(dev.reported_offset_counts)
+        # what the EEPROM holds; an erased board reports "none stored" until STORE_CAL
+        self.cal_counts_per_n = 0.0 if dev.erased else float(dev.reported_counts_per_n)
+        self.cal_offset_counts = 0 if dev.erased else int(dev.reported_offset_counts)
+        self.cal_stored = False  # a STORE_CAL arrived (the EEPROM was written)
         self.faults = scenario.faults
         self._fault_rng = np.random.default_rng([scenario.therapist.seed, 0xFA17])
         self.injected = Injected()
@@ -364,6 +366,7 @@ class SimDevice:
                 self._emit(Nak(seq, mtype, NakCode.BAD_VALUE))
                 return
             self.cal_counts_per_n, self.cal_offset_counts = float(cpn), int(msg.offset_counts)
+            self.cal_stored = True
             self._emit(ack)
         else:
             self._emit(Nak(seq, mtype, NakCode.UNKNOWN_COMMAND))

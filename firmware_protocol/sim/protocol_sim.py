@@ -73,12 +73,19 @@ class SimUrl:
             elif key in ("speed", "boot_s"):
                 setattr(out, key, check_value(url, key, _number(value), _LINK_CHECKS[key]))
             elif key in QUERY_KEYS:
-                v = value if key == "uid" else _number(value)
+                v = value if key == "uid" else _flag(value) if key == "erased" else _number(value)
                 out.overrides[key] = check_value(url, key, v, QUERY_KEYS[key])
             else:
                 known = ", ".join(sorted(_LINK_KEYS | set(QUERY_KEYS)))
                 raise ScenarioError(f"{url}: unknown key '{key}' (known: {known})")
         return out
+
+
+def _flag(text: str) -> object:
+    """``1/true/yes`` and ``0/false/no`` as a bool (anything else is left for the check)."""
+    return {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get(
+        text.lower(), text
+    )
 
 
 def _number(text: str) -> object:
@@ -156,6 +163,9 @@ class _Link:
 
 
 _REGISTRY: dict[str, _Link] = {}
+# The EEPROM of each simulated board (by URL) that received a STORE_CAL: it survives the
+# reset on the next open, as a real board's does, for as long as this process runs.
+_EEPROM: dict[str, tuple[float, int]] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
@@ -190,6 +200,9 @@ class Serial(SerialBase):
             if link is None:
                 scenario = load_scenario(parsed.scenario).with_overrides(**parsed.overrides)
                 link = _Link(parsed, scenario)
+                if parsed.url in _EEPROM:
+                    dev = link.device
+                    dev.cal_counts_per_n, dev.cal_offset_counts = _EEPROM[parsed.url]
                 _REGISTRY[parsed.url] = link
                 log.debug("sim device %s powered on for %s", link.device.uid, parsed.url)
             with link.lock:
@@ -218,6 +231,9 @@ class Serial(SerialBase):
                     link.port = None
                     if not self._lost:  # a clean close: the board resets on the next open
                         link.device.detach()
+                        if link.device.cal_stored:
+                            dev = link.device
+                            _EEPROM[link.url.url] = (dev.cal_counts_per_n, dev.cal_offset_counts)
                         _REGISTRY.pop(link.url.url, None)
         self._link = None
         self.is_open = False

@@ -54,6 +54,7 @@ class DeviceSpec:
     factory_offset_counts: int | None = None  # None: same as offset_counts
     noise_n: float = 0.1
     clock_start_us: int = 0  # the µs clock at power-on (near 2**32: the wrap comes soon)
+    erased: bool = False  # a freshly flashed board: no calibration stored until STORE_CAL
 
     @property
     def reported_counts_per_n(self) -> float:
@@ -176,6 +177,7 @@ _DEVICE_KEYS: dict[str, _Check] = {
     "factory_offset_counts": ((int,), lambda v: INT24_MIN <= v <= INT24_MAX, "an int24"),
     "noise_n": FORCE,
     "clock_start_us": ((int,), lambda v: 0 <= v < 1 << 32, "an integer 0..2**32-1"),
+    "erased": ((bool,), lambda v: True, "true or false"),
 }
 _THERAPIST_KEYS: dict[str, _Check] = {
     "seed": ((int,), lambda v: 0 <= v < 1 << 64, "an integer 0..2**64-1"),
@@ -215,7 +217,7 @@ def check_value(where: str, key: str, value: Any, check: _Check) -> Any:
     """Validate one value; returns it (ints widened to float where a float is expected)."""
     types, ok, what = check
     is_bool = isinstance(value, bool)
-    if is_bool or not isinstance(value, types):
+    if (is_bool and bool not in types) or not isinstance(value, types):
         raise ScenarioError(f"{where}: key '{key}': expected {what}, got {value!r}")
     if not ok(value):
         raise ScenarioError(f"{where}: key '{key}': expected {what}, got {value!r}")

@@ -47,6 +47,7 @@ class ForceReadout(QFrame):
         self._timer_color = ""
 
         self.force_label = QLabel("—")
+        self._worded = False  # the label shows a word ("uncalibrated"), not a number
         self.force_label.setFont(theme.font(theme.READOUT_PT, bold=True, mono=True))
         self.force_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.unit_label = QLabel("N")
@@ -177,13 +178,21 @@ class ForceReadout(QFrame):
             )
 
     # ------------------------------------------------------------------ per frame
-    def set_force(self, force_n: float | None) -> None:
+    def set_force(self, force_n: float | None, absent: str = "—") -> None:
         """The newest force; colours amber above warn and red above max (None: no live
-        force, e.g. while reconnecting: a grey dash, never a stale number)."""
+        force, e.g. while reconnecting: a grey dash, never a stale number; ``absent`` says
+        why instead, e.g. "uncalibrated")."""
+        # a word does not fit at the size of a number: it gets a smaller (still big) font
+        worded = force_n is None and absent != "—"
+        if worded != self._worded:
+            self._worded = worded
+            size = theme.BIG_PT + 10 if worded else theme.READOUT_PT
+            self.force_label.setFont(theme.font(size, bold=True, mono=True))
+            self.unit_label.setText("" if worded else self.units.unit)
         if force_n is None:
-            self.force_label.setText("—")
+            self.force_label.setText(absent)
             self.pressure_label.setText("")
-            self._set_force_color(theme.TEXT_DIM)
+            self._set_force_color(theme.WARN if worded else theme.TEXT_DIM)
             return
         self.force_label.setText(self.units.value(force_n))
         self.pressure_label.setText(self.units.pressure(force_n))

@@ -94,12 +94,12 @@ def check_db_path(path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from calibration.models import Calibration, ModelKind, check_fit
+    from calibration.models import Calibration, check_fit
     from calibration.procedure import CalibrationProcedure, parse_masses
     from calibration.store import CalibrationStore
-    from firmware_protocol.messages import Capability, StoreCal
 
     from ..acquisition import Acquisition, Collector
+    from ..live import device_store
 
     masses = parse_masses(args.masses_kg)
     if not 0.1 <= args.window_s <= 30:  # shorter cannot tell a plateau from noise
@@ -127,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
             if identity is not None
             else None
         )
+        if factory is not None and not factory.is_calibrated:
+            print(f"device {device.uid} has no calibration stored (a fresh board): "
+                  "reading raw counts", file=sys.stderr)  # fmt: skip
+            factory = None
         early: list = []
         rate_hz = device.rate_hz or _measure_rate_hz(blocks, acq, early)
         proc = CalibrationProcedure(
@@ -160,18 +164,11 @@ def run(args: argparse.Namespace) -> int:
         store = CalibrationStore(db_path)
         cal_id = store.save(device.uid, fit)
         print(f"stored calibration {cal_id} for device {device.uid} in {store.db_path}")
-        cal = fit.calibration
-        can_store = identity is not None and bool(identity.capabilities & Capability.EEPROM_CAL)
-        if not can_store:
-            print("device has no calibration memory (EEPROM_CAL): stored on this host only")
-        elif cal.model is not ModelKind.LINEAR:
-            print("device memory keeps only a linear calibration: the quadratic one is "
-                  "stored on this host only (the device keeps its own)")  # fmt: skip
-        else:
-            acq.send(StoreCal(float(cal.counts_per_n), int(round(cal.offset_counts))))
+        command, text = device_store(identity, fit.calibration)
+        if command is not None:
+            acq.send(command)
             time.sleep(STORE_CAL_FLUSH_S)  # the reader writes queued commands between reads
-            print(f"sent to the device's memory (STORE_CAL): {cal.counts_per_n:.6g} counts/N, "
-                  f"zero {int(round(cal.offset_counts))} counts")  # fmt: skip
+        print(text)
     finally:
         acq.stop()
     return 0

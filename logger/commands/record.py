@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 
 from ..errors import BadInput, DeviceError, StorageError
+from ..live import UNCALIBRATED_TEXT
 from ..store import add_db_argument, check_writable, session_exists
 
 CALIBRATION_MAX_AGE_DAYS = 30
@@ -46,8 +47,11 @@ def _calibration_warning(live) -> str | None:
     cal = live.calibration
     if cal is None:
         return None
+    if not cal.is_calibrated:
+        how = f"pressure-logger calibrate --port {live.port} --masses-kg 0,0.5,1,2"
+        return f"warning: {UNCALIBRATED_TEXT}; calibrate it with `{how}`"
     if cal.source.startswith("factory"):
-        return "warning: no stored calibration for this device; using its factory calibration"
+        return "warning: no stored calibration for this device here; using the one it reports"
     if cal.created_at:
         with contextlib.suppress(ValueError):
             created = datetime.fromisoformat(cal.created_at)

@@ -352,3 +352,23 @@ def test_curved_sensor_with_three_masses_asks_for_more() -> None:
     problem = fit_problem(fit)
     assert problem is not None
     assert "needs ≥ 4 masses" in problem
+
+
+def test_a_device_without_calibration_gives_nan_forces_never_a_number() -> None:
+    """IDENTITY ``counts_per_n = 0.0`` means "none stored" (a freshly flashed board)."""
+    from calibration.models import UNCALIBRATED
+
+    cal = Calibration.factory(0.0, 123)
+    assert not cal.is_calibrated and cal.source == UNCALIBRATED
+    assert np.isnan(cal.counts_to_n(np.array([[120000], [-5]]))).all()
+    assert np.isnan(cal.n_to_counts(np.array([1.0, 2.0]))).all()
+    assert "not calibrated" in cal.describe()
+    info = cal.to_info()
+    assert (info.counts_per_n, info.source) == (0.0, UNCALIBRATED)
+    assert not Calibration.from_info(info).is_calibrated
+    with pytest.raises(CalibrationError, match="not calibrated"):
+        cal.with_zero(120000)
+    # a gain of 0 from anywhere else is still an error
+    with pytest.raises(CalibrationError, match="gain must not be 0"):
+        Calibration(ModelKind.LINEAR, (0.0, 0.0), "fit")
+    assert Calibration.factory(4000.0, 0).is_calibrated

@@ -20,6 +20,7 @@ from firmware_protocol.messages import (
     Start,
 )
 from firmware_protocol.sim.interface import SimDevice
+from firmware_protocol.sim.protocol_sim import SimUrl
 from firmware_protocol.sim.scenario import (
     Action,
     ScenarioError,
@@ -131,6 +132,7 @@ def test_malformed_step_names_file_step_and_key(tmp_path, body, expected):
         ("x = " + "[" * 100_000 + "]" * 100_000 + f"\n{REST}", ["not valid TOML", "deeply"]),
         ("x = " + "{a = " * 5000 + "1" + "}" * 5000, ["not valid TOML"]),
         (f"[device]\noffset_counts = {'9' * 5000}\n{REST}", ["not valid TOML"]),
+        ('[device]\nerased = 1\n[[steps]]\naction="rest"\nseconds=1\n', ["erased", "true or"]),
     ],
 )
 def test_malformed_tables_are_refused(tmp_path, text, expected):
@@ -225,3 +227,14 @@ def test_overrides_replace_device_therapist_and_fault_keys():
     assert (s.therapist.seed, s.device.uid, s.faults.corrupt, s.device.rate_hz) == (
         9, "X1", 0.01, 500,
     )  # fmt: skip
+
+
+def test_erased_plays_a_fresh_board_from_the_file_and_the_url(tmp_path):
+    f = tmp_path / "fresh.toml"
+    f.write_text('[device]\nerased = true\n[[steps]]\naction="rest"\nseconds=1\n')
+    assert load_scenario(f).device.erased
+    assert not load_scenario("demo").device.erased
+    assert SimUrl.parse("sim://x?erased=1").overrides == {"erased": True}
+    assert SimUrl.parse("sim://x?erased=false").overrides == {"erased": False}
+    with pytest.raises(ScenarioError, match="'erased': expected true or false, got 'maybe'"):
+        SimUrl.parse("sim://x?erased=maybe")

@@ -1,0 +1,385 @@
+"""The real firmware on a simulated board, recorded by the real `pressure-logger`.
+
+`make -C firmware_protocol/firmware` builds the ELF exactly as `make firmware` does, and
+`make … simboard` builds our simavr harness (``firmware/simboard/simboard.c``): an
+ATmega328P running that ELF with a simulated HX711 (DOUT/SCK bit-banging, 24-bit two's
+complement, gain pulses, RATE pin, a scripted load), a mark button that bounces, the
+buzzer and LED pins observed, and UART0 on a pty. The host side is the real command line
+on that pty. Each opening of the port resets the board and plays the next connection of
+the script; the harness logs what the board saw (conversions and their times, presses,
+pin changes), and the test compares the session library against that log.
+
+One board, five connections, from a freshly flashed EEPROM to a calibrated session:
+1. `record` on the fresh board: raw counts, no forces (uncalibrated);
+2. `calibrate --auto` against a scripted rig of stacked masses, stored with STORE_CAL;
+3. `record` again (the board reports the calibration it now keeps): forces, holds, the
+   mark, warn and max alerts, the buzzer pattern;
+4. a plain pyserial host: SET_RATE 10 drives the RATE pin low, conversions 100 ms apart;
+5. `record` through a 0.5 s stall of the HX711: stand-in samples, no gap, no time step.
+
+Skips where simavr or the AVR toolchain is missing, except where ``PL_REQUIRE_SIMAVR=1``
+(as `.ci/run` sets it): there a missing prerequisite fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import serial
+
+import firmware_protocol
+from calibration.models import STANDARD_GRAVITY, UNCALIBRATED
+from calibration.store import CalibrationStore
+from firmware_protocol.framing import FrameDecoder, encode_frame
+from firmware_protocol.messages import Ack, Hello, Identity, MsgType, Samples, SetRate, Start
+from logger.store import SessionStore
+
+FIRMWARE = Path(firmware_protocol.__file__).parent / "firmware"
+ARDUINO_DIR = Path(os.environ.get("ARDUINO_DIR", "/usr/share/arduino"))
+CORE = ARDUINO_DIR / "hardware/arduino/avr/cores/arduino/Arduino.h"
+SIMAVR = Path("/usr/include/simavr/sim_avr.h")
+REQUIRED = os.environ.get("PL_REQUIRE_SIMAVR") == "1"
+MISSING = [
+    what
+    for what, ok in [
+        ("avr-gcc (apt install gcc-avr avr-libc)", shutil.which("avr-gcc")),
+        ("make", shutil.which("make")),
+        ("a C compiler (cc)", shutil.which("cc")),
+        (f"the Arduino AVR core ({CORE})", CORE.exists()),
+        (f"simavr ({SIMAVR}: apt install simavr libsimavr-dev libelf-dev)", SIMAVR.exists()),
+    ]
+    if not ok
+]
+
+# The sensor as the harness plays it: raw = ZERO + GAIN × force (+ noise); a zero below 0
+# so that raw crosses zero and both signs of the 24-bit two's complement go over the wire.
+GAIN = 2000.0  # counts per newton
+ZERO = -60000  # counts at zero force
+NOISE = 30  # ± counts, uniform
+PERIOD_US = 12500  # HX711 at 80 samples/s (RATE high)
+PLL = str(Path(sys.executable).parent / "pressure-logger")
+
+
+def force_script(knots: list[tuple[float, float]], presses: list[tuple[float, float]]) -> str:
+    lines = ["connection", f"noise {NOISE}"]
+    lines += [f"load {t:.6f} {ZERO + GAIN * f_n:.3f}" for t, f_n in knots]
+    lines += [f"press {t:.6f} {hold:.6f}" for t, hold in presses]
+    return "\n".join(lines) + "\n"
+
+
+def hold_knots(t0: float, force_n: float, ramp_s: float, plateau_s: float, release_s: float):
+    return [(t0, 0.0), (t0 + ramp_s, force_n), (t0 + ramp_s + plateau_s, force_n),
+            (t0 + ramp_s + plateau_s + release_s, 0.0)]  # fmt: skip
+
+
+# 1. fresh board, recorded for 4 s: one light hold and a press of the button
+FRESH = force_script([(0.0, 0.0), *hold_knots(1.5, 20.0, 0.5, 1.0, 0.3)], [(2.5, 0.2)])
+# 2. the calibration rig: unloaded, then 0.5, 1 and 2 kg stacked (4 s each)
+RIG_MASSES_KG = (0.5, 1.0, 2.0)
+RIG = force_script(
+    [(0.0, 0.0), (3.0, 0.0)]
+    + [
+        knot
+        for i, m in enumerate(RIG_MASSES_KG)
+        for knot in ((3.0 + 4 * i + 0.3, m * STANDARD_GRAVITY), (7.0 + 4 * i, m * STANDARD_GRAVITY))
+    ],
+    [],
+)
+# 3. a session: mark, a 30 N hold (no alert), 45 N (over warn 40), 65 N (over max 60)
+SESSION_PRESS_S = 1.5
+SESSION_HOLDS = [
+    (2.0, 30.0, 1.0, 2.0, 0.5),
+    (6.0, 45.0, 0.8, 2.2, 0.5),
+    (10.0, 65.0, 0.8, 1.2, 0.5),
+]
+SESSION = force_script(
+    [(0.0, 0.0)] + [k for h in SESSION_HOLDS for k in hold_knots(*h)], [(SESSION_PRESS_S, 0.2)]
+)
+# 4. a constant light load for the rate check
+RATE = force_script([(0.0, 5.0)], [])
+# 5. the HX711 stops converting for 0.5 s (a loose wire), then comes back
+STALL_S = (1.0, 0.5)
+STALL = force_script([(0.0, 10.0)], []) + f"stall {STALL_S[0]} {STALL_S[1]}\n"
+
+
+@dataclass
+class Connection:
+    """What the harness saw during one opening of the port (times: µs since its reset)."""
+
+    conv_t_us: list[int] = field(default_factory=list)
+    conv_value: list[int] = field(default_factory=list)
+    conv_pulses: list[int] = field(default_factory=list)
+    presses_us: list[int] = field(default_factory=list)
+    pins: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    sck_long: int = 0
+
+    def read(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ready time µs, value) of the conversions the firmware read (25 pulses each)."""
+        pulses = np.array(self.conv_pulses)
+        keep = pulses > 0
+        assert (pulses[keep] == 25).all(), f"gain pulses per read: {set(pulses[keep])}"
+        return np.array(self.conv_t_us)[keep], np.array(self.conv_value)[keep]
+
+
+def parse_log(path: Path) -> dict[int, Connection]:
+    out: dict[int, Connection] = {}
+    for line in path.read_text().splitlines():
+        word, *rest = line.split()
+        if word == "open":
+            out[int(rest[0])] = Connection()
+        elif word == "conv":
+            c = out[int(rest[0])]
+            c.conv_t_us.append(int(rest[2]))
+            c.conv_value.append(int(rest[3]))
+            c.conv_pulses.append(int(rest[4]))
+        elif word == "press":
+            out[int(rest[0])].presses_us.append(int(rest[1]))
+        elif word == "pin":
+            out[int(rest[0])].pins.setdefault(rest[1], []).append((int(rest[2]), int(rest[3])))
+        elif word == "sck_long":
+            out[int(rest[0])].sck_long += 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    """The built firmware running in the harness: yields (pty path, log path, process)."""
+    if MISSING:
+        why = "firmware-in-the-loop needs " + "; ".join(MISSING)
+        if REQUIRED:
+            pytest.fail(f"PL_REQUIRE_SIMAVR=1 but {why}")
+        pytest.skip(why)
+    build = tmp_path_factory.mktemp("fw")
+    res = subprocess.run(
+        ["make", "-C", str(FIRMWARE), f"BUILD={build}", f"ARDUINO_DIR={ARDUINO_DIR}",
+         "all", "simboard"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    script = build / "script.txt"
+    script.write_text(FRESH + RIG + SESSION + RATE + STALL)
+    log = build / "board.log"
+    err = build / "simboard.err"
+    with err.open("w") as err_file:
+        proc = subprocess.Popen(
+            [str(build / "simboard"), str(build / "firmware.elf"), str(script), str(log)],
+            stdout=subprocess.PIPE, stderr=err_file, text=True,
+        )  # fmt: skip
+    assert proc.stdout is not None
+    with proc.stdout:
+        pty = proc.stdout.readline().strip()
+        assert pty.startswith("/dev/"), err.read_text()
+        yield pty, log, proc
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([PLL, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def matched(stored_raw: np.ndarray, values: np.ndarray) -> int:
+    """Where the stored samples start among the conversions the board made: they must be
+    every conversion from there on, each once and in order."""
+    n = len(stored_raw)
+    for j in range(len(values) - n + 1):
+        if values[j] == stored_raw[0] and np.array_equal(values[j : j + n], stored_raw):
+            return j
+    raise AssertionError("the stored samples are not a run of consecutive conversions")
+
+
+def test_fresh_board_to_calibrated_session_on_the_real_firmware(board, tmp_path):
+    pty, log, proc = board
+    t_start = time.monotonic()
+    db, db2 = tmp_path / "lib.sqlite3", tmp_path / "other.sqlite3"
+
+    # ---- 1. a fresh board: recorded as raw counts, forces plainly uncalibrated
+    r1 = run("record", "--port", pty, "--duration", "4", "--db", str(db))
+    assert r1.returncode == 0, r1.stderr
+    assert "device not calibrated: recording raw counts only, no forces" in r1.stderr
+    sid1 = r1.stdout.split()[-1]
+
+    # ---- 2. calibrate --auto against the rig; the result goes into the device (STORE_CAL)
+    r2 = run("calibrate", "--port", pty, "--masses-kg", "0,0.5,1,2", "--auto", "--db", str(db))
+    assert r2.returncode == 0, r2.stderr
+    assert "has no calibration stored (a fresh board)" in r2.stderr
+    assert "sent to the device's memory (STORE_CAL)" in r2.stdout
+
+    # ---- 3. the next connection reports it: recorded with a library that knows nothing
+    r3 = run("record", "--port", pty, "--duration", "14", "--db", str(db2))
+    assert r3.returncode == 0, r3.stderr
+    sid3 = r3.stdout.split()[-1]
+
+    # ---- 4. a plain host sets 10 samples/s: the RATE pin goes low
+    rate_frames = rate_check(pty)
+
+    # ---- 5. the ADC stalls for 0.5 s mid-recording
+    r5 = run("record", "--port", pty, "--duration", "3", "--db", str(db2))
+    assert r5.returncode == 0, r5.stderr
+    sid5 = r5.stdout.split()[-1]
+    host_s = time.monotonic() - t_start
+    proc.terminate()
+    proc.wait(timeout=10)
+    board_log = parse_log(log)
+    print(f"\nfirmware in the loop: 5 connections in {host_s:.1f} s host time", file=sys.stderr)
+
+    assert sorted(board_log) == [1, 2, 3, 4, 5]  # each opening reset the board
+    assert all(c.sck_long == 0 for c in board_log.values())  # the HX711 never powered down
+
+    with SessionStore(db) as store:
+        rec1 = store.load_session(sid1)
+        t1, raw1 = store.load_samples(sid1)
+        _, f1 = store.load_forces(sid1)
+        cal1 = store.calibration(sid1)
+    assert rec1.meta.device.rate_hz == 80 and rec1.meta.device.uid.startswith("PL-")
+    assert cal1.source == UNCALIBRATED and np.isnan(f1).all()
+    check_samples(board_log[1], t1, raw1[:, 0])
+    # no calibration, no levels in counts: the host left the on-device alarm off
+    assert all(v == 0 for _, v in board_log[1].pins["buzzer"])
+
+    fitted = CalibrationStore(db).latest(rec1.meta.device.uid)
+    assert fitted is not None
+    assert fitted.counts_per_n == pytest.approx(GAIN, rel=2e-3)
+    assert fitted.offset_counts == pytest.approx(ZERO, abs=20)
+
+    with SessionStore(db2) as store:
+        rec3 = store.load_session(sid3)
+        t3, raw3 = store.load_samples(sid3)
+        _, f3 = store.load_forces(sid3)
+    # what the board reported at the handshake is what the calibration stored into it
+    cal3 = rec3.meta.calibration
+    assert cal3.source.startswith("factory")
+    assert cal3.counts_per_n == pytest.approx(fitted.counts_per_n, rel=1e-6)
+    session = board_log[3]
+    j = check_samples(session, t3, raw3[:, 0])
+    ready_us, values = session.read()
+    t0_us = ready_us[j]
+
+    # forces match the script after calibration (noise ±30 counts = ±0.015 N)
+    true_n = (values[j : j + len(t3)] - ZERO) / GAIN
+    assert np.max(np.abs(f3[:, 0] - true_n)) < 0.05
+
+    # holds found to the sample: from the first conversion at or above onset_n (5 N) to
+    # the last one before force falls below release_n (4 N)
+    onset_n = rec3.meta.config["holds"]["onset_n"]
+    release_n = rec3.meta.config["holds"]["release_n"]
+    assert [round(h.mean_n) for h in rec3.holds] == [30, 45, 65]
+    for hold, (t_hold, *_) in zip(rec3.holds, SESSION_HOLDS, strict=True):
+        after = t3 >= (t_hold * 1e6 - t0_us) * 1e-6
+        k = int(np.nonzero((true_n >= onset_n) & after)[0][0])
+        e = int(np.nonzero((true_n < release_n) & (np.arange(len(t3)) > k))[0][0])
+        # no sample within the noise of either level, so "the sample" is unambiguous
+        assert abs(true_n[k] - onset_n) > 0.05 and abs(true_n[e] - release_n) > 0.05
+        assert (hold.start_s, hold.end_s) == (t3[k], t3[e - 1])
+
+    # one mark, at the first falling edge of the bouncing press
+    assert len(session.presses_us) == 1 and len(rec3.marks) == 1
+    press_s = (session.presses_us[0] - t0_us) * 1e-6
+    mark = rec3.marks[0]
+    assert mark.source == "device"
+    assert abs(mark.t_s - press_s) < 0.001, (mark.t_s, press_s)  # bounce lasts 4 ms
+
+    # warn and max alerts, one per excursion
+    kinds = [a.kind for a in rec3.alerts]
+    assert kinds.count("warn") == 2 and kinds.count("max") == 1, kinds
+    check_buzzer(session)
+
+    # 4: SET_RATE 10 → RATE low, conversions 100 ms apart, and the frames say so: one
+    # sample each, 100 ms apart in device time (period_us saturates at 65535, §5)
+    assert all(f.count == 1 and f.period_us == 65535 for f in rate_frames)
+    assert np.all(np.abs(np.diff([f.t_us for f in rate_frames]) - 100000) <= 100)
+    rate = board_log[4]
+    assert rate.pins["rate"][-1][1] == 0
+    steps = np.diff(rate.read()[0][-6:])
+    assert np.all(np.abs(steps - 100000) <= 2), steps
+
+    # 5: the firmware stands in for every missed conversion with the last value, flagged,
+    # at the nominal times: the host sees neither a gap nor a jump of the device clock
+    with SessionStore(db2) as store:
+        rec5 = store.load_session(sid5)
+        t5, raw5 = store.load_samples(sid5)
+    assert rec5.gaps == [] and rec5.stats.lost_samples == 0
+    assert np.all(np.abs(np.diff(t5) - PERIOD_US * 1e-6) < 0.0005), np.diff(t5).max()
+    # the longest run of one value: the last conversion before the stall and a stand-in
+    # for each of the 40 it did not make; without them, every conversion once, in order
+    r5 = raw5[:, 0]
+    starts = np.flatnonzero(np.r_[True, r5[1:] != r5[:-1]])
+    lengths = np.diff(np.r_[starts, len(r5)])
+    k = int(lengths.argmax())
+    assert lengths[k] == round(STALL_S[1] * 1e6 / PERIOD_US) + 1
+    matched(np.delete(r5, np.arange(starts[k] + 1, starts[k] + lengths[k])), board_log[5].read()[1])
+
+
+def check_samples(conn: Connection, t_s: np.ndarray, raw: np.ndarray) -> int:
+    """Every conversion stored once, in order; device times = simulated conversion times."""
+    ready_us, values = conn.read()
+    pulses = np.array(conn.conv_pulses)
+    assert len(raw) > 100
+    j = matched(raw, values)
+    # no conversion went unread while streaming (an unread one would be missing above)
+    ready_all = np.array(conn.conv_t_us)
+    window = (ready_all >= ready_us[j]) & (ready_all <= ready_us[j + len(raw) - 1])
+    assert (pulses[window] == 25).all()
+    # conversions every 12.5 ms of board time, and the device's clock says the same
+    sim_s = (ready_us[j : j + len(raw)] - ready_us[j]) * 1e-6
+    assert np.all(np.abs(np.diff(ready_us[j : j + len(raw)]) - PERIOD_US) <= 2)
+    assert np.max(np.abs(t_s - sim_s)) < 0.0005, np.max(np.abs(t_s - sim_s))
+    return j
+
+
+def check_buzzer(conn: Connection) -> None:
+    """PROTOCOL.md §9: over warn only, 100 ms beeps every 500 ms; over max, continuous;
+    the LED follows the buzzer."""
+    buzzer, led = conn.pins["buzzer"], conn.pins["led"]
+    assert [v for _, v in led] == [v for _, v in buzzer]
+    assert max(abs(a - b) for (a, _), (b, _) in zip(led, buzzer, strict=True)) <= 20
+    on = np.array([t for t, v in buzzer if v == 1])
+    off = np.array([t for t, v in buzzer if v == 0 and t > on[0]])
+    # over warn only (the 45 N plateau, 6.8–9.0 s of the script): beeps
+    warn_on = on[(on > 7.0e6) & (on < 8.8e6)]
+    assert len(warn_on) >= 3
+    assert np.all(np.abs(np.diff(warn_on) - 500_000) <= 2_000), np.diff(warn_on)
+    for t in warn_on:
+        t_off = off[off > t][0]
+        assert abs((t_off - t) - 100_000) <= 2_000, t_off - t
+    # over max (the 65 N plateau, 10.8–12.0 s): on throughout
+    level_at = {t: v for t, v in buzzer}
+    last_before = max(t for t in level_at if t <= 10.9e6)
+    assert level_at[last_before] == 1
+    assert not any(10.9e6 < t < 11.9e6 for t, _ in buzzer)
+    # and silent at the end
+    assert buzzer[-1][1] == 0 and buzzer[-1][0] < 13.0e6
+
+
+def rate_check(pty: str) -> list[Samples]:
+    """A minimal host: HELLO, SET_RATE 10, START; returns the SAMPLES frames."""
+    with serial.Serial(pty, 115200, timeout=0.05) as port:
+        dec = FrameDecoder()
+        seq, identity, acked, frames = 0, None, False, []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(frames) < 8:
+            if identity is None:
+                port.write(encode_frame(Hello(), seq))
+                seq += 1
+            for f in dec.feed(port.read(4096)):
+                if isinstance(f.msg, Identity) and identity is None:
+                    identity = f.msg
+                    port.write(encode_frame(SetRate(10), seq))
+                    seq += 1
+                elif isinstance(f.msg, Ack) and f.msg.cmd_type == MsgType.SET_RATE:
+                    acked = True
+                    port.write(encode_frame(Start(), seq))
+                    seq += 1
+                elif isinstance(f.msg, Samples) and acked:
+                    frames.append(f.msg)
+        assert identity is not None and identity.counts_per_n != 0.0  # calibrated now
+        assert acked and len(frames) >= 8, (acked, len(frames))
+        return frames
