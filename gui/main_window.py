@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -358,15 +359,39 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc), 5000)
 
     def tare(self) -> None:
+        """Zero the sensor; above the hold onset only after the user confirms (default No)."""
         if self.live is None:
             return
         try:
-            counts = self.live.tare()
+            load_n = self.live.zero_load_n()
+            if load_n > self.config.holds.onset_n and not self._confirm_zero(load_n):
+                self.statusBar().showMessage("Zero cancelled: the sensor is loaded", 5000)
+                return
+            removed_n = self.live.tare()
         except RuntimeError as exc:
             self.statusBar().showMessage(f"Cannot zero: {exc}", 5000)
             return
-        self.alert_log.add_entry(self.live.t_s, f"zeroed ({counts:,.0f} counts)", theme.TEXT_DIM)
-        self.statusBar().showMessage("Zeroed", 3000)
+        text = f"zeroed: removed {self.units.force(removed_n)}"
+        self.alert_log.add_entry(self.live.t_s, text, theme.TEXT_DIM)
+        self.statusBar().showMessage(text[0].upper() + text[1:], 5000)
+
+    def _confirm_zero(self, load_n: float) -> bool:
+        """Ask before taking a load as the new zero; Enter / Escape answer No."""
+        u = self.units
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Zero under load?",
+            f"The sensor reads {u.force(load_n)}, above the hold onset "
+            f"({u.force(self.config.holds.onset_n)}).\n\nZero anyway? From now on that load "
+            "reads as 0 and a hold under way ends.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        box.setObjectName("confirm_zero")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setEscapeButton(QMessageBox.StandardButton.No)
+        box.button(QMessageBox.StandardButton.Yes).setText("Zero anyway")
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def toggle_mute(self) -> None:
         self.sounder.muted = self.mute_button.isChecked()

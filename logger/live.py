@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from calibration.models import Calibration
-from calibration.tare import DriftWarning, Tare
+from calibration.tare import DriftWarning, ForceTimeline, Tare
 from firmware_protocol.messages import Capability, EventKind, Identity, SetLimits
 
 from .acquisition import Acquisition, DeviceEvent, LinkState
@@ -49,6 +49,7 @@ from .records import (
     SessionMeta,
     SessionStats,
     SessionStatus,
+    ZeroSource,
 )
 from .ringbuffer import RingBuffer
 
@@ -131,7 +132,9 @@ class LiveSession:
         self.finished = threading.Event()  # set when the recording limit or the data ends
         self._points = list(points if points is not None else config.points)
         self._fixed_calibration = calibration
-        self.calibration: Calibration | None = calibration
+        # raw → N on the acquisition timeline: the calibration and every zero since
+        self.forces: ForceTimeline | None = ForceTimeline(calibration) if calibration else None
+        self._zero_request: tuple[float, ZeroSource] | None = None  # for the next block
         self.pipeline = Pipeline(config, PointPlan(self._points, config.limits))
         self.ring: RingBuffer | None = None
         self.current_force_n = float("nan")
@@ -195,6 +198,11 @@ class LiveSession:
         return self._acq.running
 
     @property
+    def calibration(self) -> Calibration | None:
+        """The calibration in force now (with the latest zero), None before the device."""
+        return self.forces.current if self.forces is not None else None
+
+    @property
     def recording_id(self) -> str | None:
         return self._recording.session_id if self._recording else None
 
@@ -254,27 +262,42 @@ class LiveSession:
         self._after_mark(mark)
         return mark
 
-    def tare(self) -> float:
-        """Zero now: the mean raw reading of the last 0.25 s becomes 0 N.
-
-        Returns the force (N) that was removed. Raw data are never touched; the session
-        records the calibration with its new zero."""
-        cal, ring, device = self.calibration, self.ring, self.device
-        if cal is None or ring is None or device is None or ring.written == 0:
+    def _zero_reading(self) -> tuple[float, float]:
+        """``(zero_counts, load_n)``: the mean raw reading (channel 0) of the last
+        RECENT_RAW_S, which a zero takes as 0 N, and its force with the zero in force."""
+        forces, ring, device = self.forces, self.ring, self.device
+        if forces is None or ring is None or device is None or ring.written == 0:
             raise RuntimeError("no samples yet: connect a device first")
         n = max(1, round((device.rate_hz or 100.0) * RECENT_RAW_S))
         _, raw = ring.latest(n, raw=True)
-        tare = Tare(cal)
-        removed_n = tare.zero_now(raw[:, 0])
+        zero_counts = float(np.mean(raw[:, 0]))
+        return zero_counts, float(forces.current.counts_to_n(zero_counts))
+
+    def zero_load_n(self) -> float:
+        """The force (N) a zero now would remove (the window asks before removing a load
+        above the hold onset)."""
+        return self._zero_reading()[1]
+
+    def tare(self) -> float:
+        """Zero now: the mean raw reading of the last 0.25 s becomes 0 N.
+
+        Returns the force (N) that was removed. Raw data are never touched: the zero is
+        an event in time, applied from the next block's first sample on (in the reader
+        thread, so the live forces and the recording's zero event start at the same
+        sample) and stored with the recording."""
+        zero_counts, removed_n = self._zero_reading()
         self._zero_pending = None
-        self.set_calibration(tare.effective)
+        self._zero_request = (zero_counts, ZeroSource.USER)
+        log.info("zero requested: removes %+.3f N", removed_n)
         return removed_n
 
     def set_calibration(self, cal: Calibration) -> None:
-        self.calibration = cal
-        self._drift = Tare(cal)
+        """A new calibration (the wizard); refused while recording, where it would change
+        the scale within one session."""
         if self._recording is not None:
-            self._store_calibration()
+            raise RuntimeError("stop the recording to change the calibration")
+        self.forces = ForceTimeline(cal)
+        self._drift = Tare(cal)
         self._push_device_limits()
 
     def set_points(self, points: list[Point]) -> None:
@@ -410,20 +433,16 @@ class LiveSession:
             )
         return rec.session_id
 
-    def _store_calibration(self) -> None:
-        rec = self._recording
-        if rec is not None and self.calibration is not None:
-            rec.writer.put_calibration(self.calibration.to_info())
-
     # --------------------------------------------------- reader-thread callbacks
 
     def _on_device(self, device: DeviceInfo, identity: Identity | None) -> None:
         rate = device.rate_hz or 100.0
         if self.ring is None or self.ring.channels != device.channels:
             self.ring = RingBuffer(int(rate * RING_SECONDS) + 1, device.channels)
-        if self.calibration is None:
-            self.calibration = self._choose_calibration(device, identity)
-            self._drift = Tare(self.calibration)
+        if self.forces is None:
+            cal = self._choose_calibration(device, identity)
+            self.forces = ForceTimeline(cal)
+            self._drift = Tare(cal)
         self._push_device_limits()
         if self._armed is not None and self._recording is None:
             details, self._armed = self._armed, None
@@ -518,8 +537,19 @@ class LiveSession:
         t_s, raw = t_s[first], raw[first]
         tare = Tare(self.calibration)
         if tare.zero_at_start(t_s, raw):
-            self.set_calibration(tare.effective)
+            self._zero_request = (tare.effective.offset_counts, ZeroSource.AUTO)
             self._events.put(DeviceNotice(float(t_s[-1]), "zeroed at start (sensor unloaded)"))
+
+    def _apply_zero(self, t_s: float, rec: _Recording | None) -> None:
+        """The requested zero takes effect at ``t_s`` (a block's first sample)."""
+        assert self._zero_request is not None and self.forces is not None
+        (zero_counts, source), self._zero_request = self._zero_request, None
+        event = self.forces.zero_at(t_s, zero_counts, source)
+        self._drift = Tare(self.forces.current)
+        self._unloaded.clear()
+        if rec is not None and rec.t0_s is not None:
+            rec.writer.put_zeros([dataclasses.replace(event, t_s=max(0.0, t_s - rec.t0_s))])
+        self._push_device_limits()
 
     def _check_drift(self, block: SampleBlock, force_n: np.ndarray) -> None:
         """Between holds, a steady low reading that is not 0 N means the zero wandered.
@@ -549,12 +579,16 @@ class LiveSession:
     def _on_block(self, block: SampleBlock) -> None:
         if self._zero_pending is not None and not block.host_timed:
             self._zero_at_start(block)
-        cal = self.calibration
-        assert cal is not None
-        force_n = cal.counts_to_n(block.raw)
-        block = dataclasses.replace(block, force_n=force_n)
         with self._lock:  # the recording cannot start or stop halfway through a block
+            forces = self.forces
+            assert forces is not None
             rec = self._recording
+            if rec is not None and rec.t0_s is None:
+                rec.t0_s = float(block.t_s[0])
+            if self._zero_request is not None:
+                self._apply_zero(float(block.t_s[0]), rec)
+            force_n = forces.counts_to_n(block.t_s, block.raw)
+            block = dataclasses.replace(block, force_n=force_n)
             if rec is not None:
                 block = self._within_record_limit(rec, block)
                 if block is None:

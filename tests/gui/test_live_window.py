@@ -6,13 +6,14 @@ and drives it through Qt's event loop (frames run on the window's own timer).
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gui.dialogs.session_dialog import SessionDialog
 from gui.main_window import MainWindow
@@ -21,7 +22,7 @@ from logger.config import Config, Limits
 from logger.live import LiveSession, wait_until
 from logger.records import AlertKind, Point, SessionStatus
 from logger.store import SessionStore
-from tests.gui.conftest import MARK, hold, rest, scenario
+from tests.gui.conftest import MARK, answer_next_dialog, hold, rest, scenario
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -243,8 +244,19 @@ def test_settings_units_zero_and_mute_act_on_the_live_window(qtbot, window, tmp_
     qtbot.waitUntil(lambda: window.readout.force_label.text() == "1.00", timeout=WAIT_MS)
     kpa = float(window.readout.pressure_label.text().removesuffix(" kPa"))
     assert kpa == pytest.approx(98.0, abs=2.0)  # 1 kgf on 1 cm²
+    # 1 kgf is above the 5 N hold onset: Zero asks first, in kgf, and Enter means No
+    qtbot.waitUntil(lambda: abs(window.live.zero_load_n() - 9.80665) < 0.3, timeout=WAIT_MS)
+    seen = answer_next_dialog(QMessageBox.StandardButton.No, by_key=Qt.Key.Key_Return)
     window.zero_button.click()
-    assert any("zeroed (" in line for line in window.alert_log.texts())  # ours, with counts
+    load_kgf = float(re.search(r"reads (\S+) kgf", seen[0]).group(1))
+    assert load_kgf == pytest.approx(1.0, abs=0.1) and "onset (0.51 kgf)" in seen[0]  # 5 N
+    assert not any("zeroed:" in line for line in window.alert_log.texts())
+    answer_next_dialog(QMessageBox.StandardButton.Yes)
+    window.zero_button.click()
+    [line] = [line for line in window.alert_log.texts() if "zeroed:" in line]
+    assert "zeroed: removed 1.0" in line and line.endswith(" kgf")  # the display unit
+    assert "counts" not in line
+    qtbot.waitUntil(lambda: window.readout.force_label.text() in ("0.00", "-0.00"), timeout=WAIT_MS)
     window.mute_button.click()
     assert window.sounder.muted and window.mute_button.text() == "Muted"
 

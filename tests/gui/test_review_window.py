@@ -207,3 +207,31 @@ def test_progress_tab_computes_on_demand(window):
     w.tabs.setCurrentWidget(w.progress)
     assert w.progress.table.rowCount() == 3
     assert "A. Trainee: 3 sessions" in w.progress.title.text()
+
+
+def test_timeline_shows_zero_events_and_forces_change_only_after_them(qtbot, tmp_path):
+    from logger.records import ZeroEvent, ZeroSource
+    from tests.logger.test_store import fill, make_meta
+
+    store = SessionStore(tmp_path / "zeros.sqlite3")
+    sid = store.create_session(make_meta())
+    _, raw = fill(store, sid, 4.0)
+    store.add_zeros(sid, [ZeroEvent(2.0, float(raw[2000, 0]), ZeroSource.USER)])
+    store.finish_session(sid)
+    w = ReviewWindow(store)
+    qtbot.addWidget(w)
+    w.show()
+    w.open_session(sid)
+    removed_n = (raw[2000, 0] - 120000.0) / 4000.0
+    [line] = w.timeline.zero_lines
+    assert line.value() == 2.0
+    assert f"zero {removed_n:+.2f} N" in line.label.format
+    assert "zeroed 1 time during the session" in w.header.text()
+    w.timeline.zoom_to(1.9, 2.1)
+    x, y = w.timeline._detail.getData()
+    assert w.timeline.mode == "detail"
+    after = x >= 2.0
+    assert y[after][0] == pytest.approx(0.0, abs=1e-9)  # the zero's own sample
+    assert y[~after][-1] == pytest.approx(removed_n, abs=0.01)  # just before: untouched
+    w.close()
+    store.close()
