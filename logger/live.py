@@ -21,6 +21,7 @@ import queue
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,6 +62,8 @@ AUTO_ZERO_S = 0.5  # unloaded time at the start used to zero the sensor
 RECENT_RAW_S = 0.25  # the newest raw counts a manual zero averages
 DRIFT_WINDOW_S = 1.0  # contact-free time needed before the zero is checked for drift
 DRIFT_STEADY_N = 0.5  # … and the spread (std) of the force over it must stay below this
+PREROLL_S = 10.0  # Record keeps at least this much of what came before (a hold under way)
+_PREROLL_KEEP_S = PREROLL_S + 5.0  # kept a little longer: Record reads it in two steps
 
 
 def utc_now_iso() -> str:
@@ -154,6 +157,8 @@ class LiveSession:
         self._zero_pending: list[SampleBlock] | None = []  # zero at start when unloaded
         self._drift: Tare | None = None
         self._unloaded: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        # the newest blocks (forces filled in) and gaps: a recording's pre-roll
+        self._recent: deque[SampleBlock | Gap] = deque()
         self.holds: list[Hold] = []
         self.alerts: list[Alert] = []
         self.marks: list[Mark] = []
@@ -350,10 +355,18 @@ class LiveSession:
         else:
             self._points, current = list(points), None
         store = self._open_store()
+        # the session starts PREROLL_S back (at a block's first sample), with the
+        # calibration in force there; zeros since then become the session's zero events
+        with self._lock:
+            recent = [b for b in self._recent if isinstance(b, SampleBlock)]
+        newest = float(recent[-1].t_s[-1]) if recent else 0.0
+        t0 = next((float(b.t_s[0]) for b in recent if b.t_s[-1] >= newest - PREROLL_S), None)
+        assert self.forces is not None
+        forces = self.forces
         meta = SessionMeta(
             started_at=utc_now_iso(),
             device=dataclasses.replace(self.device),
-            calibration=self.calibration.to_info(),
+            calibration=(forces.calibration_at(t0) if t0 is not None else forces.current).to_info(),
             config=dataclasses.replace(self.config, points=list(self._points)).to_dict(),
             client=client,
             therapist=therapist,
@@ -380,7 +393,37 @@ class LiveSession:
                 carried = Mark(0.0, current, source)
                 self.marks.append(carried)
                 writer.put_marks([carried])
+            if t0 is not None:
+                self._replay_preroll(self._recording, t0, forces)
         return sid
+
+    def _replay_preroll(self, rec: _Recording, t0_s: float, forces: ForceTimeline) -> None:
+        """Store the recent blocks from ``t0_s`` on and run them through the recording's
+        pipeline, so a hold under way at Record keeps its real onset. Its holds and alerts
+        are the session's; they are not announced again (the window showed them live)."""
+        rec.t0_s = t0_s
+        zeros = [z for z in forces.zeros if z.t_s > t0_s]
+        if zeros:
+            rec.writer.put_zeros([dataclasses.replace(z, t_s=z.t_s - t0_s) for z in zeros])
+        for item in self._recent:
+            if isinstance(item, Gap):
+                if item.start_s >= t0_s:
+                    self.pipeline.gap(item.start_s, item.end_s)
+                    rec.lost0 -= item.lost_samples
+                    rec.writer.put_gaps(
+                        [dataclasses.replace(item, start_s=item.start_s - t0_s,
+                                             end_s=item.end_s - t0_s)]
+                    )  # fmt: skip
+                continue
+            if item.t_s[0] < t0_s:
+                continue
+            out = self.pipeline.process(item)
+            rec.writer.put_samples(item.first_index, item.t_s - t0_s, item.raw)
+            rec.samples += len(item)
+            rec.last_t_s = float(item.t_s[-1])
+            self._write_outputs(rec, out)
+            self.holds += out.holds
+            self.alerts += out.alerts
 
     def arm_recording(self, **details) -> None:
         """Start recording as soon as the device has identified itself, before its first
@@ -486,6 +529,7 @@ class LiveSession:
             return
         with self._lock:
             self.pipeline.gap(gap.start_s, gap.end_s)
+            self._recent.append(gap)
             rec = self._recording
             if rec is not None and rec.t0_s is not None:
                 shifted = dataclasses.replace(
@@ -589,6 +633,7 @@ class LiveSession:
                 self._apply_zero(float(block.t_s[0]), rec)
             force_n = forces.counts_to_n(block.t_s, block.raw)
             block = dataclasses.replace(block, force_n=force_n)
+            self._keep_recent(block)
             if rec is not None:
                 block = self._within_record_limit(rec, block)
                 if block is None:
@@ -615,6 +660,17 @@ class LiveSession:
         for hold in out.holds:
             self.holds.append(hold)
             self._events.put(hold)
+
+    def _keep_recent(self, block: SampleBlock) -> None:
+        """Remember ``block`` for a pre-roll; forget what is older than it needs."""
+        recent = self._recent
+        recent.append(block)
+        oldest_s = float(block.t_s[-1]) - _PREROLL_KEEP_S
+        while (
+            recent
+            and (recent[0].end_s if isinstance(recent[0], Gap) else recent[0].t_s[-1]) < oldest_s
+        ):
+            recent.popleft()
 
     def _within_record_limit(self, rec: _Recording, block: SampleBlock) -> SampleBlock | None:
         """Set the recording's time origin; cut the block at ``record_limit_s`` (None when

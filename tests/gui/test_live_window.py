@@ -254,7 +254,8 @@ def test_settings_units_zero_and_mute_act_on_the_live_window(qtbot, window, tmp_
     answer_next_dialog(QMessageBox.StandardButton.Yes)
     window.zero_button.click()
     [line] = [line for line in window.alert_log.texts() if "zeroed:" in line]
-    assert "zeroed: removed 1.0" in line and line.endswith(" kgf")  # the display unit
+    removed_kgf = float(re.search(r"zeroed: removed (\S+) kgf$", line).group(1))
+    assert removed_kgf == pytest.approx(1.0, abs=0.05)  # in the display unit
     assert "counts" not in line
     qtbot.waitUntil(lambda: window.readout.force_label.text() in ("0.00", "-0.00"), timeout=WAIT_MS)
     window.mute_button.click()

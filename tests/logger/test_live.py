@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from logger.config import Config
-from logger.live import DeviceNotice, LiveSession, limit_notice, wait_until
+from logger.live import PREROLL_S, DeviceNotice, LiveSession, limit_notice, wait_until
 from logger.records import ZeroSource
 from logger.store import SessionStore
 
@@ -95,3 +95,39 @@ def test_a_zero_mid_session_changes_what_follows_and_every_view_agrees(tmp_path,
     assert second.mean_n == pytest.approx(20.0 + drift * 14.5 - zero_n(14.5), abs=0.2)
     assert zero_n(14.5) == pytest.approx(drift * 10.1, abs=0.15)
     store.close()
+
+
+def test_record_keeps_a_pre_roll_so_a_hold_under_way_keeps_its_onset(tmp_path, db_path):
+    """Record pressed 4 s into a hold: the session starts ≥ 10 s back and has the hold
+    whole, with its real onset (5 N reached 0.25 s into a 1 s ramp to 20 N at 12 s)."""
+    path = tmp_path / "preroll.toml"
+    path.write_text(
+        "[device]\nnoise_n = 0.02\n[therapist]\ntremor_n = 0.0\n"
+        '[[steps]]\naction = "rest"\nseconds = 12.0\n'
+        '[[steps]]\naction = "hold"\nforce_n = 20.0\nramp_s = 1.0\nseconds = 7.0\n'
+        '[[steps]]\naction = "rest"\nseconds = 1.0\n'
+    )
+    live = LiveSession(f"sim://preroll?scenario={path}&speed=4", Config(), db_path=db_path)
+    live.start()
+    try:
+        assert wait_until(lambda: live.t_s > 17.0, 20.0)
+        pressed_at_s = live.t_s
+        live.start_recording()
+        assert wait_until(live.finished.is_set, 20.0)
+    finally:
+        sid = live.stop()
+    with SessionStore(db_path) as store:
+        rec = store.load_session(sid)
+        t_st, raw_st = store.load_samples(sid)
+    t0 = live.t_s - rec.last_t_s  # the session's first sample on the live timeline
+    # ≥ 10 s before the newest sample when Record read the recent blocks; that is a few
+    # blocks (at 4× real time, some 0.1 s of device time) after pressed_at_s was read
+    assert pressed_at_s - t0 >= PREROLL_S - 0.3
+    assert t_st[0] == 0.0 and np.all(np.diff(t_st) > 0)
+    [hold] = rec.holds
+    assert hold.start_s + t0 == pytest.approx(12.25, abs=0.02)
+    assert hold.duration_s == pytest.approx(8.0 - 0.25 + 0.2, abs=0.3)
+    assert hold.mean_n == pytest.approx(20.0, abs=0.1)
+    [live_hold] = live.holds  # the live table's, on the live timeline
+    shifted = dataclasses.replace(hold, start_s=hold.start_s + t0, end_s=hold.end_s + t0)
+    assert dataclasses.astuple(live_hold) == pytest.approx(dataclasses.astuple(shifted), abs=2e-3)
