@@ -143,10 +143,13 @@ class Pipeline:
         return PipelineOutput()
 
     def finish(self) -> PipelineOutput:
-        """End of the session: an open contact ends at the last sample."""
+        """End of the session: an open contact ends at the last sample, and a hold it
+        makes is flagged ``cut_short``."""
         before = self.detector.open_contact
         events = self.detector.flush()
         out, _ = self._handle(events, self.detector.samples_seen, 0, before)
+        for hold in out.holds:
+            hold.cut_short = True
         return self._with_pending(out)
 
     # ------------------------------------------------------------------ internals

@@ -99,6 +99,7 @@ class Hold:
     time_over_warn_s: float
     time_over_max_s: float
     in_target_pct: float | None
+    cut_short: bool = False  # the recording ended (stopped or killed) while it went on
 
 
 @dataclass(slots=True)

@@ -526,7 +526,20 @@ class SessionStore:
         for sid in stale:
             log.warning("session %s was left recording by a process that is gone", sid)
             self._finish_interrupted(sid)
+            self._redetect_events(sid)
         return stale
+
+    def _redetect_events(self, sid: str) -> None:
+        """Holds and alerts of an interrupted session, decided again on its stored samples:
+        the hold in progress when its recorder died is kept (flagged ``cut_short``)."""
+        from .recalibrate import recalibrate  # the pipeline sits above the store
+
+        try:  # with its own calibration: only the events are decided again
+            holds, _ = recalibrate(self, sid, self.calibration(sid))
+        except Exception:  # a session we cannot replay keeps what its recorder stored
+            log.exception("session %s: could not re-run hold detection", sid)
+            return
+        log.info("session %s: %d holds after re-running hold detection", sid, len(holds))
 
     def _finish_interrupted(self, sid: str) -> None:
         pk = self._pk(sid)

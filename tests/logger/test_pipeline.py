@@ -201,6 +201,16 @@ def test_hold_ended_by_a_gap_is_reported_by_finish():
     pipe.gap(6.0, 60.0)
     out = pipe.finish()
     assert [h.end_s for h in out.holds] == [6.0]
+    assert not out.holds[0].cut_short  # the gap ended it, not the end of the recording
+
+
+def test_a_hold_still_going_at_the_end_is_flagged_cut_short():
+    t, f = curve([(0, 0), (1, 30), (6, 30), (7, 0), (8, 0), (9, 30), (12, 30)])
+    pipe = Pipeline(Config())
+    out = pipe.process(block(t, f))
+    assert [h.cut_short for h in out.holds] == [False]
+    [last] = pipe.finish().holds
+    assert last.cut_short and last.end_s == 12.0
 
 
 def test_long_gap_same_result_with_or_without_gap_call():

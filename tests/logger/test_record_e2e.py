@@ -229,6 +229,13 @@ def test_kill_9_leaves_an_interrupted_session_with_everything_committed(db_path,
     assert len(t_s) >= first + RATE_HZ * (streamed_s - 0.5) * 0.95
     assert np.all(np.diff(t_s) > 0)
     assert store.integrity_check() == "ok"
+    # the hold under way at the kill was never finished by its recorder: recovery re-ran
+    # hold detection on the stored samples and kept it, flagged as cut short
+    [hold] = rec.holds
+    assert hold.cut_short
+    assert hold.start_s == pytest.approx(0.25, abs=0.01)  # 5 N, 0.25 s into a 1 s ramp
+    assert hold.end_s == pytest.approx(t_s[-1], abs=0.01)
+    assert hold.mean_n == pytest.approx(20.0, rel=0.02)
 
 
 def test_unknown_port_is_a_device_error(db_path, capsys):
