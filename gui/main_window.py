@@ -295,6 +295,13 @@ class MainWindow(QMainWindow):
         )
         self.readout.set_point_target_s(point.target_hold_s if point else None)
 
+    def _hold_target_s(self, index: int | None) -> float:
+        """The hold-timer target of point ``index``: its own ``target_hold_s``, or the
+        readout's preset."""
+        if index is not None and 0 <= index < len(self.points):
+            return self.points[index].target_hold_s or self.readout.preset_s
+        return self.readout.preset_s
+
     def _point_name(self, index: int | None) -> str | None:
         if index is None or not 0 <= index < len(self.points):
             return None
@@ -526,7 +533,9 @@ class MainWindow(QMainWindow):
             hold = live.current_hold
             if hold is not None and hold.is_hold:
                 self.plot.set_live_hold(hold.start_s)
-                self.readout.set_hold(hold.start_s, hold.elapsed_s, hold.peak_n, hold.mean_n)
+                target_s = self._hold_target_s(live.current_hold_point)
+                self.readout.set_hold(hold.start_s, hold.elapsed_s, hold.peak_n, hold.mean_n,
+                                      target_s=target_s)  # fmt: skip
             else:
                 self.plot.set_live_hold(None)
                 self.readout.set_hold(None)

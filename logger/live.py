@@ -226,6 +226,11 @@ class LiveSession:
     def current_hold(self):
         return self.pipeline.current_hold
 
+    @property
+    def current_hold_point(self) -> int | None:
+        """The point of the hold in progress (where it began), None without one."""
+        return self.pipeline.current_hold_point
+
     def in_excursion(self, kind: AlertKind) -> bool:
         """Whether the excursion that raised a ``kind`` alert is still open, as the limit
         monitor decides it (warn/max: until force stays below the level less the

@@ -91,6 +91,12 @@ class Pipeline:
         return self.detector.current
 
     @property
+    def current_hold_point(self) -> int | None:
+        """The point the open contact belongs to: the one current where it began."""
+        cur = self.detector.current
+        return None if cur is None else self._point_of.get(cur.start_i, self.plan.current_index)
+
+    @property
     def points(self) -> list[Point]:
         """The plan's points (an ad-hoc plan grows with each mark)."""
         return self.plan.points
