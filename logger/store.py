@@ -41,7 +41,6 @@ import queue
 import secrets
 import socket
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -53,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import BadInput, DeviceError
+from .paths import DB_ENV_VAR, default_db_path
 from .records import (
     Alert,
     AlertKind,
@@ -77,7 +77,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DB_ENV_VAR = "PRESSURE_LOGGER_DB"
 COMMIT_INTERVAL_S = 0.25  # SessionWriter commits this long after the first pending item
 HEARTBEAT_S = 2.0  # a live writer refreshes its heartbeat at least this often
 STALE_AFTER_S = 30.0  # another host's recording with a heartbeat this old is abandoned
@@ -199,25 +198,6 @@ SHARED_TABLES = frozenset({"calibrations"})
 
 _T_DTYPE = np.dtype("<f8")
 _RAW_DTYPE = np.dtype("<i4")
-
-
-def default_db_path() -> Path:
-    """The session library used when ``--db`` is not given.
-
-    ``$PRESSURE_LOGGER_DB`` wins; otherwise the platform's per-user data directory
-    (``$XDG_DATA_HOME`` or ``~/.local/share`` on Linux, ``~/Library/Application Support``
-    on macOS, ``%APPDATA%`` on Windows) + ``pressure-logger/sessions.sqlite3``.
-    """
-    env = os.environ.get(DB_ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "pressure-logger" / "sessions.sqlite3"
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 
 from ..errors import BadInput, DeviceError
+from ..paths import add_config_argument
 from ..store import add_db_argument
 
 CALIBRATION_MAX_AGE_DAYS = 30
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", required=True, help="device, pyserial URL or sim://…")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="device-time length")
     add_db_argument(p)
-    p.add_argument("--config", help="configuration TOML (DESIGN.md §5)")
+    add_config_argument(p)
     p.add_argument("--points", help='point plan, e.g. "Upper trapezius L;Upper trapezius R"')
     p.add_argument("--client", help="client pseudonym")
     p.add_argument("--therapist", help="therapist or trainee name")
@@ -61,14 +62,16 @@ def _calibration_warning(live) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     # heavy imports here, so that `pressure-logger --help` and other commands stay quick
-    from ..config import Config, load_config, parse_points_arg
+    from ..config import load_config, parse_points_arg
     from ..live import LiveSession
+    from ..paths import startup_config
     from ..records import MarkSource
     from ..store import SessionStore
 
     if args.duration is not None and not args.duration > 0:
         raise BadInput(f"--duration must be a positive number of seconds, not {args.duration}")
-    config = load_config(args.config) if args.config else Config()
+    # an explicit --config must exist (record never saves one); else what the app saved
+    config = load_config(args.config) if args.config else startup_config(args.port)
     points = parse_points_arg(args.points) if args.points is not None else config.points
     db = args.db
     if db.exists():  # refuse a broken or foreign library before touching the device

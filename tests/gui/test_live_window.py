@@ -290,7 +290,7 @@ def test_a_port_that_cannot_open_is_reported_and_connect_is_offered_again(qtbot,
 
 
 def test_first_start_on_the_demo_shows_the_demo_plan(tmp_path):
-    from gui.app import startup_config
+    from logger.paths import startup_config
 
     missing = tmp_path / "config.toml"
     demo = startup_config(None, missing)

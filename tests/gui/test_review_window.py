@@ -235,3 +235,30 @@ def test_timeline_shows_zero_events_and_forces_change_only_after_them(qtbot, tmp
     assert y[~after][-1] == pytest.approx(removed_n, abs=0.01)  # just before: untouched
     w.close()
     store.close()
+
+
+def test_sessions_sharing_no_point_say_so_and_leave_no_chart(qtbot, tmp_path):
+    from gui.review.demo import write_session
+
+    store = SessionStore(tmp_path / "apart.sqlite3")
+    common = dict(client="C-9", rate_hz=200.0, hold_s=4.0, plateaus_n=[[30.0]])
+    a = write_session(store, therapist="A", started_at="2026-11-02T09:00:00+00:00",
+                      plan=["Point 1"], **common)  # fmt: skip
+    b = write_session(store, therapist="B", started_at="2026-11-03T09:00:00+00:00",
+                      plan=["Upper trapezius L"], **common)  # fmt: skip
+    w = ReviewWindow(store)
+    qtbot.addWidget(w)
+    w.show()
+    w.open_session(a)
+    w.set_reference(a)  # against itself: one chart, RMS error 0.0 N
+    assert w.compare.plot.listDataItems()
+    w.open_session(b)
+    w.set_reference(a)
+    text = w.compare.summary.text()
+    assert text.startswith("No point has holds in both sessions, so nothing is compared")
+    assert "trainee: Upper trapezius L" in text and "reference: Point 1" in text
+    assert w.compare.table.rowCount() == 0
+    assert not w.compare.plot.listDataItems()  # no leftover chart of the last comparison
+    assert "RMS" not in (w.compare.plot.getPlotItem().titleLabel.text or "")
+    w.close()
+    store.close()
