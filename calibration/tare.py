@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,10 +39,13 @@ class DriftWarning:
     drift_n: float  # unloaded reading (mean, N) relative to the current zero
     limit_n: float
 
-    def message(self) -> str:
+    def message(self, force: Callable[[float], str] | None = None) -> str:
+        """In the user's words; ``force`` formats a force given in N (default: newtons)."""
+        fmt = force or (lambda n: f"{n:.2f} N")
+        sign = "+" if self.drift_n >= 0 else "−"
         return (
-            f"unloaded reading drifted {self.drift_n:+.2f} N (limit ±{self.limit_n:g} N) "
-            "— zero the sensor"
+            f"unloaded reading drifted {sign}{fmt(abs(self.drift_n))} (limit ±"
+            f"{fmt(self.limit_n)}) — zero the sensor"
         )
 
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from calibration.tare import DriftWarning
 from logger.config import Config
 from logger.errors import BadInput
 from logger.hold_detector import HoldLevels
@@ -612,6 +613,8 @@ class MainWindow(QMainWindow):
             self.alert_log.add_entry(live.t_s, f"link {event.state}", theme.TEXT_DIM)
         elif isinstance(event, DeviceNotice):
             self.alert_log.add_entry(event.t_s, event.text, theme.TEXT_DIM)
+        elif isinstance(event, DriftWarning):
+            self.alert_log.add_entry(event.t_s, event.message(self.units.force), theme.WARN)
 
     def _on_alert(self, alert: Alert) -> None:
         kind = AlertKind(alert.kind)

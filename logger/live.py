@@ -84,7 +84,7 @@ class DeviceNotice:
     text: str
 
 
-LiveEvent = Mark | Hold | Alert | Gap | StateChange | HoldStarted | DeviceNotice
+LiveEvent = Mark | Hold | Alert | Gap | StateChange | HoldStarted | DeviceNotice | DriftWarning
 
 
 @dataclass(slots=True)
@@ -622,8 +622,8 @@ class LiveSession:
         if float(np.std(force)) > DRIFT_STEADY_N:
             return
         warning: DriftWarning | None = self._drift.check_drift(t_s, raw)
-        if warning is not None:
-            self._events.put(DeviceNotice(warning.t_s, warning.message()))
+        if warning is not None:  # the window words it in the display unit
+            self._events.put(warning)
 
     def _on_block(self, block: SampleBlock) -> None:
         if self._zero_pending is not None and not block.host_timed:

@@ -23,7 +23,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from .. import theme
-from ..axes import TimeAxis
+from ..axes import TimeAxis, no_si_prefix
 from ..display import DisplayUnits
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class LivePlot(QWidget):
         """Axis in ``units.unit``; a right axis in kPa when a contact area is set."""
         self.units = units
         self.plot_item.setLabel("left", "force", units=units.unit, **_LABEL_STYLE)
-        self.plot_item.getAxis("left").enableAutoSIPrefix(False)
+        no_si_prefix(self.plot_item.getAxis("left"))
         kpa = units.kpa_per_newton
         if kpa is None:
             self.plot_item.hideAxis("right")
@@ -124,8 +124,8 @@ class LivePlot(QWidget):
             self.plot_item.showAxis("right")
             right = self.plot_item.getAxis("right")
             right.setScale(kpa / units.per_newton)
-            right.enableAutoSIPrefix(False)
             right.setLabel("pressure", units="kPa", **_LABEL_STYLE)
+            no_si_prefix(right)
         self._place_overlays()
 
     def set_window_s(self, window_s: float) -> None:

@@ -45,6 +45,7 @@ class ForceReadout(QFrame):
         self._chimed_for: float | None = None  # start_s of the hold already chimed for
         self._hold_start_s: float | None = None  # the hold the timer runs for
         self._hold_target_s: float | None = None  # … and its target, kept for that hold
+        self._figures_n: tuple[float | None, float | None] = (None, None)  # peak, mean
         self._force_color = ""  # the digits' colour (the stylesheet is set when it changes)
         self._timer_color = ""
 
@@ -134,8 +135,10 @@ class ForceReadout(QFrame):
 
     # ------------------------------------------------------------------ settings
     def set_units(self, units: DisplayUnits) -> None:
+        """Every figure in ``units`` from now on, the ones on show included."""
         self.units = units
         self.unit_label.setText(units.unit)
+        self._show_figures(*self._figures_n)
 
     def set_limits(self, warn_n: float | None, max_n: float | None) -> None:
         self._warn_n, self._max_n = warn_n, max_n
@@ -224,8 +227,7 @@ class ForceReadout(QFrame):
         self._show_target()
         self.timer_label.setText("00:00")
         self.progress.setValue(0)
-        self.peak_value.setText("—")
-        self.mean_value.setText("—")
+        self._show_figures(None, None)
 
     def set_ramp(self, ramp_n_per_s: float | None) -> None:
         """The current rate of change of force (N/s shown in the display unit per second)."""
@@ -270,5 +272,9 @@ class ForceReadout(QFrame):
         if reached and self._chimed_for != start_s:
             self._chimed_for = start_s
             self.target_reached.emit(target)
+        self._show_figures(peak_n, mean_n)
+
+    def _show_figures(self, peak_n: float | None, mean_n: float | None) -> None:
+        self._figures_n = (peak_n, mean_n)
         self.peak_value.setText("—" if peak_n is None else self.units.force(peak_n))
         self.mean_value.setText("—" if mean_n is None else self.units.force(mean_n))

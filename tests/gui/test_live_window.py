@@ -299,3 +299,24 @@ def test_first_start_on_the_demo_shows_the_demo_plan(tmp_path):
     assert startup_config("/dev/ttyACM0", missing).points == []  # a real device: no demo plan
     missing.write_text('units = "kgf"\n')
     assert startup_config(None, missing).units == "kgf"  # the user's own file wins
+
+
+def test_units_apply_at_once_to_figures_and_the_drift_warning(qtbot, window, tmp_path):
+    """Settings → kgf: the readout's peak and mean on show, and the drift warning, speak
+    kgf at once (the zero drifts 0.5 N/s here: the unloaded reading passes the 1 N limit)."""
+    path = scenario(tmp_path, rest(0.6) + hold(19.6133, 2.0) + rest(6.0))
+    text = path.read_text().replace(
+        "noise_n = 0.05\n", "noise_n = 0.05\nzero_drift_n_per_s = 0.5\n"
+    )
+    path.write_text(text)
+    connect(window, path, 2, "drift")
+    qtbot.waitUntil(lambda: window.holds_table.rowCount() == 1, timeout=WAIT_MS)
+    assert window.readout.peak_value.text().endswith(" N")
+    window.apply_config(Config(units="kgf", points=window.config.points))
+    peak = window.readout.peak_value.text()
+    assert peak.endswith(" kgf") and float(peak.split()[0]) == pytest.approx(2.1, abs=0.15)
+    qtbot.waitUntil(
+        lambda: any("drifted" in line for line in window.alert_log.texts()), timeout=WAIT_MS
+    )
+    [line] = [line for line in window.alert_log.texts() if "drifted" in line]
+    assert re.search(r"drifted \+0\.\d\d kgf \(limit ±0\.10 kgf\) — zero the sensor", line), line
