@@ -61,6 +61,10 @@ FRAME_INTERVAL_MS = 25  # 40 frames per second
 RAMP_WINDOW_S = 0.25  # the readout's ramp rate is the slope over this much of the trace
 STATUS_EVERY_S = 0.5
 RECORD_TEXT = "●  Record"
+LINK_BANNERS = {  # over the plot while no data comes (a recording resumes by itself)
+    "reconnecting": "No data: the device is gone, reconnecting…",
+    "failed": "No data: the link failed",
+}
 
 
 def stop_text(elapsed_s: float) -> str:
@@ -525,7 +529,9 @@ class MainWindow(QMainWindow):
             t_s, force = self.trace.window(self.plot.window_s)
             self.plot.set_data(t_s, force)
             now_force = float(force[-1]) if force.shape[0] else None
-            streaming = str(live.state) == "streaming"
+            state = str(live.state)
+            streaming = state == "streaming"
+            self.plot.set_link_banner(LINK_BANNERS.get(state))
             # not streaming (connecting, reconnecting, failed): the last number is not live
             self.readout.set_force(now_force if streaming else None)
             self.readout.set_ramp(
@@ -597,6 +603,7 @@ class MainWindow(QMainWindow):
             self.holds_table.add_hold(event)
             self.plot.add_hold(event.start_s, event.end_s)
         elif isinstance(event, Gap):
+            self.plot.add_gap(event.start_s, event.end_s)
             self.alert_log.add_entry(
                 event.start_s,
                 f"gap {event.end_s - event.start_s:.2f} s, {event.lost_samples} samples lost "

@@ -175,12 +175,24 @@ def test_unplug_shows_reconnecting_and_recovers(qtbot, window, tmp_path):
     )
     connect(window, path, 0, "unplug")
     qtbot.waitUntil(lambda: window.device_bar.state_text == "reconnecting…", timeout=WAIT_MS)
+    window.frame()
+    banner = window.plot.link_banner
+    assert banner.isVisible() and "reconnecting" in banner.text()  # over the plot
     wait_finished(qtbot, window)
+    assert not banner.isVisible()
     log = window.alert_log.texts()
     states = [line.split("link ")[1] for line in log if "  link " in line]
     assert states[states.index("reconnecting") + 1] == "streaming"
     assert window.live.counters.reconnects == 1
     assert any("(disconnect)" in line for line in log)  # the gap is logged
+    # the gap is a grey band and the trace is broken across it (a NaN), not bridged
+    [(g0, g1)] = window.plot.gap_regions
+    assert g1 - g0 == pytest.approx(1.0, abs=0.05)
+    x, y = window.plot.curve_data()
+    breaks = np.flatnonzero(np.isnan(y))
+    assert breaks.size == 1 and x[breaks[0] - 1] <= g0 and x[breaks[0] + 1] >= g1
+    finite = y[np.isfinite(y)]
+    assert finite.max() == pytest.approx(20.0, abs=1.0)  # no spike at the reconnect
 
 
 def test_recording_produces_a_complete_session(qtbot, window, tmp_path, db_path):
