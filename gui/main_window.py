@@ -3,9 +3,10 @@
 Everything the window shows is pulled once per frame (``FRAME_INTERVAL_MS``) from the
 ``LiveSession``: its event queue (marks, holds, alerts, gaps, link state) and a copy of its
 ring buffer's window. The reader thread never waits for the window, and an alert the
-reader decided is on screen at the next frame. Keys: Space (or PageDown, what most foot
-pedals send) marks / moves to the next point; 1–9 jump to a point; the device's button
-arrives as a mark event.
+reader decided is on screen at the next frame. Keys (one table, ``shortcut_table``, also
+shown by F1): Space (or PageDown, what most foot pedals send) marks / moves to the next
+point; 1–9 jump to a point; Ctrl+R records (the session dialog, Enter starts) and stops;
+Ctrl+0 zeroes; M mutes. The device's button arrives as a mark event.
 """
 
 from __future__ import annotations
@@ -235,12 +236,39 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.statusBar().setSizeGripEnabled(False)
 
-        for key in (Qt.Key.Key_Space, Qt.Key.Key_PageDown):
-            QShortcut(QKeySequence(key), self, activated=self.mark_next)
-        for n in range(1, 10):
-            QShortcut(QKeySequence(str(n)), self, activated=lambda i=n - 1: self.jump_to(i))
+        for keys, _, slot in self.shortcut_table():
+            for key in keys:
+                QShortcut(QKeySequence(key), self, activated=slot)
         self.window_combo.setCurrentIndex(WINDOW_CHOICES_S.index(DEFAULT_WINDOW_S))
         self._set_connected_ui(False)
+
+    def shortcut_table(self) -> list[tuple[tuple[str, ...], str, object]]:
+        """Every key of the live window: (key sequences, what it does, slot). The F1 help
+        is written from this table, so it cannot forget one."""
+        jumps = tuple(str(n) for n in range(1, 10))
+        return [
+            (("Space", "PgDown"), "mark / next point (a foot pedal sends PageDown)",
+             self.mark_next),
+            *[((key,), "", lambda i=int(key) - 1: self.jump_to(i)) for key in jumps],
+            (("Ctrl+R",), "record: opens the session dialog (Enter starts); again: stop",
+             self.toggle_recording),
+            (("Ctrl+0",), "zero the sensor (asks first when it is loaded)", self.tare),
+            (("M",), "mute / unmute the sound", self.mute_button.click),
+            (("F1",), "this list", self.show_shortcuts),
+        ]  # fmt: skip
+
+    def shortcut_help(self) -> str:
+        rows = [("1 – 9", "jump to point 1 … 9 of the plan")]
+        rows += [(" / ".join(keys), text) for keys, text, _ in self.shortcut_table() if text]
+        rows.sort(key=lambda r: r[0] == "F1")
+        return "\n".join(f"{keys:<14}{text}" for keys, text in rows)
+
+    def show_shortcuts(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", self.shortcut_help(),
+                          QMessageBox.StandardButton.Close, self)  # fmt: skip
+        box.setObjectName("shortcut_help")
+        box.setFont(theme.font(theme.BASE_PT, mono=True))
+        box.exec()
 
     @staticmethod
     def _titled(title: str, widget: QWidget) -> QFrame:

@@ -332,3 +332,44 @@ def test_units_apply_at_once_to_figures_and_the_drift_warning(qtbot, window, tmp
     )
     [line] = [line for line in window.alert_log.texts() if "drifted" in line]
     assert re.search(r"drifted \+0\.\d\d kgf \(limit ±0\.10 kgf\) — zero the sensor", line), line
+
+
+def test_keyboard_for_busy_hands(qtbot, window, tmp_path, db_path):
+    """Ctrl+R, Enter: recording; Ctrl+0: zero; M: mute; Ctrl+R: stop; F1 lists them all."""
+    connect(window, scenario(tmp_path, rest(8.0)), 2, "keys")
+    qtbot.waitUntil(window.record_button.isEnabled, timeout=WAIT_MS)
+
+    def press_enter_in_the_session_dialog() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, SessionDialog):
+            QTimer.singleShot(10, press_enter_in_the_session_dialog)
+            return
+        qtbot.keyClicks(dialog.client_edit, "C-042")  # focus starts there
+        qtbot.keyClick(dialog.client_edit, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, press_enter_in_the_session_dialog)
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    sid = window.live.recording_id
+    assert sid is not None
+    qtbot.waitUntil(lambda: window.live.t_s > 1.5, timeout=WAIT_MS)
+    # a window manager gives the window back its focus when the dialog closes; the
+    # offscreen platform has none, so do what it would
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)  # at rest: at once
+    assert any("zeroed: removed" in line for line in window.alert_log.texts())
+    qtbot.keyClick(window, Qt.Key.Key_M)
+    assert window.sounder.muted and window.mute_button.isChecked()
+    qtbot.keyClick(window, Qt.Key.Key_M)
+    assert not window.sounder.muted
+    qtbot.waitUntil(lambda: window.live.t_s > 2.5, timeout=WAIT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert window.live.recording_id is None
+    rec = SessionStore(db_path).load_session(sid)
+    assert rec.meta.client == "C-042" and [z.source for z in rec.zeros][-1] == "user"
+
+    seen = answer_next_dialog(QMessageBox.StandardButton.Close)
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    for keys in ("Space / PgDown", "1 – 9", "Ctrl+R", "Ctrl+0", "M ", "F1"):
+        assert keys in seen[0], keys
+    assert "Enter starts" in seen[0]
