@@ -162,6 +162,8 @@ class LiveSession:
         self.holds: list[Hold] = []
         self.alerts: list[Alert] = []
         self.marks: list[Mark] = []
+        # where the last recording's t_s = 0 is on the live timeline (None: none yet)
+        self.last_recording_t0_s: float | None = None
 
     # ------------------------------------------------------------------- lifecycle
 
@@ -316,13 +318,19 @@ class LiveSession:
             self.pipeline = Pipeline(self.config, PointPlan(self._points, self.config.limits))
 
     def set_config(self, config: Config) -> None:
+        """New settings. Display units and contact area leave the pipeline alone (a hold
+        under way goes on); new hold or limit levels start a pipeline that numbers its
+        holds on from the old one's, so a recording never reuses a hold index."""
         with self._lock:
-            self.config = config
-            old = self.pipeline.plan
+            old_config, self.config = self.config, config
+            if (config.holds, config.limits) == (old_config.holds, old_config.limits):
+                return
+            old = self.pipeline
             plan = PointPlan(
-                old.points, config.limits, current_index=old.current_index, adhoc=old.adhoc
-            )
-            self.pipeline = Pipeline(config, plan)
+                old.plan.points, config.limits, current_index=old.plan.current_index,
+                adhoc=old.plan.adhoc,
+            )  # fmt: skip
+            self.pipeline = Pipeline(config, plan, first_hold_index=old.holds_finished)
         self._push_device_limits()
 
     # ----------------------------------------------------------------- recording
@@ -441,6 +449,7 @@ class LiveSession:
             rec, self._recording = self._recording, None
             if rec is None:
                 return None
+            self.last_recording_t0_s = rec.t0_s
             out = self.pipeline.finish()
             self._write_outputs(rec, out)
             self.holds += out.holds

@@ -74,12 +74,14 @@ class PipelineOutput:
 
 
 class Pipeline:
-    def __init__(self, config: Config, plan: PointPlan | None = None) -> None:
+    def __init__(
+        self, config: Config, plan: PointPlan | None = None, *, first_hold_index: int = 0
+    ) -> None:
         self.config = config
         self.plan = plan if plan is not None else PointPlan(config.points, config.limits)
         self.detector = HoldDetector(config.holds, levels=self._levels_for)
         self.monitor = LimitMonitor(config.limits, self.plan)
-        self._n_holds = 0
+        self._n_holds = first_hold_index
         self._point_of: dict[int, int | None] = {}  # open contact key → point at its start
         self._open_alerts: list[Alert] = []  # alerts linked to the open contact
         self._pending = PipelineOutput()  # ended by gap(): delivered with the next output
@@ -89,6 +91,11 @@ class Pipeline:
     @property
     def current_hold(self) -> HoldState | None:
         return self.detector.current
+
+    @property
+    def holds_finished(self) -> int:
+        """How many holds this pipeline numbered (its next hold's index)."""
+        return self._n_holds
 
     @property
     def current_hold_point(self) -> int | None:
