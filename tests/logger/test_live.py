@@ -131,3 +131,17 @@ def test_record_keeps_a_pre_roll_so_a_hold_under_way_keeps_its_onset(tmp_path, d
     [live_hold] = live.holds  # the live table's, on the live timeline
     shifted = dataclasses.replace(hold, start_s=hold.start_s + t0, end_s=hold.end_s + t0)
     assert dataclasses.astuple(live_hold) == pytest.approx(dataclasses.astuple(shifted), abs=2e-3)
+
+
+def test_a_unit_change_leaves_the_pipeline_and_new_levels_number_holds_on():
+    """Changing units mid-recording restarted hold numbering: the next hold replaced an
+    earlier one in the store. Display settings leave the pipeline alone now."""
+    from logger.config import HoldConfig
+
+    live = LiveSession("sim://never-opened", Config())
+    pipeline = live.pipeline
+    pipeline._n_holds = 3  # as if three holds were finished
+    live.set_config(Config(units="kgf", contact_area_cm2=1.0))
+    assert live.pipeline is pipeline and live.config.units == "kgf"
+    live.set_config(Config(units="kgf", holds=HoldConfig(onset_n=6.0, release_n=5.0)))
+    assert live.pipeline is not pipeline and live.pipeline.holds_finished == 3
