@@ -431,7 +431,9 @@ class MainWindow(QMainWindow):
         box.setDefaultButton(QMessageBox.StandardButton.No)
         box.setEscapeButton(QMessageBox.StandardButton.No)
         box.button(QMessageBox.StandardButton.Yes).setText("Zero anyway")
-        return box.exec() == QMessageBox.StandardButton.Yes
+        yes = box.exec() == QMessageBox.StandardButton.Yes
+        self.activateWindow()
+        return yes
 
     def toggle_mute(self) -> None:
         self.sounder.muted = self.mute_button.isChecked()
@@ -466,7 +468,9 @@ class MainWindow(QMainWindow):
             return
         self.record_button.setChecked(False)
         dialog = SessionDialog(self.config.points, self, therapist=self.therapist)
-        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.details is None:
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        self.activateWindow()  # the keys are ours again, window manager or not (Ctrl+0, Ctrl+R)
+        if not accepted or dialog.details is None:
             return
         self.start_recording(dialog.details)
 
