@@ -258,17 +258,23 @@ class MainWindow(QMainWindow):
         ]  # fmt: skip
 
     def shortcut_help(self) -> str:
+        """The F1 list (rich text: one row per shortcut)."""
         rows = [("1 – 9", "jump to point 1 … 9 of the plan")]
         rows += [(" / ".join(keys), text) for keys, text, _ in self.shortcut_table() if text]
         rows.sort(key=lambda r: r[0] == "F1")
-        return "\n".join(f"{keys:<14}{text}" for keys, text in rows)
+        cells = "".join(
+            f"<tr><td><b>{keys}</b></td><td style='padding-left:16px'>{text}</td></tr>"
+            for keys, text in rows
+        )
+        return f"<table>{cells}</table>"
 
     def show_shortcuts(self) -> None:
         box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", self.shortcut_help(),
                           QMessageBox.StandardButton.Close, self)  # fmt: skip
         box.setObjectName("shortcut_help")
-        box.setFont(theme.font(theme.BASE_PT, mono=True))
+        box.setTextFormat(Qt.TextFormat.RichText)
         box.exec()
+        self.activateWindow()
 
     @staticmethod
     def _titled(title: str, widget: QWidget) -> QFrame:
