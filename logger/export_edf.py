@@ -103,7 +103,8 @@ def annotations_for(
         text = f"Mark {point_name(m.point_index)}"
         out.append((m.t_s, -1.0, _short(text, MAX_ANNOTATION_CHARS)))
     for h in holds:
-        text = f"Hold {h.index + 1} {point_name(h.point_index, h.point)}"
+        cut = " cut short" if h.cut_short else ""
+        text = f"Hold {h.index + 1}{cut} {point_name(h.point_index, h.point)}"
         out.append((h.start_s, max(h.end_s - h.start_s, 0.0), _short(text, MAX_ANNOTATION_CHARS)))
     for a in alerts:
         text = (

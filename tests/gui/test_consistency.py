@@ -405,6 +405,7 @@ def test_killed_recording_recovers_with_the_same_numbers_everywhere(qtbot, tmp_p
     rec = check_views(qtbot, store, summary.id, tmp_path)
     assert rec.status == "interrupted"
     assert len(rec.holds) == 3 and rec.holds[-1].cut_short  # the hold under way is kept
+    assert hold_cells(rec.holds[-1])[3].endswith(" s (cut)")  # and says so in every table
     t_s, force_n = store.load_forces(summary.id)
     check_ground_truth(rec, t_s, force_n, truth, scenario, 0.0)  # armed: t_s = scenario time
     store.close()

@@ -251,3 +251,10 @@ def test_export_edf_session_without_samples_is_bad_input(tmp_path):
         export_edf(store, sid, out)
     assert not out.exists()
     store.close()
+
+
+def test_a_hold_the_recording_cut_off_says_so():
+    _, holds, _, _ = events()
+    holds[1].cut_short = True
+    texts = [text for _, _, text in annotations_for(meta().points, [], holds, [], [])]
+    assert texts == ["Hold 1 Upper trapezius L", "Hold 2 cut short Upper trapezius R"]
