@@ -1,21 +1,31 @@
-"""Tare: where zero force is, right now.
+"""Tare: where zero force is, and since when.
 
 A calibration gives gain and zero as they were on the bench; the zero of a force-sensing
 resistor or load cell wanders with temperature and handling. The tare is a shift of the zero
 in raw counts (the gain is untouched), taken automatically at session start when the sensor
 is unloaded, on demand (Zero button / ``LiveSession.tare()``), and watched between holds:
 when the unloaded reading wanders more than ``drift_limit_n`` a :class:`DriftWarning` is
-returned once per excursion so the user can re-zero. Raw counts are never modified; the
-session stores the calibration (with its tare) that produced its forces.
+returned once per excursion so the user can re-zero.
+
+A zero is an event in time (:class:`logger.records.ZeroEvent`): it changes the forces from
+its instant on, never before. :class:`ForceTimeline` (a calibration plus its zero events in
+time order) is the one conversion from raw counts to newtons: the live view, the store,
+every export, the comparison and a recalibration all call its :meth:`~ForceTimeline.
+counts_to_n`, so no view can apply the last zero to samples taken before it. Raw counts
+are never modified.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from logger.records import ZeroEvent, ZeroSource
 
 from .models import Calibration, CalibrationError
 from .stability import StabilityDetector, estimate_noise_counts
@@ -29,10 +39,13 @@ class DriftWarning:
     drift_n: float  # unloaded reading (mean, N) relative to the current zero
     limit_n: float
 
-    def message(self) -> str:
+    def message(self, force: Callable[[float], str] | None = None) -> str:
+        """In the user's words; ``force`` formats a force given in N (default: newtons)."""
+        fmt = force or (lambda n: f"{n:.2f} N")
+        sign = "+" if self.drift_n >= 0 else "−"
         return (
-            f"unloaded reading drifted {self.drift_n:+.2f} N (limit ±{self.limit_n:g} N) "
-            "— zero the sensor"
+            f"unloaded reading drifted {sign}{fmt(abs(self.drift_n))} (limit ±"
+            f"{fmt(self.limit_n)}) — zero the sensor"
         )
 
 
@@ -134,3 +147,63 @@ class Tare:
         warning = DriftWarning(float(t[-1]), drift_n, self.drift_limit_n)
         log.info("%s", warning.message())  # the caller shows it to the user
         return warning
+
+
+class ForceTimeline:
+    """A calibration and its zero events in time order: raw counts → newtons at any time.
+
+    Sample ``i`` is converted with the calibration whose zero is the last event at or
+    before ``t_s[i]`` (the calibration's own zero before the first event). Each segment
+    goes through :meth:`Calibration.counts_to_n` of ``calibration.with_zero(zero)``, the
+    same arithmetic wherever it runs, so live and stored forces agree to the bit.
+    """
+
+    def __init__(self, calibration: Calibration, zeros: Sequence[ZeroEvent] = ()) -> None:
+        self.calibration = calibration
+        self.zeros: list[ZeroEvent] = []
+        self._t_s: list[float] = []
+        self._cals: list[Calibration] = [calibration]
+        for z in sorted(zeros, key=lambda z: z.t_s):
+            self.zero_at(z.t_s, z.zero_counts, z.source)
+
+    @property
+    def current(self) -> Calibration:
+        """The calibration in force after the last zero (what a new session starts with)."""
+        return self._cals[-1]
+
+    def zero_at(self, t_s: float, zero_counts: float, source: ZeroSource | str) -> ZeroEvent:
+        """From ``t_s`` on, raw ``zero_counts`` reads 0 N. Events arrive in time order."""
+        t = float(t_s)
+        if self._t_s and t < self._t_s[-1]:
+            raise CalibrationError(f"zero at t={t:g} s is before the previous one")
+        cal = self.calibration.with_zero(zero_counts)
+        event = ZeroEvent(t, float(zero_counts), ZeroSource(source))
+        self.zeros.append(event)
+        self._t_s.append(t)
+        self._cals.append(cal)
+        return event
+
+    def calibration_at(self, t_s: float) -> Calibration:
+        return self._cals[bisect.bisect_right(self._t_s, float(t_s))]
+
+    def removed_n(self) -> list[float]:
+        """Per zero event, the force (N) its zero reading had just before it: the load or
+        drift that event took away."""
+        return [float(self._cals[k].counts_to_n(z.zero_counts)) for k, z in enumerate(self.zeros)]
+
+    def counts_to_n(self, t_s: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Newtons for ``raw`` (any shape with samples on axis 0) taken at ``t_s``."""
+        t = np.asarray(t_s, dtype=np.float64).reshape(-1)
+        if not self._t_s or t.size == 0:
+            return self.calibration.counts_to_n(raw)
+        segment = np.searchsorted(self._t_s, t, side="right")
+        first, last = int(segment.min()), int(segment.max())
+        if first == last:
+            return self._cals[first].counts_to_n(raw)
+        raw_arr = np.asarray(raw)
+        out = np.empty(raw_arr.shape, dtype=np.float64)
+        for k in range(first, last + 1):
+            sel = segment == k
+            if sel.any():
+                out[sel] = self._cals[k].counts_to_n(raw_arr[sel])
+        return out

@@ -3,7 +3,8 @@
 ``run_gui`` is what ``pressure-logger gui`` calls. A configuration given with ``--config``
 is validated before any window opens (a malformed file exits with code 2 naming the key);
 a path that does not exist yet is where the settings dialog will save. Without
-``--config`` the per-user configuration file is used (created on the first save).
+``--config`` the per-user configuration file is used (created on the first save), the one
+``record`` reads too (``logger.paths``).
 """
 
 from __future__ import annotations
@@ -13,17 +14,15 @@ import signal
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QApplication
 
-from logger.config import Config, load_config
+from logger.paths import APP_NAME, default_config_path, startup_config
 from logger.store import SessionStore
 
 from . import theme
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "pressure-logger"
 DEFAULT_PORT = "sim://"  # the built-in simulator playing the demo scenario
 
 
@@ -35,32 +34,6 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName(APP_NAME)
     theme.apply(app)
     return app  # type: ignore[return-value]
-
-
-def default_config_path() -> Path:
-    """The per-user configuration file (``~/.config/pressure-logger/config.toml`` on Linux)."""
-    QApplication.setApplicationName(APP_NAME)
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
-    return Path(base) / "config.toml"
-
-
-def load_or_default(config_path: Path) -> Config:
-    """The configuration in ``config_path``; defaults when the file does not exist yet."""
-    if config_path.exists():
-        return load_config(config_path)
-    log.info("%s does not exist yet: using defaults (Settings will create it)", config_path)
-    return Config()
-
-
-DEMO_CONFIG = Path(__file__).with_name("demo_config.toml")  # the demo scenario's plan
-
-
-def startup_config(port: str | None, config_path: Path) -> Config:
-    """The user's configuration; on a first start with the demo (no port, no config file
-    yet) the demo's own point plan, so the simulator's marks name real points."""
-    if port is None and not config_path.exists():
-        return load_config(DEMO_CONFIG)
-    return load_or_default(config_path)
 
 
 def run_gui(port: str | None, db_path: Path | None, config_path: Path | None) -> int:

@@ -155,8 +155,18 @@ def print_axes(item: pg.PlotItem, px: int = PRINT_FONT_PX) -> None:
         axis.label.setFont(print_font(px))
 
 
+def no_si_prefix(axis: pg.AxisItem) -> None:
+    """Tick labels exactly in the axis's units, whatever its range and scale.
+
+    ``enableAutoSIPrefix(False)`` alone keeps the prefix scale it computes on the way out
+    from the current range (pyqtgraph 0.13): a kPa axis whose values pass 1000 at that
+    moment stays divided by 1000 for good. No range is left where a prefix applies."""
+    axis.setSIPrefixEnableRanges(((0.0, 0.0),))
+    axis.enableAutoSIPrefix(False)
+
+
 def plain_axes(item: pg.PlotItem) -> None:
     """Switch the SI prefix off on every axis of ``item`` (units stay as given)."""
     for name in ("left", "bottom", "right", "top"):
         axis = item.getAxis(name)
-        axis.enableAutoSIPrefix(False)
+        no_si_prefix(axis)

@@ -70,7 +70,7 @@ def hold_cells(h: Hold, units: DisplayUnits | None = None) -> list[str]:
         str(h.index + 1),
         h.point or "—",
         hms(h.start_s),
-        num(h.duration_s, "s"),
+        num(h.duration_s, "s") + (" (cut)" if h.cut_short else ""),  # the recording ended
         u.force(h.mean_n),
         u.force(h.peak_n),
         num(h.cv_pct, "%"),

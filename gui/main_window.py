@@ -3,9 +3,10 @@
 Everything the window shows is pulled once per frame (``FRAME_INTERVAL_MS``) from the
 ``LiveSession``: its event queue (marks, holds, alerts, gaps, link state) and a copy of its
 ring buffer's window. The reader thread never waits for the window, and an alert the
-reader decided is on screen at the next frame. Keys: Space (or PageDown, what most foot
-pedals send) marks / moves to the next point; 1–9 jump to a point; the device's button
-arrives as a mark event.
+reader decided is on screen at the next frame. Keys (one table, ``shortcut_table``, also
+shown by F1): Space (or PageDown, what most foot pedals send) marks / moves to the next
+point; 1–9 jump to a point; Ctrl+R records (the session dialog, Enter starts) and stops;
+Ctrl+0 zeroes; M mutes. The device's button arrives as a mark event.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from calibration.tare import DriftWarning
 from logger.config import Config
 from logger.errors import BadInput, StorageError
 from logger.hold_detector import HoldLevels
@@ -60,6 +62,10 @@ FRAME_INTERVAL_MS = 25  # 40 frames per second
 RAMP_WINDOW_S = 0.25  # the readout's ramp rate is the slope over this much of the trace
 STATUS_EVERY_S = 0.5
 RECORD_TEXT = "●  Record"
+LINK_BANNERS = {  # over the plot while no data comes (a recording resumes by itself)
+    "reconnecting": "No data: the device is gone, reconnecting…",
+    "failed": "No data: the link failed",
+}
 
 
 def stop_text(elapsed_s: float) -> str:
@@ -233,12 +239,45 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.statusBar().setSizeGripEnabled(False)
 
-        for key in (Qt.Key.Key_Space, Qt.Key.Key_PageDown):
-            QShortcut(QKeySequence(key), self, activated=self.mark_next)
-        for n in range(1, 10):
-            QShortcut(QKeySequence(str(n)), self, activated=lambda i=n - 1: self.jump_to(i))
+        for keys, _, slot in self.shortcut_table():
+            for key in keys:
+                QShortcut(QKeySequence(key), self, activated=slot)
         self.window_combo.setCurrentIndex(WINDOW_CHOICES_S.index(DEFAULT_WINDOW_S))
         self._set_connected_ui(False)
+
+    def shortcut_table(self) -> list[tuple[tuple[str, ...], str, object]]:
+        """Every key of the live window: (key sequences, what it does, slot). The F1 help
+        is written from this table, so it cannot forget one."""
+        jumps = tuple(str(n) for n in range(1, 10))
+        return [
+            (("Space", "PgDown"), "mark / next point (a foot pedal sends PageDown)",
+             self.mark_next),
+            *[((key,), "", lambda i=int(key) - 1: self.jump_to(i)) for key in jumps],
+            (("Ctrl+R",), "record: opens the session dialog (Enter starts); again: stop",
+             self.toggle_recording),
+            (("Ctrl+0",), "zero the sensor (asks first when it is loaded)", self.tare),
+            (("M",), "mute / unmute the sound", self.mute_button.click),
+            (("F1",), "this list", self.show_shortcuts),
+        ]  # fmt: skip
+
+    def shortcut_help(self) -> str:
+        """The F1 list (rich text: one row per shortcut)."""
+        rows = [("1 – 9", "jump to point 1 … 9 of the plan")]
+        rows += [(" / ".join(keys), text) for keys, text, _ in self.shortcut_table() if text]
+        rows.sort(key=lambda r: r[0] == "F1")
+        cells = "".join(
+            f"<tr><td><b>{keys}</b></td><td style='padding-left:16px'>{text}</td></tr>"
+            for keys, text in rows
+        )
+        return f"<table>{cells}</table>"
+
+    def show_shortcuts(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", self.shortcut_help(),
+                          QMessageBox.StandardButton.Close, self)  # fmt: skip
+        box.setObjectName("shortcut_help")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.exec()
+        self.activateWindow()
 
     @staticmethod
     def _titled(title: str, widget: QWidget) -> QFrame:
@@ -297,6 +336,13 @@ class MainWindow(QMainWindow):
             else None
         )
         self.readout.set_point_target_s(point.target_hold_s if point else None)
+
+    def _hold_target_s(self, index: int | None) -> float:
+        """The hold-timer target of point ``index``: its own ``target_hold_s``, or the
+        readout's preset."""
+        if index is not None and 0 <= index < len(self.points):
+            return self.points[index].target_hold_s or self.readout.preset_s
+        return self.readout.preset_s
 
     def _point_name(self, index: int | None) -> str | None:
         if index is None or not 0 <= index < len(self.points):
@@ -363,15 +409,41 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc), 5000)
 
     def tare(self) -> None:
+        """Zero the sensor; above the hold onset only after the user confirms (default No)."""
         if self.live is None:
             return
         try:
-            counts = self.live.tare()
+            load_n = self.live.zero_load_n()
+            if load_n > self.config.holds.onset_n and not self._confirm_zero(load_n):
+                self.statusBar().showMessage("Zero cancelled: the sensor is loaded", 5000)
+                return
+            removed_n = self.live.tare()
         except RuntimeError as exc:
             self.statusBar().showMessage(f"Cannot zero: {exc}", 5000)
             return
-        self.alert_log.add_entry(self.live.t_s, f"zeroed ({counts:,.0f} counts)", theme.TEXT_DIM)
-        self.statusBar().showMessage("Zeroed", 3000)
+        text = f"zeroed: removed {self.units.force(removed_n)}"
+        self.alert_log.add_entry(self.live.t_s, text, theme.TEXT_DIM)
+        self.statusBar().showMessage(text[0].upper() + text[1:], 5000)
+
+    def _confirm_zero(self, load_n: float) -> bool:
+        """Ask before taking a load as the new zero; Enter / Escape answer No."""
+        u = self.units
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Zero under load?",
+            f"The sensor reads {u.force(load_n)}, above the hold onset "
+            f"({u.force(self.config.holds.onset_n)}).\n\nZero anyway? From now on that load "
+            "reads as 0 and a hold under way ends.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        box.setObjectName("confirm_zero")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setEscapeButton(QMessageBox.StandardButton.No)
+        box.button(QMessageBox.StandardButton.Yes).setText("Zero anyway")
+        yes = box.exec() == QMessageBox.StandardButton.Yes
+        self.activateWindow()
+        return yes
 
     def toggle_mute(self) -> None:
         self.sounder.muted = self.mute_button.isChecked()
@@ -410,7 +482,9 @@ class MainWindow(QMainWindow):
             return
         self.record_button.setChecked(False)
         dialog = SessionDialog(self.config.points, self, therapist=self.therapist)
-        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.details is None:
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        self.activateWindow()  # the keys are ours again, window manager or not (Ctrl+0, Ctrl+R)
+        if not accepted or dialog.details is None:
             return
         self.start_recording(dialog.details)
 
@@ -511,7 +585,9 @@ class MainWindow(QMainWindow):
             t_s, force = self.trace.window(self.plot.window_s)
             self.plot.set_data(t_s, force)
             now_force = float(force[-1]) if force.shape[0] else None
-            streaming = str(live.state) == "streaming"
+            state = str(live.state)
+            streaming = state == "streaming"
+            self.plot.set_link_banner(LINK_BANNERS.get(state))
             calibrated = live.calibration is None or live.calibration.is_calibrated
             # not streaming (connecting, reconnecting, failed): the last number is not live;
             # a device without calibration has raw counts and no force at all: say so
@@ -525,7 +601,9 @@ class MainWindow(QMainWindow):
             hold = live.current_hold
             if hold is not None and hold.is_hold:
                 self.plot.set_live_hold(hold.start_s)
-                self.readout.set_hold(hold.start_s, hold.elapsed_s, hold.peak_n, hold.mean_n)
+                target_s = self._hold_target_s(live.current_hold_point)
+                self.readout.set_hold(hold.start_s, hold.elapsed_s, hold.peak_n, hold.mean_n,
+                                      target_s=target_s)  # fmt: skip
             else:
                 self.plot.set_live_hold(None)
                 self.readout.set_hold(None)
@@ -590,6 +668,7 @@ class MainWindow(QMainWindow):
             self.holds_table.add_hold(event)
             self.plot.add_hold(event.start_s, event.end_s)
         elif isinstance(event, Gap):
+            self.plot.add_gap(event.start_s, event.end_s)
             self.alert_log.add_entry(
                 event.start_s,
                 f"gap {event.end_s - event.start_s:.2f} s, {event.lost_samples} samples lost "
@@ -608,6 +687,8 @@ class MainWindow(QMainWindow):
             self.alert_log.add_entry(event.t_s, event.text, theme.TEXT_DIM)
         elif isinstance(event, StorageFailed):
             self.storage_failed(event.text)
+        elif isinstance(event, DriftWarning):
+            self.alert_log.add_entry(event.t_s, event.message(self.units.force), theme.WARN)
 
     def storage_failed(self, text: str) -> None:
         """The library stopped taking the recording (disk full, deleted, read-only): stop

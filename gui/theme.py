@@ -25,6 +25,7 @@ HOLD_FILL = (79, 195, 247, 45)  # holds shaded on the plot (RGBA)
 TARGET_FILL = (102, 187, 106, 50)
 ALERT_TINT = (255, 82, 82, 28)
 PAUSED_TINT = (255, 255, 255, 10)
+GAP_FILL = (128, 128, 128, 70)  # samples lost: a grey band, the trace broken across it
 RECORDING = "#ff5252"
 
 SANS_FAMILIES = ("Inter", "Segoe UI", "Helvetica Neue", "DejaVu Sans", "Arial")

@@ -1,10 +1,11 @@
 """Session exports (DESIGN.md §6): JSON ``pressure-logger/session-v1``, per-sample CSV, EDF+.
 
 Exports are in SI units (newtons, seconds), with forces derived from raw counts by the
-session's current calibration (:func:`logger.store.counts_to_n`). Every export is written
-to a temporary file beside the target and renamed into place, so an error never leaves a
-partial file; CSV is streamed chunk by chunk, so memory stays bounded however long the
-session.
+session's current calibration and its zero events in time order
+(:meth:`logger.store.SessionRecord.force_timeline`, the conversion every view uses).
+Every export is written to a temporary file beside the target and renamed into place, so
+an error never leaves a partial file; CSV is streamed chunk by chunk, so memory stays
+bounded however long the session.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 
 from .errors import BadInput
 from .files import atomic_write
-from .store import SessionRecord, SessionStore, counts_to_n
+from .store import SessionRecord, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,18 @@ def session_document(rec: SessionRecord) -> dict[str, Any]:
         "gaps": [dataclasses.asdict(g) for g in rec.gaps],
         "stats": dataclasses.asdict(rec.stats),
         "reconnects": [{"at": at, "t_s": t_s} for at, t_s in rec.reconnects],
+        "zeros": zero_rows(rec),
     }
     return _clean(doc)
+
+
+def zero_rows(rec: SessionRecord) -> list[dict[str, Any]]:
+    """The session's zero events as exported: ``t_s``, ``removed_n`` (the force the zero
+    took away, with the calibration in force just before it) and ``source``."""
+    return [
+        {"t_s": z.t_s, "removed_n": removed_n, "source": z.source.value}
+        for z, removed_n in rec.zeros_removed_n()
+    ]
 
 
 @contextlib.contextmanager
@@ -137,7 +148,7 @@ def _write_rows(fh: IO[str], table: np.ndarray, fmt: str, rows_per_write: int = 
 def export_csv(store: SessionStore, sid: str, path: str | os.PathLike[str]) -> Path:
     """One row per sample: ``t_s,force_n,raw`` (multi-channel ``force_n_0,raw_0,…``)."""
     rec = store.load_session(sid)
-    cal = rec.meta.calibration
+    forces = rec.force_timeline()
     channels = max(1, int(rec.meta.device.channels))
     fmt = ",".join([T_FMT] + [FORCE_FMT, "%d"] * channels)
     rows = 0
@@ -149,7 +160,7 @@ def export_csv(store: SessionStore, sid: str, path: str | os.PathLike[str]) -> P
                     f"session {sid}: chunk at sample {block.first_index} has "
                     f"{block.raw.shape[1]} channels, the device declared {channels}"
                 )
-            force = counts_to_n(block.raw, cal)
+            force = forces.counts_to_n(block.t_s, block.raw)
             table = np.empty((len(block), 1 + 2 * channels), dtype=np.float64)
             table[:, 0] = block.t_s
             table[:, 1::2] = force

@@ -15,7 +15,10 @@ Decisions, so that a researcher can trust the file:
   is the session's ``started_at`` (UTC) truncated to the second (EDFlib's sub-second
   start field does not survive a round trip); onsets are relative to the first sample.
 - **Annotations:** marks (``Mark <point>``), holds (``Hold <n> <point>`` with start and
-  duration), alerts (``Alert <kind> <value> N``), gaps. EDFlib stores onsets in 100 µs.
+  duration), alerts (``Alert <kind> <value> N``), gaps, zero events (``Zero <source>
+  removed <force> N``: from there on the forces have that zero) and the end padding
+  (``No data (end padding)``: EDF data records are whole, so the last one is filled up with
+  the no-data marker after the last sample). EDFlib stores onsets in 100 µs.
 - **Nothing partial:** the file is written beside the target as a hidden temporary and
   renamed into place; on any error the temporary is removed.
 The session is read in chunks of records (``chunk_s``), so an 8-hour session never sits in
@@ -37,7 +40,7 @@ import pyedflib
 
 from .errors import BadInput
 from .files import atomic_write
-from .records import Alert, Gap, Hold, Mark, Point, SessionMeta
+from .records import Alert, Gap, Hold, Mark, Point, SessionMeta, ZeroSource
 from .store import SessionStore
 
 log = logging.getLogger(__name__)
@@ -84,8 +87,10 @@ def annotations_for(
     holds: Sequence[Hold],
     alerts: Sequence[Alert],
     gaps: Sequence[Gap],
+    zeros: Sequence[tuple[float, float, ZeroSource]] = (),
 ) -> list[tuple[float, float, str]]:
-    """``(onset_s, duration_s or -1, text)`` for every event, in time order."""
+    """``(onset_s, duration_s or -1, text)`` for every event, in time order; ``zeros`` are
+    ``(t_s, removed_n, source)``."""
     names = {p.index: p.name for p in points}
 
     def point_name(index: int | None, fallback: str | None = None) -> str:
@@ -98,7 +103,8 @@ def annotations_for(
         text = f"Mark {point_name(m.point_index)}"
         out.append((m.t_s, -1.0, _short(text, MAX_ANNOTATION_CHARS)))
     for h in holds:
-        text = f"Hold {h.index + 1} {point_name(h.point_index, h.point)}"
+        cut = " cut short" if h.cut_short else ""
+        text = f"Hold {h.index + 1}{cut} {point_name(h.point_index, h.point)}"
         out.append((h.start_s, max(h.end_s - h.start_s, 0.0), _short(text, MAX_ANNOTATION_CHARS)))
     for a in alerts:
         text = (
@@ -110,6 +116,9 @@ def annotations_for(
     for g in gaps:
         text = f"Gap {g.cause} {g.lost_samples} lost"
         out.append((g.start_s, max(g.end_s - g.start_s, 0.0), _short(text, MAX_ANNOTATION_CHARS)))
+    for t_s, removed_n, source in zeros:
+        text = f"Zero {ZeroSource(source).value} removed {removed_n:+.2f} N"
+        out.append((t_s, -1.0, _short(text, MAX_ANNOTATION_CHARS)))
     out.sort(key=lambda a: a[0])
     return out
 
@@ -151,6 +160,7 @@ def write_edf(
     holds: Sequence[Hold] = (),
     alerts: Sequence[Alert] = (),
     gaps: Sequence[Gap] = (),
+    zeros: Sequence[tuple[float, float, ZeroSource]] = (),
     rate_hz: float | None = None,
     chunk_s: float = 60.0,
     session_id: str = "",
@@ -212,10 +222,13 @@ def write_edf(
             writer.setAdmincode(admin)
             writer.setRecordingAdditional(additional)
             writer.setStartdatetime(start)
-            events = annotations_for(meta.points, marks, holds, alerts, gaps)
+            events = annotations_for(meta.points, marks, holds, alerts, gaps, zeros)
             spr = writer.get_smp_per_record(0)
             record_s = spr / rate_hz
             n_records = max(math.ceil(n_samples / spr), 1)
+            padding = n_records * spr - n_samples
+            if padding:
+                events.append((n_samples / rate_hz, padding / rate_hz, "No data (end padding)"))
             # EDFlib puts annotations into the records' annotation signals: make room
             writer.set_number_of_annotation_signals(
                 int(min(64, max(1, math.ceil((len(events) + 1) / n_records) + 1)))
@@ -267,6 +280,7 @@ def export_edf(store: SessionStore, sid: str, path: str | os.PathLike[str]) -> E
         holds=rec.holds,
         alerts=rec.alerts,
         gaps=rec.gaps,
+        zeros=[(z.t_s, removed_n, z.source) for z, removed_n in rec.zeros_removed_n()],
         # the nominal rate: the file's sample clock is the device's, not a measured average
         rate_hz=rec.meta.device.rate_hz or rec.stats.rate_hz,
         session_id=sid,

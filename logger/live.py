@@ -21,6 +21,7 @@ import queue
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from calibration.models import Calibration, ModelKind
-from calibration.tare import DriftWarning, Tare
+from calibration.tare import DriftWarning, ForceTimeline, Tare
 from firmware_protocol.messages import Capability, EventKind, Identity, SetLimits, StoreCal
 
 from .acquisition import Acquisition, AcquisitionListener, DeviceEvent, LinkState
@@ -51,6 +52,7 @@ from .records import (
     SessionMeta,
     SessionStats,
     SessionStatus,
+    ZeroSource,
 )
 from .ringbuffer import RingBuffer
 
@@ -62,6 +64,8 @@ AUTO_ZERO_S = 0.5  # unloaded time at the start used to zero the sensor
 RECENT_RAW_S = 0.25  # the newest raw counts a manual zero averages
 DRIFT_WINDOW_S = 1.0  # contact-free time needed before the zero is checked for drift
 DRIFT_STEADY_N = 0.5  # … and the spread (std) of the force over it must stay below this
+PREROLL_S = 10.0  # Record keeps at least this much of what came before (a hold under way)
+_PREROLL_KEEP_S = PREROLL_S + 5.0  # kept a little longer: Record reads it in two steps
 
 
 UNCALIBRATED_TEXT = (
@@ -114,7 +118,10 @@ class StorageFailed:
     text: str
 
 
-LiveEvent = Mark | Hold | Alert | Gap | StateChange | HoldStarted | DeviceNotice | StorageFailed
+LiveEvent = (
+    Mark | Hold | Alert | Gap | StateChange | HoldStarted | DeviceNotice | DriftWarning
+    | StorageFailed
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -165,7 +172,9 @@ class LiveSession:
         self.finished = threading.Event()  # set when the recording limit or the data ends
         self._points = list(points if points is not None else config.points)
         self._fixed_calibration = calibration
-        self.calibration: Calibration | None = calibration
+        # raw → N on the acquisition timeline: the calibration and every zero since
+        self.forces: ForceTimeline | None = ForceTimeline(calibration) if calibration else None
+        self._zero_request: tuple[float, ZeroSource] | None = None  # for the next block
         self.pipeline = Pipeline(config, PointPlan(self._points, config.limits))
         self.ring: RingBuffer | None = None
         self.current_force_n = float("nan")
@@ -181,9 +190,13 @@ class LiveSession:
         self._drift: Tare | None = None
         self._clamp_told: tuple[float, float] | None = None  # clamped levels last logged
         self._unloaded: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        # the newest blocks (forces filled in) and gaps: a recording's pre-roll
+        self._recent: deque[SampleBlock | Gap] = deque()
         self.holds: list[Hold] = []
         self.alerts: list[Alert] = []
         self.marks: list[Mark] = []
+        # where the last recording's t_s = 0 is on the live timeline (None: none yet)
+        self.last_recording_t0_s: float | None = None
 
     # ------------------------------------------------------------------- lifecycle
 
@@ -227,6 +240,11 @@ class LiveSession:
         return self._acq.running
 
     @property
+    def calibration(self) -> Calibration | None:
+        """The calibration in force now (with the latest zero), None before the device."""
+        return self.forces.current if self.forces is not None else None
+
+    @property
     def recording_id(self) -> str | None:
         return self._recording.session_id if self._recording else None
 
@@ -244,6 +262,11 @@ class LiveSession:
     @property
     def current_hold(self):
         return self.pipeline.current_hold
+
+    @property
+    def current_hold_point(self) -> int | None:
+        """The point of the hold in progress (where it began), None without one."""
+        return self.pipeline.current_hold_point
 
     def in_excursion(self, kind: AlertKind) -> bool:
         """Whether the excursion that raised a ``kind`` alert is still open, as the limit
@@ -286,29 +309,44 @@ class LiveSession:
         self._after_mark(mark)
         return mark
 
-    def tare(self) -> float:
-        """Zero now: the mean raw reading of the last 0.25 s becomes 0 N.
-
-        Returns the force (N) that was removed. Raw data are never touched; the session
-        records the calibration with its new zero."""
-        cal, ring, device = self.calibration, self.ring, self.device
-        if cal is None or ring is None or device is None or ring.written == 0:
+    def _zero_reading(self) -> tuple[float, float]:
+        """``(zero_counts, load_n)``: the mean raw reading (channel 0) of the last
+        RECENT_RAW_S, which a zero takes as 0 N, and its force with the zero in force."""
+        forces, ring, device = self.forces, self.ring, self.device
+        if forces is None or ring is None or device is None or ring.written == 0:
             raise RuntimeError("no samples yet: connect a device first")
-        if not cal.is_calibrated:
+        if not forces.current.is_calibrated:
             raise RuntimeError(UNCALIBRATED_TEXT)
         n = max(1, round((device.rate_hz or 100.0) * RECENT_RAW_S))
         _, raw = ring.latest(n, raw=True)
-        tare = Tare(cal)
-        removed_n = tare.zero_now(raw[:, 0])
+        zero_counts = float(np.mean(raw[:, 0]))
+        return zero_counts, float(forces.current.counts_to_n(zero_counts))
+
+    def zero_load_n(self) -> float:
+        """The force (N) a zero now would remove (the window asks before removing a load
+        above the hold onset)."""
+        return self._zero_reading()[1]
+
+    def tare(self) -> float:
+        """Zero now: the mean raw reading of the last 0.25 s becomes 0 N.
+
+        Returns the force (N) that was removed. Raw data are never touched: the zero is
+        an event in time, applied from the next block's first sample on (in the reader
+        thread, so the live forces and the recording's zero event start at the same
+        sample) and stored with the recording."""
+        zero_counts, removed_n = self._zero_reading()
         self._zero_pending = None
-        self.set_calibration(tare.effective)
+        self._zero_request = (zero_counts, ZeroSource.USER)
+        log.info("zero requested: removes %+.3f N", removed_n)
         return removed_n
 
     def set_calibration(self, cal: Calibration) -> None:
-        self.calibration = cal
-        self._drift = Tare(cal)
+        """A new calibration (the wizard); refused while recording, where it would change
+        the scale within one session."""
         if self._recording is not None:
-            self._store_calibration()
+            raise RuntimeError("stop the recording to change the calibration")
+        self.forces = ForceTimeline(cal)
+        self._drift = Tare(cal)
         self._push_device_limits()
 
     def store_on_device(self, cal: Calibration) -> str:
@@ -325,13 +363,19 @@ class LiveSession:
             self.pipeline = Pipeline(self.config, PointPlan(self._points, self.config.limits))
 
     def set_config(self, config: Config) -> None:
+        """New settings. Display units and contact area leave the pipeline alone (a hold
+        under way goes on); new hold or limit levels start a pipeline that numbers its
+        holds on from the old one's, so a recording never reuses a hold index."""
         with self._lock:
-            self.config = config
-            old = self.pipeline.plan
+            old_config, self.config = self.config, config
+            if (config.holds, config.limits) == (old_config.holds, old_config.limits):
+                return
+            old = self.pipeline
             plan = PointPlan(
-                old.points, config.limits, current_index=old.current_index, adhoc=old.adhoc
-            )
-            self.pipeline = Pipeline(config, plan)
+                old.plan.points, config.limits, current_index=old.plan.current_index,
+                adhoc=old.plan.adhoc,
+            )  # fmt: skip
+            self.pipeline = Pipeline(config, plan, first_hold_index=old.holds_finished)
         self._push_device_limits()
 
     # ----------------------------------------------------------------- recording
@@ -374,10 +418,18 @@ class LiveSession:
         else:
             self._points, current = list(points), None
         store = self._open_store()
+        # the session starts PREROLL_S back (at a block's first sample), with the
+        # calibration in force there; zeros since then become the session's zero events
+        with self._lock:
+            recent = [b for b in self._recent if isinstance(b, SampleBlock)]
+        newest = float(recent[-1].t_s[-1]) if recent else 0.0
+        t0 = next((float(b.t_s[0]) for b in recent if b.t_s[-1] >= newest - PREROLL_S), None)
+        assert self.forces is not None
+        forces = self.forces
         meta = SessionMeta(
             started_at=utc_now_iso(),
             device=dataclasses.replace(self.device),
-            calibration=self.calibration.to_info(),
+            calibration=(forces.calibration_at(t0) if t0 is not None else forces.current).to_info(),
             config=dataclasses.replace(self.config, points=list(self._points)).to_dict(),
             client=client,
             therapist=therapist,
@@ -405,7 +457,37 @@ class LiveSession:
                 carried = Mark(0.0, current, source)
                 self.marks.append(carried)
                 writer.put_marks([carried])
+            if t0 is not None:
+                self._replay_preroll(self._recording, t0, forces)
         return sid
+
+    def _replay_preroll(self, rec: _Recording, t0_s: float, forces: ForceTimeline) -> None:
+        """Store the recent blocks from ``t0_s`` on and run them through the recording's
+        pipeline, so a hold under way at Record keeps its real onset. Its holds and alerts
+        are the session's; they are not announced again (the window showed them live)."""
+        rec.t0_s = t0_s
+        zeros = [z for z in forces.zeros if z.t_s > t0_s]
+        if zeros:
+            rec.writer.put_zeros([dataclasses.replace(z, t_s=z.t_s - t0_s) for z in zeros])
+        for item in self._recent:
+            if isinstance(item, Gap):
+                if item.start_s >= t0_s:
+                    self.pipeline.gap(item.start_s, item.end_s)
+                    rec.lost0 -= item.lost_samples
+                    rec.writer.put_gaps(
+                        [dataclasses.replace(item, start_s=item.start_s - t0_s,
+                                             end_s=item.end_s - t0_s)]
+                    )  # fmt: skip
+                continue
+            if item.t_s[0] < t0_s:
+                continue
+            out = self.pipeline.process(item)
+            rec.writer.put_samples(item.first_index, item.t_s - t0_s, item.raw)
+            rec.samples += len(item)
+            rec.last_t_s = float(item.t_s[-1])
+            self._write_outputs(rec, out)
+            self.holds += out.holds
+            self.alerts += out.alerts
 
     def arm_recording(self, **details) -> None:
         """Start recording as soon as the device has identified itself, before its first
@@ -426,6 +508,7 @@ class LiveSession:
             rec, self._recording = self._recording, None
             if rec is None:
                 return None
+            self.last_recording_t0_s = rec.t0_s
             out = self.pipeline.finish()
             self._write_outputs(rec, out)
             self.holds += out.holds
@@ -470,20 +553,16 @@ class LiveSession:
             )
         return rec.session_id
 
-    def _store_calibration(self) -> None:
-        rec = self._recording
-        if rec is not None and self.calibration is not None:
-            rec.writer.put_calibration(self.calibration.to_info())
-
     # --------------------------------------------------- reader-thread callbacks
 
     def _on_device(self, device: DeviceInfo, identity: Identity | None) -> None:
         rate = device.rate_hz or 100.0
         if self.ring is None or self.ring.channels != device.channels:
             self.ring = RingBuffer(int(rate * RING_SECONDS) + 1, device.channels)
-        if self.calibration is None:
-            self.calibration = self._choose_calibration(device, identity)
-            self._drift = Tare(self.calibration)
+        if self.forces is None:
+            cal = self._choose_calibration(device, identity)
+            self.forces = ForceTimeline(cal)
+            self._drift = Tare(cal)
         if not self.calibration.is_calibrated:
             self._zero_pending = None
             self._events.put(DeviceNotice(0.0, UNCALIBRATED_TEXT))
@@ -544,6 +623,7 @@ class LiveSession:
             return
         with self._lock:
             self.pipeline.gap(gap.start_s, gap.end_s)
+            self._recent.append(gap)
             rec = self._recording
             if rec is not None and rec.t0_s is not None:
                 shifted = dataclasses.replace(
@@ -596,8 +676,19 @@ class LiveSession:
         t_s, raw = t_s[first], raw[first]
         tare = Tare(self.calibration)
         if tare.zero_at_start(t_s, raw):
-            self.set_calibration(tare.effective)
+            self._zero_request = (tare.effective.offset_counts, ZeroSource.AUTO)
             self._events.put(DeviceNotice(float(t_s[-1]), "zeroed at start (sensor unloaded)"))
+
+    def _apply_zero(self, t_s: float, rec: _Recording | None) -> None:
+        """The requested zero takes effect at ``t_s`` (a block's first sample)."""
+        assert self._zero_request is not None and self.forces is not None
+        (zero_counts, source), self._zero_request = self._zero_request, None
+        event = self.forces.zero_at(t_s, zero_counts, source)
+        self._drift = Tare(self.forces.current)
+        self._unloaded.clear()
+        if rec is not None and rec.t0_s is not None:
+            rec.writer.put_zeros([dataclasses.replace(event, t_s=max(0.0, t_s - rec.t0_s))])
+        self._push_device_limits()
 
     def _check_drift(self, block: SampleBlock, force_n: np.ndarray) -> None:
         """Between holds, a steady low reading that is not 0 N means the zero wandered.
@@ -621,18 +712,23 @@ class LiveSession:
         if float(np.std(force)) > DRIFT_STEADY_N:
             return
         warning: DriftWarning | None = self._drift.check_drift(t_s, raw)
-        if warning is not None:
-            self._events.put(DeviceNotice(warning.t_s, warning.message()))
+        if warning is not None:  # the window words it in the display unit
+            self._events.put(warning)
 
     def _on_block(self, block: SampleBlock) -> None:
         if self._zero_pending is not None and not block.host_timed:
             self._zero_at_start(block)
-        cal = self.calibration
-        assert cal is not None
-        force_n = cal.counts_to_n(block.raw)
-        block = dataclasses.replace(block, force_n=force_n)
         with self._lock:  # the recording cannot start or stop halfway through a block
+            forces = self.forces
+            assert forces is not None
             rec = self._recording
+            if rec is not None and rec.t0_s is None:
+                rec.t0_s = float(block.t_s[0])
+            if self._zero_request is not None:
+                self._apply_zero(float(block.t_s[0]), rec)
+            force_n = forces.counts_to_n(block.t_s, block.raw)
+            block = dataclasses.replace(block, force_n=force_n)
+            self._keep_recent(block)
             if rec is not None:
                 block = self._within_record_limit(rec, block)
                 if block is None:
@@ -659,6 +755,17 @@ class LiveSession:
         for hold in out.holds:
             self.holds.append(hold)
             self._events.put(hold)
+
+    def _keep_recent(self, block: SampleBlock) -> None:
+        """Remember ``block`` for a pre-roll; forget what is older than it needs."""
+        recent = self._recent
+        recent.append(block)
+        oldest_s = float(block.t_s[-1]) - _PREROLL_KEEP_S
+        while (
+            recent
+            and (recent[0].end_s if isinstance(recent[0], Gap) else recent[0].t_s[-1]) < oldest_s
+        ):
+            recent.popleft()
 
     def _within_record_limit(self, rec: _Recording, block: SampleBlock) -> SampleBlock | None:
         """Set the recording's time origin; cut the block at ``record_limit_s`` (None when

@@ -74,12 +74,14 @@ class PipelineOutput:
 
 
 class Pipeline:
-    def __init__(self, config: Config, plan: PointPlan | None = None) -> None:
+    def __init__(
+        self, config: Config, plan: PointPlan | None = None, *, first_hold_index: int = 0
+    ) -> None:
         self.config = config
         self.plan = plan if plan is not None else PointPlan(config.points, config.limits)
         self.detector = HoldDetector(config.holds, levels=self._levels_for)
         self.monitor = LimitMonitor(config.limits, self.plan)
-        self._n_holds = 0
+        self._n_holds = first_hold_index
         self._point_of: dict[int, int | None] = {}  # open contact key → point at its start
         self._open_alerts: list[Alert] = []  # alerts linked to the open contact
         self._pending = PipelineOutput()  # ended by gap(): delivered with the next output
@@ -89,6 +91,17 @@ class Pipeline:
     @property
     def current_hold(self) -> HoldState | None:
         return self.detector.current
+
+    @property
+    def holds_finished(self) -> int:
+        """How many holds this pipeline numbered (its next hold's index)."""
+        return self._n_holds
+
+    @property
+    def current_hold_point(self) -> int | None:
+        """The point the open contact belongs to: the one current where it began."""
+        cur = self.detector.current
+        return None if cur is None else self._point_of.get(cur.start_i, self.plan.current_index)
 
     @property
     def points(self) -> list[Point]:
@@ -143,10 +156,13 @@ class Pipeline:
         return PipelineOutput()
 
     def finish(self) -> PipelineOutput:
-        """End of the session: an open contact ends at the last sample."""
+        """End of the session: an open contact ends at the last sample, and a hold it
+        makes is flagged ``cut_short``."""
         before = self.detector.open_contact
         events = self.detector.flush()
         out, _ = self._handle(events, self.detector.samples_seen, 0, before)
+        for hold in out.holds:
+            hold.cut_short = True
         return self._with_pending(out)
 
     # ------------------------------------------------------------------ internals

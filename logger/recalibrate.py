@@ -2,7 +2,8 @@
 
 Raw counts are what a session stores, so its events can be recomputed: the stored samples,
 marks and gaps are replayed through :class:`logger.pipeline.Pipeline` with the session's
-own config and point plan, and forces from the given calibration.
+own config and point plan, and forces from the given calibration plus the session's zero
+events (each Zero keeps its instant and its zero reading; only the gain and curvature change).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from .config import Config
 from .pipeline import Pipeline, PipelineOutput
 from .points import PointPlan
 from .records import Alert, CalibrationInfo, Gap, Hold, Mark, SampleBlock
-from .store import SessionStore, counts_to_n
+from .store import SessionStore
 
 
 def recompute_events(
@@ -25,7 +26,7 @@ def recompute_events(
     rec = store.load_session(sid)
     config = Config.from_dict(rec.meta.config, source=f"session {sid} config", ranged=False)
     pipeline = Pipeline(config, PointPlan(list(rec.meta.points), config.limits))
-    cal = cal if cal is not None else rec.meta.calibration
+    forces = rec.force_timeline(cal)  # the session's zero events stay where they were
     # (time, order, event): gaps before marks before samples at the same instant
     events: list[tuple[float, int, Mark | Gap]] = sorted(
         [(g.start_s, 0, g) for g in rec.gaps] + [(m.t_s, 1, m) for m in rec.marks],
@@ -49,7 +50,7 @@ def recompute_events(
 
     k = 0
     for block in store.iter_chunks(sid):
-        force_n = counts_to_n(block.raw, cal)
+        force_n = forces.counts_to_n(block.t_s, block.raw)
         start = 0
         while k < len(events) and events[k][0] <= block.t_s[-1]:
             cut = int(np.searchsorted(block.t_s, events[k][0], side="left"))

@@ -36,6 +36,11 @@ class GapCause(StrEnum):
     TIME = "time"  # the device's clock jumped while its sample index ran on
 
 
+class ZeroSource(StrEnum):
+    AUTO = "auto"  # taken at the start of acquisition, the sensor unloaded and steady
+    USER = "user"  # the Zero button or its shortcut
+
+
 class SessionStatus(StrEnum):
     COMPLETE = "complete"
     INTERRUPTED = "interrupted"
@@ -96,6 +101,20 @@ class Hold:
     time_over_warn_s: float
     time_over_max_s: float
     in_target_pct: float | None
+    cut_short: bool = False  # the recording ended (stopped or killed) while it went on
+
+
+@dataclass(slots=True)
+class ZeroEvent:
+    """From ``t_s`` on, the raw reading ``zero_counts`` (channel 0's scale) is 0 N.
+
+    A zero moves the calibration's zero and nothing else (the gain stays); it applies to
+    every sample at or after ``t_s`` until the next zero. The force it removed is derived
+    (``calibration.tare.ForceTimeline.removed_n``), so a recalibration restates it."""
+
+    t_s: float
+    zero_counts: float
+    source: ZeroSource
 
 
 @dataclass(slots=True)

@@ -3,9 +3,11 @@
 Why it looks like this:
 
 - Raw ADC counts and device time are stored, never forces. Forces are derived on load with
-  the session's calibration (:func:`counts_to_n`), so a wrong calibration can be corrected
-  afterwards with :meth:`SessionStore.set_calibration` and everything (samples, overview,
-  exports) follows. Holds and alerts are in newtons because the pipeline decided them; a
+  the session's calibration and its zero events in time order (:func:`force_timeline`, the
+  one conversion every view uses), so a wrong calibration can be corrected afterwards with
+  :meth:`SessionStore.set_calibration` and everything (samples, overview, exports) follows,
+  and a Zero pressed mid-session changes the forces from its instant on, never before.
+  Holds and alerts are in newtons because the pipeline decided them; a
   recalibration replaces them together with the calibration
   (:meth:`SessionStore.apply_recalibration`, computed by :mod:`logger.recalibrate`).
 - Samples live in chunks (numpy int32 ``raw`` and float64 ``t_s`` as BLOBs), a few hundred
@@ -41,18 +43,18 @@ import re
 import secrets
 import socket
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import BadInput, DeviceError, StorageError
+from .paths import DB_ENV_VAR, default_db_path
 from .records import (
     Alert,
     AlertKind,
@@ -68,11 +70,15 @@ from .records import (
     SessionMeta,
     SessionStats,
     SessionStatus,
+    ZeroEvent,
+    ZeroSource,
 )
+
+if TYPE_CHECKING:
+    from calibration.tare import ForceTimeline
 
 log = logging.getLogger(__name__)
 
-DB_ENV_VAR = "PRESSURE_LOGGER_DB"
 COMMIT_INTERVAL_S = 0.25  # SessionWriter commits this long after the first pending item
 HEARTBEAT_S = 2.0  # a live writer refreshes its heartbeat at least this often
 STALE_AFTER_S = 30.0  # another host's recording with a heartbeat this old is abandoned
@@ -178,6 +184,16 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         PRIMARY KEY (session_pk, level, bucket)
     ) WITHOUT ROWID;
     """,
+    # zero events: from t_s on, raw zero_counts reads 0 N (the calibration's zero before)
+    """
+    CREATE TABLE zeros (
+        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
+        t_s REAL NOT NULL,
+        zero_counts REAL NOT NULL,
+        source TEXT NOT NULL
+    );
+    CREATE INDEX zeros_session ON zeros(session_pk, t_s);
+    """,
 ]
 # tables other modules keep in the same file (calibration.store): not a sign of a foreign file
 SHARED_TABLES = frozenset({"calibrations"})
@@ -191,25 +207,6 @@ _TABLES = frozenset(
 
 _T_DTYPE = np.dtype("<f8")
 _RAW_DTYPE = np.dtype("<i4")
-
-
-def default_db_path() -> Path:
-    """The session library used when ``--db`` is not given.
-
-    ``$PRESSURE_LOGGER_DB`` wins; otherwise the platform's per-user data directory
-    (``$XDG_DATA_HOME`` or ``~/.local/share`` on Linux, ``~/Library/Application Support``
-    on macOS, ``%APPDATA%`` on Windows) + ``pressure-logger/sessions.sqlite3``.
-    """
-    env = os.environ.get(DB_ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "pressure-logger" / "sessions.sqlite3"
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
@@ -247,12 +244,14 @@ def session_exists(path: Path, sid: str) -> bool:
         return store.has_session(sid)
 
 
-def counts_to_n(raw: np.ndarray, cal: CalibrationInfo) -> np.ndarray:
-    """ADC counts → newtons with a session's stored calibration record: the calibration
-    package's model does the arithmetic, so live and stored forces cannot disagree."""
+def force_timeline(cal: CalibrationInfo, zeros: Sequence[ZeroEvent] = ()) -> ForceTimeline:
+    """A session's raw counts → newtons: its stored calibration record plus its zero events
+    in time order. The calibration package does the arithmetic for the live view too, so
+    live and stored forces cannot disagree."""
     from calibration.models import Calibration
+    from calibration.tare import ForceTimeline
 
-    return Calibration.from_info(cal).counts_to_n(raw)
+    return ForceTimeline(Calibration.from_info(cal), zeros)
 
 
 def _check_calibration(cal: CalibrationInfo) -> None:
@@ -300,10 +299,20 @@ class SessionRecord:
     alerts: list[Alert] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     reconnects: list[tuple[str, float | None]] = field(default_factory=list)
+    zeros: list[ZeroEvent] = field(default_factory=list)
 
     @property
     def points(self) -> list[Point]:
         return self.meta.points
+
+    def force_timeline(self, cal: CalibrationInfo | None = None) -> ForceTimeline:
+        """This session's conversion to newtons (with ``cal`` in place of its own)."""
+        return force_timeline(cal if cal is not None else self.meta.calibration, self.zeros)
+
+    def zeros_removed_n(self) -> list[tuple[ZeroEvent, float]]:
+        """Each zero event with the force (N) it removed, as the JSON and EDF exports and
+        the review show it."""
+        return list(zip(self.zeros, self.force_timeline().removed_n(), strict=True))
 
 
 def _duration_s(samples: int, last_t_s: float | None, rate_hz: float) -> float:
@@ -722,11 +731,24 @@ class SessionStore:
             log.warning("session %s was left recording by a process that is gone", sid)
             try:
                 self._finish_interrupted(sid)
+                self._redetect_events(sid)
             except StorageError as exc:  # a full disk must not stop the library opening
                 log.warning("session %s stays 'recording' for now: %s", sid, exc)
                 continue
             marked.append(sid)
         return marked
+
+    def _redetect_events(self, sid: str) -> None:
+        """Holds and alerts of an interrupted session, decided again on its stored samples:
+        the hold in progress when its recorder died is kept (flagged ``cut_short``)."""
+        from .recalibrate import recalibrate  # the pipeline sits above the store
+
+        try:  # with its own calibration: only the events are decided again
+            holds, _ = recalibrate(self, sid, self.calibration(sid))
+        except Exception:  # a session we cannot replay keeps what its recorder stored
+            log.exception("session %s: could not re-run hold detection", sid)
+            return
+        log.info("session %s: %d holds after re-running hold detection", sid, len(holds))
 
     def _finish_interrupted(self, sid: str) -> None:
         pk = self._pk(sid)
@@ -932,6 +954,12 @@ class SessionStore:
         with self._tx() as c:
             _insert_events(c, pk, gaps=gaps)
 
+    def add_zeros(self, sid: str, zeros: Sequence[ZeroEvent]) -> None:
+        """Store zero events (each changes the forces from its ``t_s`` on)."""
+        pk = self._pk(sid)
+        with self._tx() as c:
+            _insert_events(c, pk, zeros=zeros)
+
     def add_reconnect(self, sid: str, at: str | None = None, t_s: float | None = None) -> None:
         """Record a reconnect: host wall-clock ``at`` (ISO 8601, UTC) and device time."""
         pk = self._pk(sid)
@@ -1099,6 +1127,7 @@ class SessionStore:
                     "SELECT at, t_s FROM reconnects WHERE session_pk = ? ORDER BY rowid", (pk,)
                 )
             ]
+            zeros = self._zeros(pk)
         started, ended, status, client, therapist, notes = row[:6]
         device = _from_dict(DeviceInfo, _json_obj(row[6], "device"))
         cal = _from_dict(CalibrationInfo, _json_obj(row[7], "calibration"))
@@ -1124,7 +1153,17 @@ class SessionStore:
             alerts=alerts,
             gaps=gaps,
             reconnects=reconnects,
+            zeros=zeros,
         )
+
+    def _zeros(self, pk: int) -> list[ZeroEvent]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT t_s, zero_counts, source FROM zeros WHERE session_pk = ? "
+                "ORDER BY t_s, rowid",
+                (pk,),
+            ).fetchall()
+        return [ZeroEvent(t, zc, ZeroSource(src)) for t, zc, src in rows]
 
     def calibration(self, sid: str) -> CalibrationInfo:
         pk = self._pk(sid)
@@ -1133,6 +1172,10 @@ class SessionStore:
                 "SELECT calibration FROM sessions WHERE pk = ?", (pk,)
             ).fetchone()
             return _from_dict(CalibrationInfo, _json_obj(row[0], "calibration"))
+
+    def force_timeline(self, sid: str) -> ForceTimeline:
+        """The session's calibration and zero events: its one raw → newton conversion."""
+        return force_timeline(self.calibration(sid), self._zeros(self._pk(sid)))
 
     def iter_chunks(
         self, sid: str, t0_s: float | None = None, t1_s: float | None = None
@@ -1189,9 +1232,9 @@ class SessionStore:
         self, sid: str, t0_s: float | None = None, t1_s: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(t_s, force_n)`` in [t0_s, t1_s]; force_n is (n, channels) newtons."""
-        cal = self.calibration(sid)
+        forces = self.force_timeline(sid)
         t, raw = self.load_samples(sid, t0_s, t1_s)
-        return t, counts_to_n(raw, cal)
+        return t, forces.counts_to_n(t, raw)
 
     def load_overview(
         self,
@@ -1218,6 +1261,7 @@ class SessionStore:
             cal = _from_dict(CalibrationInfo, _json_obj(row[3], "calibration"))
         if samples == 0 or last_t is None:
             return np.zeros(0), np.zeros(0), np.zeros(0)
+        forces = force_timeline(cal, self._zeros(pk))
         lo = 0.0 if t0_s is None else float(t0_s)
         hi = float(last_t) if t1_s is None else float(t1_s)
         if hi < lo:
@@ -1258,7 +1302,9 @@ class SessionStore:
                 axis=1,
             )
         t = (arr[:, 0] + 0.5) * width_s
-        a, b = counts_to_n(arr[:, 1], cal), counts_to_n(arr[:, 2], cal)
+        # a bucket takes the zero in force at its centre (a zero inside a bucket blurs
+        # that one bucket; zoomed in, the samples themselves are drawn)
+        a, b = forces.counts_to_n(t, arr[:, 1]), forces.counts_to_n(t, arr[:, 2])
         return t, np.minimum(a, b), np.maximum(a, b)
 
 
@@ -1350,6 +1396,7 @@ def _insert_events(
     gaps: Sequence[Gap] = (),
     reconnects: Sequence[tuple[str, float | None]] = (),
     points: Sequence[Point] = (),
+    zeros: Sequence[ZeroEvent] = (),
 ) -> None:
     if points:
         c.executemany(
@@ -1406,6 +1453,11 @@ def _insert_events(
         c.executemany(
             "INSERT INTO reconnects (session_pk, at, t_s) VALUES (?,?,?)",
             [(pk, at, t) for at, t in reconnects],
+        )
+    if zeros:
+        c.executemany(
+            "INSERT INTO zeros (session_pk, t_s, zero_counts, source) VALUES (?,?,?,?)",
+            [(pk, float(z.t_s), float(z.zero_counts), ZeroSource(z.source).value) for z in zeros],
         )
 
 
@@ -1556,6 +1608,9 @@ class SessionWriter:
     def put_points(self, points: Sequence[Point]) -> None:
         """Points added to the plan while recording (see SessionStore.add_points)."""
         self._queue.put(WriteBatch(points=[dataclasses.replace(p) for p in points]))
+
+    def put_zeros(self, zeros: Sequence[ZeroEvent]) -> None:
+        self._queue.put(("zeros", list(zeros)))
 
     def put_reconnect(self, at: str | None = None, t_s: float | None = None) -> None:
         self._queue.put(WriteBatch(reconnects=[(at or _utc_now_iso(), t_s)]))

@@ -20,11 +20,12 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from gui.app import DEMO_CONFIG, create_app  # noqa: E402
+from gui.app import create_app  # noqa: E402
 from gui.dialogs.session_dialog import SessionDetails  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from gui.sound import Sounder  # noqa: E402
 from logger.config import load_config  # noqa: E402
+from logger.paths import DEMO_CONFIG  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,3 +19,24 @@ settings.load_profile("ci")
 def db_path(tmp_path):
     """A fresh SQLite session library in a temporary directory."""
     return tmp_path / "sessions.sqlite3"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_user_dirs(tmp_path_factory):
+    """The suite's own, empty per-user config and data directories: no test reads the
+    configuration or the library of whoever runs it (subprocesses inherit them too)."""
+    home = tmp_path_factory.mktemp("user")
+    saved = {k: os.environ.get(k) for k in ENV_KEYS}
+    os.environ["XDG_CONFIG_HOME"] = str(home / "config")
+    os.environ["XDG_DATA_HOME"] = str(home / "data")
+    for key in ("PRESSURE_LOGGER_CONFIG", "PRESSURE_LOGGER_DB"):
+        os.environ.pop(key, None)
+    yield home
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+ENV_KEYS = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "PRESSURE_LOGGER_CONFIG", "PRESSURE_LOGGER_DB")

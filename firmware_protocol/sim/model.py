@@ -101,6 +101,7 @@ class DeviceModel:
         self.counts_per_n = dev.counts_per_n
         self.offset_counts = dev.offset_counts
         self.noise_counts = dev.noise_n * abs(dev.counts_per_n)
+        self.zero_drift_n_per_s = dev.zero_drift_n_per_s
         self.tremor_n = scenario.therapist.tremor_n
         self.profile = ForceProfile.from_scenario(scenario)
         self._rng = np.random.default_rng(scenario.therapist.seed)
@@ -196,13 +197,15 @@ class DeviceModel:
         idx = np.arange(first, first + n, dtype=np.int64)
         t_us = self.sample_time_us(idx)
         force = np.zeros(n)
+        zero = np.full(n, float(self.offset_counts))
         if self.scenario_start_us is not None:
             ts = (t_us - self.scenario_start_us) / US_PER_S
             hand, load = self.profile.forces(ts)
             force = hand + load + self._tremor(ts, hand)
+            zero += self.counts_per_n * self.zero_drift_n_per_s * np.maximum(ts, 0.0)
         noise = self._rng.standard_normal((n, self.channels)) * self.noise_counts
         gains = 1.0 - CHANNEL_GAIN_STEP * np.arange(self.channels)
-        counts = np.rint(self.offset_counts + self.counts_per_n * force[:, None] * gains + noise)
+        counts = np.rint(zero[:, None] + self.counts_per_n * force[:, None] * gains + noise)
         clipped = np.clip(counts, INT24_MIN, INT24_MAX)
         saturated = (clipped != counts).any(axis=1)
         marks: list[int] = []

@@ -53,6 +53,7 @@ class DeviceSpec:
     factory_counts_per_n: float | None = None  # None: same as counts_per_n
     factory_offset_counts: int | None = None  # None: same as offset_counts
     noise_n: float = 0.1
+    zero_drift_n_per_s: float = 0.0  # the unloaded reading creeps (a warming load cell)
     clock_start_us: int = 0  # the µs clock at power-on (near 2**32: the wrap comes soon)
     erased: bool = False  # a freshly flashed board: no calibration stored until STORE_CAL
 
@@ -176,6 +177,11 @@ _DEVICE_KEYS: dict[str, _Check] = {
     "factory_counts_per_n": (_NUM, _gain, _GAIN),
     "factory_offset_counts": ((int,), lambda v: INT24_MIN <= v <= INT24_MAX, "an int24"),
     "noise_n": FORCE,
+    "zero_drift_n_per_s": (
+        _NUM,
+        lambda v: _finite(v) and abs(v) <= MAX_SIM_FORCE_N,
+        f"a number -{MAX_SIM_FORCE_N:g}..{MAX_SIM_FORCE_N:g} (newtons per second)",
+    ),
     "clock_start_us": ((int,), lambda v: 0 <= v < 1 << 32, "an integer 0..2**32-1"),
     "erased": ((bool,), lambda v: True, "true or false"),
 }

@@ -7,7 +7,9 @@ app can be tried with no hardware at all.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from logger.paths import add_config_argument
+from logger.store import add_db_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,8 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--port", help="serial port or pyserial URL (default: sim://, the demo simulator)"
     )
-    p.add_argument("--db", type=Path, help="session library (SQLite file)")
-    p.add_argument("--config", type=Path, help="configuration file (TOML)")
+    add_db_argument(p)
+    add_config_argument(p)
     p.set_defaults(run=run)
 
 

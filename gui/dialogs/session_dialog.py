@@ -81,6 +81,7 @@ class SessionDialog(QDialog):
         self.plan_edit.setPlaceholderText("one point per line (leave empty to mark without a plan)")
         self.plan_edit.setPlainText("\n".join(p.name for p in self.config_points))
         reset = QPushButton("Plan from configuration")
+        reset.setAutoDefault(False)  # Enter starts the recording, wherever it is typed
         reset.clicked.connect(
             lambda: self.plan_edit.setPlainText("\n".join(p.name for p in self.config_points))
         )
@@ -97,13 +98,16 @@ class SessionDialog(QDialog):
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start recording")
+        start = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        start.setText("Start recording")
+        start.setDefault(True)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
+        self.client_edit.setFocus()  # type, Enter: recording (Ctrl+R, Enter with busy hands)
 
     def accept(self) -> None:  # noqa: D102 - validation in place, never an exception
         try:

@@ -4,6 +4,10 @@ Every field is plain text so that anything typed can be checked and refused in p
 a message naming the field and the value (never an exception). The final check is the
 configuration's own validation (``Config.from_dict``), so the dialog accepts exactly what a
 config file may hold; the result is saved with ``logger.config.save_config``.
+
+Forces are shown and typed in the display unit chosen at the top (changing it converts every
+force field at once); the configuration stores newtons. A value left as shown is kept to the
+last bit, so opening and saving never drifts a limit by a rounding.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import math
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -30,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from calibration.units import Unit
 from logger.config import UNITS, Config, save_config
 from logger.errors import BadInput
 
@@ -37,8 +43,18 @@ from .. import theme
 
 log = logging.getLogger(__name__)
 
-POINT_COLUMNS = ("name", "warn N", "max N", "target low N", "target high N", "target hold s")
 _POINT_KEYS = ("name", "warn_n", "max_n", "target_lo", "target_hi", "target_hold_s")
+_FORCE_COLUMNS = (1, 2, 3, 4)
+_N_ROLE = Qt.ItemDataRole.UserRole  # a cell's value in N, as last shown
+_SHOWN_ROLE = Qt.ItemDataRole.UserRole + 1  # … and the text it was shown as
+
+
+def point_columns(unit: str = "N") -> tuple[str, ...]:
+    return ("name", f"warn {unit}", f"max {unit}", f"target low {unit}",
+            f"target high {unit}", "target hold s")  # fmt: skip
+
+
+POINT_COLUMNS = point_columns()
 
 
 class SettingsError(ValueError):
@@ -86,17 +102,32 @@ class SettingsDialog(QDialog):
         self.config = config
         self.config_path = config_path
 
+        self.unit = Unit.parse(config.units)
         self.units_combo = QComboBox()
         self.units_combo.addItems(list(UNITS))
-        self.units_combo.setCurrentText(config.units)
+        self.units_combo.setCurrentText(self.unit.value)
         self.area_edit = QLineEdit(_fmt(config.contact_area_cm2))
         self.area_edit.setPlaceholderText("empty: force only (1 cm² is the common probe)")
-        self.onset_edit = QLineEdit(_fmt(config.holds.onset_n))
-        self.release_edit = QLineEdit(_fmt(config.holds.release_n))
+        self.onset_edit = QLineEdit()
+        self.release_edit = QLineEdit()
         self.min_hold_edit = QLineEdit(_fmt(config.holds.min_duration_s))
-        self.warn_edit = QLineEdit(_fmt(config.limits.warn_n))
-        self.max_edit = QLineEdit(_fmt(config.limits.max_n))
+        self.warn_edit = QLineEdit()
+        self.max_edit = QLineEdit()
         self.max_hold_edit = QLineEdit(_fmt(config.limits.max_hold_s))
+        # force fields: (edit, label, its name); shown in the display unit
+        self.force_fields = [
+            (self.onset_edit, QLabel(), "Onset"),
+            (self.release_edit, QLabel(), "Release"),
+            (self.warn_edit, QLabel(), "Warn"),
+            (self.max_edit, QLabel(), "Max"),
+        ]
+        for edit, value_n in zip(
+            (self.onset_edit, self.release_edit, self.warn_edit, self.max_edit),
+            (config.holds.onset_n, config.holds.release_n, config.limits.warn_n,
+             config.limits.max_n),
+            strict=True,
+        ):  # fmt: skip
+            self._show_force(edit, value_n)
 
         display = QGroupBox("Display")
         f = QFormLayout(display)
@@ -104,13 +135,13 @@ class SettingsDialog(QDialog):
         f.addRow("Contact area (cm²)", self.area_edit)
         holds = QGroupBox("Holds")
         f = QFormLayout(holds)
-        f.addRow("Onset (N)", self.onset_edit)
-        f.addRow("Release (N)", self.release_edit)
+        f.addRow(self.force_fields[0][1], self.onset_edit)
+        f.addRow(self.force_fields[1][1], self.release_edit)
         f.addRow("Shortest hold (s)", self.min_hold_edit)
         limits = QGroupBox("Limits")
         f = QFormLayout(limits)
-        f.addRow("Warn (N)", self.warn_edit)
-        f.addRow("Max (N)", self.max_edit)
+        f.addRow(self.force_fields[2][1], self.warn_edit)
+        f.addRow(self.force_fields[3][1], self.max_edit)
         f.addRow("Longest hold (s)", self.max_hold_edit)
         top = QHBoxLayout()
         for box in (display, holds, limits):
@@ -119,6 +150,7 @@ class SettingsDialog(QDialog):
         self.points_table = QTableWidget(0, len(POINT_COLUMNS))
         self.points_table.setHorizontalHeaderLabels(list(POINT_COLUMNS))
         self.points_table.verticalHeader().setVisible(True)
+        self.units_combo.currentTextChanged.connect(self._change_unit)
         header = self.points_table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -158,6 +190,83 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.error_label)
         layout.addWidget(self.path_label)
         layout.addWidget(self.buttons)
+        self._label_units()
+
+    # ---------------------------------------------------------------- units
+    def _to_unit(self, value_n: float) -> float:
+        return value_n / self.unit.n_per_unit
+
+    def _show_force(self, edit: QLineEdit, value_n: float | None) -> None:
+        text = "" if value_n is None else f"{self._to_unit(value_n):.6g}"
+        edit.setText(text)
+        edit.setProperty("value_n", value_n)
+        edit.setProperty("shown", text)
+
+    def _force_n(
+        self,
+        text: str,
+        value_n: object,
+        shown: object,
+        what: str,
+        *,
+        optional: bool = False,
+        field: QLineEdit | None = None,
+    ) -> float | None:
+        """Newtons for a force field: the exact value while the text is as shown, else
+        the number typed, in the display unit."""
+        if text == shown and (value_n is not None or not text.strip()):
+            return None if value_n is None else float(value_n)  # type: ignore[arg-type]
+        typed = _num(text, what, optional=optional, field=field)
+        return None if typed is None else typed * self.unit.n_per_unit
+
+    def _edit_force(self, edit: QLineEdit, what: str) -> float | None:
+        return self._force_n(edit.text(), edit.property("value_n"), edit.property("shown"),
+                             what, field=edit)  # fmt: skip
+
+    def _cell_force(self, row: int, col: int, what: str) -> float | None:
+        item = self.points_table.item(row, col)
+        if item is None:
+            return None
+        return self._force_n(item.text(), item.data(_N_ROLE), item.data(_SHOWN_ROLE), what,
+                             optional=True)  # fmt: skip
+
+    def _change_unit(self, unit_text: str) -> None:
+        """Show every force field in the new unit (a field that does not parse stays)."""
+        values: list[tuple[object, float | None]] = []
+        for edit, _, name in self.force_fields:
+            try:
+                values.append((edit, self._edit_force(edit, name)))
+            except SettingsError:
+                values.append((edit, math.nan))
+        for r in range(self.points_table.rowCount()):
+            for c in _FORCE_COLUMNS:
+                try:
+                    values.append(((r, c), self._cell_force(r, c, "")))
+                except SettingsError:
+                    values.append(((r, c), math.nan))
+        self.unit = Unit.parse(unit_text)
+        for where, value_n in values:
+            if value_n is not None and math.isnan(value_n):
+                continue
+            if isinstance(where, QLineEdit):
+                self._show_force(where, value_n)
+            else:
+                item = self.points_table.item(*where)
+                if item is not None:
+                    self._show_cell(item, value_n)
+        self._label_units()
+
+    def _label_units(self) -> None:
+        unit = self.unit.value
+        for _, label, name in self.force_fields:
+            label.setText(f"{name} ({unit})")
+        self.points_table.setHorizontalHeaderLabels(list(point_columns(unit)))
+
+    def _show_cell(self, item: QTableWidgetItem, value_n: float | None) -> None:
+        text = "" if value_n is None else f"{self._to_unit(value_n):.6g}"
+        item.setText(text)
+        item.setData(_N_ROLE, value_n)
+        item.setData(_SHOWN_ROLE, text)
 
     def _mark_field(self, field: QLineEdit | None) -> None:
         """Outline the field at fault (and only it) and put the cursor there."""
@@ -172,8 +281,10 @@ class SettingsDialog(QDialog):
         r = self.points_table.rowCount()
         self.points_table.insertRow(r)
         for c, v in enumerate(values):
-            text = v if isinstance(v, str) else _fmt(v)
-            self.points_table.setItem(r, c, QTableWidgetItem(text))
+            item = QTableWidgetItem(v if isinstance(v, str) else _fmt(v))
+            self.points_table.setItem(r, c, item)
+            if c in _FORCE_COLUMNS:
+                self._show_cell(item, v)
 
     def _remove_selected(self) -> None:
         rows = sorted({i.row() for i in self.points_table.selectedIndexes()}, reverse=True)
@@ -191,15 +302,18 @@ class SettingsDialog(QDialog):
         if area is not None:
             d["contact_area_cm2"] = area
         d["holds"] = {
-            "onset_n": _edit_num(self.onset_edit, "hold onset"),
-            "release_n": _edit_num(self.release_edit, "hold release"),
+            "onset_n": self._edit_force(self.onset_edit, "hold onset"),
+            "release_n": self._edit_force(self.release_edit, "hold release"),
             "min_duration_s": _edit_num(self.min_hold_edit, "shortest hold"),
         }
-        warn = _edit_num(self.warn_edit, "warn limit")
-        mx = _edit_num(self.max_edit, "max limit")
+        warn = self._edit_force(self.warn_edit, "warn limit")
+        mx = self._edit_force(self.max_edit, "max limit")
         if warn is not None and mx is not None and mx <= warn:
+            u = self.unit.value
             raise SettingsError(
-                f"max limit {mx:g} N must be above the warn limit {warn:g} N", self.max_edit
+                f"max limit {self._to_unit(mx):g} {u} must be above the warn limit "
+                f"{self._to_unit(warn):g} {u}",
+                self.max_edit,
             )
         d["limits"] = {
             "warn_n": warn,
@@ -210,8 +324,13 @@ class SettingsDialog(QDialog):
         for r in range(self.points_table.rowCount()):
             name = self._cell(r, 0).strip()
             where = f"point {r + 1}"
+            columns = point_columns(self.unit.value)
             values = {
-                key: _num(self._cell(r, c), f"{where} {POINT_COLUMNS[c]}", optional=True)
+                key: (
+                    self._cell_force(r, c, f"{where} {columns[c]}")
+                    if c in _FORCE_COLUMNS
+                    else _num(self._cell(r, c), f"{where} {columns[c]}", optional=True)
+                )
                 for c, key in enumerate(_POINT_KEYS)
                 if c > 0
             }

@@ -59,6 +59,13 @@ def comparison_cells(c: SessionComparison) -> list[list[str]]:
 
 
 def comparison_summary(c: SessionComparison) -> str:
+    if not c.points:
+        text = "No point has holds in both sessions, so nothing is compared (points match by name)"
+        if c.unmatched_trainee:
+            text += f"; trainee: {', '.join(c.unmatched_trainee)}"
+        if c.unmatched_reference:
+            text += f"; reference: {', '.join(c.unmatched_reference)}"
+        return text
     text = (
         f"RMS error {num(c.rms_error_n, 'N')}, mean difference "
         f"{num(c.mean_diff_n, 'N', signed=True)}, within ±{c.tolerance_n:g} N of the "
@@ -147,7 +154,11 @@ class ComparisonView(QWidget):
         self.summary.clear()
         self.table.setRowCount(0)
         self.point.clear()
+        self._clear_plot()
+
+    def _clear_plot(self) -> None:
         self.plot.show_curves([])
+        self.plot.setTitle("")
 
     def _show_point(self, row: int) -> None:
         if (
@@ -155,6 +166,7 @@ class ComparisonView(QWidget):
             or self.trainee is None
             or not (0 <= row < len(self.comparison.points))
         ):
+            self._clear_plot()  # nothing to show: not the previous comparison's chart
             return
         pc = self.comparison.points[row]
         key = name_key(pc.point)

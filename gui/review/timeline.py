@@ -5,7 +5,8 @@ Zooming and scrolling reload only what is visible, after a short debounce: the m
 envelope (``load_overview``, a few thousand rows whatever the session length) while the
 view holds more than :data:`DETAIL_MAX_SAMPLES` samples, else the samples themselves
 (``load_forces``). Holds are shaded, marks are labelled lines, alerts are red triangles at
-their value, gaps are grey bands; samples are never drawn across a gap.
+their value, gaps are grey bands, zero events are dotted lines labelled with the force
+they removed; samples are never drawn across a gap.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class TimelinePlot(pg.PlotWidget):
         self._decorations: list[pg.GraphicsObject] = []
         self.bands: list[pg.BarGraphItem] = []
         self.mark_lines: list[pg.InfiniteLine] = []
+        self.zero_lines: list[pg.InfiniteLine] = []
         self.limit_levels_n: dict[str, float] = {}
         self.target_bands: pg.BarGraphItem | None = None
         self._alerts = pg.ScatterPlotItem(
@@ -138,6 +140,7 @@ class TimelinePlot(pg.PlotWidget):
         self._decorations.clear()
         self.bands.clear()
         self.mark_lines = []
+        self.zero_lines = []
         self.limit_levels_n = {}
         self.target_bands = None
         self._decorate()
@@ -176,30 +179,22 @@ class TimelinePlot(pg.PlotWidget):
             label = pg.TextItem(f"gap ({g.cause})", color="#888", anchor=(0.5, 1.0))
             label.setToolTip(f"gap: {g.lost_samples} samples lost ({g.cause})")
             self._add_anchored(label, (g.start_s + g.end_s) / 2)
-        mark_pen = pg.mkPen("#555" if self.light else theme.TEXT_DIM, style=pg.QtCore.Qt.DashLine)
+        dim = "#555" if self.light else theme.TEXT_DIM
+        mark_pen = pg.mkPen(dim, style=pg.QtCore.Qt.DashLine)
         self.mark_lines = []
         for m in sorted(rec.marks, key=lambda m: m.t_s):
             name = point_label(m.point_index, names, "mark")
-            line = pg.InfiniteLine(
-                m.t_s,
-                angle=90,
-                pen=mark_pen,
-                movable=False,
-                label=_escape(name),
-                labelOpts={
-                    "position": 0.99,
-                    "color": "#222" if self.light else theme.TEXT,
-                    "anchors": [(0, 0), (0, 0)],  # hangs below the top, right of the line
-                    "rotateAxis": None,
-                },
-            )
-            if self.light:
-                line.label.setFont(print_font())
+            # hangs below the top, right of the line
+            colour = "#222" if self.light else theme.TEXT
+            line = self._event_line(m.t_s, mark_pen, name, f"{name} at {hms(m.t_s)}", 0.99,
+                                    colour, (0, 0))  # fmt: skip
             line.full_label = name
-            line.setToolTip(f"{name} at {hms(m.t_s)}")
-            line.label.setToolTip(f"{name} at {hms(m.t_s)}")
-            self._add(line)
             self.mark_lines.append(line)
+        zero_pen = pg.mkPen(dim, style=Qt.PenStyle.DotLine)
+        for z, removed_n in rec.zeros_removed_n():
+            tip = f"zero ({z.source}) at {hms(z.t_s)}: removed {removed_n:+.2f} N from here on"
+            text = f"zero {removed_n:+.2f} N"  # stands on the bottom, right of the line
+            self.zero_lines.append(self._event_line(z.t_s, zero_pen, text, tip, 0.04, dim, (0, 1)))
         self._decorate_limits()
         spots = []
         for a in rec.alerts:
@@ -335,6 +330,37 @@ class TimelinePlot(pg.PlotWidget):
         self.getPlotItem().addItem(bands, ignoreBounds=True)
         self._decorations.append(bands)
         self.bands.append(bands)
+
+    def _event_line(
+        self,
+        t_s: float,
+        pen: object,
+        text: str,
+        tip: str,
+        position: float,
+        colour: str,
+        anchor: tuple[float, float],
+    ) -> pg.InfiniteLine:
+        """A labelled vertical line at ``t_s`` (a mark or a zero event)."""
+        line = pg.InfiniteLine(
+            t_s,
+            angle=90,
+            pen=pen,
+            movable=False,
+            label=_escape(text),
+            labelOpts={
+                "position": position,
+                "color": colour,
+                "anchors": [anchor, anchor],
+                "rotateAxis": None,
+            },
+        )
+        if self.light:
+            line.label.setFont(print_font())
+        line.setToolTip(tip)
+        line.label.setToolTip(tip)
+        self._add(line)
+        return line
 
     def _add(self, obj: pg.GraphicsObject) -> None:
         self.getPlotItem().addItem(obj)

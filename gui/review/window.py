@@ -60,6 +60,8 @@ def session_header(record: object) -> str:
     m = r.meta  # type: ignore[attr-defined]
     cal = m.calibration
     lost = r.stats.lost_samples  # type: ignore[attr-defined]
+    zeros = len(r.zeros)  # type: ignore[attr-defined]
+    zeroed = f" · zeroed {_n(zeros, 'time')} during the session" if zeros else ""
     return (
         f"<b>{r.id}</b> · {local_time(m.started_at)} · {r.status} · "  # type: ignore[attr-defined]
         f"{hms(r.stats.duration_s)} · {_n(len(r.holds), 'hold')} · {_n(len(r.alerts), 'alert')}"  # type: ignore[attr-defined]
@@ -69,6 +71,7 @@ def session_header(record: object) -> str:
         f"device {m.device.uid} (fw {m.device.firmware}, {m.device.rate_hz:g} Hz) · "
         f"calibration {cal.counts_per_n:g} counts/N, offset {cal.offset_counts:g} "
         f"({calibration_source(cal.source, cal.created_at)})"
+        f"{zeroed}"
     )
 
 

@@ -20,10 +20,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .. import theme
-from ..axes import TimeAxis
+from ..axes import TimeAxis, no_si_prefix
 from ..display import DisplayUnits
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,15 @@ class LivePlot(QWidget):
         self._grid: list[pg.InfiniteLine] = []
         self._holds: deque[tuple[float, pg.LinearRegionItem]] = deque()
         self._marks: deque[tuple[float, pg.InfiniteLine]] = deque()
+        self._gaps: deque[tuple[float, pg.LinearRegionItem]] = deque()  # (end_s, band)
+        self.link_banner = QLabel(self)  # "no data: reconnecting…" over the plot
+        self.link_banner.setObjectName("link_banner")
+        self.link_banner.setStyleSheet(
+            f"background: {theme.PANEL_RAISED}; color: {theme.WARN}; padding: 6px 14px;"
+            f"border: 1px solid {theme.WARN}; border-radius: 4px;"
+        )
+        self.link_banner.setFont(theme.font(theme.BIG_PT, bold=True))
+        self.link_banner.hide()
         self.units = DisplayUnits()
         self.window_s = DEFAULT_WINDOW_S
         self.paused = False
@@ -116,7 +125,7 @@ class LivePlot(QWidget):
         """Axis in ``units.unit``; a right axis in kPa when a contact area is set."""
         self.units = units
         self.plot_item.setLabel("left", "force", units=units.unit, **_LABEL_STYLE)
-        self.plot_item.getAxis("left").enableAutoSIPrefix(False)
+        no_si_prefix(self.plot_item.getAxis("left"))
         kpa = units.kpa_per_newton
         if kpa is None:
             self.plot_item.hideAxis("right")
@@ -124,8 +133,8 @@ class LivePlot(QWidget):
             self.plot_item.showAxis("right")
             right = self.plot_item.getAxis("right")
             right.setScale(kpa / units.per_newton)
-            right.enableAutoSIPrefix(False)
             right.setLabel("pressure", units="kPa", **_LABEL_STYLE)
+            no_si_prefix(right)
         self._place_overlays()
 
     def set_window_s(self, window_s: float) -> None:
@@ -203,10 +212,18 @@ class LivePlot(QWidget):
             return
         k = self.units.per_newton
         y = force if k == 1.0 else force * np.asarray(k, dtype=force.dtype)
-        self.curve.setData(x=t, y=y, skipFiniteCheck=True)
         t_end = float(t[-1])
-        self._t_last = t_end
         t0 = max(0.0, t_end - self.window_s)
+        # a gap breaks the line (a NaN after its last sample): never drawn across
+        ends = [end for end, _ in self._gaps if end > t[0]]
+        at = np.searchsorted(t, ends) if ends else np.empty(0, dtype=np.int64)
+        at = at[(at > 0) & (at < t.shape[0])]
+        if at.shape[0]:
+            xs, ys = np.insert(t, at, np.nan), np.insert(y.astype(np.float64), at, np.nan)
+            self.curve.setData(x=xs, y=ys, connect="finite", skipFiniteCheck=False)
+        else:
+            self.curve.setData(x=t, y=y, connect="all", skipFiniteCheck=True)
+        self._t_last = t_end
         t1 = t0 + self.window_s
         self.view_box.setXRange(t0, t1, padding=0.0)
         self._fit_y(y, t, t0)
@@ -266,6 +283,34 @@ class LivePlot(QWidget):
         self.plot_item.addItem(region, ignoreBounds=True)
         self._holds.append((end_s, region))
 
+    def add_gap(self, start_s: float, end_s: float) -> None:
+        """Samples lost from ``start_s`` (the last one before) to ``end_s`` (the first
+        after): a grey band, and the trace is broken there."""
+        band = pg.LinearRegionItem(
+            values=(start_s, end_s), movable=False, brush=pg.mkBrush(*theme.GAP_FILL),
+            pen=pg.mkPen(None),
+        )  # fmt: skip
+        band.setZValue(2)
+        self.plot_item.addItem(band, ignoreBounds=True)
+        self._gaps.append((end_s, band))
+
+    def set_link_banner(self, text: str | None) -> None:
+        """A banner over the plot while the link is down (None: hide it)."""
+        if text is None:
+            if self.link_banner.isVisible():
+                self.link_banner.hide()
+            return
+        if text != self.link_banner.text() or not self.link_banner.isVisible():
+            self.link_banner.setText(text)
+            self.link_banner.adjustSize()
+            self.link_banner.move((self.width() - self.link_banner.width()) // 2, 12)
+            self.link_banner.show()
+            self.link_banner.raise_()
+
+    @property
+    def gap_regions(self) -> list[tuple[float, float]]:
+        return [tuple(r.getRegion()) for _, r in self._gaps]  # type: ignore[misc]
+
     def add_mark(self, t_s: float, label: str) -> None:
         """A labelled vertical line where a point was marked."""
         line = pg.InfiniteLine(
@@ -300,16 +345,17 @@ class LivePlot(QWidget):
     def _prune(self, t_end_s: float) -> None:
         """Drop overlays that left the longest window, so an 8-hour session stays bounded."""
         horizon = t_end_s - WINDOW_CHOICES_S[-1] * 1.5
-        for store in (self._holds, self._marks):
+        for store in (self._holds, self._marks, self._gaps):
             while store and (store[0][0] < horizon or len(store) > MAX_OVERLAYS):
                 _, item = store.popleft()
                 self.plot_item.removeItem(item)
 
     def clear(self) -> None:
         """Forget the trace and every overlay (a new connection)."""
-        for store in (self._holds, self._marks):
+        for store in (self._holds, self._marks, self._gaps):
             while store:
                 self.plot_item.removeItem(store.popleft()[1])
+        self.set_link_banner(None)
         self.curve.setData(x=np.empty(0), y=np.empty(0))
         self.live_hold.setVisible(False)
         self._y_top = 0.0

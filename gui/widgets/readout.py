@@ -43,6 +43,9 @@ class ForceReadout(QFrame):
         self.preset_s = DEFAULT_PRESET_S
         self.point_target_s: float | None = None
         self._chimed_for: float | None = None  # start_s of the hold already chimed for
+        self._hold_start_s: float | None = None  # the hold the timer runs for
+        self._hold_target_s: float | None = None  # … and its target, kept for that hold
+        self._figures_n: tuple[float | None, float | None] = (None, None)  # peak, mean
         self._force_color = ""  # the digits' colour (the stylesheet is set when it changes)
         self._timer_color = ""
 
@@ -133,8 +136,10 @@ class ForceReadout(QFrame):
 
     # ------------------------------------------------------------------ settings
     def set_units(self, units: DisplayUnits) -> None:
+        """Every figure in ``units`` from now on, the ones on show included."""
         self.units = units
         self.unit_label.setText(units.unit)
+        self._show_figures(*self._figures_n)
 
     def set_limits(self, warn_n: float | None, max_n: float | None) -> None:
         self._warn_n, self._max_n = warn_n, max_n
@@ -162,8 +167,10 @@ class ForceReadout(QFrame):
         return None
 
     def _show_target(self) -> None:
-        """The timer's target, and which control set it: a preset, or the point itself."""
-        self.target_label.setText(f"/ {mm_ss(self.target_s)}")
+        """The timer's target (the running hold's own while there is one), and which
+        control sets the next one: a preset, or the point itself."""
+        target = self._hold_target_s if self._hold_target_s is not None else self.target_s
+        self.target_label.setText(f"/ {mm_ss(target)}")
         point_rules = bool(self.point_target_s)
         for button in self.preset_group.buttons():
             button.setChecked(
@@ -225,10 +232,11 @@ class ForceReadout(QFrame):
         self.set_ramp(None)
         self.set_hold(None)
         self._chimed_for = None
+        self._hold_start_s = self._hold_target_s = None
+        self._show_target()
         self.timer_label.setText("00:00")
         self.progress.setValue(0)
-        self.peak_value.setText("—")
-        self.mean_value.setText("—")
+        self._show_figures(None, None)
 
     def set_ramp(self, ramp_n_per_s: float | None) -> None:
         """The current rate of change of force (N/s shown in the display unit per second)."""
@@ -243,18 +251,39 @@ class ForceReadout(QFrame):
         elapsed_s: float = 0.0,
         peak_n: float | None = None,
         mean_n: float | None = None,
+        *,
+        target_s: float | None = None,
     ) -> None:
-        """The hold in progress (``start_s`` None: no hold). Chimes once at the target."""
+        """The hold in progress (``start_s`` None: no hold). Chimes once at the target.
+
+        ``target_s`` is the target of the point where the hold began (default: the one in
+        force when the hold first shows); a later change of point does not move it. On
+        release the timer goes back to 00:00 against the current point's target."""
         if start_s is None:
+            if self._hold_start_s is not None:
+                self._hold_start_s = self._hold_target_s = None
+                self.timer_label.setText("00:00")
+                self.progress.setValue(0)
+                self._show_target()
             self._set_timer_color(theme.TEXT_DIM)
             return
+        if start_s != self._hold_start_s or (
+            target_s is not None and target_s != self._hold_target_s
+        ):
+            self._hold_start_s = start_s
+            self._hold_target_s = target_s if target_s is not None else self.target_s
+            self._show_target()
         self.timer_label.setText(mm_ss(elapsed_s))
-        target = self.target_s
+        target = self._hold_target_s
         self.progress.setValue(int(min(1.0, elapsed_s / target) * 1000) if target else 0)
         reached = elapsed_s >= target
         self._set_timer_color(theme.OK if reached else theme.TEXT)
         if reached and self._chimed_for != start_s:
             self._chimed_for = start_s
             self.target_reached.emit(target)
+        self._show_figures(peak_n, mean_n)
+
+    def _show_figures(self, peak_n: float | None, mean_n: float | None) -> None:
+        self._figures_n = (peak_n, mean_n)
         self.peak_value.setText("—" if peak_n is None else self.units.force(peak_n))
         self.mean_value.setText("—" if mean_n is None else self.units.force(mean_n))

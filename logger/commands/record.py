@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from ..errors import BadInput, DeviceError, StorageError
 from ..live import UNCALIBRATED_TEXT
+from ..paths import add_config_argument
 from ..store import add_db_argument, check_writable, session_exists
 
 CALIBRATION_MAX_AGE_DAYS = 30
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", required=True, help="device, pyserial URL or sim://…")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="device-time length")
     add_db_argument(p)
-    p.add_argument("--config", help="configuration TOML (DESIGN.md §5)")
+    add_config_argument(p)
     p.add_argument("--points", help='point plan, e.g. "Upper trapezius L;Upper trapezius R"')
     p.add_argument("--client", help="client pseudonym")
     p.add_argument("--therapist", help="therapist or trainee name")
@@ -66,13 +67,15 @@ def _calibration_warning(live) -> str | None:
 def run(args: argparse.Namespace) -> int:
     # heavy imports here, so that `pressure-logger --help` and other commands stay quick
     from ..acquisition import stall_timeout_s
-    from ..config import Config, load_config, parse_points_arg
+    from ..config import load_config, parse_points_arg
     from ..live import LiveSession
+    from ..paths import startup_config
     from ..records import MarkSource
 
     if args.duration is not None and not args.duration > 0:
         raise BadInput(f"--duration must be a positive number of seconds, not {args.duration}")
-    config = load_config(args.config) if args.config else Config()
+    # an explicit --config must exist (record never saves one); else what the app saved
+    config = load_config(args.config) if args.config else startup_config(args.port)
     points = parse_points_arg(args.points) if args.points is not None else config.points
     db = args.db
     check_writable(db)  # refuse a read-only, broken or foreign library before the device

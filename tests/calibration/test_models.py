@@ -222,15 +222,17 @@ def test_to_info_and_back() -> None:
 
 
 def test_session_store_evaluates_our_models_identically() -> None:
-    """logger.store.counts_to_n (how sessions, exports and reviews derive forces) and
+    """logger.store.force_timeline (how sessions, exports and reviews derive forces) and
     Calibration.counts_to_n agree for both models."""
-    from logger.store import counts_to_n as store_counts_to_n
+    from logger.store import force_timeline
 
     raw = np.array([119000, 120000, 150000, 200000])
+    t_s = np.arange(raw.size, dtype=float)
     fit = fit_calibration(_points(CURVED, [0, 0.5, 1, 1.5, 2]))
     assert fit.model is ModelKind.QUADRATIC
     for cal in (fit.calibration, fit.linear.calibration, Calibration.factory(4000.0, 120000.0)):
-        np.testing.assert_allclose(store_counts_to_n(raw, cal.to_info()), cal.counts_to_n(raw))
+        stored = force_timeline(cal.to_info()).counts_to_n(t_s, raw)
+        np.testing.assert_allclose(stored, cal.counts_to_n(raw))
 
 
 def test_from_info_with_a_constant_term() -> None:

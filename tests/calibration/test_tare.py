@@ -6,9 +6,12 @@ import logging
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from calibration.models import Calibration, CalibrationError, ModelKind
-from calibration.tare import Tare
+from calibration.tare import ForceTimeline, Tare
+from logger.records import ZeroEvent, ZeroSource
 
 CAL = Calibration.factory(4000.0, 120000.0)
 RATE_HZ = 1000.0
@@ -90,3 +93,48 @@ def test_two_channel_raw_uses_channel_zero() -> None:
     tare = Tare(CAL)
     raw = np.column_stack([np.full(10, 124000), np.full(10, 0)])
     assert tare.zero_now(raw) == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------ zero events in time
+
+
+def test_force_timeline_applies_each_zero_from_its_instant_on() -> None:
+    t = np.arange(10) / 10.0
+    raw = np.full(10, 124000)  # 1 N on the calibration
+    timeline = ForceTimeline(CAL)
+    timeline.zero_at(0.3, 124000, ZeroSource.AUTO)
+    timeline.zero_at(0.7, 128000, ZeroSource.USER)
+    f = timeline.counts_to_n(t, raw)
+    np.testing.assert_allclose(f, [1, 1, 1, 0, 0, 0, 0, -1, -1, -1])
+    assert timeline.removed_n() == pytest.approx([1.0, 1.0])
+    assert timeline.current.offset_counts == 128000
+    assert timeline.calibration_at(0.5).offset_counts == 124000
+
+
+def test_zero_events_must_come_in_time_order() -> None:
+    timeline = ForceTimeline(CAL)
+    timeline.zero_at(2.0, 120100, ZeroSource.USER)
+    with pytest.raises(CalibrationError, match="before the previous one"):
+        timeline.zero_at(1.0, 120200, ZeroSource.USER)
+
+
+@given(
+    zeros=st.lists(st.tuples(st.floats(0, 10), st.integers(100_000, 140_000)), max_size=5).map(
+        lambda z: sorted(z)
+    ),
+    cut=st.integers(0, 400),
+)
+def test_force_timeline_block_by_block_equals_whole(zeros, cut) -> None:
+    """Live converts block by block, the store whole: bit-identical results."""
+    t = np.arange(400) / 40.0
+    raw = np.random.default_rng(1).integers(100_000, 200_000, (400, 2))
+    timeline = ForceTimeline(CAL, [ZeroEvent(a, float(b), ZeroSource.USER) for a, b in zeros])
+    whole = timeline.counts_to_n(t, raw)
+    parts = np.concatenate(
+        [timeline.counts_to_n(t[:cut], raw[:cut]), timeline.counts_to_n(t[cut:], raw[cut:])]
+    )
+    assert np.array_equal(whole, parts)
+    for k, (z_t, z_c) in enumerate(zeros):
+        if k + 1 == len(zeros) or zeros[k + 1][0] > z_t:
+            after = (t >= z_t) & (k + 1 == len(zeros) or t < zeros[k + 1][0])
+            np.testing.assert_allclose(whole[after], (raw[after] - z_c) / 4000.0)

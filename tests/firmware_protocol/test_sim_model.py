@@ -99,6 +99,17 @@ def test_no_tremor_and_no_force_at_rest():
     assert np.all(raw == s.device.offset_counts)  # quantised zero, exactly
 
 
+def test_zero_drift_moves_the_unloaded_reading_and_not_the_true_force():
+    s = load_scenario("demo").with_overrides(noise_n=0.0, zero_drift_n_per_s=0.02)
+    m = DeviceModel(s)
+    m.start_scenario()
+    raw, force, _ = run(m, [2.9])
+    t = np.arange(raw.shape[0]) / s.device.rate_hz
+    reading_n = (raw[:, 0] - s.device.offset_counts) / s.device.counts_per_n
+    np.testing.assert_allclose(reading_n, 0.02 * t, atol=0.5 / s.device.counts_per_n)
+    assert np.all(force == 0.0)  # ground truth: nothing presses
+
+
 def test_stacked_loads_give_m_times_g():
     s = load_scenario("calibration")
     m = started("calibration")

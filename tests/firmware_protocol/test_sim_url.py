@@ -286,6 +286,19 @@ def test_query_keys_override_the_scenario():
         c.close()
 
 
+def test_zero_drift_is_a_query_key():
+    c = Client("sim://d?speed=0&noise_n=0&zero_drift_n_per_s=-0.5")
+    try:
+        ident = c.handshake()
+        c.stream(2000)
+        idx, raw = c.received()
+        drift_n = (raw[-1, 0] - raw[0, 0]) / ident.counts_per_n
+        elapsed_s = (idx[-1] - idx[0]) / ident.rate_hz
+        assert drift_n == pytest.approx(-0.5 * elapsed_s, abs=1e-3)
+    finally:
+        c.close()
+
+
 def test_scenario_file_by_path(tmp_path):
     f = tmp_path / "short.toml"
     f.write_text('[device]\nuid = "FILE-1"\n[[steps]]\naction = "rest"\nseconds = 1\n')

@@ -8,6 +8,10 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QMessageBox
+
 MARK = '[[steps]]\naction = "mark"\n'
 
 
@@ -31,3 +35,27 @@ def scenario(tmp_path: Path, steps: str, faults: str = "", uid: str = "SIM-GUI-0
         head += f"[faults]\n{faults}\n"
     path.write_text(head + steps)
     return path
+
+
+def answer_next_dialog(
+    button: QMessageBox.StandardButton, *, by_key: Qt.Key | None = None
+) -> list[str]:
+    """Answer the next modal message box as a user would: click ``button``, or press
+    ``by_key`` (Enter takes the default button) and check that it gave ``button``. Returns
+    a list that receives the box's text once it was shown."""
+    seen: list[str] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(10, answer)
+            return
+        seen.append(box.text())
+        if by_key is not None:
+            QTest.keyClick(box, by_key)
+            assert box.standardButton(box.clickedButton()) == button
+        else:
+            box.button(button).click()
+
+    QTimer.singleShot(0, answer)
+    return seen

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gui.app import load_or_default
 from logger.cli import build_parser, main
+from logger.paths import startup_config
 
 
 @pytest.mark.parametrize("argv_head", [["gui"], []])
@@ -30,5 +30,5 @@ def test_gui_flags_parse():
 
 
 def test_missing_config_file_means_defaults(tmp_path):
-    config = load_or_default(tmp_path / "new.toml")
+    config = startup_config("/dev/ttyACM0", tmp_path / "new.toml")
     assert config.limits.warn_n == 40.0 and not (tmp_path / "new.toml").exists()

@@ -91,17 +91,46 @@ def test_settings_refuse_point_max_below_warn(settings):
 def test_settings_save_the_config_file(settings):
     settings.units_combo.setCurrentText("kgf")
     settings.area_edit.setText("1,0")  # a decimal comma is accepted
-    settings.warn_edit.setText("35")
-    settings.max_edit.setText("50")
+    settings.warn_edit.setText("3.5")  # typed in the display unit, kgf
+    settings.max_edit.setText("5")
     settings._add_row(["Levator scapulae L", None, 45.0, None, None, "7"])
     settings.accept()
     assert settings.result() == QDialog.DialogCode.Accepted, settings.error_label.text()
     saved = load_config(settings.config_path)
     assert saved == settings.config
     assert saved.units == "kgf" and saved.contact_area_cm2 == 1.0
-    assert (saved.limits.warn_n, saved.limits.max_n) == (35.0, 50.0)
-    assert saved.points[0].target_n == (25.0, 35.0)
+    assert saved.limits.warn_n == pytest.approx(3.5 * STANDARD_GRAVITY)  # stored in N
+    assert saved.limits.max_n == pytest.approx(5.0 * STANDARD_GRAVITY)
+    assert saved.points[0].target_n == (25.0, 35.0)  # untouched: exactly as it was
     assert saved.points[1].max_n == 45.0 and saved.points[1].target_hold_s == 7.0
+
+
+def test_settings_show_forces_in_the_chosen_unit(settings):
+    """Units apply at once to every force field and its label; storage stays in N."""
+    assert settings.warn_edit.text() == "40" and "Warn (N)" in labels(settings)
+    settings.units_combo.setCurrentText("kgf")
+    assert settings.warn_edit.text() == f"{40.0 / STANDARD_GRAVITY:.6g}"
+    assert {"Onset (kgf)", "Release (kgf)", "Warn (kgf)", "Max (kgf)"} <= labels(settings)
+    header = settings.points_table.horizontalHeaderItem(3).text()
+    assert header == "target low kgf"
+    assert settings.points_table.item(0, 3).text() == f"{25.0 / STANDARD_GRAVITY:.6g}"
+    settings.max_edit.setText("3")  # below warn (4.08 kgf): refused in kgf
+    settings.accept()
+    assert "max limit 3 kgf must be above the warn limit 4.07886 kgf" in (
+        settings.error_label.text()
+    )
+    settings.max_edit.setText("7")
+    settings.units_combo.setCurrentText("N")  # back: the typed 7 kgf follows, in N
+    assert settings.max_edit.text() == f"{7 * STANDARD_GRAVITY:.6g}"
+    settings.accept()
+    assert settings.config.limits.warn_n == 40.0  # never typed: kept to the bit
+    assert settings.config.limits.max_n == pytest.approx(7 * STANDARD_GRAVITY)
+
+
+def labels(dialog) -> set[str]:
+    from PySide6.QtWidgets import QLabel
+
+    return {label.text() for label in dialog.findChildren(QLabel)}
 
 
 # ------------------------------------------------------------------ calibration wizard

@@ -316,3 +316,45 @@ def test_the_qt_binding_keeps_its_references_to_true_and_none(qtbot):
         plot.repaint()
     assert sys.getrefcount(True) >= true_before - 20
     assert sys.getrefcount(None) >= none_before - 20
+
+
+def test_hold_timer_keeps_its_holds_target_and_resets_on_release(qtbot):
+    """The point changes mid-hold: the running hold keeps its own point's target; after
+    release the timer is back at 00:00 against the new point's target."""
+    ro = ForceReadout()
+    qtbot.addWidget(ro)
+    chimes: list[float] = []
+    ro.target_reached.connect(chimes.append)
+    ro.set_point_target_s(7.0)
+    ro.set_hold(1.0, 3.0, target_s=7.0)
+    ro.set_point_target_s(60.0)  # the next point, marked during the hold
+    assert ro.target_label.text() == "/ 00:07"
+    ro.set_hold(1.0, 7.5, target_s=7.0)
+    assert chimes == [7.0] and ro.progress.value() == 1000
+    ro.set_hold(None)  # released
+    assert ro.timer_label.text() == "00:00" and ro.progress.value() == 0
+    assert ro.target_label.text() == "/ 01:00"
+    ro.set_hold(20.0, 1.0)  # the next hold: the current point's target
+    assert ro.target_label.text() == "/ 01:00" and ro.progress.value() == int(1 / 60 * 1000)
+
+
+@pytest.mark.parametrize("unit", ["N", "kgf", "lbf"])
+def test_kpa_axis_follows_a_unit_change_at_once(qtbot, unit):
+    """The bug: after N → kgf the kPa axis read 1000× too low until a restart."""
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    plot.resize(800, 400)
+    plot.show()
+    t = np.linspace(0.0, 10.0, 200)
+    plot.set_units(DisplayUnits("N", 1.0))
+    plot.set_data(t, 200.0 * t / 10.0)  # up to 200 N: 2000 kPa on 1 cm²
+    qtbot.wait(50)  # a paint: the axes take the range
+    units = DisplayUnits(unit, 1.0)
+    plot.set_units(units)
+    plot.set_data(t, 200.0 * t / 10.0)
+    qtbot.wait(50)
+    right = plot.plot_item.getAxis("right")
+    # one display unit on the left axis is this many kPa on the right one, as the readout
+    kpa_per_unit = right.autoSIPrefixScale * right.scale
+    assert kpa_per_unit == pytest.approx(units.kpa_per_newton / units.per_newton)
+    assert right.labelUnitPrefix == ""

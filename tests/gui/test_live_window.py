@@ -6,13 +6,14 @@ and drives it through Qt's event loop (frames run on the window's own timer).
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gui.dialogs.session_dialog import SessionDialog
 from gui.main_window import MainWindow
@@ -21,7 +22,7 @@ from logger.config import Config, Limits
 from logger.live import LiveSession, wait_until
 from logger.records import AlertKind, Point, SessionStatus
 from logger.store import SessionStore
-from tests.gui.conftest import MARK, hold, rest, scenario
+from tests.gui.conftest import MARK, answer_next_dialog, hold, rest, scenario
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -174,12 +175,24 @@ def test_unplug_shows_reconnecting_and_recovers(qtbot, window, tmp_path):
     )
     connect(window, path, 0, "unplug")
     qtbot.waitUntil(lambda: window.device_bar.state_text == "reconnecting…", timeout=WAIT_MS)
+    window.frame()
+    banner = window.plot.link_banner
+    assert banner.isVisible() and "reconnecting" in banner.text()  # over the plot
     wait_finished(qtbot, window)
+    assert not banner.isVisible()
     log = window.alert_log.texts()
     states = [line.split("link ")[1] for line in log if "  link " in line]
     assert states[states.index("reconnecting") + 1] == "streaming"
     assert window.live.counters.reconnects == 1
     assert any("(disconnect)" in line for line in log)  # the gap is logged
+    # the gap is a grey band and the trace is broken across it (a NaN), not bridged
+    [(g0, g1)] = window.plot.gap_regions
+    assert g1 - g0 == pytest.approx(1.0, abs=0.05)
+    x, y = window.plot.curve_data()
+    breaks = np.flatnonzero(np.isnan(y))
+    assert breaks.size == 1 and x[breaks[0] - 1] <= g0 and x[breaks[0] + 1] >= g1
+    finite = y[np.isfinite(y)]
+    assert finite.max() == pytest.approx(20.0, abs=1.0)  # no spike at the reconnect
 
 
 def test_recording_produces_a_complete_session(qtbot, window, tmp_path, db_path):
@@ -243,8 +256,20 @@ def test_settings_units_zero_and_mute_act_on_the_live_window(qtbot, window, tmp_
     qtbot.waitUntil(lambda: window.readout.force_label.text() == "1.00", timeout=WAIT_MS)
     kpa = float(window.readout.pressure_label.text().removesuffix(" kPa"))
     assert kpa == pytest.approx(98.0, abs=2.0)  # 1 kgf on 1 cm²
+    # 1 kgf is above the 5 N hold onset: Zero asks first, in kgf, and Enter means No
+    qtbot.waitUntil(lambda: abs(window.live.zero_load_n() - 9.80665) < 0.3, timeout=WAIT_MS)
+    seen = answer_next_dialog(QMessageBox.StandardButton.No, by_key=Qt.Key.Key_Return)
     window.zero_button.click()
-    assert any("zeroed (" in line for line in window.alert_log.texts())  # ours, with counts
+    load_kgf = float(re.search(r"reads (\S+) kgf", seen[0]).group(1))
+    assert load_kgf == pytest.approx(1.0, abs=0.1) and "onset (0.51 kgf)" in seen[0]  # 5 N
+    assert not any("zeroed:" in line for line in window.alert_log.texts())
+    answer_next_dialog(QMessageBox.StandardButton.Yes)
+    window.zero_button.click()
+    [line] = [line for line in window.alert_log.texts() if "zeroed:" in line]
+    removed_kgf = float(re.search(r"zeroed: removed (\S+) kgf$", line).group(1))
+    assert removed_kgf == pytest.approx(1.0, abs=0.05)  # in the display unit
+    assert "counts" not in line
+    qtbot.waitUntil(lambda: window.readout.force_label.text() in ("0.00", "-0.00"), timeout=WAIT_MS)
     window.mute_button.click()
     assert window.sounder.muted and window.mute_button.text() == "Muted"
 
@@ -277,7 +302,7 @@ def test_a_port_that_cannot_open_is_reported_and_connect_is_offered_again(qtbot,
 
 
 def test_first_start_on_the_demo_shows_the_demo_plan(tmp_path):
-    from gui.app import startup_config
+    from logger.paths import startup_config
 
     missing = tmp_path / "config.toml"
     demo = startup_config(None, missing)
@@ -286,3 +311,65 @@ def test_first_start_on_the_demo_shows_the_demo_plan(tmp_path):
     assert startup_config("/dev/ttyACM0", missing).points == []  # a real device: no demo plan
     missing.write_text('units = "kgf"\n')
     assert startup_config(None, missing).units == "kgf"  # the user's own file wins
+
+
+def test_units_apply_at_once_to_figures_and_the_drift_warning(qtbot, window, tmp_path):
+    """Settings → kgf: the readout's peak and mean on show, and the drift warning, speak
+    kgf at once (the zero drifts 0.5 N/s here: the unloaded reading passes the 1 N limit)."""
+    path = scenario(tmp_path, rest(0.6) + hold(19.6133, 2.0) + rest(6.0))
+    text = path.read_text().replace(
+        "noise_n = 0.05\n", "noise_n = 0.05\nzero_drift_n_per_s = 0.5\n"
+    )
+    path.write_text(text)
+    connect(window, path, 2, "drift")
+    qtbot.waitUntil(lambda: window.holds_table.rowCount() == 1, timeout=WAIT_MS)
+    assert window.readout.peak_value.text().endswith(" N")
+    window.apply_config(Config(units="kgf", points=window.config.points))
+    peak = window.readout.peak_value.text()
+    assert peak.endswith(" kgf") and float(peak.split()[0]) == pytest.approx(2.1, abs=0.15)
+    qtbot.waitUntil(
+        lambda: any("drifted" in line for line in window.alert_log.texts()), timeout=WAIT_MS
+    )
+    [line] = [line for line in window.alert_log.texts() if "drifted" in line]
+    assert re.search(r"drifted \+0\.\d\d kgf \(limit ±0\.10 kgf\) — zero the sensor", line), line
+
+
+def test_keyboard_for_busy_hands(qtbot, window, tmp_path, db_path):
+    """Ctrl+R, Enter: recording; Ctrl+0: zero; M: mute; Ctrl+R: stop; F1 lists them all."""
+    connect(window, scenario(tmp_path, rest(8.0)), 2, "keys")
+    qtbot.waitUntil(window.record_button.isEnabled, timeout=WAIT_MS)
+
+    def press_enter_in_the_session_dialog() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, SessionDialog):
+            QTimer.singleShot(10, press_enter_in_the_session_dialog)
+            return
+        qtbot.keyClicks(dialog.client_edit, "C-042")  # focus starts there
+        qtbot.keyClick(dialog.client_edit, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, press_enter_in_the_session_dialog)
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    sid = window.live.recording_id
+    assert sid is not None
+    qtbot.waitUntil(lambda: window.live.t_s > 1.5, timeout=WAIT_MS)
+    # a window manager gives the window back its focus when the dialog closes; the
+    # offscreen platform has none, so do what it would
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)  # at rest: at once
+    assert any("zeroed: removed" in line for line in window.alert_log.texts())
+    qtbot.keyClick(window, Qt.Key.Key_M)
+    assert window.sounder.muted and window.mute_button.isChecked()
+    qtbot.keyClick(window, Qt.Key.Key_M)
+    assert not window.sounder.muted
+    qtbot.waitUntil(lambda: window.live.t_s > 2.5, timeout=WAIT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert window.live.recording_id is None
+    rec = SessionStore(db_path).load_session(sid)
+    assert rec.meta.client == "C-042" and [z.source for z in rec.zeros][-1] == "user"
+
+    seen = answer_next_dialog(QMessageBox.StandardButton.Close)
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    for keys in ("Space / PgDown", "1 – 9", "Ctrl+R", "Ctrl+0", "M", "F1"):
+        assert f"<b>{keys}</b>" in seen[0], keys
+    assert "Enter starts" in seen[0]

@@ -52,7 +52,7 @@ def test_window_opens_and_compares_sessions_without_holds(window, store):
     assert w.comparison is not None and w.comparison.points == []
     assert w.comparison.rms_error_n is None
     assert all(e.rms_error_n is None for e in w.progress_entries)
-    assert w.compare.summary.text().startswith("RMS error —")
+    assert w.compare.summary.text().startswith("No point has holds in both sessions")
 
 
 def test_report_of_an_empty_session(qapp, store, tmp_path):

@@ -207,3 +207,58 @@ def test_progress_tab_computes_on_demand(window):
     w.tabs.setCurrentWidget(w.progress)
     assert w.progress.table.rowCount() == 3
     assert "A. Trainee: 3 sessions" in w.progress.title.text()
+
+
+def test_timeline_shows_zero_events_and_forces_change_only_after_them(qtbot, tmp_path):
+    from logger.records import ZeroEvent, ZeroSource
+    from tests.logger.test_store import fill, make_meta
+
+    store = SessionStore(tmp_path / "zeros.sqlite3")
+    sid = store.create_session(make_meta())
+    _, raw = fill(store, sid, 4.0)
+    store.add_zeros(sid, [ZeroEvent(2.0, float(raw[2000, 0]), ZeroSource.USER)])
+    store.finish_session(sid)
+    w = ReviewWindow(store)
+    qtbot.addWidget(w)
+    w.show()
+    w.open_session(sid)
+    removed_n = (raw[2000, 0] - 120000.0) / 4000.0
+    [line] = w.timeline.zero_lines
+    assert line.value() == 2.0
+    assert f"zero {removed_n:+.2f} N" in line.label.format
+    assert "zeroed 1 time during the session" in w.header.text()
+    w.timeline.zoom_to(1.9, 2.1)
+    x, y = w.timeline._detail.getData()
+    assert w.timeline.mode == "detail"
+    after = x >= 2.0
+    assert y[after][0] == pytest.approx(0.0, abs=1e-9)  # the zero's own sample
+    assert y[~after][-1] == pytest.approx(removed_n, abs=0.01)  # just before: untouched
+    w.close()
+    store.close()
+
+
+def test_sessions_sharing_no_point_say_so_and_leave_no_chart(qtbot, tmp_path):
+    from gui.review.demo import write_session
+
+    store = SessionStore(tmp_path / "apart.sqlite3")
+    common = dict(client="C-9", rate_hz=200.0, hold_s=4.0, plateaus_n=[[30.0]])
+    a = write_session(store, therapist="A", started_at="2026-11-02T09:00:00+00:00",
+                      plan=["Point 1"], **common)  # fmt: skip
+    b = write_session(store, therapist="B", started_at="2026-11-03T09:00:00+00:00",
+                      plan=["Upper trapezius L"], **common)  # fmt: skip
+    w = ReviewWindow(store)
+    qtbot.addWidget(w)
+    w.show()
+    w.open_session(a)
+    w.set_reference(a)  # against itself: one chart, RMS error 0.0 N
+    assert w.compare.plot.listDataItems()
+    w.open_session(b)
+    w.set_reference(a)
+    text = w.compare.summary.text()
+    assert text.startswith("No point has holds in both sessions, so nothing is compared")
+    assert "trainee: Upper trapezius L" in text and "reference: Point 1" in text
+    assert w.compare.table.rowCount() == 0
+    assert not w.compare.plot.listDataItems()  # no leftover chart of the last comparison
+    assert "RMS" not in (w.compare.plot.getPlotItem().titleLabel.text or "")
+    w.close()
+    store.close()

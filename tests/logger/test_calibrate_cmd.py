@@ -16,6 +16,7 @@ from calibration.store import CalibrationStore
 from calibration.tare import Tare
 from logger.acquisition import Acquisition, Collector
 from logger.cli import main
+from logger.live import AUTO_ZERO_S
 from tests.scenarios import DEVICE, HOLD, STACKED, TRUE_GAIN
 
 
@@ -317,7 +318,10 @@ def test_record_uses_the_stored_calibration(tmp_path, capsys) -> None:
     capsys.readouterr()
     rec, err = _record_hold(tmp_path, calibrated_db, "hold-cal", capsys)
     assert "no stored calibration" not in err
-    assert rec.meta.calibration.source == "stored:1+tare"  # zeroed at start, gain kept
+    assert rec.meta.calibration.source == "stored:1"
+    # zeroed at start, gain kept: an event from the block that completed the first 0.5 s
+    [zero] = rec.zeros
+    assert zero.source == "auto" and 0.0 <= zero.t_s <= AUTO_ZERO_S
     assert rec.meta.calibration.counts_per_n == pytest.approx(TRUE_GAIN, rel=0.002)
     assert len(rec.holds) == 1
     assert rec.holds[0].mean_n == pytest.approx(30.0, rel=0.005)
@@ -326,7 +330,8 @@ def test_record_uses_the_stored_calibration(tmp_path, capsys) -> None:
     rec, err = _record_hold(tmp_path, factory_db, "hold-factory", capsys)
     assert "no stored calibration" in err
     # the unloaded first 0.5 s zeroed the sensor: what is left is the factory gain error
-    assert rec.meta.calibration.source == "factory+tare"
+    assert rec.meta.calibration.source == "factory"
+    assert [z.source for z in rec.zeros] == ["auto"]
     assert len(rec.holds) == 1
     expected_n = 30.0 / 1.075
     assert rec.holds[0].mean_n == pytest.approx(expected_n, rel=0.005)

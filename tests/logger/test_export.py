@@ -21,6 +21,8 @@ from logger.records import (
     MarkSource,
     SessionStats,
     SessionStatus,
+    ZeroEvent,
+    ZeroSource,
 )
 from logger.store import SessionStore
 
@@ -58,6 +60,7 @@ def session(db_path):
     store.add_alerts(sid, [Alert(0.2, AlertKind.HOLD_DURATION, 91.0, None, 0)])
     store.add_gaps(sid, [Gap(1.0, 1.1, 100, GapCause.SEQUENCE)])
     store.add_reconnect(sid, "2026-11-27T14:05:20+00:00", 1.1)
+    store.add_zeros(sid, [ZeroEvent(1.5, 120000.0 + 4000.0 * 2.5, ZeroSource.USER)])
     store.finish_session(
         sid,
         SessionStatus.COMPLETE,
@@ -106,6 +109,7 @@ def test_json_follows_the_schema(session, tmp_path):
     assert set(doc["gaps"][0]) == GAP_KEYS
     assert set(doc["stats"]) == STATS_KEYS and doc["stats"]["crc_errors"] == 3
     assert doc["reconnects"] == [{"at": "2026-11-27T14:05:20+00:00", "t_s": 1.1}]
+    assert doc["zeros"] == [{"t_s": 1.5, "removed_n": 2.5, "source": "user"}]
 
 
 def test_csv_one_row_per_sample_in_newtons(session, tmp_path):
@@ -121,6 +125,10 @@ def test_csv_one_row_per_sample_in_newtons(session, tmp_path):
     np.testing.assert_allclose(data[:, 0], t, atol=1e-6)
     np.testing.assert_allclose(data[:, 1], force[:, 0], atol=1e-5)
     np.testing.assert_array_equal(data[:, 2], store.load_samples(sid)[1][:, 0])
+    # the zero at 1.5 s moves what follows it, nothing before
+    before = data[:, 0] < 1.5
+    np.testing.assert_allclose(data[before, 1], (data[before, 2] - 120000.0) / 4000.0, atol=1e-5)
+    np.testing.assert_allclose(data[~before, 1], (data[~before, 2] - 130000.0) / 4000.0, atol=1e-5)
     # a corrected calibration is what the next export uses
     store.set_calibration(sid, CalibrationInfo(2000.0, 120000.0, "stored:3"))
     export_csv(store, sid, out)

@@ -20,6 +20,8 @@ from logger.records import (
     MarkSource,
     Point,
     SessionMeta,
+    ZeroEvent,
+    ZeroSource,
 )
 
 RATE_HZ = 500.0
@@ -69,9 +71,11 @@ def test_round_trip_samples_header_and_annotations(tmp_path):
     t, f = recording(20.0, gap=(10.0, 10.5))
     marks, holds, alerts, gaps = events()
     out = tmp_path / "s.edf"
+    zeros = [(15.0, -0.25, ZeroSource.USER)]
     summary = write_edf(
-        out, meta(), loader(t, f), 20.0, marks=marks, holds=holds, alerts=alerts, gaps=gaps
-    )
+        out, meta(), loader(t, f), 20.0, marks=marks, holds=holds, alerts=alerts, gaps=gaps,
+        zeros=zeros,
+    )  # fmt: skip
     assert summary.filled_samples == 250
     assert not list(tmp_path.glob(".*tmp"))
     with pyedflib.EdfReader(str(out)) as r:
@@ -95,12 +99,19 @@ def test_round_trip_samples_header_and_annotations(tmp_path):
     assert in_gap.size == 250
     assert (dx[in_gap] == NO_DATA_DIGITAL).all()
     assert (dx[idx] > NO_DATA_DIGITAL).all()
-    # the padding at the end of the last record is no-data too
-    assert (dx[int(20.0 * RATE_HZ) + 1 :] == NO_DATA_DIGITAL).all()
+    # the padding at the end of the last record is no-data too, and annotated as such
+    n = int(20.0 * RATE_HZ) + 1
+    padding = dx.size - n
+    assert padding > 0 and (dx[n:] == NO_DATA_DIGITAL).all()
 
     got = sorted(zip(onsets.tolist(), durations.tolist(), texts, strict=True))
-    want = sorted(annotations_for(meta().points, marks, holds, alerts, gaps))
-    assert len(got) == len(want) == 6
+    want = sorted(
+        [
+            *annotations_for(meta().points, marks, holds, alerts, gaps, zeros),
+            (n / RATE_HZ, padding / RATE_HZ, "No data (end padding)"),
+        ]
+    )
+    assert len(got) == len(want) == 8
     for (o, d, s), (wo, wd, ws) in zip(got, want, strict=True):
         assert s == ws
         assert o == pytest.approx(wo, abs=1e-4)
@@ -112,6 +123,8 @@ def test_round_trip_samples_header_and_annotations(tmp_path):
         "Hold 2 Upper trapezius R",
         "Alert warn 41.2 N",
         "Gap disconnect 250 lost",
+        "Zero user removed -0.25 N",
+        "No data (end padding)",
     }
 
 
@@ -122,8 +135,9 @@ def test_many_annotations_in_a_short_file_all_survive(tmp_path):
     write_edf(out, meta(), loader(t, f), 3.0, marks=marks)
     with pyedflib.EdfReader(str(out)) as r:
         onsets, _, texts = r.readAnnotations()
-    assert len(texts) == 150
-    np.testing.assert_allclose(np.sort(onsets), [m.t_s for m in marks], atol=1e-4)
+    is_mark = texts == "Mark -"
+    assert is_mark.sum() == 150 and list(texts[~is_mark]) == ["No data (end padding)"]
+    np.testing.assert_allclose(np.sort(onsets[is_mark]), [m.t_s for m in marks], atol=1e-4)
 
 
 def test_multichannel_and_chunking(tmp_path):
@@ -187,6 +201,7 @@ def stored_session(db_path):
     store.add_holds(sid, holds)
     store.add_alerts(sid, alerts)
     store.add_gaps(sid, gaps)
+    store.add_zeros(sid, [ZeroEvent(20.0, 120000.0 + 2000.0, ZeroSource.USER)])
     store.finish_session(sid)
     return store, sid
 
@@ -207,7 +222,9 @@ def test_export_edf_from_the_store(tmp_path):
     idx = np.rint(t * RATE_HZ).astype(int)
     np.testing.assert_allclose(x[idx], f[:, 0], atol=res / 2 + 1e-12)
     assert summary.filled_samples == 250
-    assert len(texts) == 6 and "Gap disconnect 250 lost" in texts
+    assert "Gap disconnect 250 lost" in texts
+    assert "Zero user removed +0.50 N" in texts  # 2000 counts at 4000 counts/N
+    assert len(texts) == 7 + ("No data (end padding)" in texts)
     store.close()
 
 
@@ -234,3 +251,10 @@ def test_export_edf_session_without_samples_is_bad_input(tmp_path):
         export_edf(store, sid, out)
     assert not out.exists()
     store.close()
+
+
+def test_a_hold_the_recording_cut_off_says_so():
+    _, holds, _, _ = events()
+    holds[1].cut_short = True
+    texts = [text for _, _, text in annotations_for(meta().points, [], holds, [], [])]
+    assert texts == ["Hold 1 Upper trapezius L", "Hold 2 cut short Upper trapezius R"]

@@ -201,6 +201,16 @@ def test_hold_ended_by_a_gap_is_reported_by_finish():
     pipe.gap(6.0, 60.0)
     out = pipe.finish()
     assert [h.end_s for h in out.holds] == [6.0]
+    assert not out.holds[0].cut_short  # the gap ended it, not the end of the recording
+
+
+def test_a_hold_still_going_at_the_end_is_flagged_cut_short():
+    t, f = curve([(0, 0), (1, 30), (6, 30), (7, 0), (8, 0), (9, 30), (12, 30)])
+    pipe = Pipeline(Config())
+    out = pipe.process(block(t, f))
+    assert [h.cut_short for h in out.holds] == [False]
+    [last] = pipe.finish().holds
+    assert last.cut_short and last.end_s == 12.0
 
 
 def test_long_gap_same_result_with_or_without_gap_call():
@@ -310,3 +320,16 @@ def test_pipeline_output_does_not_depend_on_block_boundaries(segs, seed, n_cuts,
     assert [h.index for h in one.holds] == list(range(len(one.holds)))
     assert {a.hold_index for a in one.alerts} <= {None} | {h.index for h in one.holds}
     assert len(one.holds_started) == len(one.holds) + one.rejected
+
+
+def test_the_open_hold_keeps_the_point_where_it_began():
+    plan = PointPlan([Point(0, "A", target_hold_s=7.0), Point(1, "B", target_hold_s=60.0)])
+    pipe = Pipeline(Config(), plan)
+    pipe.mark(0.5, MarkSource.KEYBOARD)
+    t, f = curve([(0, 0), (1, 0), (2, 30), (5, 30)])
+    pipe.process(block(t, f))
+    assert pipe.current_hold_point == 0
+    pipe.mark(5.0, MarkSource.KEYBOARD)  # the next point, during the hold
+    assert pipe.plan.current_index == 1 and pipe.current_hold_point == 0
+    pipe.process(block(t[1:] + 5.0, np.zeros(len(t) - 1), len(t)))
+    assert pipe.current_hold_point is None

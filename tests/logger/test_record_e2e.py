@@ -229,6 +229,13 @@ def test_kill_9_leaves_an_interrupted_session_with_everything_committed(db_path,
     assert len(t_s) >= first + RATE_HZ * (streamed_s - 0.5) * 0.95
     assert np.all(np.diff(t_s) > 0)
     assert store.integrity_check() == "ok"
+    # the hold under way at the kill was never finished by its recorder: recovery re-ran
+    # hold detection on the stored samples and kept it, flagged as cut short
+    [hold] = rec.holds
+    assert hold.cut_short
+    assert hold.start_s == pytest.approx(0.25, abs=0.01)  # 5 N, 0.25 s into a 1 s ramp
+    assert hold.end_s == pytest.approx(t_s[-1], abs=0.01)
+    assert hold.mean_n == pytest.approx(20.0, rel=0.02)
 
 
 def test_unknown_port_is_a_device_error(db_path, capsys):
@@ -378,3 +385,28 @@ def test_a_point_marked_before_recording_is_where_the_session_starts(tmp_path, d
     assert [(m.t_s, m.point_index) for m in rec.marks] == [(0.0, 0)]
     assert rec.marks[0].source is MarkSource.DEVICE
     assert [h.point for h in rec.holds] == ["Upper trapezius L"]
+
+
+def test_record_uses_the_configuration_the_app_saved(tmp_path, db_path, capsys, monkeypatch):
+    """Without --config, `record` reads the file the app's Settings save: its sessions get
+    the same point plan as the app's, so they can be compared point by point."""
+    from logger.config import Config, Limits, save_config
+    from logger.paths import default_config_path
+    from logger.records import Point
+
+    saved = default_config_path()
+    assert not saved.exists()
+    port = "sim://saved?scenario=demo&speed=0"
+    assert main(["record", "--port", port, "--db", str(db_path), "--duration", "2"]) == 0
+    sid = capsys.readouterr().out.strip().splitlines()[-1]
+    names = [p.name for p in SessionStore(db_path).load_session(sid).points]
+    assert names[:2] == ["Upper trapezius L", "Levator scapulae L"]  # the demo's, as the app
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    plan = [Point(0, "Rhomboid L"), Point(1, "Rhomboid R")]
+    save_config(Config(limits=Limits(warn_n=33.0), points=plan), saved)
+    assert main(["record", "--port", port, "--db", str(db_path), "--duration", "2"]) == 0
+    rec = SessionStore(db_path).load_session(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [p.name for p in rec.points] == ["Rhomboid L", "Rhomboid R"]
+    assert rec.meta.config["limits"]["warn_n"] == 33.0
+    monkeypatch.setenv("PRESSURE_LOGGER_CONFIG", str(tmp_path / "elsewhere.toml"))
+    assert default_config_path() == tmp_path / "elsewhere.toml"

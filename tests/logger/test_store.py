@@ -34,12 +34,14 @@ from logger.records import (
     SessionMeta,
     SessionStats,
     SessionStatus,
+    ZeroEvent,
+    ZeroSource,
 )
 from logger.store import (
     SessionStore,
     SessionWriter,
-    counts_to_n,
     default_db_path,
+    force_timeline,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,10 +109,13 @@ def test_create_session_id_wal_and_schema_version(db_path):
     store = SessionStore(db_path)
     sid = store.create_session(make_meta())
     assert re.fullmatch(r"20261127-140512-[0-9a-f]{4}", sid)
-    assert store.schema_version == len(store_mod.MIGRATIONS) == 1
+    n = len(store_mod.MIGRATIONS)
+    assert store.schema_version == n
     conn = sqlite3.connect(db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [
+        (v,) for v in range(1, n + 1)
+    ]
     rec = store.load_session(sid)
     assert rec.status is SessionStatus.RECORDING
     assert rec.meta.points[0].target_n == (25.0, 35.0)
@@ -209,12 +214,50 @@ def test_recalibration_changes_forces_and_overview(db_path):
         store.set_calibration(sid, CalibrationInfo(float("nan"), 0.0, "x"))
 
 
-def test_counts_to_n_models():
+def test_force_timeline_models():
     raw = np.array([120000, 124000, 128000])
+    t = np.array([0.0, 1.0, 2.0])
     lin = CalibrationInfo(4000.0, 120000.0, "factory")
-    np.testing.assert_allclose(counts_to_n(raw, lin), [0.0, 1.0, 2.0])
+    np.testing.assert_allclose(force_timeline(lin).counts_to_n(t, raw), [0.0, 1.0, 2.0])
     quad = CalibrationInfo(4000.0, 120000.0, "fit", model="quadratic", coefficients=[0, 1e-3, 1e-8])
-    np.testing.assert_allclose(counts_to_n(raw, quad), [0.0, 4.16, 8.64])
+    np.testing.assert_allclose(force_timeline(quad).counts_to_n(t, raw), [0.0, 4.16, 8.64])
+
+
+def test_a_zero_changes_forces_from_its_instant_on(db_path):
+    """The bug this guards against: a Zero mid-session shifted the whole saved session."""
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta())
+    t, raw = fill(store, sid, 4.0)
+    zero_counts = float(raw[2000, 0])  # the reading at t = 2 s becomes 0 N from there
+    store.add_zeros(sid, [ZeroEvent(2.0, zero_counts, ZeroSource.USER)])
+    tf, force = store.load_forces(sid)
+    before = tf < 2.0
+    np.testing.assert_allclose(force[before, 0], (raw[before, 0] - 120000.0) / 4000.0)
+    np.testing.assert_allclose(force[~before, 0], (raw[~before, 0] - zero_counts) / 4000.0)
+    rec = store.load_session(sid)
+    assert rec.zeros == [ZeroEvent(2.0, zero_counts, ZeroSource.USER)]
+    [(event, removed_n)] = rec.zeros_removed_n()
+    assert removed_n == pytest.approx((zero_counts - 120000.0) / 4000.0)
+    # the overview (bucket centres) follows the same zero
+    to, lo, hi = store.load_overview(sid, 0.0, 4.0, max_points=40)
+    late = to > 2.1
+    want = (signal_raw(to[late])[:, 0] - zero_counts) / 4000.0
+    assert np.all(lo[late] <= want + 0.05) and np.all(hi[late] >= want - 0.05)
+    store.close()
+
+
+def test_zero_events_survive_a_recalibration(db_path):
+    store = SessionStore(db_path)
+    sid = store.create_session(make_meta())
+    _, raw = fill(store, sid, 3.0)
+    zero_counts = float(raw[1500, 0])
+    store.add_zeros(sid, [ZeroEvent(1.5, zero_counts, ZeroSource.USER)])
+    recalibrate(store, sid, CalibrationInfo(2000.0, 110000.0, "stored:9"))
+    tf, force = store.load_forces(sid)
+    late = tf >= 1.5
+    np.testing.assert_allclose(force[late, 0], (raw[late, 0] - zero_counts) / 2000.0)
+    np.testing.assert_allclose(force[~late, 0], (raw[~late, 0] - 110000.0) / 2000.0)
+    store.close()
 
 
 def test_events_round_trip(db_path):
@@ -331,10 +374,10 @@ def test_migrations_run_once_in_order(db_path, monkeypatch):
     extra = "CREATE TABLE annotations (session_pk INTEGER, text TEXT)"
     monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, extra])
     store = SessionStore(db_path)
-    assert store.schema_version == 2
+    assert store.schema_version == len(store_mod.MIGRATIONS)
     store.close()
     store = SessionStore(db_path)  # applying again would fail: table exists
-    assert store.schema_version == 2
+    assert store.schema_version == len(store_mod.MIGRATIONS)
     conn = sqlite3.connect(db_path)
     assert conn.execute("SELECT count(*) FROM annotations").fetchone() == (0,)
 
@@ -369,7 +412,7 @@ def test_shares_a_file_with_the_calibration_store(db_path):
 
     CalibrationStore(db_path)  # first in the file, with its own AUTOINCREMENT table
     store = SessionStore(db_path)
-    assert store.schema_version == 1
+    assert store.schema_version == len(store_mod.MIGRATIONS)
     store.create_session(make_meta())
     assert len(store.list_sessions()) == 1
 
