@@ -473,7 +473,7 @@ class LiveSession:
             if isinstance(item, Gap):
                 if item.start_s >= t0_s:
                     self.pipeline.gap(item.start_s, item.end_s)
-                    rec.lost0 -= item.lost_samples
+                    rec.lost_samples += item.lost_samples
                     rec.writer.put_gaps(
                         [dataclasses.replace(item, start_s=item.start_s - t0_s,
                                              end_s=item.end_s - t0_s)]

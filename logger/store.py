@@ -901,6 +901,7 @@ class SessionStore:
                 gaps=batch.gaps,
                 reconnects=batch.reconnects,
                 points=batch.points,
+                zeros=batch.zeros,
             )
             if batch.calibration is not None:
                 c.execute(
@@ -1474,6 +1475,7 @@ class WriteBatch:
     gaps: list[Gap] = field(default_factory=list)
     points: list[Point] = field(default_factory=list)
     reconnects: list[tuple[str, float | None]] = field(default_factory=list)
+    zeros: list[ZeroEvent] = field(default_factory=list)
     calibration: CalibrationInfo | None = None
     end: SessionEnd | None = None  # finalise the session in the same transaction
 
@@ -1482,7 +1484,16 @@ class WriteBatch:
         return sum(len(b) for b in self.samples)
 
     def extend(self, other: WriteBatch) -> None:
-        for name in ("samples", "marks", "holds", "alerts", "gaps", "points", "reconnects"):
+        for name in (
+            "samples",
+            "marks",
+            "holds",
+            "alerts",
+            "gaps",
+            "points",
+            "reconnects",
+            "zeros",
+        ):
             getattr(self, name).extend(getattr(other, name))
         if other.calibration is not None:
             self.calibration = other.calibration
@@ -1610,7 +1621,7 @@ class SessionWriter:
         self._queue.put(WriteBatch(points=[dataclasses.replace(p) for p in points]))
 
     def put_zeros(self, zeros: Sequence[ZeroEvent]) -> None:
-        self._queue.put(("zeros", list(zeros)))
+        self._queue.put(WriteBatch(zeros=list(zeros)))
 
     def put_reconnect(self, at: str | None = None, t_s: float | None = None) -> None:
         self._queue.put(WriteBatch(reconnects=[(at or _utc_now_iso(), t_s)]))
