@@ -65,13 +65,13 @@ def startup_config(port: str | None, config_path: Path) -> Config:
 def run_gui(port: str | None, db_path: Path | None, config_path: Path | None) -> int:
     """Open the live window on ``port`` (the simulator when None) and run until closed."""
     from .main_window import MainWindow
+    from .screen import show_fitted
 
     path = config_path if config_path is not None else default_config_path()
     config = startup_config(port, path)  # BadInput (exit 2) before any window opens
     app = create_app()
     window = MainWindow(config, config_path=path, db_path=db_path, port=port or DEFAULT_PORT)
-    window.resize(1600, 960)
-    window.show()
+    show_fitted(window, 1600, 960)
     window.connect_device(port or DEFAULT_PORT)
 
     def close_on_signal(signum: int, _frame: object) -> None:

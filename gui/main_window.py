@@ -44,6 +44,7 @@ from .dialogs.session_dialog import SessionDialog
 from .dialogs.settings_dialog import SettingsDialog
 from .display import DisplayUnits
 from .format import mm_ss
+from .screen import show_fitted
 from .sound import ALARM_REPEAT_S, Sound, Sounder
 from .trace_buffer import TraceBuffer
 from .widgets.alerts import AlertBanner, AlertLog, describe
@@ -128,7 +129,7 @@ class MainWindow(QMainWindow):
         self.device_bar = DeviceBar()
         self.device_bar.connect_requested.connect(self.connect_device)
         self.device_bar.disconnect_requested.connect(self.disconnect_device)
-        self.banner = AlertBanner()  # laid over the plot below: it never resizes the window
+        self.banner = AlertBanner()  # a strip of its own above the plot, never over it
 
         def button(text: str, slot, *, checkable: bool = False, name: str = "") -> QPushButton:
             b = QPushButton(text)
@@ -192,12 +193,17 @@ class MainWindow(QMainWindow):
         self.plan_view.list.setMinimumHeight(60)
         sv.addWidget(self.readout)
         sv.addWidget(self.plan_view, 1)
-        side.setMinimumWidth(440)
-        side.setMaximumWidth(520)
-        self.banner.overlay(self.plot)
+        side.setMinimumWidth(330)
+        side.setMaximumWidth(460)
+        plot_column = QWidget()
+        pv = QVBoxLayout(plot_column)
+        pv.setContentsMargins(0, 0, 0, 0)
+        pv.setSpacing(2)
+        pv.addWidget(self.banner)
+        pv.addWidget(self.plot, 1)
 
         top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(self.plot)
+        top.addWidget(plot_column)
         top.addWidget(side)
         top.setStretchFactor(0, 1)
 
@@ -461,8 +467,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"cannot open the session library: {exc}", 8000)
             return
         self.review_window = ReviewWindow(store)
-        self.review_window.resize(1400, 900)
-        self.review_window.show()
+        show_fitted(self.review_window, 1400, 900)
         if self.last_session_id is not None:
             self.review_window.open_session(self.last_session_id)
 
