@@ -118,7 +118,7 @@ class ReviewWindow(QMainWindow):
         split.addWidget(right)
         split.setStretchFactor(0, 1)  # a third of any extra width: names unelided
         split.setStretchFactor(1, 2)
-        split.setSizes([580, 1020])
+        split.setSizes([440, 1060])
         right.setSizes([330, 640])
         self.setCentralWidget(split)
         self.setStatusBar(QStatusBar())
