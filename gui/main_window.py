@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 FRAME_INTERVAL_MS = 25  # 40 frames per second
 RAMP_WINDOW_S = 0.25  # the readout's ramp rate is the slope over this much of the trace
 STATUS_EVERY_S = 0.5
+TEXT_EVERY_S = 0.1  # readout numbers and button texts: at most 10 updates a second
 RECORD_TEXT = "●  Record"
 
 
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         self.units = DisplayUnits(config.units, config.contact_area_cm2)
         self.frames = 0
         self._last_status = 0.0
+        self._last_text = 0.0
         self._shown_state = "disconnected"
         self.therapist = ""  # remembered for the next recording of this window
         self.alarm_repeat_s = ALARM_REPEAT_S
@@ -145,7 +147,7 @@ class MainWindow(QMainWindow):
         bold = theme.font(theme.BASE_PT, bold=True)
         self.record_button.setFont(bold)
         width = self.record_button.fontMetrics().horizontalAdvance(stop_text(6000.0))
-        self.record_button.setFixedWidth(width + 34)
+        self.record_button.setFixedSize(width + 34, self.record_button.sizeHint().height())
         self.mark_button = button("Mark / next  [Space]", self.mark_next)
         self.zero_button = button("Zero", self.tare)
         self.calibrate_button = button("Calibrate…", self.open_calibration)
@@ -392,6 +394,7 @@ class MainWindow(QMainWindow):
         self.plot.set_paused(paused)
 
     def toggle_recording(self) -> None:
+        self._last_text = 0.0  # the next frame shows the new state
         if self.live is None:
             self.record_button.setChecked(False)
             return
@@ -427,6 +430,7 @@ class MainWindow(QMainWindow):
         except (RuntimeError, OSError, ValueError) as exc:
             self.statusBar().showMessage(f"Cannot record: {exc}", 10000)
             return None
+        self._last_text = 0.0  # the next frame shows the new state
         plan = self.live.plan  # the same plan keeps the point the therapist is on
         self.points = list(plan.points)
         self.current_point = plan.current_index
@@ -487,33 +491,52 @@ class MainWindow(QMainWindow):
         live = self.live
         if live is None:
             return
-        for event in live.poll_events():
+        events = live.poll_events()
+        for event in events:
             self._handle(event)
+        now = time.monotonic()
+        # numbers change at most 10 times a second, and at once after an event
+        text_due = bool(events) or now - self._last_text >= TEXT_EVERY_S
+        if text_due:
+            self._last_text = now
         ring = live.ring
         if ring is not None:
             if self.trace is None or self.trace.capacity != ring.capacity:
                 self.trace = TraceBuffer(ring.capacity)
             self.trace.sync(ring)
-            t_s, force = self.trace.window(self.plot.window_s)
+            t_s, force = self.trace.window(self.plot.span_s)
             self.plot.set_data(t_s, force)
-            now_force = float(force[-1]) if force.shape[0] else None
-            streaming = str(live.state) == "streaming"
-            # not streaming (connecting, reconnecting, failed): the last number is not live
-            self.readout.set_force(now_force if streaming else None)
-            self.readout.set_ramp(
-                ramp_rate_n_per_s(t_s, force, RAMP_WINDOW_S) if streaming else None
-            )
             hold = live.current_hold
-            if hold is not None and hold.is_hold:
-                self.plot.set_live_hold(hold.start_s)
-                self.readout.set_hold(hold.start_s, hold.elapsed_s, hold.peak_n, hold.mean_n)
-            else:
-                self.plot.set_live_hold(None)
-                self.readout.set_hold(None)
+            holding = hold is not None and hold.is_hold
+            self.plot.set_live_hold(hold.start_s if holding else None)
+            if text_due:
+                self._show_numbers(live, t_s, force)
             if self.banner.kind is not None:
                 self.banner.update_state(live.in_excursion(self.banner.kind))
             self.plot.set_alert_tint(self.banner.active)
             self.repeat_alarm()
+        if text_due:
+            self._show_buttons(live)
+        if now - self._last_status >= STATUS_EVERY_S:
+            self._last_status = now
+            self._show_status(live)
+        self.frames += 1
+
+    def _show_numbers(self, live: LiveSession, t_s: np.ndarray, force: np.ndarray) -> None:
+        """The readout: force, ramp and the hold in progress."""
+        now_force = float(force[-1]) if force.shape[0] else None
+        streaming = str(live.state) == "streaming"
+        # not streaming (connecting, reconnecting, failed): the last number is not live
+        self.readout.set_force(now_force if streaming else None)
+        self.readout.set_ramp(ramp_rate_n_per_s(t_s, force, RAMP_WINDOW_S) if streaming else None)
+        hold = live.current_hold
+        if hold is not None and hold.is_hold:
+            self.readout.set_hold(hold.start_s, hold.elapsed_s, hold.peak_n, hold.mean_n)
+        else:
+            self.readout.set_hold(None)
+
+    def _show_buttons(self, live: LiveSession) -> None:
+        """Record's elapsed time, and which actions the device's state allows."""
         recording = live.recording_id is not None
         if recording:
             self.record_button.setText(stop_text(live.recording_elapsed_s))
@@ -523,11 +546,6 @@ class MainWindow(QMainWindow):
         # a new calibration mid-recording would change the scale within one session
         self.calibrate_button.setEnabled(ready and not recording)
         self.calibrate_button.setToolTip("Stop the recording to calibrate" if recording else "")
-        now = time.monotonic()
-        if now - self._last_status >= STATUS_EVERY_S:
-            self._last_status = now
-            self._show_status(live)
-        self.frames += 1
 
     def _show_status(self, live: LiveSession, state: str | None = None, detail: str = "") -> None:
         """Link status; ``state`` from a StateChange event wins over the current state, so a

@@ -135,7 +135,7 @@ class SessionLibrary(QWidget):
         header.setStretchLastSection(False)
         header.setMinimumSectionSize(24)
         self.table.viewport().installEventFilter(self)
-        self.setMinimumWidth(420)  # every column visible (therapist and client elided)
+        self.setMinimumWidth(470)  # every column visible (therapist and client elided)
         self.count = QLabel()
         self.count.setObjectName("dim")
 

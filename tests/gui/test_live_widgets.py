@@ -6,6 +6,8 @@ import wave
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PySide6.QtCore import QEvent, QObject, Qt
 
 from gui import theme
@@ -15,7 +17,7 @@ from gui.sound import Sound, Sounder
 from gui.widgets.alerts import AlertBanner, AlertLog, describe
 from gui.widgets.device_bar import DeviceBar, LinkStatus
 from gui.widgets.holds_table import HoldsTable
-from gui.widgets.live_plot import MAX_OVERLAYS, LivePlot
+from gui.widgets.live_plot import MAX_OVERLAYS, STEP_COLUMNS, LivePlot, column_envelope
 from gui.widgets.point_plan import PointPlanView
 from gui.widgets.readout import ForceReadout
 from logger.records import Alert, AlertKind, DeviceInfo, Hold, Point
@@ -49,7 +51,51 @@ def test_plot_holds_every_streamed_sample_and_follows_the_window(qtbot):
     assert x.shape[0] == t.shape[0]
     np.testing.assert_allclose(y, f)
     (x0, x1), _ = plot.view_box.viewRange()
-    assert x0 == pytest.approx(15.0, abs=0.01) and x1 == pytest.approx(25.0, abs=0.01)
+    assert x1 - x0 == pytest.approx(10.0)
+    step_s = STEP_COLUMNS * 10.0 / plot.view_box.width()  # it scrolls a step at a time
+    assert 25.0 <= x1 <= 25.0 + step_s + 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 100.0), min_size=1, max_size=400),
+    st.floats(0.01, 5.0),
+    st.integers(0, 2**32 - 1),
+)
+def test_column_envelope_keeps_each_columns_extremes(times, column_s, seed):
+    t = np.sort(np.asarray(times))
+    y = np.random.default_rng(seed).normal(size=t.shape[0]).astype(np.float32)
+    x_env, y_env = column_envelope(t, y, column_s)
+    columns = np.floor(t / column_s)
+    used = np.unique(columns)
+    assert x_env.shape[0] == y_env.shape[0] == 2 * used.shape[0]
+    assert np.all(np.diff(x_env) >= 0)  # in time order
+    for k, c in enumerate(used):
+        in_column = y[columns == c]
+        pair = y_env[2 * k : 2 * k + 2]
+        assert sorted(pair.tolist()) == [in_column.min(), in_column.max()]
+        assert c * column_s <= x_env[2 * k] <= x_env[2 * k + 1] <= (c + 1) * column_s
+
+
+def test_a_ten_minute_window_is_drawn_from_two_points_per_pixel_column(qtbot):
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    plot.resize(900, 400)
+    plot.show()
+    plot.set_window_s(600.0)
+    t = np.arange(0, 600.0, 0.001)
+    f = np.full(t.shape[0], 10.0, dtype=np.float32)
+    f[300_123] = 55.0  # one sample: the spike must survive
+    plot.set_data(t, f)
+    assert plot.curve_data()[0].shape[0] == 600_000
+    x, y = plot.drawn_data()
+    assert x.shape[0] <= 2 * (plot.view_box.width() + 1)
+    assert y.max() == 55.0 and y.min() == 10.0
+    # more samples within the same pixel column change nothing: nothing is repainted
+    history, recent = plot.curve.getOriginalDataset()[0], plot.recent_curve.getData()[0]
+    plot.set_data(np.append(t, 599.9995), np.append(f, np.float32(10.0)))
+    assert plot.curve.getOriginalDataset()[0] is history
+    assert plot.recent_curve.getData()[0] is recent
 
 
 def test_plot_axis_limits_and_target_in_the_display_unit(qtbot):
