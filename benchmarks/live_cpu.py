@@ -167,8 +167,10 @@ def main() -> int:
         out, _ = proc.communicate()
         results[kind] = json.loads(out.strip().splitlines()[-1])
     platform = os.environ.get("QT_QPA_PLATFORM", "xcb")
-    print(f"live window vs bare pyqtgraph rolling plot, side by side, {platform}, "
-          f"1 kHz, {WINDOW_S:g} s window, {FRAME_MS} ms frames, {args.seconds:g} s measured")
+    print(
+        f"live window vs bare pyqtgraph rolling plot, side by side, {platform}, "
+        f"1 kHz, {WINDOW_S:g} s window, {FRAME_MS} ms frames, {args.seconds:g} s measured"
+    )
     for kind, r in results.items():
         print(f"  {kind:5s} process {r['cpu_pct']:5.1f} %  GUI thread {r['gui_pct']:5.1f} %  "
               f"{r['fps']:5.1f} fps  frame median {r['frame_median_ms']:.2f} ms")  # fmt: skip
