@@ -23,7 +23,16 @@ from . import theme
 log = logging.getLogger(__name__)
 
 APP_NAME = "pressure-logger"
-DEFAULT_PORT = "sim://"  # the built-in simulator playing the demo scenario
+
+
+def default_port() -> str:
+    """Without ``--port``: the port that looks most like the sensor's Arduino, else the
+    built-in simulator playing the demo scenario over and over."""
+    from logger.commands.ports import found_ports, likeliest_arduino
+
+    from .widgets.device_bar import SIMULATOR_URL
+
+    return likeliest_arduino(found_ports()) or SIMULATOR_URL
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
@@ -70,9 +79,10 @@ def run_gui(port: str | None, db_path: Path | None, config_path: Path | None) ->
     path = config_path if config_path is not None else default_config_path()
     config = startup_config(port, path)  # BadInput (exit 2) before any window opens
     app = create_app()
-    window = MainWindow(config, config_path=path, db_path=db_path, port=port or DEFAULT_PORT)
+    url = port or default_port()
+    window = MainWindow(config, config_path=path, db_path=db_path, port=url)
     show_fitted(window, 1600, 960)
-    window.connect_device(port or DEFAULT_PORT)
+    window.connect_device(url)
 
     def close_on_signal(signum: int, _frame: object) -> None:
         # Ctrl-C / SIGTERM: close like the window's close button, so a recording is

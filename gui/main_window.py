@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from firmware_protocol.sim.protocol_sim import place_mass
 from logger.config import Config
 from logger.errors import BadInput
 from logger.hold_detector import HoldLevels
@@ -480,9 +481,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Connect a device first", 5000)
             return
         db = self.library_path()
+        port = self.live.port
+        rig = (lambda mass_kg: place_mass(port, mass_kg)) if port.startswith("sim://") else None
         wizard = CalibrationWizard(
-            LiveRawSource(self.live), db_path=db, on_apply=self.live.set_calibration, parent=self
-        )
+            LiveRawSource(self.live), db_path=db, on_apply=self.live.set_calibration, rig=rig,
+            parent=self,
+        )  # fmt: skip
         wizard.exec()
 
     # ------------------------------------------------------------------ per frame

@@ -321,3 +321,19 @@ def test_close_from_another_thread_ends_a_blocking_read():
     threading.Timer(0.1, ser.close).start()
     data = ser.read(10_000)
     assert len(data) < 10_000 and not ser.is_open
+
+
+def test_loop_plays_the_scenario_again_instead_of_ending(tmp_path):
+    path = tmp_path / "short.toml"
+    path.write_text('[[steps]]\naction = "mark"\n[[steps]]\naction = "rest"\nseconds = 0.5\n')
+    c = Client(f"sim://loop?scenario={path}&speed=0&loop=1")
+    try:
+        c.handshake()
+        c.stream(2500)  # five rounds of the 0.5 s script
+    finally:
+        c.close()
+    assert not c.script_ended
+    marks = [e for e in c.events if e.kind is EventKind.MARK_BUTTON]
+    assert len(marks) >= 5
+    with pytest.raises(ScenarioError, match="loop"):
+        serial.serial_for_url("sim://?loop=2")

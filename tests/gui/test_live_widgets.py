@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QEvent, QObject, Qt
 
+from firmware_protocol.sim.scenario import builtin_names
 from gui import theme
 from gui.display import DisplayUnits
 from gui.main_window import ramp_rate_n_per_s
@@ -20,6 +21,8 @@ from gui.widgets.holds_table import HoldsTable
 from gui.widgets.live_plot import MAX_OVERLAYS, STEP_COLUMNS, LivePlot, column_envelope
 from gui.widgets.point_plan import PointPlanView
 from gui.widgets.readout import ForceReadout
+from logger.commands import ports
+from logger.commands.ports import likeliest_arduino
 from logger.records import Alert, AlertKind, DeviceInfo, Hold, Point
 
 pytestmark = [
@@ -308,7 +311,14 @@ def test_device_bar_status_and_custom_url(qtbot):
     bar.set_status(LinkStatus("reconnecting", device, 12, 3, 1, 4.0))
     assert bar.state_text == "reconnecting…"
     assert "SIM-0001" in bar.status_label.text() and "lost 12" in bar.status_label.text()
-    assert bar.picker.itemData(0) == "sim://"
+    # every built-in scenario is offered, looping for as long as it is connected
+    urls = [bar.picker.itemData(i) for i in range(bar.picker.count())]
+    labels = [bar.picker.itemText(i) for i in range(bar.picker.count())]
+    for name in builtin_names():
+        assert any(f"scenario={name}&loop=1" in str(u) for u in urls), urls
+        assert any(label.startswith(f"Simulator: {name}") for label in labels), labels
+    if likeliest_arduino(ports.found_ports()) is None:  # no Arduino here: the demo first
+        assert bar.url == "sim://?scenario=demo&loop=1"
     bar.set_url("sim://x?scenario=demo&speed=0")
     with qtbot.waitSignal(bar.connect_requested) as sig:
         bar.connect_button.click()
@@ -362,3 +372,18 @@ def test_the_qt_binding_keeps_its_references_to_true_and_none(qtbot):
         plot.repaint()
     assert sys.getrefcount(True) >= true_before - 20
     assert sys.getrefcount(None) >= none_before - 20
+
+
+def test_the_likeliest_arduino_is_chosen_among_ports():
+    def row(port: str, vid: str | None, description: str = "") -> dict:
+        return {"port": port, "vid": vid, "pid": "0043" if vid else None,
+                "description": description, "manufacturer": None}  # fmt: skip
+
+    bluetooth = row("/dev/ttyS0", None, "ttyS0")
+    ftdi = row("/dev/ttyUSB0", "0403", "FT232R USB UART")
+    uno = row("/dev/ttyACM0", "2341", "Arduino Uno")
+    clone = row("/dev/ttyUSB1", "1A86", "USB2.0-Serial")
+    assert likeliest_arduino([bluetooth]) is None
+    assert likeliest_arduino([]) is None
+    assert likeliest_arduino([bluetooth, ftdi, clone]) == "/dev/ttyUSB1"
+    assert likeliest_arduino([ftdi, clone, uno, bluetooth]) == "/dev/ttyACM0"
