@@ -69,3 +69,8 @@ def calibration_source(source: str | None, created_at: str | None) -> str:
             return f"factory calibration (device-reported; none stored){tare}"
         return f"{src} (no date recorded)"
     return f"{src or 'calibration'}, {local_time(created_at)} UTC"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 session``, ``2 sessions``, ``0 sessions``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

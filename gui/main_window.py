@@ -44,7 +44,7 @@ from .dialogs.calibration_wizard import CalibrationWizard, LiveRawSource
 from .dialogs.session_dialog import SessionDialog
 from .dialogs.settings_dialog import SettingsDialog
 from .display import DisplayUnits
-from .format import mm_ss
+from .format import mm_ss, plural
 from .screen import show_fitted
 from .sound import ALARM_REPEAT_S, Sound, Sounder
 from .trace_buffer import TraceBuffer
@@ -359,7 +359,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc), 5000)
 
     def jump_to(self, index: int, source: MarkSource = MarkSource.KEYBOARD) -> None:
-        if self.live is None or not 0 <= index < len(self.points):
+        if self.live is None:
+            return
+        if not 0 <= index < len(self.points):  # e.g. "9" on a 5-point plan: say so
+            plan = plural(len(self.points), "point") if self.points else "no points"
+            self.statusBar().showMessage(f"No point {index + 1}: the plan has {plan}", 5000)
             return
         try:
             self.live.jump(index, source)
@@ -591,8 +595,8 @@ class MainWindow(QMainWindow):
         elif isinstance(event, Gap):
             self.alert_log.add_entry(
                 event.start_s,
-                f"gap {event.end_s - event.start_s:.2f} s, {event.lost_samples} samples lost "
-                f"({event.cause})",
+                f"gap {event.end_s - event.start_s:.2f} s, "
+                f"{plural(event.lost_samples, 'sample')} lost ({event.cause})",
                 theme.WARN,
             )
         elif isinstance(event, StateChange):

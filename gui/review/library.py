@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from logger.store import SessionSummary
 
 from ..axes import clock
-from ..format import local_time
+from ..format import local_time, plural
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class SessionLibrary(QWidget):
                 _Item(str(s.holds), s.holds),
                 _Item(str(s.alerts), s.alerts),
             )
-            lost = f" · {s.lost_samples} samples lost" if s.lost_samples else ""
+            lost = f" · {plural(s.lost_samples, 'sample')} lost" if s.lost_samples else ""
             if lost:
                 cells[3].setText(cells[3].text() + " !")
             tips = (f"{local_time(s.started_at)} UTC · session {s.id}", None, None, status + lost)
@@ -282,7 +282,7 @@ class SessionLibrary(QWidget):
             hide = bool(therapist and therapist not in th) or bool(client and client not in cl)
             self.table.setRowHidden(row, hide)
             shown += not hide
-        self.count.setText(f"{shown} of {len(self.summaries)} sessions")
+        self.count.setText(f"{shown} of {plural(len(self.summaries), 'session')}")
 
     # ------------------------------------------------------------- selection
     def visible_ids(self) -> list[str]:

@@ -41,7 +41,7 @@ from logger.compare import (
 )
 from logger.errors import BadInput, DeviceError
 
-from ..format import calibration_source, hms, local_time
+from ..format import calibration_source, hms, local_time, plural
 from .comparison import ComparisonView, OverlayView, ProgressView
 from .library import SessionLibrary
 from .tables import PointStatsView, ReviewHoldsTable
@@ -50,20 +50,17 @@ from .timeline import TimelinePlot
 log = logging.getLogger(__name__)
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def session_header(record: object) -> str:
     """One paragraph of metadata: who, whom, with what, calibrated when."""
     r = record
     m = r.meta  # type: ignore[attr-defined]
     cal = m.calibration
     lost = r.stats.lost_samples  # type: ignore[attr-defined]
+    lost_text = f" · {plural(lost, 'sample')} lost" if lost else ""
+    holds = f"{plural(len(r.holds), 'hold')} · {plural(len(r.alerts), 'alert')}"  # type: ignore[attr-defined]
     return (
         f"<b>{r.id}</b> · {local_time(m.started_at)} · {r.status} · "  # type: ignore[attr-defined]
-        f"{hms(r.stats.duration_s)} · {_n(len(r.holds), 'hold')} · {_n(len(r.alerts), 'alert')}"  # type: ignore[attr-defined]
-        f"{f' · {lost} samples lost' if lost else ''}<br>"
+        f"{hms(r.stats.duration_s)} · {holds}{lost_text}<br>"  # type: ignore[attr-defined]
         f"client <b>{m.client or '—'}</b> · therapist <b>{m.therapist or '—'}</b> · "
         f"device {m.device.uid} (fw {m.device.firmware}, {m.device.rate_hz:g} Hz) · "
         f"calibration {cal.counts_per_n:g} counts/N, offset {cal.offset_counts:g} "
@@ -172,7 +169,7 @@ class ReviewWindow(QMainWindow):
             self.library.blockSignals(False)
         self._update_comparison()
         self._update_actions()
-        self.statusBar().showMessage(f"{sid}: {len(record.holds)} holds", 5000)
+        self.statusBar().showMessage(f"{sid}: {plural(len(record.holds), 'hold')}", 5000)
 
     def set_reference(self, sid: str | None) -> None:
         """Compare the session on review (and the trainee's others) with ``sid``."""

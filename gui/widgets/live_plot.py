@@ -35,6 +35,8 @@ WINDOW_CHOICES_S: tuple[float, ...] = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 DEFAULT_WINDOW_S = 30.0
 MAX_OVERLAYS = 400
 STEP_COLUMNS = 8  # the live view scrolls this many pixel columns at a time
+MARK_ROWS = (0.99, 0.925, 0.86)  # heights (fraction of the plot) of the mark label rows
+MARK_GAP_PX = 8
 HEADROOM = 1.25  # y range top over the highest limit: room for the mark labels above it
 _LABEL_STYLE = {
     "font-size": f"{theme.BASE_PT}pt",
@@ -184,8 +186,9 @@ class LivePlot(QWidget):
         self._place_overlays()
 
     def set_window_s(self, window_s: float) -> None:
-        """The rolling window's width, 10 s to 10 min."""
+        """The rolling window's width, 10 s to 10 min (mark labels restacked for it)."""
         self.window_s = float(min(max(window_s, WINDOW_CHOICES_S[0]), WINDOW_CHOICES_S[-1]))
+        self._stack_mark_labels()
 
     def set_limits(self, warn_n: float | None, max_n: float | None) -> None:
         self._warn_n, self._max_n = warn_n, max_n
@@ -371,7 +374,7 @@ class LivePlot(QWidget):
             label=label,
             labelOpts={  # along the top, above the limit lines' labels; it flips to the
                 # left of its line in the right half of the view so it is never cut off
-                "position": 0.99,
+                "position": MARK_ROWS[0],
                 "color": theme.TEXT,
                 "fill": (15, 20, 25, 200),
                 "anchors": [(0, 0), (1, 0)],
@@ -379,6 +382,29 @@ class LivePlot(QWidget):
         )
         self.plot_item.addItem(line, ignoreBounds=True)
         self._marks.append((t_s, line))
+        self._stack_mark_labels()
+
+    def _stack_mark_labels(self) -> None:
+        """Put each mark label in the highest row where it clears the labels before it, so
+        labels of marks close together never overlap (the oldest row is reused when all
+        three are taken). A label slides from the right of its line to the left across
+        the view, so two labels clear each other when their lines are further apart
+        than the wider label."""
+        px_per_s = (self.view_box.width() or 1000.0) / self.window_s
+        rows = range(len(MARK_ROWS))
+        last_t = [-np.inf] * len(MARK_ROWS)  # the newest label in each row: time, width
+        last_w = [0.0] * len(MARK_ROWS)
+        for t_s, line in self._marks:
+            width = line.label.boundingRect().width()
+            free = [
+                r
+                for r in rows
+                if (t_s - last_t[r]) * px_per_s >= max(width, last_w[r]) + MARK_GAP_PX
+            ]
+            row = free[0] if free else min(rows, key=lambda r: last_t[r])
+            last_t[row], last_w[row] = t_s, width
+            if line.label.orthoPos != MARK_ROWS[row]:
+                line.label.setPosition(MARK_ROWS[row])
 
     @property
     def hold_regions(self) -> list[tuple[float, float]]:

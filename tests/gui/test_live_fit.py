@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QRect
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QPlainTextEdit
 
 from gui import theme
@@ -297,3 +297,34 @@ def test_mark_labels_leave_with_their_line(qtbot):
     assert label.isVisible()
     plot.set_data(np.array([0.0, 40.0]), np.zeros(2))  # the mark scrolled off the left
     assert not label.isVisible()
+
+
+def test_mark_labels_close_together_never_overlap(qtbot):
+    import numpy as np
+
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    plot.resize(800, 400)
+    plot.show()
+    for i, t in enumerate((2.0, 2.5, 3.0, 9.0)):
+        plot.add_mark(t, f"Upper trapezius {i}")
+    plot.set_data(np.array([0.0, 20.0]), np.zeros(2))
+    qtbot.wait(10)
+    rects = [line.label.sceneBoundingRect() for _, line in plot._marks]
+    for i, a in enumerate(rects):
+        for b in rects[i + 1 :]:
+            assert not a.intersects(b), (a, b)
+    heights = [line.label.orthoPos for _, line in plot._marks]
+    assert heights[:3] == [0.99, 0.925, 0.86] and heights[3] == 0.99  # far apart: top row
+    plot.set_window_s(600.0)  # zoomed out, three within a few pixels: still apart
+    plot.set_data(np.array([0.0, 20.0]), np.zeros(2))
+    qtbot.wait(10)
+    rects = [line.label.sceneBoundingRect() for _, line in list(plot._marks)[:3]]
+    assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1 :])
+
+
+def test_a_point_key_outside_the_plan_says_so(qtbot, window, tmp_path):
+    connect(window, scenario(tmp_path, rest(3.0)), 1)
+    qtbot.keyClick(window, Qt.Key.Key_9)
+    assert window.statusBar().currentMessage() == "No point 9: the plan has 3 points"
+    assert window.current_point is None
