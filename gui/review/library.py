@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QDate, QEvent, QObject, Qt, Signal
@@ -207,10 +208,11 @@ class SessionLibrary(QWidget):
     def _fill(self) -> None:
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(self.summaries))
+        dates = distinct_dates([s.started_at for s in self.summaries])
         for row, s in enumerate(self.summaries):
             status = str(s.status)
             cells = (
-                _Item(short_date(s.started_at), s.started_at),
+                _Item(dates[row], s.started_at),
                 _Item(s.therapist or "—", (s.therapist or "").casefold()),
                 _Item(s.client or "—", (s.client or "").casefold()),
                 _Item(STATUS_TEXT.get(status, status), status),
@@ -346,6 +348,21 @@ def short_date(started_at: str, today: datetime | None = None) -> str:
     if dt.year == now.year:
         return dt.strftime("%d %b %H:%M")
     return dt.strftime("%d %b %Y")
+
+
+def distinct_dates(started: list[str], today: datetime | None = None) -> list[str]:
+    """``short_date`` of each start, with the time to the second (and the year) where two
+    would otherwise read the same, so two sessions in one minute are told apart."""
+    short = [short_date(s, today) for s in started]
+    counts = Counter(short)
+    out = []
+    for text, iso in zip(short, started, strict=True):
+        dt = parse_started(iso)
+        if counts[text] > 1 and dt is not None:
+            dt = dt.astimezone(UTC) if dt.tzinfo is not None else dt  # naive: UTC already
+            text = dt.strftime("%d %b %Y %H:%M:%S")
+        out.append(text)
+    return out
 
 
 def parse_started(started_at: str) -> datetime | None:
