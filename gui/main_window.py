@@ -196,8 +196,7 @@ class MainWindow(QMainWindow):
         self.plan_view.list.setMinimumHeight(60)
         sv.addWidget(self.readout)
         sv.addWidget(self.plan_view, 1)
-        side.setMinimumWidth(330)
-        side.setMaximumWidth(460)
+        side.setMaximumWidth(460)  # its minimum: what the readout's digits need
         plot_column = QWidget()
         pv = QVBoxLayout(plot_column)
         pv.setContentsMargins(0, 0, 0, 0)

@@ -34,6 +34,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
+    from firmware_protocol.sim.protocol_sim import place_mass
     from gui.app import DEMO_CONFIG, create_app
     from gui.dialogs.calibration_wizard import CalibrationWizard, LiveRawSource
     from gui.dialogs.session_dialog import SessionDetails
@@ -108,10 +109,26 @@ def main() -> int:
             settle(0.02)
         check("live", window, "laptop-live.png")
 
-        wizard = CalibrationWizard(LiveRawSource(live), db_path=None, parent=window)
+        # the wizard on the calibration scenario, its simulated rig placing the masses
+        url = "sim://laptop-rig?scenario=calibration&loop=1"
+        window.device_bar.set_url(url)
+        window.connect_device(url)
+        while window.live is None or window.live.device is None or window.live.ring is None:
+            settle(0.05)
+        settle(1.0)
+        wizard = CalibrationWizard(
+            LiveRawSource(window.live), db_path=None, parent=window,
+            rig=lambda m: place_mass(url, m),
+        )  # fmt: skip
         wizard.show()
+        wizard.masses_edit.setText("0, 0.5, 1, 2")
         wizard.start_readings()
-        settle(1.5)
+        for _ in range(2):  # 0 kg, then 0.5 kg accepted; the rig puts on 1 kg
+            deadline = time.monotonic() + 30.0
+            while not wizard.accept_button.isEnabled() and time.monotonic() < deadline:
+                settle(0.1)
+            wizard.accept_reading()
+        settle(2.5)
         check("calibration wizard", wizard, "laptop-wizard.png")
         wizard.reject()
         window.close()

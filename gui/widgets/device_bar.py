@@ -85,15 +85,15 @@ def found_ports() -> tuple[list[tuple[str, str]], str | None]:
     return out, likeliest_arduino(rows)
 
 
-def simulator_choices() -> list[tuple[str, str]]:
-    """``(label, url)`` of each built-in simulator scenario, looping while connected."""
+def simulator_choices() -> list[tuple[str, str, str]]:
+    """``(label, url, description)`` of each built-in simulator scenario, looping while
+    connected."""
     from firmware_protocol.sim.scenario import builtin_names, load_scenario
 
     out = []
     for name in builtin_names():
         url = SIMULATOR_URL if name == "demo" else f"sim://?scenario={name}&loop=1"
-        what = load_scenario(name).description
-        out.append((f"Simulator: {name}" + (f" — {what}" if what else ""), url))
+        out.append((f"Simulator: {name}", url, load_scenario(name).description))
     return out
 
 
@@ -150,14 +150,13 @@ class DeviceBar(QFrame):
         self.picker.blockSignals(True)
         self.picker.clear()
         ports, arduino = found_ports()
+        tip = Qt.ItemDataRole.ToolTipRole
         for port, description in ports:
             self.picker.addItem(f"{port}  —  {description}" if description else port, port)
-            self.picker.setItemData(
-                self.picker.count() - 1, description, Qt.ItemDataRole.ToolTipRole
-            )
-        for label, url in simulator_choices():
+            self.picker.setItemData(self.picker.count() - 1, description, tip)
+        for label, url, description in simulator_choices():
             self.picker.addItem(label, url)
-            self.picker.setItemData(self.picker.count() - 1, label, Qt.ItemDataRole.ToolTipRole)
+            self.picker.setItemData(self.picker.count() - 1, description or label, tip)
         self.picker.addItem("Other URL…", CUSTOM)
         # what was chosen before; else the likeliest Arduino; else the demo simulator
         wanted = current if current is not None else arduino or SIMULATOR_URL

@@ -145,7 +145,7 @@ class ForceReadout(QFrame):
         makes the window lay itself out again (the values elide if ever wider)."""
         u = self.units
         for label, widest in (
-            (self.force_label, u.value(-888.8)),
+            (self.force_label, u.value(888.8)),  # up to 999.9 N, down to -99.9 N
             (self.timer_label, "000:00"),
             (self.target_label, "/ 000:00"),
             (self.peak_value, u.force(888.8)),
