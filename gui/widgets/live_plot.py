@@ -227,6 +227,7 @@ class LivePlot(QWidget):
             self.recent_curve.setData(x=np.empty(0), y=np.empty(0))
         if not paused:
             self.view_box.enableAutoRange(enable=False)
+            self._x_range = (0.0, 0.0)  # the user may have panned: the next frame re-sets it
         self._apply_tint()
 
     def set_alert_tint(self, on: bool) -> None:
