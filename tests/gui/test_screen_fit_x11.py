@@ -93,7 +93,7 @@ def test_the_live_window_opens_inside_the_screen_and_stays_there(xdisplay, tmp_p
     env = _env(display, tmp_path)
     app = subprocess.Popen(
         [sys.executable, "-m", "logger.cli", "gui", "--db", str(tmp_path / "s.sqlite3"),
-         "--config", str(tmp_path / "config.toml")],
+         "--config", str(tmp_path / "config.toml"), "--port", "sim://fit?scenario=demo&loop=1"],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
