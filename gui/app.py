@@ -23,7 +23,15 @@ from . import theme
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = "sim://"  # the built-in simulator playing the demo scenario
+
+def default_port() -> str:
+    """Without ``--port``: the port that looks most like the sensor's Arduino, else the
+    built-in simulator playing the demo scenario over and over."""
+    from logger.commands.ports import found_ports, likeliest_arduino
+
+    from .widgets.device_bar import SIMULATOR_URL
+
+    return likeliest_arduino(found_ports()) or SIMULATOR_URL
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
@@ -39,16 +47,17 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 def run_gui(port: str | None, db_path: Path | None, config_path: Path | None) -> int:
     """Open the live window on ``port`` (the simulator when None) and run until closed."""
     from .main_window import MainWindow
+    from .screen import show_fitted
 
     path = config_path if config_path is not None else default_config_path()
     config = startup_config(port, path)  # BadInput (exit 2) before any window opens
     if db_path is not None and db_path.exists():  # … and for a broken or foreign library
         SessionStore(db_path).close()
     app = create_app()
-    window = MainWindow(config, config_path=path, db_path=db_path, port=port or DEFAULT_PORT)
-    window.resize(1600, 960)
-    window.show()
-    window.connect_device(port or DEFAULT_PORT)
+    url = port or default_port()
+    window = MainWindow(config, config_path=path, db_path=db_path, port=url)
+    show_fitted(window, 1600, 960)
+    window.connect_device(url)
 
     def close_on_signal(signum: int, _frame: object) -> None:
         # Ctrl-C / SIGTERM: close like the window's close button, so a recording is

@@ -81,3 +81,8 @@ def unsaved_text(unsaved_samples: int) -> str:
     if not unsaved_samples:
         return ""
     return f", {unsaved_samples} received but not saved (storage failure)"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 session``, ``2 sessions``, ``0 sessions``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

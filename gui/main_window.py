@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from calibration.tare import DriftWarning
+from firmware_protocol.sim.protocol_sim import place_mass
 from logger.config import Config
 from logger.errors import BadInput, StorageError
 from logger.hold_detector import HoldLevels
@@ -46,7 +47,8 @@ from .dialogs.calibration_wizard import CalibrationWizard, LiveRawSource
 from .dialogs.session_dialog import SessionDialog
 from .dialogs.settings_dialog import SettingsDialog
 from .display import DisplayUnits
-from .format import mm_ss
+from .format import mm_ss, plural
+from .screen import show_fitted
 from .sound import ALARM_REPEAT_S, Sound, Sounder
 from .trace_buffer import TraceBuffer
 from .widgets.alerts import AlertBanner, AlertLog, describe
@@ -61,6 +63,7 @@ log = logging.getLogger(__name__)
 FRAME_INTERVAL_MS = 25  # 40 frames per second
 RAMP_WINDOW_S = 0.25  # the readout's ramp rate is the slope over this much of the trace
 STATUS_EVERY_S = 0.5
+TEXT_EVERY_S = 0.1  # readout numbers and button texts: at most 10 updates a second
 RECORD_TEXT = "●  Record"
 LINK_BANNERS = {  # over the plot while no data comes (a recording resumes by itself)
     "reconnecting": "No data: the device is gone, reconnecting…",
@@ -115,6 +118,7 @@ class MainWindow(QMainWindow):
         self.units = DisplayUnits(config.units, config.contact_area_cm2)
         self.frames = 0
         self._last_status = 0.0
+        self._last_text = 0.0
         self._shown_state = "disconnected"
         self.therapist = ""  # remembered for the next recording of this window
         self.alarm_repeat_s = ALARM_REPEAT_S
@@ -137,7 +141,7 @@ class MainWindow(QMainWindow):
         self.device_bar = DeviceBar()
         self.device_bar.connect_requested.connect(self.connect_device)
         self.device_bar.disconnect_requested.connect(self.disconnect_device)
-        self.banner = AlertBanner()  # laid over the plot below: it never resizes the window
+        self.banner = AlertBanner()  # a strip of its own above the plot, never over it
         self.storage_dialog: QMessageBox | None = None  # shown when the library fails
 
         def button(text: str, slot, *, checkable: bool = False, name: str = "") -> QPushButton:
@@ -154,7 +158,7 @@ class MainWindow(QMainWindow):
         bold = theme.font(theme.BASE_PT, bold=True)
         self.record_button.setFont(bold)
         width = self.record_button.fontMetrics().horizontalAdvance(stop_text(6000.0))
-        self.record_button.setFixedWidth(width + 34)
+        self.record_button.setFixedSize(width + 34, self.record_button.sizeHint().height())
         self.mark_button = button("Mark / next  [Space]", self.mark_next)
         self.zero_button = button("Zero", self.tare)
         self.calibrate_button = button("Calibrate…", self.open_calibration)
@@ -202,12 +206,16 @@ class MainWindow(QMainWindow):
         self.plan_view.list.setMinimumHeight(60)
         sv.addWidget(self.readout)
         sv.addWidget(self.plan_view, 1)
-        side.setMinimumWidth(440)
-        side.setMaximumWidth(520)
-        self.banner.overlay(self.plot)
+        side.setMaximumWidth(460)  # its minimum: what the readout's digits need
+        plot_column = QWidget()
+        pv = QVBoxLayout(plot_column)
+        pv.setContentsMargins(0, 0, 0, 0)
+        pv.setSpacing(2)
+        pv.addWidget(self.banner)
+        pv.addWidget(self.plot, 1)
 
         top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(self.plot)
+        top.addWidget(plot_column)
         top.addWidget(side)
         top.setStretchFactor(0, 1)
 
@@ -401,7 +409,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc), 5000)
 
     def jump_to(self, index: int, source: MarkSource = MarkSource.KEYBOARD) -> None:
-        if self.live is None or not 0 <= index < len(self.points):
+        if self.live is None:
+            return
+        if not 0 <= index < len(self.points):  # e.g. "9" on a 5-point plan: say so
+            plan = plural(len(self.points), "point") if self.points else "no points"
+            self.statusBar().showMessage(f"No point {index + 1}: the plan has {plan}", 5000)
             return
         try:
             self.live.jump(index, source)
@@ -463,6 +475,7 @@ class MainWindow(QMainWindow):
         self.plot.set_paused(paused)
 
     def toggle_recording(self) -> None:
+        self._last_text = 0.0  # the next frame shows the new state
         if self.live is None:
             self.record_button.setChecked(False)
             return
@@ -504,6 +517,7 @@ class MainWindow(QMainWindow):
         except (RuntimeError, OSError, ValueError) as exc:
             self.statusBar().showMessage(f"Cannot record: {exc}", 10000)
             return None
+        self._last_text = 0.0  # the next frame shows the new state
         plan = self.live.plan  # the same plan keeps the point the therapist is on
         self.points = list(plan.points)
         self.current_point = plan.current_index
@@ -544,8 +558,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"cannot open the session library: {exc}", 8000)
             return
         self.review_window = ReviewWindow(store)
-        self.review_window.resize(1400, 900)
-        self.review_window.show()
+        show_fitted(self.review_window, 1400, 900)
         if self.last_session_id is not None:
             self.review_window.open_session(self.last_session_id)
 
@@ -554,9 +567,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Connect a device first", 5000)
             return
         db = self.library_path()
+        port = self.live.port
+        rig = (lambda mass_kg: place_mass(port, mass_kg)) if port.startswith("sim://") else None
         wizard = CalibrationWizard(
-            LiveRawSource(self.live), db_path=db, on_apply=self.apply_calibration, parent=self
-        )
+            LiveRawSource(self.live), db_path=db, on_apply=self.apply_calibration, rig=rig,
+            parent=self,
+        )  # fmt: skip
         self.calibration_wizard = wizard
         wizard.open()  # window-modal; the live view keeps drawing behind it
 
@@ -575,42 +591,61 @@ class MainWindow(QMainWindow):
         live = self.live
         if live is None:
             return
-        for event in live.poll_events():
+        events = live.poll_events()
+        for event in events:
             self._handle(event)
+        now = time.monotonic()
+        # numbers change at most 10 times a second, and at once after an event
+        text_due = bool(events) or now - self._last_text >= TEXT_EVERY_S
+        if text_due:
+            self._last_text = now
         ring = live.ring
         if ring is not None:
             if self.trace is None or self.trace.capacity != ring.capacity:
                 self.trace = TraceBuffer(ring.capacity)
             self.trace.sync(ring)
-            t_s, force = self.trace.window(self.plot.window_s)
+            t_s, force = self.trace.window(self.plot.span_s)
             self.plot.set_data(t_s, force)
-            now_force = float(force[-1]) if force.shape[0] else None
-            state = str(live.state)
-            streaming = state == "streaming"
-            self.plot.set_link_banner(LINK_BANNERS.get(state))
-            calibrated = live.calibration is None or live.calibration.is_calibrated
-            # not streaming (connecting, reconnecting, failed): the last number is not live;
-            # a device without calibration has raw counts and no force at all: say so
-            self.readout.set_force(
-                now_force if streaming and calibrated else None,
-                absent="—" if calibrated else "uncalibrated",
-            )
-            self.readout.set_ramp(
-                ramp_rate_n_per_s(t_s, force, RAMP_WINDOW_S) if streaming else None
-            )
             hold = live.current_hold
-            if hold is not None and hold.is_hold:
-                self.plot.set_live_hold(hold.start_s)
-                target_s = self._hold_target_s(live.current_hold_point)
-                self.readout.set_hold(hold.start_s, hold.elapsed_s, hold.peak_n, hold.mean_n,
-                                      target_s=target_s)  # fmt: skip
-            else:
-                self.plot.set_live_hold(None)
-                self.readout.set_hold(None)
+            holding = hold is not None and hold.is_hold
+            self.plot.set_live_hold(hold.start_s if holding else None)
+            if text_due:
+                self._show_numbers(live, t_s, force)
             if self.banner.kind is not None:
                 self.banner.update_state(live.in_excursion(self.banner.kind))
             self.plot.set_alert_tint(self.banner.active)
             self.repeat_alarm()
+        if text_due:
+            self._show_buttons(live)
+        if now - self._last_status >= STATUS_EVERY_S:
+            self._last_status = now
+            self._show_status(live)
+        self.frames += 1
+
+    def _show_numbers(self, live: LiveSession, t_s: np.ndarray, force: np.ndarray) -> None:
+        """The readout (force, ramp, the hold in progress) and the link banner."""
+        now_force = float(force[-1]) if force.shape[0] else None
+        state = str(live.state)
+        streaming = state == "streaming"
+        self.plot.set_link_banner(LINK_BANNERS.get(state))
+        calibrated = live.calibration is None or live.calibration.is_calibrated
+        # not streaming (connecting, reconnecting, failed): the last number is not live;
+        # a device without calibration has raw counts and no force at all: say so
+        self.readout.set_force(
+            now_force if streaming and calibrated else None,
+            absent="—" if calibrated else "uncalibrated",
+        )
+        self.readout.set_ramp(ramp_rate_n_per_s(t_s, force, RAMP_WINDOW_S) if streaming else None)
+        hold = live.current_hold
+        if hold is not None and hold.is_hold:
+            target_s = self._hold_target_s(live.current_hold_point)
+            self.readout.set_hold(hold.start_s, hold.elapsed_s, hold.peak_n, hold.mean_n,
+                                  target_s=target_s)  # fmt: skip
+        else:
+            self.readout.set_hold(None)
+
+    def _show_buttons(self, live: LiveSession) -> None:
+        """Record's elapsed time, and which actions the device's state allows."""
         recording = live.recording_id is not None
         if recording:
             self.record_button.setText(stop_text(live.recording_elapsed_s))
@@ -624,11 +659,6 @@ class MainWindow(QMainWindow):
         # a new calibration mid-recording would change the scale within one session
         self.calibrate_button.setEnabled(ready and not recording)
         self.calibrate_button.setToolTip("Stop the recording to calibrate" if recording else "")
-        now = time.monotonic()
-        if now - self._last_status >= STATUS_EVERY_S:
-            self._last_status = now
-            self._show_status(live)
-        self.frames += 1
 
     def _show_status(self, live: LiveSession, state: str | None = None, detail: str = "") -> None:
         """Link status; ``state`` from a StateChange event wins over the current state, so a
@@ -671,8 +701,8 @@ class MainWindow(QMainWindow):
             self.plot.add_gap(event.start_s, event.end_s)
             self.alert_log.add_entry(
                 event.start_s,
-                f"gap {event.end_s - event.start_s:.2f} s, {event.lost_samples} samples lost "
-                f"({event.cause})",
+                f"gap {event.end_s - event.start_s:.2f} s, "
+                f"{plural(event.lost_samples, 'sample')} lost ({event.cause})",
                 theme.WARN,
             )
         elif isinstance(event, StateChange):

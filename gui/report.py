@@ -86,6 +86,8 @@ def _mm(mm: float) -> float:
 
 def _font(pt: float, bold: bool = False) -> QFont:
     f = QFont(FONT_FAMILY)
+    # no ligatures: a session id copied out of the PDF must read "06ff", never "06ﬀ"
+    f.setFeature(QFont.Tag("liga"), 0)
     f.setPointSizeF(pt)
     f.setBold(bold)
     return f

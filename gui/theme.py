@@ -30,10 +30,11 @@ RECORDING = "#ff5252"
 
 SANS_FAMILIES = ("Inter", "Segoe UI", "Helvetica Neue", "DejaVu Sans", "Arial")
 MONO_FAMILIES = ("JetBrains Mono", "Consolas", "Menlo", "DejaVu Sans Mono")
-READOUT_PT = 76  # the current force, readable at arm's length
-TIMER_PT = 32
-BIG_PT = 20
-BASE_PT = 13
+# sized for a 1280×800 laptop at 96 dpi (the smallest screen the windows must fit)
+READOUT_PT = 60  # the current force, readable at arm's length
+TIMER_PT = 26
+BIG_PT = 17
+BASE_PT = 11
 
 STYLE_SHEET = f"""
 QWidget {{ background: {BACKGROUND}; color: {TEXT}; }}
@@ -42,7 +43,7 @@ QLabel {{ background: transparent; }}
 QLabel#dim {{ color: {TEXT_DIM}; }}
 QPushButton {{
     background: {PANEL_RAISED}; border: 1px solid {BORDER}; border-radius: 6px;
-    padding: 6px 14px; min-height: 26px;
+    padding: 4px 10px; min-height: 24px;
 }}
 QPushButton:hover {{ border-color: {ACCENT}; }}
 QPushButton:checked {{ background: {ACCENT}; color: {BACKGROUND}; }}

@@ -873,6 +873,12 @@ class SessionStore:
             c.execute("DELETE FROM sessions WHERE pk = ?", (pk,))
         self._pk_cache.pop(sid, None)
 
+    def set_notes(self, sid: str, notes: str | None) -> None:
+        """Replace the session's free-text notes (edited after the session, in review)."""
+        pk = self._pk(sid)
+        with self._tx() as c:
+            c.execute("UPDATE sessions SET notes = ? WHERE pk = ?", (notes or None, pk))
+
     # ------------------------------------------------------------------ writing
     def append_samples(self, sid: str, first_index: int, t_s: np.ndarray, raw: np.ndarray) -> None:
         """Store one contiguous run of samples (raw int32 (n, channels), t_s float64 (n,))."""

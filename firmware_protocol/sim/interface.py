@@ -125,9 +125,9 @@ class _OutFrame:
 class SimDevice:
     """One simulated board. Not thread-safe: the transport serialises calls."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, *, loop: bool = False) -> None:
         self.scenario = scenario
-        self.model = DeviceModel(scenario)
+        self.model = DeviceModel(scenario, loop=loop)
         dev = scenario.device
         self.uid = dev.uid
         self.channels = dev.channels
@@ -395,7 +395,7 @@ class SimDevice:
         """Run the device up to device time ``t_us`` (µs since power-on)."""
         t_us = int(t_us)
         start = self.model.scenario_start_us
-        if self.streaming and not self._end_sent and start is not None:
+        if self.streaming and not self._end_sent and start is not None and not self.model.loop:
             end_us = start + round(self.model.profile.duration_s * US_PER_S)
             if t_us >= end_us:
                 # the script is over: stream every sample up to its end, say so, stop

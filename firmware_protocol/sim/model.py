@@ -29,6 +29,7 @@ TREMOR_FULL_N = 5.0  # hand force at which tremor reaches its full amplitude
 TREMOR_HZ = 10.0  # centre of the 8–12 Hz physiological tremor band
 TREMOR_SPREAD_HZ = 2.0
 TREMOR_WANDER_HZ = 0.07  # how fast the tremor frequency wanders within its band
+LOOP_VARIATION = 0.15  # a looping scenario's hand forces vary by up to ±15 % per round
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +92,25 @@ class ForceProfile:
         return hand, load
 
 
-class DeviceModel:
-    """Sensor + therapist. Advance with ``process(dt_s)``; nothing here knows about bytes."""
+def loop_gain(rounds: np.ndarray) -> np.ndarray:
+    """How hard the therapist presses in round ``rounds`` of a looping scenario (round 0
+    plays the script as written; later ones vary, deterministically)."""
+    return np.where(rounds > 0, 1.0 + LOOP_VARIATION * np.sin(2.3 * rounds), 1.0)
 
-    def __init__(self, scenario: Scenario) -> None:
+
+class DeviceModel:
+    """Sensor + therapist. Advance with ``process(dt_s)``; nothing here knows about bytes.
+
+    ``loop``: the scenario starts over when it ends (for as long as the device runs), each
+    round pressing a little harder or softer. ``place_mass`` is a calibration rig's control
+    surface: from then on the static load is the mass it placed, whatever the script says.
+    """
+
+    def __init__(self, scenario: Scenario, *, loop: bool = False) -> None:
         self.scenario = scenario
+        self.loop = loop
+        self._marks_rounds = 0  # rounds whose mark presses are scheduled (loop)
+        self._rig: tuple[float, float, float] | None = None  # (t_s placed, from N, to N)
         dev = scenario.device
         self.channels = dev.channels
         self.counts_per_n = dev.counts_per_n
@@ -144,9 +159,9 @@ class DeviceModel:
         if self.scenario_start_us is not None:
             return
         self.scenario_start_us = int(self.sample_time_us(self.next_index))
-        self._marks_pending = [
-            self.scenario_start_us + round(t * US_PER_S) for t in self.profile.mark_t_s
-        ]
+        self._marks_pending = []
+        self._marks_rounds = 0
+        self._schedule_marks(self.scenario_start_us)
         log.debug("scenario %s starts at device t=%d us", self.scenario.name,
                   self.scenario_start_us)  # fmt: skip
 
@@ -155,10 +170,38 @@ class DeviceModel:
             return np.asarray(t_us) * 0.0 - 1.0
         return (np.asarray(t_us) - self.scenario_start_us) / US_PER_S
 
+    def _schedule_marks(self, until_us: int) -> None:
+        """Schedule the mark presses of every round that starts by ``until_us`` (one
+        round without ``loop``)."""
+        assert self.scenario_start_us is not None
+        round_us = round(self.profile.duration_s * US_PER_S)
+        while self._marks_rounds == 0 or (
+            self.loop and round_us > 0
+            and self.scenario_start_us + self._marks_rounds * round_us <= until_us
+        ):  # fmt: skip
+            base = self.scenario_start_us + self._marks_rounds * round_us
+            self._marks_pending += [base + round(t * US_PER_S) for t in self.profile.mark_t_s]
+            self._marks_rounds += 1
+
+    def place_mass(self, mass_kg: float) -> None:
+        """A calibration rig puts ``mass_kg`` (the total, weights stacked) on the sensor,
+        reached in ``LOAD_RAMP_S`` from what it held."""
+        now_s = float(self.scenario_time_s(self.now_us))
+        held = self._rig_load_n(np.array([now_s]))
+        start_n = float(held[0]) if held is not None else 0.0
+        self._rig = (now_s, start_n, mass_kg * G_M_PER_S2)
+
+    def _rig_load_n(self, t_s: np.ndarray) -> np.ndarray | None:
+        if self._rig is None:
+            return None
+        t0, f0, f1 = self._rig
+        return np.interp(t_s, [t0, t0 + LOAD_RAMP_S], [f0, f1])
+
     @property
     def scenario_done(self) -> bool:
-        """True once the whole scenario has been played (the sensor is at rest since)."""
-        if self.scenario_start_us is None:
+        """True once the whole scenario has been played (the sensor is at rest since);
+        never for a looping scenario."""
+        if self.scenario_start_us is None or self.loop:
             return False
         return self.now_us - self.scenario_start_us >= self.profile.duration_s * US_PER_S
 
@@ -200,7 +243,15 @@ class DeviceModel:
         zero = np.full(n, float(self.offset_counts))
         if self.scenario_start_us is not None:
             ts = (t_us - self.scenario_start_us) / US_PER_S
-            hand, load = self.profile.forces(ts)
+            if self.loop and self.profile.duration_s > 0:
+                rounds = np.floor(np.maximum(ts, 0.0) / self.profile.duration_s)
+                hand, load = self.profile.forces(ts - rounds * self.profile.duration_s)
+                hand = hand * loop_gain(rounds)
+            else:
+                hand, load = self.profile.forces(ts)
+            rig = self._rig_load_n(ts)
+            if rig is not None:
+                load = rig
             force = hand + load + self._tremor(ts, hand)
             zero += self.counts_per_n * self.zero_drift_n_per_s * np.maximum(ts, 0.0)
         noise = self._rng.standard_normal((n, self.channels)) * self.noise_counts
@@ -209,6 +260,8 @@ class DeviceModel:
         clipped = np.clip(counts, INT24_MIN, INT24_MAX)
         saturated = (clipped != counts).any(axis=1)
         marks: list[int] = []
+        if self.loop and self.scenario_start_us is not None:
+            self._schedule_marks(int(t_us[-1]))
         if self._marks_pending:
             last = int(t_us[-1])
             due = [m for m in self._marks_pending if m <= last]

@@ -41,13 +41,14 @@ SPEED0_AWAY_MAX_S = 0.5  # at speed 0 an unplug keeps the port away at most this
 SPEED0_CHUNK_BYTES = 4096  # how much in_waiting produces at once at speed 0 (an OS buffer)
 SPEED0_IDLE_HEARTBEAT_S = 1.0  # at speed 0 an idle device sends a heartbeat per host second
 POLL_S = 0.004  # how often a blocking read looks for new bytes at speed > 0
-_LINK_KEYS = {"scenario", "speed", "boot_s"}
+_LINK_KEYS = {"scenario", "speed", "boot_s", "loop"}
 MAX_SPEED = 100.0  # faster than this, use speed=0 (as fast as the host reads)
 MAX_BOOT_S = 60.0
 _LINK_CHECKS = {
     "speed": ((int, float), lambda v: 0 <= v <= MAX_SPEED, f"a number 0..{MAX_SPEED:g}"),
     "boot_s": ((int, float), lambda v: 0 <= v <= MAX_BOOT_S, f"a number 0..{MAX_BOOT_S:g}"),
 }
+_FLAG = ((int,), lambda v: v in (0, 1), "0 or 1")
 
 
 @dataclass
@@ -59,6 +60,7 @@ class SimUrl:
     scenario: str = "demo"
     speed: float = 1.0
     boot_s: float = 0.0
+    loop: bool = False  # the scenario starts over when it ends, as long as the port is used
     overrides: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -70,6 +72,8 @@ class SimUrl:
         for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
             if key == "scenario":
                 out.scenario = value or "demo"
+            elif key == "loop":
+                out.loop = check_value(url, key, _number(value), _FLAG) == 1
             elif key in ("speed", "boot_s"):
                 setattr(out, key, check_value(url, key, _number(value), _LINK_CHECKS[key]))
             elif key in QUERY_KEYS:
@@ -108,7 +112,7 @@ class _Link:
 
     def __init__(self, url: SimUrl, scenario: Scenario) -> None:
         self.url = url
-        self.device = SimDevice(scenario)
+        self.device = SimDevice(scenario, loop=url.loop)
         self.lock = threading.RLock()
         self.speed = url.speed
         self.ppm = scenario.faults.clock_ppm
@@ -173,6 +177,18 @@ def registered_device(url: str) -> SimDevice | None:
     """The device a ``sim://`` URL currently refers to (for tests and tools)."""
     link = _REGISTRY.get(url)
     return link.device if link else None
+
+
+def place_mass(url: str, mass_kg: float) -> bool:
+    """The simulated calibration rig of the device at ``url`` puts ``mass_kg`` (in total)
+    on its sensor; False if no such device is powered on."""
+    link = _REGISTRY.get(url)
+    if link is None:
+        return False
+    with link.lock:
+        link.sync()
+        link.device.model.place_mass(mass_kg)
+    return True
 
 
 class Serial(SerialBase):

@@ -114,6 +114,7 @@ class Scenario:
     therapist: TherapistSpec = field(default_factory=TherapistSpec)
     faults: FaultSpec = field(default_factory=FaultSpec)
     steps: tuple[Step, ...] = ()
+    description: str = ""
 
     @property
     def duration_s(self) -> float:
@@ -302,7 +303,7 @@ def parse_scenario(text: str, source: str, name: str) -> Scenario:
     steps = tuple(_step(source, i, s) for i, s in enumerate(raw_steps, start=1))
     return Scenario(
         name=data.get("name", name), source=source, device=device, therapist=therapist,
-        faults=faults, steps=steps,
+        faults=faults, steps=steps, description=data.get("description", ""),
     )  # fmt: skip
 
 

@@ -33,11 +33,11 @@ def run(args: argparse.Namespace) -> int:
 
     from gui.app import create_app
     from gui.review import ReviewWindow
+    from gui.screen import show_fitted
 
     app = create_app()
     window = ReviewWindow(store)
-    window.resize(1600, 960)
-    window.show()
+    show_fitted(window, 1600, 960)
     if args.session:
         window.open_session(args.session)
     if args.reference:

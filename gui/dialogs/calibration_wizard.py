@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MASSES = "0, 0.5, 1, 2"
 WINDOW_S = 1.0  # the settling window
+NO_SAMPLES_S = 5.0  # a reading step gives up when the device sends nothing this long …
+SETTLE_TIMEOUT_S = 90.0  # … or when the load has not settled after this long
 
 
 class RawSource(Protocol):
@@ -97,14 +100,20 @@ class CalibrationWizard(QDialog):
         *,
         db_path: Path | None,
         on_apply: Callable[[Calibration], None] | None = None,
+        rig: Callable[[float], None] | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``rig``, where there is one (the simulator's), places each mass when a step asks
+        for it, so the whole calibration can be done by clicking."""
         super().__init__(parent)
         self.setWindowTitle(f"Calibrate {source.uid}")
         self.setMinimumSize(640, 460)
         self.source = source
         self.db_path = db_path
         self.on_apply = on_apply
+        self.rig = rig
+        self._step_started = 0.0  # time.monotonic() when the current reading step began
+        self._last_samples = 0.0  # … and when samples last arrived
         self.masses_kg: list[float] = []
         self.procedure: CalibrationProcedure | None = None  # the calibrate command's rules
         self.fit: FitResult | None = None
@@ -142,8 +151,18 @@ class CalibrationWizard(QDialog):
         v.addWidget(self.masses_edit)
         v.addWidget(self.masses_error)
         v.addStretch(1)
-        v.addWidget(start, 0, Qt.AlignmentFlag.AlignRight)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self._cancel_button())
+        row.addWidget(start)
+        v.addLayout(row)
         return page
+
+    def _cancel_button(self) -> QPushButton:
+        button = QPushButton("Cancel")
+        button.setToolTip("Leave the calibration; nothing is saved")
+        button.clicked.connect(self.reject)
+        return button
 
     def _reading_page(self) -> QWidget:
         page = QWidget()
@@ -161,6 +180,10 @@ class CalibrationWizard(QDialog):
         self.accept_button.clicked.connect(self.accept_reading)
         redo = QPushButton("Redo previous")
         redo.clicked.connect(self.redo_previous)
+        self.retry_button = QPushButton("Try again")
+        self.retry_button.setToolTip("Wait for this reading again")
+        self.retry_button.clicked.connect(self._show_step)
+        self.retry_button.setVisible(False)
         self.accepted_label = QLabel("")
         self.accepted_label.setObjectName("dim")
         self.accepted_label.setFont(theme.font(theme.BASE_PT, mono=True))
@@ -174,6 +197,8 @@ class CalibrationWizard(QDialog):
         row = QHBoxLayout()
         row.addWidget(redo)
         row.addStretch(1)
+        row.addWidget(self._cancel_button())
+        row.addWidget(self.retry_button)
         row.addWidget(self.accept_button)
         v.addLayout(row)
         return page
@@ -196,8 +221,7 @@ class CalibrationWizard(QDialog):
         self.save_button.clicked.connect(self.save)
         again = QPushButton("Start over")
         again.clicked.connect(lambda: self.pages.setCurrentIndex(0))
-        close = QPushButton("Close")
-        close.clicked.connect(self.reject)
+        close = self._cancel_button()
         v.addWidget(title)
         v.addWidget(self.result_table, 1)
         v.addWidget(self.summary, 1)
@@ -222,9 +246,8 @@ class CalibrationWizard(QDialog):
             self.masses_kg, self.source.rate_hz, auto=False, window_s=WINDOW_S
         )
         self.source.read_new()  # discard what came before
-        self._show_step()
         self.pages.setCurrentIndex(1)
-        self.timer.start()
+        self._show_step()
 
     def _show_step(self) -> None:
         proc = self.procedure
@@ -234,16 +257,53 @@ class CalibrationWizard(QDialog):
         total = f" (total on the sensor: {mass:g} kg)" if i and mass else ""
         self.step_label.setText(f"Mass {i + 1} of {len(self.masses_kg)}: {what}{total}")
         self.accept_button.setEnabled(False)
+        self.retry_button.setVisible(False)
         self.settle_bar.setValue(0)
+        self._set_settle_text("waiting for samples…", theme.TEXT_DIM)
+        if self.rig is not None:
+            self.rig(mass)
+            self._set_settle_text(f"the simulated rig placed {mass:g} kg; settling…", theme.WARN)
+        self._step_started = self._last_samples = time.monotonic()
+        self.timer.start()
         done = [
             f"{p.mass_kg:8.3f} kg  →  {p.reading.value_counts:12.1f} counts" for p in proc.accepted
         ]
         self.accepted_label.setText("\n".join(done))
 
+    def _set_settle_text(self, text: str, color: str) -> None:
+        self.settle_label.setText(text)
+        self.settle_label.setStyleSheet(f"color: {color};")
+
+    def _give_up(self, text: str) -> None:
+        """Stop waiting for this reading and say why; Try again or Cancel."""
+        self.timer.stop()
+        self.accept_button.setEnabled(False)
+        self.retry_button.setVisible(True)
+        self._set_settle_text(text, theme.MAX)
+
     def poll(self) -> None:
-        """Feed new samples to the procedure; update the settling indicator."""
+        """Feed new samples to the procedure; update the settling indicator; give up on a
+        silent device or a load that will not settle."""
         proc = self.procedure
         t_s, raw = self.source.read_new()
+        now = time.monotonic()
+        if raw.size:
+            self._last_samples = now
+        elif now - self._last_samples >= NO_SAMPLES_S:
+            self._give_up(
+                f"No samples from the device for {NO_SAMPLES_S:.0f} s: check that it is "
+                "connected, then Try again (or Cancel)."
+            )
+            return
+        if (
+            proc is not None and proc.stable is None
+            and now - self._step_started >= SETTLE_TIMEOUT_S
+        ):  # fmt: skip
+            self._give_up(
+                f"The reading has not settled in {SETTLE_TIMEOUT_S:.0f} s: keep the mass "
+                "and the sensor still, then Try again (or Cancel)."
+            )
+            return
         if proc is None or raw.size == 0:
             return
         proc.feed(t_s, raw)
@@ -254,13 +314,10 @@ class CalibrationWizard(QDialog):
         stable = proc.stable
         self.settle_bar.setValue(int(proc.progress * 100))
         if stable is not None:
-            self.settle_label.setText(
-                f"stable: {stable.value_counts:,.1f} ± {stable.stderr_counts:.1f} counts"
-            )
-            self.settle_label.setStyleSheet(f"color: {theme.OK};")
+            text = f"stable: {stable.value_counts:,.1f} ± {stable.stderr_counts:.1f} counts"
+            self._set_settle_text(text, theme.OK)
         else:
-            self.settle_label.setText("settling… keep the load still")
-            self.settle_label.setStyleSheet(f"color: {theme.WARN};")
+            self._set_settle_text("settling… keep the load still", theme.WARN)
         self.accept_button.setEnabled(stable is not None)
 
     def accept_reading(self) -> None:
@@ -270,8 +327,7 @@ class CalibrationWizard(QDialog):
         try:
             proc.accept_current()  # refuses a reading unchanged since the previous mass
         except CalibrationError as exc:
-            self.settle_label.setText(str(exc))
-            self.settle_label.setStyleSheet(f"color: {theme.WARN};")
+            self._set_settle_text(str(exc), theme.WARN)
             return
         if proc.done:
             self.timer.stop()

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from logger.compare import ProgressEntry, SessionComparison, SessionData, name_key
 from logger.point_stats import UNMARKED
 
-from ..format import local_time, num, target
+from ..format import local_time, num, plural, target
 from .plots import OverlayPlot, ProgressPlot
 from .tables import _table, fill
 
@@ -254,7 +254,7 @@ class ProgressView(QWidget):
             else ""
         )
         self.title.setText(
-            f"{who}: {len(entries)} sessions against reference {reference_id}{change}"
+            f"{who}: {plural(len(entries), 'session')} against reference {reference_id}{change}"
         )
         fill(self.table, progress_cells(self.entries), numeric_from=2)
         self.plot.show_progress(self.entries)

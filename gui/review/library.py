@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QDate, QEvent, QObject, Qt, Signal
@@ -28,7 +29,7 @@ from PySide6.QtWidgets import (
 from logger.store import SessionSummary
 
 from ..axes import clock
-from ..format import local_time
+from ..format import local_time, plural
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ class SessionLibrary(QWidget):
         header.setStretchLastSection(False)
         header.setMinimumSectionSize(24)
         self.table.viewport().installEventFilter(self)
-        self.setMinimumWidth(500)  # every column visible (therapist and client elided)
+        self.setMinimumWidth(470)  # every column visible (therapist and client elided)
         self.count = QLabel()
         self.count.setObjectName("dim")
 
@@ -207,10 +208,11 @@ class SessionLibrary(QWidget):
     def _fill(self) -> None:
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(self.summaries))
+        dates = distinct_dates([s.started_at for s in self.summaries])
         for row, s in enumerate(self.summaries):
             status = str(s.status)
             cells = (
-                _Item(short_date(s.started_at), s.started_at),
+                _Item(dates[row], s.started_at),
                 _Item(s.therapist or "—", (s.therapist or "").casefold()),
                 _Item(s.client or "—", (s.client or "").casefold()),
                 _Item(STATUS_TEXT.get(status, status), status),
@@ -218,7 +220,7 @@ class SessionLibrary(QWidget):
                 _Item(str(s.holds), s.holds),
                 _Item(str(s.alerts), s.alerts),
             )
-            lost = f" · {s.lost_samples} samples lost" if s.lost_samples else ""
+            lost = f" · {plural(s.lost_samples, 'sample')} lost" if s.lost_samples else ""
             if lost:
                 cells[3].setText(cells[3].text() + " !")
             tips = (f"{local_time(s.started_at)} UTC · session {s.id}", None, None, status + lost)
@@ -282,7 +284,7 @@ class SessionLibrary(QWidget):
             hide = bool(therapist and therapist not in th) or bool(client and client not in cl)
             self.table.setRowHidden(row, hide)
             shown += not hide
-        self.count.setText(f"{shown} of {len(self.summaries)} sessions")
+        self.count.setText(f"{shown} of {plural(len(self.summaries), 'session')}")
 
     # ------------------------------------------------------------- selection
     def visible_ids(self) -> list[str]:
@@ -346,6 +348,21 @@ def short_date(started_at: str, today: datetime | None = None) -> str:
     if dt.year == now.year:
         return dt.strftime("%d %b %H:%M")
     return dt.strftime("%d %b %Y")
+
+
+def distinct_dates(started: list[str], today: datetime | None = None) -> list[str]:
+    """``short_date`` of each start, with the time to the second (and the year) where two
+    would otherwise read the same, so two sessions in one minute are told apart."""
+    short = [short_date(s, today) for s in started]
+    counts = Counter(short)
+    out = []
+    for text, iso in zip(short, started, strict=True):
+        dt = parse_started(iso)
+        if counts[text] > 1 and dt is not None:
+            dt = dt.astimezone(UTC) if dt.tzinfo is not None else dt  # naive: UTC already
+            text = dt.strftime("%d %b %Y %H:%M:%S")
+        out.append(text)
+    return out
 
 
 def parse_started(started_at: str) -> datetime | None:

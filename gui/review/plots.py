@@ -17,7 +17,7 @@ from logger.compare import HoldCurve, ProgressEntry, mean_curve
 
 from .. import theme
 from ..axes import plain_axes, print_axes
-from ..format import local_time
+from ..format import local_time, plural
 
 TRIAL_COLOURS = ("#4fc3f7", "#ba68c8", "#ffb74d", "#81c784", "#f06292", "#4db6ac", "#e57373")
 
@@ -135,7 +135,7 @@ class OverlayPlot(pg.PlotWidget):
             self.curves_shown += 1
         if many and curves:
             self.legend_entries.append(
-                LegendEntry(f"{len(curves)} {trainee_label}s", palette[0], 1.5)
+                LegendEntry(plural(len(curves), trainee_label), palette[0], 1.5)
             )
         if len(curves) > 1:
             mean, _ = mean_curve([c.force_n for c in curves])

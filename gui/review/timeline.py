@@ -25,7 +25,7 @@ from logger.records import AlertKind
 
 from .. import theme
 from ..axes import TimeAxis, plain_axes, print_axes, print_font
-from ..format import hms, point_label
+from ..format import hms, plural, point_label
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class TimelinePlot(pg.PlotWidget):
         )
         for g in rec.gaps:
             label = pg.TextItem(f"gap ({g.cause})", color="#888", anchor=(0.5, 1.0))
-            label.setToolTip(f"gap: {g.lost_samples} samples lost ({g.cause})")
+            label.setToolTip(f"gap: {plural(g.lost_samples, 'sample')} lost ({g.cause})")
             self._add_anchored(label, (g.start_s + g.end_s) / 2)
         dim = "#555" if self.light else theme.TEXT_DIM
         mark_pen = pg.mkPen(dim, style=pg.QtCore.Qt.DashLine)

@@ -13,16 +13,20 @@ Usage from the live window (or anywhere with a QApplication)::
 
 from __future__ import annotations
 
+import html
 import logging
+import sqlite3
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
     QSplitter,
     QStatusBar,
     QTabWidget,
@@ -41,7 +45,8 @@ from logger.compare import (
 )
 from logger.errors import BadInput, DeviceError, StorageError
 
-from ..format import calibration_source, hms, local_time, unsaved_text
+from ..file_dialogs import ask_save_path
+from ..format import calibration_source, hms, local_time, plural, unsaved_text
 from .comparison import ComparisonView, OverlayView, ProgressView
 from .library import SessionLibrary
 from .tables import PointStatsView, ReviewHoldsTable
@@ -49,9 +54,11 @@ from .timeline import TimelinePlot
 
 log = logging.getLogger(__name__)
 
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+EXPORT_FORMATS = {  # kind: (name, file dialog filter)
+    "csv": ("CSV", "CSV, one row per sample (*.csv)"),
+    "json": ("JSON", "JSON session document (*.json)"),
+    "edf": ("EDF+", "EDF+ (*.edf)"),
+}
 
 
 def session_header(record: object) -> str:
@@ -61,18 +68,27 @@ def session_header(record: object) -> str:
     cal = m.calibration
     lost = r.stats.lost_samples  # type: ignore[attr-defined]
     zeros = len(r.zeros)  # type: ignore[attr-defined]
-    zeroed = f" · zeroed {_n(zeros, 'time')} during the session" if zeros else ""
+    zeroed = f" · zeroed {plural(zeros, 'time')} during the session" if zeros else ""
+    lost_text = f" · {plural(lost, 'sample')} lost" if lost else ""
+    holds = f"{plural(len(r.holds), 'hold')} · {plural(len(r.alerts), 'alert')}"  # type: ignore[attr-defined]
     return (
         f"<b>{r.id}</b> · {local_time(m.started_at)} · {r.status} · "  # type: ignore[attr-defined]
-        f"{hms(r.stats.duration_s)} · {_n(len(r.holds), 'hold')} · {_n(len(r.alerts), 'alert')}"  # type: ignore[attr-defined]
-        f"{f' · {lost} samples lost' if lost else ''}"
+        f"{hms(r.stats.duration_s)} · {holds}{lost_text}"  # type: ignore[attr-defined]
         f"{unsaved_text(r.stats.unsaved_samples)}<br>"  # type: ignore[attr-defined]
         f"client <b>{m.client or '—'}</b> · therapist <b>{m.therapist or '—'}</b> · "
         f"device {m.device.uid} (fw {m.device.firmware}, {m.device.rate_hz:g} Hz) · "
         f"calibration {cal.counts_per_n:g} counts/N, offset {cal.offset_counts:g} "
-        f"({calibration_source(cal.source, cal.created_at)})"
-        f"{zeroed}"
+        f"({calibration_source(cal.source, cal.created_at)}){zeroed}{notes_line(m.notes)}"
     )
+
+
+def notes_line(notes: str | None, max_chars: int = 160) -> str:
+    """The notes' beginning for the header (all of them are in the Notes tab)."""
+    if not notes:
+        return ""
+    text = " ".join(notes.split())
+    short = text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+    return f"<br>notes: <i>{html.escape(short)}</i>"
 
 
 class ReviewWindow(QMainWindow):
@@ -100,12 +116,28 @@ class ReviewWindow(QMainWindow):
         self.overlay = OverlayView()
         self.compare = ComparisonView()
         self.progress = ProgressView()
+        self.notes_edit = QPlainTextEdit()
+        self.notes_edit.setPlaceholderText("Notes on this session (saved in the library)")
+        self.notes_edit.textChanged.connect(self._notes_changed)
+        self.notes_save = QPushButton("Save notes")
+        self.notes_save.clicked.connect(self.save_notes)
+        self.notes_revert = QPushButton("Revert")
+        self.notes_revert.clicked.connect(self._show_notes)
+        notes_page = QWidget()
+        nv = QVBoxLayout(notes_page)
+        nv.addWidget(self.notes_edit, 1)
+        nrow = QHBoxLayout()
+        nrow.addStretch(1)
+        nrow.addWidget(self.notes_revert)
+        nrow.addWidget(self.notes_save)
+        nv.addLayout(nrow)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.holds, "Holds")
         self.tabs.addTab(self.stats, "Per-point statistics")
         self.tabs.addTab(self.overlay, "Overlay")
         self.tabs.addTab(self.compare, "Compare with reference")
         self.tabs.addTab(self.progress, "Progress")
+        self.tabs.addTab(notes_page, "Notes")
 
         right = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
@@ -122,7 +154,7 @@ class ReviewWindow(QMainWindow):
         split.addWidget(right)
         split.setStretchFactor(0, 1)  # a third of any extra width: names unelided
         split.setStretchFactor(1, 2)
-        split.setSizes([580, 1020])
+        split.setSizes([440, 1060])
         right.setSizes([330, 640])
         self.setCentralWidget(split)
         self.setStatusBar(QStatusBar())
@@ -132,13 +164,20 @@ class ReviewWindow(QMainWindow):
         self.addToolBar(bar)
         self.act_all = QAction("Whole session", self, shortcut=QKeySequence("Home"))
         self.act_report = QAction("Report (PDF)…", self, shortcut=QKeySequence("Ctrl+P"))
+        self.act_csv = QAction("Export CSV…", self)
+        self.act_json = QAction("Export JSON…", self)
         self.act_edf = QAction("Export EDF+…", self)
         self.act_clear_ref = QAction("Clear reference", self)
-        for act in (self.act_all, self.act_report, self.act_edf, self.act_clear_ref):
+        for act in (
+            self.act_all, self.act_report, self.act_csv, self.act_json, self.act_edf,
+            self.act_clear_ref,
+        ):  # fmt: skip
             bar.addAction(act)
         self.act_all.triggered.connect(self.timeline.show_all)
         self.act_report.triggered.connect(self._report_dialog)
-        self.act_edf.triggered.connect(self._edf_dialog)
+        self.act_csv.triggered.connect(lambda: self._export_dialog("csv"))
+        self.act_json.triggered.connect(lambda: self._export_dialog("json"))
+        self.act_edf.triggered.connect(lambda: self._export_dialog("edf"))
         self.act_clear_ref.triggered.connect(lambda: self.set_reference(None))
 
         self.library.sessionSelected.connect(self.open_session)
@@ -169,6 +208,7 @@ class ReviewWindow(QMainWindow):
         self.header.setText(session_header(record))
         self.timeline.set_session(self.store, record)
         self.holds.set_holds(record.holds)
+        self._show_notes()
         self.stats.set_data(record.holds, record.points)
         self.overlay.set_data(self.session_data(sid))
         if self.library.selected_id() != sid:
@@ -177,7 +217,7 @@ class ReviewWindow(QMainWindow):
             self.library.blockSignals(False)
         self._update_comparison()
         self._update_actions()
-        self.statusBar().showMessage(f"{sid}: {len(record.holds)} holds", 5000)
+        self.statusBar().showMessage(f"{sid}: {plural(len(record.holds), 'hold')}", 5000)
 
     def set_reference(self, sid: str | None) -> None:
         """Compare the session on review (and the trainee's others) with ``sid``."""
@@ -249,8 +289,9 @@ class ReviewWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         has = self.current_id is not None
-        self.act_report.setEnabled(has)
-        self.act_edf.setEnabled(has)
+        for act in (self.act_report, self.act_csv, self.act_json, self.act_edf):
+            act.setEnabled(has)
+        self.notes_edit.setEnabled(has)
         self.act_all.setEnabled(has)
         self.act_clear_ref.setEnabled(self.reference_id is not None)
 
@@ -267,23 +308,58 @@ class ReviewWindow(QMainWindow):
     def _report_dialog(self) -> None:
         if self.current_id is None:
             return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save report", f"{self.current_id}.pdf", "PDF (*.pdf)"
-        )
+        path = ask_save_path(self, "Save report", f"{self.current_id}.pdf", "PDF (*.pdf)")
         if path:
             self._run(lambda: self.save_report(path), f"report written to {path}")
 
-    def _edf_dialog(self) -> None:
+    def export(self, kind: str, path: str | Path) -> Path:
+        """The session on review as ``pressure-logger export --format csv|json|edf`` writes it."""
+        from logger.export import export_csv, export_edf, export_json
+
+        if self.current_id is None:
+            raise BadInput("no session on review")
+        write = {"csv": export_csv, "json": export_json, "edf": export_edf}[kind]
+        return write(self.store, self.current_id, path)  # type: ignore[arg-type]
+
+    def _export_dialog(self, kind: str) -> None:
         if self.current_id is None:
             return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export EDF+", f"{self.current_id}.edf", "EDF+ (*.edf)"
-        )
+        name, pattern = EXPORT_FORMATS[kind]
+        path = ask_save_path(self, f"Export {name}", f"{self.current_id}.{kind}", pattern)
         if path:
-            from logger.export_edf import export_edf
+            self._run(lambda: self.export(kind, path), f"{name} written to {path}")
 
-            sid = self.current_id
-            self._run(lambda: export_edf(self.store, sid, path), f"EDF+ written to {path}")
+    # -------------------------------------------------------------- notes
+    def _show_notes(self) -> None:
+        """The stored notes of the session on review (edits not saved are dropped)."""
+        notes = self.record.meta.notes if self.record is not None else None  # type: ignore[attr-defined]
+        self.notes_edit.blockSignals(True)
+        self.notes_edit.setPlainText(notes or "")
+        self.notes_edit.blockSignals(False)
+        self._notes_changed()
+
+    def _notes_changed(self) -> None:
+        stored = self.record.meta.notes if self.record is not None else None  # type: ignore[attr-defined]
+        dirty = self.record is not None and self.notes_edit.toPlainText() != (stored or "")
+        self.notes_save.setEnabled(dirty)
+        self.notes_revert.setEnabled(dirty)
+        self.tabs.setTabText(self.tabs.indexOf(self.notes_edit.parentWidget()),
+                             "Notes •" if (stored or dirty) else "Notes")  # fmt: skip
+
+    def save_notes(self) -> None:
+        """Store the edited notes with the session (the library keeps them)."""
+        if self.current_id is None:
+            return
+        text = self.notes_edit.toPlainText().strip()
+        try:
+            self.store.set_notes(self.current_id, text)  # type: ignore[attr-defined]
+            self.record = self.store.load_session(self.current_id)  # type: ignore[attr-defined]
+        except (BadInput, OSError, sqlite3.Error) as exc:
+            QMessageBox.warning(self, "pressure-logger", f"cannot save the notes: {exc}")
+            return
+        self.header.setText(session_header(self.record))
+        self._show_notes()
+        self.statusBar().showMessage("notes saved", 5000)
 
     def _run(self, action, done: str) -> None:
         try:

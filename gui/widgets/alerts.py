@@ -1,4 +1,4 @@
-"""Over-limit alerts: a banner over the plot that cannot be missed, and the alert log.
+"""Over-limit alerts: a banner above the plot that cannot be missed, and the alert log.
 
 The reader thread decides alerts (DESIGN.md §1); the window shows each one on the next
 frame. The banner stays up while the excursion that raised it is open, as the logger's
@@ -12,14 +12,15 @@ from __future__ import annotations
 import html
 import time
 
-from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QSizePolicy, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QPlainTextEdit, QSizePolicy, QWidget
 
 from logger.records import Alert, AlertKind
 
 from .. import theme
 from ..display import DisplayUnits
 from ..format import hms
+from .device_bar import ElidedLabel
 
 MIN_SHOWN_S = 2.0
 MAX_LOG_ENTRIES = 2000
@@ -44,10 +45,11 @@ def describe(
 
 
 class AlertBanner(QFrame):
-    """Banner across the top of the plot, hidden until an alert arrives.
+    """A strip of its own above the plot, empty until an alert arrives.
 
-    :meth:`overlay` lays it over another widget (the live plot) instead of inserting a row
-    into the window, so raising it never moves or resizes anything.
+    The strip keeps its height while empty (``retainSizeWhenHidden``), so raising the
+    banner never moves or resizes anything, and it never covers the plot: the limit lines
+    and their labels stay in sight while the therapist reads how far over they are.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -55,40 +57,19 @@ class AlertBanner(QFrame):
         self.kind: AlertKind | None = None
         self.min_shown_s = MIN_SHOWN_S
         self._shown_at = 0.0
-        self.label = QLabel("")
-        self.label.setFont(theme.font(theme.BIG_PT + 4, bold=True))
+        self.label = ElidedLabel("")
+        self.label.setFont(theme.font(theme.BIG_PT, bold=True))
         self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.label.setWordWrap(True)
-        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self._host: QWidget | None = None
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setContentsMargins(12, 3, 12, 3)
         layout.addWidget(self.label)
+        self.setFixedHeight(self.label.sizeHint().height() + 6)
+        policy = self.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+        self.setSizePolicy(policy)
         self.setVisible(False)
-
-    def overlay(self, host: QWidget, margin_px: int = 8) -> None:
-        """Float over the top of ``host`` (full width less ``margin_px``), following its size."""
-        self._host = host
-        self._margin_px = margin_px
-        self.setParent(host)
-        host.installEventFilter(self)
-        self._place()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if watched is self._host and event.type() == QEvent.Type.Resize:
-            self._place()
-        return False
-
-    def _place(self) -> None:
-        if self._host is None:
-            return
-        m = self._margin_px
-        width = max(1, self._host.width() - 2 * m)
-        margins = self.layout().contentsMargins()
-        inner = max(1, width - margins.left() - margins.right())
-        height = self.label.heightForWidth(inner) + margins.top() + margins.bottom()
-        self.setGeometry(m, m, width, height)
-        self.raise_()
 
     @property
     def active(self) -> bool:
@@ -111,7 +92,6 @@ class AlertBanner(QFrame):
         self.label.setStyleSheet(f"color: {text_color}; background: transparent;")
         self.label.setText(f"⚠  {text}")
         self.setVisible(True)
-        self._place()
 
     def update_state(self, in_excursion: bool) -> None:
         """Lower the banner once the excursion of its ``kind`` is over (called every frame

@@ -26,7 +26,7 @@ from logger.records import DeviceInfo
 
 from .. import theme
 
-SIMULATOR_URL = "sim://"
+SIMULATOR_URL = "sim://?scenario=demo&loop=1"  # the demo, over and over while connected
 CUSTOM = "__custom__"
 
 
@@ -70,15 +70,30 @@ class ElidedLabel(QLabel):
         return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
 
 
-def found_ports() -> list[tuple[str, str]]:
-    """``(port, description)`` of every OS serial port (USB description where known)."""
+def found_ports() -> tuple[list[tuple[str, str]], str | None]:
+    """``(port, description)`` of every OS serial port (USB description where known), and
+    the port likeliest to be the sensor's Arduino (None when none looks like one)."""
     from logger.commands.ports import found_ports as _found
+    from logger.commands.ports import likeliest_arduino
+
+    rows = _found()
+    out = []
+    for row in rows:
+        usb = f"USB {row['vid']}:{row['pid']}" if row.get("vid") else ""
+        text = " · ".join(x for x in (row["description"], row.get("manufacturer"), usb) if x)
+        out.append((row["port"], text))
+    return out, likeliest_arduino(rows)
+
+
+def simulator_choices() -> list[tuple[str, str, str]]:
+    """``(label, url, description)`` of each built-in simulator scenario, looping while
+    connected."""
+    from firmware_protocol.sim.scenario import builtin_names, load_scenario
 
     out = []
-    for row in _found():
-        usb = f"USB {row['vid']}:{row['pid']}" if row.get("vid") else ""
-        text = " · ".join(x for x in (row["description"], usb) if x)
-        out.append((row["port"], text))
+    for name in builtin_names():
+        url = SIMULATOR_URL if name == "demo" else f"sim://?scenario={name}&loop=1"
+        out.append((f"Simulator: {name}", url, load_scenario(name).description))
     return out
 
 
@@ -134,11 +149,18 @@ class DeviceBar(QFrame):
         current = self.picker.currentData()
         self.picker.blockSignals(True)
         self.picker.clear()
-        self.picker.addItem("Simulator (demo scenario)", SIMULATOR_URL)
-        for port, description in found_ports():
+        ports, arduino = found_ports()
+        tip = Qt.ItemDataRole.ToolTipRole
+        for port, description in ports:
             self.picker.addItem(f"{port}  —  {description}" if description else port, port)
+            self.picker.setItemData(self.picker.count() - 1, description, tip)
+        for label, url, description in simulator_choices():
+            self.picker.addItem(label, url)
+            self.picker.setItemData(self.picker.count() - 1, description or label, tip)
         self.picker.addItem("Other URL…", CUSTOM)
-        index = self.picker.findData(current) if current is not None else 0
+        # what was chosen before; else the likeliest Arduino; else the demo simulator
+        wanted = current if current is not None else arduino or SIMULATOR_URL
+        index = self.picker.findData(wanted)
         self.picker.setCurrentIndex(max(index, 0))
         self.picker.blockSignals(False)
         self._on_pick()

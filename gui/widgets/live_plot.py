@@ -1,9 +1,12 @@
 """The live force plot: a rolling window drawn from numpy arrays at frame rate.
 
 The main window hands it the ring buffer's window once per frame (``set_data``); the plot
-never receives a Qt signal per sample. pyqtgraph draws it with peak downsampling and
-clip-to-view, so a 10-minute window at 1 kHz (600,000 points) still draws in a few
-milliseconds and a one-sample spike is never hidden by the downsampling.
+never receives a Qt signal per sample. What pyqtgraph gets is the window reduced to one
+minimum and one maximum per pixel column (``column_envelope``), so a 10-minute window at
+1 kHz (600,000 samples) costs the painter no more than a 10-second one, and a one-sample
+spike is never hidden. Columns sit at fixed multiples of the column width in device time,
+so the trace does not shimmer as it scrolls. Paused, the plot gets every sample (with
+pyqtgraph's peak downsampling) so zooming in shows them.
 
 Overlays: warn and max limit lines, the current point's target window (a band), holds
 shaded as they happen, marks as labelled vertical lines, and a red tint while an alert is
@@ -31,11 +34,51 @@ log = logging.getLogger(__name__)
 WINDOW_CHOICES_S: tuple[float, ...] = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 DEFAULT_WINDOW_S = 30.0
 MAX_OVERLAYS = 400
+STEP_COLUMNS = 8  # the live view scrolls this many pixel columns at a time
+MARK_ROWS = (0.99, 0.925, 0.86)  # heights (fraction of the plot) of the mark label rows
+MARK_GAP_PX = 8
 HEADROOM = 1.25  # y range top over the highest limit: room for the mark labels above it
 _LABEL_STYLE = {
     "font-size": f"{theme.BASE_PT}pt",
     "color": theme.TEXT_DIM,
 }  # hold regions / mark lines kept on the plot (older ones are dropped)
+
+
+def column_envelope(
+    t_s: np.ndarray, y: np.ndarray, column_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(t_s, y)`` reduced to two points per column of ``column_s`` seconds (columns at
+    multiples of ``column_s``): the column's minimum and maximum, in the order the trace
+    passes them (so consecutive columns join up), at a quarter and three quarters of the
+    column. Columns without samples are left out; ``t_s`` is ascending. The points stay
+    put while a column fills unless its extremes change, so an unchanged picture can be
+    recognised and not repainted."""
+    n = t_s.shape[0]
+    if n == 0 or column_s <= 0:
+        return t_s, y
+    first, last = np.floor(t_s[0] / column_s), np.floor(t_s[-1] / column_s)
+    edges = np.arange(first + 1.0, last + 1.0) * column_s
+    starts = np.unique(np.concatenate(([0], np.searchsorted(t_s, edges, side="left"))))
+    starts = starts[starts < n]
+    ends = np.append(starts[1:], n) - 1  # last sample of each column
+    lo, hi = np.minimum.reduceat(y, starts), np.maximum.reduceat(y, starts)
+    rising = y[ends] >= y[starts]
+    x = np.empty(2 * starts.shape[0], dtype=np.float64)
+    env = np.empty(2 * starts.shape[0], dtype=y.dtype)
+    column = np.floor(t_s[starts] / column_s)
+    x[0::2], x[1::2] = (column + 0.25) * column_s, (column + 0.75) * column_s
+    env[0::2] = np.where(rising, lo, hi)
+    env[1::2] = np.where(rising, hi, lo)
+    return x, env
+
+
+def _dataset(curve) -> tuple[np.ndarray, np.ndarray]:
+    """What a PlotDataItem or PlotCurveItem was last given (empty arrays for nothing)."""
+    if isinstance(curve, pg.PlotDataItem):
+        x, y = curve.getOriginalDataset()
+    else:
+        x, y = curve.getData()
+    return (np.empty(0) if x is None else x), (np.empty(0) if y is None else y)
 
 
 class LivePlot(QWidget):
@@ -48,8 +91,11 @@ class LivePlot(QWidget):
         self.plot_widget = pg.PlotWidget(
             background=theme.PANEL, axisItems={"bottom": self.time_axis}
         )
+        # the plot paints every pixel of itself: the panels behind it are not repainted
+        # along with it on every frame
+        for w in (self, self.plot_widget, self.plot_widget.viewport()):
+            w.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
-        self.plot_item.setDownsampling(auto=True, mode="peak")
         self.plot_item.setClipToView(True)
         self.plot_item.hideButtons()
         self.plot_item.setMenuEnabled(False)
@@ -63,6 +109,13 @@ class LivePlot(QWidget):
             pen=pg.mkPen(theme.ACCENT, width=1), skipFiniteCheck=True
         )
         self.curve.setZValue(10)
+        # the newest few columns, drawn by an item of their own: while the view stands
+        # still only this narrow strip is repainted (QGraphicsView repaints what changed)
+        self.recent_curve = pg.PlotCurveItem(  # the plain item: set every frame
+            pen=pg.mkPen(theme.ACCENT, width=1), skipFiniteCheck=True
+        )
+        self.recent_curve.setZValue(10)
+        self.view_box.addItem(self.recent_curve)
 
         dash = Qt.PenStyle.DashLine
         label_opts = {  # at the right end, clear of the mark labels along the top left
@@ -113,7 +166,11 @@ class LivePlot(QWidget):
         self._y_top = 0.0
         self._tinted = False
         self._t_last = 0.0
-        self.points_drawn = 0
+        self.points_drawn = 0  # samples in the window last handed in
+        self._t = np.empty(0)
+        self._y = np.empty(0)
+        self._x_range = (0.0, 0.0)  # the view's time range last set
+        self._strip_start_s = 0.0  # where the newest, repainted strip begins
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -138,8 +195,9 @@ class LivePlot(QWidget):
         self._place_overlays()
 
     def set_window_s(self, window_s: float) -> None:
-        """The rolling window's width, 10 s to 10 min."""
+        """The rolling window's width, 10 s to 10 min (mark labels restacked for it)."""
         self.window_s = float(min(max(window_s, WINDOW_CHOICES_S[0]), WINDOW_CHOICES_S[-1]))
+        self._stack_mark_labels()
 
     def set_limits(self, warn_n: float | None, max_n: float | None) -> None:
         self._warn_n, self._max_n = warn_n, max_n
@@ -171,8 +229,14 @@ class LivePlot(QWidget):
             return
         self.paused = paused
         self.view_box.setMouseEnabled(x=paused, y=paused)
+        # paused: every sample, so zooming in shows them; live: one envelope per column
+        self.curve.setDownsampling(auto=paused, method="peak")
+        if paused:
+            self.curve.setData(x=self._t, y=self._y, skipFiniteCheck=True)
+            self.recent_curve.setData(x=np.empty(0), y=np.empty(0))
         if not paused:
             self.view_box.enableAutoRange(enable=False)
+            self._x_range = (0.0, 0.0)  # the user may have panned: the next frame re-sets it
         self._apply_tint()
 
     def set_alert_tint(self, on: bool) -> None:
@@ -207,29 +271,66 @@ class LivePlot(QWidget):
             force = force[:, 0]
         t = np.asarray(t_s)
         self.points_drawn = int(t.shape[0])
-        if t.shape[0] == 0:
-            self.curve.setData(x=np.empty(0), y=np.empty(0))
-            return
         k = self.units.per_newton
         y = force if k == 1.0 else force * np.asarray(k, dtype=force.dtype)
+        self._t, self._y = t, y
+        if t.shape[0] == 0:
+            self.curve.setData(x=np.empty(0), y=np.empty(0))
+            self.recent_curve.setData(x=np.empty(0), y=np.empty(0))
+            return
+        column_s = self.window_s / (self.view_box.width() or 1000.0)
+        step_s = STEP_COLUMNS * column_s
         t_end = float(t[-1])
-        t0 = max(0.0, t_end - self.window_s)
-        # a gap breaks the line (a NaN after its last sample): never drawn across
-        ends = [end for end, _ in self._gaps if end > t[0]]
-        at = np.searchsorted(t, ends) if ends else np.empty(0, dtype=np.int64)
-        at = at[(at > 0) & (at < t.shape[0])]
-        if at.shape[0]:
-            xs, ys = np.insert(t, at, np.nan), np.insert(y.astype(np.float64), at, np.nan)
-            self.curve.setData(x=xs, y=ys, connect="finite", skipFiniteCheck=False)
-        else:
-            self.curve.setData(x=t, y=y, connect="all", skipFiniteCheck=True)
         self._t_last = t_end
-        t1 = t0 + self.window_s
-        self.view_box.setXRange(t0, t1, padding=0.0)
+        # the view moves STEP_COLUMNS whole pixel columns at a time, when the newest sample
+        # reaches its right edge; between steps only the strip of the newest columns changes
+        t1 = max(self.window_s, float(np.ceil(t_end / step_s)) * step_s)
+        t0 = t1 - self.window_s
+        if (t0, t1) != self._x_range:
+            self._x_range = (t0, t1)
+            self.view_box.setXRange(t0, t1, padding=0.0)
+        # whole columns only: the picture changes once per column (33 ms in a 30 s window,
+        # 0.7 s in a 10 min one), not on every frame; the newest column shows when complete
+        first = int(np.searchsorted(t, t0, side="left"))
+        done = int(np.searchsorted(t, np.floor(t_end / column_s) * column_s, side="left"))
+        x_env, y_env = column_envelope(t[first:done], y[first:done], column_s)
+        t_strip = float(np.floor(t_end / step_s)) * step_s  # the step the newest sample is in
+        split = int(np.searchsorted(x_env, t_strip))
+        self._set_curve(self.curve, *self._broken_at_gaps(x_env[:split], y_env[:split]))
+        recent = max(0, split - 1)  # joined to the last point of the history
+        self._set_curve(self.recent_curve, *self._broken_at_gaps(x_env[recent:], y_env[recent:]))
+        self._strip_start_s = t_strip
         self._fit_y(y, t, t0)
         self._prune(t_end)
         for t_mark, line in self._marks:  # a mark scrolled off the left keeps no stray label
-            line.label.setVisible(t_mark >= t0)
+            if line.label.isVisible() != (t_mark >= t0):
+                line.label.setVisible(t_mark >= t0)
+
+    def _broken_at_gaps(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A gap breaks the line (a NaN before the first point after it): never drawn
+        across, as if the device had sent a straight line."""
+        if x.shape[0] < 2 or not self._gaps:
+            return x, y
+        ends = [end for end, _ in self._gaps if x[0] < end <= x[-1]]
+        at = np.searchsorted(x, ends)
+        at = at[(at > 0) & (at < x.shape[0])]
+        if not at.shape[0]:
+            return x, y
+        return np.insert(x, at, np.nan), np.insert(y.astype(np.float64), at, np.nan)
+
+    @staticmethod
+    def _set_curve(curve, x: np.ndarray, y: np.ndarray) -> None:
+        """New data for ``curve`` only if it differs: an unchanged item is not repainted."""
+        old_x, old_y = _dataset(curve)
+        if np.array_equal(old_x, x, equal_nan=True) and np.array_equal(old_y, y, equal_nan=True):
+            return
+        broken = bool(np.isnan(x).any())
+        curve.setData(x=x, y=y, connect="finite" if broken else "all", skipFiniteCheck=not broken)
+
+    @property
+    def span_s(self) -> float:
+        """How much history ``set_data`` wants: the window and the step it may lag by."""
+        return self.window_s * (1.0 + 2.0 * STEP_COLUMNS / 600.0)
 
     def _fit_y(self, y: np.ndarray, t: np.ndarray, t0: float) -> None:
         """A calm y range: grows at once to fit the data, shrinks only when far too big."""
@@ -268,9 +369,13 @@ class LivePlot(QWidget):
         if start_s is None:
             self.live_hold.setVisible(False)
             return
-        end = self._t_last if now_s is None else now_s
-        self.live_hold.setRegion((start_s, max(end, start_s)))
-        self.live_hold.setVisible(True)
+        # up to the newest strip (moved a step at a time), so the shading does not make
+        # the whole hold repaint every frame
+        end = self._strip_start_s if now_s is None else now_s
+        region = (start_s, max(end, start_s))
+        if not self.live_hold.isVisible() or tuple(self.live_hold.getRegion()) != region:
+            self.live_hold.setRegion(region)
+            self.live_hold.setVisible(True)
 
     def add_hold(self, start_s: float, end_s: float) -> None:
         """Shade a completed hold."""
@@ -320,7 +425,7 @@ class LivePlot(QWidget):
             label=label,
             labelOpts={  # along the top, above the limit lines' labels; it flips to the
                 # left of its line in the right half of the view so it is never cut off
-                "position": 0.99,
+                "position": MARK_ROWS[0],
                 "color": theme.TEXT,
                 "fill": (15, 20, 25, 200),
                 "anchors": [(0, 0), (1, 0)],
@@ -328,6 +433,29 @@ class LivePlot(QWidget):
         )
         self.plot_item.addItem(line, ignoreBounds=True)
         self._marks.append((t_s, line))
+        self._stack_mark_labels()
+
+    def _stack_mark_labels(self) -> None:
+        """Put each mark label in the highest row where it clears the labels before it, so
+        labels of marks close together never overlap (the oldest row is reused when all
+        three are taken). A label slides from the right of its line to the left across
+        the view, so two labels clear each other when their lines are further apart
+        than the wider label."""
+        px_per_s = (self.view_box.width() or 1000.0) / self.window_s
+        rows = range(len(MARK_ROWS))
+        last_t = [-np.inf] * len(MARK_ROWS)  # the newest label in each row: time, width
+        last_w = [0.0] * len(MARK_ROWS)
+        for t_s, line in self._marks:
+            width = line.label.boundingRect().width()
+            free = [
+                r
+                for r in rows
+                if (t_s - last_t[r]) * px_per_s >= max(width, last_w[r]) + MARK_GAP_PX
+            ]
+            row = free[0] if free else min(rows, key=lambda r: last_t[r])
+            last_t[row], last_w[row] = t_s, width
+            if line.label.orthoPos != MARK_ROWS[row]:
+                line.label.setPosition(MARK_ROWS[row])
 
     @property
     def hold_regions(self) -> list[tuple[float, float]]:
@@ -338,9 +466,14 @@ class LivePlot(QWidget):
         return [line.label.format for _, line in self._marks]
 
     def curve_data(self) -> tuple[np.ndarray, np.ndarray]:
-        """What the curve holds (display units), for tests and the benchmark."""
-        x, y = self.curve.getOriginalDataset()
-        return (np.empty(0) if x is None else x), (np.empty(0) if y is None else y)
+        """The samples of the window last handed in (display units)."""
+        return self._t, self._y
+
+    def drawn_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """What the curves hold: the column envelope, or every sample while paused."""
+        (hx, hy), (rx, ry) = _dataset(self.curve), _dataset(self.recent_curve)
+        join = 1 if hx.shape[0] and rx.shape[0] else 0  # the strip repeats the join point
+        return np.concatenate((hx, rx[join:])), np.concatenate((hy, ry[join:]))
 
     def _prune(self, t_end_s: float) -> None:
         """Drop overlays that left the longest window, so an 8-hour session stays bounded."""
@@ -357,5 +490,8 @@ class LivePlot(QWidget):
                 self.plot_item.removeItem(store.popleft()[1])
         self.set_link_banner(None)
         self.curve.setData(x=np.empty(0), y=np.empty(0))
+        self._t, self._y = np.empty(0), np.empty(0)
+        self.recent_curve.setData(x=np.empty(0), y=np.empty(0))
+        self._x_range = (0.0, 0.0)
         self.live_hold.setVisible(False)
         self._y_top = 0.0

@@ -10,11 +10,20 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QFrame, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from logger.records import Point
 
 from .. import theme
+from .device_bar import ElidedLabel
 
 
 class PointPlanView(QFrame):
@@ -30,10 +39,10 @@ class PointPlanView(QFrame):
 
         caption = QLabel("Point  (Space = next, 1–9 = jump)")
         caption.setObjectName("dim")
-        self.current_label = QLabel("—")
+        self.current_label = ElidedLabel("—")  # a long name ends in "…", never wraps
         self.current_label.setFont(theme.font(theme.BIG_PT + 4, bold=True))
         self.current_label.setStyleSheet(f"color: {theme.ACCENT};")
-        self.current_label.setMinimumWidth(1)  # long names are cut, never wrapped
+        self.current_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.next_label = QLabel("")
         self.next_label.setFont(theme.font(theme.BASE_PT + 2))
         self.next_label.setObjectName("dim")

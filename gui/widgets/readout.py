@@ -24,9 +24,11 @@ from PySide6.QtWidgets import (
 from .. import theme
 from ..display import DisplayUnits
 from ..format import mm_ss
+from .device_bar import ElidedLabel
 
 HOLD_PRESETS_S: tuple[float, ...] = (7.0, 30.0, 60.0, 90.0)
 DEFAULT_PRESET_S = 30.0
+PROGRESS_STEPS = 200
 
 
 class ForceReadout(QFrame):
@@ -79,7 +81,7 @@ class ForceReadout(QFrame):
         self.target_label.setFont(theme.font(theme.BIG_PT, mono=True))
         self.target_label.setObjectName("dim")
         self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
+        self.progress.setRange(0, PROGRESS_STEPS)  # ~1.5 px a step: no invisible repaints
         self.progress.setTextVisible(False)
         self.progress.setFixedHeight(10)
         timer_row = QHBoxLayout()
@@ -109,16 +111,16 @@ class ForceReadout(QFrame):
             lambda b: self.set_preset_s(float(b.property("seconds")))
         )
 
-        self.peak_value = QLabel("—")
-        self.mean_value = QLabel("—")
-        self.ramp_value = QLabel("—")
+        self.peak_value = ElidedLabel("—")
+        self.mean_value = ElidedLabel("—")
+        self.ramp_value = ElidedLabel("—")
         stats = QGridLayout()
         for col, (name, value) in enumerate(
             (("peak", self.peak_value), ("mean", self.mean_value), ("ramp", self.ramp_value))
         ):
             caption = QLabel(name)
             caption.setObjectName("dim")
-            value.setFont(theme.font(theme.BIG_PT - 3, bold=True, mono=True))
+            value.setFont(theme.font(theme.BIG_PT - 4, bold=True, mono=True))
             stats.addWidget(caption, 0, col)
             stats.addWidget(value, 1, col)
 
@@ -131,6 +133,7 @@ class ForceReadout(QFrame):
         layout.addLayout(preset_row)
         layout.addLayout(stats)
         self._show_target()
+        self._fix_sizes()
         self._set_force_color(theme.TEXT_DIM)  # no force yet: a grey dash
         self._set_timer_color(theme.TEXT_DIM)
 
@@ -140,6 +143,24 @@ class ForceReadout(QFrame):
         self.units = units
         self.unit_label.setText(units.unit)
         self._show_figures(*self._figures_n)
+        self._fix_sizes()
+
+    def _fix_sizes(self) -> None:
+        """Every label that changes while a hold goes on gets a fixed size, wide enough for
+        its longest text in these units: a new number repaints the label alone and never
+        makes the window lay itself out again (the values elide if ever wider)."""
+        u = self.units
+        for label, widest in (
+            (self.force_label, u.value(888.8)),  # up to 999.9 N, down to -99.9 N
+            (self.timer_label, "000:00"),
+            (self.target_label, "/ 000:00"),
+            (self.peak_value, u.force(888.8)),
+            (self.mean_value, u.force(888.8)),
+            (self.ramp_value, u.rate(-88.8)),
+            (self.pressure_label, u.pressure(888.8)),
+        ):
+            metrics = label.fontMetrics()
+            label.setFixedSize(metrics.horizontalAdvance(widest) + 4, metrics.height() + 2)
 
     def set_limits(self, warn_n: float | None, max_n: float | None) -> None:
         self._warn_n, self._max_n = warn_n, max_n
@@ -275,7 +296,9 @@ class ForceReadout(QFrame):
             self._show_target()
         self.timer_label.setText(mm_ss(elapsed_s))
         target = self._hold_target_s
-        self.progress.setValue(int(min(1.0, elapsed_s / target) * 1000) if target else 0)
+        value = int(min(1.0, elapsed_s / target) * PROGRESS_STEPS) if target else 0
+        if value != self.progress.value():
+            self.progress.setValue(value)
         reached = elapsed_s >= target
         self._set_timer_color(theme.OK if reached else theme.TEXT)
         if reached and self._chimed_for != start_s:

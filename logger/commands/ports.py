@@ -34,6 +34,26 @@ def found_ports() -> list[dict]:
     return rows
 
 
+# USB vendor ids of boards that run the firmware (and of their USB-serial chips), most
+# likely first: Arduino, Arduino.org, WCH CH340 (clones), FTDI, Silicon Labs CP210x
+ARDUINO_VIDS = ("2341", "2A03", "1A86", "0403", "10C4")
+
+
+def arduino_likelihood(row: dict) -> int:
+    """How likely the port in ``row`` (from ``found_ports``) is the sensor's Arduino:
+    0 for not at all, higher for likelier."""
+    vid = (row.get("vid") or "").upper()
+    text = f"{row.get('description') or ''} {row.get('manufacturer') or ''}".lower()
+    score = len(ARDUINO_VIDS) - ARDUINO_VIDS.index(vid) if vid in ARDUINO_VIDS else 0
+    return score + (10 if "arduino" in text else 0)
+
+
+def likeliest_arduino(rows: list[dict]) -> str | None:
+    """The port most likely to be the sensor's Arduino, or None when none looks like one."""
+    best = max(rows, key=arduino_likelihood, default=None)
+    return best["port"] if best is not None and arduino_likelihood(best) > 0 else None
+
+
 def run(args: argparse.Namespace) -> int:
     rows = found_ports()
     if args.json:

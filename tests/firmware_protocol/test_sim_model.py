@@ -154,3 +154,31 @@ def test_profile_breakpoints_follow_the_steps():
     assert hand[0] == 0 and hand[1] == pytest.approx(12.0)  # the palpation press peak
     assert 28 < hand[2] < 30 and hand[3] == 0
     assert np.all(load == 0)
+
+
+def test_a_looping_scenario_starts_over_with_other_forces_and_never_ends():
+    scenario = load_scenario("demo")
+    model = DeviceModel(scenario, loop=True)
+    model.start_scenario()
+    rounds = [model.process(scenario.duration_s) for _ in range(3)]
+    assert not model.scenario_done
+    marks_per_round = len(scenario.mark_times_s())
+    assert [len(c.marks) for c in rounds] == [marks_per_round] * 3  # the points come again
+    peaks = [float(c.force_n.max()) for c in rounds]
+    plain = DeviceModel(scenario)
+    plain.start_scenario()
+    assert peaks[0] == pytest.approx(float(plain.process(scenario.duration_s).force_n.max()))
+    assert len({round(p, 1) for p in peaks}) == 3  # each round presses differently
+    for p in peaks[1:]:
+        assert abs(p / peaks[0] - 1.0) <= 0.16
+
+
+def test_a_rig_places_masses_whatever_the_script_says():
+    model = DeviceModel(load_scenario("calibration"))
+    model.start_scenario()
+    model.process(1.0)  # the script rests
+    for mass_kg in (0.5, 2.0, 0.0):
+        model.place_mass(mass_kg)
+        chunk = model.process(1.0)
+        settled = chunk.force_n[chunk.t_us >= chunk.t_us[0] + 0.4e6]
+        np.testing.assert_allclose(settled, mass_kg * G_M_PER_S2, atol=1e-9)

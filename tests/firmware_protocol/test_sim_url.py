@@ -378,3 +378,19 @@ def test_any_query_is_refused_in_one_line_or_the_device_answers(query):
         assert client.identity is not None or not clean
     finally:
         client.close()
+
+
+def test_loop_plays_the_scenario_again_instead_of_ending(tmp_path):
+    path = tmp_path / "short.toml"
+    path.write_text('[[steps]]\naction = "mark"\n[[steps]]\naction = "rest"\nseconds = 0.5\n')
+    c = Client(f"sim://loop?scenario={path}&speed=0&loop=1")
+    try:
+        c.handshake()
+        c.stream(2500)  # five rounds of the 0.5 s script
+    finally:
+        c.close()
+    assert not c.script_ended
+    marks = [e for e in c.events if e.kind is EventKind.MARK_BUTTON]
+    assert len(marks) >= 5
+    with pytest.raises(ScenarioError, match="loop"):
+        serial.serial_for_url("sim://?loop=2")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QPushButton
 
 from calibration.models import STANDARD_GRAVITY
 from calibration.store import CalibrationStore
+from gui.dialogs import calibration_wizard as wizard_module
 from gui.dialogs.calibration_wizard import CalibrationWizard
 from gui.dialogs.session_dialog import SessionDialog, parse_plan
 from gui.dialogs.settings_dialog import SettingsDialog
@@ -246,3 +247,102 @@ def test_wizard_refuses_a_reading_unchanged_since_the_previous_mass_and_can_redo
     wizard.redo_previous()  # take the 0.5 kg reading back
     assert [p.mass_kg for p in wizard.procedure.accepted] == [0.0]
     assert wizard.step_label.text().startswith("Mass 2 of 3")
+
+
+def test_every_wizard_page_has_cancel(qtbot):
+    wizard = CalibrationWizard(PlateauSource(), db_path=None)
+    qtbot.addWidget(wizard)
+    for page in range(wizard.pages.count()):
+        buttons = [b.text() for b in wizard.pages.widget(page).findChildren(QPushButton)]
+        assert "Cancel" in buttons, (page, buttons)
+    wizard.show()
+    wizard.start_readings()
+    cancel = next(
+        b for b in wizard.pages.currentWidget().findChildren(QPushButton) if b.text() == "Cancel"
+    )
+    cancel.click()
+    assert wizard.result() == QDialog.DialogCode.Rejected and not wizard.timer.isActive()
+
+
+class SilentSource(PlateauSource):
+    def read_new(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.empty(0), np.empty(0)
+
+
+def test_wizard_gives_up_on_a_silent_device_and_can_try_again(qtbot, monkeypatch):
+    monkeypatch.setattr(wizard_module, "NO_SAMPLES_S", 0.05)
+    wizard = CalibrationWizard(SilentSource(), db_path=None)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.start_readings()
+    qtbot.waitUntil(wizard.retry_button.isVisible, timeout=5000)
+    assert wizard.settle_label.text().startswith("No samples from the device for")
+    assert not wizard.timer.isActive() and not wizard.accept_button.isEnabled()
+    wizard.retry_button.click()
+    assert wizard.timer.isActive() and not wizard.retry_button.isVisible()
+
+
+def test_wizard_gives_up_on_a_load_that_never_settles(qtbot, monkeypatch):
+    monkeypatch.setattr(wizard_module, "SETTLE_TIMEOUT_S", 0.0)
+    wizard = CalibrationWizard(PlateauSource(), db_path=None)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.start_readings()
+    wizard.poll()
+    assert wizard.retry_button.isVisible()
+    assert "has not settled in 0 s" in wizard.settle_label.text()
+
+
+def test_with_a_rig_the_wizard_is_completed_by_clicking_only(qtbot, db_path):
+    source = PlateauSource()
+    placed: list[float] = []
+
+    def rig(mass_kg: float) -> None:
+        placed.append(mass_kg)
+        source.mass_kg = mass_kg
+
+    wizard = CalibrationWizard(source, db_path=db_path, rig=rig)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.masses_edit.setText("0, 0.5, 1, 2")
+    start = next(b for b in wizard.findChildren(QPushButton) if b.text() == "Start")
+    start.click()
+    for _ in range(4):
+        qtbot.waitUntil(wizard.accept_button.isEnabled, timeout=20_000)
+        wizard.accept_button.click()
+    assert placed == [0.0, 0.5, 1.0, 2.0]
+    assert wizard.pages.currentIndex() == 2 and wizard.save_button.isEnabled()
+    wizard.save_button.click()
+    assert wizard.result() == QDialog.DialogCode.Accepted and wizard.saved is not None
+
+
+def test_the_simulated_rig_calibrates_a_live_simulator_by_clicking(qtbot, db_path):
+    """The real path: the calibration scenario on sim://, the simulator's rig placing each
+    mass when the wizard asks, the fit within 0.5 % of the sensor's true 4000 counts/N."""
+    import uuid
+
+    from firmware_protocol.sim.protocol_sim import place_mass
+    from gui.dialogs.calibration_wizard import LiveRawSource
+    from logger.live import LiveSession
+
+    url = f"sim://rig-{uuid.uuid4().hex[:6]}?scenario=calibration&loop=1"
+    live = LiveSession(url, Config(), db_path=db_path)
+    live.start()
+    try:
+        qtbot.waitUntil(lambda: live.device is not None and live.ring is not None, timeout=20_000)
+        wizard = CalibrationWizard(
+            LiveRawSource(live), db_path=db_path, rig=lambda m: place_mass(url, m)
+        )
+        qtbot.addWidget(wizard)
+        wizard.show()
+        wizard.masses_edit.setText("0, 0.5, 1, 2")
+        wizard.start_readings()
+        for _ in range(4):
+            qtbot.waitUntil(wizard.accept_button.isEnabled, timeout=30_000)
+            wizard.accept_button.click()
+        assert wizard.fit is not None
+        assert wizard.fit.calibration.counts_per_n == pytest.approx(4000.0, rel=5e-3)
+        wizard.save_button.click()
+        assert wizard.saved is not None
+    finally:
+        live.stop()

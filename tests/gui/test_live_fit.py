@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QPlainTextEdit
 
 from gui import theme
@@ -62,6 +63,11 @@ def record(window: MainWindow, points: list[Point] = POINTS) -> str:
     return sid
 
 
+def on_window(window: MainWindow, widget) -> QRect:
+    """``widget``'s rectangle in ``window`` coordinates."""
+    return QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
+
+
 def fits(window: MainWindow) -> bool:
     hint = window.minimumSizeHint()
     return hint.width() <= 1280 and hint.height() <= 800
@@ -75,13 +81,15 @@ def test_the_window_fits_1280x800_and_never_resizes_itself(qtbot, window, tmp_pa
     qtbot.waitUntil(window.record_button.isEnabled, timeout=WAIT_MS)
     record(window)
     qtbot.waitUntil(lambda: "REC 00:00" in window.record_button.text(), timeout=WAIT_MS)
+    plot_before = on_window(window, window.plot)
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=WAIT_MS)  # over warn 40 N
     assert window.banner.kind == AlertKind.WARN
     assert fits(window), window.minimumSizeHint()
     assert (window.width(), window.height()) == (1280, 800)
-    # the banner lies over the plot, inside it
-    assert window.banner.parent() is window.plot
-    assert window.plot.rect().contains(window.banner.geometry())
+    # the banner has a strip of its own: the plot (limit lines and labels) is neither
+    # covered nor moved by it
+    assert on_window(window, window.plot) == plot_before
+    assert not on_window(window, window.banner).intersects(plot_before)
     qtbot.waitUntil(lambda: window.holds_table.rowCount() == 1, timeout=WAIT_MS)
     assert window.holds_table.columnWidth(1) >= 150  # "point" column
     qtbot.waitUntil(lambda: "CRC 0" in window.device_bar.status_label.toolTip(), timeout=WAIT_MS)
@@ -289,3 +297,34 @@ def test_mark_labels_leave_with_their_line(qtbot):
     assert label.isVisible()
     plot.set_data(np.array([0.0, 40.0]), np.zeros(2))  # the mark scrolled off the left
     assert not label.isVisible()
+
+
+def test_mark_labels_close_together_never_overlap(qtbot):
+    import numpy as np
+
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    plot.resize(800, 400)
+    plot.show()
+    for i, t in enumerate((2.0, 2.5, 3.0, 9.0)):
+        plot.add_mark(t, f"Upper trapezius {i}")
+    plot.set_data(np.array([0.0, 20.0]), np.zeros(2))
+    qtbot.wait(10)
+    rects = [line.label.sceneBoundingRect() for _, line in plot._marks]
+    for i, a in enumerate(rects):
+        for b in rects[i + 1 :]:
+            assert not a.intersects(b), (a, b)
+    heights = [line.label.orthoPos for _, line in plot._marks]
+    assert heights[:3] == [0.99, 0.925, 0.86] and heights[3] == 0.99  # far apart: top row
+    plot.set_window_s(600.0)  # zoomed out, three within a few pixels: still apart
+    plot.set_data(np.array([0.0, 20.0]), np.zeros(2))
+    qtbot.wait(10)
+    rects = [line.label.sceneBoundingRect() for _, line in list(plot._marks)[:3]]
+    assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1 :])
+
+
+def test_a_point_key_outside_the_plan_says_so(qtbot, window, tmp_path):
+    connect(window, scenario(tmp_path, rest(3.0)), 1)
+    qtbot.keyClick(window, Qt.Key.Key_9)
+    assert window.statusBar().currentMessage() == "No point 9: the plan has 3 points"
+    assert window.current_point is None

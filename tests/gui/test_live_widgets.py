@@ -6,8 +6,11 @@ import wave
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PySide6.QtCore import QEvent, QObject, Qt
 
+from firmware_protocol.sim.scenario import builtin_names
 from gui import theme
 from gui.display import DisplayUnits
 from gui.main_window import ramp_rate_n_per_s
@@ -15,9 +18,11 @@ from gui.sound import Sound, Sounder
 from gui.widgets.alerts import AlertBanner, AlertLog, describe
 from gui.widgets.device_bar import DeviceBar, LinkStatus
 from gui.widgets.holds_table import HoldsTable
-from gui.widgets.live_plot import MAX_OVERLAYS, LivePlot
+from gui.widgets.live_plot import MAX_OVERLAYS, STEP_COLUMNS, LivePlot, column_envelope
 from gui.widgets.point_plan import PointPlanView
-from gui.widgets.readout import ForceReadout
+from gui.widgets.readout import PROGRESS_STEPS, ForceReadout
+from logger.commands import ports
+from logger.commands.ports import likeliest_arduino
 from logger.records import Alert, AlertKind, DeviceInfo, Hold, Point
 
 pytestmark = [
@@ -49,7 +54,51 @@ def test_plot_holds_every_streamed_sample_and_follows_the_window(qtbot):
     assert x.shape[0] == t.shape[0]
     np.testing.assert_allclose(y, f)
     (x0, x1), _ = plot.view_box.viewRange()
-    assert x0 == pytest.approx(15.0, abs=0.01) and x1 == pytest.approx(25.0, abs=0.01)
+    assert x1 - x0 == pytest.approx(10.0)
+    step_s = STEP_COLUMNS * 10.0 / plot.view_box.width()  # it scrolls a step at a time
+    assert 25.0 <= x1 <= 25.0 + step_s + 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 100.0), min_size=1, max_size=400),
+    st.floats(0.01, 5.0),
+    st.integers(0, 2**32 - 1),
+)
+def test_column_envelope_keeps_each_columns_extremes(times, column_s, seed):
+    t = np.sort(np.asarray(times))
+    y = np.random.default_rng(seed).normal(size=t.shape[0]).astype(np.float32)
+    x_env, y_env = column_envelope(t, y, column_s)
+    columns = np.floor(t / column_s)
+    used = np.unique(columns)
+    assert x_env.shape[0] == y_env.shape[0] == 2 * used.shape[0]
+    assert np.all(np.diff(x_env) >= 0)  # in time order
+    for k, c in enumerate(used):
+        in_column = y[columns == c]
+        pair = y_env[2 * k : 2 * k + 2]
+        assert sorted(pair.tolist()) == [in_column.min(), in_column.max()]
+        assert c * column_s <= x_env[2 * k] <= x_env[2 * k + 1] <= (c + 1) * column_s
+
+
+def test_a_ten_minute_window_is_drawn_from_two_points_per_pixel_column(qtbot):
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    plot.resize(900, 400)
+    plot.show()
+    plot.set_window_s(600.0)
+    t = np.arange(0, 600.0, 0.001)
+    f = np.full(t.shape[0], 10.0, dtype=np.float32)
+    f[300_123] = 55.0  # one sample: the spike must survive
+    plot.set_data(t, f)
+    assert plot.curve_data()[0].shape[0] == 600_000
+    x, y = plot.drawn_data()
+    assert x.shape[0] <= 2 * (plot.view_box.width() + 1)
+    assert y.max() == 55.0 and y.min() == 10.0
+    # more samples within the same pixel column change nothing: nothing is repainted
+    history, recent = plot.curve.getOriginalDataset()[0], plot.recent_curve.getData()[0]
+    plot.set_data(np.append(t, 599.9995), np.append(f, np.float32(10.0)))
+    assert plot.curve.getOriginalDataset()[0] is history
+    assert plot.recent_curve.getData()[0] is recent
 
 
 def test_plot_axis_limits_and_target_in_the_display_unit(qtbot):
@@ -262,7 +311,14 @@ def test_device_bar_status_and_custom_url(qtbot):
     bar.set_status(LinkStatus("reconnecting", device, 12, 3, 1, 4.0))
     assert bar.state_text == "reconnecting…"
     assert "SIM-0001" in bar.status_label.text() and "lost 12" in bar.status_label.text()
-    assert bar.picker.itemData(0) == "sim://"
+    # every built-in scenario is offered, looping for as long as it is connected
+    urls = [bar.picker.itemData(i) for i in range(bar.picker.count())]
+    labels = [bar.picker.itemText(i) for i in range(bar.picker.count())]
+    for name in builtin_names():
+        assert any(f"scenario={name}&loop=1" in str(u) for u in urls), urls
+        assert any(label.startswith(f"Simulator: {name}") for label in labels), labels
+    if likeliest_arduino(ports.found_ports()) is None:  # no Arduino here: the demo first
+        assert bar.url == "sim://?scenario=demo&loop=1"
     bar.set_url("sim://x?scenario=demo&speed=0")
     with qtbot.waitSignal(bar.connect_requested) as sig:
         bar.connect_button.click()
@@ -330,12 +386,13 @@ def test_hold_timer_keeps_its_holds_target_and_resets_on_release(qtbot):
     ro.set_point_target_s(60.0)  # the next point, marked during the hold
     assert ro.target_label.text() == "/ 00:07"
     ro.set_hold(1.0, 7.5, target_s=7.0)
-    assert chimes == [7.0] and ro.progress.value() == 1000
+    assert chimes == [7.0] and ro.progress.value() == PROGRESS_STEPS
     ro.set_hold(None)  # released
     assert ro.timer_label.text() == "00:00" and ro.progress.value() == 0
     assert ro.target_label.text() == "/ 01:00"
     ro.set_hold(20.0, 1.0)  # the next hold: the current point's target
-    assert ro.target_label.text() == "/ 01:00" and ro.progress.value() == int(1 / 60 * 1000)
+    assert ro.target_label.text() == "/ 01:00"
+    assert ro.progress.value() == int(1 / 60 * PROGRESS_STEPS)
 
 
 @pytest.mark.parametrize("unit", ["N", "kgf", "lbf"])
@@ -358,3 +415,18 @@ def test_kpa_axis_follows_a_unit_change_at_once(qtbot, unit):
     kpa_per_unit = right.autoSIPrefixScale * right.scale
     assert kpa_per_unit == pytest.approx(units.kpa_per_newton / units.per_newton)
     assert right.labelUnitPrefix == ""
+
+
+def test_the_likeliest_arduino_is_chosen_among_ports():
+    def row(port: str, vid: str | None, description: str = "") -> dict:
+        return {"port": port, "vid": vid, "pid": "0043" if vid else None,
+                "description": description, "manufacturer": None}  # fmt: skip
+
+    bluetooth = row("/dev/ttyS0", None, "ttyS0")
+    ftdi = row("/dev/ttyUSB0", "0403", "FT232R USB UART")
+    uno = row("/dev/ttyACM0", "2341", "Arduino Uno")
+    clone = row("/dev/ttyUSB1", "1A86", "USB2.0-Serial")
+    assert likeliest_arduino([bluetooth]) is None
+    assert likeliest_arduino([]) is None
+    assert likeliest_arduino([bluetooth, ftdi, clone]) == "/dev/ttyUSB1"
+    assert likeliest_arduino([ftdi, clone, uno, bluetooth]) == "/dev/ttyACM0"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -262,3 +265,69 @@ def test_sessions_sharing_no_point_say_so_and_leave_no_chart(qtbot, tmp_path):
     assert "RMS" not in (w.compare.plot.getPlotItem().titleLabel.text or "")
     w.close()
     store.close()
+
+
+def test_two_sessions_in_one_minute_read_differently():
+    from gui.review.library import distinct_dates
+
+    today = datetime(2026, 11, 29, tzinfo=UTC)
+    starts = [
+        "2026-11-23T14:30:05+00:00",
+        "2026-11-23T14:30:48+00:00",
+        "2026-11-22T09:00:00+00:00",
+    ]
+    assert distinct_dates(starts, today) == [
+        "23 Nov 2026 14:30:05",
+        "23 Nov 2026 14:30:48",
+        "22 Nov 09:00",
+    ]
+
+
+def test_notes_are_shown_edited_and_kept(window):
+    w, lib = window
+    store = w.store
+    w.open_session(lib.reference)
+    assert "reference recording" in w.header.text()
+    assert w.notes_edit.toPlainText() == "reference recording"
+    assert not w.notes_save.isEnabled()
+    w.notes_edit.setPlainText("reference recording\nclient <b>tense</b> at point 2")
+    assert w.notes_save.isEnabled()
+    w.notes_save.click()
+    assert store.load_session(lib.reference).meta.notes.endswith("<b>tense</b> at point 2")
+    assert "&lt;b&gt;tense" in w.header.text()  # shown as typed, not as markup
+    assert not w.notes_save.isEnabled()
+    w.open_session(lib.trainee[0])  # a session without notes
+    assert w.notes_edit.toPlainText() == "" and "notes:" not in w.header.text()
+    store.set_notes(lib.reference, "reference recording")  # the library is shared
+
+
+@pytest.mark.parametrize("kind", ["csv", "json", "edf"])
+def test_the_review_exports_what_the_export_command_writes(window, tmp_path, kind):
+    from logger.export import export_csv, export_edf, export_json
+
+    w, lib = window
+    store = w.store
+    w.open_session(lib.trainee[0])
+    assert w.act_csv.isEnabled() and w.act_json.isEnabled() and w.act_edf.isEnabled()
+    ours = w.export(kind, tmp_path / f"review.{kind}")
+    theirs = {"csv": export_csv, "json": export_json, "edf": export_edf}[kind](
+        store, lib.trainee[0], tmp_path / f"command.{kind}"
+    )
+    if kind == "edf":  # the header records the time of writing
+        assert ours.stat().st_size == theirs.stat().st_size > 0
+    else:
+        assert ours.read_bytes() == theirs.read_bytes()
+
+
+def test_save_dialogs_start_in_documents_then_in_the_last_folder(tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+
+    from gui import file_dialogs
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    monkeypatch.setattr(file_dialogs, "_settings", lambda: settings)
+    first = file_dialogs.last_folder()
+    assert first.is_dir() and first != Path.cwd() or first == Path.home()
+    (tmp_path / "exports").mkdir()
+    file_dialogs.remember_folder(tmp_path / "exports" / "a.csv")
+    assert file_dialogs.last_folder() == tmp_path / "exports"
