@@ -144,6 +144,13 @@ class CalibrationProcedure:
     def stable(self) -> StableReading | None:
         return self.detector.current if self.detector else None
 
+    @property
+    def acceptable(self) -> bool:
+        """Guided mode: a stable reading that differs from the previous mass's is there,
+        so ``accept_current`` would take it (the Accept button's state)."""
+        reading = self.stable
+        return reading is not None and not self.done and self._differs(reading)
+
     def current_force_n(self) -> float | None:
         """Latest reading through the factory calibration (for the display only)."""
         if self.last_raw is None or self.factory is None:

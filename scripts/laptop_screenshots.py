@@ -35,7 +35,7 @@ def main() -> int:
     logging.basicConfig(level=logging.ERROR)
 
     from firmware_protocol.sim.protocol_sim import place_mass
-    from gui.app import DEMO_CONFIG, create_app
+    from gui.app import create_app
     from gui.dialogs.calibration_wizard import CalibrationWizard, LiveRawSource
     from gui.dialogs.session_dialog import SessionDetails
     from gui.layout_check import layout_problems
@@ -45,6 +45,7 @@ def main() -> int:
     from gui.screen import available_rect, show_fitted
     from gui.sound import Sounder
     from logger.config import load_config
+    from logger.paths import DEMO_CONFIG
     from logger.store import SessionStore
 
     app = create_app()

@@ -313,12 +313,15 @@ class CalibrationWizard(QDialog):
             return
         stable = proc.stable
         self.settle_bar.setValue(int(proc.progress * 100))
-        if stable is not None:
+        if stable is not None and proc.acceptable:
             text = f"stable: {stable.value_counts:,.1f} ± {stable.stderr_counts:.1f} counts"
             self._set_settle_text(text, theme.OK)
+        elif stable is not None:  # still the previous load's reading
+            self._set_settle_text("unchanged since the previous mass: waiting for the load",
+                                  theme.WARN)  # fmt: skip
         else:
             self._set_settle_text("settling… keep the load still", theme.WARN)
-        self.accept_button.setEnabled(stable is not None)
+        self.accept_button.setEnabled(proc.acceptable)
 
     def accept_reading(self) -> None:
         proc = self.procedure

@@ -295,10 +295,11 @@ class LivePlot(QWidget):
         done = int(np.searchsorted(t, np.floor(t_end / column_s) * column_s, side="left"))
         x_env, y_env = column_envelope(t[first:done], y[first:done], column_s)
         t_strip = float(np.floor(t_end / step_s)) * step_s  # the step the newest sample is in
-        split = int(np.searchsorted(x_env, t_strip))
-        self._set_curve(self.curve, *self._broken_at_gaps(x_env[:split], y_env[:split]))
+        x_env, y_env = self._broken_at_gaps(x_env, y_env, column_s)
+        split = int(np.searchsorted(np.nan_to_num(x_env, nan=-np.inf), t_strip))
+        self._set_curve(self.curve, x_env[:split], y_env[:split])
         recent = max(0, split - 1)  # joined to the last point of the history
-        self._set_curve(self.recent_curve, *self._broken_at_gaps(x_env[recent:], y_env[recent:]))
+        self._set_curve(self.recent_curve, x_env[recent:], y_env[recent:])
         self._strip_start_s = t_strip
         self._fit_y(y, t, t0)
         self._prune(t_end)
@@ -306,12 +307,14 @@ class LivePlot(QWidget):
             if line.label.isVisible() != (t_mark >= t0):
                 line.label.setVisible(t_mark >= t0)
 
-    def _broken_at_gaps(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A gap breaks the line (a NaN before the first point after it): never drawn
-        across, as if the device had sent a straight line."""
+    def _broken_at_gaps(
+        self, x: np.ndarray, y: np.ndarray, column_s: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A gap breaks the line (a NaN before the column of its first sample after): never
+        drawn across, as if the device had sent a straight line."""
         if x.shape[0] < 2 or not self._gaps:
             return x, y
-        ends = [end for end, _ in self._gaps if x[0] < end <= x[-1]]
+        ends = [np.floor(end / column_s) * column_s for end, _ in self._gaps if x[0] < end]
         at = np.searchsorted(x, ends)
         at = at[(at > 0) & (at < x.shape[0])]
         if not at.shape[0]:

@@ -236,8 +236,11 @@ def test_wizard_refuses_a_reading_unchanged_since_the_previous_mass_and_can_redo
 
     settle()
     wizard.accept_reading()  # 0 kg
-    settle()  # …but nobody placed the 0.5 kg
-    wizard.accept_reading()
+    for _ in range(30):  # …but nobody placed the 0.5 kg: Accept stays off, and says why
+        wizard.poll()
+    assert not wizard.accept_button.isEnabled()
+    assert "unchanged since the previous mass" in wizard.settle_label.text()
+    wizard.accept_reading()  # Enter pressed anyway: refused, naming the mass
     assert "unchanged since 0 kg" in wizard.settle_label.text()
     assert len(wizard.procedure.accepted) == 1
     source.mass_kg = 0.5
