@@ -18,7 +18,7 @@ from .errors import BadInput, DeviceError
 
 ORDER = (
     "gui", "record", "simulate", "sessions", "review", "export", "report", "calibrate",
-    "recalibrate", "ports",
+    "recalibrate", "forget", "ports",
 )  # fmt: skip
 
 

@@ -9,6 +9,10 @@ Usage from the live window (or anywhere with a QApplication)::
     w.show()
     w.open_session(sid)              # optional: start on a session
     w.set_reference(reference_sid)   # optional: open the comparison
+
+Given a :class:`logger.deidentify.DeidentifiedStore` the whole window is de-identified (no
+names, shifted dates, random ids: for showing sessions to a trainer or a class). In either
+mode, "De-identify hand-overs" makes the report and EDF+ actions write hand-over copies.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from logger.compare import (
     progress,
     session_data_from_store,
 )
+from logger.deidentify import DeidentifiedStore
 from logger.errors import BadInput, DeviceError
 
 from ..format import calibration_source, hms, local_time
@@ -54,14 +59,16 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def session_header(record: object) -> str:
-    """One paragraph of metadata: who, whom, with what, calibrated when."""
+def session_header(record: object, day: int | None = None) -> str:
+    """One paragraph of metadata: who, whom, with what, calibrated when (``day``: the
+    de-identified day number, shown instead of the date)."""
     r = record
     m = r.meta  # type: ignore[attr-defined]
     cal = m.calibration
     lost = r.stats.lost_samples  # type: ignore[attr-defined]
+    when = local_time(m.started_at) if day is None else f"day {day}"
     return (
-        f"<b>{r.id}</b> · {local_time(m.started_at)} · {r.status} · "  # type: ignore[attr-defined]
+        f"<b>{r.id}</b> · {when} · {r.status} · "  # type: ignore[attr-defined]
         f"{hms(r.stats.duration_s)} · {_n(len(r.holds), 'hold')} · {_n(len(r.alerts), 'alert')}"  # type: ignore[attr-defined]
         f"{f' · {lost} samples lost' if lost else ''}<br>"
         f"client <b>{m.client or '—'}</b> · therapist <b>{m.therapist or '—'}</b> · "
@@ -76,7 +83,11 @@ class ReviewWindow(QMainWindow):
 
     def __init__(self, store: object, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("pressure-logger — review")
+        self.deidentified = isinstance(store, DeidentifiedStore)
+        self.setWindowTitle(
+            "pressure-logger — review"
+            + (" (de-identified: no names, dates shifted)" if self.deidentified else "")
+        )
         self.store = store
         self.record = None
         self.current_id: str | None = None
@@ -130,7 +141,20 @@ class ReviewWindow(QMainWindow):
         self.act_report = QAction("Report (PDF)…", self, shortcut=QKeySequence("Ctrl+P"))
         self.act_edf = QAction("Export EDF+…", self)
         self.act_clear_ref = QAction("Clear reference", self)
-        for act in (self.act_all, self.act_report, self.act_edf, self.act_clear_ref):
+        self.act_deidentify = QAction("De-identify hand-overs", self, checkable=True)
+        self.act_deidentify.setToolTip(
+            "Reports and EDF+ exports without client, therapist or notes, with shifted dates"
+        )
+        if self.deidentified:  # everything this window shows and writes is de-identified
+            self.act_deidentify.setChecked(True)
+            self.act_deidentify.setEnabled(False)
+        for act in (
+            self.act_all,
+            self.act_report,
+            self.act_edf,
+            self.act_deidentify,
+            self.act_clear_ref,
+        ):
             bar.addAction(act)
         self.act_all.triggered.connect(self.timeline.show_all)
         self.act_report.triggered.connect(self._report_dialog)
@@ -161,7 +185,8 @@ class ReviewWindow(QMainWindow):
             self.statusBar().showMessage(str(exc), 10000)
             return
         self.record, self.current_id = record, sid
-        self.header.setText(session_header(record))
+        day = self.store.day(record.meta.started_at) if self.deidentified else None  # type: ignore[attr-defined]
+        self.header.setText(session_header(record, day))
         self.timeline.set_session(self.store, record)
         self.holds.set_holds(record.holds)
         self.stats.set_data(record.holds, record.points)
@@ -256,8 +281,28 @@ class ReviewWindow(QMainWindow):
 
         if self.current_id is None:
             raise BadInput("no session on review")
-        write_report(self.store, self.current_id, path, reference_sid=self.reference_id)
+        write_report(
+            self.store,  # type: ignore[arg-type]
+            self.current_id,
+            path,
+            reference_sid=self.reference_id,
+            deidentify=self.act_deidentify.isChecked(),
+        )
         return Path(path)
+
+    def save_edf(self, path: str | Path) -> Path:
+        """The session on review as EDF+ (de-identified when "De-identify" is on)."""
+        from logger.export import export_session
+
+        if self.current_id is None:
+            raise BadInput("no session on review")
+        return export_session(
+            self.store,  # type: ignore[arg-type]
+            self.current_id,
+            path,
+            "edf",
+            deidentify=self.act_deidentify.isChecked(),
+        )
 
     def _report_dialog(self) -> None:
         if self.current_id is None:
@@ -275,10 +320,7 @@ class ReviewWindow(QMainWindow):
             self, "Export EDF+", f"{self.current_id}.edf", "EDF+ (*.edf)"
         )
         if path:
-            from logger.export_edf import export_edf
-
-            sid = self.current_id
-            self._run(lambda: export_edf(self.store, sid, path), f"EDF+ written to {path}")
+            self._run(lambda: self.save_edf(path), f"EDF+ written to {path}")
 
     def _run(self, action, done: str) -> None:
         try:

@@ -107,10 +107,12 @@ def test_create_session_id_wal_and_schema_version(db_path):
     store = SessionStore(db_path)
     sid = store.create_session(make_meta())
     assert re.fullmatch(r"20261127-140512-[0-9a-f]{4}", sid)
-    assert store.schema_version == len(store_mod.MIGRATIONS) == 1
+    n = len(store_mod.MIGRATIONS)
+    assert store.schema_version == n
     conn = sqlite3.connect(db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    versions = conn.execute("SELECT version FROM schema_version").fetchall()
+    assert versions == [(v,) for v in range(1, n + 1)]
     rec = store.load_session(sid)
     assert rec.status is SessionStatus.RECORDING
     assert rec.meta.points[0].target_n == (25.0, 35.0)
@@ -331,10 +333,10 @@ def test_migrations_run_once_in_order(db_path, monkeypatch):
     extra = "CREATE TABLE annotations (session_pk INTEGER, text TEXT)"
     monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, extra])
     store = SessionStore(db_path)
-    assert store.schema_version == 2
+    assert store.schema_version == len(store_mod.MIGRATIONS)
     store.close()
     store = SessionStore(db_path)  # applying again would fail: table exists
-    assert store.schema_version == 2
+    assert store.schema_version == len(store_mod.MIGRATIONS)
     conn = sqlite3.connect(db_path)
     assert conn.execute("SELECT count(*) FROM annotations").fetchone() == (0,)
 
@@ -369,7 +371,7 @@ def test_shares_a_file_with_the_calibration_store(db_path):
 
     CalibrationStore(db_path)  # first in the file, with its own AUTOINCREMENT table
     store = SessionStore(db_path)
-    assert store.schema_version == 1
+    assert store.schema_version == len(store_mod.MIGRATIONS)
     store.create_session(make_meta())
     assert len(store.list_sessions()) == 1
 
