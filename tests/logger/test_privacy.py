@@ -67,3 +67,15 @@ def test_next_client_code_is_free_and_above_every_code(existing):
     assert code not in existing
     numbers = [int(c[2:]) for c in existing if c.startswith("C-") and c[2:].isdigit()]
     assert int(code[2:]) == max(numbers, default=0) + 1
+
+
+def test_library_client_codes_most_recent_first(db_path):
+    from logger.store import SessionStore
+
+    from .test_store import make_meta
+
+    with SessionStore(db_path) as store:
+        for day, client in [(1, "C-0002"), (2, "C-0001"), (3, None), (4, "C-0002")]:
+            store.create_session(make_meta(started_at=f"2026-01-0{day}T10:00:00Z", client=client))
+        assert store.clients() == ["C-0002", "C-0001"]
+        assert next_client_code(store.clients()) == "C-0003"
