@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 
 from ..errors import BadInput, DeviceError
+from ..privacy import identifying_reasons
 from ..store import add_db_argument
 
 CALIBRATION_MAX_AGE_DAYS = 30
@@ -28,7 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_argument(p)
     p.add_argument("--config", help="configuration TOML (DESIGN.md §5)")
     p.add_argument("--points", help='point plan, e.g. "Upper trapezius L;Upper trapezius R"')
-    p.add_argument("--client", help="client pseudonym")
+    p.add_argument("--client", help="client code, e.g. C-0042 (a pseudonym, not a name)")
+    p.add_argument(
+        "--pseudonym-confirmed", action="store_true",
+        help="keep a --client value that looks like a name, e-mail or date of birth",
+    )  # fmt: skip
     p.add_argument("--therapist", help="therapist or trainee name")
     p.add_argument("--notes", help="free-text notes")
     p.set_defaults(run=run)
@@ -66,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
     from ..records import MarkSource
     from ..store import SessionStore
 
+    reasons = identifying_reasons(args.client)
+    if reasons and not args.pseudonym_confirmed:
+        raise BadInput(
+            f"--client {args.client!r} {' and '.join(reasons)}; use a code such as C-0042, "
+            "or add --pseudonym-confirmed to keep it"
+        )
     if args.duration is not None and not args.duration > 0:
         raise BadInput(f"--duration must be a positive number of seconds, not {args.duration}")
     config = load_config(args.config) if args.config else Config()

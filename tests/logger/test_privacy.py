@@ -79,3 +79,19 @@ def test_library_client_codes_most_recent_first(db_path):
             store.create_session(make_meta(started_at=f"2026-01-0{day}T10:00:00Z", client=client))
         assert store.clients() == ["C-0002", "C-0001"]
         assert next_client_code(store.clients()) == "C-0003"
+
+
+def test_record_refuses_a_name_as_client_unless_confirmed(db_path, capsys):
+    from logger.cli import main
+    from logger.store import SessionStore
+
+    port = "sim://?scenario=demo&speed=0"
+    args = ["record", "--port", port, "--db", str(db_path), "--duration", "0.5"]
+    assert main([*args, "--client", "Jane Smith"]) == 2
+    err = capsys.readouterr().err
+    assert "'Jane Smith' looks like a personal name" in err and "--pseudonym-confirmed" in err
+    assert not db_path.exists()  # refused before anything was opened
+    assert main([*args, "--client", "Jane Smith", "--pseudonym-confirmed"]) == 0
+    sid = capsys.readouterr().out.strip().splitlines()[-1]
+    with SessionStore(db_path) as store:
+        assert store.load_session(sid).meta.client == "Jane Smith"
