@@ -43,7 +43,9 @@ class SessionReader(Protocol):
 
     def load_session(self, sid: str) -> SessionRecord: ...
 
-    def list_sessions(self, **filters: Any) -> list[SessionSummary]: ...
+    def list_sessions(
+        self, *, therapist: str | None = None, client: str | None = None, **filters: Any
+    ) -> list[SessionSummary]: ...
 
     def iter_chunks(
         self, sid: str, t0_s: float | None = None, t1_s: float | None = None
@@ -134,10 +136,12 @@ class DeidentifiedStore:
             reconnects=[(self.shifted(at), t_s) for at, t_s in rec.reconnects],
         )
 
-    def list_sessions(self, **filters: Any) -> list[SessionSummary]:
+    def list_sessions(
+        self, *, therapist: str | None = None, client: str | None = None, **filters: Any
+    ) -> list[SessionSummary]:
         """The library without names; a filter by client or therapist finds nothing (the
         view has no names to match)."""
-        if filters.get("client") is not None or filters.get("therapist") is not None:
+        if client is not None or therapist is not None:
             return []
         return [
             dataclasses.replace(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ..store import AuditEntry, SessionStore, SessionSummary, add_db_argument
@@ -129,13 +130,7 @@ def run(args: argparse.Namespace) -> int:
                 since=args.since,
                 until=args.until,
             )
-    if args.json:
-        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
-    elif rows:
-        print(format_table(rows))
-    else:
-        print(f"no sessions in {db}")
-    return 0
+    return _print(rows, args.json, format_table, f"no sessions in {db}")
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -143,10 +138,12 @@ def run_audit(args: argparse.Namespace) -> int:
     if args.db.exists():
         with SessionStore(args.db) as store:
             entries = store.audit()
-    if args.json:
-        print(json.dumps([dataclasses.asdict(e) for e in entries], indent=2))
-    elif entries:
-        print(format_audit(entries))
+    return _print(entries, args.json, format_audit, f"no audit entries in {args.db}")
+
+
+def _print(rows: list, as_json: bool, table: Callable[[list], str], empty: str) -> int:
+    if as_json:
+        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
     else:
-        print(f"no audit entries in {args.db}")
+        print(table(rows) if rows else empty)
     return 0

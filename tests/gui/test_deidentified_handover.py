@@ -4,6 +4,7 @@ identifying strings, and so is everything the window shows."""
 
 from __future__ import annotations
 
+import stat
 import unicodedata
 
 import pytest
@@ -96,6 +97,7 @@ def test_deidentified_report_holds_no_identifying_string(qapp, library, tmp_path
     assert {"Tom Baker", "Mary", "Whitfield"} <= set(found(pdf_everything(plain), ids))
     everything = pdf_everything(deid)
     assert found(everything, ids) == []
+    assert stat.S_IMODE(deid.stat().st_mode) == 0o600
     text = " ".join(
         " ".join(unicodedata.normalize("NFKC", p.extract_text()).split())
         for p in PdfReader(deid).pages
