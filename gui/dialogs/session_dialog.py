@@ -116,7 +116,7 @@ class SessionDialog(QDialog):
         )
         self.client_hint.setWordWrap(True)
         self.client_hint.setObjectName("hint")
-        self.not_a_name = QCheckBox("Keep it: this is a pseudonym, not a real name")
+        self.not_a_name = QCheckBox("Keep it: a pseudonym, not a name")
         self.not_a_name.setVisible(False)
         self.client_edit.textChanged.connect(lambda _t: self._client_changed())
         self.therapist_edit = QLineEdit(therapist)
