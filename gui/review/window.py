@@ -304,11 +304,18 @@ class ReviewWindow(QMainWindow):
             deidentify=self.act_deidentify.isChecked(),
         )
 
+    def suggested_name(self) -> str:
+        """A file name for the session on review: its id, except for a de-identified copy
+        of an identified session (the library id carries the start date and time)."""
+        if self.act_deidentify.isChecked() and not self.deidentified:
+            return "deidentified-session"
+        return str(self.current_id)
+
     def _report_dialog(self) -> None:
         if self.current_id is None:
             return
         path, _ = QFileDialog.getSaveFileName(
-            self, "Save report", f"{self.current_id}.pdf", "PDF (*.pdf)"
+            self, "Save report", f"{self.suggested_name()}.pdf", "PDF (*.pdf)"
         )
         if path:
             self._run(lambda: self.save_report(path), f"report written to {path}")
@@ -317,7 +324,7 @@ class ReviewWindow(QMainWindow):
         if self.current_id is None:
             return
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export EDF+", f"{self.current_id}.edf", "EDF+ (*.edf)"
+            self, "Export EDF+", f"{self.suggested_name()}.edf", "EDF+ (*.edf)"
         )
         if path:
             self._run(lambda: self.save_edf(path), f"EDF+ written to {path}")

@@ -164,7 +164,9 @@ def test_identified_window_hands_over_deidentified_copies_on_request(qtbot, libr
         qtbot.addWidget(w)
         w.open_session(ids["trainee"])
         assert "Tom Baker" in w.header.text()  # the clinic's own view has the names
+        assert w.suggested_name() == ids["trainee"]
         w.act_deidentify.setChecked(True)
+        assert w.suggested_name() == "deidentified-session"  # the id holds the date
         edf = w.save_edf(tmp_path / "w.edf")
         pdf = w.save_report(tmp_path / "w.pdf")
         w.close()
