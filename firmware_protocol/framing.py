@@ -14,7 +14,7 @@ single numpy call (per-frame numpy overhead dominated the old decoder); each
 from __future__ import annotations
 
 from binascii import crc_hqx
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .cobs import cobs_encode, cobs_unstuff
 from .messages import (
@@ -52,8 +52,16 @@ def encode_frame(msg: Message, seq: int) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
+    """An intact frame. ``damaged_before`` counts the damaged frames the decoder dropped
+    between the previous intact frame and this one, and ``damaged_values_before`` the int24
+    values those frames seemed to carry, judged by their length (only frames long enough
+    to be SAMPLES count): where the loss they caused is not bounded by sample indexes on
+    both sides (the head of a stream), that is the best count there is."""
+
     seq: int
     msg: Message
+    damaged_before: int = field(default=0, compare=False)
+    damaged_values_before: int = field(default=0, compare=False)
 
 
 @dataclass(slots=True)
@@ -98,6 +106,20 @@ class FrameDecoder:
         self._max = max_frame
         self._discarding = False  # inside an oversize frame: drop until the next delimiter
         self.stats = DecoderStats()
+        self._damage = 0  # damaged frames since the last intact one …
+        self._damage_values = 0  # … and the sample values they seemed to carry
+
+    @property
+    def pending_damage(self) -> tuple[int, int]:
+        """Damaged frames (and their apparent sample values) since the last intact frame:
+        the damage at the tail of a stream, which no later frame reports."""
+        return self._damage, self._damage_values
+
+    def _damaged(self, raw_len: int) -> None:
+        self._damage += 1
+        # an encoded SAMPLES frame is 1 (COBS) + 2 (type, seq) + 13 + 3·values + 2 (CRC)
+        if raw_len >= _MIN_SAMPLES_RAW:
+            self._damage_values += (raw_len - _MIN_SAMPLES_RAW + 3) // 3
 
     def reset(self) -> None:
         """Forget a partial frame (after a reconnect); counters are kept."""
@@ -109,7 +131,7 @@ class FrameDecoder:
         st = self.stats
         st.bytes_in += len(data)
         out: list[Frame] = []
-        pending: list[tuple[int, int, tuple[int, ...], bytearray]] = []
+        pending: list[_PendingSamples] = []
         parts = bytes(data).split(DELIMITER)
         # parts[:-1] each end at a delimiter; parts[-1] is an unfinished frame
         last_i = len(parts) - 1
@@ -118,6 +140,7 @@ class FrameDecoder:
                 st.garbage_bytes += len(part)
                 if i != last_i:
                     self._discarding = False
+                    self._damaged(0)
                 continue
             if i == last_i:
                 self._buf += part
@@ -139,45 +162,53 @@ class FrameDecoder:
             if len(raw) > self._max:
                 st.oversize += 1
                 st.garbage_bytes += len(raw)
+                self._damaged(0)
                 continue
             body = checked_body(raw, st)
             if body is None:
+                self._damaged(len(raw))
                 continue
             try:
                 if body[0] == _SAMPLES:
                     # Header now; the int24 values of every SAMPLES frame of this call are
                     # unpacked together below (one numpy call per feed, not per frame).
                     hdr = samples_header(body, 2, len(body) - 4)
-                    pending.append((len(out), body[1], hdr, body))
+                    pending.append(
+                        (len(out), body[1], hdr, body, self._damage, self._damage_values)
+                    )
                     out.append(None)  # type: ignore[arg-type]  # filled in below
+                    self._damage = self._damage_values = 0
                     continue
                 msg = decode_payload(body[0], memoryview(body)[2:-2])
             except ProtocolError:
                 st.payload_errors += 1
                 st.garbage_bytes += len(raw)
+                self._damaged(len(raw))
                 continue
-            out.append(Frame(seq=body[1], msg=msg))
+            out.append(Frame(body[1], msg, self._damage, self._damage_values))
+            self._damage = self._damage_values = 0
         if pending:
             self._fill_samples(out, pending)
         st.frames += len(out)
         return out
 
     @staticmethod
-    def _fill_samples(
-        out: list[Frame], pending: list[tuple[int, int, tuple[int, ...], bytearray]]
-    ) -> None:
+    def _fill_samples(out: list[Frame], pending: list[_PendingSamples]) -> None:
         hdr_end = 2 + SAMPLES_HEADER.size
         values = unpack_int24(
-            b"".join(body[hdr_end:-2] for _, _, _, body in pending),
-            sum(h[3] * h[4] for _, _, h, _ in pending),
+            b"".join(p[3][hdr_end:-2] for p in pending),
+            sum(p[2][3] * p[2][4] for p in pending),
         )
         pos = 0
-        for slot, seq, (first, t_us, period, channels, count, flags), _ in pending:
+        for slot, seq, (first, t_us, period, channels, count, flags), _, dmg, dmg_v in pending:
             n = channels * count
             raw = values[pos : pos + n].reshape(count, channels)
             pos += n
-            out[slot] = Frame(seq, Samples(first, t_us, period, _FLAGS[flags], raw))
+            out[slot] = Frame(seq, Samples(first, t_us, period, _FLAGS[flags], raw), dmg, dmg_v)
 
 
 _SAMPLES = int(MsgType.SAMPLES)
+_MIN_SAMPLES_RAW = 1 + 2 + SAMPLES_HEADER.size + 3 + 2  # encoded SAMPLES with one value
+# (slot in the output, seq, header fields, body, damaged frames before, their values)
+_PendingSamples = tuple[int, int, tuple[int, ...], bytearray, int, int]
 _FLAGS = tuple(SampleFlag(i) for i in range(256))  # enum construction is slow per frame

@@ -32,6 +32,8 @@ class GapCause(StrEnum):
     CRC = "crc"
     SEQUENCE = "sequence"
     DISCONNECT = "disconnect"
+    RESTART = "restart"  # the device began again (reboot): the host clock measured the outage
+    TIME = "time"  # the device's clock jumped while its sample index ran on
 
 
 class SessionStatus(StrEnum):
