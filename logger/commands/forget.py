@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _confirmed(client: str, ids: list[str]) -> bool:
-    if not sys.stdin.isatty():
+    if sys.stdin is None or not sys.stdin.isatty():
         raise BadInput("--yes is needed to erase without a terminal to confirm on")
     shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
     print(f"Erase {len(ids)} session(s) of client {client!r} ({shown})? This cannot be undone.")
