@@ -23,6 +23,10 @@ Why it looks like this:
   A second window therefore never takes over a live recording. Should a live recorder's
   session be marked anyway (a host suspended for minutes), nothing is lost: its writer
   keeps storing, and its ``close`` sets the final status.
+- Privacy: the file (and so its WAL and SHM) is created 0600 in 0700 directories, with
+  a warning for an existing one others can read; an ``audit`` table records exports,
+  reports and erasures; :meth:`SessionStore.forget_client` erases a client so that none of
+  their text stays in the file.
 - The interface is narrow (ids, records, numpy arrays) so that a server-backed store can
   stand in later.
 """
@@ -781,9 +785,14 @@ class SessionStore:
         deidentified: bool = False,
         **detail: Any,
     ) -> None:
-        """Add a line to the audit trail (exports, reports, erasures)."""
-        with self._tx() as c:
-            _insert_audit(c, AuditAction(action), list(sessions), deidentified, detail)
+        """Add a line to the audit trail (exports, reports, erasures); written after the
+        file it records, so a failed export leaves no line. Failing to write it is a
+        DeviceError: a hand-over must not go unrecorded in silence."""
+        try:
+            with self._tx() as c:
+                _insert_audit(c, AuditAction(action), list(sessions), deidentified, detail)
+        except sqlite3.Error as exc:
+            raise DeviceError(f"{self.db_path}: cannot record the {action} ({exc})") from None
 
     def audit(self) -> list[AuditEntry]:
         """The audit trail, oldest first."""

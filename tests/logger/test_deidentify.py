@@ -173,3 +173,19 @@ def test_every_export_is_in_the_audit_trail(identified, tmp_path, capsys):
     assert main(["sessions", "--audit", "--json", "--db", str(db)]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [e["deidentified"] for e in listed] == [False, True]
+
+
+def test_an_export_that_cannot_be_audited_fails_loudly(identified, tmp_path, capsys):
+    import sqlite3
+
+    db, sid = identified
+    conn = sqlite3.connect(db)  # the library refuses audit lines (as a full disk would)
+    conn.execute(
+        "CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'no room'); END"
+    )
+    conn.commit()
+    conn.close()
+    args = ["export", sid, "--format", "json", "--out", str(tmp_path / "x.json"), "--db", str(db)]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot record the export" in err[0] and "no room" in err[0]
