@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/decode.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/overview.py
+	$(BIN)/python benchmarks/forget.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/gui_frame.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/review_timeline.py --hours 8
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from logger.errors import BadInput, DeviceError
+from logger.files import private_file
 
 from .models import Calibration, FitResult, ModelKind, utc_now_iso
 
@@ -64,7 +65,7 @@ class CalibrationStore:
     def __init__(self, db_path: str | Path) -> None:
         self.db_path = Path(db_path)
         try:
-            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.db_path)  # the session library's file: owner-only
             con = self._connect()
             try:
                 con.executescript(_SCHEMA)

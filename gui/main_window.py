@@ -494,7 +494,9 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"Session {sid} saved", 10000)
             return
         self.record_button.setChecked(False)
-        dialog = SessionDialog(self.config.points, self, therapist=self.therapist)
+        dialog = SessionDialog(
+            self.config.points, self, therapist=self.therapist, clients=self.client_codes()
+        )
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         self.activateWindow()  # the keys are ours again, window manager or not (Ctrl+0, Ctrl+R)
         if not accepted or dialog.details is None:
@@ -545,6 +547,20 @@ class MainWindow(QMainWindow):
         from logger.store import default_db_path
 
         return default_db_path()
+
+    def client_codes(self) -> list[str]:
+        """The library's client codes, most recent first (none if it cannot be read)."""
+        from logger.store import SessionStore
+
+        path = self.library_path()
+        if not path.is_file():
+            return []
+        try:
+            with SessionStore(path) as store:
+                return store.clients()
+        except (BadInput, OSError) as exc:
+            log.warning("cannot read client codes from %s: %s", path, exc)
+            return []
 
     def open_review(self) -> None:
         """The trainer's view of the library, in its own window (recording goes on)."""

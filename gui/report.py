@@ -6,6 +6,10 @@ differences, and, with a reference session, the comparison scores, one overlay p
 and the trainee's progress. Text is real PDF text (searchable, extractable); plots are the
 review window's own pyqtgraph widgets in a light theme, rendered at twice their size.
 
+With ``deidentify`` the report is written from a
+:class:`~logger.deidentify.DeidentifiedStore`: no client, therapist or notes, dates shifted
+(day 0 = 1 January 1985), random session ids; the audit trail records every report.
+
 The document is laid out twice: once into memory to count the pages (the footer says
 "page n of N"), then into a temporary file beside the target, renamed into place at the
 end, so a failed report never leaves a partial PDF.
@@ -40,9 +44,11 @@ from logger.compare import (
     progress,
     session_data_from_store,
 )
+from logger.deidentify import DeidentifiedStore, SessionReader, deidentified
 from logger.errors import BadInput, DeviceError
 from logger.files import atomic_write
 from logger.point_stats import left_right, point_stats
+from logger.store import AuditAction
 
 from .format import calibration_source, hms, local_time, num, point_label, unsaved_text
 from .review.comparison import (
@@ -346,13 +352,27 @@ def _build(doc: _Doc, parts: dict) -> None:
     rec = parts["record"]
     m = rec.meta
     cal = m.calibration
+    day: int | None = parts.get("day")
     doc.heading("Pressure session report", 16)
     doc.paragraph(f"Session {rec.id}", 10, "#444444")
+    if day is not None:
+        doc.paragraph(
+            "De-identified hand-over: client, therapist and notes removed; session ids "
+            "replaced; dates shifted so that this session starts on day 0 (1 January 1985).",
+            9,
+            "#444444",
+        )
+    removed = "removed (de-identified)"
     doc.key_values(
         [
-            ("Client (pseudonym)", m.client or "—"),
-            ("Therapist", m.therapist or "—"),
-            ("Started", f"{local_time(m.started_at)} UTC"),
+            ("Client (pseudonym)", removed if day is not None else m.client or "—"),
+            ("Therapist", removed if day is not None else m.therapist or "—"),
+            (
+                "Started",
+                f"day {day} (shifted date {local_time(m.started_at)} UTC)"
+                if day is not None
+                else f"{local_time(m.started_at)} UTC",
+            ),
             ("Ended", f"{local_time(rec.ended_at)} UTC" if rec.ended_at else "—"),
             ("Status", str(rec.status)),
             ("Duration", hms(rec.stats.duration_s)),
@@ -373,7 +393,7 @@ def _build(doc: _Doc, parts: dict) -> None:
                 + unsaved_text(rec.stats.unsaved_samples),
             ),
             ("Points", "; ".join(p.name for p in rec.points) or "—"),
-            ("Notes", m.notes or "—"),
+            ("Notes", removed if day is not None else m.notes or "—"),
         ]
     )
     doc.heading("Timeline")
@@ -481,9 +501,11 @@ def _build(doc: _Doc, parts: dict) -> None:
         )
 
 
-def _prepare(store: object, sid: str, reference_sid: str | None) -> dict:
-    rec = store.load_session(sid)  # type: ignore[attr-defined]
+def _prepare(store: SessionReader, sid: str, reference_sid: str | None) -> dict:
+    rec = store.load_session(sid)
     parts: dict = {"record": rec, "stats": point_stats(rec.holds, rec.points)}
+    if isinstance(store, DeidentifiedStore):
+        parts["day"] = store.day(rec.meta.started_at)
     timeline = TimelinePlot(light=True)
     timeline.resize(1100, 400)
     timeline.set_session(store, rec)
@@ -491,7 +513,7 @@ def _prepare(store: object, sid: str, reference_sid: str | None) -> dict:
     timeline.deleteLater()
     if reference_sid is None:
         return parts
-    ref = store.load_session(reference_sid)  # type: ignore[attr-defined]
+    ref = store.load_session(reference_sid)
     trainee = session_data_from_store(store, sid)
     reference = session_data_from_store(store, reference_sid)
     comparison = compare_sessions(trainee, reference)
@@ -509,11 +531,7 @@ def _prepare(store: object, sid: str, reference_sid: str | None) -> dict:
     parts["overlays"] = overlays
     therapist = rec.meta.therapist
     if therapist:
-        ids = [
-            s.id
-            for s in store.list_sessions(therapist=therapist)  # type: ignore[attr-defined]
-            if s.id != reference_sid
-        ]
+        ids = [s.id for s in store.list_sessions(therapist=therapist) if s.id != reference_sid]
         if len(ids) > 1:
             entries = progress([session_data_from_store(store, i) for i in ids], reference)
             pp = ProgressPlot(light=True)
@@ -525,14 +543,16 @@ def _prepare(store: object, sid: str, reference_sid: str | None) -> dict:
 
 
 def write_report(
-    store: object,
+    store: SessionReader,
     sid: str,
     path: str | os.PathLike[str],
     *,
     reference_sid: str | None = None,
     progress_callback: Callable[[str], None] | None = None,
+    deidentify: bool = False,
 ) -> ReportSummary:
-    """Write the A4 report of session ``sid`` (and its comparison with ``reference_sid``).
+    """Write the A4 report of session ``sid`` (and its comparison with ``reference_sid``)
+    and log it in the audit trail; ``deidentify`` writes the hand-over version.
 
     Needs a ``QApplication``. Unknown sessions raise ``BadInput`` before anything is written.
     """
@@ -541,10 +561,12 @@ def write_report(
     path = Path(path)
     if reference_sid is not None and reference_sid == sid:
         raise BadInput(f"--reference {reference_sid}: the session cannot be its own reference")
+    if deidentify:
+        store = deidentified(store, sid)
     parts = _prepare(store, sid, reference_sid)
-    title = f"pressure-logger report · session {sid}"
+    title = f"pressure-logger report · session {parts['record'].id}"
     if reference_sid:
-        title += f" · reference {reference_sid}"
+        title += f" · reference {parts['reference_record'].id}"
 
     # pass 1: count pages
     buffer = QBuffer()  # its own internal byte array
@@ -564,6 +586,11 @@ def write_report(
         del writer
         if tmp.stat().st_size == 0:
             raise DeviceError(f"{path}: cannot write the PDF")
+    store.log_audit(
+        AuditAction.REPORT,
+        [sid] if reference_sid is None else [sid, reference_sid],
+        out=str(path.absolute()),
+    )
     log.info("report %s: %d pages", path, pages)
     return ReportSummary(
         path,

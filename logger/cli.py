@@ -21,7 +21,7 @@ from .errors import BadInput, DeviceError
 DESCRIPTION = "Record, simulate, review and export sessions of a handheld force sensor."
 ORDER = (
     "gui", "record", "simulate", "sessions", "review", "export", "report", "calibrate",
-    "recalibrate", "ports",
+    "recalibrate", "forget", "ports",
 )  # fmt: skip
 
 

@@ -344,4 +344,4 @@ def session_data_from_store(store: object, sid: str, *, dt_s: float = DEFAULT_DT
         points,
         dt_s=dt_s,
     )
-    return SessionData(points, list(rec.holds), curves, sid, rec.meta.started_at)
+    return SessionData(points, list(rec.holds), curves, rec.id, rec.meta.started_at)

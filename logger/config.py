@@ -19,10 +19,11 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import BadInput
-from .files import atomic_write
+from .files import atomic_write, private_dir
 from .records import Point
 
 UNITS = ("N", "kgf", "lbf")
@@ -310,8 +311,10 @@ def config_to_toml(cfg: Config) -> str:
 
 
 def save_config(cfg: Config, path: str | os.PathLike[str]) -> None:
-    """Write ``cfg`` as TOML atomically (temp file in the same directory, then rename)."""
+    """Write ``cfg`` as TOML atomically (temp file in the same directory, then rename),
+    mode 0600; missing directories are created 0700."""
     text = config_to_toml(cfg)
+    private_dir(Path(path).parent)
     with atomic_write(path) as tmp:
         tmp.write_text(text, encoding="utf-8", newline="\n")
 

@@ -6,6 +6,8 @@ session's current calibration and its zero events in time order
 Every export is written to a temporary file beside the target and renamed into place, so
 an error never leaves a partial file; CSV is streamed chunk by chunk, so memory stays
 bounded however long the session.
+Every export is logged in the library's audit trail; ``deidentify=True`` writes it
+through a :class:`~logger.deidentify.DeidentifiedStore` (no names, shifted dates).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from typing import IO, Any
 
 import numpy as np
 
+from .deidentify import DeidentifiedStore, SessionReader, deidentified
 from .errors import BadInput
 from .files import atomic_write
-from .store import SessionRecord, SessionStore
+from .store import AuditAction, SessionRecord
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +121,16 @@ def _check_out(path: str | os.PathLike[str]) -> None:
         raise BadInput(f"--out {target}: is a directory")
 
 
-def export_json(store: SessionStore, sid: str, path: str | os.PathLike[str]) -> Path:
+def export_json(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> Path:
     """Write the session's ``pressure-logger/session-v1`` JSON document to ``path``."""
-    doc = session_document(store.load_session(sid))
+    rec = store.load_session(sid)
+    doc = session_document(rec)
+    if isinstance(store, DeidentifiedStore):
+        doc["deidentified"] = {
+            "removed": ["client", "therapist", "notes"],
+            "day": store.day(rec.meta.started_at),
+            "dates": "shifted: day 0 is 1985-01-01",
+        }
     with _atomic_output(path) as fh:
         json.dump(doc, fh, indent=2, allow_nan=False)
         fh.write("\n")
@@ -145,7 +155,7 @@ def _write_rows(fh: IO[str], table: np.ndarray, fmt: str, rows_per_write: int = 
         fh.write((row_fmt * part.shape[0]) % tuple(part.ravel().tolist()))
 
 
-def export_csv(store: SessionStore, sid: str, path: str | os.PathLike[str]) -> Path:
+def export_csv(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> Path:
     """One row per sample: ``t_s,force_n,raw`` (multi-channel ``force_n_0,raw_0,…``)."""
     rec = store.load_session(sid)
     forces = rec.force_timeline()
@@ -171,7 +181,7 @@ def export_csv(store: SessionStore, sid: str, path: str | os.PathLike[str]) -> P
     return Path(path)
 
 
-def export_edf(store: SessionStore, sid: str, path: str | os.PathLike[str]) -> Path:
+def export_edf(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> Path:
     """EDF+ export, written by ``logger.export_edf`` (pyedflib, imported only when asked for)."""
     from .export_edf import export_edf as write
 
@@ -187,12 +197,22 @@ _EXPORTERS = {
 
 
 def export_session(
-    store: SessionStore, sid: str, path: str | os.PathLike[str], fmt: ExportFormat | str
+    store: SessionReader,
+    sid: str,
+    path: str | os.PathLike[str],
+    fmt: ExportFormat | str,
+    *,
+    deidentify: bool = False,
 ) -> Path:
-    """Export ``sid`` to ``path`` in ``fmt`` (csv, json or edf)."""
+    """Export ``sid`` to ``path`` in ``fmt`` (csv, json or edf) and log it in the audit
+    trail; ``deidentify`` drops names and shifts dates (see :mod:`logger.deidentify`)."""
     try:
         kind = ExportFormat(str(fmt).lower())
     except ValueError:
         choices = ", ".join(f.value for f in ExportFormat)
         raise BadInput(f"--format {fmt!r}: expected one of {choices}") from None
-    return _EXPORTERS[kind](store, sid, path)
+    if deidentify:
+        store = deidentified(store, sid)
+    out = _EXPORTERS[kind](store, sid, path)
+    store.log_audit(AuditAction.EXPORT, [sid], format=kind.value, out=str(out.absolute()))
+    return out

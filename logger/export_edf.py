@@ -38,10 +38,10 @@ from pathlib import Path
 import numpy as np
 import pyedflib
 
+from .deidentify import SessionReader
 from .errors import BadInput
 from .files import atomic_write
 from .records import Alert, Gap, Hold, Mark, Point, SessionMeta, ZeroSource
-from .store import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ def write_edf(
     return EdfSummary(path, n_samples, filled, channels, rate_hz, record_s, pmin, pmax, len(events))
 
 
-def export_edf(store: SessionStore, sid: str, path: str | os.PathLike[str]) -> EdfSummary:
+def export_edf(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> EdfSummary:
     """Export stored session ``sid`` to ``path`` as EDF+C (see the module doc)."""
     rec = store.load_session(sid)
     if rec.last_t_s is None:
@@ -283,5 +283,5 @@ def export_edf(store: SessionStore, sid: str, path: str | os.PathLike[str]) -> E
         zeros=[(z.t_s, removed_n, z.source) for z, removed_n in rec.zeros_removed_n()],
         # the nominal rate: the file's sample clock is the device's, not a measured average
         rate_hz=rec.meta.device.rate_hz or rec.stats.rate_hz,
-        session_id=sid,
+        session_id=rec.id,
     )

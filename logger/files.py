@@ -1,4 +1,9 @@
-"""Writing a file so that it appears complete or not at all."""
+"""Writing a file so that it appears complete or not at all, readable only by its owner.
+
+Sessions hold health data: every file the program writes (library, configuration,
+exports, reports) is created with mode :data:`PRIVATE_FILE_MODE` and every directory it
+creates with :data:`PRIVATE_DIR_MODE` (POSIX; Windows keeps its per-user ACLs).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +18,47 @@ from pathlib import Path
 
 from .errors import DeviceError
 
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
+
+def private_dir(path: str | os.PathLike[str]) -> Path:
+    """Create directory ``path`` and its missing parents with mode 0700 (existing ones are
+    left as they are: a shared parent such as ``~/.local/share`` is not ours to change)."""
+    target = Path(path)
+    missing: list[Path] = []
+    for parent in (target, *target.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    for directory in reversed(missing):
+        directory.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+        os.chmod(directory, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
+    return target
+
+
+def private_file(path: str | os.PathLike[str]) -> bool:
+    """Create ``path`` empty with mode 0600 (its missing directories 0700) unless it exists.
+
+    Returns True when it was created. SQLite gives a library's WAL and SHM files the
+    library's own mode, so creating the library this way keeps all three private.
+    """
+    target = Path(path)
+    private_dir(target.parent)
+    try:
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        return False
+    return True
+
 
 def _create_beside(target: Path) -> Path:
-    """A new empty file next to ``target``, created with mode 0666 so that the umask
-    applies as it would to a file the user creates (``mkstemp`` would make it 0600)."""
+    """A new empty file next to ``target``, readable by its owner only (the umask can
+    only take permissions away)."""
     while True:
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
         except FileExistsError:
             continue
         return tmp
@@ -33,7 +71,7 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     - A regular file (or a new one) is replaced atomically: the temporary lives beside it,
       is synced to disk and renamed onto it, keeping the mode the file had (a new file
-      gets 0666 minus the umask, like any file the user creates).
+      gets :data:`PRIVATE_FILE_MODE`: exports and reports hold health data).
     - A symbolic link is followed: its final target is replaced the same way and the link
       stays a link.
     - Anything else that exists (a FIFO, a character device such as ``/dev/stdout``) is

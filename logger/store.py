@@ -25,6 +25,10 @@ Why it looks like this:
   A second window therefore never takes over a live recording. Should a live recorder's
   session be marked anyway (a host suspended for minutes), nothing is lost: its writer
   keeps storing, and its ``close`` sets the final status.
+- Privacy: the file (and so its WAL and SHM) is created 0600 in 0700 directories, with
+  a warning for an existing one others can read; an ``audit`` table records exports,
+  reports and erasures; :meth:`SessionStore.forget_client` erases a client so that none of
+  their text stays in the file.
 - The interface is narrow (ids, records, numpy arrays) so that a server-backed store can
   stand in later.
 """
@@ -34,6 +38,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import enum
+import getpass
 import json
 import logging
 import math
@@ -54,6 +60,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import BadInput, DeviceError, StorageError
+from .files import private_file
 from .paths import DB_ENV_VAR, default_db_path
 from .records import (
     Alert,
@@ -194,6 +201,18 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     );
     CREATE INDEX zeros_session ON zeros(session_pk, t_s);
     """,
+    # the audit trail: what left the library or was erased from it, when, by whom
+    """
+    CREATE TABLE audit (
+        pk INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        sessions TEXT NOT NULL,
+        deidentified INTEGER NOT NULL DEFAULT 0,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
 ]
 # tables other modules keep in the same file (calibration.store): not a sign of a foreign file
 SHARED_TABLES = frozenset({"calibrations"})
@@ -282,6 +301,36 @@ class SessionSummary:
     device_uid: str | None = None
     lost_samples: int = 0
     unsaved_samples: int = 0  # received but not stored (a storage failure stopped it)
+
+
+class AuditAction(enum.StrEnum):
+    """What the audit trail records: everything that leaves the library or is erased."""
+
+    EXPORT = "export"
+    REPORT = "report"
+    FORGET = "forget"
+
+
+@dataclass(slots=True)
+class AuditEntry:
+    """One line of the audit trail (``sessions --audit``). ``sessions`` are library ids;
+    ``detail`` holds the format, the file written, the ids a de-identified hand-over used."""
+
+    at: str
+    user: str
+    action: AuditAction
+    sessions: list[str]
+    deidentified: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ErasureResult:
+    """What :meth:`SessionStore.forget_client` did."""
+
+    sessions: list[str]
+    file_bytes: int  # size of the library file after compaction
+    wal_clean: bool  # False: another program's open read kept old pages in the WAL
 
 
 @dataclass(slots=True)
@@ -452,6 +501,25 @@ def _summary_rows(session_pk: int, t_s: np.ndarray, raw0: np.ndarray) -> list[tu
     return rows
 
 
+_warned_shared: set[Path] = set()
+
+
+def _warn_if_shared(path: Path) -> None:
+    """One warning per process for a library (or its WAL/SHM) that others may read."""
+    for f in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = f.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o077 and path not in _warned_shared:
+            _warned_shared.add(path)
+            log.warning(
+                "%s is readable by other users (mode %03o); `chmod 600 %s*` makes it private",
+                f, mode, path,
+            )  # fmt: skip
+            return
+
+
 class SessionStore:
     """SQLite session library (see the module docstring for the design).
 
@@ -505,7 +573,8 @@ class SessionStore:
             if read_only:
                 conn = _connect_read_only(path)
             else:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                if not private_file(path) and os.name == "posix":
+                    _warn_if_shared(path)
                 conn = sqlite3.connect(
                     path, isolation_level=None, check_same_thread=False, timeout=10.0
                 )
@@ -1003,6 +1072,81 @@ class SessionStore:
             c.execute("DELETE FROM alerts WHERE session_pk = ?", (pk,))
             _insert_events(c, pk, holds=holds, alerts=alerts)
 
+    # ---------------------------------------------------------------- privacy
+    def log_audit(
+        self,
+        action: AuditAction | str,
+        sessions: Sequence[str],
+        *,
+        deidentified: bool = False,
+        **detail: Any,
+    ) -> None:
+        """Add a line to the audit trail (exports, reports, erasures); written after the
+        file it records, so a failed export leaves no line. Failing to write it is a
+        DeviceError: a hand-over must not go unrecorded in silence."""
+        try:
+            with self._tx() as c:
+                _insert_audit(c, AuditAction(action), list(sessions), deidentified, detail)
+        except sqlite3.Error as exc:
+            raise DeviceError(f"{self.db_path}: cannot record the {action} ({exc})") from None
+
+    def audit(self) -> list[AuditEntry]:
+        """The audit trail, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT at, user, action, sessions, deidentified, detail FROM audit ORDER BY pk"
+            ).fetchall()
+        return [
+            AuditEntry(at, user, AuditAction(action), json.loads(sids), bool(deid), json.loads(d))
+            for at, user, action, sids, deid, d in rows
+        ]
+
+    def clients(self) -> list[str]:
+        """Every client code in the library, the most recently recorded first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT client FROM sessions WHERE client IS NOT NULL AND client != '' "
+                "GROUP BY client ORDER BY max(started_unix) DESC, client"
+            ).fetchall()
+        return [c for (c,) in rows]
+
+    def forget_client(self, client: str) -> ErasureResult:
+        """Erase every session of ``client`` (samples and events cascade) so that none of
+        their text is left in the file: freed pages are zeroed (``secure_delete``), the file
+        is rebuilt (``VACUUM``) and the WAL is checkpointed and truncated.
+
+        The audit trail keeps one ``forget`` line naming the erased session ids (not the
+        client), and earlier lines about those sessions lose the file names they held.
+        Raises BadInput when the client has no sessions or one is still recording.
+        """
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, status FROM sessions WHERE client = ? ORDER BY started_unix, id",
+                (client,),
+            ).fetchall()
+            if not rows:
+                raise BadInput(f"--client {client!r}: no sessions of this client in {self.db_path}")
+            live = [sid for sid, status in rows if status == SessionStatus.RECORDING.value]
+            if live:
+                raise BadInput(f"--client {client!r}: session {live[0]} is still recording")
+            ids = [sid for sid, _ in rows]
+            self._conn.execute("PRAGMA secure_delete = ON")
+            try:
+                with self._tx() as c:
+                    c.execute("DELETE FROM sessions WHERE client = ?", (client,))
+                    _scrub_audit(c, set(ids))
+                    _insert_audit(c, AuditAction.FORGET, ids, False, {"count": len(ids)})
+                for sid in ids:
+                    self._pk_cache.pop(sid, None)
+                self._conn.execute("VACUUM")
+                busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.OperationalError as exc:
+                raise DeviceError(f"{self.db_path}: erasing failed ({exc})") from None
+            finally:
+                self._conn.execute("PRAGMA secure_delete = OFF")
+        log.info("erased %d sessions of a client from %s", len(ids), self.db_path)
+        return ErasureResult(ids, self.db_path.stat().st_size, wal_clean=not busy)
+
     # ------------------------------------------------------------------ reading
     def list_sessions(
         self,
@@ -1466,6 +1610,36 @@ def _insert_events(
             "INSERT INTO zeros (session_pk, t_s, zero_counts, source) VALUES (?,?,?,?)",
             [(pk, float(z.t_s), float(z.zero_counts), ZeroSource(z.source).value) for z in zeros],
         )
+
+
+def _insert_audit(
+    c: sqlite3.Connection,
+    action: AuditAction,
+    sessions: list[str],
+    deidentified: bool,
+    detail: dict[str, Any],
+) -> None:
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container without a passwd entry)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "?"
+    c.execute(
+        "INSERT INTO audit (at, user, action, sessions, deidentified, detail) "
+        "VALUES (?,?,?,?,?,?)",
+        (_utc_now_iso(), user, action.value, json.dumps(sessions), int(deidentified),
+         json.dumps(detail, default=str)),
+    )  # fmt: skip
+
+
+def _scrub_audit(c: sqlite3.Connection, erased: set[str]) -> None:
+    """Drop the file names (which may carry a client's name) from audit lines about
+    erased sessions; what was done, when and to which session ids stays."""
+    rows = c.execute("SELECT pk, sessions, detail FROM audit").fetchall()
+    for pk, sids, detail in rows:
+        d = json.loads(detail)
+        if erased & set(json.loads(sids)) and "out" in d:
+            d["out"] = None
+            c.execute("UPDATE audit SET detail = ? WHERE pk = ?", (json.dumps(d), pk))
 
 
 # ---------------------------------------------------------------------- the writer

@@ -28,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("session", metavar="SESSION", help="session id (see `sessions`)")
     p.add_argument("--out", required=True, metavar="FILE.pdf", help="the PDF to write")
     p.add_argument("--reference", metavar="SESSION", help="reference (expert) session id")
+    p.add_argument(
+        "--deidentify", action="store_true",
+        help="hand-over copy: no client, therapist or notes; dates shifted (day 0 = 1985-01-01)",
+    )  # fmt: skip
     add_db_argument(p)
     p.set_defaults(run=run)
 
@@ -55,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
         app = QApplication.instance() or QApplication(["pressure-logger"])
         from ..report import write_report
 
-        summary = write_report(store, args.session, out, reference_sid=args.reference)
+        summary = write_report(
+            store, args.session, out, reference_sid=args.reference, deidentify=args.deidentify
+        )
         del app
     finally:
         store.close()

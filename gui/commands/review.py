@@ -2,6 +2,7 @@
 
 The trainer's view of the session library: timeline, holds, per-point statistics, overlays
 and the comparison with a reference session (also reachable from the live window).
+``--deidentify`` shows it without names, with shifted dates and random session ids.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("review", help="open the session library and review window")
     p.add_argument("session", nargs="?", metavar="SESSION", help="session to open first")
     p.add_argument("--reference", metavar="SESSION", help="reference (expert) session id")
+    p.add_argument(
+        "--deidentify", action="store_true",
+        help="show the library without names and with shifted dates (day 0 = 1985-01-01)",
+    )  # fmt: skip
     add_db_argument(p)
     p.set_defaults(run=run)
 
@@ -34,12 +39,14 @@ def run(args: argparse.Namespace) -> int:
     from gui.app import create_app
     from gui.review import ReviewWindow
     from gui.screen import show_fitted
+    from logger.deidentify import DeidentifiedStore
 
     app = create_app()
-    window = ReviewWindow(store)
+    view = DeidentifiedStore(store, args.session) if args.deidentify else None
+    window = ReviewWindow(view or store)
     show_fitted(window, 1600, 960)
     if args.session:
-        window.open_session(args.session)
+        window.open_session(view.public_id(args.session) if view else args.session)
     if args.reference:
-        window.set_reference(args.reference)
+        window.set_reference(view.public_id(args.reference) if view else args.reference)
     return int(app.exec())

@@ -1,5 +1,11 @@
 """Start-of-recording dialog: client pseudonym, therapist/trainee, notes, the point plan.
 
+Pseudonyms by default: the client field proposes the next free client code (``C-0042``)
+and lists the recent ones; a value that looks like a person (a name, an e-mail address, a
+date of birth: :func:`logger.privacy.identifying_reasons`) is kept only after the
+"not a real name" box is ticked; an empty client or therapist is accepted only with its
+"anonymous" box ticked.
+
 The plan comes from the configuration (per-point limits and targets kept) or is typed,
 one point per line. Empty entries between points are refused in place with a message;
 the dialog never raises.
@@ -8,12 +14,16 @@ the dialog never raises.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -22,7 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from logger.privacy import ANONYMOUS, identifying_reasons, next_client_code
 from logger.records import Point
+
+RECENT_CLIENTS = 12  # recent client codes offered in the list
 
 
 @dataclass(slots=True)
@@ -56,8 +69,22 @@ def parse_plan(text: str, known: list[Point]) -> list[Point]:
     return points
 
 
+def _with_anonymous(field_widget: QWidget, box: QCheckBox) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(field_widget, 1)
+    layout.addWidget(box)
+    box.toggled.connect(lambda on: field_widget.setEnabled(not on))
+    return row
+
+
 class SessionDialog(QDialog):
-    """Asks for the session's details; ``details`` is set when accepted."""
+    """Asks for the session's details; ``details`` is set when accepted.
+
+    ``clients``: the library's client codes, most recent first (offered in the list and
+    used to propose the next free code).
+    """
 
     def __init__(
         self,
@@ -65,16 +92,37 @@ class SessionDialog(QDialog):
         parent: QWidget | None = None,
         *,
         therapist: str = "",
+        clients: Sequence[str] = (),
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Start recording")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
         self.config_points = list(config_points)
         self.details: SessionDetails | None = None
-        self.client_edit = QLineEdit()
-        self.client_edit.setPlaceholderText("pseudonym, e.g. C-017 (no real names)")
+        self.proposed_code = next_client_code(clients)
+        self.client_box = QComboBox()
+        self.client_box.setEditable(True)
+        self.client_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.client_box.addItem(f"{self.proposed_code}")
+        self.client_box.addItems(list(clients)[:RECENT_CLIENTS])
+        self.client_box.setToolTip("the next free code first, then the recent ones")
+        self.client_edit = self.client_box.lineEdit()
+        self.client_edit.setText(self.proposed_code)
+        self.client_anonymous = QCheckBox(ANONYMOUS)
+        self.client_anonymous.setToolTip("record without any client code")
+        self.client_hint = QLabel(
+            "A code, not a name: the library holds health data. The next free code is "
+            "proposed; recent ones are in the list."
+        )
+        self.client_hint.setWordWrap(True)
+        self.client_hint.setObjectName("hint")
+        self.not_a_name = QCheckBox("Keep it: a pseudonym, not a name")
+        self.not_a_name.setVisible(False)
+        self.client_edit.textChanged.connect(lambda _t: self._client_changed())
         self.therapist_edit = QLineEdit(therapist)
         self.therapist_edit.setPlaceholderText("therapist or trainee")
+        self.therapist_anonymous = QCheckBox(ANONYMOUS)
+        self.therapist_anonymous.setToolTip("record without a therapist")
         self.notes_edit = QPlainTextEdit()
         self.notes_edit.setFixedHeight(70)
         self.plan_edit = QPlainTextEdit()
@@ -90,8 +138,12 @@ class SessionDialog(QDialog):
         self.error_label.setWordWrap(True)
 
         form = QFormLayout()
-        form.addRow("Client", self.client_edit)
-        form.addRow("Therapist / trainee", self.therapist_edit)
+        form.addRow("Client code", _with_anonymous(self.client_box, self.client_anonymous))
+        form.addRow("", self.client_hint)
+        form.addRow("", self.not_a_name)
+        form.addRow(
+            "Therapist / trainee", _with_anonymous(self.therapist_edit, self.therapist_anonymous)
+        )
         form.addRow("Notes", self.notes_edit)
         form.addRow("Point plan", self.plan_edit)
         form.addRow("", reset)
@@ -109,16 +161,44 @@ class SessionDialog(QDialog):
         layout.addWidget(self.buttons)
         self.client_edit.setFocus()  # type, Enter: recording (Ctrl+R, Enter with busy hands)
 
+    def _client_changed(self) -> None:
+        """A new value needs its own confirmation."""
+        self.not_a_name.setChecked(False)
+        self.not_a_name.setVisible(False)
+
+    def _check_people(self) -> str | None:
+        """Why the client/therapist fields cannot be used as they are (None: they can)."""
+        client = self.client_edit.text().strip()
+        if not self.client_anonymous.isChecked():
+            if not client:
+                return f"Client code: type one (e.g. {self.proposed_code}) or tick '{ANONYMOUS}'."
+            reasons = identifying_reasons(client)
+            if reasons and not self.not_a_name.isChecked():
+                self.not_a_name.setVisible(True)
+                return (
+                    f"Client code {client!r} {' and '.join(reasons)}. Use a code such as "
+                    f"{self.proposed_code}, or tick the box to keep it."
+                )
+        if not self.therapist_anonymous.isChecked() and not self.therapist_edit.text().strip():
+            return f"Therapist / trainee: type a name or tick '{ANONYMOUS}'."
+        return None
+
     def accept(self) -> None:  # noqa: D102 - validation in place, never an exception
         try:
             points = parse_plan(self.plan_edit.toPlainText(), self.config_points)
         except ValueError as exc:
             self.error_label.setText(str(exc))
             return
+        problem = self._check_people()
+        if problem is not None:
+            self.error_label.setText(problem)
+            return
         self.error_label.setText("")
+        anonymous_client = self.client_anonymous.isChecked()
+        anonymous_therapist = self.therapist_anonymous.isChecked()
         self.details = SessionDetails(
-            client=self.client_edit.text().strip() or None,
-            therapist=self.therapist_edit.text().strip() or None,
+            client=None if anonymous_client else self.client_edit.text().strip(),
+            therapist=None if anonymous_therapist else self.therapist_edit.text().strip(),
             notes=self.notes_edit.toPlainText().strip() or None,
             points=points,
         )

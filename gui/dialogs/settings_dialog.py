@@ -361,7 +361,6 @@ class SettingsDialog(QDialog):
         self._mark_field(None)
         if self.config_path is not None:
             try:
-                self.config_path.parent.mkdir(parents=True, exist_ok=True)
                 save_config(config, self.config_path)
             except OSError as exc:
                 self.error_label.setText(f"{self.config_path}: cannot save: {exc.strerror or exc}")

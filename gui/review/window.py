@@ -9,6 +9,10 @@ Usage from the live window (or anywhere with a QApplication)::
     w.show()
     w.open_session(sid)              # optional: start on a session
     w.set_reference(reference_sid)   # optional: open the comparison
+
+Given a :class:`logger.deidentify.DeidentifiedStore` the whole window is de-identified (no
+names, shifted dates, random ids: for showing sessions to a trainer or a class). In either
+mode, "De-identify hand-overs" makes the report and EDF+ actions write hand-over copies.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from logger.compare import (
     progress,
     session_data_from_store,
 )
+from logger.deidentify import DeidentifiedStore
 from logger.errors import BadInput, DeviceError, StorageError
 
 from ..file_dialogs import ask_save_path
@@ -61,8 +66,9 @@ EXPORT_FORMATS = {  # kind: (name, file dialog filter)
 }
 
 
-def session_header(record: object) -> str:
-    """One paragraph of metadata: who, whom, with what, calibrated when."""
+def session_header(record: object, day: int | None = None) -> str:
+    """One paragraph of metadata: who, whom, with what, calibrated when (``day``: the
+    de-identified day number, shown instead of the date)."""
     r = record
     m = r.meta  # type: ignore[attr-defined]
     cal = m.calibration
@@ -71,8 +77,9 @@ def session_header(record: object) -> str:
     zeroed = f" · zeroed {plural(zeros, 'time')} during the session" if zeros else ""
     lost_text = f" · {plural(lost, 'sample')} lost" if lost else ""
     holds = f"{plural(len(r.holds), 'hold')} · {plural(len(r.alerts), 'alert')}"  # type: ignore[attr-defined]
+    when = local_time(m.started_at) if day is None else f"day {day}"
     return (
-        f"<b>{r.id}</b> · {local_time(m.started_at)} · {r.status} · "  # type: ignore[attr-defined]
+        f"<b>{r.id}</b> · {when} · {r.status} · "  # type: ignore[attr-defined]
         f"{hms(r.stats.duration_s)} · {holds}{lost_text}"  # type: ignore[attr-defined]
         f"{unsaved_text(r.stats.unsaved_samples)}<br>"  # type: ignore[attr-defined]
         f"client <b>{m.client or '—'}</b> · therapist <b>{m.therapist or '—'}</b> · "
@@ -96,7 +103,11 @@ class ReviewWindow(QMainWindow):
 
     def __init__(self, store: object, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("pressure-logger — review")
+        self.deidentified = isinstance(store, DeidentifiedStore)
+        self.setWindowTitle(
+            "pressure-logger — review"
+            + (" (de-identified: no names, dates shifted)" if self.deidentified else "")
+        )
         self.store = store
         self.record = None
         self.current_id: str | None = None
@@ -168,9 +179,16 @@ class ReviewWindow(QMainWindow):
         self.act_json = QAction("Export JSON…", self)
         self.act_edf = QAction("Export EDF+…", self)
         self.act_clear_ref = QAction("Clear reference", self)
+        self.act_deidentify = QAction("De-identify hand-overs", self, checkable=True)
+        self.act_deidentify.setToolTip(
+            "Reports and exports without client, therapist or notes, with shifted dates"
+        )
+        if self.deidentified:  # everything this window shows and writes is de-identified
+            self.act_deidentify.setChecked(True)
+            self.act_deidentify.setEnabled(False)
         for act in (
             self.act_all, self.act_report, self.act_csv, self.act_json, self.act_edf,
-            self.act_clear_ref,
+            self.act_deidentify, self.act_clear_ref,
         ):  # fmt: skip
             bar.addAction(act)
         self.act_all.triggered.connect(self.timeline.show_all)
@@ -205,7 +223,8 @@ class ReviewWindow(QMainWindow):
             self.statusBar().showMessage(str(exc), 10000)
             return
         self.record, self.current_id = record, sid
-        self.header.setText(session_header(record))
+        day = self.store.day(record.meta.started_at) if self.deidentified else None  # type: ignore[attr-defined]
+        self.header.setText(session_header(record, day))
         self.timeline.set_session(self.store, record)
         self.holds.set_holds(record.holds)
         self._show_notes()
@@ -302,30 +321,53 @@ class ReviewWindow(QMainWindow):
 
         if self.current_id is None:
             raise BadInput("no session on review")
-        write_report(self.store, self.current_id, path, reference_sid=self.reference_id)
+        write_report(
+            self.store,  # type: ignore[arg-type]
+            self.current_id,
+            path,
+            reference_sid=self.reference_id,
+            deidentify=self.act_deidentify.isChecked(),
+        )
         return Path(path)
+
+    def save_edf(self, path: str | Path) -> Path:
+        """The session on review as EDF+ (de-identified when "De-identify" is on)."""
+        return self.export("edf", path)
+
+    def suggested_name(self) -> str:
+        """A file name for the session on review: its id, except for a de-identified copy
+        of an identified session (the library id carries the start date and time)."""
+        if self.act_deidentify.isChecked() and not self.deidentified:
+            return "deidentified-session"
+        return str(self.current_id)
 
     def _report_dialog(self) -> None:
         if self.current_id is None:
             return
-        path = ask_save_path(self, "Save report", f"{self.current_id}.pdf", "PDF (*.pdf)")
+        path = ask_save_path(self, "Save report", f"{self.suggested_name()}.pdf", "PDF (*.pdf)")
         if path:
             self._run(lambda: self.save_report(path), f"report written to {path}")
 
     def export(self, kind: str, path: str | Path) -> Path:
-        """The session on review as ``pressure-logger export --format csv|json|edf`` writes it."""
-        from logger.export import export_csv, export_edf, export_json
+        """The session on review as ``pressure-logger export --format csv|json|edf`` writes
+        it (logged in the audit trail; de-identified when "De-identify" is on)."""
+        from logger.export import export_session
 
         if self.current_id is None:
             raise BadInput("no session on review")
-        write = {"csv": export_csv, "json": export_json, "edf": export_edf}[kind]
-        return write(self.store, self.current_id, path)  # type: ignore[arg-type]
+        return export_session(
+            self.store,  # type: ignore[arg-type]
+            self.current_id,
+            path,
+            kind,
+            deidentify=self.act_deidentify.isChecked(),
+        )
 
     def _export_dialog(self, kind: str) -> None:
         if self.current_id is None:
             return
         name, pattern = EXPORT_FORMATS[kind]
-        path = ask_save_path(self, f"Export {name}", f"{self.current_id}.{kind}", pattern)
+        path = ask_save_path(self, f"Export {name}", f"{self.suggested_name()}.{kind}", pattern)
         if path:
             self._run(lambda: self.export(kind, path), f"{name} written to {path}")
 

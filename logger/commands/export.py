@@ -2,6 +2,8 @@
 
 Unknown sessions and bad flags are refused (exit 2) before anything is written; the output
 appears only when complete (temporary file, then rename). Prints the written path.
+``--deidentify`` writes a hand-over copy without names and with shifted dates; every
+export is logged in the library's audit trail.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="csv: one row per sample; json: pressure-logger/session-v1; edf: EDF+",
     )
     p.add_argument("--out", required=True, metavar="FILE", help="file to write")
+    p.add_argument(
+        "--deidentify", action="store_true",
+        help="hand-over copy: no client, therapist or notes; dates shifted (day 0 = 1985-01-01)",
+    )  # fmt: skip
     add_db_argument(p)
     p.set_defaults(run=run)
 
@@ -32,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.db.exists():
         raise BadInput(f"unknown session {args.session!r} (no session library at {args.db})")
     with SessionStore(args.db) as store:
-        out = export_session(store, args.session, Path(args.out).expanduser(), args.format)
+        out = export_session(
+            store,
+            args.session,
+            Path(args.out).expanduser(),
+            args.format,
+            deidentify=args.deidentify,
+        )
     print(out)
     return 0

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from ..errors import BadInput, DeviceError, StorageError
 from ..live import UNCALIBRATED_TEXT
 from ..paths import add_config_argument
+from ..privacy import identifying_reasons
 from ..store import add_db_argument, check_writable, session_exists
 
 CALIBRATION_MAX_AGE_DAYS = 30
@@ -30,7 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_argument(p)
     add_config_argument(p)
     p.add_argument("--points", help='point plan, e.g. "Upper trapezius L;Upper trapezius R"')
-    p.add_argument("--client", help="client pseudonym")
+    p.add_argument("--client", help="client code, e.g. C-0042 (a pseudonym, not a name)")
+    p.add_argument(
+        "--pseudonym-confirmed", action="store_true",
+        help="keep a --client value that looks like a name, e-mail or date of birth",
+    )  # fmt: skip
     p.add_argument("--therapist", help="therapist or trainee name")
     p.add_argument("--notes", help="free-text notes")
     p.set_defaults(run=run)
@@ -72,6 +77,12 @@ def run(args: argparse.Namespace) -> int:
     from ..paths import startup_config
     from ..records import MarkSource
 
+    reasons = identifying_reasons(args.client)
+    if reasons and not args.pseudonym_confirmed:
+        raise BadInput(
+            f"--client {args.client!r} {' and '.join(reasons)}; use a code such as C-0042, "
+            "or add --pseudonym-confirmed to keep it"
+        )
     if args.duration is not None and not args.duration > 0:
         raise BadInput(f"--duration must be a positive number of seconds, not {args.duration}")
     # an explicit --config must exist (record never saves one); else what the app saved

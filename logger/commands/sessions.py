@@ -4,6 +4,7 @@ Listing never creates a library: a missing ``--db`` file is simply an empty libr
 Opening an existing one marks sessions abandoned by a dead recorder ``interrupted`` (when
 it can be written: a library on read-only media is listed as it is). LOST counts samples
 the device link lost; UNSAVED those received but not stored (a storage failure).
+``--audit`` lists the audit trail instead: every export, report and erasure.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from ..store import SessionStore, SessionSummary, add_db_argument
+from ..store import AuditEntry, SessionStore, SessionSummary, add_db_argument
 
 COLUMNS = (
     "ID",
@@ -29,6 +31,7 @@ COLUMNS = (
     "UNSAVED",
 )
 RIGHT = {"DURATION", "HOLDS", "ALERTS", "SAMPLES", "LOST", "UNSAVED"}
+AUDIT_COLUMNS = ("AT (UTC)", "USER", "ACTION", "DE-IDENTIFIED", "SESSIONS", "DETAIL")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--point", help="only sessions that include this point")
     p.add_argument("--since", metavar="DATE", help="started at or after (ISO 8601, UTC)")
     p.add_argument("--until", metavar="DATE", help="started at or before (ISO 8601, UTC)")
+    p.add_argument(
+        "--audit", action="store_true",
+        help="list the audit trail (exports, reports, erasures) instead of the sessions",
+    )  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -48,6 +55,38 @@ def format_duration(seconds: float) -> str:
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}"
+
+
+def _table(columns: tuple[str, ...], cells: list[tuple[str, ...]], right: set[str]) -> str:
+    widths = [max(len(c) for c in col) for col in zip(columns, *cells, strict=True)]
+    lines = []
+    for row in (columns, *cells):
+        parts = [
+            cell.rjust(w) if name in right else cell.ljust(w)
+            for name, cell, w in zip(columns, row, widths, strict=True)
+        ]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+def _detail(value: object) -> str:
+    """``handed_over_as`` maps real ids to the ids the recipient saw: show the latter."""
+    return ",".join(map(str, value.values())) if isinstance(value, dict) else str(value)
+
+
+def format_audit(entries: list[AuditEntry]) -> str:
+    cells = [
+        (
+            _utc(e.at),
+            e.user,
+            e.action.value,
+            "yes" if e.deidentified else "no",
+            ", ".join(e.sessions),
+            " ".join(f"{k}={_detail(v)}" for k, v in e.detail.items() if v is not None),
+        )
+        for e in entries
+    ]
+    return _table(AUDIT_COLUMNS, cells, set())
 
 
 def format_table(rows: list[SessionSummary]) -> str:
@@ -67,15 +106,7 @@ def format_table(rows: list[SessionSummary]) -> str:
         )
         for r in rows
     ]
-    widths = [max(len(c) for c in col) for col in zip(COLUMNS, *cells, strict=True)]
-    lines = []
-    for row in (COLUMNS, *cells):
-        parts = [
-            cell.rjust(w) if name in RIGHT else cell.ljust(w)
-            for name, cell, w in zip(COLUMNS, row, widths, strict=True)
-        ]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
+    return _table(COLUMNS, cells, RIGHT)
 
 
 def _utc(iso: str) -> str:
@@ -90,6 +121,8 @@ def _utc(iso: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.audit:
+        return run_audit(args)
     db = args.db
     rows: list[SessionSummary] = []
     if db.exists():
@@ -101,10 +134,20 @@ def run(args: argparse.Namespace) -> int:
                 since=args.since,
                 until=args.until,
             )
-    if args.json:
+    return _print(rows, args.json, format_table, f"no sessions in {db}")
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    entries: list[AuditEntry] = []
+    if args.db.exists():
+        with SessionStore(args.db) as store:
+            entries = store.audit()
+    return _print(entries, args.json, format_audit, f"no audit entries in {args.db}")
+
+
+def _print(rows: list, as_json: bool, table: Callable[[list], str], empty: str) -> int:
+    if as_json:
         print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
-    elif rows:
-        print(format_table(rows))
     else:
-        print(f"no sessions in {db}")
+        print(table(rows) if rows else empty)
     return 0

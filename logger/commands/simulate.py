@@ -2,6 +2,8 @@
 
 ``--pty`` prints the pty path as the first line of output; ``--tcp HOST:PORT`` prints
 ``socket://HOST:PORT`` (the URL to give ``--port``). Both serve until SIGTERM/SIGINT.
+``--tcp`` listens on loopback only: another HOST (``0.0.0.0``, a LAN address) is refused
+unless ``--allow-remote`` says the listener is meant for other machines.
 The scenario is validated before anything is served (a malformed one exits with code 2,
 naming the file, step and key).
 """
@@ -9,6 +11,7 @@ naming the file, step and key).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import signal
 import sys
@@ -32,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     where.add_argument(
         "--tcp", metavar="HOST:PORT", help="serve on TCP (HOST defaults to 127.0.0.1; PORT 0=any)"
     )
+    p.add_argument(
+        "--allow-remote", action="store_true",
+        help="let --tcp listen on a non-loopback address (other machines can connect)",
+    )  # fmt: skip
     p.add_argument(
         "--scenario", default="demo", metavar="FILE|NAME",
         help="scenario file or built-in name (demo, calibration, stress); default demo",
@@ -63,6 +70,17 @@ def parse_tcp(text: str) -> tuple[str, int]:
     if not 0 <= port <= 65535:
         raise BadInput(f"--tcp: expected HOST:PORT with PORT 0..65535, got {text!r}")
     return host, port
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, ``127.x.x.x`` or ``::1`` (names other than localhost are not trusted:
+    they may resolve to any interface)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def sim_url(
@@ -99,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         raise BadInput(str(exc)) from None
     tcp = parse_tcp(args.tcp) if args.tcp else None
+    if tcp is not None and not args.allow_remote and not is_loopback(tcp[0]):
+        raise BadInput(
+            f"--tcp {args.tcp}: {tcp[0]} is not a loopback address; add --allow-remote to "
+            "let other machines connect"
+        )
     if tcp is None and not hasattr(os, "openpty"):
         raise DeviceError("--pty needs a POSIX system (Linux, macOS); use --tcp HOST:PORT")
 

@@ -17,7 +17,7 @@ from firmware_protocol.framing import FrameDecoder, encode_frame
 from firmware_protocol.messages import Hello, Identity, Samples, Start
 from firmware_protocol.sim.protocol_sim import SimUrl
 from firmware_protocol.sim.server import PtyServer, TcpServer
-from logger.commands.simulate import parse_tcp, sim_url
+from logger.commands.simulate import is_loopback, parse_tcp, sim_url
 from logger.errors import BadInput
 
 CLI = [sys.executable, "-m", "logger.cli"]
@@ -180,3 +180,20 @@ def test_tcp_server_binds_only_where_told():
             assert ident.uid == "SIM-DEMO-0001"
         finally:
             ser.close()
+
+
+@pytest.mark.parametrize("where", ["0.0.0.0:0", "[::]:0", "192.0.2.1:0", "example.org:0"])
+def test_tcp_beyond_loopback_needs_allow_remote(where):
+    proc = simulate("--tcp", where)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and out == ""  # nothing served, nothing bound
+    assert len(err.strip().splitlines()) == 1 and "--allow-remote" in err and where in err
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.4.5.6", True), ("::1", True), ("localhost", True),
+     ("0.0.0.0", False), ("::", False), ("10.1.2.3", False), ("my-laptop", False)],
+)  # fmt: skip
+def test_is_loopback(host, loopback):
+    assert is_loopback(host) is loopback

@@ -224,6 +224,7 @@ def test_recording_produces_a_complete_session(qtbot, window, tmp_path, db_path)
     session = SessionStore(db_path).load_session(sid)
     assert session.status == SessionStatus.COMPLETE
     assert session.meta.client == "C-017" and session.meta.therapist == "Trainee 3"
+    assert window.client_codes() == ["C-017"]  # the next record dialog lists it
     assert [p.name for p in session.points] == ["Upper trapezius L", "Levator scapulae L"]
     assert [h.point for h in session.holds] == ["Upper trapezius L", "Levator scapulae L"]
     assert len(session.marks) == 2

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from logger.cli import main
 
 
@@ -23,11 +25,12 @@ def test_review_refuses_an_unknown_session_before_opening_a_window(db_path, caps
     assert main(["review", "--db", str(db_path.with_name("missing.sqlite3"))]) == 2
 
 
-def test_review_opens_a_session_and_keeps_running(db_path, capsys):
+@pytest.mark.parametrize("extra", [[], ["--deidentify"]])
+def test_review_opens_a_session_and_keeps_running(db_path, capsys, extra):
     sid = _record(db_path, capsys)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "logger.cli", "review", sid, "--db", str(db_path)],
+        [sys.executable, "-m", "logger.cli", "review", sid, "--db", str(db_path), *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -113,9 +113,8 @@ def test_create_session_id_wal_and_schema_version(db_path):
     assert store.schema_version == n
     conn = sqlite3.connect(db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [
-        (v,) for v in range(1, n + 1)
-    ]
+    versions = conn.execute("SELECT version FROM schema_version").fetchall()
+    assert versions == [(v,) for v in range(1, n + 1)]
     rec = store.load_session(sid)
     assert rec.status is SessionStatus.RECORDING
     assert rec.meta.points[0].target_n == (25.0, 35.0)
