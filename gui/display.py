@@ -1,6 +1,6 @@
 """How forces are shown: the chosen unit and, with a contact area, pressure beside force.
 
-Everything inside the app is newtons (DESIGN.md §6: display units are a view). This
+Everything inside the app is newtons (display units are a view: docs/EXPORTS.md). This
 module turns newtons into the figure on screen and nothing else.
 """
 

@@ -68,7 +68,7 @@ def build_parser() -> _Parser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # `pressure-logger [--port P]` with no subcommand opens the GUI (DESIGN.md §3)
+    # `pressure-logger [--port P]` with no subcommand opens the GUI (README, command line)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "-v", "--verbose"):
         argv.insert(0, "gui")
     parser = build_parser()

@@ -11,7 +11,7 @@ Scoring, per point (matched by name between the two sessions):
   ``mean_diff_n`` (trainee − reference) are pooled over all those samples, so a trainee whose
   trials scatter around the template scores worse than one whose mean alone is close;
 - ``in_band_pct`` is the share of the overlap within ±``tolerance_n`` of the template;
-- ``in_target_pct`` is the DESIGN.md §5 hold metric (share of the plateau inside the point's
+- ``in_target_pct`` is the hold metric of docs/EXPORTS.md (share of the plateau inside the point's
   target window), averaged over trials, for trainee and reference.
 
 Resampling never bridges a gap in the recording: grid points farther than a few sample

@@ -1,4 +1,4 @@
-"""The configuration in force for a session (DESIGN.md §5): display units, hold detection,
+"""The configuration in force for a session (docs/EXPORTS.md): display units, hold detection,
 limits and the point plan.
 
 Every key of the TOML file is optional and falls back to the defaults below. Every key is
@@ -61,7 +61,7 @@ class Config:
     points: list[Point] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON/TOML-able dict with exactly the keys of DESIGN.md §5.
+        """Plain JSON/TOML-able dict with exactly the keys of docs/CONFIG.md.
 
         Unset optional keys are left out (so ``from_dict(to_dict())`` round-trips).
         """

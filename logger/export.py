@@ -1,4 +1,4 @@
-"""Session exports (DESIGN.md §6): JSON ``pressure-logger/session-v1``, per-sample CSV, EDF+.
+"""Session exports (docs/EXPORTS.md): JSON ``pressure-logger/session-v1``, per-sample CSV, EDF+.
 
 Exports are in SI units (newtons, seconds), with forces derived from raw counts by the
 session's current calibration and its zero events in time order

@@ -1,4 +1,4 @@
-"""Hold detection and hold metrics: the single definition of DESIGN.md §5.
+"""Hold detection and hold metrics: the single definition (docs/EXPORTS.md).
 
 A *contact* starts at the first sample at or above ``onset_n`` and lasts up to (not
 including) the first sample below ``release_n``. A contact whose duration (last sample's
@@ -77,7 +77,7 @@ class HoldLevels:
 
 class HoldEventKind(StrEnum):
     STARTED = "started"  # force rose through onset_n: a contact began (may yet be a press)
-    ENDED = "ended"  # a hold ended; ``metrics`` holds DESIGN.md §5 metrics
+    ENDED = "ended"  # a hold ended; ``metrics`` holds docs/EXPORTS.md hold metrics
     REJECTED = "rejected"  # the contact was shorter than min_duration_s: a press
 
 
@@ -122,7 +122,7 @@ def hold_metrics(
     max_gap_s: float = MAX_GAP_S,
     lookback_s: float = RAMP_LOOKBACK_S,
 ) -> dict[str, Any]:
-    """Metrics of the hold ``[start_i, end_i)`` of ``t_s``/``force_n`` (DESIGN.md §5).
+    """Metrics of the hold ``[start_i, end_i)`` of ``t_s``/``force_n`` (docs/EXPORTS.md).
 
     Samples before ``start_i`` are used only for the ramp rate. Returns exactly the metric
     fields of :class:`logger.records.Hold` (all but index, point_index and point), so that

@@ -3,7 +3,7 @@
 - Levels: the current point's ``warn_n``/``max_n`` overrides, else the config's
   (:meth:`logger.points.PointPlan.levels`), read at every block, so a mark changes them
   from the next block on.
-- Excursions: one alert per excursion (DESIGN.md §6), however long the therapist hovers at
+- Excursions: one alert per excursion (docs/EXPORTS.md), however long the therapist hovers at
   the level with tremor, noise or a slow drift. An excursion starts at the first sample
   strictly above the level. It ends only once force has stayed below
   ``level - hysteresis`` for the re-arm time: at the first sample at least

@@ -1,6 +1,6 @@
 """LiveSession: one device, live, with optional recording — what the GUI and `record` drive.
 
-Data path (DESIGN.md §1), all of it in the reader thread right after decoding:
+Data path (docs/ARCHITECTURE.md), all of it in the reader thread right after decoding:
 raw counts → calibration → pipeline (holds, limits, marks) → ring buffer for the GUI,
 event queue for the GUI, and the store's writer queue when recording. Nothing here
 waits on the GUI or on SQLite: the queues never block, the ring buffer's lock covers a

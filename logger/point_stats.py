@@ -6,7 +6,7 @@ press is a familiarisation trial. Bilateral points ("Upper trapezius L" / "… R
 compared side by side, since an asymmetry is what a therapist looks for.
 
 Two coefficients of variation are reported because they answer different questions:
-``plateau_cv_pct`` (mean of the per-hold plateau CVs, DESIGN.md §5) says how steady each
+``plateau_cv_pct`` (mean of the per-hold plateau CVs, docs/EXPORTS.md) says how steady each
 hold was; ``between_trials_cv_pct`` (CV of the trial means) says how repeatable the trials
 were.
 """

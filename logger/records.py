@@ -2,7 +2,7 @@
 
 These dataclasses are the shared vocabulary of the pipeline (hold detector, limit monitor,
 point plan), the store, the exports and the GUI. Field names follow the export schema
-(DESIGN.md §6) so that an export is a plain ``dataclasses.asdict`` of them.
+(docs/EXPORTS.md) so that an export is a plain ``dataclasses.asdict`` of them.
 All times are device time in seconds since the session's first sample (``t_s``);
 all forces are newtons.
 """

@@ -1,4 +1,4 @@
-"""Simulator scenario files (DESIGN.md §4): what the simulated therapist and sensor do.
+"""Simulator scenario files (docs/SCENARIOS.md): what the simulated therapist and sensor do.
 
 A scenario is TOML with optional ``[device]``, ``[therapist]`` and ``[faults]`` tables and
 a list of ``[[steps]]``. ``load_scenario`` validates everything before anything runs and

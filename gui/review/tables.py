@@ -1,4 +1,4 @@
-"""Read-only tables of the review window: holds (DESIGN.md §5 metrics) and per-point
+"""Read-only tables of the review window: holds (docs/EXPORTS.md hold metrics) and per-point
 statistics with the left/right comparison."""
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def _escape(text: str) -> str:
 
 
 def session_limits(config: dict) -> tuple[float | None, float | None]:
-    """Session-wide (warn_n, max_n) from a stored config (DESIGN.md §5 ``[limits]``)."""
+    """Session-wide (warn_n, max_n) from a stored config (``[limits]`` in docs/CONFIG.md)."""
     limits = config.get("limits") if isinstance(config, dict) else None
     if not isinstance(limits, dict):
         return None, None

@@ -1,6 +1,6 @@
 """Over-limit alerts: a banner above the plot that cannot be missed, and the alert log.
 
-The reader thread decides alerts (DESIGN.md §1); the window shows each one on the next
+The reader thread decides alerts (docs/ARCHITECTURE.md); the window shows each one on the next
 frame. The banner stays up while the excursion that raised it is open, as the logger's
 limit monitor decides it (``LiveSession.in_excursion``: one hysteresis for the alert, the
 banner and the repeating alarm), and for at least ``MIN_SHOWN_S`` so a brief spike is still

@@ -1,4 +1,4 @@
-"""`pressure-logger calibrate` — calibrate a device with known masses (DESIGN.md §3).
+"""`pressure-logger calibrate` — calibrate a device with known masses (README, command line).
 
 Guided: asks for each (stacked) mass in turn, shows the reading settling, accepts it on
 Enter once stable. ``--auto``: for each listed mass, accepts the next stable plateau that

@@ -1,5 +1,5 @@
 """Scenario files: built-ins are what the brief says; malformed files are refused with
-file, step and key named (DESIGN.md §4, §7)."""
+file, step and key named (docs/SCENARIOS.md)."""
 
 from __future__ import annotations
 

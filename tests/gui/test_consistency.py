@@ -157,6 +157,9 @@ def run_window(qtbot, window: MainWindow, rng: np.random.Generator, url: str, du
     def record() -> None:
         def start(dialog) -> None:
             assert isinstance(dialog, SessionDialog)
+            if not dialog.therapist_edit.text():  # nobody named: say so (privacy rules)
+                dialog.therapist_anonymous.setChecked(True)
+            dialog.client_edit.clear()  # instead of the proposed next code
             qtbot.keyClicks(dialog.client_edit, f"C-{int(rng.integers(100)):03d}")
             qtbot.keyClick(dialog.client_edit, Qt.Key.Key_Return)
 

@@ -1,4 +1,4 @@
-"""JSON / CSV exports (DESIGN.md §6) from a real session library."""
+"""JSON / CSV exports (docs/EXPORTS.md) from a real session library."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from logger.store import SessionStore
 
 from .test_store import fill, make_hold, make_meta
 
-# DESIGN.md §6, key by key: the export must carry at least these
+# docs/EXPORTS.md, key by key: the export must carry at least these
 SESSION_KEYS = {
     "id", "started_at", "ended_at", "status", "client", "therapist", "notes",
     "device", "calibration", "config",

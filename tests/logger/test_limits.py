@@ -269,7 +269,7 @@ def test_alerts_do_not_depend_on_block_boundaries(levels, seed, n_cuts):
             assert max(ts[b - 1] - ts[a] for a, b in runs) >= REARM_S - 1e-9
 
 
-# ---------------------------------------------------------------- end to end (DESIGN.md §4)
+# ---------------------------------------------------------------- end to end (docs/SCENARIOS.md)
 
 DRIFTING_HOLD = """
 [device]
