@@ -70,8 +70,8 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     only when the block succeeds.
 
     - A regular file (or a new one) is replaced atomically: the temporary lives beside it,
-      is synced to disk and renamed onto it, keeping the mode the file had (a new file
-      gets :data:`PRIVATE_FILE_MODE`: exports and reports hold health data).
+      is synced to disk and renamed onto it, with mode :data:`PRIVATE_FILE_MODE` (exports
+      and reports hold health data: a replaced file does not keep a wider mode).
     - A symbolic link is followed: its final target is replaced the same way and the link
       stays a link.
     - Anything else that exists (a FIFO, a character device such as ``/dev/stdout``) is
@@ -109,8 +109,6 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
                 shutil.copyfileobj(src, dst)
             tmp.unlink()
             return
-        if st is not None:
-            os.chmod(tmp, stat.S_IMODE(st.st_mode))  # the file keeps its permissions
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)

@@ -569,12 +569,12 @@ class SessionStore:
         """Open ``path`` (created if missing); refuse foreign files before touching them."""
         if path.is_dir():
             raise BadInput(f"{path}: is a directory, not a session database file")
+        created = False
         try:
             if read_only:
                 conn = _connect_read_only(path)
             else:
-                if not private_file(path) and os.name == "posix":
-                    _warn_if_shared(path)
+                created = private_file(path)
                 conn = sqlite3.connect(
                     path, isolation_level=None, check_same_thread=False, timeout=10.0
                 )
@@ -596,6 +596,8 @@ class SessionStore:
             conn.close()
             shown = ", ".join(sorted(foreign)[:3])
             raise BadInput(f"{path}: not a session database (has tables {shown})")
+        if not created and os.name == "posix":  # a library, but perhaps not a private one
+            _warn_if_shared(path)
         conn.execute("PRAGMA foreign_keys = ON")
         if read_only:
             return conn
@@ -1082,13 +1084,19 @@ class SessionStore:
         **detail: Any,
     ) -> None:
         """Add a line to the audit trail (exports, reports, erasures); written after the
-        file it records, so a failed export leaves no line. Failing to write it is a
-        DeviceError: a hand-over must not go unrecorded in silence."""
-        try:
-            with self._tx() as c:
-                _insert_audit(c, AuditAction(action), list(sessions), deidentified, detail)
-        except sqlite3.Error as exc:
-            raise DeviceError(f"{self.db_path}: cannot record the {action} ({exc})") from None
+        file it records, so a failed export leaves no line. A library that cannot take
+        the line (read-only media, a full disk) must still let its sessions be rescued:
+        the hand-over goes on, and a one-line warning says it went unrecorded."""
+        why = self.read_only_reason if self.read_only else None
+        if why is None:
+            try:
+                with self._tx() as c:
+                    _insert_audit(c, AuditAction(action), list(sessions), deidentified, detail)
+                return
+            except (sqlite3.Error, StorageError) as exc:
+                why = str(exc)
+        log.warning("%s: the %s is not in the audit trail (cannot record it: %s)",
+                    self.db_path, AuditAction(action).value, why)  # fmt: skip
 
     def audit(self) -> list[AuditEntry]:
         """The audit trail, oldest first."""

@@ -105,18 +105,18 @@ def test_a_symlink_stays_a_link_and_its_target_is_replaced(tmp_path):
     assert dangling.is_symlink() and (tmp_path / "made.csv").read_text() == "made"
 
 
-def test_permissions_follow_the_old_file_or_the_umask(tmp_path):
+def test_written_files_are_private_whatever_the_old_mode_or_the_umask(tmp_path):
     old = tmp_path / "old.txt"
     old.write_text("x")
-    old.chmod(0o640)
+    old.chmod(0o644)
     with atomic_write(old) as tmp:
         tmp.write_text("y")
-    assert stat.S_IMODE(old.stat().st_mode) == 0o640
-    mask = os.umask(0o022)
+    assert stat.S_IMODE(old.stat().st_mode) == 0o600
+    mask = os.umask(0o000)
     try:
         new = tmp_path / "new.txt"
         with atomic_write(new) as tmp:
             tmp.write_text("y")
     finally:
         os.umask(mask)
-    assert stat.S_IMODE(new.stat().st_mode) == 0o644  # not mkstemp's 0600
+    assert stat.S_IMODE(new.stat().st_mode) == 0o600
