@@ -212,11 +212,11 @@ def test_any_scenario_is_refused_in_one_line_or_plays(text):
     host.send(Start())
     dev.process(2.0)
     msgs = host.take()
+    if dev.injected.unplugs and not msgs:
+        return  # unplugged at once: nothing reaches the host, and nothing raised
     assert any(isinstance(m, Identity) for m in msgs)
     ended = any(isinstance(m, Event) and m.kind is EventKind.SCRIPT_END for m in msgs)
-    streamed = any(isinstance(m, Samples) for m in msgs)
-    # a 0 s scenario just ends; one unplugged at once reaches nobody
-    assert ended or streamed or dev.injected.unplugs == 1
+    assert ended or any(isinstance(m, Samples) for m in msgs)  # a 0 s scenario just ends
 
 
 def test_unknown_scenario_names_the_builtins():
