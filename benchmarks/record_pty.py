@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/record_pty.py [--seconds 60] [--rate 4000]
 
-A device on the far end of a pty (frames built by the codec: 255 samples each, the longest
-legal SAMPLES frame) answers the handshake and then writes its whole stream as fast as the
+A device on the far end of a pty (frames built by the codec: by default 255 samples each,
+the longest legal SAMPLES frame; ``--per-frame 20`` is what the firmware sends at 1 kHz)
+answers the handshake and then writes its whole stream as fast as the
 pty takes it. Three readers of the same bytes, in the same run:
 
 1. bare: ``os.read`` of the pty and nothing else (the ceiling the pty itself sets);
@@ -49,15 +50,15 @@ from firmware_protocol.messages import (  # noqa: E402
 PER_FRAME = 255
 
 
-def stream_bytes(n_samples: int, rate_hz: int) -> bytes:
+def stream_bytes(n_samples: int, rate_hz: int, per_frame: int = PER_FRAME) -> bytes:
     period_us = round(1e6 / rate_hz)
     rng = np.random.default_rng(1)
     raw = (120000 + rng.integers(-50, 50, n_samples)).astype(np.int32)
     out = bytearray()
-    for k in range(0, n_samples, PER_FRAME):
-        chunk = raw[k : k + PER_FRAME].reshape(-1, 1)
+    for k in range(0, n_samples, per_frame):
+        chunk = raw[k : k + per_frame].reshape(-1, 1)
         msg = Samples(k, (1_000_000 + k * period_us) % 2**32, period_us, SampleFlag.NONE, chunk)
-        out += encode_frame(msg, (k // PER_FRAME) & 0xFF)
+        out += encode_frame(msg, (k // per_frame) & 0xFF)
     return bytes(out)
 
 
@@ -107,8 +108,13 @@ class Device:
                     self._send(Ack(frame.seq, 0x03))
 
     def _pour(self) -> None:
-        for k in range(0, len(self.data), 1 << 16):
-            self._write(self.data[k : k + (1 << 16)])
+        """Whole frames at a time (about 64 KiB each write), so that an answer to a PING
+        lands between two frames and never inside one."""
+        start = 0
+        while start < len(self.data):
+            end = self.data.find(b"\x00", min(start + (1 << 16), len(self.data) - 1)) + 1
+            self._write(self.data[start:end])
+            start = end
         self.done.set()
 
     def close(self) -> None:
@@ -174,7 +180,7 @@ def record(data: bytes, n: int, rate_hz: int) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.sqlite3"
         out = io.StringIO()
-        duration = (n - PER_FRAME) / rate_hz
+        duration = (n - 255) / rate_hz
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
             code = main(["record", "--port", dev.path, "--duration", f"{duration}",
                          "--db", str(db)])  # fmt: skip
@@ -191,10 +197,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="device time streamed")
     ap.add_argument("--rate", type=int, default=4000, help="the device's sample rate")
+    ap.add_argument("--per-frame", type=int, default=PER_FRAME,
+                    help="samples per SAMPLES frame (the firmware sends 20 ms worth)")  # fmt: skip
     args = ap.parse_args()
     n = int(args.seconds * args.rate)
-    data = stream_bytes(n, args.rate)
-    print(f"{n:,} samples ({len(data) / 1e6:.1f} MB of frames, {args.rate} Hz nominal)")
+    data = stream_bytes(n, args.rate, args.per_frame)
+    print(f"{n:,} samples ({len(data) / 1e6:.1f} MB of frames, {args.per_frame} per frame, "
+          f"{args.rate} Hz nominal)")  # fmt: skip
     t_bare = bare(data)
     t_acq = acquisition_only(data, n, args.rate)
     t_rec, stored = record(data, n, args.rate)
