@@ -27,6 +27,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/decode.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/record_pty.py
 	$(BIN)/python benchmarks/overview.py
 	$(BIN)/python benchmarks/forget.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/gui_frame.py
