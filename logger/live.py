@@ -513,6 +513,8 @@ class LiveSession:
             self._write_outputs(rec, out)
             self.holds += out.holds
             self.alerts += out.alerts
+        for item in (*out.alerts, *out.holds):  # the hold Stop cut short: shown live too
+            self._events.put(item)
         c = self._acq.counters
         duration = (rec.last_t_s - rec.t0_s) if rec.t0_s is not None else 0.0
         rate = self.device.rate_hz if self.device else 0.0

@@ -145,3 +145,27 @@ def test_a_unit_change_leaves_the_pipeline_and_new_levels_number_holds_on():
     assert live.pipeline is pipeline and live.config.units == "kgf"
     live.set_config(Config(units="kgf", holds=HoldConfig(onset_n=6.0, release_n=5.0)))
     assert live.pipeline is not pipeline and live.pipeline.holds_finished == 3
+
+
+def test_a_hold_cut_short_by_stop_is_announced_as_it_is_stored(tmp_path, db_path):
+    """Stop during a hold: the live holds table gets the hold the session stores."""
+    from logger.records import Hold
+
+    path = tmp_path / "cut.toml"
+    path.write_text(
+        '[[steps]]\naction = "rest"\nseconds = 1.0\n'
+        '[[steps]]\naction = "hold"\nforce_n = 20.0\nramp_s = 0.5\nseconds = 30.0\n'
+    )
+    live = LiveSession(f"sim://cut?scenario={path}&speed=4", Config(), db_path=db_path)
+    live.arm_recording()
+    live.start()
+    try:
+        assert wait_until(lambda: live.t_s > 5.0, 20.0)
+        sid = live.stop_recording()
+    finally:
+        live.stop()
+    announced = [e for e in live.poll_events() if isinstance(e, Hold)]
+    with SessionStore(db_path) as store:
+        stored = store.load_session(sid).holds
+    assert len(announced) == len(stored) == 1 and stored[0].cut_short
+    assert announced[0].mean_n == pytest.approx(stored[0].mean_n)
