@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QStandardPaths
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from .app import APP_NAME
+from logger.paths import APP_NAME
 
 LAST_FOLDER_KEY = "dialogs/last_folder"
 

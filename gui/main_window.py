@@ -37,7 +37,7 @@ from calibration.tare import DriftWarning
 from firmware_protocol.sim.protocol_sim import place_mass
 from logger.config import Config
 from logger.errors import BadInput, StorageError
-from logger.hold_detector import HoldLevels
+from logger.hold_detector import HoldLevels, HoldState
 from logger.live import DeviceNotice, LiveSession, StateChange, StorageFailed
 from logger.points import PointPlan
 from logger.records import Alert, AlertKind, Gap, Hold, Mark, MarkSource, Point
@@ -626,7 +626,7 @@ class MainWindow(QMainWindow):
             holding = hold is not None and hold.is_hold
             self.plot.set_live_hold(hold.start_s if holding else None)
             if text_due:
-                self._show_numbers(live, t_s, force)
+                self._show_numbers(live, t_s, force, hold)
             if self.banner.kind is not None:
                 self.banner.update_state(live.in_excursion(self.banner.kind))
             self.plot.set_alert_tint(self.banner.active)
@@ -638,7 +638,9 @@ class MainWindow(QMainWindow):
             self._show_status(live)
         self.frames += 1
 
-    def _show_numbers(self, live: LiveSession, t_s: np.ndarray, force: np.ndarray) -> None:
+    def _show_numbers(
+        self, live: LiveSession, t_s: np.ndarray, force: np.ndarray, hold: HoldState | None
+    ) -> None:
         """The readout (force, ramp, the hold in progress) and the link banner."""
         now_force = float(force[-1]) if force.shape[0] else None
         state = str(live.state)
@@ -652,7 +654,6 @@ class MainWindow(QMainWindow):
             absent="—" if calibrated else "uncalibrated",
         )
         self.readout.set_ramp(ramp_rate_n_per_s(t_s, force, RAMP_WINDOW_S) if streaming else None)
-        hold = live.current_hold
         if hold is not None and hold.is_hold:
             target_s = self._hold_target_s(live.current_hold_point)
             self.readout.set_hold(hold.start_s, hold.elapsed_s, hold.peak_n, hold.mean_n,

@@ -230,7 +230,6 @@ class Collector(AcquisitionListener):
         self.blocks: queue.SimpleQueue[SampleBlock] = queue.SimpleQueue()
         self.gaps: list[Gap] = []
         self.events: list[DeviceEvent] = []
-        self.states: list[tuple[LinkState, str]] = []
 
     def samples_received(self, block: SampleBlock) -> None:
         self.blocks.put(block)
@@ -240,9 +239,6 @@ class Collector(AcquisitionListener):
 
     def device_event(self, event: DeviceEvent) -> None:
         self.events.append(event)
-
-    def link_changed(self, state: LinkState, detail: str) -> None:
-        self.states.append((state, detail))
 
     def all_blocks(self) -> list[SampleBlock]:
         """Every block received so far (empties the queue)."""

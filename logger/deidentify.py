@@ -77,8 +77,6 @@ class DeidentifiedStore:
     """The view described in the module docstring. ``anchor_sid`` is day 0 (default: the
     library's first session). Ids passed in may be real or the view's own."""
 
-    deidentified = True
-
     def __init__(self, store: SessionStore, anchor_sid: str | None = None) -> None:
         self.store = store
         self.db_path = store.db_path

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import stat
 import tempfile
@@ -52,18 +51,6 @@ def private_file(path: str | os.PathLike[str]) -> bool:
     return True
 
 
-def _create_beside(target: Path) -> Path:
-    """A new empty file next to ``target``, readable by its owner only (the umask can
-    only take permissions away)."""
-    while True:
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
-        except FileExistsError:
-            continue
-        return tmp
-
-
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path; write the whole file there; it is delivered to ``path``
@@ -94,12 +81,13 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     if through and st is not None and stat.S_ISDIR(st.st_mode):
         raise DeviceError(f"{shown}: cannot write (is a directory)")
     try:
-        if through:  # staged in the temporary directory: /dev itself may be read-only
-            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part")
-            os.close(fd)
-            tmp = Path(name)
-        else:
-            tmp = _create_beside(target)
+        # mkstemp creates it 0600 whatever the umask; a FIFO or device is staged in the
+        # temporary directory (/dev itself may be read-only), a file beside its target
+        fd, name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".part", dir=None if through else target.parent
+        )
+        os.close(fd)
+        tmp = Path(name)
     except OSError as exc:
         raise DeviceError(f"{shown}: cannot write ({exc.strerror or exc})") from None
     try:

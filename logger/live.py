@@ -770,10 +770,8 @@ class LiveSession:
             recent.popleft()
 
     def _within_record_limit(self, rec: _Recording, block: SampleBlock) -> SampleBlock | None:
-        """Set the recording's time origin; cut the block at ``record_limit_s`` (None when
-        nothing of it is left) and ask the reader to stop there."""
-        if rec.t0_s is None:
-            rec.t0_s = float(block.t_s[0])
+        """Cut the block at ``record_limit_s`` (None when nothing of it is left) and ask the
+        reader to stop there."""
         if self.record_limit_s is None:
             return block
         keep = int(np.searchsorted(block.t_s - rec.t0_s, self.record_limit_s, side="left"))

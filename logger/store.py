@@ -998,12 +998,6 @@ class SessionStore:
                 )
                 _finish(c, pk, end.status, stats, end.ended_at)
 
-    def committed_stats(self, sid: str) -> SessionStats:
-        """Stats of what is stored so far (samples, duration, gaps, reconnects)."""
-        pk = self._pk(sid)
-        with self._decoding(f"session {sid}"), self._lock:
-            return _committed_stats(self._conn, pk)
-
     def add_points(self, sid: str, points: Sequence[Point]) -> None:
         """Add points to the session's plan (an ad-hoc plan grows with each mark); a point
         with an index already stored replaces it."""
@@ -1100,14 +1094,16 @@ class SessionStore:
 
     def audit(self) -> list[AuditEntry]:
         """The audit trail, oldest first."""
-        with self._lock:
+        with self._decoding("table audit"), self._lock:
             rows = self._conn.execute(
                 "SELECT at, user, action, sessions, deidentified, detail FROM audit ORDER BY pk"
             ).fetchall()
-        return [
-            AuditEntry(at, user, AuditAction(action), json.loads(sids), bool(deid), json.loads(d))
-            for at, user, action, sids, deid, d in rows
-        ]
+            return [
+                AuditEntry(
+                    at, user, AuditAction(action), json.loads(sids), bool(deid), json.loads(d)
+                )  # fmt: skip
+                for at, user, action, sids, deid, d in rows
+            ]
 
     def clients(self) -> list[str]:
         """Every client code in the library, the most recently recorded first."""
@@ -1412,15 +1408,13 @@ class SessionStore:
         max_points = max(1, int(max_points))
         with self._decoding(f"session {sid}"), self._lock:
             row = self._conn.execute(
-                "SELECT samples, last_t_s, device, calibration FROM sessions WHERE pk = ?",
-                (pk,),
+                "SELECT samples, last_t_s, device FROM sessions WHERE pk = ?", (pk,)
             ).fetchone()
             samples, last_t = int(row[0]), row[1]
             rate_hz = float(_json_obj(row[2], "device").get("rate_hz") or 0.0)
-            cal = _from_dict(CalibrationInfo, _json_obj(row[3], "calibration"))
         if samples == 0 or last_t is None:
             return np.zeros(0), np.zeros(0), np.zeros(0)
-        forces = force_timeline(cal, self._zeros(pk))
+        forces = self.force_timeline(sid)
         lo = 0.0 if t0_s is None else float(t0_s)
         hi = float(last_t) if t1_s is None else float(t1_s)
         if hi < lo:
@@ -1672,17 +1666,10 @@ class WriteBatch:
         return sum(len(b) for b in self.samples)
 
     def extend(self, other: WriteBatch) -> None:
-        for name in (
-            "samples",
-            "marks",
-            "holds",
-            "alerts",
-            "gaps",
-            "points",
-            "reconnects",
-            "zeros",
-        ):
-            getattr(self, name).extend(getattr(other, name))
+        for f in dataclasses.fields(self):  # every list, so a new kind of event is never lost
+            mine = getattr(self, f.name)
+            if isinstance(mine, list):
+                mine.extend(getattr(other, f.name))
         if other.calibration is not None:
             self.calibration = other.calibration
 

@@ -296,7 +296,7 @@ class SampleTimeline:
         if f.index < next_index:  # only a copy of a recent frame, or one late for its hole
             return (
                 (f.msg.first_index, f.msg.t_us) in self._recent
-                or any(a <= f.index and f.end <= b for a, b in self._declared)
+                or self._in_declared_gap(f)
                 and abs(f.dev_us - predicted_us) <= tol_us
             )
         if abs(f.dev_us - predicted_us) > tol_us:
@@ -325,7 +325,7 @@ class SampleTimeline:
             self._suspect = f  # damage or a real step: the next frame will tell
             return
         if f.end <= self._next_index or f.index < self._next_index:
-            if any(a <= f.index and f.end <= b for a, b in self._declared):
+            if self._in_declared_gap(f):
                 self.stats.late_frames += 1
             else:
                 self.stats.duplicate_frames += 1
@@ -366,10 +366,12 @@ class SampleTimeline:
             force = len(self._held) > self.reorder_frames
 
     def _flush_held(self) -> None:
-        if self._held:
+        while self._held:
             self._release_held(force=True)
-            while self._held:
-                self._release_held(force=True)
+
+    def _in_declared_gap(self, f: _Frame) -> bool:
+        """Whether ``f`` lies in a hole already declared lost (a late frame)."""
+        return any(a <= f.index and f.end <= b for a, b in self._declared)
 
     def _drop_suspect(self) -> None:
         if self._suspect is not None:
@@ -442,7 +444,7 @@ class SampleTimeline:
         self._t0_us += f.dev_us - at_us
         self._next_us = float(f.dev_us)
         self._next_index = f.index
-        self._gap(lost, cause, start_s, end_us=float(f.dev_us), count_index=False)
+        self._gap(lost, cause, start_s, end_us=float(f.dev_us))
         self._deliver(f)
 
     def _after_signal(self, f: _Frame) -> None:
@@ -468,14 +470,12 @@ class SampleTimeline:
         start_s: float,
         *,
         end_us: float | None = None,
-        count_index: bool = True,
     ) -> None:
         """Record ``lost`` samples from ``start_s`` to ``end_us`` (default: their length)."""
         if end_us is None:
             end_s = start_s + lost * self.period_us / 1e6
-            if count_index:
-                self._next_index += lost
-                self._next_us += lost * self.period_us
+            self._next_index += lost
+            self._next_us += lost * self.period_us
         else:
             end_s = (end_us - self._t0_us) / 1e6
         self.stats.lost_samples += lost

@@ -33,7 +33,7 @@ from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 from .interface import SimDevice
 from .model import US_PER_S
-from .scenario import QUERY_KEYS, Scenario, ScenarioError, check_value, load_scenario
+from .scenario import ON_OFF, QUERY_KEYS, Scenario, ScenarioError, check_value, load_scenario
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ _LINK_CHECKS = {
     "speed": ((int, float), lambda v: 0 <= v <= MAX_SPEED, f"a number 0..{MAX_SPEED:g}"),
     "boot_s": ((int, float), lambda v: 0 <= v <= MAX_BOOT_S, f"a number 0..{MAX_BOOT_S:g}"),
 }
-_FLAG = ((int,), lambda v: v in (0, 1), "0 or 1")
 
 
 @dataclass
@@ -73,7 +72,7 @@ class SimUrl:
             if key == "scenario":
                 out.scenario = value or "demo"
             elif key == "loop":
-                out.loop = check_value(url, key, _number(value), _FLAG) == 1
+                out.loop = check_value(url, key, _flag(value), ON_OFF)
             elif key in ("speed", "boot_s"):
                 setattr(out, key, check_value(url, key, _number(value), _LINK_CHECKS[key]))
             elif key in QUERY_KEYS:

@@ -168,6 +168,7 @@ def _upto(most: float) -> _Check:
 
 _GAIN = f"a number with {COUNTS_PER_N_RANGE[0]:g} <= |v| <= {COUNTS_PER_N_RANGE[1]:g}"
 SECONDS = _upto(MAX_SECONDS)
+ON_OFF: _Check = ((bool,), lambda v: True, "true or false")  # also 1/0, yes/no in sim://
 FORCE = _upto(MAX_SIM_FORCE_N)
 _DEVICE_KEYS: dict[str, _Check] = {
     "uid": ((str,), lambda v: 0 < len(v) <= 16 and v.isascii(), "1-16 ASCII characters"),
@@ -184,7 +185,7 @@ _DEVICE_KEYS: dict[str, _Check] = {
         f"a number -{MAX_SIM_FORCE_N:g}..{MAX_SIM_FORCE_N:g} (newtons per second)",
     ),
     "clock_start_us": ((int,), lambda v: 0 <= v < 1 << 32, "an integer 0..2**32-1"),
-    "erased": ((bool,), lambda v: True, "true or false"),
+    "erased": ON_OFF,
 }
 _THERAPIST_KEYS: dict[str, _Check] = {
     "seed": ((int,), lambda v: 0 <= v < 1 << 64, "an integer 0..2**64-1"),

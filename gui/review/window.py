@@ -310,7 +310,7 @@ class ReviewWindow(QMainWindow):
         has = self.current_id is not None
         for act in (self.act_report, self.act_csv, self.act_json, self.act_edf):
             act.setEnabled(has)
-        self.notes_edit.setEnabled(has)
+        self.notes_edit.setEnabled(has and not self.deidentified)  # no notes in a hand-over
         self.act_all.setEnabled(has)
         self.act_clear_ref.setEnabled(self.reference_id is not None)
 
@@ -329,10 +329,6 @@ class ReviewWindow(QMainWindow):
             deidentify=self.act_deidentify.isChecked(),
         )
         return Path(path)
-
-    def save_edf(self, path: str | Path) -> Path:
-        """The session on review as EDF+ (de-identified when "De-identify" is on)."""
-        return self.export("edf", path)
 
     def suggested_name(self) -> str:
         """A file name for the session on review: its id, except for a de-identified copy

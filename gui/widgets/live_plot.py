@@ -165,7 +165,6 @@ class LivePlot(QWidget):
         self._target_n: tuple[float, float] | None = None
         self._y_top = 0.0
         self._tinted = False
-        self._t_last = 0.0
         self.points_drawn = 0  # samples in the window last handed in
         self._t = np.empty(0)
         self._y = np.empty(0)
@@ -281,7 +280,6 @@ class LivePlot(QWidget):
         column_s = self.window_s / (self.view_box.width() or 1000.0)
         step_s = STEP_COLUMNS * column_s
         t_end = float(t[-1])
-        self._t_last = t_end
         # the view moves STEP_COLUMNS whole pixel columns at a time, when the newest sample
         # reaches its right edge; between steps only the strip of the newest columns changes
         t1 = max(self.window_s, float(np.ceil(t_end / step_s)) * step_s)

@@ -141,7 +141,7 @@ class ForceReadout(QFrame):
     def set_units(self, units: DisplayUnits) -> None:
         """Every figure in ``units`` from now on, the ones on show included."""
         self.units = units
-        self.unit_label.setText(units.unit)
+        self.unit_label.setText("" if self._worded else units.unit)
         self._show_figures(*self._figures_n)
         self._fix_sizes()
 

@@ -153,7 +153,7 @@ def test_deidentified_review_window_shows_no_names_or_dates(deid_window, tmp_pat
     assert found("\n".join(shown), ids) == []
     assert "de-identified" in w.windowTitle()
     assert w.act_deidentify.isChecked() and not w.act_deidentify.isEnabled()
-    edf = w.save_edf(tmp_path / "w.edf")
+    edf = w.export("edf", tmp_path / "w.edf")
     assert found(edf.read_bytes().decode("latin-1"), ids) == []
 
 
@@ -167,7 +167,7 @@ def test_identified_window_hands_over_deidentified_copies_on_request(qtbot, libr
         assert w.suggested_name() == ids["trainee"]
         w.act_deidentify.setChecked(True)
         assert w.suggested_name() == "deidentified-session"  # the id holds the date
-        edf = w.save_edf(tmp_path / "w.edf")
+        edf = w.export("edf", tmp_path / "w.edf")
         pdf = w.save_report(tmp_path / "w.pdf")
         w.close()
     assert found(edf.read_bytes().decode("latin-1"), ids) == []

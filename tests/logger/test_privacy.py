@@ -65,7 +65,10 @@ def test_next_client_code_follows_the_highest():
 def test_next_client_code_is_free_and_above_every_code(existing):
     code = next_client_code(existing)
     assert code not in existing
-    numbers = [int(c[2:]) for c in existing if c.startswith("C-") and c[2:].isdigit()]
+    from logger.privacy import _CODE
+
+    matched = (_CODE.fullmatch(c.strip()) for c in existing)
+    numbers = [int(m.group(1)) for m in matched if m and m.group(1).isascii()]
     assert int(code[2:]) == max(numbers, default=0) + 1
 
 
