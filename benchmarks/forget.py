@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from logger.records import CalibrationInfo, DeviceInfo, SessionMeta, SessionStatus
+from calibration.models import CalibrationInfo
+from logger.records import DeviceInfo, SessionMeta, SessionStatus
 from logger.store import SessionStore
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from logger.export import export_csv
-from logger.records import CalibrationInfo, DeviceInfo, SessionMeta, SessionStatus
+from calibration.models import CalibrationInfo
+from logger.export.tabular import export_csv
+from logger.records import DeviceInfo, SessionMeta, SessionStatus
 from logger.store import SessionStore, SessionWriter
 
 

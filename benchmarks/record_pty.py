@@ -148,7 +148,7 @@ def bare(data: bytes) -> float:
 
 
 def acquisition_only(data: bytes, n: int, rate_hz: int) -> float:
-    from logger.acquisition import Acquisition, AcquisitionListener
+    from logger.link.acquisition import Acquisition, AcquisitionListener
 
     class Count(AcquisitionListener):
         samples = 0

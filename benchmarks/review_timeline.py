@@ -30,15 +30,10 @@ def main() -> int:
     args = ap.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
 
+    from calibration.models import CalibrationInfo
     from gui.review.timeline import TimelinePlot
     from logger.compare import session_data_from_store
-    from logger.records import (
-        CalibrationInfo,
-        DeviceInfo,
-        Hold,
-        Point,
-        SessionMeta,
-    )
+    from logger.records import DeviceInfo, Hold, Point, SessionMeta
     from logger.store import MAX_CHUNK_SAMPLES as CHUNK
     from logger.store import SessionStore
 

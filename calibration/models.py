@@ -46,14 +46,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
 import numpy as np
-
-from logger.errors import BadInput
-from logger.records import CalibrationInfo
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +64,41 @@ MAX_NONLINEARITY_PCT_FS = 3.0  # worst |residual| as % of full scale, above → 
 UNCALIBRATED = "uncalibrated"  # source of a device with no calibration (a fresh board)
 
 
-class CalibrationError(BadInput):
+class CalibrationError(ValueError):
     """A calibration that cannot be fitted or accepted (exit code 2, nothing stored)."""
 
 
 class ModelKind(StrEnum):
     LINEAR = "linear"
     QUADRATIC = "quadratic"
+
+
+@dataclass(slots=True)
+class CalibrationInfo:
+    counts_per_n: float
+    offset_counts: float
+    source: str  # "factory" | "stored:<id>" | "tare" ...
+    created_at: str | None = None
+    model: str = "linear"
+    coefficients: list[float] = field(default_factory=list)
+
+
+class ZeroSource(StrEnum):
+    AUTO = "auto"  # taken at the start of acquisition, the sensor unloaded and steady
+    USER = "user"  # the Zero button or its shortcut
+
+
+@dataclass(slots=True)
+class ZeroEvent:
+    """From ``t_s`` on, the raw reading ``zero_counts`` (channel 0's scale) is 0 N.
+
+    A zero moves the calibration's zero and nothing else (the gain stays); it applies to
+    every sample at or after ``t_s`` until the next zero. The force it removed is derived
+    (``calibration.tare.ForceTimeline.removed_n``), so a recalibration restates it."""
+
+    t_s: float
+    zero_counts: float
+    source: ZeroSource
 
 
 def utc_now_iso() -> str:

@@ -7,7 +7,7 @@ is unloaded, on demand (Zero button / ``LiveSession.tare()``), and watched betwe
 when the unloaded reading wanders more than ``drift_limit_n`` a :class:`DriftWarning` is
 returned once per excursion so the user can re-zero.
 
-A zero is an event in time (:class:`logger.records.ZeroEvent`): it changes the forces from
+A zero is an event in time (:class:`calibration.models.ZeroEvent`): it changes the forces from
 its instant on, never before. :class:`ForceTimeline` (a calibration plus its zero events in
 time order) is the one conversion from raw counts to newtons: the live view, the store,
 every export, the comparison and a recalibration all call its :meth:`~ForceTimeline.
@@ -25,9 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from logger.records import ZeroEvent, ZeroSource
-
-from .models import Calibration, CalibrationError
+from .models import Calibration, CalibrationError, ZeroEvent, ZeroSource
 from .stability import StabilityDetector, estimate_noise_counts
 
 log = logging.getLogger(__name__)

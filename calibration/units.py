@@ -11,9 +11,8 @@ from enum import StrEnum
 
 import numpy as np
 
-from logger.errors import BadInput
-
 from .models import STANDARD_GRAVITY as N_PER_KGF
+from .models import CalibrationError
 
 N_PER_LBF = 4.4482216152605
 KPA_PER_N_PER_CM2 = 10.0
@@ -26,12 +25,12 @@ class Unit(StrEnum):
 
     @classmethod
     def parse(cls, text: str, where: str = "units") -> Unit:
-        """``"N"``, ``"kgf"``, ``"lbf"`` (case-insensitive) or BadInput naming the value."""
+        """``"N"``, ``"kgf"``, ``"lbf"`` (case-insensitive) or CalibrationError naming the value."""
         for unit in cls:
             if str(text).strip().lower() == unit.value.lower():
                 return unit
         choices = " | ".join(u.value for u in cls)
-        raise BadInput(f"{where}: unknown unit {text!r} (expected {choices})")
+        raise CalibrationError(f"{where}: unknown unit {text!r} (expected {choices})")
 
     @property
     def n_per_unit(self) -> float:
@@ -52,7 +51,7 @@ def convert_force(force_n: np.ndarray | float, unit: Unit | str) -> np.ndarray |
 def _check_area(area_cm2: float) -> float:
     area = float(area_cm2)
     if not area > 0 or not np.isfinite(area):
-        raise BadInput(f"contact_area_cm2: {area_cm2!r} must be a positive number")
+        raise CalibrationError(f"contact_area_cm2: {area_cm2!r} must be a positive number")
     return area
 
 

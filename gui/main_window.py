@@ -544,7 +544,7 @@ class MainWindow(QMainWindow):
             return Path(self.db_path)
         if self.live is not None and self.live.db_path is not None:
             return Path(self.live.db_path)
-        from logger.store import default_db_path
+        from logger.paths import default_db_path
 
         return default_db_path()
 

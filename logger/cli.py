@@ -15,8 +15,10 @@ import logging
 import os
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
-from .errors import BadInput, DeviceError
+from .errors import INPUT_ERRORS, BadInput, DeviceError
+from .paths import DB_ENV_VAR, default_db_path
 
 DESCRIPTION = "Record, simulate, review and export sessions of a handheld force sensor."
 ORDER = (
@@ -46,6 +48,18 @@ def _check_text(command: argparse.ArgumentParser, args: argparse.Namespace) -> N
                 raise BadInput(
                     f"{name}: {text!r} is not valid UTF-8 (byte offset {offset})"
                 ) from None
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--db PATH`` option every command shares: a ``Path`` with ``~`` expanded, and
+    :func:`default_db_path` when not given (resolved as the parser is built)."""
+    parser.add_argument(
+        "--db",
+        type=lambda text: Path(text).expanduser(),
+        default=default_db_path(),
+        metavar="PATH",
+        help=f"session library (SQLite; default: ${DB_ENV_VAR} or the user data directory)",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _check_text(parser.commands[args.command], args)
         return int(args.run(args) or 0)
-    except BadInput as exc:
+    except INPUT_ERRORS as exc:
         print(f"pressure-logger {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except DeviceError as exc:

@@ -29,8 +29,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from calibration.models import CalibrationInfo
+
 from .errors import BadInput
-from .records import CalibrationInfo, SampleBlock
+from .records import SampleBlock
 from .store import AuditAction, SessionRecord, SessionStore, SessionSummary
 
 EPOCH = datetime(1985, 1, 1, tzinfo=UTC)

@@ -3,6 +3,9 @@
 Messages are one line and name the file, key, value or byte offset at fault.
 """
 
+from calibration.models import CalibrationError
+from firmware_protocol.sim.scenario import ScenarioError
+
 
 class BadInput(ValueError):
     """Malformed file, unknown session, bad flag value: exit code 2, nothing written."""
@@ -36,3 +39,8 @@ class StorageError(DeviceError):
 
 class ProtocolMismatch(BadInput):
     """The device speaks another protocol major version (refused before streaming)."""
+
+
+# Every error that means "bad input" (exit code 2): ours, and those of the calibration
+# package and the scenario parser, which sit below logger and raise their own.
+INPUT_ERRORS: tuple[type[ValueError], ...] = (BadInput, CalibrationError, ScenarioError)

@@ -29,14 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from calibration.models import Calibration, ModelKind
+from calibration.models import Calibration, ModelKind, ZeroSource
 from calibration.tare import DriftWarning, ForceTimeline, Tare
 from firmware_protocol.messages import Capability, EventKind, Identity, SetLimits, StoreCal
 
-from .acquisition import Acquisition, AcquisitionListener, DeviceEvent, LinkState
 from .config import Config
 from .errors import BadInput
 from .limits import device_limits
+from .link.acquisition import Acquisition, AcquisitionListener, DeviceEvent, LinkState
 from .pipeline import HoldStarted, Pipeline
 from .points import PointPlan
 from .records import (
@@ -52,7 +52,6 @@ from .records import (
     SessionMeta,
     SessionStats,
     SessionStatus,
-    ZeroSource,
 )
 from .ringbuffer import RingBuffer
 
@@ -385,7 +384,7 @@ class LiveSession:
 
         if self._store is None:
             if self.db_path is None:
-                from .store import default_db_path
+                from .paths import default_db_path
 
                 self.db_path = default_db_path()
             self._store = SessionStore(self.db_path)
@@ -578,7 +577,7 @@ class LiveSession:
             return self._fixed_calibration
         if self.db_path is not None:
             try:
-                from calibration.store import CalibrationStore
+                from logger.store import CalibrationStore
 
                 stored = CalibrationStore(self.db_path).latest(device.uid)
             except (BadInput, OSError) as exc:  # a broken library, read-only media, a full disk

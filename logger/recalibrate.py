@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from calibration.models import CalibrationInfo
+
 from .config import Config
 from .pipeline import Pipeline, PipelineOutput
 from .points import PointPlan
-from .records import Alert, CalibrationInfo, Gap, Hold, Mark, SampleBlock
+from .records import Alert, Gap, Hold, Mark, SampleBlock
 from .store import SessionStore
 
 

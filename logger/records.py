@@ -14,6 +14,8 @@ from enum import StrEnum
 
 import numpy as np
 
+from calibration.models import CalibrationInfo
+
 
 class MarkSource(StrEnum):
     DEVICE = "device"
@@ -34,11 +36,6 @@ class GapCause(StrEnum):
     DISCONNECT = "disconnect"
     RESTART = "restart"  # the device began again (reboot): the host clock measured the outage
     TIME = "time"  # the device's clock jumped while its sample index ran on
-
-
-class ZeroSource(StrEnum):
-    AUTO = "auto"  # taken at the start of acquisition, the sensor unloaded and steady
-    USER = "user"  # the Zero button or its shortcut
 
 
 class SessionStatus(StrEnum):
@@ -105,19 +102,6 @@ class Hold:
 
 
 @dataclass(slots=True)
-class ZeroEvent:
-    """From ``t_s`` on, the raw reading ``zero_counts`` (channel 0's scale) is 0 N.
-
-    A zero moves the calibration's zero and nothing else (the gain stays); it applies to
-    every sample at or after ``t_s`` until the next zero. The force it removed is derived
-    (``calibration.tare.ForceTimeline.removed_n``), so a recalibration restates it."""
-
-    t_s: float
-    zero_counts: float
-    source: ZeroSource
-
-
-@dataclass(slots=True)
 class Alert:
     t_s: float
     kind: AlertKind
@@ -146,16 +130,6 @@ class DeviceInfo:
     # device clock against the host's, from PING/PONG (filled in when a session ends):
     clock_drift_ppm: float | None = None
     clock_offset_s: float | None = None  # device time − host monotonic time at the end
-
-
-@dataclass(slots=True)
-class CalibrationInfo:
-    counts_per_n: float
-    offset_counts: float
-    source: str  # "factory" | "stored:<id>" | "tare" ...
-    created_at: str | None = None
-    model: str = "linear"
-    coefficients: list[float] = field(default_factory=list)
 
 
 @dataclass(slots=True)

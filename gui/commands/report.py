@@ -11,8 +11,8 @@ import logging
 import os
 from pathlib import Path
 
+from logger.cli import add_db_argument
 from logger.errors import BadInput
-from logger.store import add_db_argument
 
 log = logging.getLogger(__name__)
 

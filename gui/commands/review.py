@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from logger.cli import add_db_argument
 from logger.errors import BadInput
-from logger.store import add_db_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:

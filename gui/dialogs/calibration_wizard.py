@@ -374,7 +374,7 @@ class CalibrationWizard(QDialog):
             return
         cal = self.fit.calibration
         if self.db_path is not None:
-            from calibration.store import CalibrationStore
+            from logger.store import CalibrationStore
 
             try:
                 self.saved = CalibrationStore(self.db_path).save(self.source.uid, self.fit)

@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from calibration.models import CalibrationInfo
 from logger.config import HoldConfig, Limits
 from logger.hold_detector import detect_holds, hold_metrics
 from logger.records import (
     Alert,
     AlertKind,
-    CalibrationInfo,
     DeviceInfo,
     Gap,
     GapCause,

@@ -347,7 +347,7 @@ class ReviewWindow(QMainWindow):
     def export(self, kind: str, path: str | Path) -> Path:
         """The session on review as ``pressure-logger export --format csv|json|edf`` writes
         it (logged in the audit trail; de-identified when "De-identify" is on)."""
-        from logger.export import export_session
+        from logger.export.tabular import export_session
 
         if self.current_id is None:
             raise BadInput("no session on review")

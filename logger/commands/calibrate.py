@@ -20,8 +20,8 @@ import threading
 import time
 from pathlib import Path
 
+from ..cli import add_db_argument
 from ..errors import BadInput, DeviceError
-from ..store import add_db_argument
 
 NO_DATA_S = 10.0  # host seconds without a sample before the device counts as gone
 STORE_CAL_FLUSH_S = 0.5  # host seconds the reader gets to write STORE_CAL before it stops
@@ -96,9 +96,9 @@ def check_db_path(path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from calibration.models import Calibration, check_fit
     from calibration.procedure import CalibrationProcedure, parse_masses
-    from calibration.store import CalibrationStore
+    from logger.store import CalibrationStore
 
-    from ..acquisition import Acquisition, Collector
+    from ..link.acquisition import Acquisition, Collector
     from ..live import device_store
 
     masses = parse_masses(args.masses_kg)
@@ -224,7 +224,7 @@ def _collect(proc, acq, blocks, keys, tty: bool, early: list) -> None:
     """Feed blocks to the procedure until every mass is accepted."""
     from calibration.models import CalibrationError
 
-    from ..acquisition import LinkState
+    from ..link.acquisition import LinkState
 
     _prompt(proc)
     last_data = time.monotonic()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cli import add_db_argument
 from ..errors import BadInput
-from ..export import ExportFormat, export_session
-from ..store import SessionStore, add_db_argument
+from ..export.tabular import ExportFormat, export_session
+from ..store import SessionStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli import add_db_argument
 from ..errors import BadInput, DeviceError
-from ..store import SessionStore, add_db_argument
+from ..store import SessionStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:

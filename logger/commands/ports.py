@@ -7,7 +7,7 @@ import json
 
 from serial.tools import list_ports
 
-from ..store import add_db_argument
+from ..cli import add_db_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..store import SessionStore, add_db_argument
+from ..cli import add_db_argument
+from ..store import SessionStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +36,7 @@ def _calibration_id(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from calibration.store import CalibrationStore
+    from logger.store import CalibrationStore
 
     from ..errors import BadInput, StorageError
     from ..recalibrate import recalibrate

@@ -15,11 +15,12 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from ..cli import add_db_argument
 from ..errors import BadInput, DeviceError, StorageError
 from ..live import UNCALIBRATED_TEXT
 from ..paths import add_config_argument
 from ..privacy import identifying_reasons
-from ..store import add_db_argument, check_writable, session_exists
+from ..store import check_writable, session_exists
 
 CALIBRATION_MAX_AGE_DAYS = 30
 
@@ -71,8 +72,8 @@ def _calibration_warning(live) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     # heavy imports here, so that `pressure-logger --help` and other commands stay quick
-    from ..acquisition import stall_timeout_s
     from ..config import load_config, parse_points_arg
+    from ..link.acquisition import stall_timeout_s
     from ..live import LiveSession
     from ..paths import startup_config
     from ..records import MarkSource

@@ -15,7 +15,8 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from ..store import AuditEntry, SessionStore, SessionSummary, add_db_argument
+from ..cli import add_db_argument
+from ..store import AuditEntry, SessionStore, SessionSummary
 
 COLUMNS = (
     "ID",

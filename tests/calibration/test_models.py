@@ -13,12 +13,12 @@ from calibration.models import (
     STANDARD_GRAVITY,
     Calibration,
     CalibrationError,
+    CalibrationInfo,
     ModelKind,
     check_fit,
     fit_calibration,
     fit_problem,
 )
-from logger.records import CalibrationInfo
 
 
 def test_linear_fit_matches_hand_computation() -> None:

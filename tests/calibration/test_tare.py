@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calibration.models import Calibration, CalibrationError, ModelKind
+from calibration.models import Calibration, CalibrationError, ModelKind, ZeroEvent, ZeroSource
 from calibration.tare import ForceTimeline, Tare
-from logger.records import ZeroEvent, ZeroSource
 
 CAL = Calibration.factory(4000.0, 120000.0)
 RATE_HZ = 1000.0

@@ -37,10 +37,9 @@ import serial
 
 import firmware_protocol
 from calibration.models import STANDARD_GRAVITY, UNCALIBRATED
-from calibration.store import CalibrationStore
 from firmware_protocol.framing import FrameDecoder, encode_frame
 from firmware_protocol.messages import Ack, Hello, Identity, MsgType, Samples, SetRate, Start
-from logger.store import SessionStore
+from logger.store import CalibrationStore, SessionStore
 
 FIRMWARE = Path(firmware_protocol.__file__).parent / "firmware"
 ARDUINO_DIR = Path(os.environ.get("ARDUINO_DIR", "/usr/share/arduino"))

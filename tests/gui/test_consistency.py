@@ -43,8 +43,8 @@ from gui.review import ReviewWindow
 from gui.sound import Sounder
 from logger.compare import compare_sessions, session_data_from_store
 from logger.config import Config
-from logger.export import export_csv, export_json
-from logger.export_edf import export_edf
+from logger.export.edf import export_edf
+from logger.export.tabular import export_csv, export_json
 from logger.live import wait_until
 from logger.recalibrate import recompute_events
 from logger.records import Hold, Point

@@ -7,13 +7,13 @@ import pytest
 from PySide6.QtWidgets import QDialog, QPushButton
 
 from calibration.models import STANDARD_GRAVITY
-from calibration.store import CalibrationStore
 from gui.dialogs import calibration_wizard as wizard_module
 from gui.dialogs.calibration_wizard import CalibrationWizard
 from gui.dialogs.session_dialog import SessionDialog, parse_plan
 from gui.dialogs.settings_dialog import SettingsDialog
 from logger.config import Config, load_config
 from logger.records import Point
+from logger.store import CalibrationStore
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),

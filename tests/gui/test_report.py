@@ -177,8 +177,8 @@ def test_report_of_a_session_recorded_from_the_simulator(qapp, tmp_path, capsys)
 
 
 def test_report_calibration_source_date_and_only_complete_left_right_pairs(qapp, library, tmp_path):
+    from calibration.models import CalibrationInfo
     from gui.review.demo import write_session
-    from logger.records import CalibrationInfo
 
     store = SessionStore(tmp_path / "cal.sqlite3")
     stored = write_session(

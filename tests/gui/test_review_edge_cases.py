@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
+from calibration.models import CalibrationInfo
 from gui.report import write_report
 from gui.review import ReviewWindow
-from logger.records import CalibrationInfo, DeviceInfo, SessionMeta
+from logger.records import DeviceInfo, SessionMeta
 from logger.store import SessionStore
 
 

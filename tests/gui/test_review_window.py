@@ -213,7 +213,7 @@ def test_progress_tab_computes_on_demand(window):
 
 
 def test_timeline_shows_zero_events_and_forces_change_only_after_them(qtbot, tmp_path):
-    from logger.records import ZeroEvent, ZeroSource
+    from calibration.models import ZeroEvent, ZeroSource
     from tests.logger.test_store import fill, make_meta
 
     store = SessionStore(tmp_path / "zeros.sqlite3")
@@ -303,7 +303,7 @@ def test_notes_are_shown_edited_and_kept(window):
 
 @pytest.mark.parametrize("kind", ["csv", "json", "edf"])
 def test_the_review_exports_what_the_export_command_writes(window, tmp_path, kind):
-    from logger.export import export_csv, export_edf, export_json
+    from logger.export.tabular import export_csv, export_edf, export_json
 
     w, lib = window
     store = w.store

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
-from logger.acquisition import (
+from logger.link.acquisition import (
     Acquisition,
     Collector,
     LinkState,

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from logger.acquisition import Acquisition, Collector, LinkState
+from logger.link.acquisition import Acquisition, Collector, LinkState
 from logger.records import GapCause
 
 from .pty_device import RATE_HZ, PtyDevice, sample_frames

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from calibration.models import Calibration
-from calibration.store import CalibrationStore
 from calibration.tare import Tare
-from logger.acquisition import Acquisition, Collector
 from logger.cli import main
+from logger.link.acquisition import Acquisition, Collector
 from logger.live import AUTO_ZERO_S
+from logger.store import CalibrationStore
 from tests.scenarios import DEVICE, HOLD, STACKED, TRUE_GAIN
 
 

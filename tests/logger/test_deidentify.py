@@ -11,18 +11,10 @@ import numpy as np
 import pyedflib
 import pytest
 
+from calibration.models import CalibrationInfo
 from logger.cli import main
 from logger.deidentify import EPOCH, DeidentifiedStore
-from logger.records import (
-    Alert,
-    AlertKind,
-    CalibrationInfo,
-    Gap,
-    GapCause,
-    Mark,
-    MarkSource,
-    SessionStatus,
-)
+from logger.records import Alert, AlertKind, Gap, GapCause, Mark, MarkSource, SessionStatus
 from logger.store import AuditAction, SessionStore
 
 from .test_store import fill, make_hold, make_meta

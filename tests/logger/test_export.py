@@ -9,20 +9,18 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from calibration.models import CalibrationInfo, ZeroEvent, ZeroSource
 from logger.errors import BadInput
-from logger.export import SCHEMA, export_csv, export_json, export_session
+from logger.export.tabular import SCHEMA, export_csv, export_json, export_session
 from logger.records import (
     Alert,
     AlertKind,
-    CalibrationInfo,
     Gap,
     GapCause,
     Mark,
     MarkSource,
     SessionStats,
     SessionStatus,
-    ZeroEvent,
-    ZeroSource,
 )
 from logger.store import SessionStore
 

@@ -6,12 +6,12 @@ import numpy as np
 import pyedflib
 import pytest
 
+from calibration.models import CalibrationInfo, ZeroEvent, ZeroSource
 from logger.errors import BadInput
-from logger.export_edf import NO_DATA_DIGITAL, annotations_for, write_edf
+from logger.export.edf import NO_DATA_DIGITAL, annotations_for, write_edf
 from logger.records import (
     Alert,
     AlertKind,
-    CalibrationInfo,
     DeviceInfo,
     Gap,
     GapCause,
@@ -20,8 +20,6 @@ from logger.records import (
     MarkSource,
     Point,
     SessionMeta,
-    ZeroEvent,
-    ZeroSource,
 )
 
 RATE_HZ = 500.0
@@ -207,7 +205,7 @@ def stored_session(db_path):
 
 
 def test_export_edf_from_the_store(tmp_path):
-    from logger.export_edf import export_edf
+    from logger.export.edf import export_edf
 
     store, sid = stored_session(tmp_path / "s.sqlite3")
     out = tmp_path / "export.edf"
@@ -229,7 +227,7 @@ def test_export_edf_from_the_store(tmp_path):
 
 
 def test_export_edf_unknown_session_writes_nothing(tmp_path):
-    from logger.export_edf import export_edf
+    from logger.export.edf import export_edf
 
     store, _ = stored_session(tmp_path / "s.sqlite3")
     out = tmp_path / "nothing.edf"
@@ -240,7 +238,7 @@ def test_export_edf_unknown_session_writes_nothing(tmp_path):
 
 
 def test_export_edf_session_without_samples_is_bad_input(tmp_path):
-    from logger.export_edf import export_edf
+    from logger.export.edf import export_edf
     from logger.store import SessionStore
 
     store = SessionStore(tmp_path / "s.sqlite3")

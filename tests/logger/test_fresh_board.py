@@ -13,13 +13,12 @@ import pytest
 import serial
 
 from calibration.models import UNCALIBRATED, Calibration
-from calibration.store import CalibrationStore
 from firmware_protocol.framing import FrameDecoder, encode_frame
 from firmware_protocol.messages import Hello, Identity
 from logger.cli import main
 from logger.config import Config
 from logger.live import LiveSession, wait_until
-from logger.store import SessionStore
+from logger.store import CalibrationStore, SessionStore
 from tests.scenarios import DEVICE_UID, STACKED, TRUE_GAIN, TRUE_ZERO
 
 

@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from calibration.models import ZeroSource
 from logger.config import Config
 from logger.live import PREROLL_S, DeviceNotice, LiveSession, limit_notice, wait_until
-from logger.records import ZeroSource
 from logger.store import SessionStore
 
 

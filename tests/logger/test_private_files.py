@@ -9,11 +9,10 @@ import stat
 
 import pytest
 
-from calibration.store import CalibrationStore
 from logger.cli import main
 from logger.config import Config, save_config
 from logger.files import private_dir
-from logger.store import SessionStore
+from logger.store import CalibrationStore, SessionStore
 
 from .test_store import fill, make_meta
 

@@ -344,7 +344,7 @@ def test_record_warns_about_a_calibration_older_than_30_days(scenario_file, db_p
     import dataclasses
 
     from calibration.models import fit_calibration
-    from calibration.store import CalibrationStore
+    from logger.store import CalibrationStore
 
     g = 9.80665
     fit = fit_calibration([(120000.0 + 4000.0 * m * g, m) for m in (0.0, 0.5, 1.0, 2.0)])

@@ -17,13 +17,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import logger.store as store_mod
+import logger.store.library as store_mod
+from calibration.models import CalibrationInfo, ZeroEvent, ZeroSource
 from logger.errors import BadInput, DeviceError
+from logger.paths import default_db_path
 from logger.recalibrate import recalibrate, recompute_events
 from logger.records import (
     Alert,
     AlertKind,
-    CalibrationInfo,
     DeviceInfo,
     Gap,
     GapCause,
@@ -34,13 +35,10 @@ from logger.records import (
     SessionMeta,
     SessionStats,
     SessionStatus,
-    ZeroEvent,
-    ZeroSource,
 )
 from logger.store import (
     SessionStore,
     SessionWriter,
-    default_db_path,
     force_timeline,
 )
 
@@ -407,7 +405,7 @@ def test_newer_schema_and_foreign_files_are_refused(db_path, tmp_path):
 
 
 def test_shares_a_file_with_the_calibration_store(db_path):
-    from calibration.store import CalibrationStore
+    from logger.store import CalibrationStore
 
     CalibrationStore(db_path)  # first in the file, with its own AUTOINCREMENT table
     store = SessionStore(db_path)

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from firmware_protocol.framing import FrameDecoder, encode_frame
 from firmware_protocol.messages import SampleFlag, Samples
+from logger.link.timeline import SampleTimeline
 from logger.records import Gap, GapCause, SampleBlock
-from logger.timeline import SampleTimeline
 
 RATE_HZ = 1000
 BATCH = 20

@@ -25,10 +25,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from .deidentify import DeidentifiedStore, SessionReader, deidentified
-from .errors import BadInput
-from .files import atomic_write
-from .store import AuditAction, SessionRecord
+from ..deidentify import DeidentifiedStore, SessionReader, deidentified
+from ..errors import BadInput
+from ..files import atomic_write
+from ..store import AuditAction, SessionRecord
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def export_csv(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> 
 
 def export_edf(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> Path:
     """EDF+ export, written by ``logger.export_edf`` (pyedflib, imported only when asked for)."""
-    from .export_edf import export_edf as write
+    from .edf import export_edf as write
 
     _check_out(path)
     return write(store, sid, path).path

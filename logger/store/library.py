@@ -35,7 +35,6 @@ Why it looks like this:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import enum
@@ -59,13 +58,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import BadInput, DeviceError, StorageError
-from .files import private_file
-from .paths import DB_ENV_VAR, default_db_path
-from .records import (
+from calibration.models import CalibrationInfo, ZeroEvent, ZeroSource
+
+from ..errors import BadInput, DeviceError, StorageError
+from ..files import private_file
+from ..records import (
     Alert,
     AlertKind,
-    CalibrationInfo,
     DeviceInfo,
     Gap,
     GapCause,
@@ -77,8 +76,6 @@ from .records import (
     SessionMeta,
     SessionStats,
     SessionStatus,
-    ZeroEvent,
-    ZeroSource,
 )
 
 if TYPE_CHECKING:
@@ -226,18 +223,6 @@ _TABLES = frozenset(
 
 _T_DTYPE = np.dtype("<f8")
 _RAW_DTYPE = np.dtype("<i4")
-
-
-def add_db_argument(parser: argparse.ArgumentParser) -> None:
-    """The ``--db PATH`` option every command shares: a ``Path`` with ``~`` expanded, and
-    :func:`default_db_path` when not given (resolved as the parser is built)."""
-    parser.add_argument(
-        "--db",
-        type=lambda text: Path(text).expanduser(),
-        default=default_db_path(),
-        metavar="PATH",
-        help=f"session library (SQLite; default: ${DB_ENV_VAR} or the user data directory)",
-    )
 
 
 def check_writable(path: Path) -> None:
@@ -812,7 +797,7 @@ class SessionStore:
     def _redetect_events(self, sid: str) -> None:
         """Holds and alerts of an interrupted session, decided again on its stored samples:
         the hold in progress when its recorder died is kept (flagged ``cut_short``)."""
-        from .recalibrate import recalibrate  # the pipeline sits above the store
+        from ..recalibrate import recalibrate  # the pipeline sits above the store
 
         try:  # with its own calibration: only the events are decided again
             holds, _ = recalibrate(self, sid, self.calibration(sid))

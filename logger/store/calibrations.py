@@ -17,10 +17,10 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from logger.errors import BadInput, DeviceError
-from logger.files import private_file
+from calibration.models import Calibration, FitResult, ModelKind, utc_now_iso
 
-from .models import Calibration, FitResult, ModelKind, utc_now_iso
+from ..errors import BadInput, DeviceError
+from ..files import private_file
 
 log = logging.getLogger(__name__)
 

@@ -38,10 +38,12 @@ from pathlib import Path
 import numpy as np
 import pyedflib
 
-from .deidentify import SessionReader
-from .errors import BadInput
-from .files import atomic_write
-from .records import Alert, Gap, Hold, Mark, Point, SessionMeta, ZeroSource
+from calibration.models import ZeroSource
+
+from ..deidentify import SessionReader
+from ..errors import BadInput
+from ..files import atomic_write
+from ..records import Alert, Gap, Hold, Mark, Point, SessionMeta
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from calibration.models import Calibration, ModelKind, fit_calibration
-from calibration.store import CalibrationStore
 from logger.errors import BadInput
+from logger.store import CalibrationStore
 
 
 def _fit(gain: float = 4000.0, offset: float = 120000.0, masses=(0.0, 0.5, 1.0, 2.0)):

@@ -44,7 +44,7 @@ import numpy as np
 
 from firmware_protocol.messages import Samples
 
-from .records import Gap, GapCause, SampleBlock
+from ..records import Gap, GapCause, SampleBlock
 
 log = logging.getLogger(__name__)
 

@@ -62,8 +62,8 @@ from firmware_protocol.messages import (
 )
 from firmware_protocol.text_mode import TextLineDecoder, looks_like_text
 
-from .errors import BadInput, DeviceError, ProtocolMismatch
-from .records import DeviceInfo, Gap, GapCause, SampleBlock
+from ..errors import BadInput, DeviceError, ProtocolMismatch
+from ..records import DeviceInfo, Gap, GapCause, SampleBlock
 from .timeline import SampleTimeline, TimelineStats
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Writing sessions out: JSON and CSV (``tabular``) and EDF+ (``edf``)."""
