@@ -1,4 +1,11 @@
-"""Suite-wide settings: Qt offscreen, hypothesis profile, a temporary database per test."""
+"""Suite-wide settings: Qt offscreen, hypothesis profile, a temporary database per test, and
+the order tests are handed to pytest-xdist workers in.
+
+Parallel runs (``make test`` uses pytest-xdist) are safe because nothing a test shares lives
+outside its worker: each worker has its own temporary directory (``tmp_path``, and the user
+directories below), ``sim://`` devices live in the worker's process, servers bind port 0,
+every Xvfb picks a free display itself (``-displayfd``), and hypothesis's example database
+is a directory that several processes may write at once."""
 
 from __future__ import annotations
 
@@ -37,6 +44,13 @@ def own_user_dirs(tmp_path_factory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under xdist, the tests marked ``slow`` go first (each worker collects the same order):
+    a 20 s test handed out last would make everyone else wait for it at the end."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 ENV_KEYS = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "PRESSURE_LOGGER_CONFIG", "PRESSURE_LOGGER_DB")

@@ -19,11 +19,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ("Xvfb", "xdotool", "xprop")
@@ -91,32 +94,53 @@ def _min_size(env: dict[str, str], wid: str) -> tuple[int, int]:
 def test_the_live_window_opens_inside_the_screen_and_stays_there(xdisplay, tmp_path):
     display, width, height = xdisplay
     env = _env(display, tmp_path)
+    # -v: the reader logs its states, so the test sees when the device is streaming
     app = subprocess.Popen(
-        [sys.executable, "-m", "logger.cli", "gui", "--db", str(tmp_path / "s.sqlite3"),
+        [sys.executable, "-m", "logger.cli", "-v", "gui", "--db", str(tmp_path / "s.sqlite3"),
          "--config", str(tmp_path / "config.toml"), "--port", "sim://fit?scenario=demo&loop=1"],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    lines: list[str] = []
+    streaming = threading.Event()
+
+    def read_output() -> None:  # all of it, so that the app never blocks on a full pipe
+        assert app.stdout is not None
+        for line in app.stdout:
+            lines.append(line)
+            if ": streaming" in line:
+                streaming.set()
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
     try:
         wid = ""
         deadline = time.monotonic() + 60
         while not wid and time.monotonic() < deadline and app.poll() is None:
-            time.sleep(0.3)
+            time.sleep(0.1)
             wid = _x(
                 env, "xdotool", "search", "--onlyvisible", "--name", "^pressure-logger"
             ).strip()
         assert wid, f"no window appeared (exit {app.poll()})"
         wid = wid.split()[0]
         first = _geometry(env, wid)
-        time.sleep(4.0)  # the simulator connects and streams meanwhile
+        assert streaming.wait(60), "".join(lines)  # the simulator connected and streams
+        # … and the window has shown it for a while (40 frames a second): it
+        # was never resized meanwhile
+        until = time.monotonic() + 1.0
+        while time.monotonic() < until:
+            assert _geometry(env, wid) == first  # connecting did not resize the window
+            time.sleep(0.1)
         x, y, w, h = _geometry(env, wid)
-        assert (x, y, w, h) == first  # connecting did not resize the window
+        assert (x, y, w, h) == first
         assert x >= 0 and y >= 0 and x + w <= width and y + h <= height, (x, y, w, h)
         min_w, min_h = _min_size(env, wid)
         assert min_w <= MIN_W and min_h <= MIN_H, (min_w, min_h)
     finally:
         app.send_signal(signal.SIGTERM)
-        out, _ = app.communicate(timeout=30)
-    assert app.returncode == 0, out
+        app.wait(timeout=30)
+        reader.join(10)
+        app.stdout.close()  # type: ignore[union-attr]
+    assert app.returncode == 0, "".join(lines)
 
 
 def test_live_wizard_and_review_have_nothing_clipped_or_overlapping(xdisplay, tmp_path):

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -78,14 +79,88 @@ release_s = 0.5
 action = "rest"
 seconds = 2.0
 """
-# what the script implies (onset 5 N, release 4 N, warn 40 N; linear ramps)
-EXPECTED_HOLDS = [  # (start_s, end_s, plateau force_n)
-    (2.0 + 5.0 / 30.0, 11.0 + 26.0 / 30.0 * 0.5, 30.0),
-    (15.5 + 5.0 / 45.0, 21.5 + 41.0 / 45.0 * 0.5, 45.0),
-]
-EXPECTED_MARKS = [2.0, 13.5]
-EXPECTED_WARN_S = 15.5 + 40.0 / 45.0  # the 45 N hold passes warn_n = 40 N on its ramp
-DURATION_S = 24.0
+
+
+@dataclass(frozen=True)
+class Script:
+    """What a scenario implies (onset 5 N, release 4 N, warn 40 N; linear ramps)."""
+
+    holds: list[tuple[float, float, float]]  # (start_s, end_s, plateau force_n)
+    marks: list[float]
+    warn_s: float  # the 45 N hold passes warn_n = 40 N on its ramp
+    duration_s: float
+
+
+FULL = Script(
+    holds=[(2.0 + 5.0 / 30.0, 11.0 + 26.0 / 30.0 * 0.5, 30.0),
+           (15.5 + 5.0 / 45.0, 21.5 + 41.0 / 45.0 * 0.5, 45.0)],
+    marks=[2.0, 13.5],
+    warn_s=15.5 + 40.0 / 45.0,
+    duration_s=24.0,
+)  # fmt: skip
+EXPECTED_HOLDS = FULL.holds
+DURATION_S = FULL.duration_s
+
+# The same script in 8 s (the shortest holds that are still holds: 2 s), for real time
+SHORT_SCENARIO = """
+[device]
+uid = "SIM-E2E"
+rate_hz = 1000
+noise_n = 0.1
+
+[therapist]
+seed = 7
+tremor_n = 0.3
+
+[[steps]]
+action = "rest"
+seconds = 0.5
+
+[[steps]]
+action = "mark"
+
+[[steps]]
+action = "hold"
+force_n = 30.0
+ramp_s = 0.5
+seconds = 2.0
+release_s = 0.25
+
+[[steps]]
+action = "rest"
+seconds = 0.5
+
+[[steps]]
+action = "mark"
+
+[[steps]]
+action = "press"
+force_n = 12.0
+seconds = 0.4
+
+[[steps]]
+action = "rest"
+seconds = 0.35
+
+[[steps]]
+action = "hold"
+force_n = 45.0
+ramp_s = 0.5
+seconds = 2.0
+release_s = 0.25
+
+[[steps]]
+action = "rest"
+seconds = 0.75
+"""
+SHORT = Script(
+    holds=[(0.5 + 5.0 / 30.0 * 0.5, 3.0 + 26.0 / 30.0 * 0.25, 30.0),
+           (4.5 + 5.0 / 45.0 * 0.5, 7.0 + 41.0 / 45.0 * 0.25, 45.0)],
+    marks=[0.5, 3.75],
+    warn_s=4.5 + 40.0 / 45.0 * 0.5,
+    duration_s=8.0,
+)  # fmt: skip
+SHORT_RECORD_S = 7.5  # stopped by --duration, after the second hold
 
 
 @pytest.fixture
@@ -95,27 +170,25 @@ def scenario_file(tmp_path: Path) -> Path:
     return path
 
 
-def _check_session(db: Path, sid: str, *, realtime: bool) -> None:
+def _check_session(db: Path, sid: str, script: Script, samples: int) -> None:
     store = SessionStore(db)
     rec = store.load_session(sid)
     assert rec.status is SessionStatus.COMPLETE
     assert [p.name for p in rec.points] == ["Trapezius L", "Trapezius R"]
-    assert len(rec.holds) == len(EXPECTED_HOLDS)
-    for hold, (start, end, force) in zip(rec.holds, EXPECTED_HOLDS, strict=True):
+    assert len(rec.holds) == len(script.holds)
+    for hold, (start, end, force) in zip(rec.holds, script.holds, strict=True):
         assert hold.start_s == pytest.approx(start, abs=0.1)
         assert hold.end_s == pytest.approx(end, abs=0.1)
         assert hold.mean_n == pytest.approx(force, rel=0.02)
     assert [h.point for h in rec.holds] == ["Trapezius L", "Trapezius R"]
-    assert [m.t_s for m in rec.marks] == pytest.approx(EXPECTED_MARKS, abs=0.05)
+    assert [m.t_s for m in rec.marks] == pytest.approx(script.marks, abs=0.05)
     assert all(m.source is MarkSource.DEVICE for m in rec.marks)
     assert [(a.kind, a.hold_index) for a in rec.alerts] == [(AlertKind.WARN, 1)]
-    assert rec.alerts[0].t_s == pytest.approx(EXPECTED_WARN_S, abs=0.1)
+    assert rec.alerts[0].t_s == pytest.approx(script.warn_s, abs=0.1)
     assert rec.stats.lost_samples == 0 and rec.gaps == []
     t_s, raw = store.load_samples(sid)
-    if realtime:  # stopped by --duration: exactly rate × duration
-        assert rec.stats.samples == len(t_s) == int(RATE_HZ * 23.0)
-    else:  # stopped at the end of the scenario
-        assert rec.stats.samples == len(t_s) == int(RATE_HZ * DURATION_S)
+    # stopped at the end of the scenario, or by --duration: exactly rate × duration
+    assert rec.stats.samples == len(t_s) == samples
     assert t_s[0] == 0.0
     assert np.allclose(np.diff(t_s), 1.0 / RATE_HZ)
     assert store.integrity_check() == "ok"
@@ -128,12 +201,14 @@ def test_record_through_sim_url_reproduces_the_script(scenario_file, db_path, ca
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0
     sid = out[-1]
-    _check_session(db_path, sid, realtime=False)
+    _check_session(db_path, sid, FULL, int(RATE_HZ * FULL.duration_s))
     assert SessionStore(db_path).load_session(sid).meta.client == "C-17"
 
 
 @pytest.mark.slow
-def test_record_through_a_real_pty_at_real_time(scenario_file, db_path):
+def test_record_through_a_real_pty_at_real_time(tmp_path, db_path):
+    scenario_file = tmp_path / "short.toml"
+    scenario_file.write_text(SHORT_SCENARIO)
     sim = subprocess.Popen(
         [sys.executable, "-m", "logger.cli", "simulate", "--pty", "--scenario", str(scenario_file)],
         stdout=subprocess.PIPE, text=True,
@@ -143,7 +218,7 @@ def test_record_through_a_real_pty_at_real_time(scenario_file, db_path):
         assert pty_path.startswith("/dev/")
         rec = subprocess.run(
             [sys.executable, "-m", "logger.cli", "record", "--port", pty_path, "--duration",
-             "23", "--db", str(db_path), "--points", "Trapezius L;Trapezius R"],
+             str(SHORT_RECORD_S), "--db", str(db_path), "--points", "Trapezius L;Trapezius R"],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     finally:
@@ -151,7 +226,8 @@ def test_record_through_a_real_pty_at_real_time(scenario_file, db_path):
         sim.wait(10)
         sim.stdout.close()
     assert rec.returncode == 0, rec.stderr
-    _check_session(db_path, rec.stdout.strip().splitlines()[-1], realtime=True)
+    sid = rec.stdout.strip().splitlines()[-1]
+    _check_session(db_path, sid, SHORT, int(RATE_HZ * SHORT_RECORD_S))
 
 
 def test_corruption_and_unplug_are_counted_exactly(scenario_file, db_path):
