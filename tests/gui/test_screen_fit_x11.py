@@ -120,7 +120,9 @@ def test_the_live_window_opens_inside_the_screen_and_stays_there(xdisplay, tmp_p
             wid = _x(
                 env, "xdotool", "search", "--onlyvisible", "--name", "^pressure-logger"
             ).strip()
-        assert wid, f"no window appeared (exit {app.poll()})"
+        if not wid:
+            reader.join(5)  # whatever the app said before it ended
+        assert wid, f"no window appeared (exit {app.poll()}): {''.join(lines)}"
         wid = wid.split()[0]
         first = _geometry(env, wid)
         assert streaming.wait(60), "".join(lines)  # the simulator connected and streams
