@@ -456,7 +456,7 @@ def fit_calibration(
     pairs = []
     for i, pt in enumerate(points):
         try:
-            c, m = pt  # type: ignore[misc]
+            c, m = pt
         except (TypeError, ValueError):
             raise CalibrationError(
                 f"calibration point {i + 1}: {pt!r} is not a (counts, mass_kg) pair"
