@@ -550,13 +550,14 @@ class MainWindow(QMainWindow):
 
     def client_codes(self) -> list[str]:
         """The library's client codes, most recent first (none if it cannot be read)."""
+        from logger.recalibrate import redetect_events
         from logger.store import SessionStore
 
         path = self.library_path()
         if not path.is_file():
             return []
         try:
-            with SessionStore(path) as store:
+            with SessionStore(path, redetect=redetect_events) as store:
                 return store.clients()
         except (BadInput, OSError) as exc:
             log.warning("cannot read client codes from %s: %s", path, exc)
@@ -564,12 +565,13 @@ class MainWindow(QMainWindow):
 
     def open_review(self) -> None:
         """The trainer's view of the library, in its own window (recording goes on)."""
+        from logger.recalibrate import redetect_events
         from logger.store import SessionStore
 
         from .review import ReviewWindow
 
         try:
-            store = SessionStore(self.library_path())
+            store = SessionStore(self.library_path(), redetect=redetect_events)
         except (BadInput, OSError) as exc:
             self.statusBar().showMessage(f"cannot open the session library: {exc}", 8000)
             return

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..cli import add_db_argument
 from ..errors import BadInput
 from ..export.tabular import ExportFormat, export_session
+from ..recalibrate import redetect_events
 from ..store import SessionStore
 
 
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.db.exists():
         raise BadInput(f"unknown session {args.session!r} (no session library at {args.db})")
-    with SessionStore(args.db) as store:
+    with SessionStore(args.db, redetect=redetect_events) as store:
         out = export_session(
             store,
             args.session,

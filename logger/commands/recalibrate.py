@@ -39,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from logger.store import CalibrationStore
 
     from ..errors import BadInput, StorageError
-    from ..recalibrate import recalibrate
+    from ..recalibrate import recalibrate, redetect_events
 
-    with SessionStore(args.db) as store:
+    with SessionStore(args.db, redetect=redetect_events) as store:
         rec = store.load_session(args.session)  # unknown id: BadInput, nothing written
         if store.read_only:
             raise StorageError(f"{args.db}: {store.read_only_reason}: cannot recalibrate")

@@ -20,6 +20,7 @@ from ..errors import BadInput, DeviceError, StorageError
 from ..live import UNCALIBRATED_TEXT
 from ..paths import add_config_argument
 from ..privacy import identifying_reasons
+from ..recalibrate import redetect_events
 from ..store import check_writable, session_exists
 
 CALIBRATION_MAX_AGE_DAYS = 30
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else startup_config(args.port)
     points = parse_points_arg(args.points) if args.points is not None else config.points
     db = args.db
-    check_writable(db)  # refuse a read-only, broken or foreign library before the device
+    check_writable(db, redetect_events)  # a read-only, broken or foreign one: before the device
     tty = sys.stderr.isatty()
     keys = sys.stdin is not None and sys.stdin.isatty()  # Enter marks the next point
 
