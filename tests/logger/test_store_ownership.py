@@ -18,7 +18,7 @@ import pytest
 
 from logger.recalibrate import redetect_events
 from logger.records import Gap, GapCause, SessionStatus
-from logger.store import SessionLibrary, SessionStore
+from logger.store import SessionLibrary, SessionStore, check_writable
 from logger.store.ownership import HOST, PID_REUSE_AFTER_S, STALE_AFTER_S, Owner, abandoned
 
 from .test_store import _dead_pid, fill, make_hold, make_meta
@@ -103,6 +103,15 @@ def test_opened_with_redetect_a_dead_recording_keeps_its_hold_cut_short(db_path)
     [hold] = rec.holds
     assert hold.cut_short and hold.mean_n == pytest.approx(25.0, rel=0.02)
     assert hold.end_s == pytest.approx(9.999, abs=0.01)
+
+
+def test_record_checking_its_library_recovers_it_as_a_recorder_opens_it(db_path):
+    with SessionStore(db_path) as store:
+        sid = _dead_recording_in_a_hold(store)
+    check_writable(db_path, redetect_events)  # `record`'s first opening
+    with SessionStore(db_path, recover=False) as store:
+        [hold] = store.load_session(sid).holds
+    assert hold.cut_short
 
 
 def test_redetect_is_called_once_for_each_recording_marked(db_path):
