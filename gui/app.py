@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 def default_port() -> str:
     """Without ``--port``: the port that looks most like the sensor's Arduino, else the
     built-in simulator playing the demo scenario over and over."""
-    from logger.commands.ports import found_ports, likeliest_arduino
+    from logger.link.ports import found_ports, likeliest_arduino
 
     from .widgets.device_bar import SIMULATOR_URL
 

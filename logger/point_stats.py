@@ -1,7 +1,7 @@
 """Per-point statistics over the holds of one session (pure: records in, records out).
 
 A point is usually pressed several times in a session (trials). Algometry practice
-(DOMAIN.md) averages 2–4 trials per site and often drops the first one, because the first
+averages 2–4 trials per site and often drops the first one, because the first
 press is a familiarisation trial. Bilateral points ("Upper trapezius L" / "… R") are
 compared side by side, since an asymmetry is what a therapist looks for.
 
