@@ -403,8 +403,8 @@ class HoldDetector:
 
     def set_config(self, cfg: HoldConfig) -> None:
         """New thresholds: at once between contacts, else from the end of the open one
-        (the latest setting wins)."""
-        if self._open_i is None:
+        (the latest setting wins; the ones in force again: nothing waits)."""
+        if self._open_i is None or cfg == self.cfg:
             self.cfg, self._pending_cfg = cfg, None
         else:
             self._pending_cfg = cfg

@@ -394,9 +394,9 @@ class LiveSession:
         return text
 
     def set_points(self, points: list[Point]) -> None:
-        """A new plan in force, in place (:meth:`PointPlan.replace`: the same names keep the
-        point being worked). A hold under way keeps its point. Refused while recording:
-        the session stored its plan when it started."""
+        """A new plan in force, in place (:meth:`PointPlan.replace`: the point being worked
+        stays current if the new plan has it by name). A hold under way keeps its point.
+        Refused while recording: the session stored its plan when it started."""
         with self._lock:
             if self._recording is not None:
                 raise RuntimeError("stop the recording to change the point plan")
@@ -463,7 +463,7 @@ class LiveSession:
         if self.device is None or self.calibration is None:
             raise RuntimeError("no device connected")
         plan = self._plan
-        # the same plan keeps the point the therapist may already be on (PointPlan.replace)
+        # the point the therapist may already be on stays current if the plan has it
         same_plan = points is None or [p.name for p in points] == [p.name for p in plan.points]
         new_points = list(plan.points) if same_plan or points is None else list(points)
         store = self._open_store()

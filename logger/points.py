@@ -14,8 +14,8 @@ Decisions:
   cleared by whoever records the plan.
 - ``jump`` to an index outside the plan raises :class:`logger.errors.BadInput`.
 - :meth:`PointPlan.replace` swaps the points in place (new settings, the record dialog's
-  plan): a plan with the same names keeps the point being worked (overrides may change),
-  any other starts again before its first point.
+  plan): the point being worked stays current if the new plan has a point of that name
+  (its overrides may change), else the plan starts again before its first point.
 """
 
 from __future__ import annotations
@@ -54,12 +54,13 @@ class PointPlan:
         """New points in place of these (see the module docstring for the current point);
         an empty list makes the plan ad hoc."""
         new = _numbered(points)
-        same = [p.name for p in new] == [p.name for p in self.points]
+        name = self.current.name if self.current is not None else None
+        index = next((p.index for p in new if p.name == name), None)
         self.added = []
         self.adhoc = not new
-        if not same:  # before the new list, so a reader never sees an index beyond it
-            self._index = None
+        self._index = None  # first: a reader in another thread never sees an index beyond
         self.points = new
+        self._index = index
 
     def __len__(self) -> int:
         return len(self.points)

@@ -440,7 +440,7 @@ def test_settings_mid_hold_keep_the_hold_and_the_window_shows_what_is_in_force(
     [first] = window.holds_table.holds
     assert first.point == "A" and first.duration_s > 5.0  # one hold, whole
 
-    # 2. a new plan, between holds: the window shows the session's plan, not started
+    # 2. a new plan, between holds: the window shows the session's; A is in it, still current
     def new_plan(dialog: SettingsDialog) -> None:
         assert dialog.onset_edit.text() == "10"
         dialog.points_table.item(2, 0).setText("Levator scapulae L")
@@ -448,15 +448,14 @@ def test_settings_mid_hold_keep_the_hold_and_the_window_shows_what_is_in_force(
     change_settings(window, new_plan)
     assert shown_plan(window) == [p.name for p in live.plan.points]
     assert shown_plan(window) == ["A", "B", "Levator scapulae L"]
-    assert window.current_point is None and live.plan.current_index is None
-    assert window.plan_view.current_name == "Not started"
-    assert window.plot.warn_line.value() == pytest.approx(18.0)  # no point: the session's
-    assert not window.plot.target_band.isVisible()
+    assert window.current_point == live.plan.current_index == 0
+    assert window.plan_view.next_name == "B"
+    assert window.plot.warn_line.value() == pytest.approx(18.0)  # A's: the session's level
 
     qtbot.waitUntil(live.finished.is_set, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.holds_table.rowCount() == 2, timeout=WAIT_MS)
     assert [h.start_s for h in window.holds_table.holds] == [h.start_s for h in live.holds]
-    assert window.holds_table.holds[1].point is None  # after the new plan, before a mark
+    assert window.holds_table.holds[1].point == "A"
 
     # 3. disconnected: the window keeps what the session had in force
     window.disconnect_device()

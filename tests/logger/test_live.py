@@ -213,6 +213,7 @@ def test_a_plan_changed_mid_hold_leaves_the_hold_its_point(tmp_path):
         assert live.plan.current_index == 0
         xyz = [Point(0, "X"), Point(1, "Y", warn_n=15.0), Point(2, "Z")]
         live.set_config(Config(points=xyz))
+        assert live.pipeline.detector.pending_config is None  # same thresholds: none wait
         assert [p.name for p in live.plan.points] == ["X", "Y", "Z"]
         assert live.plan.current_index is None and live.current_hold_point == AB[0]
         live.jump(1)
@@ -224,6 +225,8 @@ def test_a_plan_changed_mid_hold_leaves_the_hold_its_point(tmp_path):
     assert (first.point_index, first.point) == (0, "A")
     assert (second.point_index, second.point) == (1, "Y")
     assert second.time_over_warn_s > 3.0 and first.time_over_warn_s == 0.0  # Y's 15 N
+    changed = [e for e in live.poll_events() if isinstance(e, SettingsChanged)]
+    assert [e.holds_pending for e in changed] == [False]
 
 
 def test_while_recording_the_plan_stays_the_sessions(tmp_path, db_path):

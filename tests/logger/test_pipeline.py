@@ -388,7 +388,7 @@ def test_a_plan_replaced_mid_hold_leaves_the_hold_its_point():
     plan.replace([Point(0, "X", warn_n=5.0), Point(1, "Y"), Point(2, "Z")])
     pipe.jump(2, 8.0, MarkSource.MOUSE)
     plan.replace([Point(0, "X", warn_n=5.0), Point(1, "Y"), Point(2, "Z", max_n=90.0)])
-    assert plan.current_index == 2 and plan.levels().max_n == 90.0  # same names: kept
+    assert plan.current_index == 2 and plan.levels().max_n == 90.0  # Z is still there
 
 
 HOLDS = st.builds(
