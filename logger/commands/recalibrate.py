@@ -51,9 +51,10 @@ def run(args: argparse.Namespace) -> int:
         if args.calibration is not None:
             cal = cals.get(args.calibration).calibration
         else:
-            cal = cals.latest(uid)
-            if cal is None:
+            latest = cals.latest(uid)
+            if latest is None:
                 raise BadInput(f"no stored calibration for device '{uid}' in {args.db}")
+            cal = latest
         info = cal.to_info()
         holds, alerts = recalibrate(store, args.session, info)
     print(f"session {args.session}: calibration {before.source} → {info.source} "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from ..cli import add_db_argument
@@ -58,7 +58,7 @@ def format_duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
-def _table(columns: tuple[str, ...], cells: list[tuple[str, ...]], right: set[str]) -> str:
+def _table(columns: tuple[str, ...], cells: Sequence[tuple[str, ...]], right: set[str]) -> str:
     widths = [max(len(c) for c in col) for col in zip(columns, *cells, strict=True)]
     lines = []
     for row in (columns, *cells):
