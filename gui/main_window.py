@@ -42,7 +42,14 @@ from firmware_protocol.sim.protocol_sim import place_mass
 from logger.config import Config
 from logger.errors import BadInput, StorageError
 from logger.hold_detector import HoldLevels, HoldState
-from logger.live import DeviceNotice, LiveSession, SettingsChanged, StateChange, StorageFailed
+from logger.live import (
+    DeviceNotice,
+    LiveSession,
+    RecordingStarted,
+    SettingsChanged,
+    StateChange,
+    StorageFailed,
+)
 from logger.points import PointPlan
 from logger.records import Alert, AlertKind, Gap, Hold, Mark, MarkSource, Point
 
@@ -553,7 +560,6 @@ class MainWindow(QMainWindow):
             return None
         self._last_text = 0.0  # the next frame shows the new state
         self._show_plan()  # the same plan keeps the point the therapist is on
-        self.holds_table.clear_holds()
         self.record_button.setChecked(True)
         self.record_button.setText(stop_text(0.0))
         self.setWindowTitle(f"pressure-logger — recording {sid}")
@@ -753,6 +759,10 @@ class MainWindow(QMainWindow):
             self.alert_log.add_entry(live.t_s, f"link {event.state}", theme.TEXT_DIM)
         elif isinstance(event, DeviceNotice):
             self.alert_log.add_entry(event.t_s, event.text, theme.TEXT_DIM)
+        elif isinstance(event, RecordingStarted):  # the table: the recording's holds
+            self.holds_table.clear_holds()
+            for hold in event.holds:
+                self.holds_table.add_hold(hold)
         elif isinstance(event, SettingsChanged):
             self.show_settings()
             self.alert_log.add_entry(event.t_s, self._settings_text(event), theme.TEXT_DIM)

@@ -132,6 +132,15 @@ class SettingsChanged:
 
 
 @dataclass(slots=True)
+class RecordingStarted:
+    """A recording began: ``holds`` are its holds so far (those of the pre-roll, on the live
+    timeline); every ``Hold`` event after this one is the recording's."""
+
+    session_id: str
+    holds: list[Hold]
+
+
+@dataclass(slots=True)
 class StorageFailed:
     """The session library stopped taking the recording (disk full, read-only, deleted):
     the recording must be stopped (:meth:`LiveSession.stop_recording` says what was kept)."""
@@ -141,7 +150,7 @@ class StorageFailed:
 
 LiveEvent = (
     Mark | Hold | Alert | Gap | StateChange | HoldStarted | DeviceNotice | DriftWarning
-    | SettingsChanged | StorageFailed
+    | SettingsChanged | RecordingStarted | StorageFailed
 )  # fmt: skip
 
 
@@ -510,6 +519,7 @@ class LiveSession:
                 writer.put_marks([carried])
             if t0 is not None:
                 self._replay_preroll(self._recording, t0, forces)
+            self._events.put(RecordingStarted(sid, list(self.holds)))
         return sid
 
     def _replay_preroll(self, rec: _Recording, t0_s: float, forces: ForceTimeline) -> None:
@@ -804,17 +814,19 @@ class LiveSession:
                 rec.samples += len(block)
                 rec.last_t_s = float(block.t_s[-1])
                 self._write_outputs(rec, out)
+            # still under the lock: a Record cannot slip in between, so these belong to
+            # the pipeline (and recording) that found them, before any RecordingStarted
+            for hs in out.holds_started:
+                self._events.put(hs)
+            for hold in out.holds:
+                self.holds.append(hold)
+                self._events.put(hold)
+            if took_over:
+                self._events.put(SettingsChanged(float(block.t_s[-1])))
         self._check_drift(block, force_n)
         if self.ring is not None:
             self.ring.extend(block.t_s, force_n, block.raw)
         self.current_force_n = float(force_n[-1, 0])
-        for hs in out.holds_started:
-            self._events.put(hs)
-        for hold in out.holds:
-            self.holds.append(hold)
-            self._events.put(hold)
-        if took_over:
-            self._events.put(SettingsChanged(float(block.t_s[-1])))
 
     def _keep_recent(self, block: SampleBlock) -> None:
         """Remember ``block`` for a pre-roll; forget what is older than it needs."""
