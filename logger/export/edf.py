@@ -50,11 +50,11 @@ log = logging.getLogger(__name__)
 NO_DATA_DIGITAL = -32768
 """Digital value of samples lost in a gap (maps to the physical minimum)."""
 DIGITAL_MAX = 32767
-RECORDING_SUBFIELD_CHARS = 39
-"""What admin code, technician, equipment and additional text may use together: EDFlib
-(inside pyedflib) silently cuts the recording field's free text beyond this many characters
-(measured; ``test_header_fields_survive_whole`` writes a file at the limit and reads every
-field back whole)."""
+RECORDING_SUBFIELD_CHARS = 40
+"""What admin code, technician and equipment may use together (with no additional text):
+EDFlib (inside pyedflib) silently cuts the recording field's free text beyond this many
+characters, the equipment first (measured; ``test_header_fields_survive_whole`` writes
+files at the limit and reads every field back whole)."""
 UID_CHARS = 16
 """A device uid is at most 16 characters on the wire: the equipment subfield keeps it whole."""
 MAX_ANNOTATION_CHARS = 40
