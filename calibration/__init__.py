@@ -2,7 +2,6 @@
 
 ``models`` (Calibration, fit_calibration), ``stability`` (StabilityDetector), ``procedure``
 (CalibrationProcedure: guided / auto acceptance of known masses), ``tare`` (Tare),
-``units`` (Unit, convert_force, pressure_kpa …) and ``store`` (CalibrationStore, the
-``calibrations`` table in the session library). Pure except ``store`` (sqlite3 only);
-no serial ports, no Qt.
+and ``units`` (Unit, convert_force, pressure_kpa …). Pure: no files, no serial ports, no
+Qt, and nothing of ours above it (stored calibrations live in ``logger.store``).
 """

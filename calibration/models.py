@@ -6,8 +6,9 @@ Linear model (the device's own factory calibration has this form):
 
 fitted by least squares on counts (the masses are exact; the readings carry the noise).
 
-Quadratic model, written the way the session store evaluates non-linear calibrations
-(``logger.store.counts_to_n``: a polynomial in ``raw − offset_counts``, giving newtons):
+Quadratic model, written the way every view evaluates non-linear calibrations
+(``calibration.tare.ForceTimeline.counts_to_n``: a polynomial in ``raw − offset_counts``,
+giving newtons):
 
     F = n_per_count · d + n_per_count2 · d²,  d = counts − offset_counts
                                              coefficients (offset_counts, n_per_count, n_per_count2)
@@ -218,7 +219,7 @@ class Calibration:
         """The session-header record: ``counts_per_n``/``offset_counts`` are the linear
         equivalent (tangent at zero force); a quadratic model also carries
         ``coefficients = [0, n_per_count, n_per_count2]``, the polynomial in
-        ``raw − offset_counts`` that ``logger.store.counts_to_n`` evaluates."""
+        ``raw − offset_counts`` that ``ForceTimeline.counts_to_n`` evaluates."""
         quadratic = self.model is ModelKind.QUADRATIC
         return CalibrationInfo(
             counts_per_n=self.counts_per_n,
@@ -456,7 +457,7 @@ def fit_calibration(
     pairs = []
     for i, pt in enumerate(points):
         try:
-            c, m = pt  # type: ignore[misc]
+            c, m = pt
         except (TypeError, ValueError):
             raise CalibrationError(
                 f"calibration point {i + 1}: {pt!r} is not a (counts, mass_kg) pair"

@@ -232,18 +232,19 @@ class CalibrationProcedure:
         if not self._differs(reading):
             log.debug("plateau ≈ previous reading; waiting for the next mass")
             return False
-        if not self.accepted:
+        mass_kg = self.current_mass_kg
+        if not self.accepted or mass_kg is None:
             return True
         prev = self.accepted[-1]
         delta = reading.value_counts - prev.reading.value_counts
         if self.factory is not None:
-            expected = (self.current_mass_kg - prev.mass_kg) * np.sign(self.factory.counts_per_n)
+            expected = (mass_kg - prev.mass_kg) * np.sign(self.factory.counts_per_n)
             if np.sign(delta) != np.sign(expected):
                 log.info(
                     "plateau %+.0f counts goes the wrong way for %g → %g kg; skipped",
                     delta,
                     prev.mass_kg,
-                    self.current_mass_kg,
+                    mass_kg,
                 )
                 return False
         return True

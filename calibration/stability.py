@@ -163,7 +163,7 @@ class StabilityDetector:
         prev = np.concatenate([[self._stable], stable[:-1]])
         starts = np.flatnonzero(stable & ~prev)
         for i in starts:  # one per plateau, not per sample
-            self._plateaus.append(self._reading(i, win, all_vars, all_ends, spread, True))
+            self._plateaus.append(self._reading(int(i), win, all_vars, all_ends, spread, True))
         self._stable = bool(stable[-1])
         if not self._stable:
             self.current = None

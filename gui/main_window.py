@@ -7,6 +7,10 @@ reader decided is on screen at the next frame. Keys (one table, ``shortcut_table
 shown by F1): Space (or PageDown, what most foot pedals send) marks / moves to the next
 point; 1–9 jump to a point; Ctrl+R records (the session dialog, Enter starts) and stops;
 Ctrl+0 zeroes; M mutes. The device's button arrives as a mark event.
+
+While connected the session owns the settings and the point plan: the window hands it
+changes (Settings…) and shows what it has in force, read again whenever the session says
+it changed (``SettingsChanged``, a mark). It keeps no copy of its own.
 """
 
 from __future__ import annotations
@@ -38,7 +42,14 @@ from firmware_protocol.sim.protocol_sim import place_mass
 from logger.config import Config
 from logger.errors import BadInput, StorageError
 from logger.hold_detector import HoldLevels, HoldState
-from logger.live import DeviceNotice, LiveSession, StateChange, StorageFailed
+from logger.live import (
+    DeviceNotice,
+    LiveSession,
+    RecordingStarted,
+    SettingsChanged,
+    StateChange,
+    StorageFailed,
+)
 from logger.points import PointPlan
 from logger.records import Alert, AlertKind, Gap, Hold, Mark, MarkSource, Point
 
@@ -107,15 +118,12 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.setWindowTitle("pressure-logger")
-        self.config = config
+        self._config = config  # the settings to connect with (connected: the session's)
         self.config_path = config_path
         self.db_path = db_path
         self.sounder = sounder if sounder is not None else Sounder()
         self.live: LiveSession | None = None
         self.trace: TraceBuffer | None = None  # the window's copy of the ring buffer
-        self.points: list[Point] = list(config.points)
-        self.current_point: int | None = None
-        self.units = DisplayUnits(config.units, config.contact_area_cm2)
         self.frames = 0
         self._last_status = 0.0
         self._last_text = 0.0
@@ -300,79 +308,107 @@ class MainWindow(QMainWindow):
         return frame
 
     # ------------------------------------------------------------------ config
+    @property
+    def config(self) -> Config:
+        """The settings in force: the live session's while connected (it owns them)."""
+        return self.live.config if self.live is not None else self._config
+
+    @property
+    def plan(self) -> PointPlan:
+        """The point plan in force: the live session's, else the configured one."""
+        if self.live is not None:
+            return self.live.plan
+        return PointPlan(self._config.points, self._config.limits)
+
+    @property
+    def units(self) -> DisplayUnits:
+        config = self.config
+        return DisplayUnits(config.units, config.contact_area_cm2)
+
+    @property
+    def current_point(self) -> int | None:
+        """The point shown as the one being worked (None: not started)."""
+        return self.plan_view.current
+
     def apply_config(self, config: Config) -> None:
-        """Show ``config``: units, limits, plan (the live session gets it too)."""
-        self.config = config
-        self.units = DisplayUnits(config.units, config.contact_area_cm2)
-        for w in (self.plot, self.readout, self.holds_table):
-            w.set_units(self.units)
+        """New settings (the Settings dialog): the live session takes them and decides when
+        each part applies; the window then shows what is in force."""
         if self.live is not None:
             self.live.set_config(config)
-            if self.live.recording_id is None:
-                self.set_points(config.points)
         else:
-            self.set_points(config.points)
-        self._show_point_limits()
+            self._config = config
+        self.show_settings()
 
-    def set_points(self, points: list[Point]) -> None:
-        self.points = list(points)
-        self.current_point = None
-        self.plan_view.set_points(self.points)
-        self.plan_view.set_current(None)
-        if self.live is not None:
-            self.live.set_points(self.points)
+    def show_settings(self) -> None:
+        """Show the units, limits and plan in force (read again from the session)."""
+        units = self.units
+        if units != self.holds_table.units:  # the table redraws every row
+            for w in (self.plot, self.readout, self.holds_table):
+                w.set_units(units)
+        self._show_plan()
+
+    def _show_plan(self) -> None:
+        plan = self.plan
+        self.plan_view.set_points(plan.points)
+        self.plan_view.set_current(plan.current_index)
         self._show_point_limits()
 
     def point_levels(self, index: int | None) -> HoldLevels:
         """Warn, max and target window in force at point ``index``, as the pipeline judges
         them (the session's limits for no point)."""
-        plan = (
-            self.live.plan if self.live is not None else PointPlan(self.points, self.config.limits)
-        )
+        plan = self.plan
         if index is None or not 0 <= index < len(plan.points):
             return PointPlan((), plan.limits).levels()
         return plan.levels(index)
 
     def _show_point_limits(self) -> None:
-        levels = self.point_levels(self.current_point)
+        plan = self.plan
+        levels = plan.levels()
         self.plot.set_limits(levels.warn_n, levels.max_n)
         self.readout.set_limits(levels.warn_n, levels.max_n)
         self.plot.set_target(levels.target_n)
-        point = (
-            self.points[self.current_point]
-            if self.current_point is not None and self.current_point < len(self.points)
-            else None
-        )
+        point = plan.current
         self.readout.set_point_target_s(point.target_hold_s if point else None)
 
-    def _hold_target_s(self, index: int | None) -> float:
-        """The hold-timer target of point ``index``: its own ``target_hold_s``, or the
+    def _hold_target_s(self, point: Point | None) -> float:
+        """The hold-timer target of the hold's point: its own ``target_hold_s``, or the
         readout's preset."""
-        if index is not None and 0 <= index < len(self.points):
-            return self.points[index].target_hold_s or self.readout.preset_s
-        return self.readout.preset_s
+        return (point.target_hold_s if point is not None else None) or self.readout.preset_s
 
     def _point_name(self, index: int | None) -> str | None:
-        if index is None or not 0 <= index < len(self.points):
+        points = self.plan.points
+        if index is None or not 0 <= index < len(points):
             return None
-        return self.points[index].name
+        return points[index].name
+
+    def _settings_text(self, event: SettingsChanged) -> str:
+        """What a settings change did, for the alert log (hold thresholds: those in force)."""
+        u, config, limits = self.units, self.config, self.plan.limits
+        in_force = self.live.holds_in_force if self.live is not None else config.holds
+        thresholds = (f"onset {u.force(in_force.onset_n)}, release {u.force(in_force.release_n)}"
+                      f", shortest {in_force.min_duration_s:g} s")  # fmt: skip
+        if event.holds_pending:
+            new = config.holds
+            return (f"settings applied; the hold under way keeps {thresholds}; the next hold: "
+                    f"onset {u.force(new.onset_n)}, release {u.force(new.release_n)}, "
+                    f"shortest {new.min_duration_s:g} s")  # fmt: skip
+        return (f"settings in force: hold {thresholds}; warn {u.force(limits.warn_n)}, "
+                f"max {u.force(limits.max_n)}")  # fmt: skip
 
     # ------------------------------------------------------------------ device
     def connect_device(self, url: str) -> None:
         if self.live is not None:
             self.disconnect_device()
         log.info("connecting to %s", url)
-        self.live = LiveSession(url, self.config, db_path=self.db_path, points=self.points)
+        self.live = LiveSession(url, self._config, db_path=self.db_path)
         self.trace = None
         self.plot.clear()
         self.holds_table.clear_holds()
         self.banner.clear()
         self.plot.set_alert_tint(False)
         self.readout.reset()
-        self.current_point = None
         self._offered_calibration = False
-        self.plan_view.set_current(None)
-        self._show_point_limits()
+        self._show_plan()
         self._set_connected_ui(True)
         self.device_bar.set_status(LinkStatus(state="connecting"))
         self.alert_log.add_entry(0.0, f"connecting to {url}", theme.TEXT_DIM)
@@ -382,6 +418,8 @@ class MainWindow(QMainWindow):
         live, self.live = self.live, None
         if live is None:
             return
+        self._config = live.config  # what was in force: the next connection starts there
+        self._show_plan()
         sid = live.stop()
         if sid:
             self.alert_log.add_entry(live.t_s, f"session {sid} saved", theme.OK)
@@ -411,8 +449,9 @@ class MainWindow(QMainWindow):
     def jump_to(self, index: int, source: MarkSource = MarkSource.KEYBOARD) -> None:
         if self.live is None:
             return
-        if not 0 <= index < len(self.points):  # e.g. "9" on a 5-point plan: say so
-            plan = plural(len(self.points), "point") if self.points else "no points"
+        points = self.plan.points
+        if not 0 <= index < len(points):  # e.g. "9" on a 5-point plan: say so
+            plan = plural(len(points), "point") if points else "no points"
             self.statusBar().showMessage(f"No point {index + 1}: the plan has {plan}", 5000)
             return
         try:
@@ -520,13 +559,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Cannot record: {exc}", 10000)
             return None
         self._last_text = 0.0  # the next frame shows the new state
-        plan = self.live.plan  # the same plan keeps the point the therapist is on
-        self.points = list(plan.points)
-        self.current_point = plan.current_index
-        self.plan_view.set_points(self.points)
-        self.plan_view.set_current(self.current_point)
-        self._show_point_limits()
-        self.holds_table.clear_holds()
+        self._show_plan()  # the same plan keeps the point the therapist is on
         self.record_button.setChecked(True)
         self.record_button.setText(stop_text(0.0))
         self.setWindowTitle(f"pressure-logger — recording {sid}")
@@ -550,13 +583,14 @@ class MainWindow(QMainWindow):
 
     def client_codes(self) -> list[str]:
         """The library's client codes, most recent first (none if it cannot be read)."""
+        from logger.recalibrate import redetect_events
         from logger.store import SessionStore
 
         path = self.library_path()
         if not path.is_file():
             return []
         try:
-            with SessionStore(path) as store:
+            with SessionStore(path, redetect=redetect_events) as store:
                 return store.clients()
         except (BadInput, OSError) as exc:
             log.warning("cannot read client codes from %s: %s", path, exc)
@@ -564,12 +598,13 @@ class MainWindow(QMainWindow):
 
     def open_review(self) -> None:
         """The trainer's view of the library, in its own window (recording goes on)."""
+        from logger.recalibrate import redetect_events
         from logger.store import SessionStore
 
         from .review import ReviewWindow
 
         try:
-            store = SessionStore(self.library_path())
+            store = SessionStore(self.library_path(), redetect=redetect_events)
         except (BadInput, OSError) as exc:
             self.statusBar().showMessage(f"cannot open the session library: {exc}", 8000)
             return
@@ -701,13 +736,7 @@ class MainWindow(QMainWindow):
         if isinstance(event, Alert):
             self._on_alert(event)
         elif isinstance(event, Mark):
-            plan_points = list(live.plan.points)  # an empty plan grows "Point N" per mark
-            if len(plan_points) != len(self.points):
-                self.points = plan_points
-                self.plan_view.set_points(self.points)
-            self.current_point = event.point_index
-            self.plan_view.set_current(event.point_index)
-            self._show_point_limits()
+            self._show_plan()  # an empty plan grows "Point N" per mark
             name = self._point_name(event.point_index) or "mark"
             self.plot.add_mark(event.t_s, name)
             self.alert_log.add_entry(event.t_s, f"{name} ({event.source})", theme.TEXT_DIM)
@@ -732,6 +761,13 @@ class MainWindow(QMainWindow):
             self.alert_log.add_entry(live.t_s, f"link {event.state}", theme.TEXT_DIM)
         elif isinstance(event, DeviceNotice):
             self.alert_log.add_entry(event.t_s, event.text, theme.TEXT_DIM)
+        elif isinstance(event, RecordingStarted):  # the table: the recording's holds
+            self.holds_table.clear_holds()
+            for hold in event.holds:
+                self.holds_table.add_hold(hold)
+        elif isinstance(event, SettingsChanged):
+            self.show_settings()
+            self.alert_log.add_entry(event.t_s, self._settings_text(event), theme.TEXT_DIM)
         elif isinstance(event, StorageFailed):
             self.storage_failed(event.text)
         elif isinstance(event, DriftWarning):

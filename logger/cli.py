@@ -16,6 +16,7 @@ import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import INPUT_ERRORS, BadInput, DeviceError
 from .paths import DB_ENV_VAR, default_db_path
@@ -63,9 +64,9 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    commands: dict[str, argparse.ArgumentParser]  # the subcommands' parsers, by name
+    commands: dict[str, _Parser]  # the subcommands' parsers, by name
 
-    def error(self, message: str) -> None:  # argparse exits 2 already; keep it one line
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 already; keep it one line
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 

@@ -1,9 +1,11 @@
 """Trainer comparison: a trainee's holds against a reference (expert) recording.
 
 The literature's strongest teaching result is comparison against an expert, scored by the
-error in newtons (DOMAIN.md). Holds are aligned at onset (``start_s``, where force rises
-through ``onset_n``) and resampled onto one common grid of time since onset, so curves from
-different sessions and devices (different sample rates) line up sample for sample.
+error in newtons (with live force feedback, students' error against an expert fell from
+14.3 N to 4.0 N in published feedback-training studies). Holds are aligned at onset
+(``start_s``, where force rises through ``onset_n``) and resampled onto one common grid of
+time since onset, so curves from different sessions and devices (different sample rates)
+line up sample for sample.
 
 Scoring, per point (matched by name between the two sessions):
 - the reference *template* is the mean of the reference session's aligned holds;
@@ -37,7 +39,7 @@ DEFAULT_DT_S = 0.01
 
 DEFAULT_TOLERANCE_N = 5.0
 """Band around the reference template: about the smallest real change of manual pressure
-on a 1 cm² contact (30–50 kPa ≈ 3–5 N, DOMAIN.md)."""
+on a 1 cm² contact (30–50 kPa ≈ 3–5 N, the reliability literature's smallest real change)."""
 
 GAP_FACTOR = 3.0
 """A sample spacing above this many median intervals is a gap: no grid point inside it."""

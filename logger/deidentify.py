@@ -25,7 +25,7 @@ import dataclasses
 import secrets
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 import numpy as np
 
@@ -104,6 +104,10 @@ class DeidentifiedStore:
     def real_id(self, sid: str) -> str:
         return self._real.get(sid, sid)
 
+    @overload
+    def shifted(self, iso: str) -> str: ...
+    @overload
+    def shifted(self, iso: str | None) -> str | None: ...
     def shifted(self, iso: str | None) -> str | None:
         """A wall-clock date moved by the view's shift (None stays None)."""
         if not iso:

@@ -278,6 +278,26 @@ def _transitions(
     return out, open_start_s
 
 
+def detect_contacts(
+    t_s: np.ndarray,
+    force_n: np.ndarray,
+    cfg: HoldConfig,
+    *,
+    max_gap_s: float = MAX_GAP_S,
+    max_contact_s: float = MAX_CONTACT_S,
+) -> list[tuple[int, int]]:
+    """Offline: every contact (holds and presses) in the arrays as a half-open sample
+    range ``(start_i, end_i)``; a contact still open at the last sample ends there."""
+    t = np.asarray(t_s, dtype=np.float64)
+    f = np.asarray(force_n, dtype=np.float64)
+    if len(t) == 0:
+        return []
+    trans, open_s = _transitions(t, f, None, cfg, None, max_gap_s, max_contact_s)
+    if open_s is not None:
+        trans.append(("end", len(f)))
+    return [(s, e) for (_, s), (_, e) in zip(trans[::2], trans[1::2], strict=True)]
+
+
 def detect_holds(
     t_s: np.ndarray,
     force_n: np.ndarray,
@@ -291,17 +311,9 @@ def detect_holds(
     Presses are left out; a contact still open at the last sample ends there.
     """
     t = np.asarray(t_s, dtype=np.float64)
-    f = np.asarray(force_n, dtype=np.float64)
-    if len(t) == 0:
-        return []
-    trans, open_s = _transitions(t, f, None, cfg, None, max_gap_s, max_contact_s)
-    if open_s is not None:
-        trans.append(("end", len(f)))
-    holds = []
-    for (_, s), (_, e) in zip(trans[::2], trans[1::2], strict=True):
-        if t[e - 1] - t[s] >= cfg.min_duration_s:
-            holds.append((s, e))
-    return holds
+    contacts = detect_contacts(t_s, force_n, cfg, max_gap_s=max_gap_s,
+                               max_contact_s=max_contact_s)  # fmt: skip
+    return [(s, e) for s, e in contacts if t[e - 1] - t[s] >= cfg.min_duration_s]
 
 
 class _History:
@@ -351,6 +363,10 @@ class HoldDetector:
     ``levels(start_i)`` gives the limits in force for the contact starting at global sample
     ``start_i`` (the pipeline maps it to the point active at the start); by default the
     config's default limits without a target window.
+
+    :meth:`set_config` changes the thresholds in place: at once between contacts, else from
+    the first sample after the open contact ends, so a contact is judged whole by the
+    thresholds it began with (a change never splits or loses it).
     Work per block is O(block + transitions); memory is the open contact plus
     :data:`RAMP_LOOKBACK_S` of samples.
     """
@@ -365,6 +381,7 @@ class HoldDetector:
         max_contact_s: float = MAX_CONTACT_S,
     ) -> None:
         self.cfg = cfg
+        self._pending_cfg: HoldConfig | None = None  # waits for the open contact to end
         default = Limits()
         self._levels = levels or (lambda _i: HoldLevels(default.warn_n, default.max_n))
         self.max_gap_s = max_gap_s
@@ -378,6 +395,23 @@ class HoldDetector:
         self._sum_n = 0.0
         self._count = 0
         self._peak_n = -np.inf
+
+    @property
+    def pending_config(self) -> HoldConfig | None:
+        """Thresholds set during the open contact, in force once it ends (else None)."""
+        return self._pending_cfg
+
+    def set_config(self, cfg: HoldConfig) -> None:
+        """New thresholds: at once between contacts, else from the end of the open one
+        (the latest setting wins; the ones in force again: nothing waits)."""
+        if self._open_i is None or cfg == self.cfg:
+            self.cfg, self._pending_cfg = cfg, None
+        else:
+            self._pending_cfg = cfg
+
+    def _apply_pending(self) -> None:
+        if self._pending_cfg is not None and self._open_i is None:
+            self.cfg, self._pending_cfg = self._pending_cfg, None
 
     @property
     def samples_seen(self) -> int:
@@ -418,31 +452,39 @@ class HoldDetector:
             return []
         g0 = self._n_seen
         self._hist.append(t, f)
-        trans, open_s = _transitions(
-            t,
-            f,
-            self._last_t,
-            self.cfg,
-            self._open_s if self._open_i is not None else None,
-            self.max_gap_s,
-            self.max_contact_s,
-        )
+        prev_t = self._last_t
         self._n_seen += len(t)
         self._last_t = float(t[-1])
-
         events: list[HoldEvent] = []
-        for kind, k in trans:
-            if kind == "start":
-                self._open_i = g0 + k
-                self._open_s = float(t[k])
-                self._sum_n, self._count, self._peak_n = 0.0, 0, -np.inf
-                events.append(HoldEvent(HoldEventKind.STARTED, self._open_i, self._open_s))
-            else:
-                lo = max(self._open_i - g0, 0)  # type: ignore[operator]
-                self._accumulate(f[lo:k])
-                events.append(self._close(g0 + k))
-        if open_s is not None:
-            self._accumulate(f[max(self._open_i - g0, 0) :])  # type: ignore[operator]
+        pos = 0  # the block from here on is judged by self.cfg
+        while True:
+            open_s = self._open_s if self._open_i is not None else None
+            trans, still_open_s = _transitions(
+                t[pos:], f[pos:], prev_t, self.cfg, open_s, self.max_gap_s, self.max_contact_s
+            )
+            split = self._pending_cfg is not None and bool(trans)
+            for kind, k in trans[:1] if split else trans:
+                k += pos
+                if kind == "start":
+                    self._open_i = g0 + k
+                    self._open_s = float(t[k])
+                    self._sum_n, self._count, self._peak_n = 0.0, 0, -np.inf
+                    events.append(HoldEvent(HoldEventKind.STARTED, self._open_i, self._open_s))
+                else:
+                    assert self._open_i is not None
+                    self._accumulate(f[max(self._open_i - g0, 0) : k])
+                    events.append(self._close(g0 + k))
+            if not split:
+                break
+            # the contact that was open when the thresholds changed has ended at k: the
+            # rest of the block is judged afresh by the new ones
+            self._apply_pending()
+            k = pos + trans[0][1]
+            prev_t = float(t[k - 1]) if k > 0 else prev_t
+            pos = k
+        if still_open_s is not None:
+            assert self._open_i is not None
+            self._accumulate(f[max(self._open_i - g0, 0) :])
         self._trim()
         return events
 
@@ -453,6 +495,7 @@ class HoldDetector:
             return []
         if max(start_s, end_s) - self._last_t > self.max_gap_s:
             events = [self._close(self._n_seen)]
+            self._apply_pending()
             self._trim()
             return events
         return []
@@ -462,6 +505,7 @@ class HoldDetector:
         if self._open_i is None:
             return []
         events = [self._close(self._n_seen)]
+        self._apply_pending()
         self._trim()
         return events
 

@@ -169,12 +169,19 @@ def excursion_starts(
 
 class LimitMonitor:
     def __init__(self, limits: Limits, plan: PointPlan | None = None) -> None:
-        self.limits = limits
+        """``plan``: whose current point's overrides apply (default: none). The monitor
+        keeps ``limits`` in the plan, the one place both read them, so a change there
+        (``plan.limits = …``) applies from the next block."""
         self.plan = plan if plan is not None else PointPlan([], limits)
+        self.plan.limits = limits
         self._state = {AlertKind.WARN: ExcursionState(), AlertKind.MAX: ExcursionState()}
         # keys of the latest contacts that had their hold_duration alert (a contact appears
         # in the spans of every block it overlaps, so the alert must not repeat)
         self._duration_alerted: deque[int] = deque(maxlen=_DURATION_KEYS_KEPT)
+
+    @property
+    def limits(self) -> Limits:
+        return self.plan.limits
 
     def in_excursion(self, kind: AlertKind) -> bool:
         """Whether that level's excursion is open (its alert raised, not yet re-armed)."""

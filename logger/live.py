@@ -11,6 +11,13 @@ Timeline: the pipeline and the ring buffer run on the acquisition's timeline (se
 since the first sample after connecting). A recording starts its own timeline at its
 first sample; everything written to the store is shifted onto it, so a session's ``t_s``
 is "seconds since the session's first sample".
+
+Settings: the session owns the configuration (``config``) and the point plan (``plan``);
+the window only shows them. :meth:`LiveSession.set_config` and
+:meth:`LiveSession.set_points` change them in place under ``_lock``, so between two
+blocks: the limits apply from the next block, the hold thresholds from the next contact (a
+hold under way stays whole, with its own point and levels). Each change, and the moment
+deferred thresholds take over, is announced as a :class:`SettingsChanged` event.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,11 +41,12 @@ from calibration.models import Calibration, ModelKind, ZeroSource
 from calibration.tare import DriftWarning, ForceTimeline, Tare
 from firmware_protocol.messages import Capability, EventKind, Identity, SetLimits, StoreCal
 
-from .config import Config
+from .config import Config, HoldConfig
 from .errors import BadInput
+from .hold_detector import HoldState
 from .limits import device_limits
-from .link.acquisition import Acquisition, AcquisitionListener, DeviceEvent, LinkState
-from .pipeline import HoldStarted, Pipeline
+from .link.acquisition import Acquisition, AcquisitionListener, Counters, DeviceEvent, LinkState
+from .pipeline import HoldStarted, Pipeline, PipelineOutput
 from .points import PointPlan
 from .records import (
     Alert,
@@ -54,6 +63,9 @@ from .records import (
     SessionStatus,
 )
 from .ringbuffer import RingBuffer
+
+if TYPE_CHECKING:  # the store is imported when first used: `record` starts without it
+    from .store import SessionStore, SessionWriter
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +122,25 @@ class DeviceNotice:
 
 
 @dataclass(slots=True)
+class SettingsChanged:
+    """The configuration or plan in force changed: read them again from the session
+    (``config``, ``plan``, ``holds_in_force``). ``holds_pending``: new hold thresholds wait
+    for the contact under way to end (another event follows when they take over)."""
+
+    t_s: float
+    holds_pending: bool = False
+
+
+@dataclass(slots=True)
+class RecordingStarted:
+    """A recording began: ``holds`` are its holds so far (those of the pre-roll, on the live
+    timeline); every ``Hold`` event after this one is the recording's."""
+
+    session_id: str
+    holds: list[Hold]
+
+
+@dataclass(slots=True)
 class StorageFailed:
     """The session library stopped taking the recording (disk full, read-only, deleted):
     the recording must be stopped (:meth:`LiveSession.stop_recording` says what was kept)."""
@@ -119,14 +150,14 @@ class StorageFailed:
 
 LiveEvent = (
     Mark | Hold | Alert | Gap | StateChange | HoldStarted | DeviceNotice | DriftWarning
-    | StorageFailed
+    | SettingsChanged | RecordingStarted | StorageFailed
 )  # fmt: skip
 
 
 @dataclass(slots=True)
 class _Recording:
     session_id: str
-    writer: object  # logger.store.SessionWriter
+    writer: SessionWriter
     t0_s: float | None = None  # acquisition-timeline t_s of the first recorded sample
     samples: int = 0
     lost_samples: int = 0  # in the gaps stored with the session (one count, one truth)
@@ -164,26 +195,27 @@ class LiveSession:
         record_limit_s: float | None = None,
     ) -> None:
         self.port = port
-        self.config = config
+        self._config = config
         self.db_path = Path(db_path) if db_path is not None else None
         self.on_alert = on_alert
         self.record_limit_s = record_limit_s  # stop exactly after this much recorded time
         self.finished = threading.Event()  # set when the recording limit or the data ends
-        self._points = list(points if points is not None else config.points)
         self._fixed_calibration = calibration
         # raw → N on the acquisition timeline: the calibration and every zero since
         self.forces: ForceTimeline | None = ForceTimeline(calibration) if calibration else None
         self._zero_request: tuple[float, ZeroSource] | None = None  # for the next block
-        self.pipeline = Pipeline(config, PointPlan(self._points, config.limits))
+        self._plan = PointPlan(points if points is not None else config.points, config.limits)
+        self.pipeline = Pipeline(config, self._plan)
         self.ring: RingBuffer | None = None
         self.current_force_n = float("nan")
         self.state_detail = ""  # what the reader said with its latest state
         self._events: queue.SimpleQueue[LiveEvent] = queue.SimpleQueue()
         self._lock = threading.RLock()  # guards pipeline/plan between reader and GUI calls
         self._recording: _Recording | None = None
-        self._armed: dict | None = None  # recording to start at the handshake (record cmd)
-        self._store = None
+        self._armed: dict[str, Any] | None = None  # recording to start at the handshake
+        self._store: SessionStore | None = None
         self.storage_error: Exception | None = None  # set when the recording's storage fails
+        self._holds_waiting = False  # new hold thresholds wait for a contact to end
         self._acq = Acquisition(port, _ReaderListener(self))
         self._zero_pending: list[SampleBlock] | None = []  # zero at start when unloaded
         self._drift: Tare | None = None
@@ -231,7 +263,7 @@ class LiveSession:
         return self._acq.device
 
     @property
-    def counters(self):
+    def counters(self) -> Counters:
         return self._acq.counters
 
     @property
@@ -255,15 +287,29 @@ class LiveSession:
         return rec.last_t_s - rec.t0_s
 
     @property
-    def plan(self) -> PointPlan:
-        return self.pipeline.plan
+    def config(self) -> Config:
+        """The settings in force (change them with :meth:`set_config`). ``config.points`` is
+        the configured plan new plans start from; :attr:`plan` is the one in force."""
+        return self._config
 
     @property
-    def current_hold(self):
+    def plan(self) -> PointPlan:
+        """The point plan in force, the session's own: read it in the GUI thread, change it
+        through :meth:`set_points`, :meth:`set_config`, :meth:`mark` and :meth:`jump`."""
+        return self._plan
+
+    @property
+    def holds_in_force(self) -> HoldConfig:
+        """The hold thresholds the detector judges by now: ``config.holds`` unless new ones
+        wait for the contact under way to end."""
+        return self.pipeline.holds_in_force
+
+    @property
+    def current_hold(self) -> HoldState | None:
         return self.pipeline.current_hold
 
     @property
-    def current_hold_point(self) -> int | None:
+    def current_hold_point(self) -> Point | None:
         """The point of the hold in progress (where it began), None without one."""
         return self.pipeline.current_hold_point
 
@@ -357,29 +403,45 @@ class LiveSession:
         return text
 
     def set_points(self, points: list[Point]) -> None:
+        """A new plan in force, in place (:meth:`PointPlan.replace`: the point being worked
+        stays current if the new plan has it by name). A hold under way keeps its point.
+        Refused while recording: the session stored its plan when it started."""
         with self._lock:
-            self._points = list(points)
-            self.pipeline = Pipeline(self.config, PointPlan(self._points, self.config.limits))
+            if self._recording is not None:
+                raise RuntimeError("stop the recording to change the point plan")
+            self._plan.replace(points)
+        self._settings_changed()
 
     def set_config(self, config: Config) -> None:
-        """New settings. Display units and contact area leave the pipeline alone (a hold
-        under way goes on); new hold or limit levels start a pipeline that numbers its
-        holds on from the old one's, so a recording never reuses a hold index."""
+        """New settings, in place between two blocks: display units and contact area at
+        once, limits from the next block, hold thresholds from the next contact (a hold
+        under way stays one hold, judged by what it began with). A changed
+        ``config.points`` becomes the plan in force, except while recording: the
+        recording keeps its plan and the new one waits for the next recording."""
         with self._lock:
-            old_config, self.config = self.config, config
-            if (config.holds, config.limits) == (old_config.holds, old_config.limits):
-                return
-            old = self.pipeline
-            plan = PointPlan(
-                old.plan.points, config.limits, current_index=old.plan.current_index,
-                adhoc=old.plan.adhoc,
-            )  # fmt: skip
-            self.pipeline = Pipeline(config, plan, first_hold_index=old.holds_finished)
+            old, self._config = self._config, config
+            self.pipeline.set_config(config)
+            if config.points != old.points and self._recording is None:
+                self._plan.replace(config.points)
+        self._settings_changed()
+
+    def _settings_changed(self) -> None:
         self._push_device_limits()
+        with self._lock:
+            pending = self._holds_waiting = self.pipeline.detector.pending_config is not None
+        self._events.put(SettingsChanged(self.t_s, holds_pending=pending))
+
+    def _holds_took_over(self) -> bool:
+        """Whether deferred hold thresholds just took over (the contact under way ended);
+        called with ``_lock`` held, once per pipeline step."""
+        if self._holds_waiting and self.pipeline.detector.pending_config is None:
+            self._holds_waiting = False
+            return True
+        return False
 
     # ----------------------------------------------------------------- recording
 
-    def _open_store(self):
+    def _open_store(self) -> SessionStore:
         from .store import SessionStore
 
         if self._store is None:
@@ -409,13 +471,10 @@ class LiveSession:
             raise RuntimeError("already recording")
         if self.device is None or self.calibration is None:
             raise RuntimeError("no device connected")
-        old_plan = self.pipeline.plan
-        same_plan = points is None or [p.name for p in points] == [p.name for p in old_plan.points]
-        if same_plan:  # the therapist may already be on a point: keep it
-            self._points = list(old_plan.points)
-            current = old_plan.current_index
-        else:
-            self._points, current = list(points), None
+        plan = self._plan
+        # the point the therapist may already be on stays current if the plan has it
+        same_plan = points is None or [p.name for p in points] == [p.name for p in plan.points]
+        new_points = list(plan.points) if same_plan or points is None else list(points)
         store = self._open_store()
         # the session starts PREROLL_S back (at a block's first sample), with the
         # calibration in force there; zeros since then become the session's zero events
@@ -429,26 +488,28 @@ class LiveSession:
             started_at=utc_now_iso(),
             device=dataclasses.replace(self.device),
             calibration=(forces.calibration_at(t0) if t0 is not None else forces.current).to_info(),
-            config=dataclasses.replace(self.config, points=list(self._points)).to_dict(),
+            config=dataclasses.replace(self._config, points=new_points).to_dict(),
             client=client,
             therapist=therapist,
             notes=notes,
-            points=[dataclasses.replace(p) for p in self._points],
+            points=[dataclasses.replace(p) for p in new_points],
         )
         sid = store.create_session(meta)
         self.storage_error = None
         writer = SessionWriter(store, sid, on_failure=self._on_storage_failure)
         c = self._acq.counters
         with self._lock:
-            plan = PointPlan(
-                self._points, self.config.limits, current_index=current, adhoc=old_plan.adhoc
-            )
-            self.pipeline = Pipeline(self.config, plan)
+            if same_plan:
+                plan.added = []  # stored with the session's points
+            else:
+                plan.replace(new_points)
+            current = plan.current_index
+            # the recording's own pipeline: holds numbered from 0, the pre-roll replayed
+            self.pipeline = Pipeline(self._config, plan)
             last_mark = self.marks[-1] if self.marks else None
             self.holds, self.alerts, self.marks = [], [], []
             self._recording = _Recording(
-                sid, writer, crc0=c.crc_errors, reconnects0=c.reconnects,
-                points_stored=len(plan.added),
+                sid, writer, crc0=c.crc_errors, reconnects0=c.reconnects
             )  # fmt: skip
             if current is not None:
                 # the point marked before Record is where the session starts: say so
@@ -458,6 +519,7 @@ class LiveSession:
                 writer.put_marks([carried])
             if t0 is not None:
                 self._replay_preroll(self._recording, t0, forces)
+            self._events.put(RecordingStarted(sid, list(self.holds)))
         return sid
 
     def _replay_preroll(self, rec: _Recording, t0_s: float, forces: ForceTimeline) -> None:
@@ -488,7 +550,7 @@ class LiveSession:
             self.holds += out.holds
             self.alerts += out.alerts
 
-    def arm_recording(self, **details) -> None:
+    def arm_recording(self, **details: Any) -> None:
         """Start recording as soon as the device has identified itself, before its first
         sample (so that session time 0 is the device's first streamed sample). Takes the
         arguments of :meth:`start_recording`; its id appears as :attr:`recording_id`."""
@@ -512,8 +574,12 @@ class LiveSession:
             self._write_outputs(rec, out)
             self.holds += out.holds
             self.alerts += out.alerts
-        for item in (*out.alerts, *out.holds):  # the hold Stop cut short: shown live too
+            took_over = self._holds_took_over()
+        shown: list[LiveEvent] = [*out.alerts, *out.holds]  # the hold Stop cut short: live too
+        for item in shown:
             self._events.put(item)
+        if took_over:
+            self._events.put(SettingsChanged(rec.last_t_s))
         c = self._acq.counters
         duration = (rec.last_t_s - rec.t0_s) if rec.t0_s is not None else 0.0
         rate = self.device.rate_hz if self.device else 0.0
@@ -564,7 +630,7 @@ class LiveSession:
             cal = self._choose_calibration(device, identity)
             self.forces = ForceTimeline(cal)
             self._drift = Tare(cal)
-        if not self.calibration.is_calibrated:
+        if not self.forces.current.is_calibrated:
             self._zero_pending = None
             self._events.put(DeviceNotice(0.0, UNCALIBRATED_TEXT))
         self._push_device_limits()
@@ -600,7 +666,7 @@ class LiveSession:
         if not cal.is_calibrated:  # no levels in counts without a calibration: alarm off
             self._acq.send(SetLimits(0, 0, 0))
             return
-        levels = self.pipeline.plan.levels()
+        levels = self._plan.levels()
         msg, clamped = device_limits(cal, levels.warn_n, levels.max_n)
         if clamped and (levels.warn_n, levels.max_n) != self._clamp_told:
             self._clamp_told = (levels.warn_n, levels.max_n)
@@ -655,7 +721,7 @@ class LiveSession:
         rec = self._recording
         if rec is not None:
             t0 = rec.t0_s if rec.t0_s is not None else mark.t_s
-            added = self.pipeline.plan.added
+            added = self._plan.added
             if len(added) > rec.points_stored:  # an ad-hoc plan grew with this mark
                 rec.writer.put_points(added[rec.points_stored :])
                 rec.points_stored = len(added)
@@ -731,11 +797,12 @@ class LiveSession:
             block = dataclasses.replace(block, force_n=force_n)
             self._keep_recent(block)
             if rec is not None:
-                block = self._within_record_limit(rec, block)
-                if block is None:
+                kept = self._within_record_limit(rec, block)
+                if kept is None:
                     return
-                force_n = block.force_n
+                block, force_n = kept, force_n[: len(kept)]
             out = self.pipeline.process(block)
+            took_over = self._holds_took_over()
             # alerts first: their latency is what the reader side promises
             for alert in out.alerts:
                 self.alerts.append(alert)
@@ -747,15 +814,19 @@ class LiveSession:
                 rec.samples += len(block)
                 rec.last_t_s = float(block.t_s[-1])
                 self._write_outputs(rec, out)
+            # still under the lock: a Record cannot slip in between, so these belong to
+            # the pipeline (and recording) that found them, before any RecordingStarted
+            for hs in out.holds_started:
+                self._events.put(hs)
+            for hold in out.holds:
+                self.holds.append(hold)
+                self._events.put(hold)
+            if took_over:
+                self._events.put(SettingsChanged(float(block.t_s[-1])))
         self._check_drift(block, force_n)
         if self.ring is not None:
             self.ring.extend(block.t_s, force_n, block.raw)
         self.current_force_n = float(force_n[-1, 0])
-        for hs in out.holds_started:
-            self._events.put(hs)
-        for hold in out.holds:
-            self.holds.append(hold)
-            self._events.put(hold)
 
     def _keep_recent(self, block: SampleBlock) -> None:
         """Remember ``block`` for a pre-roll; forget what is older than it needs."""
@@ -786,7 +857,7 @@ class LiveSession:
             block.host_timed,
         )  # fmt: skip
 
-    def _write_outputs(self, rec: _Recording, out) -> None:
+    def _write_outputs(self, rec: _Recording, out: PipelineOutput) -> None:
         t0 = rec.t0_s or 0.0
         if out.holds:
             rec.writer.put_holds(

@@ -16,6 +16,12 @@ the next block would end it anyway). The resulting hold is reported with the out
 next :meth:`~Pipeline.process` or :meth:`~Pipeline.finish` call, so that a caller that only
 collects those outputs loses nothing; ``gap()`` itself returns an empty output.
 
+Settings change in place (:meth:`Pipeline.set_config`, :meth:`PointPlan.replace` on
+``plan``), never by building a new pipeline: the limit levels (alerts, the device's buzzer)
+apply from the next block, the hold thresholds from the next contact. A contact keeps what
+it began with: its point (name and index, even when the plan is replaced under it) and the
+levels its metrics are judged by. Only a mark timed at or before its start moves it.
+
 The pipeline is not thread-safe: the caller serialises calls (LiveSession holds its own
 lock around every call; the store's recompute runs in one thread).
 """
@@ -24,10 +30,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from .config import Config
+from .config import Config, HoldConfig
 from .hold_detector import HoldDetector, HoldEvent, HoldEventKind, HoldLevels, HoldState
 from .limits import ContactSpan, LimitMonitor
 from .points import PointPlan
@@ -43,6 +50,14 @@ class HoldStarted:
     hold_index: int  # the index it will get if it becomes a hold
     point_index: int | None
     start_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class _AtStart:
+    """What a contact keeps from its start: its point and the levels it is judged by."""
+
+    point: Point | None
+    levels: HoldLevels
 
 
 @dataclass(slots=True)
@@ -74,17 +89,25 @@ class PipelineOutput:
 
 
 class Pipeline:
-    def __init__(
-        self, config: Config, plan: PointPlan | None = None, *, first_hold_index: int = 0
-    ) -> None:
+    def __init__(self, config: Config, plan: PointPlan | None = None) -> None:
+        """``plan`` (default: the config's points) is the pipeline's to move on; it takes
+        the config's limits."""
         self.config = config
         self.plan = plan if plan is not None else PointPlan(config.points, config.limits)
         self.detector = HoldDetector(config.holds, levels=self._levels_for)
         self.monitor = LimitMonitor(config.limits, self.plan)
-        self._n_holds = first_hold_index
-        self._point_of: dict[int, int | None] = {}  # open contact key → point at its start
+        self._n_holds = 0
+        self._at_start: dict[int, _AtStart] = {}  # open contact key → what it began with
         self._open_alerts: list[Alert] = []  # alerts linked to the open contact
         self._pending = PipelineOutput()  # ended by gap(): delivered with the next output
+
+    def set_config(self, config: Config) -> None:
+        """New settings in place: limits from the next block, hold thresholds from the next
+        contact (one under way ends by the thresholds it began with). ``config.points`` is
+        left to whoever owns the plan (:meth:`PointPlan.replace`)."""
+        self.config = config
+        self.plan.limits = config.limits  # the monitor reads them there
+        self.detector.set_config(config.holds)
 
     # ------------------------------------------------------------------ live state
 
@@ -93,15 +116,18 @@ class Pipeline:
         return self.detector.current
 
     @property
-    def holds_finished(self) -> int:
-        """How many holds this pipeline numbered (its next hold's index)."""
-        return self._n_holds
+    def holds_in_force(self) -> HoldConfig:
+        """The thresholds the detector judges by now (those of the contact under way)."""
+        return self.detector.cfg
 
     @property
-    def current_hold_point(self) -> int | None:
+    def current_hold_point(self) -> Point | None:
         """The point the open contact belongs to: the one current where it began."""
-        cur = self.detector.current
-        return None if cur is None else self._point_of.get(cur.start_i, self.plan.current_index)
+        cur = self.detector.open_contact
+        if cur is None:
+            return None
+        at = self._at_start.get(cur[0])
+        return at.point if at is not None else self.plan.current
 
     @property
     def points(self) -> list[Point]:
@@ -174,13 +200,17 @@ class Pipeline:
         pending.extend(out)
         return pending
 
+    def _now(self) -> _AtStart:
+        return _AtStart(self.plan.current, self.plan.levels())
+
     def _levels_for(self, start_i: int) -> HoldLevels:
-        return self.plan.levels(self._point_of.get(start_i, self.plan.current_index))
+        at = self._at_start.get(start_i)
+        return at.levels if at is not None else self.plan.levels()
 
     def _relink_open_contact(self, m: Mark) -> None:
-        cur = self.detector.current
-        if cur is not None and cur.start_s >= m.t_s:
-            self._point_of[cur.start_i] = m.point_index
+        cur = self.detector.open_contact
+        if cur is not None and cur[1] >= m.t_s:
+            self._at_start[cur[0]] = self._now()
 
     def _handle(
         self, events: list[HoldEvent], g0: int, n: int, before: tuple[int, float] | None
@@ -191,7 +221,7 @@ class Pipeline:
         for ev in events:
             if ev.kind == HoldEventKind.STARTED:
                 open_key, open_start_s = ev.start_i, ev.start_s
-                self._point_of[ev.start_i] = self.plan.current_index
+                self._at_start[ev.start_i] = self._now()
                 self._open_alerts = []
                 out.holds_started.append(
                     HoldStarted(self._n_holds, self.plan.current_index, ev.start_s)
@@ -199,12 +229,12 @@ class Pipeline:
                 continue
             assert ev.end_i is not None
             first, stop = max(ev.start_i - g0, 0), max(ev.end_i - g0, 0)
-            point_index = self._point_of.pop(ev.start_i, self.plan.current_index)
+            at = self._at_start.pop(ev.start_i, None) or self._now()
             open_key = None
             if ev.kind == HoldEventKind.ENDED:
                 assert ev.metrics is not None
                 spans.append(ContactSpan(first, stop, ev.start_s, ev.start_i, self._n_holds))
-                out.holds.append(self._hold_record(point_index, ev.metrics))
+                out.holds.append(self._hold_record(at.point, ev.metrics))
                 self._n_holds += 1
             else:
                 spans.append(ContactSpan(first, stop, ev.start_s, ev.start_i, None))
@@ -218,8 +248,10 @@ class Pipeline:
             spans.append(ContactSpan(first, n, open_start_s, open_key, self._n_holds))
         return out, spans
 
-    def _hold_record(self, point_index: int | None, metrics: dict) -> Hold:
-        name = None
-        if point_index is not None and point_index < len(self.plan.points):
-            name = self.plan.points[point_index].name
-        return Hold(index=self._n_holds, point_index=point_index, point=name, **metrics)
+    def _hold_record(self, point: Point | None, metrics: dict[str, Any]) -> Hold:
+        return Hold(
+            index=self._n_holds,
+            point_index=point.index if point is not None else None,
+            point=point.name if point is not None else None,
+            **metrics,
+        )

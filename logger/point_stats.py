@@ -1,7 +1,7 @@
 """Per-point statistics over the holds of one session (pure: records in, records out).
 
 A point is usually pressed several times in a session (trials). Algometry practice
-(DOMAIN.md) averages 2–4 trials per site and often drops the first one, because the first
+averages 2–4 trials per site and often drops the first one, because the first
 press is a familiarisation trial. Bilateral points ("Upper trapezius L" / "… R") are
 compared side by side, since an asymmetry is what a therapist looks for.
 
@@ -163,8 +163,9 @@ def left_right(stats: Sequence[PointStats]) -> list[LeftRight]:
     result: list[LeftRight] = []
     for base, sides in pairs.items():
         left, right = sides.get("L"), sides.get("R")
-        diff = left - right if left is not None and right is not None else None
-        both = (left + right) / 2.0 if diff is not None else None
-        pct = 100.0 * diff / both if diff is not None and both else None
+        diff = both = pct = None
+        if left is not None and right is not None:
+            diff, both = left - right, (left + right) / 2.0
+            pct = 100.0 * diff / both if both else None
         result.append(LeftRight(base, left, right, diff, pct))
     return result

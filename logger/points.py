@@ -13,6 +13,9 @@ Decisions:
   grouped by point; :attr:`PointPlan.added` lists the points created since it was last
   cleared by whoever records the plan.
 - ``jump`` to an index outside the plan raises :class:`logger.errors.BadInput`.
+- :meth:`PointPlan.replace` swaps the points in place (new settings, the record dialog's
+  plan): the point being worked stays current if the new plan has a point of that name
+  (its overrides may change), else the plan starts again before its first point.
 """
 
 from __future__ import annotations
@@ -39,16 +42,25 @@ class PointPlan:
     ) -> None:
         """``current_index`` resumes a plan (e.g. after the config changed mid-session);
         ``adhoc`` (default: the plan is empty) makes marks past the end add points."""
-        self.points: list[Point] = [
-            Point(i, p.name, p.warn_n, p.max_n, p.target_n, p.target_hold_s)
-            for i, p in enumerate(points)
-        ]
+        self.points = _numbered(points)
         self.limits = limits or Limits()
         self.adhoc = not self.points if adhoc is None else adhoc
         self.added: list[Point] = []
         if current_index is not None and not 0 <= current_index < len(self.points):
             raise BadInput(f"point index {current_index} out of range ({len(self.points)} points)")
         self._index: int | None = current_index
+
+    def replace(self, points: Iterable[Point]) -> None:
+        """New points in place of these (see the module docstring for the current point);
+        an empty list makes the plan ad hoc."""
+        new = _numbered(points)
+        name = self.current.name if self.current is not None else None
+        index = next((p.index for p in new if p.name == name), None)
+        self.added = []
+        self.adhoc = not new
+        self._index = None  # first: a reader in another thread never sees an index beyond
+        self.points = new
+        self._index = index
 
     def __len__(self) -> int:
         return len(self.points)
@@ -104,3 +116,11 @@ class PointPlan:
             p.max_n if p.max_n is not None else self.limits.max_n,
             p.target_n,
         )
+
+
+def _numbered(points: Iterable[Point]) -> list[Point]:
+    """Copies of ``points`` numbered 0, 1, … in order."""
+    return [
+        Point(i, p.name, p.warn_n, p.max_n, p.target_n, p.target_hold_s)
+        for i, p in enumerate(points)
+    ]

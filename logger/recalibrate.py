@@ -4,9 +4,15 @@ Raw counts are what a session stores, so its events can be recomputed: the store
 marks and gaps are replayed through :class:`logger.pipeline.Pipeline` with the session's
 own config and point plan, and forces from the given calibration plus the session's zero
 events (each Zero keeps its instant and its zero reading; only the gain and curvature change).
+
+The same replay, with the session's own calibration, decides again the events of a recording
+whose process died (:func:`redetect_events`, given to the library as its ``redetect``): the
+hold under way at the end is kept, flagged ``cut_short``.
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 
@@ -16,15 +22,17 @@ from .config import Config
 from .pipeline import Pipeline, PipelineOutput
 from .points import PointPlan
 from .records import Alert, Gap, Hold, Mark, SampleBlock
-from .store import SessionStore
+from .store import SessionLibrary
+
+log = logging.getLogger(__name__)
 
 
 def recompute_events(
-    store: SessionStore, sid: str, cal: CalibrationInfo | None = None
+    store: SessionLibrary, sid: str, cal: CalibrationInfo | None = None
 ) -> tuple[list[Hold], list[Alert]]:
     """Holds and alerts of session ``sid`` as the pipeline decides them with ``cal``
     (default: the session's stored calibration). Nothing is written: store the result
-    with :meth:`SessionStore.apply_recalibration`. Marks are kept as recorded."""
+    with :meth:`SessionLibrary.apply_recalibration`. Marks are kept as recorded."""
     rec = store.load_session(sid)
     config = Config.from_dict(rec.meta.config, source=f"session {sid} config", ranged=False)
     pipeline = Pipeline(config, PointPlan(list(rec.meta.points), config.limits))
@@ -73,10 +81,17 @@ def recompute_events(
 
 
 def recalibrate(
-    store: SessionStore, sid: str, cal: CalibrationInfo
+    store: SessionLibrary, sid: str, cal: CalibrationInfo
 ) -> tuple[list[Hold], list[Alert]]:
     """Give session ``sid`` calibration ``cal`` and the holds and alerts it implies, in one
     transaction; returns those holds and alerts."""
     holds, alerts = recompute_events(store, sid, cal)
     store.apply_recalibration(sid, cal, holds, alerts)
     return holds, alerts
+
+
+def redetect_events(store: SessionLibrary, sid: str) -> None:
+    """Decide again the holds and alerts of ``sid``, a recording whose process died, on
+    its stored samples with its own calibration (a library's ``redetect``)."""
+    holds, _ = recalibrate(store, sid, store.calibration(sid))
+    log.info("session %s: %d holds after re-running hold detection", sid, len(holds))

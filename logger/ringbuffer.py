@@ -45,7 +45,11 @@ class RingBuffer:
             else np.asarray(raw, dtype=np.int32).reshape(n, -1)[:, : self.channels]
         )
         if n > self.capacity:
-            t_s, force, counts = (a[-self.capacity :] for a in (t_s, force, counts))
+            t_s, force, counts = (
+                t_s[-self.capacity :],
+                force[-self.capacity :],
+                counts[-self.capacity :],
+            )
             skipped, n = n - self.capacity, self.capacity
         else:
             skipped = 0

@@ -473,7 +473,7 @@ class SimDevice:
         else:
             sign = 1 if self.cal_counts_per_n > 0 else -1
         x = chunk.raw[:, 0].astype(np.int64) * sign
-        out = []
+        out: list[tuple[int, int, Message, int, int]] = []
         for k, (limit, code) in enumerate(((lim.warn_counts, 1), (lim.max_counts, 2))):
             hi = limit * sign
             hyst = max(1, abs(limit - self.cal_offset_counts) // LIMIT_HYSTERESIS_DIV)
@@ -496,7 +496,7 @@ class SimDevice:
             sat = np.concatenate((self._pend_sat, chunk.saturated))
         n_batch = self.batch_samples
         full = raw.shape[0] // n_batch * n_batch
-        out = []
+        out: list[tuple[int, int, Message, int, int]] = []
         first = self._pend_first
         for a in range(0, full, n_batch):
             msg = self._samples_msg(first + a, raw[a : a + n_batch], sat[a : a + n_batch])

@@ -132,8 +132,9 @@ class DeviceModel:
 
     # ------------------------------------------------------------------ the clock
 
-    def sample_time_us(self, index: int | np.ndarray) -> int | np.ndarray:
-        """Device clock (µs since power-on) at which sample ``index`` is taken."""
+    def sample_time_us(self, index: int | np.ndarray) -> np.ndarray:
+        """Device clock (µs since power-on) at which sample ``index`` is taken (an array of
+        the index's shape: 0-d for one index)."""
         return self._base_us + (np.asarray(index) - self._base_index) * US_PER_S // self.rate_hz
 
     def samples_taken_by(self, t_us: int) -> int:

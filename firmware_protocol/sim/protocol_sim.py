@@ -195,6 +195,8 @@ class Serial(SerialBase):
 
     BAUDRATES = SerialBase.BAUDRATES
 
+    is_open: bool
+
     def __init__(self, *args, **kwargs) -> None:
         self._link: _Link | None = None
         self._lost = False

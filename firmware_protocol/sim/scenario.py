@@ -229,7 +229,7 @@ def check_value(where: str, key: str, value: Any, check: _Check) -> Any:
         raise ScenarioError(f"{where}: key '{key}': expected {what}, got {value!r}")
     if not ok(value):
         raise ScenarioError(f"{where}: key '{key}': expected {what}, got {value!r}")
-    if float in types and not isinstance(value, str):
+    if float in types and isinstance(value, int | float):
         return float(value)
     return value
 

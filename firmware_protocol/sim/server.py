@@ -81,7 +81,9 @@ class _PortHolder:
             self.port.close()
 
 
-def _write_all(fd: int, data: bytes, send: Callable[[bytes], int], stop: threading.Event) -> bool:
+def _write_all(
+    fd: int, data: bytes, send: Callable[[memoryview], int], stop: threading.Event
+) -> bool:
     """Write everything, waiting for the other side to drain; False if stopped/closed."""
     view = memoryview(data)
     while view and not stop.is_set():

@@ -28,13 +28,13 @@ from ..framing import encode_body, encode_frame
 
 VECTORS_PATH = Path(__file__).with_name("vectors.json")
 
-_CLASSES: dict[str, type] = {t.__name__: t for t in m.Message.__args__}  # type: ignore[attr-defined]
+_CLASSES: dict[str, type] = {t.__name__: t for t in m.Message.__args__}
 
 
 def fields_of(msg: m.Message) -> dict[str, Any]:
     """JSON-ready fields of a message (dataclass order)."""
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(msg):  # type: ignore[arg-type]
+    for f in dataclasses.fields(msg):
         v = getattr(msg, f.name)
         if isinstance(v, np.ndarray):
             v = v.tolist()

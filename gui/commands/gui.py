@@ -1,7 +1,8 @@
 """`pressure-logger [gui] [--port PORT] [--db PATH] [--config PATH]`: the live desktop app.
 
-Without ``--port`` it opens the built-in simulator (``sim://``, the demo scenario), so the
-app can be tried with no hardware at all.
+Without ``--port`` it opens the port that looks most like the sensor's Arduino, else the
+built-in simulator (``sim://``, the demo scenario, looping), so the app can be tried with
+no hardware at all.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from logger.paths import add_config_argument
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="the live window (default command)")
     p.add_argument(
-        "--port", help="serial port or pyserial URL (default: sim://, the demo simulator)"
+        "--port",
+        help="serial port or pyserial URL (default: the likeliest Arduino, else sim://, the demo)",
     )
     add_db_argument(p)
     add_config_argument(p)

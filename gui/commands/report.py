@@ -1,6 +1,6 @@
 """`pressure-logger report SESSION --out FILE.pdf [--reference SESSION] [--db PATH]`.
 
-Writes the A4 session report (gui/report.py). Qt is needed for the PDF writer and the
+Writes the A4 session report (the gui.report package). Qt is needed for the PDF writer and the
 plots, but no display: the command uses Qt's offscreen platform unless one is set.
 """
 
@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from logger.recalibrate import redetect_events
     from logger.store import SessionStore
 
     db = args.db
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"--out {out}: the report is a PDF; name it *.pdf")
     if not out.parent.is_dir():
         raise BadInput(f"--out {out}: directory {out.parent} does not exist")
-    store = SessionStore(db)
+    store = SessionStore(db, redetect=redetect_events)
     try:
         # unknown ids are refused (BadInput, exit 2) before Qt starts or anything is written
         store.load_session(args.session)

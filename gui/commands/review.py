@@ -26,12 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from logger.recalibrate import redetect_events
     from logger.store import SessionStore
 
     db = args.db
     if not db.is_file():
         raise BadInput(f"--db {db}: no such session database")
-    store = SessionStore(db)
+    store = SessionStore(db, redetect=redetect_events)
     for sid in (args.session, args.reference):
         if sid is not None:
             store.load_session(sid)  # unknown id: BadInput before any window opens

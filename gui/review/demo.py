@@ -5,7 +5,7 @@ The sessions are written through the ordinary :class:`logger.store.SessionStore`
 raw counts, and their holds come from the one hold definition
 (:func:`logger.hold_detector.detect_holds` + :func:`~logger.hold_detector.hold_metrics`),
 so they look exactly like recorded ones. The trainee numbers follow the literature
-(DOMAIN.md): students press ~14–16 N below the expert at first and get within ~4 N.
+(feedback-training studies): students press ~14–16 N below the expert at first and get within ~4 N.
 """
 
 from __future__ import annotations

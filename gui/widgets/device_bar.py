@@ -73,15 +73,15 @@ class ElidedLabel(QLabel):
 def found_ports() -> tuple[list[tuple[str, str]], str | None]:
     """``(port, description)`` of every OS serial port (USB description where known), and
     the port likeliest to be the sensor's Arduino (None when none looks like one)."""
-    from logger.commands.ports import found_ports as _found
-    from logger.commands.ports import likeliest_arduino
+    from logger.link.ports import found_ports as _found
+    from logger.link.ports import likeliest_arduino
 
     rows = _found()
     out = []
     for row in rows:
-        usb = f"USB {row['vid']}:{row['pid']}" if row.get("vid") else ""
-        text = " · ".join(x for x in (row["description"], row.get("manufacturer"), usb) if x)
-        out.append((row["port"], text))
+        usb = f"USB {row.usb_id}" if row.usb_id else ""
+        text = " · ".join(x for x in (row.description, row.manufacturer, usb) if x)
+        out.append((row.port, text))
     return out, likeliest_arduino(rows)
 
 

@@ -9,11 +9,15 @@ export is logged in the library's audit trail.
 from __future__ import annotations
 
 import argparse
+import io
+import os
+import sys
 from pathlib import Path
 
 from ..cli import add_db_argument
 from ..errors import BadInput
 from ..export.tabular import ExportFormat, export_session
+from ..recalibrate import redetect_events
 from ..store import SessionStore
 
 
@@ -38,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.db.exists():
         raise BadInput(f"unknown session {args.session!r} (no session library at {args.db})")
-    with SessionStore(args.db) as store:
+    with SessionStore(args.db, redetect=redetect_events) as store:
         out = export_session(
             store,
             args.session,
@@ -46,5 +50,14 @@ def run(args: argparse.Namespace) -> int:
             args.format,
             deidentify=args.deidentify,
         )
-    print(out)
+    if not _is_stdout(out):  # the data went to our own output: a path after it would corrupt it
+        print(out)
     return 0
+
+
+def _is_stdout(path: Path) -> bool:
+    try:
+        here, there = os.fstat(sys.stdout.fileno()), os.stat(path)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)

@@ -13,6 +13,7 @@ import sys
 
 from ..cli import add_db_argument
 from ..errors import BadInput, DeviceError
+from ..recalibrate import redetect_events
 from ..store import SessionStore
 
 
@@ -41,7 +42,7 @@ def _confirmed(client: str, ids: list[str]) -> bool:
 def run(args: argparse.Namespace) -> int:
     if not args.db.is_file():
         raise BadInput(f"--db {args.db}: no such session database")
-    with SessionStore(args.db) as store:
+    with SessionStore(args.db, redetect=redetect_events) as store:
         ids = [s.id for s in store.list_sessions(client=args.client)]
         if not ids:
             raise BadInput(f"--client {args.client!r}: no sessions of this client in {args.db}")

@@ -39,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from logger.store import CalibrationStore
 
     from ..errors import BadInput, StorageError
-    from ..recalibrate import recalibrate
+    from ..recalibrate import recalibrate, redetect_events
 
-    with SessionStore(args.db) as store:
+    with SessionStore(args.db, redetect=redetect_events) as store:
         rec = store.load_session(args.session)  # unknown id: BadInput, nothing written
         if store.read_only:
             raise StorageError(f"{args.db}: {store.read_only_reason}: cannot recalibrate")
@@ -51,9 +51,10 @@ def run(args: argparse.Namespace) -> int:
         if args.calibration is not None:
             cal = cals.get(args.calibration).calibration
         else:
-            cal = cals.latest(uid)
-            if cal is None:
+            latest = cals.latest(uid)
+            if latest is None:
                 raise BadInput(f"no stored calibration for device '{uid}' in {args.db}")
+            cal = latest
         info = cal.to_info()
         holds, alerts = recalibrate(store, args.session, info)
     print(f"session {args.session}: calibration {before.source} → {info.source} "

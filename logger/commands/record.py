@@ -2,24 +2,30 @@
 
 Stops after ``--duration`` seconds of device time, when a simulated scenario ends, or on
 Ctrl-C / SIGTERM, and always finalises the session. Progress goes to the terminal (stderr,
-only when it is one); the last line on stdout is the session id.
+only when it is one); the last line on stdout is the session id. At a terminal, Enter marks
+the next point.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import queue
 import select
 import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime
+from typing import TextIO
 
 from ..cli import add_db_argument
 from ..errors import BadInput, DeviceError, StorageError
 from ..live import UNCALIBRATED_TEXT
 from ..paths import add_config_argument
 from ..privacy import identifying_reasons
+from ..recalibrate import redetect_events
 from ..store import check_writable, session_exists
 
 CALIBRATION_MAX_AGE_DAYS = 30
@@ -48,6 +54,41 @@ class _Terminate(Exception):
 
 def _raise_terminate(signum, frame):  # noqa: ARG001
     raise _Terminate
+
+
+def typed_lines(stream: TextIO) -> queue.SimpleQueue[str]:
+    """The lines typed on ``stream`` (each Enter), as they come, without their line end.
+
+    They are read on a daemon thread (``select`` cannot wait on a console on Windows; a
+    thread can), straight from the file descriptor, so that no line waits in a buffer. The
+    thread ends with the stream, or with the program."""
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+    fd = stream.fileno()
+
+    def read() -> None:
+        pending = b""
+        with contextlib.suppress(OSError, ValueError):  # a stream closed under us
+            while True:
+                if os.name == "posix":  # read only what was typed: a job in the background
+                    select.select([fd], [], [])  # that reads its terminal is stopped
+                data = os.read(fd, 4096)
+                if not data:
+                    return
+                *typed, pending = (pending + data).split(b"\n")
+                for line in typed:
+                    lines.put(line.decode(errors="replace").rstrip("\r"))
+
+    threading.Thread(target=read, name="record:keys", daemon=True).start()
+    return lines
+
+
+def _enter_pressed(keys: queue.SimpleQueue[str], timeout_s: float) -> bool:
+    """Whether Enter was pressed, waiting up to ``timeout_s`` for it."""
+    try:
+        keys.get(timeout=timeout_s)
+    except queue.Empty:
+        return False
+    return True
 
 
 def _calibration_warning(live) -> str | None:
@@ -90,9 +131,9 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else startup_config(args.port)
     points = parse_points_arg(args.points) if args.points is not None else config.points
     db = args.db
-    check_writable(db)  # refuse a read-only, broken or foreign library before the device
+    check_writable(db, redetect_events)  # a read-only, broken or foreign one: before the device
     tty = sys.stderr.isatty()
-    keys = sys.stdin is not None and sys.stdin.isatty()  # Enter marks the next point
+    at_keyboard = sys.stdin is not None and sys.stdin.isatty()  # Enter marks the next point
 
     live = LiveSession(args.port, config, db_path=db, points=points, record_limit_s=args.duration)
     old_term = signal.signal(signal.SIGTERM, _raise_terminate)
@@ -119,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
             if args.duration is not None and live.device is not None
             else None
         )
-        if keys:
+        keys = typed_lines(sys.stdin) if at_keyboard else None
+        if keys is not None:
             print("recording; Enter = mark / next point, Ctrl-C = stop", file=sys.stderr)
         last_progress = 0.0
         while live.running and not live.finished.is_set() and live.storage_error is None:
@@ -130,14 +172,13 @@ def run(args: argparse.Namespace) -> int:
                     f"--duration limit with {live.recording_elapsed_s:.1f} s recorded"
                 )
                 break
-            if keys and select.select([sys.stdin], [], [], 0.05)[0]:
-                sys.stdin.readline()
+            if keys is None:
+                time.sleep(0.05)
+            elif _enter_pressed(keys, 0.05):
                 mark = live.mark(MarkSource.CLI)
                 point = live.plan.current
                 print(f"\rmark at {mark.t_s:.2f} s: {point.name if point else '-'}",
                       file=sys.stderr)  # fmt: skip
-            elif not keys:
-                time.sleep(0.05)
             if tty and time.monotonic() - last_progress > 0.25:
                 last_progress = time.monotonic()
                 c = live.counters

@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from ..cli import add_db_argument
+from ..recalibrate import redetect_events
 from ..store import AuditEntry, SessionStore, SessionSummary
 
 COLUMNS = (
@@ -58,7 +59,7 @@ def format_duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
-def _table(columns: tuple[str, ...], cells: list[tuple[str, ...]], right: set[str]) -> str:
+def _table(columns: tuple[str, ...], cells: Sequence[tuple[str, ...]], right: set[str]) -> str:
     widths = [max(len(c) for c in col) for col in zip(columns, *cells, strict=True)]
     lines = []
     for row in (columns, *cells):
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     db = args.db
     rows: list[SessionSummary] = []
     if db.exists():
-        with SessionStore(db) as store:
+        with SessionStore(db, redetect=redetect_events) as store:
             rows = store.list_sessions(
                 therapist=args.therapist,
                 client=args.client,
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
 def run_audit(args: argparse.Namespace) -> int:
     entries: list[AuditEntry] = []
     if args.db.exists():
-        with SessionStore(args.db) as store:
+        with SessionStore(args.db, redetect=redetect_events) as store:
             entries = store.audit()
     return _print(entries, args.json, format_audit, f"no audit entries in {args.db}")
 

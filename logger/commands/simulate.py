@@ -134,8 +134,9 @@ def run(args: argparse.Namespace) -> int:
     except serial.SerialException as exc:
         raise DeviceError(f"cannot start the simulated device: {exc}") from None
     if tcp is None:
-        server: PtyServer | TcpServer = PtyServer(port, stop)
-        first_line = server.path
+        pty_server = PtyServer(port, stop)
+        server: PtyServer | TcpServer = pty_server
+        first_line = pty_server.path
     else:
         try:
             server = TcpServer(port, tcp[0], tcp[1], stop)

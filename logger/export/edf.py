@@ -50,8 +50,13 @@ log = logging.getLogger(__name__)
 NO_DATA_DIGITAL = -32768
 """Digital value of samples lost in a gap (maps to the physical minimum)."""
 DIGITAL_MAX = 32767
-RECORDING_FIELD_CHARS = 80 - len("Startdate dd-MMM-yyyy") - 3 - 2
-"""What the four free subfields of the EDF+ recording field may use together."""
+RECORDING_SUBFIELD_CHARS = 40
+"""What admin code, technician and equipment may use together (with no additional text):
+EDFlib (inside pyedflib) silently cuts the recording field's free text beyond this many
+characters, the equipment first (measured; ``test_header_fields_survive_whole`` writes
+files at the limit and reads every field back whole)."""
+UID_CHARS = 16
+"""A device uid is at most 16 characters on the wire: the equipment subfield keeps it whole."""
 MAX_ANNOTATION_CHARS = 40
 """EDFlib truncates longer annotation texts; ours are built to fit."""
 
@@ -81,6 +86,26 @@ def _header_text(text: str | None, limit: int) -> str:
     ascii_text = text.encode("ascii", "replace").decode("ascii").replace("?", "_")
     ascii_text = "_".join(ascii_text.split())
     return ascii_text if len(ascii_text) <= limit else ascii_text[: limit - 1] + "~"
+
+
+def _recording_subfields(session_id: str, therapist: str | None, uid: str) -> tuple[str, str, str]:
+    """Admin code (session id), technician (therapist) and equipment (device uid) within
+    :data:`RECORDING_SUBFIELD_CHARS`: the uid and the session id are kept whole (ids cut
+    short would name another device or session), the therapist's name gets what is left."""
+    equipment = _header_text(uid, UID_CHARS)
+    admin = _header_text(session_id, RECORDING_SUBFIELD_CHARS - len(equipment) - 1)
+    room = RECORDING_SUBFIELD_CHARS - len(equipment) - len(admin)
+    return admin, _header_text(therapist, room), equipment
+
+
+def _transducer_text(meta: SessionMeta) -> str:
+    """The signal's transducer field (80 characters): the device and its calibration, whole.
+    A number cut short would state another calibration, so the source goes first if
+    anything must give."""
+    cal = meta.calibration
+    head = f"force sensor {meta.device.uid} {cal.counts_per_n:g} counts/N"
+    text = f"{head} ({cal.source})"
+    return text if len(text) <= 80 else _short(head, 80)
 
 
 def annotations_for(
@@ -191,6 +216,7 @@ def write_edf(
                 lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
     pmin, pmax = _physical_range(lo, hi)
 
+    transducer = _transducer_text(meta)
     with atomic_write(path) as tmp:
         writer = pyedflib.EdfWriter(str(tmp), channels, file_type=pyedflib.FILETYPE_EDFPLUS)
         try:
@@ -205,24 +231,20 @@ def write_edf(
                         "physical_max": pmax,
                         "digital_min": NO_DATA_DIGITAL,
                         "digital_max": DIGITAL_MAX,
-                        "transducer": _short(f"force sensor {meta.device.uid}", 80),
+                        "transducer": transducer,
                         "prefilter": "",
                     }
                     for label in labels
                 ]
             )
             writer.setPatientCode(_header_text(meta.client, 30))
-            # EDF+ recording field: 80 characters in all, "Startdate dd-MMM-yyyy" included
-            admin = _header_text(session_id, 24)
-            technician = _header_text(meta.therapist, 16)
-            equipment = _header_text(meta.device.uid, 12)
-            room = RECORDING_FIELD_CHARS - len(admin) - len(technician) - len(equipment)
-            cal = meta.calibration
-            additional = _header_text(f"cal {cal.counts_per_n:g}c/N {cal.source}", max(room, 0))
+            admin, technician, equipment = _recording_subfields(
+                session_id, meta.therapist, meta.device.uid
+            )
             writer.setTechnician(technician)
             writer.setEquipment(equipment)
             writer.setAdmincode(admin)
-            writer.setRecordingAdditional(additional)
+            writer.setRecordingAdditional("")  # the calibration is in each signal's transducer
             writer.setStartdatetime(start)
             events = annotations_for(meta.points, marks, holds, alerts, gaps, zeros)
             spr = writer.get_smp_per_record(0)

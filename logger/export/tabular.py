@@ -182,7 +182,7 @@ def export_csv(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> 
 
 
 def export_edf(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> Path:
-    """EDF+ export, written by ``logger.export_edf`` (pyedflib, imported only when asked for)."""
+    """EDF+ export, written by ``logger.export.edf`` (pyedflib, imported only when asked for)."""
     from .edf import export_edf as write
 
     _check_out(path)

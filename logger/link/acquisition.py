@@ -8,10 +8,11 @@ It never waits on storage or the GUI: its listener runs in this thread and must 
 depend on anything else).
 
 The reader is thin: port I/O, commands and their retries, a watchdog, reconnecting. What
-the bytes mean is decided by pure stages: the codec (``FrameDecoder``) and the sample
-timeline (``logger.timeline``: exact loss accounting, duplicates, reordering, absurd
-values, restarts, device-time steps). A periodic PING estimates the device-vs-host clock
-offset and drift so that marks typed on the host land on the device timeline.
+the bytes mean is decided by pure stages: the codec (``FrameDecoder``), the sample
+timeline (``timeline.py``: exact loss accounting, duplicates, reordering, absurd values,
+restarts, device-time steps) and the device clock (``clock.py``: a periodic PING measures
+the device-vs-host clock offset and drift, so that marks typed on the host land on the
+device timeline). Opening a port, and finding a renamed USB device, is ``ports.py``.
 
 Watchdog: while streaming, no samples for ``stall_timeout_s`` (2 s, or 3 sample periods at
 slow rates) means the link is stalled. A device that still talks (PONG, HEARTBEAT …) is
@@ -29,15 +30,12 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 import serial
-from serial.tools import list_ports
 
-import firmware_protocol  # noqa: F401  (registers sim://)
 from firmware_protocol.framing import Frame, FrameDecoder, encode_frame
 from firmware_protocol.messages import (
     MAX_CHANNELS,
@@ -64,12 +62,12 @@ from firmware_protocol.text_mode import TextLineDecoder, looks_like_text
 
 from ..errors import BadInput, DeviceError, ProtocolMismatch
 from ..records import DeviceInfo, Gap, GapCause, SampleBlock
+from .clock import DeviceClock
+from .ports import UsbIdentity, open_port, renamed_candidates, usb_identity
 from .timeline import SampleTimeline, TimelineStats
 
 log = logging.getLogger(__name__)
 
-BAUD = 115200
-READ_TIMEOUT_S = 0.01
 HELLO_INTERVAL_S = 0.25
 HANDSHAKE_TIMEOUT_S = 4.0
 PING_INTERVAL_S = 1.0
@@ -114,90 +112,6 @@ class Counters:
     drift_ppm: float = 0.0
     text_bad_lines: int = 0
     stalls: int = 0  # times the watchdog found the stream silent
-
-
-class _ClockFit:
-    """Least-squares line device_t_s = a + b · host_t_s over recent ping pairs."""
-
-    def __init__(self, keep: int = 120) -> None:
-        self._pairs: deque[tuple[float, float]] = deque(maxlen=keep)
-
-    def add(self, host_s: float, device_s: float) -> None:
-        self._pairs.append((host_s, device_s))
-
-    def clear(self) -> None:
-        self._pairs.clear()
-
-    def device_time(self, host_s: float) -> float | None:
-        if not self._pairs:
-            return None
-        if len(self._pairs) < 3:
-            h, d = self._pairs[-1]
-            return d + (host_s - h)
-        a, b = self._fit()
-        return a + b * host_s
-
-    def drift_ppm(self) -> float:
-        if len(self._pairs) < 3:
-            return 0.0
-        _, b = self._fit()
-        return (b - 1.0) * 1e6
-
-    def _fit(self) -> tuple[float, float]:
-        pairs = np.asarray(self._pairs)
-        h0 = pairs[0, 0]
-        b, a = np.polyfit(pairs[:, 0] - h0, pairs[:, 1], 1)
-        return a - b * h0, b
-
-
-@dataclass(frozen=True, slots=True)
-class UsbIdentity:
-    """What the OS tells about a USB serial device, to find it again if it is renamed."""
-
-    serial_number: str | None
-    vid: int | None
-    pid: int | None
-
-
-def usb_identity(port: str, ports: list | None = None) -> UsbIdentity | None:
-    """The USB identity of OS port ``port`` (None for URLs and non-USB ports)."""
-    if "://" in port:
-        return None
-    infos = list_ports.comports() if ports is None else ports
-    for info in infos:
-        if info.device == port and info.vid is not None:
-            return UsbIdentity(info.serial_number, info.vid, info.pid)
-    return None
-
-
-def renamed_candidates(original: str, usb: UsbIdentity, ports: list | None = None) -> list[str]:
-    """Ports that may be the same device under a new name: the same USB serial number, or,
-    for adapters without one, the same VID:PID. The handshake then checks the device uid."""
-    infos = list_ports.comports() if ports is None else ports
-    out = []
-    for info in infos:
-        if info.device == original or info.vid is None:
-            continue
-        if usb.serial_number:
-            if info.serial_number == usb.serial_number:
-                out.append(info.device)
-        elif (info.vid, info.pid) == (usb.vid, usb.pid):
-            out.append(info.device)
-    return out
-
-
-def _open_port(url: str) -> serial.SerialBase:
-    """Open ``url`` exclusively where the OS allows it.
-
-    A port that is not there or cannot be opened is a DeviceError (exit 1); a URL that
-    cannot mean anything (unknown scheme, bad ``sim://`` parameter, malformed scenario)
-    is BadInput (exit 2)."""
-    try:  # every pyserial URL handler takes `exclusive`; only OS ports act on it
-        return serial.serial_for_url(url, baudrate=BAUD, timeout=READ_TIMEOUT_S, exclusive=True)
-    except (serial.SerialException, OSError) as exc:
-        raise DeviceError(f"cannot open port '{url}': {exc}") from None
-    except ValueError as exc:  # unknown scheme, bad sim:// key, malformed scenario …
-        raise BadInput(f"port '{url}': {exc}") from None
 
 
 class AcquisitionListener:
@@ -257,7 +171,8 @@ def stall_timeout_s(rate_hz: float) -> float:
 class Acquisition:
     """Reads one device in its own thread: port I/O, the handshake, commands, and a
     watchdog. What the frames mean is the business of the pure stages it drives: the
-    codec (``FrameDecoder``) and the sample timeline (``SampleTimeline``)."""
+    codec (``FrameDecoder``), the sample timeline (``SampleTimeline``) and the device
+    clock (``DeviceClock``)."""
 
     def __init__(
         self,
@@ -293,10 +208,7 @@ class Acquisition:
         self._decoder = FrameDecoder()
         self._timeline: SampleTimeline | None = None
         self._tx_seq = 0
-        self._clock = _ClockFit()
-        self._ping_token = 0
-        self._pings: dict[int, float] = {}
-        self._pongs: list[tuple[float, int]] = []  # (host s, device µs) before the first sample
+        self._clock = DeviceClock()
         self._text: TextLineDecoder | None = None
         self._usb: UsbIdentity | None = None
         self._early: list[Frame] = []  # frames read before IDENTITY on a reconnect
@@ -345,7 +257,7 @@ class Acquisition:
     @property
     def clock_samples(self) -> int:
         """How many PING/PONG pairs the clock estimate rests on."""
-        return len(self._clock._pairs)
+        return self._clock.pairs
 
     def clock_offset_s(self) -> float | None:
         """Device µs clock − host monotonic clock, in seconds, now (None before a PONG)."""
@@ -372,7 +284,7 @@ class Acquisition:
     def _run(self) -> None:
         try:
             self._set_state(LinkState.CONNECTING)
-            self._ser = _open_port(self.port)
+            self._ser = open_port(self.port)
             self._usb = usb_identity(self.port)
             self._handshake()
             self._ready.set()
@@ -462,13 +374,13 @@ class Acquisition:
             data = ser.read(max(1, ser.in_waiting))
             if not data:
                 continue
-            frames = self._decoder.feed(data)
-            for frame in frames:
-                if isinstance(frame.msg, Identity):
-                    identity = frame.msg
-                elif identity is None and isinstance(frame.msg, Samples) and self._timeline:
-                    # reconnecting to a device still streaming: these samples are real
-                    self._early.append(frame)
+            for frame in self._decoder.feed(data):
+                match frame.msg:
+                    case Identity() as answer:
+                        identity = answer
+                    case Samples() if identity is None and self._timeline is not None:
+                        # reconnecting to a device still streaming: these samples are real
+                        self._early.append(frame)
             if identity is None and not self._decoder.stats.frames:
                 seen += data
                 if len(seen) > 64 and looks_like_text(bytes(seen[-512:])):
@@ -584,11 +496,7 @@ class Acquisition:
         raise _Stalled(f"no samples for {quiet_s:.1f} s")
 
     def _send_ping(self) -> None:
-        self._ping_token = (self._ping_token + 1) & 0xFFFFFFFF
-        self._pings[self._ping_token] = time.monotonic()
-        if len(self._pings) > 16:
-            self._pings.pop(next(iter(self._pings)))
-        self._write(Ping(self._ping_token))
+        self._write(Ping(self._clock.ping(time.monotonic())))
 
     def _handle_frames(self, frames: list[Frame], arrived_s: float) -> None:
         """Frames in wire order: SAMPLES go to the timeline; everything else is handled
@@ -603,12 +511,12 @@ class Acquisition:
         c.damaged_frames = st.damaged_frames
         for frame in frames:
             tl.damage(frame.damaged_before, frame.damaged_values_before)
-            msg = frame.msg
-            if isinstance(msg, Samples):
-                tl.push(msg, arrived_s)
-                continue
-            self._deliver(tl.take())
-            self._handle_message(msg, arrived_s)
+            match frame.msg:
+                case Samples() as samples:
+                    tl.push(samples, arrived_s)
+                case msg:
+                    self._deliver(tl.take())
+                    self._handle_message(msg, arrived_s)
         self._deliver(tl.take())
 
     def _handle_message(self, msg: Message, arrived_s: float) -> None:
@@ -621,9 +529,7 @@ class Acquisition:
                 if msg.kind is EventKind.SCRIPT_END:
                     self._set_state(LinkState.ENDED, "the simulated scenario ended")
             case Pong():
-                sent = self._pings.pop(msg.token, None)
-                if sent is not None:
-                    self._pongs.append(((sent + arrived_s) / 2, msg.t_us))
+                if self._clock.pong(msg.token, msg.t_us, arrived_s):
                     self._fit_clock()
             case Heartbeat() if self.state is LinkState.STREAMING and not msg.streaming:
                 self._device_stopped_streaming()
@@ -658,15 +564,9 @@ class Acquisition:
         wait until the timeline has an origin)."""
         tl = self._timeline
         assert tl is not None
-        if not tl.started:
-            del self._pongs[:-8]
-            return
-        for host_s, t_us in self._pongs:
-            t_s = tl.session_t_s(t_us)
-            if t_s is not None:
-                self._clock.add(host_s, t_s)
-        self._pongs.clear()
-        self.counters.drift_ppm = self._clock.drift_ppm()
+        if tl.started:
+            self._clock.place(tl.session_t_s)
+            self.counters.drift_ppm = self._clock.drift_ppm()
 
     def _deliver(self, out: list[SampleBlock | Gap]) -> None:
         if not out:
@@ -675,16 +575,17 @@ class Acquisition:
         assert tl is not None
         c = self.counters
         for item in out:
-            if isinstance(item, SampleBlock):
-                self._last_sample_host_s = time.monotonic()
-                self.listener.samples_received(item)
-            else:
-                if item.cause in (GapCause.RESTART, GapCause.TIME):
-                    self._clock.clear()  # the device clock no longer maps as it did
-                self.listener.gap_found(item)
+            match item:
+                case SampleBlock():
+                    self._last_sample_host_s = time.monotonic()
+                    self.listener.samples_received(item)
+                case Gap():
+                    if item.cause in (GapCause.RESTART, GapCause.TIME):
+                        self._clock.clear()  # the device clock no longer maps as it did
+                    self.listener.gap_found(item)
         c.samples = tl.stats.samples
         c.lost_samples = tl.stats.lost_samples
-        if self._pongs:
+        if self._clock.waiting:
             self._fit_clock()
 
     def _finish_timeline(self) -> None:
@@ -765,7 +666,7 @@ class Acquisition:
                 candidates += renamed_candidates(self.port, self._usb)
             for port in candidates:
                 try:
-                    self._ser = _open_port(port)
+                    self._ser = open_port(port)
                     self._decoder.reset()
                     self._handshake_after_reconnect()
                     if port != self.port:

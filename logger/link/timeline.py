@@ -45,10 +45,10 @@ import numpy as np
 from firmware_protocol.messages import Samples
 
 from ..records import Gap, GapCause, SampleBlock
+from .clock import Unwrapper
 
 log = logging.getLogger(__name__)
 
-U32 = 1 << 32
 REORDER_FRAMES = 4  # frames held back behind a hole before it is declared a gap
 RECENT_FRAMES = 64  # delivered frames remembered to recognise duplicates
 TIME_TOLERANCE_S = 0.002  # frame time vs. the time its index predicts …
@@ -120,12 +120,11 @@ class SampleTimeline:
         # anchor: unwrapped index and µs of the next expected sample, its session time
         self._next_index = 0
         self._next_us = 0.0
-        self._raw_index = 0  # the u32 values the unwrapping continues from
-        self._raw_us = 0
+        # the u32 index and µs clock, unwrapped from the newest accepted frame
+        self._index = Unwrapper()
+        self._dev_us = Unwrapper()
         self._t0_us = 0.0  # session time = (dev_us − t0_us) / 1e6
         self._last_t_s = -np.inf  # the newest delivered sample's time
-        self._last_frame_index = 0  # unwrapped index and µs of the newest accepted frame
-        self._last_frame_us = 0.0
         self._last_host_s: float | None = None  # host arrival of the newest delivery
         self._host_s = 0.0
 
@@ -232,10 +231,7 @@ class SampleTimeline:
         """Session time of a device µs stamp (an event, a PONG), near the newest frame."""
         if not self._started:
             return None
-        delta = (int(t_us) - self._raw_us) % U32
-        if delta >= U32 // 2:
-            delta -= U32
-        return (self._last_frame_us + delta - self._t0_us) / 1e6
+        return (self._dev_us.unwrap(t_us) - self._t0_us) / 1e6
 
     @property
     def device_clock_at_zero_s(self) -> float | None:
@@ -252,8 +248,8 @@ class SampleTimeline:
         """The first intact frame anchors the timeline; damage before it is head loss."""
         self._started = True
         head = self._head_values // self.channels
-        self._raw_index, self._raw_us = msg.first_index, msg.t_us
-        self._last_frame_index, self._last_frame_us = msg.first_index, float(msg.t_us)
+        self._index.anchor(msg.first_index, msg.first_index)
+        self._dev_us.anchor(msg.t_us, msg.t_us)
         frame = _Frame(msg, msg.first_index, msg.t_us, self._damage_total)
         self._t0_us = msg.t_us - head * self.period_us
         self._next_index = frame.index - head
@@ -266,15 +262,8 @@ class SampleTimeline:
 
     def _unwrap(self, msg: Samples) -> _Frame:
         """Index and time continued from the newest accepted frame (signed, mod 2³²)."""
-        di = (msg.first_index - self._raw_index) % U32
-        if di >= U32 // 2:
-            di -= U32
-        dt = (msg.t_us - self._raw_us) % U32
-        if dt >= U32 // 2:
-            dt -= U32
-        return _Frame(
-            msg, self._last_frame_index + di, int(self._last_frame_us) + dt, self._damage_total
-        )
+        index, dev_us = self._index.unwrap(msg.first_index), self._dev_us.unwrap(msg.t_us)
+        return _Frame(msg, index, dev_us, self._damage_total)
 
     def _fits(
         self,
@@ -422,7 +411,7 @@ class SampleTimeline:
     def _looks_like_boot(self, f: _Frame) -> bool:
         """Index and clock both went back, to what a board reports soon after power-on."""
         raw = f.msg
-        if raw.first_index >= self._raw_index or raw.t_us >= self._raw_us:
+        if raw.first_index >= self._index.raw or raw.t_us >= self._dev_us.raw:
             return False  # a reboot sets both the index and the clock back
         boot_us = f.msg.t_us - f.msg.first_index * self.period_us
         return -BOOT_WINDOW_S * 1e6 <= boot_us <= BOOT_WINDOW_S * 1e6
@@ -493,10 +482,9 @@ class SampleTimeline:
         self._last_t_s = float(t_s[-1])
         self._next_index = f.end
         self._next_us = f.dev_us + f.count * self.period_us
-        self._raw_index, self._raw_us = f.msg.first_index, f.msg.t_us
+        self._index.anchor(f.msg.first_index, f.index)
+        self._dev_us.anchor(f.msg.t_us, f.dev_us)
         self._recent.append((f.msg.first_index, f.msg.t_us))
-        self._last_frame_index = f.index
-        self._last_frame_us = float(f.dev_us)
         self._last_host_s = self._host_s
         self._damage_seen = max(self._damage_seen, f.damage_mark)
         self.stats.samples += f.count

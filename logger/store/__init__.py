@@ -1,23 +1,29 @@
 """The session library: where sessions, their events and calibrations are kept.
 
-``library`` holds :class:`SessionStore` (SQLite); ``calibrations`` the stored calibration
-fits. The rest of the code imports from here.
+One job per module: ``schema`` (tables, their versioned migrations, the stored formats),
+``library`` (the :class:`SessionLibrary` protocol and :class:`SessionStore`, its SQLite
+implementation), ``overview`` (the min/max summary pyramid), ``ownership`` (who records a
+session; recovery of a recording whose process died), ``writer`` (the live session's
+writer thread) and ``calibrations`` (the per-device calibration history). The rest of the
+code imports from here.
 """
 
 from .calibrations import CalibrationStore
 from .library import (
-    MAX_CHUNK_SAMPLES,
     AuditAction,
     AuditEntry,
     ErasureResult,
+    Redetect,
+    SessionLibrary,
     SessionRecord,
     SessionStore,
     SessionSummary,
-    SessionWriter,
     check_writable,
     force_timeline,
     session_exists,
 )
+from .schema import utc_iso
+from .writer import MAX_CHUNK_SAMPLES, SessionWriter
 
 __all__ = [
     "MAX_CHUNK_SAMPLES",
@@ -25,6 +31,8 @@ __all__ = [
     "AuditEntry",
     "CalibrationStore",
     "ErasureResult",
+    "Redetect",
+    "SessionLibrary",
     "SessionRecord",
     "SessionStore",
     "SessionSummary",
@@ -32,4 +40,5 @@ __all__ = [
     "check_writable",
     "force_timeline",
     "session_exists",
+    "utc_iso",
 ]

@@ -1,46 +1,32 @@
 """Per-device calibration history, kept in the session library's SQLite file.
 
-Table ``calibrations`` lives beside the session tables (its own ``CREATE TABLE IF NOT
-EXISTS``, WAL journal, so the session writer and this store can share the file). Each row
-keeps what a reviewer needs to judge a calibration later: when, which model and
-coefficients, the masses and readings, residuals, R² and non-linearity. The newest row for
-a device is the one every later session uses; old rows are never changed, so a past
-session's forces can be re-derived with any calibration from its raw counts.
+Table ``calibrations`` is one of the library's tables (a step of
+:data:`~logger.store.schema.MIGRATIONS`); opening a :class:`CalibrationStore` creates or
+migrates the library like any other opening. Each row keeps what a reviewer needs to
+judge a calibration later: when, which model and coefficients, the masses and readings,
+residuals, R² and non-linearity. The newest row for a device is the one every later
+session uses; old rows are never changed, so a past session's forces can be re-derived
+with any calibration from its raw counts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from calibration.models import Calibration, FitResult, ModelKind, utc_now_iso
+from calibration.models import Calibration, FitResult, ModelKind
 
 from ..errors import BadInput, DeviceError
-from ..files import private_file
+from .library import SessionStore
+from .schema import utc_iso
 
 log = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS calibrations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    device_uid TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    model TEXT NOT NULL,
-    coefficients TEXT NOT NULL,
-    masses_kg TEXT NOT NULL,
-    counts TEXT NOT NULL,
-    residuals_n TEXT NOT NULL,
-    r2 REAL NOT NULL,
-    nonlinearity_pct REAL NOT NULL,
-    g REAL NOT NULL DEFAULT 9.80665,
-    note TEXT
-);
-CREATE INDEX IF NOT EXISTS calibrations_by_device ON calibrations (device_uid, created_at);
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,29 +50,25 @@ class CalibrationStore:
 
     def __init__(self, db_path: str | Path) -> None:
         self.db_path = Path(db_path)
-        try:
-            private_file(self.db_path)  # the session library's file: owner-only
-            con = self._connect()
-            try:
-                con.executescript(_SCHEMA)
-            finally:
-                con.close()
-        except sqlite3.OperationalError as exc:  # read-only media, a full disk: not bad input
-            raise DeviceError(f"{self.db_path}: cannot open ({exc})") from None
-        except sqlite3.DatabaseError as exc:
-            raise BadInput(f"{self.db_path}: not a usable SQLite database ({exc})") from None
-        except OSError as exc:
-            raise DeviceError(f"{self.db_path}: {exc.strerror or exc}") from None
+        # the library's one schema owner creates (0600, WAL) or migrates the file, and
+        # refuses a foreign one: BadInput, or StorageError where it cannot be opened
+        SessionStore(self.db_path, recover=False).close()
 
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.db_path, timeout=10.0)
+    @contextlib.contextmanager
+    def _connection(self, failing: str) -> Iterator[sqlite3.Connection]:
+        """A connection for one query (closed after it); any SQLite failure, opening
+        included (read-only media, a full disk), is one DeviceError saying what
+        ``failing``."""
+        con: sqlite3.Connection | None = None
         try:
+            con = sqlite3.connect(self.db_path, timeout=10.0)
             con.execute("PRAGMA busy_timeout=10000")
-            con.execute("PRAGMA journal_mode=WAL")
-        except BaseException:
-            con.close()
-            raise
-        return con
+            yield con
+        except sqlite3.Error as exc:
+            raise DeviceError(f"{self.db_path}: {failing} ({exc})") from None
+        finally:
+            if con is not None:
+                con.close()
 
     def save(self, uid: str, fit: FitResult, note: str | None = None) -> int:
         """Store a fit under ``uid``; returns the new row id. Validates everything first,
@@ -101,7 +83,7 @@ class CalibrationStore:
             raise BadInput(f"calibration for {uid}: non-finite value in fit, not stored")
         if not (len(fit.masses_kg) == len(fit.counts) == len(fit.residuals_n)):
             raise BadInput(f"calibration for {uid}: masses/counts/residuals differ in length")
-        created_at = cal.created_at or utc_now_iso()
+        created_at = cal.created_at or utc_iso()
         row = (
             uid,
             created_at,
@@ -115,31 +97,20 @@ class CalibrationStore:
             float(fit.g),
             note,
         )
-        con = self._connect()
-        try:
-            with con:
-                cur = con.execute(
-                    "INSERT INTO calibrations (device_uid, created_at, model, coefficients, "
-                    "masses_kg, counts, residuals_n, r2, nonlinearity_pct, g, note) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    row,
-                )
-                new_id = int(cur.lastrowid or 0)
-        except sqlite3.Error as exc:
-            raise DeviceError(f"{self.db_path}: could not store calibration ({exc})") from None
-        finally:
-            con.close()
+        with self._connection("could not store calibration") as con, con:
+            cur = con.execute(
+                "INSERT INTO calibrations (device_uid, created_at, model, coefficients, "
+                "masses_kg, counts, residuals_n, r2, nonlinearity_pct, g, note) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            new_id = int(cur.lastrowid or 0)
         log.info("stored calibration %d for %s (%s)", new_id, uid, cal.describe())
         return new_id
 
     def _rows(self, sql: str, args: tuple) -> list[StoredCalibration]:
-        con = self._connect()
-        try:
+        with self._connection("could not read calibrations") as con:
             rows = con.execute(sql, args).fetchall()
-        except sqlite3.Error as exc:
-            raise DeviceError(f"{self.db_path}: could not read calibrations ({exc})") from None
-        finally:
-            con.close()
         return [_from_row(r) for r in rows]
 
     _COLUMNS = (

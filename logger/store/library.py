@@ -1,4 +1,5 @@
-"""The SQLite session library: every session, its events and its raw samples.
+"""The session library: the :class:`SessionLibrary` protocol the rest of the code uses,
+and :class:`SessionStore`, its SQLite implementation.
 
 Why it looks like this:
 
@@ -12,25 +13,20 @@ Why it looks like this:
   (:meth:`SessionStore.apply_recalibration`, computed by :mod:`logger.recalibrate`).
 - Samples live in chunks (numpy int32 ``raw`` and float64 ``t_s`` as BLOBs), a few hundred
   to a few thousand rows each, so loading a time range reads a few BLOBs, not rows per
-  sample. A multi-resolution min/max summary of raw channel 0 (bucket widths 0.1 s × 4^k)
-  is kept up to date as chunks arrive, so an 8-hour overview reads ≤ ``max_points`` rows.
+  sample. The summary pyramid (:mod:`.overview`) is kept up to date as chunks arrive, so
+  an 8-hour overview reads ≤ ``max_points`` rows.
 - WAL mode, ``synchronous=FULL``: a killed process loses nothing that was committed, and
-  :class:`SessionWriter` commits at most :data:`COMMIT_INTERVAL_S` after data arrives.
-- Live-recording detection: a ``recording`` session carries its owner's host name, pid and
-  a heartbeat (unix time, refreshed with every commit and at least every
-  :data:`HEARTBEAT_S`). Opening the store marks it ``interrupted`` when the owner is gone:
-  on the same host, when that pid is not alive (or the heartbeat is older than
-  :data:`PID_REUSE_AFTER_S`, so a recycled pid after a reboot is not taken for the
-  recorder); from another host, when the heartbeat is older than :data:`STALE_AFTER_S`.
-  A second window therefore never takes over a live recording. Should a live recorder's
-  session be marked anyway (a host suspended for minutes), nothing is lost: its writer
-  keeps storing, and its ``close`` sets the final status.
+  :class:`~logger.store.writer.SessionWriter` commits at most
+  :data:`~logger.store.writer.COMMIT_INTERVAL_S` after data arrives.
+- A recording whose process died is found when the library is opened and marked
+  ``interrupted`` (:mod:`.ownership`); the caller may pass ``redetect`` to have its holds
+  and alerts decided again on its stored samples.
 - Privacy: the file (and so its WAL and SHM) is created 0600 in 0700 directories, with
   a warning for an existing one others can read; an ``audit`` table records exports,
   reports and erasures; :meth:`SessionStore.forget_client` erases a client so that none of
   their text stays in the file.
-- The interface is narrow (ids, records, numpy arrays) so that a server-backed store can
-  stand in later.
+- The interface is narrow (ids, records, numpy arrays: :class:`SessionLibrary`) so that a
+  server-backed library can stand in later.
 """
 
 from __future__ import annotations
@@ -43,10 +39,7 @@ import json
 import logging
 import math
 import os
-import queue
-import re
 import secrets
-import socket
 import sqlite3
 import threading
 import time
@@ -54,7 +47,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -77,159 +70,22 @@ from ..records import (
     SessionStats,
     SessionStatus,
 )
+from . import overview, ownership, schema
+from .ownership import Owner
+from .schema import RAW_DTYPE, SHARED_TABLES, T_DTYPE, utc_iso
 
 if TYPE_CHECKING:
     from calibration.tare import ForceTimeline
 
 log = logging.getLogger(__name__)
 
-COMMIT_INTERVAL_S = 0.25  # SessionWriter commits this long after the first pending item
-HEARTBEAT_S = 2.0  # a live writer refreshes its heartbeat at least this often
-STALE_AFTER_S = 30.0  # another host's recording with a heartbeat this old is abandoned
-PID_REUSE_AFTER_S = 600.0  # same host: a live pid with a heartbeat this old is not the owner
-MAX_CHUNK_SAMPLES = 16384  # the writer coalesces contiguous blocks up to this many rows
-SUMMARY_BASE_S = 0.1  # finest summary bucket
-SUMMARY_FACTOR = 4  # each level's bucket is this many times the previous one
-SUMMARY_LEVELS = 8  # 0.1 s … 1638.4 s buckets
 
-_HOST = socket.gethostname()
-
-# Schema migrations: MIGRATIONS[i] takes a database from version i to version i + 1.
-# Append, never edit: a database's version is the number of migrations applied to it.
-MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
-    """
-    CREATE TABLE sessions (
-        pk INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after a delete
-        id TEXT NOT NULL UNIQUE,
-        started_at TEXT NOT NULL,
-        started_unix REAL NOT NULL,
-        ended_at TEXT,
-        status TEXT NOT NULL,
-        client TEXT,
-        therapist TEXT,
-        notes TEXT,
-        device TEXT NOT NULL,
-        calibration TEXT NOT NULL,
-        config TEXT NOT NULL,
-        stats TEXT,
-        samples INTEGER NOT NULL DEFAULT 0,
-        last_t_s REAL,
-        owner_host TEXT,
-        owner_pid INTEGER,
-        heartbeat_unix REAL
-    );
-    CREATE INDEX sessions_started ON sessions(started_unix);
-    CREATE TABLE points (
-        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
-        idx INTEGER NOT NULL,
-        name TEXT NOT NULL,
-        data TEXT NOT NULL,
-        PRIMARY KEY (session_pk, idx)
-    ) WITHOUT ROWID;
-    CREATE TABLE marks (
-        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
-        t_s REAL NOT NULL,
-        point_index INTEGER,
-        source TEXT NOT NULL
-    );
-    CREATE INDEX marks_session ON marks(session_pk, t_s);
-    CREATE TABLE holds (
-        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
-        idx INTEGER NOT NULL,
-        point_index INTEGER,
-        point TEXT,
-        start_s REAL NOT NULL,
-        end_s REAL NOT NULL,
-        data TEXT NOT NULL,
-        PRIMARY KEY (session_pk, idx)
-    ) WITHOUT ROWID;
-    CREATE TABLE alerts (
-        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
-        t_s REAL NOT NULL,
-        kind TEXT NOT NULL,
-        value REAL NOT NULL,
-        point_index INTEGER,
-        hold_index INTEGER
-    );
-    CREATE INDEX alerts_session ON alerts(session_pk, t_s);
-    CREATE TABLE gaps (
-        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
-        start_s REAL NOT NULL,
-        end_s REAL NOT NULL,
-        lost_samples INTEGER NOT NULL,
-        cause TEXT NOT NULL
-    );
-    CREATE INDEX gaps_session ON gaps(session_pk, start_s);
-    CREATE TABLE reconnects (
-        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
-        at TEXT NOT NULL,
-        t_s REAL
-    );
-    CREATE INDEX reconnects_session ON reconnects(session_pk);
-    CREATE TABLE chunks (
-        chunk_id INTEGER PRIMARY KEY,
-        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
-        first_index INTEGER NOT NULL,
-        n INTEGER NOT NULL,
-        channels INTEGER NOT NULL,
-        t0_s REAL NOT NULL,
-        t1_s REAL NOT NULL,
-        t_s BLOB NOT NULL,
-        raw BLOB NOT NULL
-    );
-    CREATE INDEX chunks_time ON chunks(session_pk, t1_s);
-    CREATE TABLE summary (
-        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
-        level INTEGER NOT NULL,
-        bucket INTEGER NOT NULL,
-        min_raw INTEGER NOT NULL,
-        max_raw INTEGER NOT NULL,
-        n INTEGER NOT NULL,
-        PRIMARY KEY (session_pk, level, bucket)
-    ) WITHOUT ROWID;
-    """,
-    # zero events: from t_s on, raw zero_counts reads 0 N (the calibration's zero before)
-    """
-    CREATE TABLE zeros (
-        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
-        t_s REAL NOT NULL,
-        zero_counts REAL NOT NULL,
-        source TEXT NOT NULL
-    );
-    CREATE INDEX zeros_session ON zeros(session_pk, t_s);
-    """,
-    # the audit trail: what left the library or was erased from it, when, by whom
-    """
-    CREATE TABLE audit (
-        pk INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        user TEXT NOT NULL,
-        action TEXT NOT NULL,
-        sessions TEXT NOT NULL,
-        deidentified INTEGER NOT NULL DEFAULT 0,
-        detail TEXT NOT NULL DEFAULT '{}'
-    );
-    """,
-]
-# tables other modules keep in the same file (calibration.store): not a sign of a foreign file
-SHARED_TABLES = frozenset({"calibrations"})
-# every table the migrations create: one missing from a versioned library is damage
-_TABLES = frozenset(
-    name
-    for step in MIGRATIONS
-    if isinstance(step, str)
-    for name in re.findall(r"CREATE TABLE (\w+)", step)
-) | {"schema_version"}
-
-_T_DTYPE = np.dtype("<f8")
-_RAW_DTYPE = np.dtype("<i4")
-
-
-def check_writable(path: Path) -> None:
+def check_writable(path: Path, redetect: Redetect | None = None) -> None:
     """Raise :class:`StorageError` unless a recording can be stored at ``path`` (an
-    existing library that opens writable, or a folder where one can be created)."""
+    existing library that opens writable, or a folder where one can be created). An
+    existing library is opened as a recorder opens it (``redetect``: see SessionStore)."""
     if path.exists():
-        with SessionStore(path) as store:
+        with SessionStore(path, redetect=redetect) as store:
             if store.read_only:
                 raise StorageError(f"{path}: {store.read_only_reason}: cannot record")
         return
@@ -244,7 +100,7 @@ def session_exists(path: Path, sid: str) -> bool:
     """Whether ``sid`` is in the library at ``path`` now (never creates a library)."""
     if not path.is_file():
         return False
-    with SessionStore(path, _recover=False) as store:
+    with SessionStore(path, recover=False) as store:
         return store.has_session(sid)
 
 
@@ -349,6 +205,161 @@ class SessionRecord:
         return list(zip(self.zeros, self.force_timeline().removed_n(), strict=True))
 
 
+@dataclass(slots=True)
+class WriteBatch:
+    """What one transaction of a live session stores (:meth:`SessionLibrary.write_batch`):
+    sample runs and events, and with ``end`` the session's final status."""
+
+    samples: list[SampleBlock] = field(default_factory=list)
+    marks: list[Mark] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    points: list[Point] = field(default_factory=list)
+    reconnects: list[tuple[str, float | None]] = field(default_factory=list)
+    zeros: list[ZeroEvent] = field(default_factory=list)
+    end: SessionEnd | None = None  # finalise the session in the same transaction
+
+    @property
+    def n_samples(self) -> int:
+        return sum(len(b) for b in self.samples)
+
+    def extend(self, other: WriteBatch) -> None:
+        for f in dataclasses.fields(self):  # every list, so a new kind of event is never lost
+            mine = getattr(self, f.name)
+            if isinstance(mine, list):
+                mine.extend(getattr(other, f.name))
+
+    def events(self) -> WriteBatch:
+        """Everything but the samples (small: what a nearly full disk should keep first)."""
+        return dataclasses.replace(self, samples=[])
+
+    def pieces(self) -> list[WriteBatch]:
+        """The batch as small transactions: the events (possibly none), then one per
+        sample run."""
+        return [self.events()] + [WriteBatch(samples=[b]) for b in self.samples]
+
+
+@dataclass(slots=True, frozen=True)
+class SessionEnd:
+    """How a live session ends (``WriteBatch.end``; the writer's last message): its
+    status and stats, and how many samples it received but could not store."""
+
+    status: SessionStatus
+    stats: SessionStats | None
+    ended_at: str | None
+    unsaved_samples: int = 0
+
+
+@runtime_checkable
+class SessionLibrary(Protocol):
+    """The session library as the rest of the code uses it, and all that a second back
+    end (a PostgreSQL server) has to offer: ids are strings, records are dataclasses,
+    samples are numpy arrays. :class:`SessionStore` is the SQLite implementation.
+
+    Writing a live session goes through :class:`~logger.store.writer.SessionWriter`
+    (``create_session``, then ``write_batch`` and ``finish_session`` from its thread, on
+    a handle of its own from ``reopen``); reading never blocks it.
+    """
+
+    @property
+    def db_path(self) -> Path: ...
+
+    @property
+    def read_only(self) -> bool: ...
+
+    @property
+    def read_only_reason(self) -> str: ...
+
+    # -- reading
+    def list_sessions(
+        self,
+        *,
+        therapist: str | None = None,
+        client: str | None = None,
+        point: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        status: SessionStatus | str | None = None,
+    ) -> list[SessionSummary]: ...
+
+    def load_session(self, sid: str) -> SessionRecord: ...
+
+    def calibration(self, sid: str) -> CalibrationInfo: ...
+
+    def iter_chunks(
+        self, sid: str, t0_s: float | None = None, t1_s: float | None = None
+    ) -> Iterator[SampleBlock]: ...
+
+    def load_samples(
+        self, sid: str, t0_s: float | None = None, t1_s: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def load_forces(
+        self, sid: str, t0_s: float | None = None, t1_s: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def load_overview(
+        self,
+        sid: str,
+        t0_s: float | None = None,
+        t1_s: float | None = None,
+        max_points: int = 2000,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def clients(self) -> list[str]: ...
+
+    def audit(self) -> list[AuditEntry]: ...
+
+    def has_session(self, sid: str) -> bool: ...
+
+    # -- writing
+    def reopen(self) -> SessionLibrary: ...
+
+    def create_session(self, meta: SessionMeta) -> str: ...
+
+    def write_batch(self, sid: str, batch: WriteBatch) -> None: ...
+
+    def heartbeat(self, sid: str) -> None: ...
+
+    def finish_session(
+        self,
+        sid: str,
+        status: SessionStatus | str = SessionStatus.COMPLETE,
+        stats: SessionStats | None = None,
+        ended_at: str | None = None,
+    ) -> None: ...
+
+    def set_device(self, sid: str, device: DeviceInfo) -> None: ...
+
+    def set_notes(self, sid: str, notes: str | None) -> None: ...
+
+    def replace_alerts(self, sid: str, alerts: Sequence[Alert]) -> None: ...
+
+    def apply_recalibration(
+        self, sid: str, cal: CalibrationInfo, holds: Sequence[Hold], alerts: Sequence[Alert]
+    ) -> None: ...
+
+    # -- privacy
+    def log_audit(
+        self,
+        action: AuditAction | str,
+        sessions: Sequence[str],
+        *,
+        deidentified: bool = False,
+        **detail: Any,
+    ) -> None: ...
+
+    def forget_client(self, client: str) -> ErasureResult: ...
+
+    def close(self) -> None: ...
+
+
+# What decides a dead recording's holds and alerts again, given to the library that finds
+# it: hold detection belongs to the pipeline, above the store (logger.recalibrate).
+Redetect = Callable[[SessionLibrary, str], None]
+
+
 def _duration_s(samples: int, last_t_s: float | None, rate_hz: float) -> float:
     """Recorded length: the last sample's time plus one sample period (as ``record`` counts)."""
     if not samples or last_t_s is None:
@@ -391,10 +402,6 @@ def _committed_stats(c: sqlite3.Connection, pk: int) -> SessionStats:
         crc_errors=int(crc),
         reconnects=int(reconnects),
     )
-
-
-def _utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _parse_time(value: str | datetime, what: str) -> datetime:
@@ -445,47 +452,6 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
                            check_same_thread=False)  # fmt: skip
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
-def _summary_rows(session_pk: int, t_s: np.ndarray, raw0: np.ndarray) -> list[tuple]:
-    """Min/max of raw channel 0 per bucket at every level for one chunk (vectorised)."""
-    if t_s.size == 0:
-        return []
-    base = np.floor(t_s / SUMMARY_BASE_S).astype(np.int64)
-    rows: list[tuple] = []
-    vals = raw0.astype(np.int64)
-    for level in range(SUMMARY_LEVELS):
-        b = base // (SUMMARY_FACTOR**level)
-        starts = np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
-        mins = np.minimum.reduceat(vals, starts)
-        maxs = np.maximum.reduceat(vals, starts)
-        counts = np.diff(np.append(starts, b.size))
-        rows.extend(
-            zip(
-                [session_pk] * starts.size,
-                [level] * starts.size,
-                b[starts].tolist(),
-                mins.tolist(),
-                maxs.tolist(),
-                counts.tolist(),
-                strict=True,
-            )
-        )
-    return rows
-
-
 _warned_shared: set[Path] = set()
 
 
@@ -520,7 +486,13 @@ class SessionStore:
     session.
     """
 
-    def __init__(self, db_path: str | os.PathLike[str], *, _recover: bool = True) -> None:
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        *,
+        recover: bool = True,
+        redetect: Redetect | None = None,
+    ) -> None:
         self.db_path = Path(db_path)
         self._lock = threading.RLock()
         self._pk_cache: dict[str, int] = {}
@@ -545,8 +517,8 @@ class SessionStore:
         except BaseException:
             self._conn.close()
             raise
-        if _recover and not self.read_only:
-            self.recover_stale()
+        if recover and not self.read_only:
+            self.recover_stale(redetect)
 
     # ----------------------------------------------------------------- plumbing
     @staticmethod
@@ -656,39 +628,22 @@ class SessionStore:
 
     def _migrate(self) -> None:
         with self._lock:
-            current = self._stored_version()
-        if current > len(MIGRATIONS):
+            current = schema.stored_version(self._conn)
+        latest = len(schema.MIGRATIONS)
+        if current > latest:
             raise BadInput(
                 f"{self.db_path}: schema_version {current} is newer than this program "
-                f"understands ({len(MIGRATIONS)})"
+                f"understands ({latest})"
             )
-        if current == len(MIGRATIONS):
+        if current == latest:
             return  # nothing to do: no write (a read-only or full library still opens)
         if self.read_only:
             raise StorageError(
                 f"{self.db_path}: read-only, and its schema (version {current}) needs an "
-                f"upgrade to version {len(MIGRATIONS)}"
+                f"upgrade to version {latest}"
             )
         with self._tx() as c:
-            c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = self._stored_version()
-            for version in range(current, len(MIGRATIONS)):
-                step = MIGRATIONS[version]
-                if callable(step):
-                    step(c)
-                else:
-                    for statement in step.split(";"):
-                        if statement.strip():
-                            c.execute(statement)
-                c.execute("INSERT INTO schema_version(version) VALUES (?)", (version + 1,))
-                log.info("%s: migrated schema to version %d", self.db_path, version + 1)
-
-    def _stored_version(self) -> int:
-        try:
-            row = self._conn.execute("SELECT max(version) FROM schema_version").fetchone()
-        except sqlite3.OperationalError:  # a new, empty file
-            return 0
-        return int(row[0] or 0)
+            schema.migrate(c, self.db_path)
 
     def _check_tables(self) -> None:
         """Every table the migrations create must be there (a dropped one is damage)."""
@@ -699,7 +654,7 @@ class SessionStore:
                     "SELECT name FROM sqlite_master WHERE type='table'"
                 )
             }
-        missing = sorted(_TABLES - tables)
+        missing = sorted(schema.TABLES - tables)
         if missing:
             raise StorageError(
                 f"{self.db_path}: damaged session library: table {missing[0]} is missing"
@@ -708,7 +663,7 @@ class SessionStore:
     @property
     def schema_version(self) -> int:
         with self._lock:
-            return self._stored_version()
+            return schema.stored_version(self._conn)
 
     def _note_side_files(self) -> None:
         for suffix in ("-wal", "-shm"):
@@ -765,70 +720,46 @@ class SessionStore:
             return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
 
     # -------------------------------------------------------------- lifecycle
-    def recover_stale(self) -> list[str]:
-        """Mark abandoned ``recording`` sessions ``interrupted``; return their ids."""
-        now = time.time()
-        stale = []
+    def reopen(self) -> SessionStore:
+        """Another handle on this library, with a connection of its own and no recovery:
+        a writer thread stores through it while this one goes on reading."""
+        return SessionStore(self.db_path, recover=False)
+
+    def recover_stale(self, redetect: Redetect | None = None) -> list[str]:
+        """Mark abandoned ``recording`` sessions ``interrupted`` and, with ``redetect``,
+        have their holds and alerts decided again; return the ids marked."""
+        return ownership.recover_stale(self, redetect)
+
+    def recording_owners(self) -> dict[str, Owner]:
+        """Every session still marked ``recording``, with the owner its row names."""
         with self._decoding("table sessions"), self._lock:
             rows = self._conn.execute(
                 "SELECT id, owner_host, owner_pid, heartbeat_unix FROM sessions WHERE status = ?",
                 (SessionStatus.RECORDING.value,),
             ).fetchall()
-            for sid, host, pid, beat in rows:
-                age_s = math.inf if beat is None else now - float(beat)
-                if host == _HOST:
-                    gone = not _pid_alive(int(pid or 0)) or age_s > PID_REUSE_AFTER_S
-                else:
-                    gone = age_s > STALE_AFTER_S
-                if gone:
-                    stale.append(sid)
-        marked = []
-        for sid in stale:
-            log.warning("session %s was left recording by a process that is gone", sid)
-            try:
-                self._finish_interrupted(sid)
-                self._redetect_events(sid)
-            except StorageError as exc:  # a full disk must not stop the library opening
-                log.warning("session %s stays 'recording' for now: %s", sid, exc)
-                continue
-            marked.append(sid)
-        return marked
+        return {sid: Owner(host, pid, beat) for sid, host, pid, beat in rows}
 
-    def _redetect_events(self, sid: str) -> None:
-        """Holds and alerts of an interrupted session, decided again on its stored samples:
-        the hold in progress when its recorder died is kept (flagged ``cut_short``)."""
-        from ..recalibrate import recalibrate  # the pipeline sits above the store
-
-        try:  # with its own calibration: only the events are decided again
-            holds, _ = recalibrate(self, sid, self.calibration(sid))
-        except Exception:  # a session we cannot replay keeps what its recorder stored
-            log.exception("session %s: could not re-run hold detection", sid)
-            return
-        log.info("session %s: %d holds after re-running hold detection", sid, len(holds))
-
-    def _finish_interrupted(self, sid: str) -> None:
+    def mark_interrupted(self, sid: str) -> bool:
+        """Finalise a recording whose owner is gone as ``interrupted``, with the stats of
+        what it committed and its last heartbeat as its end; False when it was no longer
+        recording (another process was first)."""
         pk = self._pk(sid)
         with self._tx() as c:
-            row = c.execute(
+            beat, status = c.execute(
                 "SELECT heartbeat_unix, status FROM sessions WHERE pk = ?", (pk,)
             ).fetchone()
-            if row[1] != SessionStatus.RECORDING.value:
-                return
-            stats = _committed_stats(c, pk)
-            ended = (
-                datetime.fromtimestamp(row[0], UTC).isoformat(timespec="milliseconds")
-                if row[0]
-                else None
-            )
+            if status != SessionStatus.RECORDING.value:
+                return False
             c.execute(
                 "UPDATE sessions SET status = ?, stats = ?, ended_at = ? WHERE pk = ?",
                 (
                     SessionStatus.INTERRUPTED.value,
-                    json.dumps(dataclasses.asdict(stats)),
-                    ended,
+                    json.dumps(dataclasses.asdict(_committed_stats(c, pk))),
+                    utc_iso(beat) if beat else None,
                     pk,
                 ),
             )
+        return True
 
     def create_session(self, meta: SessionMeta) -> str:
         """Start a ``recording`` session owned by this process; returns its id."""
@@ -844,6 +775,7 @@ class SessionStore:
             config = json.dumps(meta.config)
         except (TypeError, ValueError) as exc:
             raise BadInput(f"session config is not JSON-serialisable: {exc}") from None
+        owner = ownership.this_process()
         for _ in range(100):
             sid = f"{stamp}-{secrets.token_hex(2)}"
             try:
@@ -863,12 +795,13 @@ class SessionStore:
                             device,
                             calibration,
                             config,
-                            _HOST,
-                            os.getpid(),
-                            time.time(),
+                            owner.host,
+                            owner.pid,
+                            owner.heartbeat_unix,
                         ),
                     )
-                    pk = int(cur.lastrowid)
+                    assert cur.lastrowid is not None  # an INSERT into a rowid table
+                    pk = cur.lastrowid
                     _insert_events(c, pk, points=meta.points)
             except sqlite3.IntegrityError as exc:
                 if "sessions.id" in str(exc):
@@ -944,12 +877,10 @@ class SessionStore:
             _beat(c, pk)
 
     def write_batch(self, sid: str, batch: WriteBatch) -> None:
-        """Store a live session's batch (sample runs, events, a new calibration) in one
-        transaction and refresh its heartbeat: what :class:`SessionWriter` commits.
+        """Store a live session's batch (sample runs, events) in one transaction and
+        refresh its heartbeat: what :class:`~logger.store.writer.SessionWriter` commits.
         With ``batch.end`` the same transaction finalises the session, its stats taking
         samples and duration from what is stored."""
-        if batch.calibration is not None:
-            _check_calibration(batch.calibration)
         pk = self._pk(sid)
         with self._tx() as c:
             for block in batch.samples:
@@ -965,11 +896,6 @@ class SessionStore:
                 points=batch.points,
                 zeros=batch.zeros,
             )
-            if batch.calibration is not None:
-                c.execute(
-                    "UPDATE sessions SET calibration = ? WHERE pk = ?",
-                    (json.dumps(dataclasses.asdict(batch.calibration)), pk),
-                )
             end = batch.end
             if end is None:
                 _beat(c, pk)
@@ -1021,7 +947,7 @@ class SessionStore:
         """Record a reconnect: host wall-clock ``at`` (ISO 8601, UTC) and device time."""
         pk = self._pk(sid)
         with self._tx() as c:
-            _insert_events(c, pk, reconnects=[(at or _utc_now_iso(), t_s)])
+            _insert_events(c, pk, reconnects=[(at or utc_iso(), t_s)])
 
     def replace_holds(self, sid: str, holds: Sequence[Hold]) -> None:
         """Replace all holds of a session (after a recalibration)."""
@@ -1152,7 +1078,8 @@ class SessionStore:
         ``point`` matches a point name in the session's plan or on one of its holds;
         ``since``/``until`` compare with ``started_at`` (ISO 8601; naive means UTC).
         """
-        where, params = [], []
+        where: list[str] = []
+        params: list[str | float] = []
         if therapist is not None:
             where.append("s.therapist = ?")
             params.append(therapist)
@@ -1341,8 +1268,8 @@ class SessionStore:
             for chunk_id, first, n, channels, tb, rb in rows:
                 last = chunk_id
                 with self._decoding(f"session {sid}: chunk {chunk_id}"):
-                    t = np.frombuffer(tb, dtype=_T_DTYPE).astype(np.float64)
-                    raw = np.frombuffer(rb, dtype=_RAW_DTYPE).astype(np.int32)
+                    t = np.frombuffer(tb, dtype=T_DTYPE).astype(np.float64)
+                    raw = np.frombuffer(rb, dtype=RAW_DTYPE).astype(np.int32)
                     raw = raw.reshape(n, channels)
                     if t.size != n:
                         raise ValueError(f"{t.size} times for {n} samples")
@@ -1385,9 +1312,9 @@ class SessionStore:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Min/max envelope of channel 0 in newtons: ``(t_s, min_n, max_n)``.
 
-        Uses the finest summary level with at most ``max_points`` buckets in the range;
-        ``t_s`` is each bucket's centre. When the range holds no more than ``max_points``
-        samples the samples themselves are returned (``min_n == max_n``).
+        From the summary pyramid (:func:`.overview.read_envelope`: at most ``max_points``
+        buckets, ``t_s`` at each one's centre); when the range holds no more than
+        ``max_points`` samples, the samples themselves (``min_n == max_n``).
         """
         pk = self._pk(sid)
         max_points = max(1, int(max_points))
@@ -1409,59 +1336,27 @@ class SessionStore:
             t, force = self.load_forces(sid, lo, hi)
             f0 = force[:, 0] if force.size else np.zeros(0)
             return t, f0, f0.copy()
-        b0_lo = math.floor(lo / SUMMARY_BASE_S)
-        b0_hi = math.floor(hi / SUMMARY_BASE_S)
-        level = SUMMARY_LEVELS - 1
-        for k in range(SUMMARY_LEVELS):
-            f = SUMMARY_FACTOR**k
-            if b0_hi // f - b0_lo // f + 1 <= max_points:
-                level = k
-                break
-        f = SUMMARY_FACTOR**level
-        with self._lock:
-            data = self._conn.execute(
-                "SELECT bucket, min_raw, max_raw FROM summary WHERE session_pk = ? "
-                "AND level = ? AND bucket BETWEEN ? AND ? ORDER BY bucket",
-                (pk, level, b0_lo // f, b0_hi // f),
-            ).fetchall()
-        if not data:
-            return np.zeros(0), np.zeros(0), np.zeros(0)
-        arr = np.asarray(data, dtype=np.float64)
-        width_s = SUMMARY_BASE_S * f
-        if arr.shape[0] > max_points:  # beyond the coarsest level: merge neighbours
-            step = math.ceil(arr.shape[0] / max_points)
-            starts = np.arange(0, arr.shape[0], step)
-            arr = np.stack(
-                [
-                    arr[starts, 0] + (step - 1) / 2,
-                    np.minimum.reduceat(arr[:, 1], starts),
-                    np.maximum.reduceat(arr[:, 2], starts),
-                ],
-                axis=1,
-            )
-        t = (arr[:, 0] + 0.5) * width_s
-        # a bucket takes the zero in force at its centre (a zero inside a bucket blurs
-        # that one bucket; zoomed in, the samples themselves are drawn)
-        a, b = forces.counts_to_n(t, arr[:, 1]), forces.counts_to_n(t, arr[:, 2])
-        return t, np.minimum(a, b), np.maximum(a, b)
+        with self._decoding(f"session {sid}"), self._lock:
+            return overview.read_envelope(self._conn, pk, lo, hi, max_points, forces)
 
 
 def _beat(c: sqlite3.Connection, pk: int) -> None:
+    owner = ownership.this_process()
     c.execute(
         "UPDATE sessions SET heartbeat_unix = ?, owner_host = ?, owner_pid = ? "
         "WHERE pk = ? AND status = ?",
-        (time.time(), _HOST, os.getpid(), pk, SessionStatus.RECORDING.value),
+        (owner.heartbeat_unix, owner.host, owner.pid, pk, SessionStatus.RECORDING.value),
     )
 
 
 def _insert_chunk(
     c: sqlite3.Connection, pk: int, first_index: int, t_s: np.ndarray, raw: np.ndarray
 ) -> None:
-    t = np.ascontiguousarray(t_s, dtype=_T_DTYPE).reshape(-1)
+    t = np.ascontiguousarray(t_s, dtype=T_DTYPE).reshape(-1)
     r = np.asarray(raw)
     if r.ndim == 1:
         r = r.reshape(-1, 1)
-    r = np.ascontiguousarray(r, dtype=_RAW_DTYPE)
+    r = np.ascontiguousarray(r, dtype=RAW_DTYPE)
     if r.shape[0] != t.shape[0]:
         raise ValueError(f"t_s has {t.shape[0]} rows but raw has {r.shape[0]}")
     if t.size == 0:
@@ -1481,13 +1376,7 @@ def _insert_chunk(
             r.tobytes(),
         ),
     )
-    c.executemany(
-        "INSERT INTO summary (session_pk, level, bucket, min_raw, max_raw, n) "
-        "VALUES (?,?,?,?,?,?) ON CONFLICT(session_pk, level, bucket) DO UPDATE SET "
-        "min_raw = min(min_raw, excluded.min_raw), max_raw = max(max_raw, excluded.max_raw), "
-        "n = n + excluded.n",
-        _summary_rows(pk, t, r[:, 0]),
-    )
+    overview.add_chunk(c, pk, t, r[:, 0])
     c.execute(
         "UPDATE sessions SET samples = samples + ?, "
         "last_t_s = max(coalesce(last_t_s, ?), ?) WHERE pk = ?",
@@ -1504,16 +1393,11 @@ def _finish(
 ) -> None:
     if stats is None:
         stats = _committed_stats(c, pk)
+    now = time.time()
     c.execute(
         "UPDATE sessions SET status = ?, stats = ?, ended_at = ?, owner_pid = NULL, "
         "heartbeat_unix = ? WHERE pk = ?",
-        (
-            status.value,
-            json.dumps(dataclasses.asdict(stats)),
-            ended_at or _utc_now_iso(),
-            time.time(),
-            pk,
-        ),
+        (status.value, json.dumps(dataclasses.asdict(stats)), ended_at or utc_iso(now), now, pk),
     )
 
 
@@ -1613,7 +1497,7 @@ def _insert_audit(
     c.execute(
         "INSERT INTO audit (at, user, action, sessions, deidentified, detail) "
         "VALUES (?,?,?,?,?,?)",
-        (_utc_now_iso(), user, action.value, json.dumps(sessions), int(deidentified),
+        (utc_iso(), user, action.value, json.dumps(sessions), int(deidentified),
          json.dumps(detail, default=str)),
     )  # fmt: skip
 
@@ -1627,376 +1511,3 @@ def _scrub_audit(c: sqlite3.Connection, erased: set[str]) -> None:
         if erased & set(json.loads(sids)) and "out" in d:
             d["out"] = None
             c.execute("UPDATE audit SET detail = ? WHERE pk = ?", (json.dumps(d), pk))
-
-
-# ---------------------------------------------------------------------- the writer
-@dataclass(slots=True)
-class WriteBatch:
-    """What one transaction of a live session stores (:meth:`SessionStore.write_batch`):
-    sample runs, events, and a changed calibration (the newest wins)."""
-
-    samples: list[SampleBlock] = field(default_factory=list)
-    marks: list[Mark] = field(default_factory=list)
-    holds: list[Hold] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
-    gaps: list[Gap] = field(default_factory=list)
-    points: list[Point] = field(default_factory=list)
-    reconnects: list[tuple[str, float | None]] = field(default_factory=list)
-    zeros: list[ZeroEvent] = field(default_factory=list)
-    calibration: CalibrationInfo | None = None
-    end: SessionEnd | None = None  # finalise the session in the same transaction
-
-    @property
-    def n_samples(self) -> int:
-        return sum(len(b) for b in self.samples)
-
-    def extend(self, other: WriteBatch) -> None:
-        for f in dataclasses.fields(self):  # every list, so a new kind of event is never lost
-            mine = getattr(self, f.name)
-            if isinstance(mine, list):
-                mine.extend(getattr(other, f.name))
-        if other.calibration is not None:
-            self.calibration = other.calibration
-
-    def events(self) -> WriteBatch:
-        """Everything but the samples (small: what a nearly full disk should keep first)."""
-        return dataclasses.replace(self, samples=[])
-
-    def pieces(self) -> list[WriteBatch]:
-        """The batch as small transactions: the events (possibly none), then one per
-        sample run."""
-        return [self.events()] + [WriteBatch(samples=[b]) for b in self.samples]
-
-
-@dataclass(slots=True)
-class _Flush:
-    done: threading.Event = field(default_factory=threading.Event)
-
-
-@dataclass(slots=True, frozen=True)
-class SessionEnd:
-    """How a recording ends (queued last: it closes the writer)."""
-
-    status: SessionStatus
-    stats: SessionStats | None
-    ended_at: str | None
-    unsaved_samples: int = 0
-
-
-# what the writer's queue carries: samples, events (and a calibration), flush, the end
-_Message = SampleBlock | WriteBatch | _Flush | SessionEnd
-MAX_PENDING_ITEMS = 4096  # the writer commits at once after this many queued messages
-# Space a writer holds beside the library (``<library>-reserve``) and gives back when the
-# disk fills, so that the session can still be closed with its stats (a full disk has no
-# room even for that one small transaction otherwise).
-RESERVE_BYTES = 256 * 1024
-
-
-def _make_reserve(path: Path) -> Path | None:
-    """Create the reserve file unless it exists already; None when this writer did not."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except OSError:
-        return None  # there already (another recorder's) or no room: go without
-    try:
-        os.write(fd, bytes(RESERVE_BYTES))
-        os.fsync(fd)
-    except OSError:
-        os.close(fd)
-        path.unlink(missing_ok=True)
-        return None
-    os.close(fd)
-    return path
-
-
-class SessionWriter:
-    """Stores a live session from a thread of its own, fed through a queue.
-
-    ``put_*`` never block (an unbounded queue; the reader thread must not wait on disk).
-    The writer coalesces contiguous sample blocks into chunks and commits at most
-    :data:`COMMIT_INTERVAL_S` after the oldest pending item arrived (so a process killed
-    with ``kill -9`` loses at most that much), refreshing the session's heartbeat.
-    ``close(status, stats)`` flushes everything and finalises the session.
-
-    A storage failure (disk full, read-only, the library deleted or replaced) ends the
-    storing at once: :attr:`failed` is set and ``on_failure`` is called (from the writer
-    thread) so that the recording can be stopped. Nothing is dropped uncounted. On a full
-    disk the batch that failed and whatever arrives until ``close`` are held; ``close``
-    gives back the reserve file (:data:`RESERVE_BYTES`), finalises the session as
-    ``interrupted`` together with the held events, then adds the held sample runs while
-    they fit, each transaction restating ``stats.unsaved_samples``. After other failures
-    the final status is tried once. ``close`` then raises :class:`StorageError`, one line
-    saying what was kept and what was not.
-    """
-
-    def __init__(
-        self,
-        store: SessionStore,
-        sid: str,
-        *,
-        on_failure: Callable[[StorageError], None] | None = None,
-    ) -> None:
-        if not store.has_session(sid):  # unknown id → BadInput here, not in the thread
-            raise BadInput(f"unknown session {sid!r}")
-        self.db_path = store.db_path
-        self.sid = sid
-        self.on_failure = on_failure
-        self.error: StorageError | None = None
-        self.failed = threading.Event()
-        self.committed_samples = 0
-        self.unsaved_samples = 0  # received but not stored (final once closed)
-        self._received_samples = 0
-        self._finalised = False
-        self._held = WriteBatch()  # received after the disk filled: kept at close if it fits
-        self._queue: queue.SimpleQueue[_Message] = queue.SimpleQueue()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name=f"SessionWriter-{sid}", daemon=True)
-        self._thread.start()
-
-    # ---------------------------------------------------------------- producer
-    def put_samples(self, first_index: int, t_s: np.ndarray, raw: np.ndarray) -> None:
-        """Queue a contiguous run of samples (copied, so the caller may reuse buffers)."""
-        r = np.array(raw, dtype=np.int32, copy=True)
-        if r.ndim == 1:
-            r = r.reshape(-1, 1)
-        t = np.array(t_s, dtype=np.float64, copy=True).reshape(-1)
-        if r.ndim != 2 or r.shape[0] != t.shape[0]:
-            raise ValueError(f"t_s has {t.shape[0]} rows but raw has shape {r.shape}")
-        self._queue.put(SampleBlock(int(first_index), t, r))
-
-    def put_marks(self, marks: Sequence[Mark]) -> None:
-        self._queue.put(WriteBatch(marks=list(marks)))
-
-    def put_holds(self, holds: Sequence[Hold]) -> None:
-        self._queue.put(WriteBatch(holds=list(holds)))
-
-    def put_alerts(self, alerts: Sequence[Alert]) -> None:
-        self._queue.put(WriteBatch(alerts=list(alerts)))
-
-    def put_gaps(self, gaps: Sequence[Gap]) -> None:
-        self._queue.put(WriteBatch(gaps=list(gaps)))
-
-    def put_points(self, points: Sequence[Point]) -> None:
-        """Points added to the plan while recording (see SessionStore.add_points)."""
-        self._queue.put(WriteBatch(points=[dataclasses.replace(p) for p in points]))
-
-    def put_zeros(self, zeros: Sequence[ZeroEvent]) -> None:
-        self._queue.put(WriteBatch(zeros=list(zeros)))
-
-    def put_reconnect(self, at: str | None = None, t_s: float | None = None) -> None:
-        self._queue.put(WriteBatch(reconnects=[(at or _utc_now_iso(), t_s)]))
-
-    def put_calibration(self, cal: CalibrationInfo) -> None:
-        """Change the session's calibration (e.g. after a tare during recording)."""
-        _check_calibration(cal)
-        self._queue.put(WriteBatch(calibration=cal))
-
-    def flush(self, timeout_s: float | None = None) -> bool:
-        """Wait until everything queued so far is committed (or given up after a storage
-        failure: see :attr:`failed`); False on timeout."""
-        if not self._thread.is_alive():
-            return False
-        f = _Flush()
-        self._queue.put(f)
-        return f.done.wait(timeout_s)
-
-    def close(
-        self,
-        status: SessionStatus | str = SessionStatus.COMPLETE,
-        stats: SessionStats | None = None,
-        ended_at: str | None = None,
-    ) -> None:
-        """Flush, finalise the session and stop the thread (idempotent). Raises
-        :class:`StorageError` (one line: the cause, what was kept) after a failure."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(SessionEnd(SessionStatus(status), stats, ended_at))
-        self._thread.join()
-        if self.error is not None:
-            raise StorageError(
-                self._failure_text(), disk_full=self.error.disk_full, gone=self.error.gone
-            )
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def _failure_text(self) -> str:
-        assert self.error is not None
-        if self.error.gone:
-            return (
-                f"{self.error}; session {self.sid} went with it "
-                f"({self._received_samples} samples received)"
-            )
-        text = (
-            f"{self.error}; recording stopped: session {self.sid} keeps "
-            f"{self.committed_samples} samples, {self.unsaved_samples} not saved"
-        )
-        if not self._finalised:
-            text += " (its final status could not be written: it opens as interrupted once "
-            text += "this program has ended)"
-        return text
-
-    # ------------------------------------------------------------------ thread
-    def _run(self) -> None:
-        store: SessionStore | None = None
-        reserve = self.db_path.with_name(self.db_path.name + "-reserve")
-        mine: Path | None = None
-        try:
-            store = SessionStore(self.db_path, _recover=False)
-            mine = _make_reserve(reserve)
-        except Exception as exc:  # noqa: BLE001 - reported through close()
-            self._fail(exc)
-        try:
-            self._loop(store, reserve)
-        finally:
-            if store is not None:
-                store.close()
-            if mine is not None:
-                mine.unlink(missing_ok=True)
-
-    def _loop(self, store: SessionStore | None, reserve: Path) -> None:
-        pending, queued = WriteBatch(), 0  # queued: messages in `pending`
-        deadline: float | None = None
-        last_beat = time.monotonic()
-        while True:
-            now = time.monotonic()
-            wait_s = HEARTBEAT_S - (now - last_beat) if deadline is None else deadline - now
-            item: _Message | None
-            try:
-                item = self._queue.get(timeout=max(0.0, wait_s))
-            except queue.Empty:
-                item = None
-            flushes: list[_Flush] = []
-            closing: SessionEnd | None = None
-            # take whatever else is already queued, without waiting
-            while item is not None:
-                match item:
-                    case SampleBlock():
-                        pending.samples.append(item)
-                        self._received_samples += len(item)
-                        queued += 1
-                    case WriteBatch():
-                        pending.extend(item)
-                        self._received_samples += item.n_samples
-                        queued += 1
-                    case _Flush():
-                        flushes.append(item)
-                    case SessionEnd():
-                        closing = item
-                        break
-                if deadline is None and queued:
-                    deadline = time.monotonic() + COMMIT_INTERVAL_S
-                if queued > MAX_PENDING_ITEMS:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    item = None
-            now = time.monotonic()
-            due = deadline is not None and now >= deadline
-            if queued and (due or flushes or closing or queued > MAX_PENDING_ITEMS):
-                self._write(store, pending)
-                pending, queued, deadline, last_beat = WriteBatch(), 0, None, now
-            elif not queued and now - last_beat >= HEARTBEAT_S:
-                if store is not None and self.error is None:
-                    try:
-                        store.heartbeat(self.sid)
-                    except Exception as exc:  # noqa: BLE001 - reported through close()
-                        self._fail(exc)
-                last_beat = now
-            for f in flushes:
-                f.done.set()
-            if closing is not None:
-                if self.error is not None and self.error.disk_full:
-                    reserve.unlink(missing_ok=True)  # room for the session's last word
-                self._finish(store, closing)
-                return
-
-    def _write(self, store: SessionStore | None, batch: WriteBatch) -> None:
-        """Commit one batch. After a failure nothing more is committed: on a full disk
-        the batches are held for :meth:`_finish`, otherwise only counted (as unsaved)."""
-        if store is None or self.error is not None:
-            if self.error is not None and self.error.disk_full:
-                self._held.extend(batch)
-            return
-        batch.samples = _coalesce(batch.samples)
-        try:
-            store.write_batch(self.sid, batch)
-            self.committed_samples += batch.n_samples
-        except Exception as exc:  # noqa: BLE001 - reported through close()
-            self._fail(exc)
-            if self.error is not None and self.error.disk_full:
-                self._held.extend(batch)
-
-    def _finish(self, store: SessionStore | None, end: SessionEnd) -> None:
-        if store is not None and self.error is None:
-            try:
-                store.finish_session(self.sid, end.status, end.stats, end.ended_at)
-                self._finalised = True
-                return
-            except Exception as exc:  # noqa: BLE001 - reported through close()
-                self._fail(exc)
-        assert self.error is not None
-        if store is not None and not self.error.gone:
-            self._keep_what_fits(store, end)
-        self.unsaved_samples = self._received_samples - self.committed_samples
-
-    def _keep_what_fits(self, store: SessionStore, end: SessionEnd) -> None:
-        """After a failure: finalise the session as ``interrupted`` together with the held
-        events (one small transaction, which often fits where a batch of samples did not),
-        then add the held sample runs one transaction each, every one restating the stats,
-        until the first that does not fit."""
-        held = self._held
-        held.samples = _coalesce(held.samples)
-        for piece in held.pieces():
-            unsaved = self._received_samples - self.committed_samples - piece.n_samples
-            piece.end = SessionEnd(SessionStatus.INTERRUPTED, end.stats, end.ended_at, unsaved)
-            try:
-                store.write_batch(self.sid, piece)
-            except (StorageError, BadInput) as exc:  # full after all, or the session is gone
-                log.info("session %s: stopped keeping held data: %s", self.sid, exc)
-                return
-            self.committed_samples += piece.n_samples
-            self._finalised = True
-
-    def _fail(self, exc: BaseException) -> None:
-        """Remember the first failure and tell the owner (who stops the recording)."""
-        if self.error is not None:
-            return
-        if not isinstance(exc, StorageError):
-            log.debug("SessionWriter for %s failed", self.sid, exc_info=exc)
-            exc = StorageError(f"{self.db_path}: storing session {self.sid} failed: {exc}")
-        log.info("session %s: storage failed: %s", self.sid, exc)
-        self.error = exc
-        self.failed.set()
-        if self.on_failure is not None:
-            try:
-                self.on_failure(exc)
-            except Exception:  # the writer must go on counting whatever the callback does
-                log.exception("on_failure callback of the writer for %s", self.sid)
-
-
-def _coalesce(blocks: list[SampleBlock]) -> list[SampleBlock]:
-    """Join contiguous sample blocks (index follows on, same channels) into chunks."""
-    runs: list[tuple[int, list[np.ndarray], list[np.ndarray], int]] = []
-    for block in blocks:
-        first, t, raw = block.first_index, block.t_s, block.raw
-        if t.size == 0:
-            continue
-        if runs:
-            r_first, ts, raws, n = runs[-1]
-            if (
-                first == r_first + n
-                and raw.shape[1] == raws[-1].shape[1]
-                and n + t.size <= MAX_CHUNK_SAMPLES
-            ):
-                ts.append(t)
-                raws.append(raw)
-                runs[-1] = (r_first, ts, raws, n + t.size)
-                continue
-        runs.append((first, [t], [raw], t.size))
-    return [
-        SampleBlock(first, np.concatenate(ts), np.concatenate(raws)) for first, ts, raws, _ in runs
-    ]

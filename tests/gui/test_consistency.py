@@ -46,7 +46,7 @@ from logger.config import Config
 from logger.export.edf import export_edf
 from logger.export.tabular import export_csv, export_json
 from logger.live import wait_until
-from logger.recalibrate import recompute_events
+from logger.recalibrate import recompute_events, redetect_events
 from logger.records import Hold, Point
 from logger.store import SessionRecord, SessionStore
 
@@ -391,7 +391,7 @@ def test_killed_recording_recovers_with_the_same_numbers_everywhere(qtbot, tmp_p
         assert wait_until(db_path.exists, 20.0)
 
         def stored_until_s() -> float:
-            with SessionStore(db_path, _recover=False) as s:
+            with SessionStore(db_path, recover=False) as s:
                 try:
                     sessions = s.list_sessions()
                 except sqlite3.OperationalError:  # the recorder has not made its tables yet
@@ -405,7 +405,7 @@ def test_killed_recording_recovers_with_the_same_numbers_everywhere(qtbot, tmp_p
     finally:
         proc.wait(10)
         proc.stdout.close()  # type: ignore[union-attr]
-    store = SessionStore(db_path)  # finds the dead recording: interrupted, holds re-detected
+    store = SessionStore(db_path, redetect=redetect_events)  # finds the dead recording
     [summary] = store.list_sessions()
     rec = check_views(qtbot, store, summary.id, tmp_path)
     assert rec.status == "interrupted"

@@ -22,8 +22,8 @@ from gui.widgets.holds_table import HoldsTable
 from gui.widgets.live_plot import MAX_OVERLAYS, STEP_COLUMNS, LivePlot, column_envelope
 from gui.widgets.point_plan import PointPlanView
 from gui.widgets.readout import PROGRESS_STEPS, ForceReadout
-from logger.commands import ports
-from logger.commands.ports import likeliest_arduino
+from logger.link import ports
+from logger.link.ports import FoundPort, likeliest_arduino
 from logger.records import Alert, AlertKind, DeviceInfo, Hold, Point
 
 pytestmark = [
@@ -421,14 +421,13 @@ def test_kpa_axis_follows_a_unit_change_at_once(qtbot, unit):
 
 
 def test_the_likeliest_arduino_is_chosen_among_ports():
-    def row(port: str, vid: str | None, description: str = "") -> dict:
-        return {"port": port, "vid": vid, "pid": "0043" if vid else None,
-                "description": description, "manufacturer": None}  # fmt: skip
+    def row(port: str, vid: int | None, description: str = "") -> FoundPort:
+        return FoundPort(port, description, vid, 0x0043 if vid else None)
 
     bluetooth = row("/dev/ttyS0", None, "ttyS0")
-    ftdi = row("/dev/ttyUSB0", "0403", "FT232R USB UART")
-    uno = row("/dev/ttyACM0", "2341", "Arduino Uno")
-    clone = row("/dev/ttyUSB1", "1A86", "USB2.0-Serial")
+    ftdi = row("/dev/ttyUSB0", 0x0403, "FT232R USB UART")
+    uno = row("/dev/ttyACM0", 0x2341, "Arduino Uno")
+    clone = row("/dev/ttyUSB1", 0x1A86, "USB2.0-Serial")
     assert likeliest_arduino([bluetooth]) is None
     assert likeliest_arduino([]) is None
     assert likeliest_arduino([bluetooth, ftdi, clone]) == "/dev/ttyUSB1"

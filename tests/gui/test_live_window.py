@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gui.dialogs.session_dialog import SessionDialog
+from gui.dialogs.settings_dialog import SettingsDialog
 from gui.main_window import MainWindow
 from gui.sound import Sound, Sounder
 from logger.config import Config, Limits
@@ -378,3 +379,85 @@ def test_keyboard_for_busy_hands(qtbot, window, tmp_path, db_path):
     for keys in ("Space / PgDown", "1 – 9", "Ctrl+R", "Ctrl+0", "M", "F1"):
         assert f"<b>{keys}</b>" in seen[0], keys
     assert "Enter starts" in seen[0]
+
+
+def change_settings(window: MainWindow, fill) -> SettingsDialog:
+    """Open Settings… as a user would, let ``fill`` edit the dialog, and save."""
+    seen: list[SettingsDialog] = []
+
+    def edit() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, SettingsDialog):
+            QTimer.singleShot(10, edit)
+            return
+        seen.append(dialog)
+        fill(dialog)
+        dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+
+    QTimer.singleShot(0, edit)
+    window.settings_button.click()
+    [dialog] = seen
+    assert dialog.result() == SettingsDialog.DialogCode.Accepted, dialog.error_label.text()
+    return dialog
+
+
+def shown_plan(window: MainWindow) -> list[str]:
+    return [p.name for p in window.plan_view.points]
+
+
+def test_settings_mid_hold_keep_the_hold_and_the_window_shows_what_is_in_force(
+    qtbot, window, tmp_path
+):
+    """Settings changed through the dialog while a hold is under way: the live session
+    takes them (its hold stays whole) and the window shows what the session has in force."""
+    steps = rest(0.5) + MARK + hold(20.0, 5.0) + rest(1.5) + hold(20.0, 2.0) + rest(0.5)
+    connect(window, scenario(tmp_path, steps), 2, "settings")
+    live = window.live
+    qtbot.waitUntil(lambda: live.t_s > 2.5 and live.current_hold is not None, timeout=WAIT_MS)
+    assert window.current_point == 0 and window.plan_view.current_name == "1. A"
+
+    # 1. thresholds and the warn level, mid-hold; the plan's names stay: A stays current
+    def thresholds(dialog: SettingsDialog) -> None:
+        assert dialog.onset_edit.text() == "5"  # the dialog opens on what is in force
+        dialog.onset_edit.setText("10")
+        dialog.release_edit.setText("9")
+        dialog.warn_edit.setText("18")
+
+    change_settings(window, thresholds)
+    assert window.config is live.config and live.config.holds.onset_n == 10.0
+    assert live.holds_in_force.onset_n == 5.0  # the hold under way keeps its own
+    assert window.plot.warn_line.value() == pytest.approx(18.0)  # limits: at once
+    assert window.plan_view.current_name == "1. A"
+    qtbot.waitUntil(
+        lambda: any("the hold under way keeps onset 5" in x for x in window.alert_log.texts()),
+        timeout=WAIT_MS,
+    )
+    qtbot.waitUntil(lambda: window.holds_table.rowCount() == 1, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: any("settings in force: hold onset 10" in x for x in window.alert_log.texts()),
+        timeout=WAIT_MS,
+    )
+    [first] = window.holds_table.holds
+    assert first.point == "A" and first.duration_s > 5.0  # one hold, whole
+
+    # 2. a new plan, between holds: the window shows the session's; A is in it, still current
+    def new_plan(dialog: SettingsDialog) -> None:
+        assert dialog.onset_edit.text() == "10"
+        dialog.points_table.item(2, 0).setText("Levator scapulae L")
+
+    change_settings(window, new_plan)
+    assert shown_plan(window) == [p.name for p in live.plan.points]
+    assert shown_plan(window) == ["A", "B", "Levator scapulae L"]
+    assert window.current_point == live.plan.current_index == 0
+    assert window.plan_view.next_name == "B"
+    assert window.plot.warn_line.value() == pytest.approx(18.0)  # A's: the session's level
+
+    qtbot.waitUntil(live.finished.is_set, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.holds_table.rowCount() == 2, timeout=WAIT_MS)
+    assert [h.start_s for h in window.holds_table.holds] == [h.start_s for h in live.holds]
+    assert window.holds_table.holds[1].point == "A"
+
+    # 3. disconnected: the window keeps what the session had in force
+    window.disconnect_device()
+    assert window.config.holds.onset_n == 10.0
+    assert shown_plan(window) == ["A", "B", "Levator scapulae L"]

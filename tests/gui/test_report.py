@@ -242,3 +242,26 @@ def test_overlay_legend_is_pdf_text_and_reference_is_drawn_first(qapp, store, li
     assert [e.label for e in plot.legend_entries][:3] == ["target 25–35 N", "reference", "mean"]
     assert plot.legend is None  # nothing drawn over the curves in the report's plots
     plot.deleteLater()
+
+
+def test_the_timeline_is_drawn_from_the_prepared_trace_only(store, library):
+    """The plot reads the trace that gui/report/data.py loaded; a request for anything
+    else (a zoomed range, another resolution) is an error, not a different picture."""
+    from gui.report.content import TIMELINE_TRACE, TraceSource
+    from gui.report.data import TraceSpec, timeline_trace
+
+    _, lib = library
+    rec = store.load_session(lib.trainee[0])
+    end = rec.stats.duration_s
+    detail = TraceSource(timeline_trace(store, rec, TIMELINE_TRACE))
+    t, f = detail.load_forces(rec.id, -0.05 * end, 1.05 * end)
+    assert t.size == rec.stats.samples == f.size
+    with pytest.raises(RuntimeError, match="asked for samples over 1.0"):
+        detail.load_forces(rec.id, 1.0, 2.0)
+    with pytest.raises(RuntimeError, match="asked for an envelope"):
+        detail.load_overview(rec.id, 0.0, end, max_points=TIMELINE_TRACE.max_points)
+    coarse = TraceSource(timeline_trace(store, rec, TraceSpec(300, 100)))
+    t, lo, hi = coarse.load_overview(rec.id, 0.0, end, max_points=300)
+    assert 0 < t.size <= 300 and lo.size == hi.size == t.size
+    with pytest.raises(RuntimeError, match="at most 600 points"):
+        coarse.load_overview(rec.id, 0.0, end, max_points=600)

@@ -159,7 +159,7 @@ def test_comparison_and_progress_with_a_reference(window, qtbot):
     w.library.select(lib.trainee[0])
     c = w.comparison
     assert c is not None and len(c.points) == 3
-    # the first trainee session presses ~14 N below the expert (DOMAIN.md numbers)
+    # the first trainee session presses ~14 N below the expert (the published student-vs-expert gap)
     assert c.mean_diff_n < -8.0 and c.rms_error_n > 8.0
     assert w.compare.table.rowCount() == 3
     assert w.compare.table.item(0, 2).text().endswith(" N")

@@ -6,42 +6,9 @@ import threading
 
 import numpy as np
 import pytest
-from serial.tools.list_ports_common import ListPortInfo
 
-from logger.link.acquisition import (
-    Acquisition,
-    Collector,
-    LinkState,
-    UsbIdentity,
-    renamed_candidates,
-    usb_identity,
-)
+from logger.link.acquisition import Acquisition, Collector, LinkState
 from logger.live import wait_until
-
-
-def _usb_port(device: str, sn: str | None, vid: int = 0x2341, pid: int = 0x0043) -> ListPortInfo:
-    info = ListPortInfo(device, skip_link_detection=True)
-    info.vid, info.pid, info.serial_number = vid, pid, sn
-    return info
-
-
-def test_a_renamed_usb_port_is_found_by_serial_number():
-    ports = [_usb_port("/dev/ttyACM1", "A1"), _usb_port("/dev/ttyACM2", "B2")]
-    usb = UsbIdentity("B2", 0x2341, 0x0043)
-    assert renamed_candidates("/dev/ttyACM0", usb, ports) == ["/dev/ttyACM2"]
-
-
-def test_without_a_serial_number_vid_pid_narrows_the_candidates():
-    ports = [_usb_port("/dev/ttyUSB1", None, 0x1A86, 0x7523), _usb_port("/dev/ttyACM1", "X")]
-    usb = UsbIdentity(None, 0x1A86, 0x7523)
-    assert renamed_candidates("/dev/ttyUSB0", usb, ports) == ["/dev/ttyUSB1"]
-
-
-def test_urls_have_no_usb_identity():
-    assert usb_identity("sim://?speed=0", []) is None
-    assert usb_identity("/dev/ttyACM0", [_usb_port("/dev/ttyACM0", "Z")]) == UsbIdentity(
-        "Z", 0x2341, 0x0043
-    )
 
 
 def test_device_time_wraps_inside_a_session(tmp_path):

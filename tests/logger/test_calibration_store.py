@@ -1,4 +1,5 @@
-"""Calibration store on a real SQLite file (the session library's)."""
+"""Calibration store (logger/store/calibrations.py) on a real SQLite file: the session
+library's, whose migrations make its table."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 
 from calibration.models import Calibration, ModelKind, fit_calibration
 from logger.errors import BadInput
-from logger.store import CalibrationStore
+from logger.store import CalibrationStore, SessionStore
+
+from .test_store import make_meta
 
 
 def _fit(gain: float = 4000.0, offset: float = 120000.0, masses=(0.0, 0.5, 1.0, 2.0)):
@@ -59,14 +62,12 @@ def test_quadratic_round_trips(db_path) -> None:
 
 
 def test_table_shape_wal_and_shared_file(db_path) -> None:
-    # another component's table already in the file is left alone
-    con = sqlite3.connect(db_path)
-    con.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY)")
-    con.execute("INSERT INTO sessions VALUES ('20261127-140512-3f9a')")
-    con.commit()
-    con.close()
+    # the session library's file: its sessions are left alone
+    with SessionStore(db_path) as sessions:
+        sessions.create_session(make_meta())
     store = CalibrationStore(db_path)
-    store.save("SIM-0001", _fit())
+    fit = _fit()
+    store.save("SIM-0001", fit)
     CalibrationStore(db_path)  # reopening is harmless
     con = sqlite3.connect(db_path)
     try:
@@ -85,7 +86,7 @@ def test_table_shape_wal_and_shared_file(db_path) -> None:
         } <= cols
         assert con.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
         created = con.execute("SELECT created_at FROM calibrations").fetchone()[0]
-        assert created.endswith("Z") and "T" in created
+        assert created == fit.calibration.created_at  # the fit's own date, as it was given
     finally:
         con.close()
 
@@ -104,5 +105,5 @@ def test_nothing_stored_on_error(db_path) -> None:
 def test_not_a_database(tmp_path) -> None:
     path = tmp_path / "junk.sqlite3"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(BadInput, match="junk.sqlite3: not a usable SQLite database"):
+    with pytest.raises(BadInput, match="junk.sqlite3: not a session database"):
         CalibrationStore(path)

@@ -73,3 +73,18 @@ def test_out_in_missing_directory_exit_2(db_path, sid, tmp_path, capsys):
     out = tmp_path / "nope" / "x.csv"
     assert main(["export", sid, "--format", "csv", "--out", str(out), "--db", str(db_path)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_export_to_standard_output_prints_only_the_data(db_path, sid):
+    """``--out /dev/stdout`` pipes the CSV on: the path line would land inside the data."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "logger.cli", "export", sid, "--format", "csv",
+         "--out", "/dev/stdout", "--db", str(db_path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    lines = done.stdout.splitlines()
+    assert lines[0] == "t_s,force_n,raw" and len(lines) == 501
+    assert all(line.count(",") == 2 for line in lines)

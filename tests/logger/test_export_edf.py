@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyedflib
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from calibration.models import CalibrationInfo, ZeroEvent, ZeroSource
 from logger.errors import BadInput
@@ -256,3 +258,33 @@ def test_a_hold_the_recording_cut_off_says_so():
     holds[1].cut_short = True
     texts = [text for _, _, text in annotations_for(meta().points, [], holds, [], [])]
     assert texts == ["Hold 1 Upper trapezius L", "Hold 2 cut short Upper trapezius R"]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    uid=st.text(st.sampled_from("ABCDEF0123456789-"), min_size=1, max_size=16),
+    sid=st.text(st.sampled_from("0123456789abcdef-"), min_size=1, max_size=23),  # ids: 20
+    therapist=st.one_of(st.none(), st.text(st.sampled_from("Ana Trainee ÉÖ"), max_size=40)),
+    counts_per_n=st.floats(-1e6, 1e6, allow_nan=False).filter(lambda v: abs(v) > 1e-3),
+)
+def test_header_fields_survive_whole(tmp_path, uid, sid, therapist, counts_per_n):
+    """The uid, the session id and the calibration are read back exactly as the session has
+    them (EDFlib cuts the recording field's free text silently: a uid or a calibration cut
+    short would name another device or state another gain); only the therapist's name may
+    be shortened, never past what EDF keeps."""
+    m = meta()
+    m.device = DeviceInfo(uid, "1.2.0", "1.0", RATE_HZ, 1)
+    m.calibration = CalibrationInfo(counts_per_n, 0.0, "stored:12", "2026-11-01T09:00:00Z")
+    m.therapist = therapist
+    t, f = recording(1.0)
+    out = tmp_path / "h.edf"
+    write_edf(out, m, loader(t, f), 1.0, session_id=sid)
+    with pyedflib.EdfReader(str(out)) as r:
+        assert r.getEquipment() == uid
+        assert r.getAdmincode() == sid
+        assert r.getTransducer(0) == f"force sensor {uid} {counts_per_n:g} counts/N (stored:12)"
+        kept = r.getTechnician().replace(" ", "_")
+        written = "_".join((therapist or "").encode("ascii", "replace").decode().split())
+        assert written.replace("?", "_").startswith(kept.rstrip("~")) or kept == ""

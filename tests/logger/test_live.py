@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 
 from calibration.models import ZeroSource
-from logger.config import Config
-from logger.live import PREROLL_S, DeviceNotice, LiveSession, limit_notice, wait_until
+from logger.config import Config, HoldConfig
+from logger.hold_detector import detect_holds
+from logger.live import (
+    PREROLL_S,
+    DeviceNotice,
+    LiveSession,
+    SettingsChanged,
+    limit_notice,
+    wait_until,
+)
+from logger.records import Point
 from logger.store import SessionStore
 
 
@@ -133,18 +142,109 @@ def test_record_keeps_a_pre_roll_so_a_hold_under_way_keeps_its_onset(tmp_path, d
     assert dataclasses.astuple(live_hold) == pytest.approx(dataclasses.astuple(shifted), abs=2e-3)
 
 
-def test_a_unit_change_leaves_the_pipeline_and_new_levels_number_holds_on():
-    """Changing units mid-recording restarted hold numbering: the next hold replaced an
-    earlier one in the store. Display settings leave the pipeline alone now."""
-    from logger.config import HoldConfig
+TWO_HOLDS = (  # a mark at 1 s; holds of 20 N: ramp 1-2 s, 2-8 s, release 8-9 s; 11-16 s
+    "[device]\nnoise_n = 0.02\n[therapist]\ntremor_n = 0.0\n"
+    '[[steps]]\naction = "rest"\nseconds = 1.0\n[[steps]]\naction = "mark"\n'
+    '[[steps]]\naction = "hold"\nforce_n = 20.0\nramp_s = 1.0\nseconds = 6.0\nrelease_s = 1.0\n'
+    '[[steps]]\naction = "rest"\nseconds = 2.0\n'
+    '[[steps]]\naction = "hold"\nforce_n = 20.0\nramp_s = 1.0\nseconds = 3.0\nrelease_s = 1.0\n'
+    '[[steps]]\naction = "rest"\nseconds = 1.0\n'
+)
+AB = [Point(0, "A"), Point(1, "B")]
 
-    live = LiveSession("sim://never-opened", Config())
-    pipeline = live.pipeline
-    pipeline._n_holds = 3  # as if three holds were finished
-    live.set_config(Config(units="kgf", contact_area_cm2=1.0))
-    assert live.pipeline is pipeline and live.config.units == "kgf"
-    live.set_config(Config(units="kgf", holds=HoldConfig(onset_n=6.0, release_n=5.0)))
-    assert live.pipeline is not pipeline and live.pipeline.holds_finished == 3
+
+def _two_holds(tmp_path, name: str, config: Config, db_path=None) -> LiveSession:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(TWO_HOLDS)
+    return LiveSession(f"sim://{name}?scenario={path}&speed=4", config, db_path=db_path)
+
+
+def _mid_first_hold(live: LiveSession) -> None:
+    """Until the first hold is well under way (4 s of the scenario's 1-9 s)."""
+    assert wait_until(lambda: live.t_s > 4.0 and live.current_hold is not None, 20.0)
+
+
+def test_new_thresholds_mid_hold_leave_it_whole_and_judge_the_next(tmp_path, db_path):
+    """Settings changed 4 s into a recorded hold: that hold stays one hold, with its point,
+    ended by the release it began with; the next is found by the new thresholds, as an
+    offline re-detection with each hold's thresholds finds them. The pipeline is the
+    same one throughout, numbering the holds 0, 1 (a rebuilt one once split the hold)."""
+    live = _two_holds(tmp_path, "thresholds", Config(points=AB), db_path)
+    old = live.config.holds
+    new = HoldConfig(onset_n=10.0, release_n=9.0, min_duration_s=1.0)
+    live.arm_recording()
+    live.start()
+    try:
+        _mid_first_hold(live)
+        pipeline = live.pipeline  # the recording's
+        live.set_config(Config(units="kgf", holds=new, points=AB))
+        assert live.pipeline is pipeline and live.config.units == "kgf"
+        assert live.config.holds == new and live.holds_in_force == old  # the hold's own
+        assert live.current_hold_point == AB[0]
+        assert wait_until(live.finished.is_set, 20.0)
+        assert live.holds_in_force == new
+    finally:
+        sid = live.stop()
+    first, second = live.holds
+    assert live.pipeline is pipeline and (first.index, second.index) == (0, 1)
+    assert (first.point, second.point) == ("A", "A")
+    t, f = live.ring.latest(live.ring.written)
+    [(s0, e0), *_] = detect_holds(t, f[:, 0], old)
+    assert (first.start_s, first.end_s) == pytest.approx((t[s0], t[e0 - 1]), abs=2e-3)
+    [(s1, e1)] = detect_holds(t[e0:], f[e0:, 0], new)
+    assert (second.start_s, second.end_s) == pytest.approx((t[e0 + s1], t[e0 + e1 - 1]), abs=2e-3)
+    assert second.start_s - 11.0 == pytest.approx(0.5, abs=0.05)  # 10 N on the ramp, not 5 N
+    events = live.poll_events()
+    changed = [e for e in events if isinstance(e, SettingsChanged)]
+    assert [e.holds_pending for e in changed] == [True, False]
+    assert events.index(changed[1]) > events.index(first)  # in force once that hold ended
+    with SessionStore(db_path) as store:
+        stored = store.load_session(sid).holds
+    assert [(h.index, h.point) for h in stored] == [(0, "A"), (1, "A")]
+
+
+def test_a_plan_changed_mid_hold_leaves_the_hold_its_point(tmp_path):
+    """The plan replaced (the Settings dialog's points) during the hold on A: the hold
+    keeps A; the plan in force is the new one, not started; a jump works on it at once."""
+    live = _two_holds(tmp_path, "plan", Config(points=AB))
+    live.start()
+    try:
+        _mid_first_hold(live)
+        assert live.plan.current_index == 0
+        xyz = [Point(0, "X"), Point(1, "Y", warn_n=15.0), Point(2, "Z")]
+        live.set_config(Config(points=xyz))
+        assert live.pipeline.detector.pending_config is None  # same thresholds: none wait
+        assert [p.name for p in live.plan.points] == ["X", "Y", "Z"]
+        assert live.plan.current_index is None and live.current_hold_point == AB[0]
+        live.jump(1)
+        assert live.plan.levels().warn_n == 15.0 and live.current_hold_point == AB[0]
+        assert wait_until(live.finished.is_set, 20.0)
+    finally:
+        live.stop()
+    first, second = live.holds
+    assert (first.point_index, first.point) == (0, "A")
+    assert (second.point_index, second.point) == (1, "Y")
+    assert second.time_over_warn_s > 3.0 and first.time_over_warn_s == 0.0  # Y's 15 N
+    changed = [e for e in live.poll_events() if isinstance(e, SettingsChanged)]
+    assert [e.holds_pending for e in changed] == [False]
+
+
+def test_while_recording_the_plan_stays_the_sessions(tmp_path, db_path):
+    live = _two_holds(tmp_path, "recplan", Config(points=AB), db_path)
+    live.arm_recording()
+    live.start()
+    try:
+        _mid_first_hold(live)
+        with pytest.raises(RuntimeError, match="stop the recording"):
+            live.set_points([Point(0, "X")])
+        live.set_config(Config(points=[Point(0, "X")]))  # for the next recording
+        assert [p.name for p in live.plan.points] == ["A", "B"]
+        assert live.config.points == [Point(0, "X")]
+        live.stop_recording()
+        live.set_points([Point(0, "X")])
+        assert [p.name for p in live.plan.points] == ["X"]
+    finally:
+        live.stop()
 
 
 def test_a_hold_cut_short_by_stop_is_announced_as_it_is_stored(tmp_path, db_path):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from logger.config import Config, HoldConfig, Limits
 from logger.errors import BadInput
-from logger.hold_detector import detect_holds, hold_metrics
+from logger.hold_detector import detect_contacts, detect_holds, hold_metrics
 from logger.pipeline import Pipeline, PipelineOutput
 from logger.points import PointPlan
 from logger.records import AlertKind, Hold, MarkSource, Point, SampleBlock
@@ -275,23 +275,31 @@ def test_marks_from_another_thread_while_processing():
     assert len(out.holds) == 2
 
 
+def segments(levels_n: list[float], longest_s: float, most: int):
+    """Random traces: (duration, level) segments joined by ramps."""
+    return st.lists(
+        st.tuples(st.floats(0.05, longest_s), st.sampled_from(levels_n)), min_size=1, max_size=most
+    )
+
+
+def noisy_trace(segs, rng: np.random.Generator, noise_n: float) -> tuple[np.ndarray, np.ndarray]:
+    """The segments at 100 Hz from 0 N, with white noise."""
+    knots = [(0.0, 0.0)]
+    for dur, level in segs:
+        knots.append((knots[-1][0] + dur, level))
+    t, f = curve(knots, rate_hz=100)
+    return t, f + rng.normal(0, noise_n, len(f))
+
+
 @given(
-    segs=st.lists(
-        st.tuples(st.floats(0.05, 4.0), st.sampled_from([0.0, 4.5, 8.0, 30.0, 41.0, 62.0])),
-        min_size=1,
-        max_size=20,
-    ),
+    segs=segments([0.0, 4.5, 8.0, 30.0, 41.0, 62.0], 4.0, 20),
     seed=st.integers(0, 2**32 - 1),
     n_cuts=st.integers(0, 30),
     mark_at=st.lists(st.floats(0.0, 60.0), max_size=4),
 )
 def test_pipeline_output_does_not_depend_on_block_boundaries(segs, seed, n_cuts, mark_at):
     rng = np.random.default_rng(seed)
-    knots = [(0.0, 0.0)]
-    for dur, level in segs:
-        knots.append((knots[-1][0] + dur, level))
-    t, f = curve(knots, rate_hz=100)
-    f = f + rng.normal(0, 0.2, len(f))
+    t, f = noisy_trace(segs, rng, 0.2)
     cfg = Config(
         holds=HoldConfig(min_duration_s=1.0),
         limits=Limits(max_hold_s=3.0),
@@ -328,8 +336,127 @@ def test_the_open_hold_keeps_the_point_where_it_began():
     pipe.mark(0.5, MarkSource.KEYBOARD)
     t, f = curve([(0, 0), (1, 0), (2, 30), (5, 30)])
     pipe.process(block(t, f))
-    assert pipe.current_hold_point == 0
+    assert pipe.current_hold_point == plan.points[0]
     pipe.mark(5.0, MarkSource.KEYBOARD)  # the next point, during the hold
-    assert pipe.plan.current_index == 1 and pipe.current_hold_point == 0
+    assert pipe.plan.current_index == 1 and pipe.current_hold_point == plan.points[0]
     pipe.process(block(t[1:] + 5.0, np.zeros(len(t) - 1), len(t)))
     assert pipe.current_hold_point is None
+
+
+def test_new_thresholds_mid_hold_leave_that_hold_whole_and_judge_the_next():
+    """A hold is under way when the onset rises above its plateau: it stays one hold, ended
+    by the release it began with; the next contact at the same force is no hold at all."""
+    t, f = curve([(0, 0), (1, 0), (1.5, 20), (6, 20), (6.5, 0), (8, 0), (8.5, 20), (13, 20),
+                  (13.5, 0), (15, 0)])  # fmt: skip
+    pipe = Pipeline(Config(limits=Limits(warn_n=30.0, max_n=50.0)))
+    high = Config(holds=HoldConfig(onset_n=25.0, release_n=24.0),
+                  limits=Limits(warn_n=15.0, max_n=50.0))  # fmt: skip
+    out = PipelineOutput()
+    mid = int(np.searchsorted(t, 3.0))
+    out.extend(pipe.process(block(t[:mid], f[:mid])))
+    assert pipe.current_hold is not None
+    pipe.set_config(high)
+    assert pipe.holds_in_force == HoldConfig() and pipe.current_hold is not None
+    out.extend(pipe.process(block(t[mid:], f[mid:], mid)))
+    out.extend(pipe.finish())
+    [hold] = out.holds
+    assert hold.start_s == pytest.approx(1.125, abs=2e-3)  # 5 N on a 40 N/s ramp
+    assert hold.end_s == pytest.approx(6.4, abs=2e-3)  # last sample at or above 4 N
+    assert hold.time_over_warn_s == 0.0  # judged by the 30 N it began with
+    # the new 15 N warn level applies from the next block: the hold under way passes it
+    assert [(a.kind, a.hold_index) for a in out.alerts] == [(AlertKind.WARN, 0)] * 1 + [
+        (AlertKind.WARN, None)
+    ]
+    assert [a.t_s for a in out.alerts] == pytest.approx([3.0, 8.375], abs=2e-3)
+    assert pipe.holds_in_force == high.holds
+    assert len(out.holds_started) == 1  # 20 N never reaches the new 25 N onset
+
+
+def test_a_plan_replaced_mid_hold_leaves_the_hold_its_point():
+    plan = PointPlan([Point(0, "A", warn_n=10.0, max_n=70.0), Point(1, "B")])
+    pipe = Pipeline(Config(), plan)
+    pipe.mark(0.5, MarkSource.KEYBOARD)
+    t, f = curve([(0, 0), (1, 0), (1.5, 20), (6, 20), (6.5, 0), (8, 0)])
+    mid = int(np.searchsorted(t, 3.0))
+    out = pipe.process(block(t[:mid], f[:mid]))
+    plan.replace([Point(0, "X"), Point(1, "Y"), Point(2, "Z")])
+    assert plan.current_index is None and pipe.current_hold_point == Point(0, "A", 10.0, 70.0)
+    out.extend(pipe.process(block(t[mid:], f[mid:], mid)))
+    [hold] = out.holds
+    assert (hold.point_index, hold.point) == (0, "A")
+    assert hold.time_over_warn_s == pytest.approx(5.0, abs=0.01)  # A's own 10 N warn level
+    plan.replace([Point(0, "X", warn_n=5.0), Point(1, "Y"), Point(2, "Z")])
+    pipe.jump(2, 8.0, MarkSource.MOUSE)
+    plan.replace([Point(0, "X", warn_n=5.0), Point(1, "Y"), Point(2, "Z", max_n=90.0)])
+    assert plan.current_index == 2 and plan.levels().max_n == 90.0  # Z is still there
+
+
+HOLDS = st.builds(
+    HoldConfig,
+    onset_n=st.sampled_from([3.0, 5.0, 12.0, 25.0]),
+    release_n=st.sampled_from([1.0, 2.5]),
+    min_duration_s=st.sampled_from([0.3, 1.0, 2.0]),
+)
+PLANS = st.lists(st.sampled_from(["A", "B", "C"]), max_size=3)
+
+
+@given(
+    segs=segments([0.0, 2.0, 4.0, 8.0, 15.0, 30.0], 3.0, 16),
+    seed=st.integers(0, 2**32 - 1),
+    changes=st.lists(
+        st.tuples(st.floats(0.0, 1.0), st.one_of(HOLDS, PLANS), st.booleans()), max_size=6
+    ),
+)
+def test_settings_changed_between_blocks_match_an_offline_redetection(segs, seed, changes):
+    """Thresholds and plans changed between any blocks: the holds are exactly those found
+    offline, stretch by stretch, with the thresholds in force over each stretch (a change
+    made during a contact takes over where that contact ends); each hold has the point
+    that was current when it began."""
+    t, f = noisy_trace(segs, np.random.default_rng(seed), 0.3)
+    calls = sorted(((int(at * len(t)), change, mark) for at, change, mark in changes),
+                   key=lambda call: call[0])  # fmt: skip
+    pipe = Pipeline(Config(points=[Point(0, "A")]))
+    out = PipelineOutput()
+    reigns = [(0, pipe.holds_in_force)]  # (first sample, thresholds): the oracle's account
+    point_at = np.full(len(t), -1)  # the plan's current point's name per sample (-1: none)
+    names: list[str] = []
+    pos = 0
+    for at, change, mark in [*calls, (len(t), None, False)]:
+        out.extend(pipe.process(block(t[pos:at], f[pos:at], pos)) if at > pos else PipelineOutput())
+        cur = pipe.plan.current
+        point_at[pos:at] = -1 if cur is None else _name_id(names, cur.name)
+        pos = at
+        if change is None:
+            break
+        if mark and at < len(t):
+            pipe.mark(float(t[at]) - 1e-9, MarkSource.DEVICE)
+        if isinstance(change, HoldConfig):
+            pipe.set_config(Config(holds=change))
+            start, cfg_then = reigns[-1]
+            if start > at:  # a contact under way still holds the last change back
+                reigns[-1] = (start, change)  # the latest change wins
+                continue
+            contacts = detect_contacts(t[start:at], f[start:at], cfg_then)
+            if contacts and contacts[-1][1] == at - start:  # open at the change
+                s0 = contacts[-1][0]
+                whole = detect_contacts(t[start:], f[start:], cfg_then)
+                reigns.append((start + next(e for s, e in whole if s == s0), change))
+            else:
+                reigns.append((at, change))
+        else:
+            pipe.plan.replace([Point(i, n) for i, n in enumerate(change)])
+    out.extend(pipe.finish())
+    expected = []
+    bounds = [a for a, _ in reigns[1:]] + [len(t)]
+    for (a, c), b in zip(reigns, bounds, strict=True):
+        expected += [(a + s, a + e) for s, e in detect_holds(t[a:b], f[a:b], c)]
+    assert [(h.start_s, h.end_s) for h in out.holds] == [(t[s], t[e - 1]) for s, e in expected]
+    for hold, (s, _) in zip(out.holds, expected, strict=True):
+        want = None if point_at[s] == -1 else names[point_at[s]]
+        assert hold.point == want
+
+
+def _name_id(names: list[str], name: str) -> int:
+    if name not in names:
+        names.append(name)
+    return names.index(name)

@@ -93,3 +93,18 @@ def test_resume_a_plan():
     adhoc = PointPlan([Point(0, "Point 1")], current_index=0, adhoc=True)
     assert adhoc.mark(1.0, MarkSource.DEVICE).point_index == 1
     assert adhoc.points[1].name == "Point 2"
+
+
+def test_replace_keeps_the_current_point_while_the_plan_has_it():
+    plan = PointPlan(PLAN)
+    plan.jump(1, 1.0, MarkSource.MOUSE)
+    plan.replace([Point(0, p.name, warn_n=20.0) for p in PLAN])  # overrides edited
+    assert plan.current_index == 1 and plan.levels().warn_n == 20.0
+    plan.replace([Point(0, "X"), PLAN[1]])  # another plan with that point: on it still
+    assert plan.current_index == 1 and plan.current.name == PLAN[1].name
+    plan.replace([Point(7, "X"), Point(3, "Y")])  # without it: not started, renumbered
+    assert plan.current_index is None and [p.index for p in plan.points] == [0, 1]
+    assert not plan.adhoc
+    plan.replace([])
+    assert plan.adhoc and plan.mark(2.0, MarkSource.KEYBOARD).point_index == 0
+    assert plan.added == [Point(0, "Point 1")]

@@ -24,6 +24,7 @@ from firmware_protocol.sim.protocol_sim import registered_device
 from logger.cli import main
 from logger.config import Config
 from logger.live import LiveSession, wait_until
+from logger.recalibrate import redetect_events
 from logger.records import AlertKind, GapCause, MarkSource, SessionStatus
 from logger.store import SessionStore
 
@@ -295,7 +296,7 @@ def test_kill_9_leaves_an_interrupted_session_with_everything_committed(db_path,
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(10)
-    store = SessionStore(db_path)  # a new process: notices the dead recording
+    store = SessionStore(db_path, redetect=redetect_events)  # notices the dead recording
     sessions = store.list_sessions()
     assert len(sessions) == 1
     rec = store.load_session(sessions[0].id)

@@ -32,6 +32,7 @@ from logger.live import LiveSession
 from logger.records import Mark, MarkSource, SessionStatus
 from logger.store import SessionStore, SessionWriter
 from tests.logger.test_store import make_meta
+from tests.logger.test_store_schema import v3_library
 
 RATE_HZ = 1000
 LONG_SCENARIO = """
@@ -394,6 +395,15 @@ def test_live_view_of_a_read_only_library_streams_and_refuses_to_record(read_onl
     finally:
         live.stop()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_an_old_library_on_read_only_media_says_it_needs_an_upgrade(read_only_dir):
+    media, protect = read_only_dir
+    db = media / "sessions.sqlite3"
+    v3_library(db, calibrations="none")  # made by an earlier version
+    protect()
+    with pytest.raises(StorageError, match=r"read-only, and its schema \(version 3\) needs an"):
+        SessionStore(db)
 
 
 # ---------------------------------------------------------------- damaged content

@@ -1,23 +1,18 @@
-"""SessionStore and SessionWriter against a real SQLite file (tmp_path)."""
+"""SessionStore (logger/store/library.py) against a real SQLite file (tmp_path); the
+helpers here build sessions for the other store and command tests."""
 
 from __future__ import annotations
 
-import os
+import inspect
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
-import time
-from pathlib import Path
+from typing import get_type_hints
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-import logger.store.library as store_mod
 from calibration.models import CalibrationInfo, ZeroEvent, ZeroSource
 from logger.errors import BadInput, DeviceError
 from logger.paths import default_db_path
@@ -37,12 +32,12 @@ from logger.records import (
     SessionStatus,
 )
 from logger.store import (
+    SessionLibrary,
     SessionStore,
     SessionWriter,
     force_timeline,
+    schema,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_meta(
@@ -107,7 +102,7 @@ def test_create_session_id_wal_and_schema_version(db_path):
     store = SessionStore(db_path)
     sid = store.create_session(make_meta())
     assert re.fullmatch(r"20261127-140512-[0-9a-f]{4}", sid)
-    n = len(store_mod.MIGRATIONS)
+    n = len(schema.MIGRATIONS)
     assert store.schema_version == n
     conn = sqlite3.connect(db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -311,109 +306,6 @@ def test_finish_and_list_sessions_with_filters(db_path):
         store.list_sessions(since="last week")
 
 
-# ------------------------------------------------------------------- overview
-
-
-def brute_overview(t: np.ndarray, raw0: np.ndarray, width_s: float):
-    b = np.floor(t / 0.1).astype(np.int64) // round(width_s / 0.1)
-    keys = np.unique(b)
-    lo = np.array([raw0[b == k].min() for k in keys])
-    hi = np.array([raw0[b == k].max() for k in keys])
-    return (keys + 0.5) * width_s, (lo - 120000.0) / 4000.0, (hi - 120000.0) / 4000.0
-
-
-def test_overview_picks_a_level_within_max_points(db_path):
-    store = SessionStore(db_path)
-    sid = store.create_session(make_meta())
-    t, raw = fill(store, sid, 60.0, block=500)
-    for max_points in (20, 150, 700):
-        t_o, lo, hi = store.load_overview(sid, None, None, max_points)
-        assert 0 < t_o.size <= max_points
-        width = 0.1 * 4 ** next(k for k in range(8) if 599 // 4**k + 1 <= max_points)
-        bt, blo, bhi = brute_overview(t, raw[:, 0], width)
-        np.testing.assert_allclose(t_o, bt)
-        np.testing.assert_allclose(lo, blo)
-        np.testing.assert_allclose(hi, bhi)
-    # a short range holds fewer samples than max_points: the samples themselves
-    t_o, lo, hi = store.load_overview(sid, 10.0, 10.5, 1000)
-    np.testing.assert_array_equal(t_o, t[(t >= 10.0) & (t <= 10.5)])
-    np.testing.assert_array_equal(lo, hi)
-    # a window in the middle reads only its buckets
-    t_o, lo, hi = store.load_overview(sid, 20.0, 40.0, 100)
-    assert t_o.size <= 100 and t_o[0] >= 19.0 and t_o[-1] <= 41.0
-
-
-@settings(max_examples=30, deadline=None)
-@given(cuts=st.lists(st.integers(1, 2999), max_size=12, unique=True))
-def test_summary_does_not_depend_on_chunking(tmp_path_factory, cuts):
-    store = SessionStore(tmp_path_factory.mktemp("db") / "s.sqlite3")
-    sid = store.create_session(make_meta())
-    t = np.arange(3000) / 1000.0 + 0.0123
-    rng = np.random.default_rng(len(cuts))
-    raw = rng.integers(100000, 200000, size=(3000, 1)).astype(np.int32)
-    edges = [0, *sorted(cuts), 3000]
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        store.append_samples(sid, a, t[a:b], raw[a:b])
-    for width, max_points in ((0.1, 31), (0.4, 9), (1.6, 3)):
-        t_o, lo, hi = store.load_overview(sid, 0.0, 3.0, max_points)
-        bt, blo, bhi = brute_overview(t, raw[:, 0], width)
-        np.testing.assert_allclose(t_o, bt)
-        np.testing.assert_allclose(lo, blo)
-        np.testing.assert_allclose(hi, bhi)
-    store.close()
-
-
-# ----------------------------------------------------------------- migrations
-
-
-def test_migrations_run_once_in_order(db_path, monkeypatch):
-    SessionStore(db_path).close()
-    extra = "CREATE TABLE annotations (session_pk INTEGER, text TEXT)"
-    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, extra])
-    store = SessionStore(db_path)
-    assert store.schema_version == len(store_mod.MIGRATIONS)
-    store.close()
-    store = SessionStore(db_path)  # applying again would fail: table exists
-    assert store.schema_version == len(store_mod.MIGRATIONS)
-    conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM annotations").fetchone() == (0,)
-
-
-def test_newer_schema_and_foreign_files_are_refused(db_path, tmp_path):
-    SessionStore(db_path).close()
-    conn = sqlite3.connect(db_path)
-    conn.execute("INSERT INTO schema_version VALUES (99)")
-    conn.commit()
-    conn.close()
-    with pytest.raises(BadInput, match="schema_version 99 is newer"):
-        SessionStore(db_path)
-    junk = tmp_path / "junk.sqlite3"
-    junk.write_bytes(b"this is not sqlite at all, " * 100)
-    with pytest.raises(BadInput, match="junk.sqlite3: not a session database"):
-        SessionStore(junk)
-    other = tmp_path / "places.sqlite"
-    conn = sqlite3.connect(other)
-    conn.execute("CREATE TABLE moz_places (id INTEGER)")
-    conn.commit()
-    conn.close()
-    with pytest.raises(BadInput, match="places.sqlite: not a session database .*moz_places"):
-        SessionStore(other)
-    conn = sqlite3.connect(other)
-    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["moz_places"]
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # untouched
-    conn.close()
-
-
-def test_shares_a_file_with_the_calibration_store(db_path):
-    from logger.store import CalibrationStore
-
-    CalibrationStore(db_path)  # first in the file, with its own AUTOINCREMENT table
-    store = SessionStore(db_path)
-    assert store.schema_version == len(store_mod.MIGRATIONS)
-    store.create_session(make_meta())
-    assert len(store.list_sessions()) == 1
-
-
 def test_unopenable_path_is_a_device_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -421,52 +313,10 @@ def test_unopenable_path_is_a_device_error(tmp_path):
         SessionStore(blocker / "sub" / "s.sqlite3")
 
 
-# ------------------------------------------------------------ stale sessions
-
-
 def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
-
-
-def test_stale_recording_is_marked_interrupted_live_one_is_not(db_path):
-    store = SessionStore(db_path)
-    dead = store.create_session(make_meta())
-    fill(store, dead, 1.5)
-    store.add_gaps(dead, [Gap(0.5, 0.6, 100, GapCause.SEQUENCE)])
-    old = store.create_session(make_meta())
-    live = store.create_session(make_meta())
-    slow = store.create_session(make_meta())  # alive, but no heartbeat for a minute
-    remote_live = store.create_session(make_meta())
-    remote_gone = store.create_session(make_meta())
-    conn = sqlite3.connect(db_path)
-    conn.execute("UPDATE sessions SET owner_pid = ? WHERE id = ?", (_dead_pid(), dead))
-    conn.execute("UPDATE sessions SET heartbeat_unix = ? WHERE id = ?", (time.time() - 3600, old))
-    conn.execute("UPDATE sessions SET heartbeat_unix = ? WHERE id = ?", (time.time() - 60, slow))
-    for sid, age_s in ((remote_live, 5), (remote_gone, 60)):
-        conn.execute(
-            "UPDATE sessions SET owner_host = 'station-2', owner_pid = 1, heartbeat_unix = ? "
-            "WHERE id = ?",
-            (time.time() - age_s, sid),
-        )
-    conn.commit()
-    conn.close()
-
-    second = SessionStore(db_path)  # "a second window"
-    status = {s.id: s.status for s in second.list_sessions()}
-    assert status == {
-        dead: SessionStatus.INTERRUPTED,
-        old: SessionStatus.INTERRUPTED,
-        live: SessionStatus.RECORDING,
-        slow: SessionStatus.RECORDING,
-        remote_live: SessionStatus.RECORDING,
-        remote_gone: SessionStatus.INTERRUPTED,
-    }
-    rec = second.load_session(dead)
-    assert rec.stats.samples == 1500 and rec.stats.lost_samples == 100
-    assert rec.stats.duration_s == pytest.approx(1.5)
-    assert rec.ended_at is not None
 
 
 def test_default_db_path(monkeypatch, tmp_path):
@@ -477,142 +327,6 @@ def test_default_db_path(monkeypatch, tmp_path):
     if sys.platform.startswith("linux"):
         assert default_db_path() == tmp_path / "data" / "pressure-logger" / "sessions.sqlite3"
     assert default_db_path().name == "sessions.sqlite3"
-
-
-# --------------------------------------------------------------------- writer
-
-
-def test_writer_stores_everything_and_finalises(db_path):
-    store = SessionStore(db_path)
-    sid = store.create_session(make_meta())
-    writer = SessionWriter(store, sid)
-    t = np.arange(5000) / 1000.0
-    raw = signal_raw(t)
-    buf = np.empty((20, 1), dtype=np.int32)
-    for i in range(0, 5000, 20):
-        buf[:] = raw[i : i + 20]  # the caller reuses its buffer: the writer must copy
-        writer.put_samples(i, t[i : i + 20], buf)
-    writer.put_marks([Mark(1.0, 0, MarkSource.DEVICE)])
-    writer.put_holds([make_hold(0)])
-    writer.put_alerts([Alert(2.0, AlertKind.MAX, 60.5, 0, 0)])
-    writer.put_gaps([Gap(4.0, 4.0, 0, GapCause.CRC)])
-    writer.put_reconnect("2026-11-27T14:06:00+00:00", 4.0)
-    writer.put_points([Point(2, "C", target_n=(10.0, 20.0))])
-    assert writer.flush(timeout_s=30)
-    # visible to another connection while still recording
-    other = SessionStore(db_path)
-    assert other.load_session(sid).status is SessionStatus.RECORDING
-    np.testing.assert_array_equal(other.load_samples(sid)[1], raw)
-    chunks = sqlite3.connect(db_path).execute("SELECT count(*) FROM chunks").fetchone()[0]
-    assert chunks < 250 / 4  # contiguous puts were coalesced
-    stats = SessionStats(5000, 5.0, 1000.0, 0, 1, 1)
-    writer.close(SessionStatus.COMPLETE, stats, "2026-11-27T14:06:05+00:00")
-    writer.close()  # idempotent
-    rec = other.load_session(sid)
-    assert rec.status is SessionStatus.COMPLETE and rec.stats == stats
-    assert rec.ended_at == "2026-11-27T14:06:05+00:00"
-    assert len(rec.marks) == len(rec.holds) == len(rec.alerts) == len(rec.gaps) == 1
-    assert rec.reconnects == [("2026-11-27T14:06:00+00:00", 4.0)]
-    assert rec.points[2] == Point(2, "C", target_n=(10.0, 20.0))
-    assert writer.committed_samples == 5000
-
-
-def test_writer_keeps_non_contiguous_blocks_apart(db_path):
-    store = SessionStore(db_path)
-    sid = store.create_session(make_meta())
-    writer = SessionWriter(store, sid)
-    writer.put_samples(0, np.arange(10) / 1000, np.arange(10))
-    writer.put_samples(15, np.arange(15, 25) / 1000, np.arange(15, 25))  # 5 lost
-    writer.close()
-    firsts = [b.first_index for b in store.iter_chunks(sid)]
-    assert firsts == [0, 15]
-    assert store.load_session(sid).stats.samples == 20
-
-
-def test_writer_rejects_bad_shapes_in_the_callers_thread(db_path):
-    store = SessionStore(db_path)
-    sid = store.create_session(make_meta())
-    writer = SessionWriter(store, sid)
-    with pytest.raises(ValueError, match="t_s has 3 rows"):
-        writer.put_samples(0, np.zeros(3), np.zeros((4, 1)))
-    with pytest.raises(BadInput):
-        writer.put_calibration(CalibrationInfo(0.0, 0.0, "tare"))
-    writer.close()
-
-
-def test_writer_failure_surfaces_on_close(db_path, caplog):
-    store = SessionStore(db_path)
-    sid = store.create_session(make_meta())
-    writer = SessionWriter(store, sid)
-    assert writer.flush(timeout_s=30)
-    store.delete_session(sid)  # the rows the writer refers to are gone
-    writer.put_samples(0, np.zeros(3), np.zeros(3))
-    with pytest.raises(DeviceError, match="storing session"):
-        writer.close()
-    assert not writer.alive
-
-
-KILL_CHILD = textwrap.dedent(
-    """
-    import sys, time
-    import numpy as np
-    from logger.records import *
-    from logger.store import SessionStore, SessionWriter
-    store = SessionStore(sys.argv[1])
-    meta = SessionMeta(
-        started_at="2026-11-27T14:05:12+00:00",
-        device=DeviceInfo("SIM-K", "1", "1.0", 1000.0, 1),
-        calibration=CalibrationInfo(4000.0, 120000.0, "factory"),
-        config={},
-    )
-    sid = store.create_session(meta)
-    writer = SessionWriter(store, sid)
-    i = 0
-    def put(n):
-        global i
-        t = np.arange(i, i + n) / 1000.0
-        writer.put_samples(i, t, np.full(n, 120000 + i, dtype=np.int32))
-        i += n
-    for _ in range(50):
-        put(20)
-        time.sleep(0.002)
-    safe = i
-    time.sleep(1.0)  # twice the 0.5 s guarantee: everything up to `safe` must be on disk
-    print(sid, safe, flush=True)
-    while True:  # keep writing so that the kill lands mid-stream
-        put(20)
-        time.sleep(0.001)
-    """
-)
-
-
-@pytest.mark.slow
-def test_kill_9_leaves_committed_data_and_a_sound_file(db_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILL_CHILD, str(db_path)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        sid, safe = proc.stdout.readline().split()
-        time.sleep(0.3)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-    assert proc.returncode == -signal.SIGKILL
-    store = SessionStore(db_path)
-    assert store.integrity_check() == "ok"
-    rec = store.load_session(sid)
-    assert rec.status is SessionStatus.INTERRUPTED
-    t, raw = store.load_samples(sid)
-    assert rec.stats.samples == t.size >= int(safe)
-    np.testing.assert_array_equal(t, np.arange(t.size) / 1000.0)  # no holes, no duplicates
-    np.testing.assert_array_equal(raw[:, 0], 120000 + (np.arange(t.size) // 20) * 20)
 
 
 # ------------------------------------------------------------ recalibration
@@ -682,21 +396,33 @@ def test_apply_recalibration_is_one_transaction(db_path):
     assert after.holds == holds and after.alerts == before.alerts
 
 
-def test_idle_writer_keeps_its_heartbeat_fresh(db_path, monkeypatch):
-    monkeypatch.setattr(store_mod, "HEARTBEAT_S", 0.05)
+# ------------------------------------------------------------------ the protocol
+
+
+def test_session_store_is_a_session_library(db_path):
+    with SessionStore(db_path) as store:
+        library: SessionLibrary = store  # mypy checks this assignment
+        assert isinstance(library, SessionLibrary)
+        with store.reopen() as again:
+            assert isinstance(again, SessionLibrary) and again is not store
+
+
+def test_every_member_of_the_protocol_has_the_stores_signature(db_path):
+    """Beyond isinstance (which checks names only): each method of SessionLibrary takes
+    the same parameters, with the same kinds and defaults, in SessionStore, and each
+    attribute holds a value of the protocol's type."""
+    members = {n for n in vars(SessionLibrary) if not n.startswith("_")}
+    assert {"list_sessions", "load_session", "write_batch", "reopen", "db_path"} <= members
     store = SessionStore(db_path)
-    sid = store.create_session(make_meta())
-    conn = sqlite3.connect(db_path)
-    conn.execute("UPDATE sessions SET heartbeat_unix = 0 WHERE id = ?", (sid,))
-    conn.commit()
-    writer = SessionWriter(store, sid)
-    beat = 0.0
-    for _ in range(200):  # nothing is put: only the heartbeat can change the row
-        time.sleep(0.02)
-        beat = conn.execute("SELECT heartbeat_unix FROM sessions WHERE id = ?", (sid,)).fetchone()
-        if beat[0] > 0:
-            break
-    assert beat[0] > 0
-    assert SessionStore(db_path).load_session(sid).status is SessionStatus.RECORDING
-    writer.close()
-    conn.close()
+    for name in sorted(members):
+        want = inspect.getattr_static(SessionLibrary, name)
+        if isinstance(want, property):  # an attribute
+            assert want.fget is not None
+            assert isinstance(getattr(store, name), get_type_hints(want.fget)["return"]), name
+            continue
+        have = inspect.getattr_static(SessionStore, name)
+        a, b = inspect.signature(want).parameters, inspect.signature(have).parameters
+        assert [(p.name, p.kind, p.default) for p in a.values()] == [
+            (p.name, p.kind, p.default) for p in b.values()
+        ], name
+    store.close()

@@ -1,0 +1,165 @@
+"""The device clock: its u32 counters continued past their wraps, and its offset and drift
+against the host's clock, measured by PING/PONG round trips.
+
+A pure stage like the sample timeline: no thread, no port, no clock reads. Host times
+come in as data (``time.monotonic()`` seconds, read by the caller), device times as the
+device sends them (u32 µs, wrapping every 71.6 minutes).
+
+The round trip: PING leaves at host time ``sent``, its PONG (device µs ``t_us``) arrives
+at ``arrived``; the device read its clock, we assume, halfway between. Those pairs, placed
+on the session timeline, are fitted with a straight line device_s = a + b · host_s: the
+line maps a host instant (a mark typed on the keyboard) to session time, and b − 1 is the
+device clock's drift.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+U32 = 1 << 32  # the device's sample index and µs clock are u32 counters
+PINGS_IN_FLIGHT = 16  # PINGs remembered while they wait for a PONG (oldest forgotten)
+PONGS_BEFORE_ORIGIN = 8  # PONGs kept until the session timeline has an origin
+FIT_PAIRS = 120  # the clock line is fitted over this many recent pairs
+MIN_FIT_PAIRS = 3  # fewer pairs give an offset only, no slope
+
+
+def u32_delta(new: int, old: int) -> int:
+    """``new − old`` for two readings of a u32 counter, the short way round (so a wrap
+    between them does not count as 2³² ticks): a value in [−2³¹, 2³¹)."""
+    delta = (int(new) - int(old)) % U32
+    return delta - U32 if delta >= U32 // 2 else delta
+
+
+class Unwrapper:
+    """A u32 counter continued past its wraps, from an anchor: one raw reading and the
+    unwrapped value it stands for. ``unwrap`` places a reading near the anchor (within
+    2³¹ either way) without moving it; ``anchor`` moves it, e.g. once a frame is accepted."""
+
+    __slots__ = ("raw", "value")
+
+    def __init__(self, raw: int = 0, value: int | None = None) -> None:
+        self.raw = int(raw)
+        self.value = self.raw if value is None else int(value)
+
+    def unwrap(self, raw: int) -> int:
+        return self.value + u32_delta(raw, self.raw)
+
+    def anchor(self, raw: int, value: int | None = None) -> None:
+        """Continue from ``raw`` from now on, standing for ``value`` (by default where
+        ``unwrap`` places it)."""
+        self.value = self.unwrap(raw) if value is None else int(value)
+        self.raw = int(raw)
+
+    def advance(self, raw: int) -> int:
+        """Unwrap ``raw`` and continue from it: for a counter read in order."""
+        self.anchor(raw)
+        return self.value
+
+
+class ClockFit:
+    """Least-squares line device_s = a + b · host_s over the most recent (host s, device s)
+    pairs. Below ``MIN_FIT_PAIRS`` pairs the newest one gives the offset and the slope is
+    taken as 1 (no drift)."""
+
+    def __init__(self, keep: int = FIT_PAIRS) -> None:
+        self._pairs: deque[tuple[float, float]] = deque(maxlen=keep)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def add(self, host_s: float, device_s: float) -> None:
+        self._pairs.append((host_s, device_s))
+
+    def clear(self) -> None:
+        self._pairs.clear()
+
+    def device_time(self, host_s: float) -> float | None:
+        """The device time at host time ``host_s`` (None before the first pair)."""
+        if not self._pairs:
+            return None
+        if len(self._pairs) < MIN_FIT_PAIRS:
+            h, d = self._pairs[-1]
+            return d + (host_s - h)
+        a, b = self._fit()
+        return a + b * host_s
+
+    def drift_ppm(self) -> float:
+        """How much faster the device clock runs than the host's, in parts per million."""
+        if len(self._pairs) < MIN_FIT_PAIRS:
+            return 0.0
+        _, b = self._fit()
+        return (b - 1.0) * 1e6
+
+    def _fit(self) -> tuple[float, float]:
+        pairs = np.asarray(self._pairs)
+        h0 = pairs[0, 0]  # fitted around the first pair: host seconds since boot are large
+        b, a = np.polyfit(pairs[:, 0] - h0, pairs[:, 1], 1)
+        return float(a - b * h0), float(b)
+
+
+class DeviceClock:
+    """The device clock against the host's, from PING/PONG round trips.
+
+    ``ping`` gives the token of the next PING; ``pong`` takes its answer. The device's µs
+    stamp only means something on the session timeline, which has no origin before the
+    first sample: answers wait (the newest ``PONGS_BEFORE_ORIGIN``) until ``place`` gives
+    them the timeline's conversion. ``clear`` forgets the fitted line when the device
+    clock no longer maps as it did (a restart, a time step)."""
+
+    def __init__(self, keep: int = FIT_PAIRS) -> None:
+        self.fit = ClockFit(keep)
+        self._token = 0
+        self._pings: dict[int, float] = {}  # token -> host s when sent
+        self._waiting: list[tuple[float, int]] = []  # (host s, device µs), not yet placed
+
+    @property
+    def pairs(self) -> int:
+        """How many round trips the line rests on."""
+        return len(self.fit)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether answers wait to be placed on the session timeline."""
+        return bool(self._waiting)
+
+    def ping(self, host_s: float) -> int:
+        """The token of a PING sent at ``host_s``."""
+        self._token = (self._token + 1) % U32
+        self._pings[self._token] = host_s
+        if len(self._pings) > PINGS_IN_FLIGHT:
+            self._pings.pop(next(iter(self._pings)))
+        return self._token
+
+    def pong(self, token: int, device_us: int, host_s: float) -> bool:
+        """The PONG for ``token`` arrived at ``host_s``, saying ``device_us``; False for an
+        answer to no PING we remember (forgotten, or answered twice)."""
+        sent_s = self._pings.pop(token, None)
+        if sent_s is None:
+            return False
+        self._waiting.append(((sent_s + host_s) / 2, device_us))
+        del self._waiting[:-PONGS_BEFORE_ORIGIN]
+        return True
+
+    def place(self, session_t_s: Callable[[int], float | None]) -> None:
+        """Move the waiting answers onto the session timeline, whose origin is known now
+        (``session_t_s`` converts a device µs stamp; a stamp it cannot place is dropped)."""
+        for host_s, device_us in self._waiting:
+            t_s = session_t_s(device_us)
+            if t_s is not None:
+                self.fit.add(host_s, t_s)
+        self._waiting.clear()
+
+    def clear(self) -> None:
+        """The device clock no longer maps as it did: fit anew (PINGs in flight and
+        answers waiting still count)."""
+        self.fit.clear()
+
+    def device_time(self, host_s: float) -> float | None:
+        """Session time at host time ``host_s`` (None before a placed answer)."""
+        return self.fit.device_time(host_s)
+
+    def drift_ppm(self) -> float:
+        return self.fit.drift_ppm()
