@@ -139,7 +139,7 @@ class Recorded:
 
     sid: str
     t0_s: float  # the session's t_s = 0 on the live timeline
-    pressed_s: float  # live time when the recording started (its newest sample)
+    pressed_s: float  # live time when Record was pressed
     live_holds: list[Hold]
     table_holds: list[Hold]
     table_rows: list[list[str]]
@@ -164,11 +164,9 @@ def run_window(qtbot, window: MainWindow, rng: np.random.Generator, url: str, du
             qtbot.keyClick(dialog.client_edit, Qt.Key.Key_Return)
 
         answer_soon(qtbot, start)
+        pressed[0] = live.t_s
         key(qtbot, window, Qt.Key.Key_R, ctrl=True)
         assert live.recording_id is not None
-        # the live table starts empty when the recording starts, after the dialog (a busy
-        # machine may take a while to show it): the newest sample by then
-        pressed[0] = live.t_s
         focus_back(qtbot, window)
 
     def stop() -> None:
@@ -342,7 +340,7 @@ def check_live(rec: SessionRecord, shown: Recorded) -> None:
     same([metrics(h) for h in shown.live_holds], [metrics(h, t0) for h in rec.holds])
     for row, h in zip(shown.table_rows, shown.table_holds, strict=True):
         assert row == hold_cells(h, shown.units)
-    # every recorded hold that ended after the recording started was in the live table
+    # every recorded hold that ended after Record was pressed was in the live table
     table = [metrics(h) for h in shown.table_holds]
     for h in rec.holds:
         if h.end_s + t0 > shown.pressed_s:
