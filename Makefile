@@ -22,7 +22,9 @@ run: $(STAMP)
 # subprocesses do not recompile every module and rewrite every test's asserts each time.
 WORKERS ?= 4
 PYTEST := env -u PYTHONDONTWRITEBYTECODE QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -W error
-XDIST   = $(if $(filter-out 0 1,$(WORKERS)),-n $(WORKERS) --dist worksteal,)
+# --maxschedchunk 2: a worker is handed two tests at a time, so the slow tests that
+# tests/conftest.py puts first are spread over the workers instead of going to one
+XDIST   = $(if $(filter-out 0 1,$(WORKERS)),-n $(WORKERS) --dist load --maxschedchunk 2,)
 
 # everything, every test (CI runs this)
 test: $(STAMP)

@@ -66,6 +66,8 @@ NOISE = 30  # ± counts, uniform
 PERIOD_US = 12500  # HX711 at 80 samples/s (RATE high)
 PLL = str(Path(sys.executable).parent / "pressure-logger")
 
+pytestmark = pytest.mark.slow  # the firmware build, then five connections (about 20 s)
+
 
 def force_script(knots: list[tuple[float, float]], presses: list[tuple[float, float]]) -> str:
     lines = ["connection", f"noise {NOISE}"]
