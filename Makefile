@@ -30,9 +30,10 @@ XDIST   = $(if $(filter-out 0 1,$(WORKERS)),-n $(WORKERS) --dist load --maxsched
 test: $(STAMP)
 	$(PYTEST) $(XDIST) $(PYTEST_ARGS)
 
-# the inner loop: not the tests marked slow, stop at the first failure
+# the inner loop: not the tests marked slow, 20 examples per property test (where the test
+# does not set its own number), stop at the first failure
 test-quick: $(STAMP)
-	$(PYTEST) $(XDIST) -m "not slow" -x $(PYTEST_ARGS)
+	$(PYTEST) $(XDIST) -m "not slow" --hypothesis-profile=quick -x $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

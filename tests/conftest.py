@@ -19,6 +19,9 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
+# make test-quick passes --hypothesis-profile=quick: fewer examples where a test does not
+# set its own number (make test keeps "ci")
+settings.register_profile("quick", parent=settings.get_profile("ci"), max_examples=20)
 settings.load_profile("ci")
 
 
