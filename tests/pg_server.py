@@ -119,7 +119,7 @@ class PgServer:
                 "\nlisten_addresses = ''\n"
                 f"unix_socket_directories = '{self.socket_dir}'\n"
                 f"port = {self.port}\n"
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                "fsync = off\nfull_page_writes = off\n"
                 "max_connections = 60\nshared_buffers = 64MB\n"
             )
 

@@ -31,6 +31,7 @@ library's migrations; see :data:`LOCAL_SCHEMA`): ``sync_meta`` (this station's i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -318,6 +319,13 @@ class _Server:
         ).fetchone()
         return str(row[0]) if row else self.user
 
+    def checksums(self, ids: list[str]) -> dict[str, str]:
+        """The checksum of each of ``ids`` the server holds (one query)."""
+        rows = self.conn.execute(
+            "SELECT id, checksum FROM sessions WHERE id = ANY(%s)", (ids,)
+        ).fetchall()
+        return {str(sid): str(checksum) for sid, checksum in rows}
+
     def manifest_rows(self, pk: int) -> tuple[list, dict[str, list], list, list]:
         c = self.conn
         session = list(
@@ -366,7 +374,10 @@ def sync_library(
         server = _Server(url)
         try:
             _push_calibrations(station, server, report)
-            for pk, sid, status, therapist in station.sessions():
+            sessions = station.sessions()
+            with server.on_server("listing the school library"):
+                held = server.checksums([sid for _, sid, _, _ in sessions])
+            for pk, sid, status, therapist in sessions:
                 if status == SessionStatus.RECORDING.value:
                     report.recording.append(sid)
                     continue
@@ -374,7 +385,7 @@ def sync_library(
                     report.not_theirs.append(sid)
                     continue
                 try:
-                    _sync_one(station, server, pk, sid, therapist, report, say)
+                    _sync_one(station, server, pk, sid, therapist, held.get(sid), report, say)
                 except _Mismatch as exc:  # rolled back; the others may still go
                     report.failed.append((sid, str(exc)))
                     say(f"not synced {sid}: {exc}")
@@ -423,14 +434,17 @@ def _sync_one(
     pk: int,
     sid: str,
     therapist: str | None,
+    held: str | None,
     report: SyncReport,
     say: Callable[[str], None],
 ) -> None:
+    """One session, in one server transaction (see the module docstring). ``held`` is the
+    checksum the server has for ``sid`` (None: none there, or not visible to this login)."""
     session, events, chunks, summary = station.read(pk)
     fingerprint = _manifest(session, events, chunks, summary, with_md5=False)
     state = station.state(server.library_id, sid)
-    if state is not None and state[0] == fingerprint:
-        report.unchanged.append(sid)
+    if state is not None and state[0] == fingerprint and held == state[1]:
+        report.unchanged.append(sid)  # and still on the server (not lost in a restore)
         return
     samples = int(session[12] or 0)
     conn = server.conn
@@ -513,6 +527,27 @@ def _insert(
     return int(row[0])
 
 
+@contextlib.contextmanager
+def _copy_into(conn: psycopg.Connection, table: str, cols: str, binary: bool = False):
+    """``COPY`` rows into ``table`` through a staging table of this connection.
+
+    PostgreSQL refuses ``COPY FROM`` into a table under row-level security for the roles
+    it applies to (trainees, trainers), so the rows are copied into a temporary table
+    (no row security) and moved with one ``INSERT … SELECT``, which the policies check."""
+    stage = f"stage_{table}"
+    conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {SCHEMA}.{table}) ON COMMIT DELETE ROWS"
+    )
+    conn.execute(f"TRUNCATE {stage}")
+    fmt = " (FORMAT BINARY)" if binary else ""
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY {stage} (session_pk, {cols}) FROM STDIN{fmt}") as copy:
+            yield copy
+        cur.execute(f"INSERT INTO {table} (session_pk, {cols}) SELECT session_pk, {cols} "
+                    f"FROM {stage}")  # fmt: skip
+        cur.execute(f"TRUNCATE {stage}")
+
+
 def _copy_events(conn: psycopg.Connection, server_pk: int, events: dict[str, list]) -> None:
     for table, rows in events.items():
         if not rows:
@@ -521,10 +556,7 @@ def _copy_events(conn: psycopg.Connection, server_pk: int, events: dict[str, lis
         if table not in KEYED:
             cols = "seq, " + cols
             rows = [[i, *r] for i, r in enumerate(rows)]
-        with (
-            conn.cursor() as cur,
-            cur.copy(f"COPY {table} (session_pk, {cols}) FROM STDIN") as copy,
-        ):
+        with _copy_into(conn, table, cols) as copy:
             for r in rows:
                 copy.write_row((server_pk, *r))
 
@@ -534,22 +566,16 @@ def _copy_samples(
 ) -> None:
     """Chunks (binary COPY of the stored bytes, MD5s noted for the checksum) and the
     summary rows."""
-    with conn.cursor() as cur:
-        with cur.copy(
-            f"COPY chunks (session_pk, seq, {CHUNK_META}, t_s, raw) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(CHUNK_TYPES)
-            for seq, (meta, (t, raw)) in enumerate(
-                zip(chunks, _md5_rows(chunks, station.chunk_blobs(pk)), strict=True)
-            ):
-                copy.write_row((server_pk, seq, *meta[:5], t, raw))
-        with cur.copy(
-            "COPY summary (session_pk, level, bucket, min_raw, max_raw, n) FROM STDIN "
-            "(FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(["int8", "int2", "int8", "int4", "int4", "int4"])
-            for row in station.summary_rows(pk):
-                copy.write_row((server_pk, *row))
+    with _copy_into(conn, "chunks", f"seq, {CHUNK_META}, t_s, raw", binary=True) as copy:
+        copy.set_types(CHUNK_TYPES)
+        for seq, (meta, (t, raw)) in enumerate(
+            zip(chunks, _md5_rows(chunks, station.chunk_blobs(pk)), strict=True)
+        ):
+            copy.write_row((server_pk, seq, *meta[:5], t, raw))
+    with _copy_into(conn, "summary", "level, bucket, min_raw, max_raw, n", binary=True) as copy:
+        copy.set_types(["int8", "int2", "int8", "int4", "int4", "int4"])
+        for row in station.summary_rows(pk):
+            copy.write_row((server_pk, *row))
 
 
 def _replace(server: _Server, server_pk: int, session: list, events: dict[str, list]) -> None:
@@ -577,12 +603,7 @@ def _prune(
     local = {sid for _, sid, status, _ in station.sessions() if status != "recording"}
     mine = dict(rows)
     with server.on_server("checking what the server holds"):
-        held: dict[str, str] = dict(
-            server.conn.execute(
-                "SELECT id, checksum FROM sessions WHERE id = ANY(%s)",
-                (sorted(set(mine) & local),),
-            ).fetchall()
-        )
+        held = server.checksums(sorted(set(mine) & local))
     confirmed = [sid for sid in sorted(held) if held[sid] == mine[sid]]
     if not confirmed:
         return

@@ -81,8 +81,9 @@ def make_station(path: Path, sessions: int = 2, **kwargs) -> list[str]:
     """A station library with ``sessions`` finished sessions a day apart."""
     with SessionStore(path) as store:
         return [
-            write_session(store, started_at=f"2026-11-{10 + k:02d}T09:00:00+00:00", seed=k,
-                          **kwargs)  # fmt: skip
+            write_session(
+                store, started_at=f"2026-11-{10 + k:02d}T09:00:00+00:00", seed=k, **kwargs
+            )  # fmt: skip
             for k in range(sessions)
         ]
 
