@@ -154,3 +154,18 @@ def test_audit_trail_on_the_server(source, pg_server, tmp_path):
         (entry,) = lib.audit()
     assert entry.action.value == "export" and entry.sessions == [source["events"]]
     assert entry.detail == {"format": "csv", "out": "/tmp/x.csv"}
+
+
+def test_damaged_content_on_the_server_names_the_session(school, station):
+    import psycopg
+
+    from logger.errors import StorageError
+
+    from .stations import make_station
+
+    (sid,) = make_station(station, 1)
+    sync_library(station, school.url)
+    with psycopg.connect(school.url, autocommit=True) as conn:
+        conn.execute("UPDATE pressure_logger.sessions SET stats = 'not json'")
+    with PostgresLibrary(school.url) as lib, pytest.raises(StorageError, match=sid):
+        lib.list_sessions()
