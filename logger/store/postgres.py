@@ -131,6 +131,7 @@ class PostgresLibrary:
         try:
             with self._server("opening the school library"):
                 self._conn.execute(f"SET search_path TO {SCHEMA}")
+                self._conn.execute("SET jit = off")  # short queries: compiling costs more
                 self.schema_version = check_version(self._conn, url)
         except BaseException:
             self._conn.close()

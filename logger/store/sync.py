@@ -151,6 +151,43 @@ def _manifest(
     return d.hexdigest()
 
 
+# a session's content: its row, events by table, chunk metadata rows, summary aggregates
+Content = tuple[list, dict[str, list], list, list]
+
+
+def _read_content(
+    query: Callable[[str, tuple], list],
+    pk: int,
+    *,
+    event_order: dict[str, str],
+    chunk_extra: str,
+    chunk_order: str,
+) -> Content:
+    """One session's content through ``query`` (SQLite's or the server's, ``%s``
+    placeholders), rows as lists so that both sides compare and hash alike."""
+    (session,) = query(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE pk = %s", (pk,))
+    events = {
+        table: [
+            list(r)
+            for r in query(
+                f"SELECT {cols} FROM {table} WHERE session_pk = %s ORDER BY {event_order[table]}",
+                (pk,),
+            )
+        ]
+        for table, (cols, _) in EVENTS.items()
+    }
+    chunks = [
+        list(r)
+        for r in query(
+            f"SELECT {CHUNK_META}, length(t_s), length(raw){chunk_extra} FROM chunks "
+            f"WHERE session_pk = %s ORDER BY {chunk_order}",
+            (pk,),
+        )
+    ]
+    summary = [list(r) for r in query(SUMMARY_AGG.format(p="%s"), (pk,))]
+    return list(session), events, chunks, summary
+
+
 # --------------------------------------------------------------------- the station
 class Station:
     """The station's library file, read for syncing (its own connection)."""
@@ -204,32 +241,16 @@ class Station:
             f"SELECT id, {CAL_COLUMNS} FROM calibrations ORDER BY id"
         ).fetchall()
 
-    def read(self, pk: int) -> tuple[list, dict[str, list], list, list]:
+    def read(self, pk: int) -> Content:
         """Session row, events (in read order), chunk metadata (with blob lengths) and the
         summary aggregates: what the fingerprint covers."""
-        c = self.conn
-        session = list(
-            c.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE pk = ?", (pk,)).fetchone()
+        return _read_content(
+            lambda q, p: self.conn.execute(q.replace("%s", "?"), p).fetchall(),
+            pk,
+            event_order={t: order for t, (_, order) in EVENTS.items()},
+            chunk_extra="",
+            chunk_order="chunk_id",
         )
-        events = {
-            table: [
-                list(r)
-                for r in c.execute(
-                    f"SELECT {cols} FROM {table} WHERE session_pk = ? ORDER BY {order}", (pk,)
-                )
-            ]
-            for table, (cols, order) in EVENTS.items()
-        }
-        chunks = [
-            list(r)
-            for r in c.execute(
-                f"SELECT {CHUNK_META}, length(t_s), length(raw) FROM chunks "
-                "WHERE session_pk = ? ORDER BY chunk_id",
-                (pk,),
-            )
-        ]
-        summary = [list(r) for r in c.execute(SUMMARY_AGG.format(p="?"), (pk,))]
-        return session, events, chunks, summary
 
     def chunk_blobs(self, pk: int) -> Iterator[tuple[bytes, bytes]]:
         """(t_s, raw) bytes of each chunk, in order, a few at a time."""
@@ -326,31 +347,16 @@ class _Server:
         ).fetchall()
         return {str(sid): str(checksum) for sid, checksum in rows}
 
-    def manifest_rows(self, pk: int) -> tuple[list, dict[str, list], list, list]:
-        c = self.conn
-        session = list(
-            _one(c.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE pk = %s", (pk,)))
+    def manifest_rows(self, pk: int) -> Content:
+        """The same content as :meth:`Station.read`, as the server holds it, with the
+        server's own MD5 of each chunk's bytes."""
+        return _read_content(
+            lambda q, p: self.conn.execute(q, p).fetchall(),
+            pk,
+            event_order={t: "idx" if t in KEYED else "seq" for t in EVENTS},
+            chunk_extra=", md5(t_s), md5(raw)",
+            chunk_order="seq",
         )
-        events = {}
-        for table, (cols, _) in EVENTS.items():
-            order = "idx" if table in KEYED else "seq"
-            events[table] = [
-                list(r)
-                for r in c.execute(
-                    f"SELECT {cols} FROM {table} WHERE session_pk = %s ORDER BY {order}",
-                    (pk,),
-                )
-            ]
-        chunks = [
-            list(r)
-            for r in c.execute(
-                f"SELECT {CHUNK_META}, length(t_s), length(raw), md5(t_s), md5(raw) "
-                "FROM chunks WHERE session_pk = %s ORDER BY seq",
-                (pk,),
-            )
-        ]
-        summary = [list(r) for r in c.execute(SUMMARY_AGG.format(p="%s"), (pk,))]
-        return session, events, chunks, summary
 
     def close(self) -> None:
         self.conn.close()

@@ -26,29 +26,22 @@ def _no_server(why: str) -> None:
     pytest.skip(f"{why}: install Debian's postgresql package (or set {REQUIRE_ENV}=1 to fail)")
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
+def _server() -> Iterator[PgServer]:
     if find_bin_dir() is None:
         _no_server("PostgreSQL's initdb/pg_ctl not found")
-    server = PgServer()
-    try:
-        server.start()
+    with PgServer() as server:  # started; stopped and deleted at the end
         yield server
-    finally:
-        server.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    yield from _server()
 
 
 @pytest.fixture
 def fresh_server() -> Iterator[PgServer]:
     """A server of the test's own, for tests that stop it."""
-    if find_bin_dir() is None:
-        _no_server("PostgreSQL's initdb/pg_ctl not found")
-    server = PgServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+    yield from _server()
 
 
 @dataclass
