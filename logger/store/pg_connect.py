@@ -52,7 +52,10 @@ def check_url(url: str) -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except (psycopg.ProgrammingError, ValueError) as exc:
-        raise BadInput(f"{redacted(url)}: bad URL ({_first_line(exc)})") from None
+        why = _first_line(exc).replace(url, redacted(url))  # libpq quotes the URL
+        if "@" in url and url.split("@", 1)[0] in why:
+            why = "cannot parse it"
+        raise BadInput(f"{redacted(url)}: bad URL ({why})") from None
     return url
 
 

@@ -265,3 +265,17 @@ def test_a_session_the_server_lost_is_sent_again(school, station):
         conn.execute("DELETE FROM pressure_logger.sessions WHERE id = %s", (ids[0],))
     report = sync_library(station, school.url)
     assert report.copied == [ids[0]] and report.unchanged == [ids[1]]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:secret@[bad",
+        "postgresql://u:secret@h:99999/x",
+        "postgres://u:secret@h/x?foo=1",
+    ],
+)
+def test_a_bad_url_is_refused_without_showing_its_password(url, tmp_path):
+    done = cli("sessions", "--db", url)
+    assert done.returncode == 2 and "bad URL" in done.stderr
+    assert "secret" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
