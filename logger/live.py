@@ -47,7 +47,6 @@ from .limits import device_limits
 from .link.acquisition import Acquisition, AcquisitionListener, Counters, DeviceEvent, LinkState
 from .pipeline import HoldStarted, Pipeline, PipelineOutput
 from .points import PointPlan
-from .recalibrate import redetect_events
 from .records import (
     Alert,
     AlertKind,
@@ -439,14 +438,14 @@ class LiveSession:
     # ----------------------------------------------------------------- recording
 
     def _open_store(self) -> SessionStore:
-        from .store import SessionStore
+        from .db import open_local  # the pipeline's re-detection rides along
 
         if self._store is None:
             if self.db_path is None:
                 from .paths import default_db_path
 
                 self.db_path = default_db_path()
-            self._store = SessionStore(self.db_path, redetect=redetect_events)
+            self._store = open_local(self.db_path)
         return self._store
 
     def _close_store(self) -> None:
