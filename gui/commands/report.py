@@ -1,6 +1,6 @@
 """`pressure-logger report SESSION --out FILE.pdf [--reference SESSION] [--db PATH]`.
 
-Writes the A4 session report (gui/report.py). Qt is needed for the PDF writer and the
+Writes the A4 session report (the gui.report package). Qt is needed for the PDF writer and the
 plots, but no display: the command uses Qt's offscreen platform unless one is set.
 """
 

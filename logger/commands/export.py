@@ -9,6 +9,9 @@ export is logged in the library's audit trail.
 from __future__ import annotations
 
 import argparse
+import io
+import os
+import sys
 from pathlib import Path
 
 from ..cli import add_db_argument
@@ -47,5 +50,14 @@ def run(args: argparse.Namespace) -> int:
             args.format,
             deidentify=args.deidentify,
         )
-    print(out)
+    if not _is_stdout(out):  # the data went to our own output: a path after it would corrupt it
+        print(out)
     return 0
+
+
+def _is_stdout(path: Path) -> bool:
+    try:
+        here, there = os.fstat(sys.stdout.fileno()), os.stat(path)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)

@@ -41,8 +41,11 @@ def _url(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..db import open_local
     from ..store.sync import sync_library
 
+    if args.db.is_file():  # a recording whose recorder died: finished, events re-detected
+        open_local(args.db).close()
     report = sync_library(args.db, args.to, prune=args.prune_synced, progress=print)
     parts = [
         f"{len(report.copied)} sent",

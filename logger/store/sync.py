@@ -24,8 +24,8 @@ Devices and calibrations go first, in their own short transaction (rows keyed by
 and local id: a second run adds nothing). Nothing is deleted locally unless asked
 (``prune``), and then only sessions the server holds with the checksum recorded here.
 
-Local state lives in the library file itself, in two tables created here (not by the
-library's migrations; see :data:`LOCAL_SCHEMA`): ``sync_meta`` (this station's id) and
+Local state lives in the library file itself, in two tables of the library's migrations
+(:data:`logger.store.schema.MIGRATIONS`): ``sync_meta`` (this station's id) and
 ``sync_state`` (one row per session and school library).
 """
 
@@ -55,22 +55,6 @@ from .pg_schema import ADMIN, SCHEMA, TRAINER
 from .postgres import check_version
 
 log = logging.getLogger(__name__)
-
-# The local tables sync keeps beside the session tables (to become a migration of the
-# library: CREATE TABLE IF NOT EXISTS makes that step a no-op on files synced before).
-LOCAL_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sync_state (
-    library_id TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    checksum TEXT NOT NULL,
-    samples INTEGER NOT NULL,
-    synced_at TEXT NOT NULL,
-    server TEXT NOT NULL,
-    PRIMARY KEY (library_id, session_id)
-);
-"""
 
 SESSION_COLUMNS = (
     "id, started_at, started_unix, ended_at, status, client, therapist, notes, device, "
@@ -195,8 +179,9 @@ class Station:
     def __init__(self, path: Path) -> None:
         if not path.is_file():
             raise BadInput(f"--db {path}: no such session library")
-        # opening it as a library first: migrations, and recording sessions whose
-        # recorder is gone are marked interrupted (so they are synced, as such)
+        # opening it as a library first: migrations (the sync tables among them), and
+        # recording sessions whose recorder is gone are marked interrupted (synced as such;
+        # the command opened it before with their events re-detected)
         with SessionStore(path) as store:
             if store.read_only:
                 raise StorageError(f"{path}: {store.read_only_reason}: cannot record the sync")
@@ -204,7 +189,6 @@ class Station:
         self.conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         try:
             self.conn.execute("PRAGMA busy_timeout = 30000")
-            self.conn.executescript(LOCAL_SCHEMA)
             self.station_id = self._station_id()
         except sqlite3.Error as exc:
             self.conn.close()

@@ -95,7 +95,7 @@ def test_prune_synced_deletes_only_what_the_server_holds(school, station):
     done = cli("sync", "--to", school.url, "--db", str(station), "--prune-synced")
     assert done.returncode == 0, done.stderr
     assert "1 sent" in done.stdout and "3 removed locally" in done.stdout
-    with SessionStore(station, _recover=False) as store:
+    with SessionStore(station, recover=False) as store:
         assert [s.id for s in store.list_sessions()] == [live]
     with PostgresLibrary(school.url) as lib:
         assert sorted(s.id for s in lib.list_sessions()) == sorted([*ids, extra])
