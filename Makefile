@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-quick lint format bench firmware clean
+.PHONY: run test test-quick lint format bench firmware clean pg-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,14 @@ test: $(STAMP)
 test-quick: $(STAMP)
 	$(PYTEST) $(XDIST) -m "not slow" --hypothesis-profile=quick -x $(PYTEST_ARGS)
 
+# the school-library tests against a throw-away PostgreSQL (Debian: apt-get install postgresql)
+pg-test: $(STAMP)
+	PL_REQUIRE_POSTGRES=1 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -W error tests/logger/pg $(PYTEST_ARGS)
+
+# ruff everywhere; mypy must be clean on the three lower packages (gui: see docs/ARCHITECTURE.md)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/mypy firmware_protocol calibration logger
 
 format: $(STAMP)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

@@ -48,7 +48,6 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 
 import numpy as np
@@ -100,11 +99,6 @@ class ZeroEvent:
     t_s: float
     zero_counts: float
     source: ZeroSource
-
-
-def utc_now_iso() -> str:
-    """UTC wall-clock as ISO 8601 with seconds, e.g. ``2026-11-27T14:05:12Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,7 +495,7 @@ def fit_calibration(
                     f"{quadratic.rms_n:.4f} N, not materially better"
                 )
     log.debug("calibration fit: %s", reason)
-    cal = chosen.calibration.with_source("fit", utc_now_iso())
+    cal = chosen.calibration.with_source("fit")  # dated when stored: no clock in here
     return FitResult(
         calibration=cal,
         counts=counts,

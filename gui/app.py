@@ -16,9 +16,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
+from logger.db import open_local
 from logger.paths import APP_NAME, default_config_path, startup_config
-from logger.recalibrate import redetect_events
-from logger.store import SessionStore
 
 from . import theme
 
@@ -53,7 +52,7 @@ def run_gui(port: str | None, db_path: Path | None, config_path: Path | None) ->
     path = config_path if config_path is not None else default_config_path()
     config = startup_config(port, path)  # BadInput (exit 2) before any window opens
     if db_path is not None and db_path.exists():  # … and for a broken or foreign library
-        SessionStore(db_path, redetect=redetect_events).close()
+        open_local(db_path).close()
     app = create_app()
     url = port or default_port()
     window = MainWindow(config, config_path=path, db_path=db_path, port=url)

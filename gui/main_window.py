@@ -583,14 +583,13 @@ class MainWindow(QMainWindow):
 
     def client_codes(self) -> list[str]:
         """The library's client codes, most recent first (none if it cannot be read)."""
-        from logger.recalibrate import redetect_events
-        from logger.store import SessionStore
+        from logger.db import open_local
 
         path = self.library_path()
         if not path.is_file():
             return []
         try:
-            with SessionStore(path, redetect=redetect_events) as store:
+            with open_local(path) as store:
                 return store.clients()
         except (BadInput, OSError) as exc:
             log.warning("cannot read client codes from %s: %s", path, exc)
@@ -598,13 +597,12 @@ class MainWindow(QMainWindow):
 
     def open_review(self) -> None:
         """The trainer's view of the library, in its own window (recording goes on)."""
-        from logger.recalibrate import redetect_events
-        from logger.store import SessionStore
+        from logger.db import open_local
 
         from .review import ReviewWindow
 
         try:
-            store = SessionStore(self.library_path(), redetect=redetect_events)
+            store = open_local(self.library_path())
         except (BadInput, OSError) as exc:
             self.statusBar().showMessage(f"cannot open the session library: {exc}", 8000)
             return

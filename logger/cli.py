@@ -51,15 +51,31 @@ def _check_text(command: argparse.ArgumentParser, args: argparse.Namespace) -> N
                 ) from None
 
 
-def add_db_argument(parser: argparse.ArgumentParser) -> None:
+def add_db_argument(parser: argparse.ArgumentParser, *, url: bool = False) -> None:
     """The ``--db PATH`` option every command shares: a ``Path`` with ``~`` expanded, and
-    :func:`default_db_path` when not given (resolved as the parser is built)."""
+    :func:`default_db_path` when not given (resolved as the parser is built).
+
+    With ``url`` (the reading commands) it may also be a ``postgresql://`` URL, the school
+    library, kept as checked text; elsewhere a URL is refused in one line (a station
+    records into its own file, and ``sync`` sends it to the server)."""
+    from .store.open import parse_db
+
+    def db_type(text: str) -> Path | str:
+        value = parse_db(text)
+        if isinstance(value, str) and not url:
+            raise argparse.ArgumentTypeError(
+                "a postgresql:// URL is for sessions, review, report, export and "
+                "recalibrate: record into a local library and `sync` it"
+            )
+        return value
+
     parser.add_argument(
         "--db",
-        type=lambda text: Path(text).expanduser(),
+        type=db_type,
         default=default_db_path(),
-        metavar="PATH",
-        help=f"session library (SQLite; default: ${DB_ENV_VAR} or the user data directory)",
+        metavar="PATH|URL" if url else "PATH",
+        help=f"session library (SQLite; default: ${DB_ENV_VAR} or the user data directory)"
+        + ("; or a postgresql:// URL: the school library" if url else ""),
     )
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from calibration.models import CalibrationInfo
 
 from .errors import BadInput
-from .records import SampleBlock
+from .records import SampleBlock, SessionStatus
 from .store import AuditAction, SessionRecord, SessionStore, SessionSummary
 
 EPOCH = datetime(1985, 1, 1, tzinfo=UTC)
@@ -46,7 +46,14 @@ class SessionReader(Protocol):
     def load_session(self, sid: str) -> SessionRecord: ...
 
     def list_sessions(
-        self, *, therapist: str | None = None, client: str | None = None, **filters: Any
+        self,
+        *,
+        therapist: str | None = None,
+        client: str | None = None,
+        point: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        status: SessionStatus | str | None = None,
     ) -> list[SessionSummary]: ...
 
     def iter_chunks(
@@ -141,12 +148,20 @@ class DeidentifiedStore:
         )
 
     def list_sessions(
-        self, *, therapist: str | None = None, client: str | None = None, **filters: Any
+        self,
+        *,
+        therapist: str | None = None,
+        client: str | None = None,
+        point: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        status: SessionStatus | str | None = None,
     ) -> list[SessionSummary]:
         """The library without names; a filter by client or therapist finds nothing (the
-        view has no names to match)."""
+        view has no names to match). ``since``/``until`` are dates of this view (shifted)."""
         if client is not None or therapist is not None:
             return []
+        real = [None if d is None else self._unshifted(d) for d in (since, until)]
         return [
             dataclasses.replace(
                 s,
@@ -156,8 +171,15 @@ class DeidentifiedStore:
                 client=None,
                 therapist=None,
             )
-            for s in self.store.list_sessions(**filters)
+            for s in self.store.list_sessions(
+                point=point, since=real[0], until=real[1], status=status
+            )
         ]
+
+    def _unshifted(self, when: str | datetime) -> datetime:
+        """A date of this view back on the library's own calendar."""
+        dt = when if isinstance(when, datetime) else _parse(when)
+        return (dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)) + self.shift
 
     def clients(self) -> list[str]:
         return []

@@ -31,7 +31,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +62,7 @@ from .records import (
     SessionStatus,
 )
 from .ringbuffer import RingBuffer
+from .store import utc_iso
 
 if TYPE_CHECKING:  # the store is imported when first used: `record` starts without it
     from .store import SessionStore, SessionWriter
@@ -101,10 +101,6 @@ def device_store(identity: Identity | None, cal: Calibration) -> tuple[StoreCal 
         f"sent to the device's memory (STORE_CAL): {cal.counts_per_n:.6g} counts/N, "
         f"zero {offset} counts"
     )
-
-
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(slots=True)
@@ -442,14 +438,14 @@ class LiveSession:
     # ----------------------------------------------------------------- recording
 
     def _open_store(self) -> SessionStore:
-        from .store import SessionStore
+        from .db import open_local  # the pipeline's re-detection rides along
 
         if self._store is None:
             if self.db_path is None:
                 from .paths import default_db_path
 
                 self.db_path = default_db_path()
-            self._store = SessionStore(self.db_path)
+            self._store = open_local(self.db_path)
         return self._store
 
     def _close_store(self) -> None:
@@ -485,7 +481,7 @@ class LiveSession:
         assert self.forces is not None
         forces = self.forces
         meta = SessionMeta(
-            started_at=utc_now_iso(),
+            started_at=utc_iso(),
             device=dataclasses.replace(self.device),
             calibration=(forces.calibration_at(t0) if t0 is not None else forces.current).to_info(),
             config=dataclasses.replace(self._config, points=new_points).to_dict(),
@@ -597,7 +593,7 @@ class LiveSession:
             reconnects=c.reconnects - rec.reconnects0,
         )
         try:
-            rec.writer.close(status, stats, utc_now_iso())
+            rec.writer.close(status, stats, utc_iso())
         except OSError:  # the library failed: the next recording opens it afresh
             self._close_store()
             raise
@@ -682,7 +678,7 @@ class LiveSession:
         self.state_detail = detail
         rec = self._recording
         if rec is not None and state is LinkState.STREAMING and self._acq.counters.reconnects:
-            rec.writer.put_reconnect(utc_now_iso(), rec.last_t_s - (rec.t0_s or 0.0))
+            rec.writer.put_reconnect(utc_iso(), rec.last_t_s - (rec.t0_s or 0.0))
         self._events.put(StateChange(state, detail))
 
     def _on_gap(self, gap: Gap) -> None:

@@ -32,23 +32,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--deidentify", action="store_true",
         help="hand-over copy: no client, therapist or notes; dates shifted (day 0 = 1985-01-01)",
     )  # fmt: skip
-    add_db_argument(p)
+    add_db_argument(p, url=True)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from logger.recalibrate import redetect_events
-    from logger.store import SessionStore
+    from logger.db import open_library
+    from logger.store.open import library_exists, reading_view
 
     db = args.db
-    if not db.is_file():
+    if not library_exists(db):
         raise BadInput(f"--db {db}: no such session database")
     out = Path(args.out)
     if out.suffix.lower() != ".pdf":
         raise BadInput(f"--out {out}: the report is a PDF; name it *.pdf")
     if not out.parent.is_dir():
         raise BadInput(f"--out {out}: directory {out.parent} does not exist")
-    store = SessionStore(db, redetect=redetect_events)
+    store = open_library(db)
     try:
         # unknown ids are refused (BadInput, exit 2) before Qt starts or anything is written
         store.load_session(args.session)
@@ -61,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
         from ..report import write_report
 
         summary = write_report(
-            store, args.session, out, reference_sid=args.reference, deidentify=args.deidentify
+            reading_view(store, args.session, args.deidentify),
+            args.session,
+            out,
+            reference_sid=args.reference,
+            deidentify=args.deidentify,
         )
         del app
     finally:

@@ -21,18 +21,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--deidentify", action="store_true",
         help="show the library without names and with shifted dates (day 0 = 1985-01-01)",
     )  # fmt: skip
-    add_db_argument(p)
+    add_db_argument(p, url=True)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from logger.recalibrate import redetect_events
-    from logger.store import SessionStore
+    from logger.db import open_library
+    from logger.store.open import library_exists
 
     db = args.db
-    if not db.is_file():
+    if not library_exists(db):
         raise BadInput(f"--db {db}: no such session database")
-    store = SessionStore(db, redetect=redetect_events)
+    store = open_library(db)
     for sid in (args.session, args.reference):
         if sid is not None:
             store.load_session(sid)  # unknown id: BadInput before any window opens
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from logger.deidentify import DeidentifiedStore
 
     app = create_app()
-    view = DeidentifiedStore(store, args.session) if args.deidentify else None
+    view = DeidentifiedStore(store, args.session) if args.deidentify else None  # type: ignore[arg-type]
     window = ReviewWindow(view or store)
     show_fitted(window, 1600, 960)
     if args.session:

@@ -377,11 +377,13 @@ class CalibrationWizard(QDialog):
             from logger.store import CalibrationStore
 
             try:
-                self.saved = CalibrationStore(self.db_path).save(self.source.uid, self.fit)
+                store = CalibrationStore(self.db_path)
+                self.saved = store.save(self.source.uid, self.fit)
+                created_at = store.get(self.saved).created_at
             except (OSError, BadInput, sqlite3.Error) as exc:
                 self.result_error.setText(f"{self.db_path}: cannot save: {exc}")
                 return
-            cal = cal.with_source(f"stored:{self.saved}")
+            cal = cal.with_source(f"stored:{self.saved}", created_at)
         if self.on_apply is not None:
             self.on_apply(cal)
         self.accept()

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 from ..cli import add_db_argument
+from ..db import open_library
 from ..errors import BadInput
 from ..export.tabular import ExportFormat, export_session
-from ..recalibrate import redetect_events
-from ..store import SessionStore
+from ..store.open import library_exists, reading_view
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,16 +35,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--deidentify", action="store_true",
         help="hand-over copy: no client, therapist or notes; dates shifted (day 0 = 1985-01-01)",
     )  # fmt: skip
-    add_db_argument(p)
+    add_db_argument(p, url=True)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.db.exists():
+    if not library_exists(args.db):
         raise BadInput(f"unknown session {args.session!r} (no session library at {args.db})")
-    with SessionStore(args.db, redetect=redetect_events) as store:
+    with open_library(args.db) as store:
         out = export_session(
-            store,
+            reading_view(store, args.session, args.deidentify),
             args.session,
             Path(args.out).expanduser(),
             args.format,

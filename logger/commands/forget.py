@@ -12,9 +12,8 @@ import argparse
 import sys
 
 from ..cli import add_db_argument
+from ..db import open_local
 from ..errors import BadInput, DeviceError
-from ..recalibrate import redetect_events
-from ..store import SessionStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +41,7 @@ def _confirmed(client: str, ids: list[str]) -> bool:
 def run(args: argparse.Namespace) -> int:
     if not args.db.is_file():
         raise BadInput(f"--db {args.db}: no such session database")
-    with SessionStore(args.db, redetect=redetect_events) as store:
+    with open_local(args.db) as store:
         ids = [s.id for s in store.list_sessions(client=args.client)]
         if not ids:
             raise BadInput(f"--client {args.client!r}: no sessions of this client in {args.db}")

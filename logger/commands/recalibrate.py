@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 
 from ..cli import add_db_argument
-from ..store import SessionStore
+from ..db import open_library
+from ..store.open import open_calibrations
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--calibration", type=_calibration_id, metavar="ID",
         help="a stored calibration id (default: the device's newest)",
     )  # fmt: skip
-    add_db_argument(p)
+    add_db_argument(p, url=True)
     p.set_defaults(run=run)
 
 
@@ -36,27 +37,25 @@ def _calibration_id(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from logger.store import CalibrationStore
-
     from ..errors import BadInput, StorageError
-    from ..recalibrate import recalibrate, redetect_events
+    from ..recalibrate import recalibrate
 
-    with SessionStore(args.db, redetect=redetect_events) as store:
+    with open_library(args.db) as store:
         rec = store.load_session(args.session)  # unknown id: BadInput, nothing written
         if store.read_only:
-            raise StorageError(f"{args.db}: {store.read_only_reason}: cannot recalibrate")
+            raise StorageError(f"{store.db_path}: {store.read_only_reason}: cannot recalibrate")
         before = rec.meta.calibration
         uid = rec.meta.device.uid
-        cals = CalibrationStore(args.db)  # a connection per query: nothing to close
+        cals = open_calibrations(args.db, store)  # nothing of its own to close
         if args.calibration is not None:
             cal = cals.get(args.calibration).calibration
         else:
             latest = cals.latest(uid)
             if latest is None:
-                raise BadInput(f"no stored calibration for device '{uid}' in {args.db}")
+                raise BadInput(f"no stored calibration for device '{uid}' in {store.db_path}")
             cal = latest
         info = cal.to_info()
-        holds, alerts = recalibrate(store, args.session, info)
+        holds, alerts = recalibrate(store, args.session, info)  # type: ignore[arg-type]
     print(f"session {args.session}: calibration {before.source} → {info.source} "
           f"({info.counts_per_n:.2f} counts/N, zero {info.offset_counts:.0f})")  # fmt: skip
     print(f"holds: {len(holds)}  alerts: {len(alerts)}")

@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from ..cli import add_db_argument
-from ..recalibrate import redetect_events
-from ..store import AuditEntry, SessionStore, SessionSummary
+from ..db import open_library
+from ..store import AuditEntry, SessionSummary
+from ..store.open import describe, library_exists
 
 COLUMNS = (
     "ID",
@@ -38,7 +39,7 @@ AUDIT_COLUMNS = ("AT (UTC)", "USER", "ACTION", "DE-IDENTIFIED", "SESSIONS", "DET
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sessions", help="list recorded sessions")
-    add_db_argument(p)
+    add_db_argument(p, url=True)
     p.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     p.add_argument("--therapist", help="only sessions by this therapist/trainee")
     p.add_argument("--client", help="only sessions of this client")
@@ -127,8 +128,8 @@ def run(args: argparse.Namespace) -> int:
         return run_audit(args)
     db = args.db
     rows: list[SessionSummary] = []
-    if db.exists():
-        with SessionStore(db, redetect=redetect_events) as store:
+    if library_exists(db):
+        with open_library(db) as store:
             rows = store.list_sessions(
                 therapist=args.therapist,
                 client=args.client,
@@ -136,15 +137,15 @@ def run(args: argparse.Namespace) -> int:
                 since=args.since,
                 until=args.until,
             )
-    return _print(rows, args.json, format_table, f"no sessions in {db}")
+    return _print(rows, args.json, format_table, f"no sessions in {describe(db)}")
 
 
 def run_audit(args: argparse.Namespace) -> int:
     entries: list[AuditEntry] = []
-    if args.db.exists():
-        with SessionStore(args.db, redetect=redetect_events) as store:
+    if library_exists(args.db):
+        with open_library(args.db) as store:
             entries = store.audit()
-    return _print(entries, args.json, format_audit, f"no audit entries in {args.db}")
+    return _print(entries, args.json, format_audit, f"no audit entries in {describe(args.db)}")
 
 
 def _print(rows: list, as_json: bool, table: Callable[[list], str], empty: str) -> int:

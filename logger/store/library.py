@@ -72,6 +72,15 @@ from ..records import (
 )
 from . import overview, ownership, schema
 from .ownership import Owner
+from .rows import (
+    check_calibration,
+    duration_s,
+    from_dict,
+    json_obj,
+    parse_time,
+    point_from_dict,
+    stored_stats,
+)
 from .schema import RAW_DTYPE, SHARED_TABLES, T_DTYPE, utc_iso
 
 if TYPE_CHECKING:
@@ -112,17 +121,6 @@ def force_timeline(cal: CalibrationInfo, zeros: Sequence[ZeroEvent] = ()) -> For
     from calibration.tare import ForceTimeline
 
     return ForceTimeline(Calibration.from_info(cal), zeros)
-
-
-def _check_calibration(cal: CalibrationInfo) -> None:
-    from calibration.models import UNCALIBRATED
-
-    linear = cal.model == "linear" or not cal.coefficients
-    none = cal.counts_per_n == 0 and cal.source == UNCALIBRATED  # a fresh board: raw counts
-    if linear and not none and (not math.isfinite(cal.counts_per_n) or cal.counts_per_n == 0):
-        raise BadInput(f"calibration counts_per_n={cal.counts_per_n!r} is not usable")
-    if not math.isfinite(cal.offset_counts):
-        raise BadInput(f"calibration offset_counts={cal.offset_counts!r} is not finite")
 
 
 @dataclass(slots=True)
@@ -360,29 +358,6 @@ class SessionLibrary(Protocol):
 Redetect = Callable[[SessionLibrary, str], None]
 
 
-def _duration_s(samples: int, last_t_s: float | None, rate_hz: float) -> float:
-    """Recorded length: the last sample's time plus one sample period (as ``record`` counts)."""
-    if not samples or last_t_s is None:
-        return 0.0
-    return round(float(last_t_s) + (1.0 / rate_hz if rate_hz > 0 else 0.0), 6)
-
-
-def _json_obj(text: str | None, column: str) -> dict:
-    """A JSON object column; anything else is damage (ValueError naming the column)."""
-    try:
-        value = json.loads(text)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        value = None
-    if not isinstance(value, dict):
-        raise ValueError(f"column {column} is not a JSON object")
-    return value
-
-
-def _stored_stats(stats_json: str | None) -> SessionStats | None:
-    """The stats a finished session was closed with (None while recording)."""
-    return _from_dict(SessionStats, _json_obj(stats_json, "stats")) if stats_json else None
-
-
 def _committed_stats(c: sqlite3.Connection, pk: int) -> SessionStats:
     """Stats of what is committed so far (a recording, or a session finished without)."""
     samples, last_t_s, device, lost, crc, reconnects = c.execute(
@@ -393,33 +368,15 @@ def _committed_stats(c: sqlite3.Connection, pk: int) -> SessionStats:
         "FROM sessions s WHERE pk = ?",
         (GapCause.CRC.value, pk),
     ).fetchone()
-    rate_hz = float(_json_obj(device, "device").get("rate_hz") or 0.0)
+    rate_hz = float(json_obj(device, "device").get("rate_hz") or 0.0)
     return SessionStats(
         samples=int(samples),
-        duration_s=_duration_s(samples, last_t_s, rate_hz),
+        duration_s=duration_s(samples, last_t_s, rate_hz),
         rate_hz=rate_hz,
         lost_samples=int(lost),
         crc_errors=int(crc),
         reconnects=int(reconnects),
     )
-
-
-def _parse_time(value: str | datetime, what: str) -> datetime:
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        try:
-            dt = datetime.fromisoformat(str(value))
-        except ValueError:
-            raise BadInput(f"{what}={value!r} is not an ISO 8601 date/time") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt
-
-
-def _from_dict(cls: type, data: dict) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def _writable(path: Path) -> bool:
@@ -763,11 +720,11 @@ class SessionStore:
 
     def create_session(self, meta: SessionMeta) -> str:
         """Start a ``recording`` session owned by this process; returns its id."""
-        _check_calibration(meta.calibration)
+        check_calibration(meta.calibration)
         indices = [p.index for p in meta.points]
         if len(set(indices)) != len(indices):
             raise BadInput(f"session points: index repeated in {indices}")
-        started = _parse_time(meta.started_at, "started_at")
+        started = parse_time(meta.started_at, "started_at")
         stamp = started.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
         device = json.dumps(dataclasses.asdict(meta.device))
         calibration = json.dumps(dataclasses.asdict(meta.calibration))
@@ -836,7 +793,7 @@ class SessionStore:
         Holds and alerts were decided in newtons with the old calibration: to replace them
         in the same transaction use :meth:`apply_recalibration`.
         """
-        _check_calibration(cal)
+        check_calibration(cal)
         pk = self._pk(sid)
         with self._tx() as c:
             c.execute(
@@ -968,7 +925,7 @@ class SessionStore:
     ) -> None:
         """Set a session's calibration and replace its holds and alerts (recomputed with
         that calibration) in one transaction: all three change, or none."""
-        _check_calibration(cal)
+        check_calibration(cal)
         pk = self._pk(sid)
         with self._tx() as c:
             c.execute(
@@ -1094,10 +1051,10 @@ class SessionStore:
             params += [point, point]
         if since is not None:
             where.append("s.started_unix >= ?")
-            params.append(_parse_time(since, "since").timestamp())
+            params.append(parse_time(since, "since").timestamp())
         if until is not None:
             where.append("s.started_unix <= ?")
-            params.append(_parse_time(until, "until").timestamp())
+            params.append(parse_time(until, "until").timestamp())
         if status is not None:
             where.append("s.status = ?")
             params.append(SessionStatus(status).value)
@@ -1116,7 +1073,7 @@ class SessionStore:
             rows = self._conn.execute(sql, params).fetchall()
         for pk, sid, started, st, cl, th, stats_json, ended, dev, nh, na in rows:
             with self._decoding(f"session {sid}"), self._lock:
-                stats = _stored_stats(stats_json) or _committed_stats(self._conn, pk)
+                stats = stored_stats(stats_json) or _committed_stats(self._conn, pk)
                 out.append(
                     SessionSummary(
                         id=sid,
@@ -1129,7 +1086,7 @@ class SessionStore:
                         alerts=int(na),
                         samples=stats.samples,
                         ended_at=ended,
-                        device_uid=_json_obj(dev, "device").get("uid"),
+                        device_uid=json_obj(dev, "device").get("uid"),
                         lost_samples=stats.lost_samples,
                         unsaved_samples=stats.unsaved_samples,
                     )
@@ -1151,9 +1108,9 @@ class SessionStore:
                 "calibration, config, stats, last_t_s FROM sessions WHERE pk = ?",
                 (pk,),
             ).fetchone()
-            stats = _stored_stats(row[9]) or _committed_stats(c, pk)  # recording: so far
+            stats = stored_stats(row[9]) or _committed_stats(c, pk)  # recording: so far
             points = [
-                _point_from_dict(_json_obj(d, "data"))
+                point_from_dict(json_obj(d, "data"))
                 for (d,) in c.execute(
                     "SELECT data FROM points WHERE session_pk = ? ORDER BY idx", (pk,)
                 )
@@ -1167,7 +1124,7 @@ class SessionStore:
                 )
             ]
             holds = [
-                _from_dict(Hold, _json_obj(d, "data"))
+                from_dict(Hold, json_obj(d, "data"))
                 for (d,) in c.execute(
                     "SELECT data FROM holds WHERE session_pk = ? ORDER BY idx", (pk,)
                 )
@@ -1196,13 +1153,13 @@ class SessionStore:
             ]
             zeros = self._zeros(pk)
         started, ended, status, client, therapist, notes = row[:6]
-        device = _from_dict(DeviceInfo, _json_obj(row[6], "device"))
-        cal = _from_dict(CalibrationInfo, _json_obj(row[7], "calibration"))
+        device = from_dict(DeviceInfo, json_obj(row[6], "device"))
+        cal = from_dict(CalibrationInfo, json_obj(row[7], "calibration"))
         meta = SessionMeta(
             started_at=started,
             device=device,
             calibration=cal,
-            config=_json_obj(row[8], "config"),
+            config=json_obj(row[8], "config"),
             client=client,
             therapist=therapist,
             notes=notes,
@@ -1238,7 +1195,7 @@ class SessionStore:
             row = self._conn.execute(
                 "SELECT calibration FROM sessions WHERE pk = ?", (pk,)
             ).fetchone()
-            return _from_dict(CalibrationInfo, _json_obj(row[0], "calibration"))
+            return from_dict(CalibrationInfo, json_obj(row[0], "calibration"))
 
     def force_timeline(self, sid: str) -> ForceTimeline:
         """The session's calibration and zero events: its one raw → newton conversion."""
@@ -1323,7 +1280,7 @@ class SessionStore:
                 "SELECT samples, last_t_s, device FROM sessions WHERE pk = ?", (pk,)
             ).fetchone()
             samples, last_t = int(row[0]), row[1]
-            rate_hz = float(_json_obj(row[2], "device").get("rate_hz") or 0.0)
+            rate_hz = float(json_obj(row[2], "device").get("rate_hz") or 0.0)
         if samples == 0 or last_t is None:
             return np.zeros(0), np.zeros(0), np.zeros(0)
         forces = self.force_timeline(sid)
@@ -1399,13 +1356,6 @@ def _finish(
         "heartbeat_unix = ? WHERE pk = ?",
         (status.value, json.dumps(dataclasses.asdict(stats)), ended_at or utc_iso(now), now, pk),
     )
-
-
-def _point_from_dict(d: dict) -> Point:
-    p = _from_dict(Point, d)
-    if p.target_n is not None:
-        p.target_n = (float(p.target_n[0]), float(p.target_n[1]))
-    return p
 
 
 def _insert_events(

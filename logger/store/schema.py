@@ -153,6 +153,21 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     );
     CREATE INDEX IF NOT EXISTS calibrations_by_device ON calibrations (device_uid, created_at);
     """,
+    # what `sync` has sent where (logger.store.sync): this station's id, and per session
+    # and school library the fingerprint and checksum that the server confirmed
+    """
+    CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS sync_state (
+        library_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        checksum TEXT NOT NULL,
+        samples INTEGER NOT NULL,
+        synced_at TEXT NOT NULL,
+        server TEXT NOT NULL,
+        PRIMARY KEY (library_id, session_id)
+    );
+    """,
 ]
 # Tables that versions before 4 created outside MIGRATIONS (the calibration history): a
 # file holding only these is a library not yet migrated, not a foreign database.

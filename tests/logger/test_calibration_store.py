@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from datetime import datetime
 
 import numpy as np
 import pytest
 
 from calibration.models import Calibration, ModelKind, fit_calibration
 from logger.errors import BadInput
-from logger.store import CalibrationStore, SessionStore
+from logger.store import CalibrationStore, SessionStore, utc_iso
 
 from .test_store import make_meta
 
@@ -36,7 +37,10 @@ def test_save_latest_history(db_path) -> None:
     assert latest.counts_per_n == pytest.approx(4300.0)
     assert latest.offset_counts == pytest.approx(121000.0)
     assert latest.source == f"stored:{id2}"
-    assert latest.created_at == f2.calibration.created_at
+    # a fit carries no date (calibration has no clock): the library dates it as it stores it
+    assert f2.calibration.created_at is None
+    assert latest.created_at == store.get(id2).created_at
+    assert datetime.fromisoformat(latest.created_at).tzinfo is not None
     hist = store.history("SIM-0001")
     assert [h.id for h in hist] == [id2, id1]
     assert hist[0].note == "after drop"
@@ -86,7 +90,7 @@ def test_table_shape_wal_and_shared_file(db_path) -> None:
         } <= cols
         assert con.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
         created = con.execute("SELECT created_at FROM calibrations").fetchone()[0]
-        assert created == fit.calibration.created_at  # the fit's own date, as it was given
+        assert created == utc_iso(datetime.fromisoformat(created).timestamp())  # the one format
     finally:
         con.close()
 

@@ -146,6 +146,10 @@ def test_view_maps_ids_both_ways_and_counts_days_from_the_anchor(identified):
         assert view.shifted(STARTED) == EPOCH.isoformat(timespec="milliseconds")
         assert {s.id for s in view.list_sessions()} == {view.public_id(sid), public}
         assert view.list_sessions(client=CLIENT) == []  # no names to match
+        # dates given to the view are the view's own (day 0 = 1985-01-01), not the library's
+        assert [s.id for s in view.list_sessions(since="1985-01-03")] == [public]
+        assert [s.id for s in view.list_sessions(until="1985-01-03")] == [view.public_id(sid)]
+        assert view.list_sessions(since="2024-03-01") == []
 
 
 def test_every_export_is_in_the_audit_trail(identified, tmp_path, capsys):

@@ -1,0 +1,120 @@
+"""``--db``: a SQLite library file, or the school library on a PostgreSQL server.
+
+The reading commands (``sessions``, ``review``, ``report``, ``export``, ``recalibrate``)
+open whatever ``--db`` names through :func:`open_library`, and get an object with the
+same reading methods either way (:class:`SessionStore` or :class:`PostgresLibrary`).
+A path stays exactly what it was: a :class:`~pathlib.Path` with ``~`` expanded.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from calibration.models import Calibration
+
+if TYPE_CHECKING:
+    from .library import SessionLibrary, SessionStore
+    from .postgres import PostgresLibrary
+
+Db = Path | str  # a library file, or a postgresql:// URL
+SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_url(text: object) -> bool:
+    """Whether ``--db`` names a server rather than a file (psycopg is imported only then:
+    every command parses ``--db``)."""
+    return isinstance(text, str) and text.lower().startswith(SCHEMES)
+
+
+def parse_db(text: str) -> Db:
+    """``--db``'s type: a URL is checked and kept as text, anything else is a path."""
+    if is_url(text):
+        from ..errors import BadInput
+        from .pg_connect import check_url
+
+        try:
+            return check_url(text)
+        except BadInput as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return Path(text).expanduser()
+
+
+def parse_url(text: str) -> str:
+    """A server URL argument (``sync --to``, ``server init``): a path is refused."""
+    value = parse_db(text)
+    if not isinstance(value, str):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a postgresql:// URL")
+    return value
+
+
+def describe(db: Db) -> str:
+    """``db`` as messages show it (a URL without its password)."""
+    if isinstance(db, str):
+        from .pg_connect import redacted
+
+        return redacted(db)
+    return str(db)
+
+
+def library_exists(db: Db) -> bool:
+    """Whether there is a library to read (a server is asked when it is opened)."""
+    return isinstance(db, str) or Path(db).is_file()
+
+
+def open_library(
+    db: Db, *, redetect: Callable[[SessionLibrary, str], None] | None = None
+) -> SessionStore | PostgresLibrary:
+    """The library ``db`` names: SQLite for a path (``redetect`` as
+    :class:`SessionStore` takes it), the school server for a URL (nothing records there)."""
+    if isinstance(db, str):
+        from .postgres import PostgresLibrary
+
+        return PostgresLibrary(db)
+    from .library import SessionStore
+
+    return SessionStore(db, redetect=redetect)
+
+
+def reading_view(store: Any, anchor_sid: str, deidentify: bool) -> Any:
+    """The store to hand to exports and reports: the de-identified view of a server
+    library is made here (``logger.deidentify.deidentified`` takes SQLite stores only);
+    a SQLite store is returned as it is and de-identified by the exporter as before."""
+    from .postgres import PostgresLibrary
+
+    if deidentify and isinstance(store, PostgresLibrary):
+        from ..deidentify import DeidentifiedStore
+
+        return DeidentifiedStore(store, anchor_sid)  # type: ignore[arg-type]
+    return store
+
+
+class CalibrationSource(Protocol):
+    """What ``recalibrate`` asks of stored calibrations (CalibrationStore's subset)."""
+
+    def get(self, calibration_id: int) -> Any: ...
+
+    def latest(self, uid: str) -> Calibration | None: ...
+
+
+class _ServerCalibrations:
+    def __init__(self, library: PostgresLibrary) -> None:
+        self.library = library
+
+    def get(self, calibration_id: int) -> Any:
+        return self.library.stored_calibration(calibration_id)
+
+    def latest(self, uid: str) -> Calibration | None:
+        found = self.library.latest_calibration(uid)
+        return found.calibration if found else None
+
+
+def open_calibrations(db: Db, store: Any) -> CalibrationSource:
+    """The calibrations kept with library ``db`` (``store`` is that library, open)."""
+    if isinstance(db, str):
+        return _ServerCalibrations(store)
+    from .calibrations import CalibrationStore
+
+    return CalibrationStore(db)
