@@ -123,9 +123,13 @@ class Connection:
     sck_long: int = 0
 
     def read(self) -> tuple[np.ndarray, np.ndarray]:
-        """(ready time µs, value) of the conversions the firmware read (25 pulses each)."""
+        """(ready time µs, value) of the conversions the firmware read (25 pulses each).
+        The host may close the port while the firmware clocks the last one out: the board
+        pauses there (and is reset by the next opening), so that one alone may be short."""
         pulses = np.array(self.conv_pulses)
         keep = pulses > 0
+        if len(pulses) and 0 < pulses[-1] < 25:
+            keep[-1] = False  # cut short by the end of the connection, not a wrong gain
         assert (pulses[keep] == 25).all(), f"gain pulses per read: {set(pulses[keep])}"
         return np.array(self.conv_t_us)[keep], np.array(self.conv_value)[keep]
 
