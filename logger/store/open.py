@@ -15,18 +15,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from calibration.models import Calibration
 
+from .urls import is_url, redacted
+
 if TYPE_CHECKING:
     from .library import SessionLibrary, SessionStore
     from .postgres import PostgresLibrary
 
 Db = Path | str  # a library file, or a postgresql:// URL
-SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_url(text: object) -> bool:
-    """Whether ``--db`` names a server rather than a file (psycopg is imported only then:
-    every command parses ``--db``)."""
-    return isinstance(text, str) and text.lower().startswith(SCHEMES)
 
 
 def parse_db(text: str) -> Db:
@@ -53,8 +48,6 @@ def parse_url(text: str) -> str:
 def describe(db: Db) -> str:
     """``db`` as messages show it (a URL without its password)."""
     if isinstance(db, str):
-        from .pg_connect import redacted
-
         return redacted(db)
     return str(db)
 
