@@ -139,19 +139,19 @@ class LslOutlet(LiveTap):
             shape = (device.uid, device.channels, float(device.rate_hz))
             if self.force is not None and shape == self._shape:
                 return  # the same device back: the same streams go on
-            self._flush(live, force=True)
-            self._open(live, device)
-            self._shape = shape
+            try:
+                self._flush(live, force=True)
+                self._open(live, device)
+                self._shape = shape
+            except Exception:  # no streams, but the session goes on (a tap never raises)
+                log.exception("LSL: could not open the streams")
+                self.force = self.markers = None
 
     def samples(self, live: LiveSession, block: SampleBlock) -> None:
-        with self._lock:
-            self._pending.append(block)
-            self._flush(live)
+        self._take(live, block)
 
     def event(self, live: LiveSession, item: TapEvent) -> None:
-        with self._lock:
-            self._pending.append(item)
-            self._flush(live)
+        self._take(live, item)
 
     def close(self) -> None:
         with self._lock:
@@ -224,6 +224,17 @@ class LslOutlet(LiveTap):
         self._arrival = _Line(newest, time.monotonic(), 1.0)
         return self._arrival
 
+    def _take(self, live: LiveSession, item: SampleBlock | TapEvent) -> None:
+        with self._lock:
+            if self.force is None:  # no streams (yet, or they failed to open)
+                return
+            self._pending.append(item)
+            try:
+                self._flush(live)
+            except Exception:  # the session must go on whatever LSL does (a tap never raises)
+                log.exception("LSL: could not publish")
+                self._pending.clear()
+
     def _flush(self, live: LiveSession, force: bool = False) -> None:
         if not self._pending or self.force is None or self.markers is None:
             return
@@ -234,13 +245,10 @@ class LslOutlet(LiveTap):
             return
         while self._pending:
             item = self._pending.popleft()
-            try:
-                if isinstance(item, SampleBlock):
-                    self._push_block(item, line)
-                else:
-                    self._push_marker(item, line, live)
-            except Exception:  # the session must go on whatever LSL does (a tap never raises)
-                log.exception("LSL: could not publish %s", type(item).__name__)
+            if isinstance(item, SampleBlock):
+                self._push_block(item, line)
+            else:
+                self._push_marker(item, line, live)
 
     def _push_block(self, block: SampleBlock, line: _Line) -> None:
         assert self.force is not None and block.force_n is not None
