@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-quick lint format bench firmware clean pg-test
+.PHONY: run test test-quick lint format bench firmware clean pg-test dist
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,13 @@ bench: $(STAMP)
 
 firmware:
 	$(MAKE) -C firmware_protocol/firmware
+
+# the one-folder application, which needs no Python: dist/pressure-logger/pressure-logger
+# (packaging/pressure-logger.spec; smoke-test it with packaging/smoke.sh)
+dist: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dist]"
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN --distpath dist \
+		--workpath build/pyinstaller packaging/pressure-logger.spec
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -44,10 +44,16 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def run_gui(port: str | None, db_path: Path | None, config_path: Path | None) -> int:
-    """Open the live window on ``port`` (the simulator when None) and run until closed."""
+def run_gui(
+    port: str | None, db_path: Path | None, config_path: Path | None, *, lsl: bool = False
+) -> int:
+    """Open the live window on ``port`` (the simulator when None) and run until closed;
+    with ``lsl`` every device it connects is published on LSL as well."""
     from .main_window import MainWindow
     from .screen import show_fitted
+
+    if lsl:  # pylsl loads (or says in one line why not) before any window opens
+        import logger.lsl  # noqa: F401
 
     path = config_path if config_path is not None else default_config_path()
     config = startup_config(port, path)  # BadInput (exit 2) before any window opens
@@ -55,7 +61,7 @@ def run_gui(port: str | None, db_path: Path | None, config_path: Path | None) ->
         open_local(db_path).close()
     app = create_app()
     url = port or default_port()
-    window = MainWindow(config, config_path=path, db_path=db_path, port=url)
+    window = MainWindow(config, config_path=path, db_path=db_path, port=url, lsl=lsl)
     show_fitted(window, 1600, 960)
     window.connect_device(url)
 

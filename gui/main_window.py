@@ -115,8 +115,10 @@ class MainWindow(QMainWindow):
         port: str | None = None,
         sounder: Sounder | None = None,
         frame_interval_ms: int = FRAME_INTERVAL_MS,
+        lsl: bool = False,
     ) -> None:
         super().__init__()
+        self.lsl = lsl  # publish each connected device on LSL (logger/lsl.py)
         self.setWindowTitle("pressure-logger")
         self._config = config  # the settings to connect with (connected: the session's)
         self.config_path = config_path
@@ -400,7 +402,12 @@ class MainWindow(QMainWindow):
         if self.live is not None:
             self.disconnect_device()
         log.info("connecting to %s", url)
-        self.live = LiveSession(url, self._config, db_path=self.db_path)
+        taps = []
+        if self.lsl:
+            from logger.lsl import LslOutlet  # pylsl only when asked for
+
+            taps.append(LslOutlet())
+        self.live = LiveSession(url, self._config, db_path=self.db_path, taps=taps)
         self.trace = None
         self.plot.clear()
         self.holds_table.clear_holds()

@@ -25,6 +25,7 @@ import dataclasses
 import secrets
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol, overload
 
 import numpy as np
@@ -33,7 +34,7 @@ from calibration.models import CalibrationInfo
 
 from .errors import BadInput
 from .records import SampleBlock, SessionStatus
-from .store import AuditAction, SessionRecord, SessionStore, SessionSummary
+from .store import AuditAction, SessionRecord, SessionSummary
 
 EPOCH = datetime(1985, 1, 1, tzinfo=UTC)
 ID_PREFIX = "anon-"
@@ -74,6 +75,32 @@ class SessionReader(Protocol):
     ) -> None: ...
 
 
+class LibraryReader(SessionReader, Protocol):
+    """A library a de-identified view can stand on, and what reports read: the reading
+    surface plus samples, the overview, a session's calibration, a name for messages and
+    ``close`` (a :class:`~logger.store.SessionStore`, the school's
+    :class:`~logger.store.postgres.PostgresLibrary`, or a :class:`DeidentifiedStore`)."""
+
+    @property
+    def db_path(self) -> Path | str: ...
+
+    def calibration(self, sid: str) -> CalibrationInfo: ...
+
+    def load_samples(
+        self, sid: str, t0_s: float | None = None, t1_s: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def load_overview(
+        self,
+        sid: str,
+        t0_s: float | None = None,
+        t1_s: float | None = None,
+        max_points: int = 2000,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def close(self) -> None: ...
+
+
 def _parse(iso: str) -> datetime:
     try:
         dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
@@ -86,9 +113,9 @@ class DeidentifiedStore:
     """The view described in the module docstring. ``anchor_sid`` is day 0 (default: the
     library's first session). Ids passed in may be real or the view's own."""
 
-    def __init__(self, store: SessionStore, anchor_sid: str | None = None) -> None:
+    def __init__(self, store: LibraryReader, anchor_sid: str | None = None) -> None:
         self.store = store
-        self.db_path = store.db_path
+        self.db_path: Path | str = store.db_path
         self._public: dict[str, str] = {}
         self._real: dict[str, str] = {}
         if anchor_sid is not None:
@@ -230,10 +257,8 @@ class DeidentifiedStore:
         self.store.close()
 
 
-def deidentified(store: SessionReader, anchor_sid: str) -> DeidentifiedStore:
+def deidentified(store: LibraryReader, anchor_sid: str) -> DeidentifiedStore:
     """``store`` as a de-identified view anchored on ``anchor_sid`` (a view stays as is)."""
     if isinstance(store, DeidentifiedStore):
         return store
-    if not isinstance(store, SessionStore):
-        raise TypeError(f"cannot de-identify {type(store).__name__}")
     return DeidentifiedStore(store, anchor_sid)

@@ -29,14 +29,14 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from calibration.models import Calibration, ModelKind, ZeroSource
+from calibration.models import Calibration, ModelKind, ZeroEvent, ZeroSource
 from calibration.tare import DriftWarning, ForceTimeline, Tare
 from firmware_protocol.messages import Capability, EventKind, Identity, SetLimits, StoreCal
 
@@ -150,6 +150,29 @@ LiveEvent = (
 )  # fmt: skip
 
 
+TapEvent = Mark | HoldStarted | Hold | Alert | ZeroEvent | Gap
+
+
+class LiveTap:
+    """Follows a session as it happens (the LSL outlet, ``logger/lsl.py``): the device, every
+    block as the ring buffer gets it (forces filled in), and the marks, contacts, holds,
+    alerts, zeros and gaps the session finds, all on the acquisition timeline. Called in the
+    reader thread, except marks typed on the host (the caller's thread): be quick, never
+    raise. :meth:`LiveSession.stop` closes it."""
+
+    def device_ready(self, live: LiveSession, device: DeviceInfo) -> None:
+        """The device identified itself (again, after a reconnect); calibration chosen."""
+
+    def samples(self, live: LiveSession, block: SampleBlock) -> None:
+        """Consecutive samples, ``block.force_n`` filled in."""
+
+    def event(self, live: LiveSession, item: TapEvent) -> None:
+        """A mark, a contact's start, a hold (at its end), an alert, a zero or a gap."""
+
+    def close(self) -> None:
+        """The session stopped."""
+
+
 @dataclass(slots=True)
 class _Recording:
     session_id: str
@@ -189,8 +212,10 @@ class LiveSession:
         calibration: Calibration | None = None,
         on_alert: Callable[[Alert], None] | None = None,
         record_limit_s: float | None = None,
+        taps: Sequence[LiveTap] = (),
     ) -> None:
         self.port = port
+        self.taps = tuple(taps)  # followers of the live data (the LSL outlet)
         self._config = config
         self.db_path = Path(db_path) if db_path is not None else None
         self.on_alert = on_alert
@@ -245,6 +270,8 @@ class LiveSession:
             return self.stop_recording() if self._recording else None
         finally:  # the last connection closing tidies -wal/-shm (a deleted library's too)
             self._close_store()
+            for tap in self.taps:
+                tap.close()
 
     @property
     def state(self) -> LinkState:
@@ -324,6 +351,16 @@ class LiveSession:
     def t_s(self) -> float:
         """The newest sample's time on the acquisition timeline."""
         return self._acq.last_t_s
+
+    def host_to_device_s(self, host_s: float) -> float | None:
+        """The acquisition-timeline time at host ``time.monotonic()`` ``host_s``, by the device
+        clock fitted against the host's (PING/PONG); None before that fit has a round trip
+        (and always for a text-mode device, which the host times)."""
+        return self._acq.host_to_device_s(host_s) if self._acq.clock_samples else None
+
+    def _tap(self, item: TapEvent) -> None:
+        for tap in self.taps:
+            tap.event(self, item)
 
     def poll_events(self) -> list[LiveEvent]:
         out: list[LiveEvent] = []
@@ -574,6 +611,10 @@ class LiveSession:
         shown: list[LiveEvent] = [*out.alerts, *out.holds]  # the hold Stop cut short: live too
         for item in shown:
             self._events.put(item)
+        for alert in out.alerts:
+            self._tap(alert)
+        for hold in out.holds:
+            self._tap(hold)
         if took_over:
             self._events.put(SettingsChanged(rec.last_t_s))
         c = self._acq.counters
@@ -630,6 +671,8 @@ class LiveSession:
             self._zero_pending = None
             self._events.put(DeviceNotice(0.0, UNCALIBRATED_TEXT))
         self._push_device_limits()
+        for tap in self.taps:
+            tap.device_ready(self, device)
         if self._armed is not None and self._recording is None:
             details, self._armed = self._armed, None
             self.start_recording(**details)
@@ -695,6 +738,7 @@ class LiveSession:
                 rec.writer.put_gaps([shifted])
                 rec.lost_samples += gap.lost_samples
         self._events.put(gap)
+        self._tap(gap)
 
     def _on_device_event(self, ev: DeviceEvent) -> None:
         kind = ev.message.kind
@@ -714,6 +758,7 @@ class LiveSession:
     def _after_mark(self, mark: Mark) -> None:
         self.marks.append(mark)
         self._events.put(mark)
+        self._tap(mark)
         rec = self._recording
         if rec is not None:
             t0 = rec.t0_s if rec.t0_s is not None else mark.t_s
@@ -747,6 +792,7 @@ class LiveSession:
         assert self._zero_request is not None and self.forces is not None
         (zero_counts, source), self._zero_request = self._zero_request, None
         event = self.forces.zero_at(t_s, zero_counts, source)
+        self._tap(event)
         self._drift = Tare(self.forces.current)
         self._unloaded.clear()
         if rec is not None and rec.t0_s is not None:
@@ -803,6 +849,7 @@ class LiveSession:
             for alert in out.alerts:
                 self.alerts.append(alert)
                 self._events.put(alert)
+                self._tap(alert)
                 if self.on_alert is not None:
                     self.on_alert(alert)
             if rec is not None:
@@ -814,14 +861,18 @@ class LiveSession:
             # the pipeline (and recording) that found them, before any RecordingStarted
             for hs in out.holds_started:
                 self._events.put(hs)
+                self._tap(hs)
             for hold in out.holds:
                 self.holds.append(hold)
                 self._events.put(hold)
+                self._tap(hold)
             if took_over:
                 self._events.put(SettingsChanged(float(block.t_s[-1])))
         self._check_drift(block, force_n)
         if self.ring is not None:
             self.ring.extend(block.t_s, force_n, block.raw)
+        for tap in self.taps:
+            tap.samples(self, block)
         self.current_force_n = float(force_n[-1, 0])
 
     def _keep_recent(self, block: SampleBlock) -> None:

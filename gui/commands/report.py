@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from logger.db import open_library
-    from logger.store.open import library_exists, reading_view
+    from logger.store.open import library_exists
 
     db = args.db
     if not library_exists(db):
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         from ..report import write_report
 
         summary = write_report(
-            reading_view(store, args.session, args.deidentify),
+            store,
             args.session,
             out,
             reference_sid=args.reference,

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from logger.deidentify import DeidentifiedStore
 
     app = create_app()
-    view = DeidentifiedStore(store, args.session) if args.deidentify else None  # type: ignore[arg-type]
+    view = DeidentifiedStore(store, args.session) if args.deidentify else None
     window = ReviewWindow(view or store)
     show_fitted(window, 1600, 960)
     if args.session:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
@@ -26,24 +25,14 @@ from logger.compare import (
     progress,
     session_data_from_store,
 )
-from logger.deidentify import DeidentifiedStore, SessionReader
+from logger.deidentify import DeidentifiedStore, LibraryReader
 from logger.point_stats import LeftRight, PointStats, left_right, point_stats
 from logger.store import SessionRecord
 
 log = logging.getLogger(__name__)
 
 
-class ReportReader(SessionReader, Protocol):
-    """What a report reads: a :class:`~logger.deidentify.SessionReader` that also has the
-    min/max overview the timeline draws (a ``SessionStore`` or a ``DeidentifiedStore``)."""
-
-    def load_overview(
-        self,
-        sid: str,
-        t0_s: float | None = None,
-        t1_s: float | None = None,
-        max_points: int = 2000,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+ReportReader = LibraryReader  # what a report reads: the overview for the timeline too
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from ..cli import add_db_argument
 from ..db import open_library
 from ..errors import BadInput
 from ..export.tabular import ExportFormat, export_session
-from ..store.open import library_exists, reading_view
+from ..store.open import library_exists
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"unknown session {args.session!r} (no session library at {args.db})")
     with open_library(args.db) as store:
         out = export_session(
-            reading_view(store, args.session, args.deidentify),
+            store,
             args.session,
             Path(args.out).expanduser(),
             args.format,

@@ -22,7 +22,7 @@ from typing import TextIO
 
 from ..cli import add_db_argument
 from ..errors import BadInput, DeviceError, StorageError
-from ..live import UNCALIBRATED_TEXT
+from ..live import UNCALIBRATED_TEXT, LiveTap
 from ..paths import add_config_argument
 from ..privacy import identifying_reasons
 from ..recalibrate import redetect_events
@@ -45,7 +45,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--therapist", help="therapist or trainee name")
     p.add_argument("--notes", help="free-text notes")
+    add_lsl_argument(p)
     p.set_defaults(run=run)
+
+
+def add_lsl_argument(parser: argparse.ArgumentParser) -> None:
+    """``--lsl``, shared by ``record`` and ``gui``."""
+    parser.add_argument(
+        "--lsl", action="store_true",
+        help="also publish the force and its marks live on the Lab Streaming Layer "
+        "(LabRecorder records them into XDF)",
+    )  # fmt: skip
 
 
 class _Terminate(Exception):
@@ -135,7 +145,13 @@ def run(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty()
     at_keyboard = sys.stdin is not None and sys.stdin.isatty()  # Enter marks the next point
 
-    live = LiveSession(args.port, config, db_path=db, points=points, record_limit_s=args.duration)
+    taps: list[LiveTap] = []
+    if args.lsl:
+        from ..lsl import LslOutlet  # pylsl only when asked for (DeviceError if missing)
+
+        taps.append(LslOutlet())
+    live = LiveSession(args.port, config, db_path=db, points=points, record_limit_s=args.duration,
+                       taps=taps)  # fmt: skip
     old_term = signal.signal(signal.SIGTERM, _raise_terminate)
     sid: str | None = None
     stalled: str | None = None

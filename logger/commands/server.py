@@ -35,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
     import psycopg
 
     from ..errors import BadInput
-    from ..store.pg_connect import connect, redacted, server_error
+    from ..store.pg_connect import connect, server_error
     from ..store.pg_schema import GROUP_ROLES, PG_MIGRATIONS, init_schema
+    from ..store.urls import redacted
 
     conn = connect(args.url)
     try:

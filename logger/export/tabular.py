@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..deidentify import DeidentifiedStore, SessionReader, deidentified
+from ..deidentify import DeidentifiedStore, LibraryReader, SessionReader, deidentified
 from ..errors import BadInput
 from ..files import atomic_write
 from ..store import AuditAction, SessionRecord
@@ -197,7 +197,7 @@ _EXPORTERS = {
 
 
 def export_session(
-    store: SessionReader,
+    store: LibraryReader,
     sid: str,
     path: str | os.PathLike[str],
     fmt: ExportFormat | str,

@@ -11,22 +11,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from calibration.models import Calibration
+
+from .urls import is_url, redacted
 
 if TYPE_CHECKING:
     from .library import SessionLibrary, SessionStore
     from .postgres import PostgresLibrary
 
 Db = Path | str  # a library file, or a postgresql:// URL
-SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_url(text: object) -> bool:
-    """Whether ``--db`` names a server rather than a file (psycopg is imported only then:
-    every command parses ``--db``)."""
-    return isinstance(text, str) and text.lower().startswith(SCHEMES)
 
 
 def parse_db(text: str) -> Db:
@@ -53,8 +48,6 @@ def parse_url(text: str) -> str:
 def describe(db: Db) -> str:
     """``db`` as messages show it (a URL without its password)."""
     if isinstance(db, str):
-        from .pg_connect import redacted
-
         return redacted(db)
     return str(db)
 
@@ -78,23 +71,17 @@ def open_library(
     return SessionStore(db, redetect=redetect)
 
 
-def reading_view(store: Any, anchor_sid: str, deidentify: bool) -> Any:
-    """The store to hand to exports and reports: the de-identified view of a server
-    library is made here (``logger.deidentify.deidentified`` takes SQLite stores only);
-    a SQLite store is returned as it is and de-identified by the exporter as before."""
-    from .postgres import PostgresLibrary
+class StoredFit(Protocol):
+    """A stored calibration as ``recalibrate`` reads it (either back end's record)."""
 
-    if deidentify and isinstance(store, PostgresLibrary):
-        from ..deidentify import DeidentifiedStore
-
-        return DeidentifiedStore(store, anchor_sid)  # type: ignore[arg-type]
-    return store
+    @property
+    def calibration(self) -> Calibration: ...
 
 
 class CalibrationSource(Protocol):
     """What ``recalibrate`` asks of stored calibrations (CalibrationStore's subset)."""
 
-    def get(self, calibration_id: int) -> Any: ...
+    def get(self, calibration_id: int) -> StoredFit: ...
 
     def latest(self, uid: str) -> Calibration | None: ...
 
@@ -103,7 +90,7 @@ class _ServerCalibrations:
     def __init__(self, library: PostgresLibrary) -> None:
         self.library = library
 
-    def get(self, calibration_id: int) -> Any:
+    def get(self, calibration_id: int) -> StoredFit:
         return self.library.stored_calibration(calibration_id)
 
     def latest(self, uid: str) -> Calibration | None:
@@ -111,10 +98,11 @@ class _ServerCalibrations:
         return found.calibration if found else None
 
 
-def open_calibrations(db: Db, store: Any) -> CalibrationSource:
+def open_calibrations(db: Db, store: SessionStore | PostgresLibrary) -> CalibrationSource:
     """The calibrations kept with library ``db`` (``store`` is that library, open)."""
-    if isinstance(db, str):
-        return _ServerCalibrations(store)
     from .calibrations import CalibrationStore
+    from .library import SessionStore
 
+    if not isinstance(store, SessionStore):
+        return _ServerCalibrations(store)
     return CalibrationStore(db)

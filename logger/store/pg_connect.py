@@ -13,34 +13,18 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 
 from ..errors import BadInput, DeviceError
-from .open import is_url
+from .urls import is_url, redacted
 
 CONNECT_TIMEOUT_S = 10
 
 
 class ServerError(DeviceError):
     """The school server cannot be reached, went away or failed a statement (exit 1)."""
-
-
-def redacted(url: str) -> str:
-    """The URL without its password (for messages, logs and the audit trail)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "postgresql://…"
-    netloc = parts.netloc
-    if "@" in netloc:
-        auth, host = netloc.rsplit("@", 1)
-        if ":" in auth:
-            auth = auth.split(":", 1)[0] + ":***"
-        netloc = f"{auth}@{host}"
-    query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def check_url(url: str) -> str:

@@ -55,7 +55,7 @@ from .library import (
     force_timeline,
 )
 from .overview import SUMMARY_BASE_S, SUMMARY_FACTOR, SUMMARY_LEVELS
-from .pg_connect import ServerError, connect, redacted, server_error
+from .pg_connect import ServerError, connect, server_error
 from .pg_schema import PG_MIGRATIONS, SCHEMA, stored_version
 from .rows import (
     check_calibration,
@@ -67,6 +67,7 @@ from .rows import (
     stored_stats,
 )
 from .schema import utc_iso
+from .urls import redacted
 
 if TYPE_CHECKING:
     from calibration.tare import ForceTimeline

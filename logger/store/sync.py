@@ -50,9 +50,10 @@ import psycopg
 from ..errors import BadInput, DeviceError, StorageError
 from ..records import SessionStatus
 from .library import SessionStore
-from .pg_connect import connect, on_server, redacted
+from .pg_connect import connect, on_server
 from .pg_schema import ADMIN, SCHEMA, TRAINER
 from .postgres import check_version
+from .urls import redacted
 
 log = logging.getLogger(__name__)
 
