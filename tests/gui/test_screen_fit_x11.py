@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -44,24 +45,38 @@ def _need_tools() -> None:
     pytest.skip(message)
 
 
+def _start_xvfb(width: int, height: int) -> tuple[subprocess.Popen, int]:
+    """An Xvfb on a display number of its own, drawn at random from 1000–29999: left to
+    itself (``-displayfd`` alone) every Xvfb on the machine takes the lowest free number,
+    and one that just stopped there may remove the socket of the next one (parallel test
+    workers, other suites). A number in use makes Xvfb exit at once: draw another."""
+    rng = random.SystemRandom()
+    for _ in range(20):
+        number = rng.randrange(1000, 30000)
+        read_fd, write_fd = os.pipe()
+        server = subprocess.Popen(
+            ["Xvfb", f":{number}", "-displayfd", str(write_fd), "-screen", "0",
+             f"{width}x{height}x24", "-nolisten", "tcp"],
+            pass_fds=(write_fd,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        os.close(write_fd)
+        with os.fdopen(read_fd) as f:
+            ready = f.readline().strip()  # the number once it accepts clients, else EOF
+        if ready == str(number):
+            return server, number
+        server.wait(timeout=10)
+    pytest.fail(f"Xvfb did not start on 20 display numbers (last exit {server.returncode})")
+
+
 @pytest.fixture(params=SCREENS, ids=lambda s: f"{s[0]}x{s[1]}")
 def xdisplay(request) -> Iterator[tuple[str, int, int]]:
     """A fresh Xvfb of the parametrised size: ``(DISPLAY, width, height)``."""
     _need_tools()
     width, height = request.param
-    read_fd, write_fd = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24",
-         "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    os.close(write_fd)
-    with os.fdopen(read_fd) as f:
-        number = f.readline().strip()
+    server, number = _start_xvfb(width, height)
     try:
-        assert number.isdigit(), f"Xvfb did not start (exit {server.poll()})"
         yield f":{number}", width, height
     finally:
         server.terminate()
