@@ -1,12 +1,19 @@
 """The live force plot: a rolling window drawn from numpy arrays at frame rate.
 
-The main window hands it the ring buffer's window once per frame (``set_data``); the plot
-never receives a Qt signal per sample. What pyqtgraph gets is the window reduced to one
-minimum and one maximum per pixel column (``column_envelope``), so a 10-minute window at
-1 kHz (600,000 samples) costs the painter no more than a 10-second one, and a one-sample
-spike is never hidden. Columns sit at fixed multiples of the column width in device time,
-so the trace does not shimmer as it scrolls. Paused, the plot gets every sample (with
-pyqtgraph's peak downsampling) so zooming in shows them.
+The main window hands it the trace's window once per frame (``set_data``); the plot
+never receives a Qt signal per sample. What is drawn is the window reduced to one minimum
+and one maximum per pixel column (``gui/envelope.py``), so a 10-minute window at 1 kHz
+(600,000 samples) costs the painter no more than a 10-second one, and a one-sample spike
+is never hidden. Columns sit at fixed multiples of the column width in device time, so
+the trace does not shimmer as it scrolls; a completed column never changes, so each frame
+reduces only the columns completed since the last one, and draws nothing new while none
+was. Paused, the plot gets every sample (with pyqtgraph's peak downsampling) so zooming
+in shows them.
+
+CPU on a laptop battery (``benchmarks/live_cpu.py``): the view scrolls a few pixel
+columns at a time and the newest columns are an item of their own, so between steps Qt
+repaints a strip a few pixels wide; the trace, grid and shaded bands are items Qt paints
+itself (``gui/path_items.py``), so that repaint runs no Python.
 
 Overlays: warn and max limit lines, the current point's target window (a band), holds
 shaded as they happen, marks as labelled vertical lines, and a red tint while an alert is
@@ -29,10 +36,9 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from .. import theme
 from ..axes import TimeAxis, no_si_prefix
 from ..display import DisplayUnits
-from ..envelope import ColumnEnvelope, column_envelope
+from ..envelope import ColumnEnvelope
+from ..envelope import column_envelope as column_envelope  # where the tests look for it
 from ..path_items import BandItem, HLinesItem, TraceItem, hairline
-
-__all__ = ["WINDOW_CHOICES_S", "LivePlot", "column_envelope"]
 
 log = logging.getLogger(__name__)
 
@@ -306,8 +312,11 @@ class LivePlot(QWidget):
         self._env_n = (
             (float(np.min(f_env)), float(np.max(f_env))) if f_env.shape[0] else None
         )  # fmt: skip
-        x_env, y_env = self._broken_at_gaps(x_env, self._display(f_env), self._envelope.column_s)
-        split = int(np.searchsorted(np.nan_to_num(x_env, nan=-np.inf), t_strip))
+        split = int(np.searchsorted(x_env, t_strip))  # the points ascend (no NaN yet)
+        x_env, y_env, breaks = self._broken_at_gaps(
+            x_env, self._display(f_env), self._envelope.column_s
+        )
+        split += int(np.count_nonzero(breaks <= split))  # a break at the strip ends history
         self._set_curve(self.history_curve, x_env[:split], y_env[:split])
         recent = max(0, split - 1)  # joined to the last point of the history
         self._set_curve(self.recent_curve, x_env[recent:], y_env[recent:])
@@ -320,17 +329,19 @@ class LivePlot(QWidget):
 
     def _broken_at_gaps(
         self, x: np.ndarray, y: np.ndarray, column_s: float
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A gap breaks the line (a NaN before the column of its first sample after): never
-        drawn across, as if the device had sent a straight line."""
+        drawn across, as if the device had sent a straight line. Also returns where the
+        NaNs went (indices into ``x`` as it was)."""
+        none = np.empty(0, dtype=np.intp)
         if x.shape[0] < 2 or not self._gaps:
-            return x, y
+            return x, y, none
         ends = [np.floor(end / column_s) * column_s for end, _ in self._gaps if x[0] < end]
         at = np.searchsorted(x, ends)
         at = at[(at > 0) & (at < x.shape[0])]
         if not at.shape[0]:
-            return x, y
-        return np.insert(x, at, np.nan), np.insert(y.astype(np.float64), at, np.nan)
+            return x, y, none
+        return np.insert(x, at, np.nan), np.insert(y.astype(np.float64), at, np.nan), at
 
     @staticmethod
     def _set_curve(curve: TraceItem, x: np.ndarray, y: np.ndarray) -> None:

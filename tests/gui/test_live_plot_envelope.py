@@ -12,7 +12,7 @@ from gui.display import DisplayUnits
 from gui.envelope import ColumnEnvelope, column_envelope, column_start_s
 from gui.path_items import BandItem, HLinesItem, TraceItem, hairline
 from gui.trace_buffer import TraceBuffer
-from gui.widgets.live_plot import LivePlot
+from gui.widgets.live_plot import STEP_COLUMNS, LivePlot
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -184,3 +184,28 @@ def test_overlays_span_the_view_as_it_scrolls(qtbot):
             assert band.span[0] <= y0 and y1 <= band.span[1]
     assert plot.hold_regions == []  # 1000 s on: far older than the longest window
     assert plot._bands == [plot.live_hold]
+
+
+@pytest.mark.parametrize("columns", [-40, -17, -9, -5, -2, -1, 0, 1, 3])
+def test_a_gap_breaks_the_line_wherever_it_ends_against_the_strip(qtbot, columns):
+    """Whether the gap ends in the history, in the last column before the strip of newest
+    columns, or inside the strip, neither curve draws a line across it."""
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    plot.set_window_s(10.0)
+    column_s = plot.window_s / plot._view_px
+    step_s = STEP_COLUMNS * column_s
+    t_strip = np.floor(30.0 / step_s) * step_s
+    g1 = t_strip + (columns + 0.5) * column_s  # the first sample after the gap
+    g0 = g1 - 0.5
+    t = np.arange(15.0, t_strip + 4.5 * column_s, 0.0005)  # 4 columns into the strip
+    t = t[(t <= g0) | (t >= g1)]
+    plot.add_gap(g0, g1)
+    plot.set_data(t, np.full(t.shape[0], 5.0, dtype=np.float32))
+    assert plot._strip_start_s == pytest.approx(t_strip)
+    for curve in (plot.history_curve, plot.recent_curve):
+        x, y = curve.xy()
+        drawn = np.flatnonzero(np.isfinite(y[:-1]) & np.isfinite(y[1:]))  # segments a → a+1
+        assert not np.any((x[drawn] < g0) & (x[drawn + 1] > g1))  # none across the gap
+    _, y = plot.drawn_data()
+    assert np.count_nonzero(np.isnan(y)) == 1
