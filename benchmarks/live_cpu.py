@@ -223,25 +223,13 @@ def start_simulator() -> tuple[subprocess.Popen, str]:
     return proc, proc.stdout.readline().strip()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=30.0, help="measured interval")
-    parser.add_argument(
-        "--feed", choices=("pty", "sim"), default="pty",
-        help="pty: a simulator process per side on a pty (default); sim: sim:// in-process",
-    )  # fmt: skip
-    parser.add_argument("--child", choices=("app", "bare"), help=argparse.SUPPRESS)
-    parser.add_argument("--port", help=argparse.SUPPRESS)
-    parser.add_argument("--size", default="900x480", help="the bare plot's size (the app's plot)")
-    args = parser.parse_args()
-    size = tuple(int(v) for v in args.size.split("x"))
-    if args.child:
-        return child(args.child, args.port, args.seconds, size)  # type: ignore[arg-type]
-    here = [sys.executable, __file__, "--seconds", str(args.seconds), "--size", args.size]
-    sims: dict[str, subprocess.Popen] = {}
+def run_sides(
+    here: list[str], feed: str, sims: dict[str, subprocess.Popen]
+) -> tuple[dict[str, dict], dict[str, float]]:
+    """Both sides at once; their results, and each simulator's CPU (% of a core)."""
     ports = {}
     for kind in ("app", "bare"):
-        if args.feed == "pty":
+        if feed == "pty":
             sims[kind], ports[kind] = start_simulator()
         else:
             ports[kind] = f"sim://cpu-{kind}?scenario={SCENARIO}&speed=1"
@@ -258,11 +246,33 @@ def main() -> int:
     for kind, proc in procs.items():
         out, _ = proc.communicate()
         results[kind] = json.loads(out.strip().splitlines()[-1])
-    sim_pct = {k: 100.0 * (process_cpu_s(p.pid) - sim0[k]) / (time.monotonic() - s0)
-               for k, p in sims.items()}  # fmt: skip
-    for proc in sims.values():
-        proc.terminate()
-        proc.wait(10)
+    wall_s = time.monotonic() - s0
+    sim_pct = {k: 100.0 * (process_cpu_s(p.pid) - sim0[k]) / wall_s for k, p in sims.items()}
+    return results, sim_pct
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured interval")
+    parser.add_argument(
+        "--feed", choices=("pty", "sim"), default="pty",
+        help="pty: a simulator process per side on a pty (default); sim: sim:// in-process",
+    )  # fmt: skip
+    parser.add_argument("--child", choices=("app", "bare"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", help=argparse.SUPPRESS)
+    parser.add_argument("--size", default="900x480", help="the bare plot's size (the app's plot)")
+    args = parser.parse_args()
+    size = tuple(int(v) for v in args.size.split("x"))
+    if args.child:
+        return child(args.child, args.port, args.seconds, size)  # type: ignore[arg-type]
+    here = [sys.executable, __file__, "--seconds", str(args.seconds), "--size", args.size]
+    sims: dict[str, subprocess.Popen] = {}
+    try:
+        results, sim_pct = run_sides(here, args.feed, sims)
+    finally:
+        for proc in sims.values():  # the simulators serve until told to stop
+            proc.terminate()
+            proc.wait(10)
     platform = os.environ.get("QT_QPA_PLATFORM", "xcb")
     feed = "a simulator process each on a pty" if args.feed == "pty" else "sim:// in-process"
     print(
