@@ -38,7 +38,7 @@ from ..format import local_time, plural
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("date", "therapist", "client", "status", "time", "holds", "alerts", "sync")
+COLUMNS = ("date", "therapist", "client", "status", "time", "holds", "alerts")
 COLUMN_TIPS = (
     "start (UTC)",
     "therapist / trainee",
@@ -47,9 +47,11 @@ COLUMN_TIPS = (
     "duration",
     "holds detected",
     "alerts raised",
-    "the school library: synced, changed since its sync (sent again next time), — not yet",
 )
-SYNC_COLUMN = COLUMNS.index("sync")  # shown only with a school library (set_sync)
+# with a school library (set_sync) one more column, after the others
+SYNC_COLUMN = len(COLUMNS)
+SYNC_HEADER = "sync"
+SYNC_HEADER_TIP = "the school library: synced, changed since its sync (sent again), — not yet"
 # a SyncState's value → the column's text (recording: sent once it ends)
 SYNC_TEXT = {"synced": "synced", "changed since sync": "changed"}
 SYNC_UNKNOWN = "?"  # the sync state could not be read
@@ -152,7 +154,6 @@ class SessionLibrary(QWidget):
         header.setStretchLastSection(False)
         header.setMinimumSectionSize(24)
         self.table.viewport().installEventFilter(self)
-        self.table.setColumnHidden(SYNC_COLUMN, True)
         self.setMinimumWidth(MIN_WIDTH_PX)
         self.count = QLabel()
         self.count.setObjectName("dim")
@@ -237,8 +238,7 @@ class SessionLibrary(QWidget):
                 _Item(clock(round(s.duration_s)) if s.duration_s else "—", s.duration_s),
                 _Item(str(s.holds), s.holds),
                 _Item(str(s.alerts), s.alerts),
-                _Item("", ""),
-            )
+            ) + ((_Item("", ""),) if self.sync_source is not None else ())
             lost = f" · {plural(s.lost_samples, 'sample')} lost" if s.lost_samples else ""
             if lost:
                 cells[3].setText(cells[3].text() + " !")
@@ -251,7 +251,8 @@ class SessionLibrary(QWidget):
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
                 self.table.setItem(row, col, item)
-            self._show_sync_cell(cells[SYNC_COLUMN], s.id)
+            if self.sync_source is not None:
+                self._show_sync_cell(cells[SYNC_COLUMN], s.id)
         self.table.setSortingEnabled(True)
         self._apply_filters()
         self.set_reference(self.reference_id)
@@ -267,17 +268,17 @@ class SessionLibrary(QWidget):
         bold.setBold(True)
         fmb = QFontMetrics(bold)
         pad = CELL_PAD_PX
-        widths = [fmb.horizontalAdvance(name) + HEADER_PAD_PX for name in COLUMNS]
+        names = COLUMNS + ((SYNC_HEADER,) if self.sync_source is not None else ())
+        widths = [fmb.horizontalAdvance(name) + HEADER_PAD_PX for name in names]
         for r in range(self.table.rowCount()):
             if self.table.isRowHidden(r):
                 continue
-            for c in range(len(COLUMNS)):
+            for c in range(len(names)):
                 item = self.table.item(r, c)
+                if item is None:  # the sync column, before its cells are filled
+                    continue
                 metrics = fmb if item.font().bold() else fm
                 widths[c] = max(widths[c], metrics.horizontalAdvance(item.text()) + pad)
-        for c in range(len(COLUMNS)):
-            if self.table.isColumnHidden(c):
-                widths[c] = 0
         avail = self.table.viewport().width()
         excess = sum(widths) - avail
         if excess > 0:
@@ -289,28 +290,33 @@ class SessionLibrary(QWidget):
         elif excess < 0:
             widths[1] += -excess  # the slack to the therapist column
         for c, w in enumerate(widths):
-            if not self.table.isColumnHidden(c):
-                self.table.setColumnWidth(c, w)
+            self.table.setColumnWidth(c, w)
 
     # ------------------------------------------------------------- sync state
     def set_sync(self, db: Path, url: str | None) -> None:
         """Show each session's state in the school library at ``url`` (None: no column),
         as the station library ``db`` records it (``logger.store.sync``)."""
         self.sync_source = (Path(db), url) if url else None
-        self.table.setColumnHidden(SYNC_COLUMN, self.sync_source is None)
         extra = 0
+        self.table.setColumnCount(len(COLUMNS) + (self.sync_source is not None))
         if self.sync_source is not None:  # room for the column: its header or "changed"
+            header = QTableWidgetItem(SYNC_HEADER)
+            header.setToolTip(SYNC_HEADER_TIP)
+            self.table.setHorizontalHeaderItem(SYNC_COLUMN, header)
             bold = QFont(self.table.font())
             bold.setBold(True)
-            header = QFontMetrics(bold).horizontalAdvance(COLUMNS[SYNC_COLUMN])
-            cell = QFontMetrics(self.table.font()).horizontalAdvance("changed")
-            extra = max(header + HEADER_PAD_PX, cell + CELL_PAD_PX)
+            extra = max(
+                QFontMetrics(bold).horizontalAdvance(SYNC_HEADER) + HEADER_PAD_PX,
+                QFontMetrics(self.table.font()).horizontalAdvance("changed") + CELL_PAD_PX,
+            )
         self.setMinimumWidth(MIN_WIDTH_PX + extra)
-        self.refresh_sync()
+        self.refresh()
 
     def refresh_sync(self) -> None:
         """Read the sync states again (a sync pass ended) and show them."""
         self._read_sync_states()
+        if self.sync_source is None:
+            return
         for r in range(self.table.rowCount()):
             item = self.table.item(r, SYNC_COLUMN)
             if item is not None:
@@ -331,8 +337,7 @@ class SessionLibrary(QWidget):
             log.warning("sync state not readable: %s", exc)
 
     def _show_sync_cell(self, item: QTableWidgetItem, sid: str) -> None:
-        if self.sync_source is None:
-            return
+        assert self.sync_source is not None
         state = self.sync_states.get(sid, "not synced")
         text = SYNC_UNKNOWN if self.sync_error else SYNC_TEXT.get(state, "—")
         tip = {"recording": "recording: sent once it ends"}.get(state, state)

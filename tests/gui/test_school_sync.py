@@ -86,7 +86,8 @@ def server_ids(url: str) -> list[str]:
 
 def sync_cell(window: MainWindow, sid: str) -> str:
     library = window.review_window.library
-    assert not library.table.isColumnHidden(SYNC_COLUMN)
+    assert library.table.columnCount() == SYNC_COLUMN + 1
+    assert library.table.horizontalHeaderItem(SYNC_COLUMN).text() == "sync"
     for r in range(library.table.rowCount()):
         item = library.table.item(r, SYNC_COLUMN)
         if item.data(0x0100) == sid:  # Qt.ItemDataRole.UserRole
@@ -117,6 +118,13 @@ def test_a_recording_is_synced_in_the_background_and_the_library_shows_it(
         store.set_notes(sid, "left side tender")
     review.library.refresh()
     assert sync_cell(window, sid) == "changed"
+    review.resize(1280, 800)  # the laptop: every column in view, the widest state too
+    qtbot.wait(1)
+    table = review.library.table
+    for col in range(table.columnCount()):
+        right = table.columnViewportPosition(col) + table.columnWidth(col)
+        assert table.columnViewportPosition(col) >= 0 and right <= table.viewport().width()
+    assert table.horizontalScrollBar().maximum() == 0
     passes = window.sync_worker.passes
     window.sync_soon()
     qtbot.waitUntil(lambda: sync_cell(window, sid) == "synced", timeout=WAIT_MS)
