@@ -83,6 +83,7 @@ log = logging.getLogger(__name__)
 
 FRAME_INTERVAL_MS = 25  # 40 frames per second
 SYNC_POLL_MS = 500  # the background sync's results reach the status bar this often
+SYNC_BUSY_SHOWN_S = 2.0  # a pass this long (sending) says "syncing…"; a quick one does not
 RAMP_WINDOW_S = 0.25  # the readout's ramp rate is the slope over this much of the trace
 STATUS_EVERY_S = 0.5
 TEXT_EVERY_S = 0.1  # readout numbers and button texts: at most 10 updates a second
@@ -883,7 +884,9 @@ class MainWindow(QMainWindow):
             return
         results = worker.poll()
         if not results:
-            if worker.busy and not self.sync_label.text().endswith("syncing…"):
+            since = worker.busy_since
+            sending = since is not None and time.monotonic() - since >= SYNC_BUSY_SHOWN_S
+            if sending and not self.sync_label.text().endswith("syncing…"):
                 self._show_sync_text("School library: syncing…", describe_library(worker.url))
             return
         last = results[-1]

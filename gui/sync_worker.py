@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from pathlib import Path
 
 from logger.store.sync import SyncPass, sync_pass
@@ -39,7 +40,9 @@ class SyncWorker:
         self.db_path = Path(db_path)
         self.url = url
         self.every_s = every_s
-        self.busy = False  # a pass is running (read by the GUI, written by the thread)
+        # when the pass under way began (time.monotonic()), None between passes: written
+        # by the thread, read by the GUI
+        self.busy_since: float | None = None
         self.passes = 0  # passes finished
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -77,11 +80,11 @@ class SyncWorker:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._wake.clear()  # a request from now on means one more pass after this one
-            self.busy = True
+            self.busy_since = time.monotonic()
             try:
                 result = self._one_pass()
             finally:
-                self.busy = False
+                self.busy_since = None
             self.passes += 1
             self._results.put(result)
             self._wake.wait(self.every_s)
