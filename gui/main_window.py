@@ -426,7 +426,7 @@ class MainWindow(QMainWindow):
             self.disconnect_device()
         log.info("connecting to %s", url)
         taps = []
-        if self.lsl:
+        if self.lsl or self._config.lsl:  # --lsl, or the Settings toggle
             from logger.lsl import LslOutlet  # pylsl only when asked for
 
             taps.append(LslOutlet())

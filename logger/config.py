@@ -63,6 +63,7 @@ class Config:
     points: list[Point] = field(default_factory=list)
     # the station's school library (docs/CONFIG.md): never part of a session's record
     school_url: str | None = None
+    lsl: bool = False  # publish each connected device on LSL (logger/lsl.py)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/TOML-able dict with exactly the keys of docs/CONFIG.md, but the
@@ -106,7 +107,7 @@ def _point_to_dict(p: Point) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- validation
 
-STATION_KEYS = ("school_url",)
+STATION_KEYS = ("school_url", "lsl")
 _TOP_KEYS = ("units", "contact_area_cm2", "holds", "limits", "points", *STATION_KEYS)
 _HOLD_KEYS = ("onset_n", "release_n", "min_duration_s")
 _LIMIT_KEYS = ("warn_n", "max_n", "max_hold_s")
@@ -207,6 +208,10 @@ def _parse(d: Mapping[str, Any], source: str, ranged: bool = True) -> Config:
         cfg.points = [_parse_point(source, i, p, cfg.limits, num) for i, p in enumerate(points)]
     if "school_url" in d:
         cfg.school_url = _school_url(source, d["school_url"])
+    if "lsl" in d:
+        if not isinstance(d["lsl"], bool):
+            raise _fail(source, "lsl", d["lsl"], "expected true or false")
+        cfg.lsl = d["lsl"]
     return cfg
 
 
@@ -340,8 +345,11 @@ def config_to_toml(cfg: Config) -> str:
         lines.append("")
         lines.append(f"[{table}]")
         lines.extend(f"{k} = {_toml_value(v)}" for k, v in d[table].items())
-    if cfg.school_url is not None:  # a top-level key: before the first table
-        lines.insert(1 + ("contact_area_cm2" in d), f"school_url = {_toml_value(cfg.school_url)}")
+    top = 1 + ("contact_area_cm2" in d)  # station keys are top-level: before the first table
+    if cfg.lsl:
+        lines.insert(top, "lsl = true")
+    if cfg.school_url is not None:
+        lines.insert(top, f"school_url = {_toml_value(cfg.school_url)}")
     for point in d["points"]:
         lines.append("")
         lines.append("[[points]]")

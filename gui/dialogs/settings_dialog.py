@@ -20,6 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -176,6 +177,11 @@ class SettingsDialog(QDialog):
         hint.setObjectName("dim")
         hint.setWordWrap(True)
         f.addRow(hint)
+        self.lsl_check = QCheckBox("Publish the force and the marks on LSL (Lab Streaming Layer)")
+        self.lsl_check.setChecked(config.lsl)
+        self.lsl_check.setToolTip("For lab recordings beside EMG/EEG (LabRecorder); "
+                                  "takes effect at the next connection")  # fmt: skip
+        f.addRow(self.lsl_check)
         points_box = QGroupBox("Point plan and per-point overrides (empty cell: session value)")
         pv = QVBoxLayout(points_box)
         pv.addWidget(self.points_table)
@@ -371,6 +377,8 @@ class SettingsDialog(QDialog):
             except BadInput as exc:
                 raise SettingsError(str(exc), self.school_edit) from None
             d["school_url"] = url
+        if self.lsl_check.isChecked():
+            d["lsl"] = True
         return Config.from_dict(d, source="settings")
 
     def accept(self) -> None:  # noqa: D102 - validation in place, never an exception
