@@ -11,6 +11,11 @@ Ctrl+0 zeroes; M mutes. The device's button arrives as a mark event.
 While connected the session owns the settings and the point plan: the window hands it
 changes (Settings…) and shows what it has in force, read again whenever the session says
 it changed (``SettingsChanged``, a mark). It keeps no copy of its own.
+
+With a school library configured (``school_url``) a :class:`~gui.sync_worker.SyncWorker`
+syncs in the background: the window asks it for a pass when a recording ends, drains its
+results with a timer of its own (not the frame timer) into the status bar, and stops it on
+close. Recording never calls it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -52,6 +58,7 @@ from logger.live import (
 )
 from logger.points import PointPlan
 from logger.records import Alert, AlertKind, Gap, Hold, Mark, MarkSource, Point
+from logger.store.open import describe as describe_library
 
 from . import theme
 from .dialogs.calibration_wizard import CalibrationWizard, LiveRawSource
@@ -69,9 +76,14 @@ from .widgets.live_plot import DEFAULT_WINDOW_S, WINDOW_CHOICES_S, LivePlot
 from .widgets.point_plan import PointPlanView
 from .widgets.readout import ForceReadout
 
+if TYPE_CHECKING:  # psycopg is imported only with a school library configured
+    from .sync_worker import SyncWorker
+
 log = logging.getLogger(__name__)
 
 FRAME_INTERVAL_MS = 25  # 40 frames per second
+SYNC_POLL_MS = 500  # the background sync's results reach the status bar this often
+SYNC_BUSY_SHOWN_S = 2.0  # a pass this long (sending) says "syncing…"; a quick one does not
 RAMP_WINDOW_S = 0.25  # the readout's ramp rate is the slope over this much of the trace
 STATUS_EVERY_S = 0.5
 TEXT_EVERY_S = 0.1  # readout numbers and button texts: at most 10 updates a second
@@ -116,6 +128,7 @@ class MainWindow(QMainWindow):
         sounder: Sounder | None = None,
         frame_interval_ms: int = FRAME_INTERVAL_MS,
         lsl: bool = False,
+        sync_every_s: float | None = None,
     ) -> None:
         super().__init__()
         self.lsl = lsl  # publish each connected device on LSL (logger/lsl.py)
@@ -135,6 +148,11 @@ class MainWindow(QMainWindow):
         self._last_alarm = 0.0
         self.calibration_wizard: CalibrationWizard | None = None
         self._offered_calibration = False  # an uncalibrated device: the wizard was offered
+        self.sync_worker: SyncWorker | None = None  # the background sync (school_url set)
+        self.sync_every_s = sync_every_s  # None: the worker's own period
+        self.sync_timer = QTimer(self)
+        self.sync_timer.setInterval(SYNC_POLL_MS)
+        self.sync_timer.timeout.connect(self.show_sync)
 
         self._build()
         self.apply_config(config)
@@ -256,6 +274,10 @@ class MainWindow(QMainWindow):
         v.addWidget(body, 1)
         self.setCentralWidget(central)
         self.statusBar().setSizeGripEnabled(False)
+        self.sync_label = QLabel()  # the school library's last pass: quiet, on the right
+        self.sync_label.setObjectName("dim")
+        self.sync_label.hide()
+        self.statusBar().addPermanentWidget(self.sync_label)
 
         for keys, _, slot in self.shortcut_table():
             for key in keys:
@@ -340,6 +362,7 @@ class MainWindow(QMainWindow):
         else:
             self._config = config
         self.show_settings()
+        self.configure_sync(config.school_url)
 
     def show_settings(self) -> None:
         """Show the units, limits and plan in force (read again from the session)."""
@@ -403,7 +426,7 @@ class MainWindow(QMainWindow):
             self.disconnect_device()
         log.info("connecting to %s", url)
         taps = []
-        if self.lsl:
+        if self.lsl or self._config.lsl:  # --lsl, or the Settings toggle
             from logger.lsl import LslOutlet  # pylsl only when asked for
 
             taps.append(LslOutlet())
@@ -431,6 +454,7 @@ class MainWindow(QMainWindow):
         if sid:
             self.alert_log.add_entry(live.t_s, f"session {sid} saved", theme.OK)
             self.statusBar().showMessage(f"Session {sid} saved", 10000)
+            self.sync_soon()
         self._set_connected_ui(False)
         self.device_bar.set_status(LinkStatus(state="disconnected"))
 
@@ -538,6 +562,7 @@ class MainWindow(QMainWindow):
                 self.last_session_id = sid
                 self.alert_log.add_entry(self.live.t_s, f"session {sid} saved", theme.OK)
                 self.statusBar().showMessage(f"Session {sid} saved", 10000)
+                self.sync_soon()
             return
         self.record_button.setChecked(False)
         dialog = SessionDialog(
@@ -614,6 +639,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"cannot open the session library: {exc}", 8000)
             return
         self.review_window = ReviewWindow(store)
+        if self.sync_worker is not None:  # a column with each session's sync state
+            self.review_window.library.set_sync(self.library_path(), self.sync_worker.url)
         show_fitted(self.review_window, 1400, 900)
         if self.last_session_id is not None:
             self.review_window.open_session(self.last_session_id)
@@ -830,9 +857,73 @@ class MainWindow(QMainWindow):
         if time.monotonic() - self._last_alarm >= self.alarm_repeat_s:
             self._sound_alarm()
 
+    # ------------------------------------------------------------------ school sync
+    def configure_sync(self, url: str | None) -> None:
+        """Background sync to ``url`` (the configuration's ``school_url``; None: none). A
+        new URL replaces the worker: the old one ends after the session it is sending."""
+        worker = self.sync_worker
+        if worker is not None and worker.url == url:
+            return
+        if worker is not None:
+            self.sync_worker = None
+            worker.stop(timeout_s=0.0)  # not waited for: it ends after its session
+        if not url:
+            self.sync_timer.stop()
+            self.sync_label.hide()
+            return
+        from .sync_worker import SyncWorker
+
+        kwargs = {} if self.sync_every_s is None else {"every_s": self.sync_every_s}
+        self.sync_worker = SyncWorker(self.library_path(), url, **kwargs)
+        self._show_sync_text("School library: connecting…", describe_library(url))
+        self.sync_worker.start()
+        self.sync_timer.start()
+
+    def sync_soon(self) -> None:
+        """A recording ended: a sync pass now (the worker's thread; nothing waits for it)."""
+        if self.sync_worker is not None:
+            self.sync_worker.request()
+
+    def show_sync(self) -> None:
+        """The background sync's news, into the status bar (the sync timer)."""
+        worker = self.sync_worker
+        if worker is None:
+            return
+        results = worker.poll()
+        if not results:
+            since = worker.busy_since
+            sending = since is not None and time.monotonic() - since >= SYNC_BUSY_SHOWN_S
+            if sending and not self.sync_label.text().endswith("syncing…"):
+                self._show_sync_text("School library: syncing…", describe_library(worker.url))
+            return
+        last = results[-1]
+        now = time.time()
+        if last.ok:
+            when = time.strftime("%H:%M", time.localtime(now))
+        else:  # tried again at the next pass
+            when = "next try " + time.strftime("%H:%M", time.localtime(now + worker.every_s))
+        detail = f" ({last.detail})" if last.detail else ""
+        tip = f"{describe_library(worker.url)}: {last.text}{detail}"
+        warn = not last.ok and not last.unreachable  # refused, not verified: needs someone
+        self._show_sync_text(f"School library: {last.text} · {when}", tip, warn=warn)
+        review = self.review_window
+        if any(r.sent for r in results) and review is not None and review.isVisible():
+            review.library.refresh_sync()
+
+    def _show_sync_text(self, text: str, tip: str, *, warn: bool = False) -> None:
+        self.sync_label.setText(text)
+        self.sync_label.setToolTip(tip)
+        self.sync_label.setStyleSheet(f"color: {theme.WARN};" if warn else "")
+        self.sync_label.show()
+
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.timer.stop()
         self.disconnect_device()
         self.sounder.close()
+        self.sync_timer.stop()
+        worker, self.sync_worker = self.sync_worker, None
+        if worker is not None and not worker.stop():  # a pass ends before its next session
+            log.warning("school sync: the session being sent is abandoned (the server keeps "
+                        "nothing of it; it goes at the next start)")  # fmt: skip
         super().closeEvent(event)

@@ -2,10 +2,10 @@
 
 Copying the whole 10-minute ring buffer (600,000 rows) out of the reader's ``RingBuffer``
 every frame costs more than drawing it. ``TraceBuffer.sync`` copies only the rows written
-since the last frame into a contiguous buffer of twice the capacity (slid back when full,
-so appends are amortised O(1)); ``window`` returns views, so the plot gets contiguous
-arrays without another copy. Rows are told apart by their device time, which only grows,
-so rows the reader wrote while we were copying are neither lost nor drawn twice.
+since the last frame (``RingBuffer.since``: the rows and the count are read under one
+lock, so rows the reader writes meanwhile are neither lost nor copied twice) into a
+contiguous buffer of twice the capacity (slid back when full, so appends are amortised
+O(1)); ``window`` returns views, so the plot gets contiguous arrays without another copy.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from logger.ringbuffer import RingBuffer
-
-MARGIN_ROWS = 8192  # rows fetched beyond the count seen, for blocks written meanwhile
 
 
 class TraceBuffer:
@@ -48,21 +46,13 @@ class TraceBuffer:
         if ring is not self._ring or ring.written < self._seen:
             self.clear()
             self._ring = ring
-        written = ring.written
-        if written == self._seen:
+        if ring.written == self._seen:
             return 0
-        last = self.last_t_s
-        take = min(written - self._seen + MARGIN_ROWS, ring.capacity)
-        while True:
-            t_s, force_n = ring.latest(take)
-            overlaps = last is None or t_s.shape[0] == 0 or t_s[0] <= last
-            if overlaps or take >= ring.capacity:
-                break  # reached back to what we hold (or the ring lost rows to a stalled GUI)
-            take = ring.capacity  # the reader wrote more than the margin meanwhile
-        self._seen = written
+        t_s, force_n, self._seen = ring.since(self._seen)
         if t_s.shape[0] == 0:
             return 0
-        if last is not None:
+        last = self.last_t_s
+        if last is not None and t_s[0] <= last:  # the trace stays ascending, as time does
             first_new = int(np.searchsorted(t_s, last, side="right"))
             t_s, force_n = t_s[first_new:], force_n[first_new:]
         self._append(t_s, force_n[:, 0] if force_n.ndim == 2 else force_n)

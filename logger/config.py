@@ -1,5 +1,5 @@
 """The configuration in force for a session (docs/EXPORTS.md): display units, hold detection,
-limits and the point plan.
+limits and the point plan; and the station's own setting, the school library's address.
 
 Every key of the TOML file is optional and falls back to the defaults below. Every key is
 validated before anything else happens, so a malformed file is refused with one line naming
@@ -7,7 +7,9 @@ the file, the key (``points[2].target_n``; point numbers count from 0 like ``poi
 and the value at fault (:class:`logger.errors.BadInput`, exit code 2).
 
 ``Config.to_dict()`` is what a session records as its configuration and what the JSON
-export carries; ``Config.from_dict()`` reads it back with the same validation.
+export carries; ``Config.from_dict()`` reads it back with the same validation. The
+station's own keys (:data:`STATION_KEYS`: ``school_url``) are the file's, not a session's:
+``to_dict()`` leaves them out, the TOML file keeps them.
 """
 
 from __future__ import annotations
@@ -59,11 +61,16 @@ class Config:
     holds: HoldConfig = field(default_factory=HoldConfig)
     limits: Limits = field(default_factory=Limits)
     points: list[Point] = field(default_factory=list)
+    # the station's school library (docs/CONFIG.md): never part of a session's record
+    school_url: str | None = None
+    lsl: bool = False  # publish each connected device on LSL (logger/lsl.py)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON/TOML-able dict with exactly the keys of docs/CONFIG.md.
+        """Plain JSON/TOML-able dict with exactly the keys of docs/CONFIG.md, but the
+        station's own (``school_url``): what a session records.
 
-        Unset optional keys are left out (so ``from_dict(to_dict())`` round-trips).
+        Unset optional keys are left out (so ``from_dict(to_dict())`` round-trips the
+        session's part).
         """
         d: dict[str, Any] = {"units": self.units}
         if self.contact_area_cm2 is not None:
@@ -100,7 +107,8 @@ def _point_to_dict(p: Point) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- validation
 
-_TOP_KEYS = ("units", "contact_area_cm2", "holds", "limits", "points")
+STATION_KEYS = ("school_url", "lsl")
+_TOP_KEYS = ("units", "contact_area_cm2", "holds", "limits", "points", *STATION_KEYS)
 _HOLD_KEYS = ("onset_n", "release_n", "min_duration_s")
 _LIMIT_KEYS = ("warn_n", "max_n", "max_hold_s")
 _POINT_KEYS = ("name", "warn_n", "max_n", "target_n", "target_hold_s")
@@ -198,7 +206,41 @@ def _parse(d: Mapping[str, Any], source: str, ranged: bool = True) -> Config:
         if not isinstance(points, list):
             raise _fail(source, "points", points, "expected an array of tables ([[points]])")
         cfg.points = [_parse_point(source, i, p, cfg.limits, num) for i, p in enumerate(points)]
+    if "school_url" in d:
+        cfg.school_url = _school_url(source, d["school_url"])
+    if "lsl" in d:
+        if not isinstance(d["lsl"], bool):
+            raise _fail(source, "lsl", d["lsl"], "expected true or false")
+        cfg.lsl = d["lsl"]
     return cfg
+
+
+def _school_url(source: str, value: Any) -> str:
+    """``school_url``: a ``postgresql://`` URL libpq can parse, without a password
+    (credentials come from PGPASSFILE or PGPASSWORD, never from this file). A refused
+    value is shown without its password."""
+    key = "school_url"
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(source, key, value, "expected a postgresql://USER@HOST/DB URL "
+                                        "(leave the key out for none)")  # fmt: skip
+    from .store.open import is_url
+
+    url = value.strip()
+    if not is_url(url):
+        raise _fail(source, key, url, "expected a postgresql://USER@HOST/DB URL")
+    from .store.pg_connect import check_url, redacted  # psycopg: only when the key is set
+
+    try:
+        check_url(url)
+    except BadInput as exc:  # "URL: bad URL (why)", the URL without a password
+        raise _fail(source, key, redacted(url),
+                    str(exc).removeprefix(f"{redacted(url)}: ")) from None  # fmt: skip
+    import psycopg
+
+    if psycopg.conninfo.conninfo_to_dict(url).get("password") is not None:
+        raise _fail(source, key, redacted(url), "holds a password: leave it out, the "
+                    "password comes from PGPASSFILE (~/.pgpass) or PGPASSWORD")  # fmt: skip
+    return url
 
 
 def _parse_point(
@@ -303,6 +345,11 @@ def config_to_toml(cfg: Config) -> str:
         lines.append("")
         lines.append(f"[{table}]")
         lines.extend(f"{k} = {_toml_value(v)}" for k, v in d[table].items())
+    top = 1 + ("contact_area_cm2" in d)  # station keys are top-level: before the first table
+    if cfg.lsl:
+        lines.insert(top, "lsl = true")
+    if cfg.school_url is not None:
+        lines.insert(top, f"school_url = {_toml_value(cfg.school_url)}")
     for point in d["points"]:
         lines.append("")
         lines.append("[[points]]")

@@ -66,6 +66,10 @@ UNIT = "newtons"
 WAIT_FOR_CLOCK_S = 2.0  # device time held back waiting for the clock fit, then arrival time
 
 
+STEP_S = 1e-6
+"""How far after the previous sample a sample is held when the clock fit steps back."""
+
+
 def lsl_clock_offset_s(tries: int = 9) -> float:
     """``pylsl.local_clock() − time.monotonic()``, read across the tightest of ``tries``
     brackets (≈0 on Linux, where both are CLOCK_MONOTONIC)."""
@@ -131,6 +135,7 @@ class LslOutlet(LiveTap):
         self._arrival: _Line | None = None  # timing by arrival, when there is no clock
         self.samples_pushed = 0
         self.markers_pushed = 0
+        self._last_stamp_s = -np.inf  # LSL time of the newest sample pushed
 
     # ----------------------------------------------------------------- LiveTap
 
@@ -253,6 +258,12 @@ class LslOutlet(LiveTap):
     def _push_block(self, block: SampleBlock, line: _Line) -> None:
         assert self.force is not None and block.force_n is not None
         stamps = line.host_s(block.t_s) + self._lsl_offset_s
+        # LSL times must increase: a refit of the device clock (after a reconnect, a slow
+        # round trip) may map a block a fraction of a millisecond before the last one sent;
+        # those samples are held just after it until the fit's line catches up
+        floor_s = self._last_stamp_s + STEP_S * (1 + np.arange(len(stamps)))
+        stamps = np.maximum(stamps, floor_s)
+        self._last_stamp_s = float(stamps[-1])
         self.force.push_chunk(np.asarray(block.force_n, dtype=np.float32), stamps.tolist())
         self.samples_pushed += len(block.t_s)
 

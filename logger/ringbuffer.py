@@ -76,6 +76,26 @@ class RingBuffer:
                 return self._t_s[sl].copy(), values[sl].copy()
             return self._t_s[idx], values[idx]
 
+    def since(self, count: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Copies of the rows written after the first ``count`` (those still held), oldest
+        first, and how many rows had been written then: ``(t_s, force_n, written)``.
+
+        A reader that passes back the ``written`` it got copies each row exactly once,
+        with no overlap to search and nothing lost to a write in between (the count and
+        the rows are read under one lock). Rows overwritten before they were copied are
+        gone; ``written`` tells how many."""
+        with self._lock:
+            written = self._written
+            n = max(0, min(written - int(count), written, self.capacity))
+            end = written % self.capacity
+            if end >= n:  # one contiguous slice
+                sl = slice(end - n, end)
+                return self._t_s[sl].copy(), self._force_n[sl].copy(), written
+            head = slice(self.capacity - (n - end), self.capacity)
+            t_s = np.concatenate((self._t_s[head], self._t_s[:end]))
+            force_n = np.concatenate((self._force_n[head], self._force_n[:end]))
+            return t_s, force_n, written
+
     def window(self, seconds: float, *, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Rows whose t_s lies within ``seconds`` of the newest row (see :meth:`latest`)."""
         t_s, force_n = self.latest(raw=raw)

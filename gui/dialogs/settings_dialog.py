@@ -1,4 +1,5 @@
-"""Settings: display units, contact area, hold thresholds, limits and per-point overrides.
+"""Settings: display units, contact area, hold thresholds, limits, per-point overrides and
+the school library's address (``school_url``: the app syncs there in the background).
 
 Every field is plain text so that anything typed can be checked and refused in place with
 a message naming the field and the value (never an exception). The final check is the
@@ -19,6 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -158,10 +160,28 @@ class SettingsDialog(QDialog):
         for p in config.points:
             lo, hi = p.target_n if p.target_n else (None, None)
             self._add_row([p.name, p.warn_n, p.max_n, lo, hi, p.target_hold_s])
+        table = self.points_table  # at least 4 points in view, whatever else the dialog holds
+        row_h = max(table.verticalHeader().defaultSectionSize(), table.sizeHintForRow(0))
+        table.setMinimumHeight(header.sizeHint().height() + 4 * row_h + 2 * table.frameWidth())
         add = QPushButton("Add point")
         add.clicked.connect(lambda: self._add_row(["", None, None, None, None, None]))
         remove = QPushButton("Remove selected")
         remove.clicked.connect(self._remove_selected)
+        self.school_edit = QLineEdit(config.school_url or "")
+        self.school_edit.setPlaceholderText("postgresql://USER@HOST/DB  (empty: none)")
+        school = QGroupBox("School library")
+        f = QFormLayout(school)
+        f.addRow("Server URL", self.school_edit)
+        hint = QLabel("Finished sessions are sent there in the background. No password here: "
+                      "it comes from PGPASSFILE (~/.pgpass) or PGPASSWORD.")  # fmt: skip
+        hint.setObjectName("dim")
+        hint.setWordWrap(True)
+        f.addRow(hint)
+        self.lsl_check = QCheckBox("Publish the force and the marks on LSL (Lab Streaming Layer)")
+        self.lsl_check.setChecked(config.lsl)
+        self.lsl_check.setToolTip("For lab recordings beside EMG/EEG (LabRecorder); "
+                                  "takes effect at the next connection")  # fmt: skip
+        f.addRow(self.lsl_check)
         points_box = QGroupBox("Point plan and per-point overrides (empty cell: session value)")
         pv = QVBoxLayout(points_box)
         pv.addWidget(self.points_table)
@@ -187,6 +207,7 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(points_box, 1)
+        layout.addWidget(school)
         layout.addWidget(self.error_label)
         layout.addWidget(self.path_label)
         layout.addWidget(self.buttons)
@@ -349,6 +370,15 @@ class SettingsDialog(QDialog):
                 p["target_n"] = [lo, hi]
             points.append(p)
         d["points"] = points
+        url = self.school_edit.text().strip()
+        if url:
+            try:  # checked first, so that the field at fault is the one outlined
+                Config.from_dict({"school_url": url}, source="settings")
+            except BadInput as exc:
+                raise SettingsError(str(exc), self.school_edit) from None
+            d["school_url"] = url
+        if self.lsl_check.isChecked():
+            d["lsl"] = True
         return Config.from_dict(d, source="settings")
 
     def accept(self) -> None:  # noqa: D102 - validation in place, never an exception

@@ -1,5 +1,7 @@
 """The session library: every stored session, filtered and sorted the way trainers look
-for them (by trainee/therapist, client pseudonym, point and date)."""
+for them (by trainee/therapist, client pseudonym, point and date). On a station with a
+school library configured, a ``sync`` column tells each session's state there
+(:meth:`SessionLibrary.set_sync`)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import logging
 import math
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 from PySide6.QtCore import QDate, QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetrics
@@ -26,7 +29,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from logger.errors import StorageError
 from logger.store import SessionSummary
+from logger.store.open import describe
 
 from ..axes import clock
 from ..format import local_time, plural
@@ -43,9 +48,19 @@ COLUMN_TIPS = (
     "holds detected",
     "alerts raised",
 )
+# with a school library (set_sync) one more column, after the others
+SYNC_COLUMN = len(COLUMNS)
+SYNC_HEADER = "sync"
+SYNC_HEADER_TIP = "the school library: synced, changed since its sync (sent again), — not yet"
+# a SyncState's value → the column's text (recording: sent once it ends)
+SYNC_TEXT = {"synced": "synced", "changed since sync": "changed"}
+SYNC_UNKNOWN = "?"  # the sync state could not be read
 ELIDABLE = (1, 2)
 """Columns narrowed (text elided, full text in the tooltip) when the table is too narrow."""
 MIN_ELIDED_PX = 44
+CELL_PAD_PX = 10  # a cell's margins on both sides
+HEADER_PAD_PX = CELL_PAD_PX + 9  # a header's text is bold, with the style's padding too
+MIN_WIDTH_PX = 470  # every column visible (therapist and client elided); sync: wider
 STATUS_TEXT = {"complete": "complete", "interrupted": "interr.", "recording": "rec."}
 REFERENCE_TIP = " · the reference session"
 ANY = "any"
@@ -85,6 +100,9 @@ class SessionLibrary(QWidget):
         self.summaries: list[SessionSummary] = []
         self.reference_id: str | None = None
         self._points_cache: dict[str, list[str]] = {}
+        self.sync_source: tuple[Path, str] | None = None  # (station library, school URL)
+        self.sync_states: dict[str, str] = {}  # session id → SyncState value
+        self.sync_error = ""  # why the states could not be read
 
         self.therapist = QLineEdit(placeholderText="therapist / trainee")
         self.client = QLineEdit(placeholderText="client pseudonym")
@@ -136,7 +154,7 @@ class SessionLibrary(QWidget):
         header.setStretchLastSection(False)
         header.setMinimumSectionSize(24)
         self.table.viewport().installEventFilter(self)
-        self.setMinimumWidth(470)  # every column visible (therapist and client elided)
+        self.setMinimumWidth(MIN_WIDTH_PX)
         self.count = QLabel()
         self.count.setObjectName("dim")
 
@@ -185,6 +203,7 @@ class SessionLibrary(QWidget):
         if self.until.date() != NO_DATE:
             kwargs["until"] = self.until.date().toString("yyyy-MM-dd") + "T23:59:59+00:00"
         self.summaries = self.store.list_sessions(**kwargs)  # type: ignore[attr-defined]
+        self._read_sync_states()
         self._fill()
         self._update_point_names()
         if current:
@@ -219,7 +238,7 @@ class SessionLibrary(QWidget):
                 _Item(clock(round(s.duration_s)) if s.duration_s else "—", s.duration_s),
                 _Item(str(s.holds), s.holds),
                 _Item(str(s.alerts), s.alerts),
-            )
+            ) + ((_Item("", ""),) if self.sync_source is not None else ())
             lost = f" · {plural(s.lost_samples, 'sample')} lost" if s.lost_samples else ""
             if lost:
                 cells[3].setText(cells[3].text() + " !")
@@ -227,11 +246,13 @@ class SessionLibrary(QWidget):
             for col, item in enumerate(cells):
                 item.setData(Qt.ItemDataRole.UserRole, s.id)
                 item.setToolTip((tips[col] if col < len(tips) else None) or item.text())
-                if col >= 4:
+                if 4 <= col < SYNC_COLUMN:
                     item.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
                 self.table.setItem(row, col, item)
+            if self.sync_source is not None:
+                self._show_sync_cell(cells[SYNC_COLUMN], s.id)
         self.table.setSortingEnabled(True)
         self._apply_filters()
         self.set_reference(self.reference_id)
@@ -246,14 +267,16 @@ class SessionLibrary(QWidget):
         bold = QFont(self.table.font())
         bold.setBold(True)
         fmb = QFontMetrics(bold)
-        pad = 10  # the cell's margins on both sides
-        # header text: bold, with the style's padding and margins on both sides
-        widths = [fmb.horizontalAdvance(name) + pad + 9 for name in COLUMNS]
+        pad = CELL_PAD_PX
+        names = COLUMNS + ((SYNC_HEADER,) if self.sync_source is not None else ())
+        widths = [fmb.horizontalAdvance(name) + HEADER_PAD_PX for name in names]
         for r in range(self.table.rowCount()):
             if self.table.isRowHidden(r):
                 continue
-            for c in range(len(COLUMNS)):
+            for c in range(len(names)):
                 item = self.table.item(r, c)
+                if item is None:  # the sync column, before its cells are filled
+                    continue
                 metrics = fmb if item.font().bold() else fm
                 widths[c] = max(widths[c], metrics.horizontalAdvance(item.text()) + pad)
         avail = self.table.viewport().width()
@@ -268,6 +291,61 @@ class SessionLibrary(QWidget):
             widths[1] += -excess  # the slack to the therapist column
         for c, w in enumerate(widths):
             self.table.setColumnWidth(c, w)
+
+    # ------------------------------------------------------------- sync state
+    def set_sync(self, db: Path, url: str | None) -> None:
+        """Show each session's state in the school library at ``url`` (None: no column),
+        as the station library ``db`` records it (``logger.store.sync``)."""
+        self.sync_source = (Path(db), url) if url else None
+        extra = 0
+        self.table.setColumnCount(len(COLUMNS) + (self.sync_source is not None))
+        if self.sync_source is not None:  # room for the column: its header or "changed"
+            header = QTableWidgetItem(SYNC_HEADER)
+            header.setToolTip(SYNC_HEADER_TIP)
+            self.table.setHorizontalHeaderItem(SYNC_COLUMN, header)
+            bold = QFont(self.table.font())
+            bold.setBold(True)
+            extra = max(
+                QFontMetrics(bold).horizontalAdvance(SYNC_HEADER) + HEADER_PAD_PX,
+                QFontMetrics(self.table.font()).horizontalAdvance("changed") + CELL_PAD_PX,
+            )
+        self.setMinimumWidth(MIN_WIDTH_PX + extra)
+        self.refresh()
+
+    def refresh_sync(self) -> None:
+        """Read the sync states again (a sync pass ended) and show them."""
+        self._read_sync_states()
+        if self.sync_source is None:
+            return
+        for r in range(self.table.rowCount()):
+            item = self.table.item(r, SYNC_COLUMN)
+            if item is not None:
+                self._show_sync_cell(item, item.data(Qt.ItemDataRole.UserRole))
+        self.fit_columns()
+
+    def _read_sync_states(self) -> None:
+        self.sync_states, self.sync_error = {}, ""
+        if self.sync_source is None:
+            return
+        from logger.store.sync import session_sync_states  # psycopg: only when wanted
+
+        db, url = self.sync_source
+        try:
+            self.sync_states = dict(session_sync_states(db, url))
+        except StorageError as exc:
+            self.sync_error = str(exc)
+            log.warning("sync state not readable: %s", exc)
+
+    def _show_sync_cell(self, item: QTableWidgetItem, sid: str) -> None:
+        assert self.sync_source is not None
+        state = self.sync_states.get(sid, "not synced")
+        text = SYNC_UNKNOWN if self.sync_error else SYNC_TEXT.get(state, "—")
+        tip = {"recording": "recording: sent once it ends"}.get(state, state)
+        tip = f"{self.sync_error or tip} · {describe(self.sync_source[1])}"
+        item.setText(text)
+        item.setToolTip(tip + REFERENCE_TIP if sid == self.reference_id else tip)
+        if isinstance(item, _Item):
+            item.sort_key = text
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
         if obj is self.table.viewport() and event.type() == QEvent.Type.Resize:

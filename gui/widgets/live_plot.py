@@ -1,12 +1,19 @@
 """The live force plot: a rolling window drawn from numpy arrays at frame rate.
 
-The main window hands it the ring buffer's window once per frame (``set_data``); the plot
-never receives a Qt signal per sample. What pyqtgraph gets is the window reduced to one
-minimum and one maximum per pixel column (``column_envelope``), so a 10-minute window at
-1 kHz (600,000 samples) costs the painter no more than a 10-second one, and a one-sample
-spike is never hidden. Columns sit at fixed multiples of the column width in device time,
-so the trace does not shimmer as it scrolls. Paused, the plot gets every sample (with
-pyqtgraph's peak downsampling) so zooming in shows them.
+The main window hands it the trace's window once per frame (``set_data``); the plot
+never receives a Qt signal per sample. What is drawn is the window reduced to one minimum
+and one maximum per pixel column (``gui/envelope.py``), so a 10-minute window at 1 kHz
+(600,000 samples) costs the painter no more than a 10-second one, and a one-sample spike
+is never hidden. Columns sit at fixed multiples of the column width in device time, so
+the trace does not shimmer as it scrolls; a completed column never changes, so each frame
+reduces only the columns completed since the last one, and draws nothing new while none
+was. Paused, the plot gets every sample (with pyqtgraph's peak downsampling) so zooming
+in shows them.
+
+CPU on a laptop battery (``benchmarks/live_cpu.py``): the view scrolls a few pixel
+columns at a time and the newest columns are an item of their own, so between steps Qt
+repaints a strip a few pixels wide; the trace, grid and shaded bands are items Qt paints
+itself (``gui/path_items.py``), so that repaint runs no Python.
 
 Overlays: warn and max limit lines, the current point's target window (a band), holds
 shaded as they happen, marks as labelled vertical lines, and a red tint while an alert is
@@ -17,6 +24,7 @@ zoom back through what the ring buffer still holds.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 
 import numpy as np
@@ -28,6 +36,9 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from .. import theme
 from ..axes import TimeAxis, no_si_prefix
 from ..display import DisplayUnits
+from ..envelope import ColumnEnvelope
+from ..envelope import column_envelope as column_envelope  # where the tests look for it
+from ..path_items import BandItem, HLinesItem, TraceItem, hairline
 
 log = logging.getLogger(__name__)
 
@@ -42,43 +53,6 @@ _LABEL_STYLE = {
     "font-size": f"{theme.BASE_PT}pt",
     "color": theme.TEXT_DIM,
 }  # hold regions / mark lines kept on the plot (older ones are dropped)
-
-
-def column_envelope(
-    t_s: np.ndarray, y: np.ndarray, column_s: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(t_s, y)`` reduced to two points per column of ``column_s`` seconds (columns at
-    multiples of ``column_s``): the column's minimum and maximum, in the order the trace
-    passes them (so consecutive columns join up), at a quarter and three quarters of the
-    column. Columns without samples are left out; ``t_s`` is ascending. The points stay
-    put while a column fills unless its extremes change, so an unchanged picture can be
-    recognised and not repainted."""
-    n = t_s.shape[0]
-    if n == 0 or column_s <= 0:
-        return t_s, y
-    first, last = np.floor(t_s[0] / column_s), np.floor(t_s[-1] / column_s)
-    edges = np.arange(first + 1.0, last + 1.0) * column_s
-    starts = np.unique(np.concatenate(([0], np.searchsorted(t_s, edges, side="left"))))
-    starts = starts[starts < n]
-    ends = np.append(starts[1:], n) - 1  # last sample of each column
-    lo, hi = np.minimum.reduceat(y, starts), np.maximum.reduceat(y, starts)
-    rising = y[ends] >= y[starts]
-    x = np.empty(2 * starts.shape[0], dtype=np.float64)
-    env = np.empty(2 * starts.shape[0], dtype=y.dtype)
-    column = np.floor(t_s[starts] / column_s)
-    x[0::2], x[1::2] = (column + 0.25) * column_s, (column + 0.75) * column_s
-    env[0::2] = np.where(rising, lo, hi)
-    env[1::2] = np.where(rising, hi, lo)
-    return x, env
-
-
-def _dataset(curve) -> tuple[np.ndarray, np.ndarray]:
-    """What a PlotDataItem or PlotCurveItem was last given (empty arrays for nothing)."""
-    if isinstance(curve, pg.PlotDataItem):
-        x, y = curve.getOriginalDataset()
-    else:
-        x, y = curve.getData()
-    return (np.empty(0) if x is None else x), (np.empty(0) if y is None else y)
 
 
 class LivePlot(QWidget):
@@ -105,17 +79,22 @@ class LivePlot(QWidget):
             self.plot_item.getAxis(name).setTickFont(axis_font)
         self.view_box: pg.ViewBox = self.plot_item.getViewBox()
         self.view_box.setMouseEnabled(x=False, y=False)
-        self.curve: pg.PlotDataItem = self.plot_item.plot(
+        self.view_box.sigResized.connect(self._on_resized)
+        # live: the envelope, drawn by Qt itself (gui/path_items.py) in two items: the
+        # history, and the newest few columns, so that while the view stands still only
+        # that narrow strip is repainted (QGraphicsView repaints what changed)
+        self.history_curve = TraceItem(hairline(theme.ACCENT))
+        self.recent_curve = TraceItem(hairline(theme.ACCENT))
+        # paused: every sample, with pyqtgraph's peak downsampling, so zooming in shows them
+        self.paused_curve: pg.PlotDataItem = self.plot_item.plot(
             pen=pg.mkPen(theme.ACCENT, width=1), skipFiniteCheck=True
         )
-        self.curve.setZValue(10)
-        # the newest few columns, drawn by an item of their own: while the view stands
-        # still only this narrow strip is repainted (QGraphicsView repaints what changed)
-        self.recent_curve = pg.PlotCurveItem(  # the plain item: set every frame
-            pen=pg.mkPen(theme.ACCENT, width=1), skipFiniteCheck=True
-        )
-        self.recent_curve.setZValue(10)
-        self.view_box.addItem(self.recent_curve)
+        self.paused_curve.setDownsampling(auto=True, method="peak")
+        self.paused_curve.setVisible(False)
+        for curve in (self.history_curve, self.recent_curve, self.paused_curve):
+            curve.setZValue(10)
+        for trace in (self.history_curve, self.recent_curve):
+            self.view_box.addItem(trace, ignoreBounds=True)
 
         dash = Qt.PenStyle.DashLine
         label_opts = {  # at the right end, clear of the mark labels along the top left
@@ -130,25 +109,28 @@ class LivePlot(QWidget):
         self.max_line = pg.InfiniteLine(
             angle=0, pen=pg.mkPen(theme.MAX, width=2, style=dash), label="", labelOpts=label_opts
         )
-        self.target_band = pg.LinearRegionItem(
-            orientation="horizontal",
-            movable=False,
-            brush=pg.mkBrush(*theme.TARGET_FILL),
-            pen=pg.mkPen(theme.OK, width=1),
+        # shaded bands (gui/path_items.py): each spans, across, the view and as much again
+        # either side, extended when the view moves past it (``_extend_spans``)
+        self._x_span = self._y_span = (0.0, 0.0)
+        self._bands: list[BandItem] = []  # the vertical ones: holds, gaps, the live hold
+        self.target_band = BandItem(
+            pg.mkBrush(*theme.TARGET_FILL), vertical=False, pen=hairline(theme.OK)
         )
-        self.live_hold = pg.LinearRegionItem(
-            movable=False, brush=pg.mkBrush(*theme.HOLD_FILL), pen=pg.mkPen(None)
-        )
-        for item in (self.warn_line, self.max_line, self.target_band, self.live_hold):
+        for item in (self.warn_line, self.max_line, self.target_band):
             item.setVisible(False)
             self.plot_item.addItem(item, ignoreBounds=True)
+        self.live_hold = self._new_band(theme.HOLD_FILL)  # over those (added in this order)
+        self.live_hold.setVisible(False)
 
         # horizontal reference lines (solid, opaque): pyqtgraph's alpha-blended grid and a
         # wide pen each cost more than the whole 600,000-point trace (benchmarks/gui_frame.py)
-        self._grid: list[pg.InfiniteLine] = []
-        self._holds: deque[tuple[float, pg.LinearRegionItem]] = deque()
+        self._grid = HLinesItem(hairline(theme.GRID))
+        self._grid.setZValue(1)  # above the hold shading, below the trace
+        self.view_box.addItem(self._grid, ignoreBounds=True)
+        self.view_box.sigRangeChanged.connect(self._extend_spans)
+        self._holds: deque[tuple[float, BandItem]] = deque()
         self._marks: deque[tuple[float, pg.InfiniteLine]] = deque()
-        self._gaps: deque[tuple[float, pg.LinearRegionItem]] = deque()  # (end_s, band)
+        self._gaps: deque[tuple[float, BandItem]] = deque()  # (end_s, band)
         self.link_banner = QLabel(self)  # "no data: reconnecting…" over the plot
         self.link_banner.setObjectName("link_banner")
         self.link_banner.setStyleSheet(
@@ -164,10 +146,15 @@ class LivePlot(QWidget):
         self._max_n: float | None = None
         self._target_n: tuple[float, float] | None = None
         self._y_top = 0.0
+        self._y_bottom = 0.0
         self._tinted = False
         self.points_drawn = 0  # samples in the window last handed in
         self._t = np.empty(0)
-        self._y = np.empty(0)
+        self._f = np.empty(0, dtype=np.float32)  # forces in N, as handed in
+        self._envelope = ColumnEnvelope()  # per pixel column, in N
+        self._env_n: tuple[float, float] | None = None  # its extremes in view, in N
+        self._drawn_key: tuple | None = None  # what the curves were drawn from
+        self._view_px = 1000.0  # the view's width in pixels (one column each)
         self._x_range = (0.0, 0.0)  # the view's time range last set
         self._strip_start_s = 0.0  # where the newest, repainted strip begins
 
@@ -177,9 +164,15 @@ class LivePlot(QWidget):
         self.set_units(self.units)
 
     # ------------------------------------------------------------------ configuration
+    def _on_resized(self) -> None:
+        """One envelope column per pixel: the width is read here, not on every frame."""
+        self._view_px = self.view_box.width() or 1000.0
+        self._stack_mark_labels()
+
     def set_units(self, units: DisplayUnits) -> None:
         """Axis in ``units.unit``; a right axis in kPa when a contact area is set."""
         self.units = units
+        self._per_newton = units.per_newton  # read once: each read parses the unit
         self.plot_item.setLabel("left", "force", units=units.unit, **_LABEL_STYLE)
         no_si_prefix(self.plot_item.getAxis("left"))
         kpa = units.kpa_per_newton
@@ -229,13 +222,16 @@ class LivePlot(QWidget):
         self.paused = paused
         self.view_box.setMouseEnabled(x=paused, y=paused)
         # paused: every sample, so zooming in shows them; live: one envelope per column
-        self.curve.setDownsampling(auto=paused, method="peak")
-        if paused:
-            self.curve.setData(x=self._t, y=self._y, skipFiniteCheck=True)
-            self.recent_curve.setData(x=np.empty(0), y=np.empty(0))
+        empty = np.empty(0)
+        t, y = (self._t, self._display(self._f)) if paused else (empty, empty)
+        self.paused_curve.setData(x=t, y=y, skipFiniteCheck=True)
+        self.paused_curve.setVisible(paused)
+        for curve in (self.history_curve, self.recent_curve):
+            curve.setVisible(not paused)
         if not paused:
             self.view_box.enableAutoRange(enable=False)
             self._x_range = (0.0, 0.0)  # the user may have panned: the next frame re-sets it
+            self._drawn_key = None  # … and the curves hold every sample: drawn anew
         self._apply_tint()
 
     def set_alert_tint(self, on: bool) -> None:
@@ -260,8 +256,11 @@ class LivePlot(QWidget):
     def set_data(self, t_s: np.ndarray, force_n: np.ndarray) -> None:
         """Draw the newest samples (``t_s`` ascending, newest last; forces in N).
 
-        Called once per frame with a copy of the ring buffer's window. While paused the
-        data is left as it was so the user can look back at it.
+        Called once per frame with the trace's window (views into it are fine). While
+        paused the data is left as it was so the user can look back at it. The work per
+        frame does not grow with the window: the columns completed since the last frame
+        are folded into the envelope, and only its two points per column are converted
+        to the display unit.
         """
         if self.paused:
             return
@@ -270,83 +269,117 @@ class LivePlot(QWidget):
             force = force[:, 0]
         t = np.asarray(t_s)
         self.points_drawn = int(t.shape[0])
-        k = self.units.per_newton
-        y = force if k == 1.0 else force * np.asarray(k, dtype=force.dtype)
-        self._t, self._y = t, y
+        self._t, self._f = t, force
         if t.shape[0] == 0:
-            self.curve.setData(x=np.empty(0), y=np.empty(0))
-            self.recent_curve.setData(x=np.empty(0), y=np.empty(0))
+            self._envelope.clear()
+            self._env_n, self._drawn_key = None, None
+            self._set_curve(self.history_curve, np.empty(0), np.empty(0))
+            self._set_curve(self.recent_curve, np.empty(0), np.empty(0))
             return
-        column_s = self.window_s / (self.view_box.width() or 1000.0)
+        column_s = self.window_s / self._view_px
         step_s = STEP_COLUMNS * column_s
         t_end = float(t[-1])
         # the view moves STEP_COLUMNS whole pixel columns at a time, when the newest sample
         # reaches its right edge; between steps only the strip of the newest columns changes
-        t1 = max(self.window_s, float(np.ceil(t_end / step_s)) * step_s)
+        t1 = max(self.window_s, math.ceil(t_end / step_s) * step_s)
         t0 = t1 - self.window_s
         if (t0, t1) != self._x_range:
             self._x_range = (t0, t1)
             self.view_box.setXRange(t0, t1, padding=0.0)
+            # the new transform now, not in the paint: items that follow it (limit lines,
+            # shading, axes) would otherwise ask for a second full repaint right after
+            self.view_box.updateMatrix()
         # whole columns only: the picture changes once per column (33 ms in a 30 s window,
         # 0.7 s in a 10 min one), not on every frame; the newest column shows when complete
-        first = int(np.searchsorted(t, t0, side="left"))
-        done = int(np.searchsorted(t, np.floor(t_end / column_s) * column_s, side="left"))
-        x_env, y_env = column_envelope(t[first:done], y[first:done], column_s)
-        t_strip = float(np.floor(t_end / step_s)) * step_s  # the step the newest sample is in
-        x_env, y_env = self._broken_at_gaps(x_env, y_env, column_s)
-        split = int(np.searchsorted(np.nan_to_num(x_env, nan=-np.inf), t_strip))
-        self._set_curve(self.curve, x_env[:split], y_env[:split])
+        envelope = self._envelope
+        envelope.update(t, force, column_s, t0)
+        gaps = (len(self._gaps), self._gaps[-1][0]) if self._gaps else (0, 0.0)
+        key = (t0, envelope.done_s, envelope.resets, column_s, self._per_newton, gaps)
+        if key != self._drawn_key:  # a column was completed (or the view changed)
+            self._drawn_key = key
+            self._draw_envelope(t, force, t0, math.floor(t_end / step_s) * step_s)
+            self._prune(t_end)
+            for t_mark, line in self._marks:  # a mark scrolled off the left: no stray label
+                if line.label.isVisible() != (t_mark >= t0):
+                    line.label.setVisible(t_mark >= t0)
+        # the newest column is not in the envelope yet, but in view: its samples count
+        self._fit_y(force[int(np.searchsorted(t, envelope.done_s, side="left")) :])
+
+    def _draw_envelope(self, t: np.ndarray, force: np.ndarray, t0: float, t_strip: float) -> None:
+        """The envelope in view, in two curves: the history up to ``t_strip`` (changed
+        once per step) and the strip of the newest columns (changed once per column)."""
+        x_env, f_env = self._envelope.visible(t, force, t0)
+        self._env_n = (
+            (float(np.min(f_env)), float(np.max(f_env))) if f_env.shape[0] else None
+        )  # fmt: skip
+        split = int(np.searchsorted(x_env, t_strip))  # the points ascend (no NaN yet)
+        x_env, y_env, breaks = self._broken_at_gaps(
+            x_env, self._display(f_env), self._envelope.column_s
+        )
+        split += int(np.count_nonzero(breaks <= split))  # a break at the strip ends history
+        self._set_curve(self.history_curve, x_env[:split], y_env[:split])
         recent = max(0, split - 1)  # joined to the last point of the history
         self._set_curve(self.recent_curve, x_env[recent:], y_env[recent:])
         self._strip_start_s = t_strip
-        self._fit_y(y, t, t0)
-        self._prune(t_end)
-        for t_mark, line in self._marks:  # a mark scrolled off the left keeps no stray label
-            if line.label.isVisible() != (t_mark >= t0):
-                line.label.setVisible(t_mark >= t0)
+
+    def _display(self, force_n: np.ndarray) -> np.ndarray:
+        """Forces in the display unit (the same dtype, so every view shows one number)."""
+        k = self._per_newton
+        return force_n if k == 1.0 else force_n * np.asarray(k, dtype=force_n.dtype)
 
     def _broken_at_gaps(
         self, x: np.ndarray, y: np.ndarray, column_s: float
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A gap breaks the line (a NaN before the column of its first sample after): never
-        drawn across, as if the device had sent a straight line."""
+        drawn across, as if the device had sent a straight line. Also returns where the
+        NaNs went (indices into ``x`` as it was)."""
+        none = np.empty(0, dtype=np.intp)
         if x.shape[0] < 2 or not self._gaps:
-            return x, y
+            return x, y, none
         ends = [np.floor(end / column_s) * column_s for end, _ in self._gaps if x[0] < end]
         at = np.searchsorted(x, ends)
         at = at[(at > 0) & (at < x.shape[0])]
         if not at.shape[0]:
-            return x, y
-        return np.insert(x, at, np.nan), np.insert(y.astype(np.float64), at, np.nan)
+            return x, y, none
+        return np.insert(x, at, np.nan), np.insert(y.astype(np.float64), at, np.nan), at
 
     @staticmethod
-    def _set_curve(curve, x: np.ndarray, y: np.ndarray) -> None:
+    def _set_curve(curve: TraceItem, x: np.ndarray, y: np.ndarray) -> None:
         """New data for ``curve`` only if it differs: an unchanged item is not repainted."""
-        old_x, old_y = _dataset(curve)
+        old_x, old_y = curve.xy()
         if np.array_equal(old_x, x, equal_nan=True) and np.array_equal(old_y, y, equal_nan=True):
             return
-        broken = bool(np.isnan(x).any())
-        curve.setData(x=x, y=y, connect="finite" if broken else "all", skipFiniteCheck=not broken)
+        curve.set_xy(x, y)
 
     @property
     def span_s(self) -> float:
         """How much history ``set_data`` wants: the window and the step it may lag by."""
         return self.window_s * (1.0 + 2.0 * STEP_COLUMNS / 600.0)
 
-    def _fit_y(self, y: np.ndarray, t: np.ndarray, t0: float) -> None:
-        """A calm y range: grows at once to fit the data, shrinks only when far too big."""
-        k = self.units.per_newton
-        first = int(np.searchsorted(t, t0))
-        visible = y[first:] if first < y.shape[0] else y[-1:]
-        top = float(np.max(visible)) if visible.shape[0] else 0.0
+    def _fit_y(self, newest_n: np.ndarray) -> None:
+        """A calm y range: grows at once to fit the data, shrinks only when far too big.
+
+        In view are the envelope (each completed column's extremes, kept from when it
+        was drawn) and the newest column's samples, not in it yet."""
+        lo_hi = list(self._env_n or ())
+        if newest_n.shape[0]:
+            lo_hi += [float(np.min(newest_n)), float(np.max(newest_n))]
+        lo_hi = [v for v in lo_hi if v == v]  # a NaN is no number to fit
+        if not lo_hi:
+            lo_hi = [float(self._f[-1]) if self._f.shape[0] else 0.0]
+        # in the display unit, as each sample would be: min and max survive the scaling
+        shown = self._display(np.array([min(lo_hi), max(lo_hi)], dtype=self._f.dtype))
+        k = self._per_newton
+        top = float(shown[1])
         floor = max([10.0 * k] + [v * k * HEADROOM for v in (self._max_n, self._warn_n) if v])
         if self._target_n:
             floor = max(floor, self._target_n[1] * k * HEADROOM)
         want = max(floor, top * 1.1)
-        if want > self._y_top or want < self._y_top * 0.6:
+        low = float(shown[0])
+        if want > self._y_top or want < self._y_top * 0.6 or low < self._y_bottom:
             self._y_top = want
-            bottom = min(-0.04 * want, float(np.min(visible)) if visible.shape[0] else 0.0)
-            self.view_box.setYRange(bottom, want, padding=0.0)
+            self._y_bottom = min(-0.04 * want, low)  # below zero: grows at once too
+            self.view_box.setYRange(self._y_bottom, want, padding=0.0)
             self._place_grid(want)
 
     def _place_grid(self, top: float) -> None:
@@ -354,16 +387,40 @@ class LivePlot(QWidget):
         raw = top / 8.0
         magnitude = 10.0 ** np.floor(np.log10(raw)) if raw > 0 else 1.0
         step = next(m * magnitude for m in (1.0, 2.0, 5.0, 10.0) if m * magnitude >= raw)
-        levels = np.arange(step, top, step)
-        while len(self._grid) < levels.shape[0]:
-            line = pg.InfiniteLine(angle=0, pen=pg.mkPen(theme.GRID, width=1))
-            line.setZValue(1)  # above the hold shading, below the trace
-            self.plot_item.addItem(line, ignoreBounds=True)
-            self._grid.append(line)
-        for i, line in enumerate(self._grid):
-            line.setVisible(i < levels.shape[0])
-            if i < levels.shape[0]:
-                line.setPos(float(levels[i]))
+        levels = tuple(float(v) for v in np.arange(step, top, step))
+        self._grid.set_lines(levels, *self._x_span)
+
+    def _extend_spans(self) -> None:
+        """Lines and bands reach a view's width (height) beyond either side of the view,
+        so they are set again once per window scrolled (or when the y range changes, or
+        a paused view is panned or zoomed), not on every frame."""
+        (x0, x1), (y0, y1) = self.view_box.viewRange()
+        s0, s1 = self._x_span
+        if x0 < s0 or x1 > s1:
+            width = max(x1 - x0, 1.0)
+            self._x_span = (x0 - width, x1 + width)
+            self._grid.set_lines(self._grid.levels, *self._x_span)
+            self.target_band.set_span(*self._x_span)
+        s0, s1 = self._y_span
+        if y0 < s0 or y1 > s1:
+            height = max(y1 - y0, 1.0)
+            self._y_span = (y0 - height, y1 + height)
+            for band in self._bands:
+                band.set_span(*self._y_span)
+
+    def _new_band(self, fill: tuple[int, ...], z: float = 0.0) -> BandItem:
+        """A vertical band (a hold, a gap) across the view's height."""
+        band = BandItem(pg.mkBrush(*fill))
+        band.set_span(*self._y_span)
+        band.setZValue(z)
+        self.plot_item.addItem(band, ignoreBounds=True)
+        self._bands.append(band)
+        return band
+
+    def _remove_overlay(self, item: BandItem | pg.InfiniteLine) -> None:
+        self.plot_item.removeItem(item)
+        if isinstance(item, BandItem):
+            self._bands.remove(item)
 
     def set_live_hold(self, start_s: float | None, now_s: float | None = None) -> None:
         """Shade the hold in progress from ``start_s`` to now (None: no hold)."""
@@ -380,24 +437,15 @@ class LivePlot(QWidget):
 
     def add_hold(self, start_s: float, end_s: float) -> None:
         """Shade a completed hold."""
-        region = pg.LinearRegionItem(
-            values=(start_s, end_s),
-            movable=False,
-            brush=pg.mkBrush(*theme.HOLD_FILL),
-            pen=pg.mkPen(None),
-        )
-        self.plot_item.addItem(region, ignoreBounds=True)
-        self._holds.append((end_s, region))
+        band = self._new_band(theme.HOLD_FILL)
+        band.setRegion((start_s, end_s))
+        self._holds.append((end_s, band))
 
     def add_gap(self, start_s: float, end_s: float) -> None:
         """Samples lost from ``start_s`` (the last one before) to ``end_s`` (the first
         after): a grey band, and the trace is broken there."""
-        band = pg.LinearRegionItem(
-            values=(start_s, end_s), movable=False, brush=pg.mkBrush(*theme.GAP_FILL),
-            pen=pg.mkPen(None),
-        )  # fmt: skip
-        band.setZValue(2)
-        self.plot_item.addItem(band, ignoreBounds=True)
+        band = self._new_band(theme.GAP_FILL, z=2.0)  # over the grid
+        band.setRegion((start_s, end_s))
         self._gaps.append((end_s, band))
 
     def set_link_banner(self, text: str | None) -> None:
@@ -415,7 +463,7 @@ class LivePlot(QWidget):
 
     @property
     def gap_regions(self) -> list[tuple[float, float]]:
-        return [tuple(r.getRegion()) for _, r in self._gaps]  # type: ignore[misc]
+        return [r.getRegion() for _, r in self._gaps]
 
     def add_mark(self, t_s: float, label: str) -> None:
         """A labelled vertical line where a point was marked."""
@@ -442,7 +490,7 @@ class LivePlot(QWidget):
         three are taken). A label slides from the right of its line to the left across
         the view, so two labels clear each other when their lines are further apart
         than the wider label."""
-        px_per_s = (self.view_box.width() or 1000.0) / self.window_s
+        px_per_s = self._view_px / self.window_s
         rows = range(len(MARK_ROWS))
         last_t = [-np.inf] * len(MARK_ROWS)  # the newest label in each row: time, width
         last_w = [0.0] * len(MARK_ROWS)
@@ -460,7 +508,7 @@ class LivePlot(QWidget):
 
     @property
     def hold_regions(self) -> list[tuple[float, float]]:
-        return [tuple(r.getRegion()) for _, r in self._holds]  # type: ignore[misc]
+        return [r.getRegion() for _, r in self._holds]
 
     @property
     def mark_labels(self) -> list[str]:
@@ -468,11 +516,14 @@ class LivePlot(QWidget):
 
     def curve_data(self) -> tuple[np.ndarray, np.ndarray]:
         """The samples of the window last handed in (display units)."""
-        return self._t, self._y
+        return self._t, self._display(self._f)
 
     def drawn_data(self) -> tuple[np.ndarray, np.ndarray]:
         """What the curves hold: the column envelope, or every sample while paused."""
-        (hx, hy), (rx, ry) = _dataset(self.curve), _dataset(self.recent_curve)
+        if self.paused:
+            x, y = self.paused_curve.getOriginalDataset()
+            return (np.empty(0) if x is None else x), (np.empty(0) if y is None else y)
+        (hx, hy), (rx, ry) = self.history_curve.xy(), self.recent_curve.xy()
         join = 1 if hx.shape[0] and rx.shape[0] else 0  # the strip repeats the join point
         return np.concatenate((hx, rx[join:])), np.concatenate((hy, ry[join:]))
 
@@ -481,18 +532,20 @@ class LivePlot(QWidget):
         horizon = t_end_s - WINDOW_CHOICES_S[-1] * 1.5
         for store in (self._holds, self._marks, self._gaps):
             while store and (store[0][0] < horizon or len(store) > MAX_OVERLAYS):
-                _, item = store.popleft()
-                self.plot_item.removeItem(item)
+                self._remove_overlay(store.popleft()[1])
 
     def clear(self) -> None:
         """Forget the trace and every overlay (a new connection)."""
         for store in (self._holds, self._marks, self._gaps):
             while store:
-                self.plot_item.removeItem(store.popleft()[1])
+                self._remove_overlay(store.popleft()[1])
         self.set_link_banner(None)
-        self.curve.setData(x=np.empty(0), y=np.empty(0))
-        self._t, self._y = np.empty(0), np.empty(0)
-        self.recent_curve.setData(x=np.empty(0), y=np.empty(0))
+        self.history_curve.set_xy(np.empty(0), np.empty(0))
+        self.paused_curve.setData(x=np.empty(0), y=np.empty(0))
+        self._t, self._f = np.empty(0), np.empty(0, dtype=np.float32)
+        self._envelope.clear()
+        self._env_n, self._drawn_key = None, None
+        self.recent_curve.set_xy(np.empty(0), np.empty(0))
         self._x_range = (0.0, 0.0)
         self.live_hold.setVisible(False)
-        self._y_top = 0.0
+        self._y_top = self._y_bottom = 0.0

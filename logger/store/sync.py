@@ -25,8 +25,13 @@ and local id: a second run adds nothing). Nothing is deleted locally unless aske
 (``prune``), and then only sessions the server holds with the checksum recorded here.
 
 Local state lives in the library file itself, in two tables of the library's migrations
-(:data:`logger.store.schema.MIGRATIONS`): ``sync_meta`` (this station's id) and
-``sync_state`` (one row per session and school library).
+(:data:`logger.store.schema.MIGRATIONS`): ``sync_meta`` (this station's id, and the id of
+the library each server address led to) and ``sync_state`` (one row per session and
+school library).
+
+For the app: :func:`session_sync_states` tells each local session's state (synced,
+changed since its sync, not synced, recording) from the file alone, and :func:`sync_pass`
+runs one sync that never raises: a server that cannot be reached is a result saying so.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +56,7 @@ import psycopg
 from ..errors import BadInput, DeviceError, StorageError
 from ..records import SessionStatus
 from .library import SessionStore
-from .pg_connect import connect, on_server
+from .pg_connect import ServerError, connect, on_server
 from .pg_schema import ADMIN, SCHEMA, TRAINER
 from .postgres import check_version
 from .urls import redacted
@@ -99,6 +105,7 @@ class SyncReport:
     pruned: list[str] = dataclasses.field(default_factory=list)
     samples: int = 0
     calibrations: int = 0
+    stopped: bool = False  # asked to stop: the sessions not reached go next time
 
 
 class _Digest:
@@ -173,6 +180,23 @@ def _read_content(
     return list(session), events, chunks, summary
 
 
+def _local_content(conn: sqlite3.Connection, pk: int) -> Content:
+    """One session's content as a station's library file holds it."""
+    return _read_content(
+        lambda q, p: conn.execute(q.replace("%s", "?"), p).fetchall(),
+        pk,
+        event_order={t: order for t, (_, order) in EVENTS.items()},
+        chunk_extra="",
+        chunk_order="chunk_id",
+    )
+
+
+def _fingerprint(content: Content) -> str:
+    """The cheap digest of a session's content (everything but the sample bytes, which a
+    library never rewrites): what ``sync_state`` keeps to tell a changed session."""
+    return _manifest(*content, with_md5=False)
+
+
 # --------------------------------------------------------------------- the station
 class Station:
     """The station's library file, read for syncing (its own connection)."""
@@ -229,13 +253,7 @@ class Station:
     def read(self, pk: int) -> Content:
         """Session row, events (in read order), chunk metadata (with blob lengths) and the
         summary aggregates: what the fingerprint covers."""
-        return _read_content(
-            lambda q, p: self.conn.execute(q.replace("%s", "?"), p).fetchall(),
-            pk,
-            event_order={t: order for t, (_, order) in EVENTS.items()},
-            chunk_extra="",
-            chunk_order="chunk_id",
-        )
+        return _local_content(self.conn, pk)
 
     def chunk_blobs(self, pk: int) -> Iterator[tuple[bytes, bytes]]:
         """(t_s, raw) bytes of each chunk, in order, a few at a time."""
@@ -257,6 +275,13 @@ class Station:
             "SELECT level, bucket, min_raw, max_raw, n FROM summary WHERE session_pk = ? "
             "ORDER BY level, bucket",
             (pk,),
+        )
+
+    def remember_library(self, url: str, library_id: str) -> None:
+        """Note which library ``url`` led to (what :func:`session_sync_states` reads)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO sync_meta (key, value) VALUES (?, ?)",
+            (library_key(url), library_id),
         )
 
     def state(self, library_id: str, sid: str) -> tuple[str, str] | None:
@@ -354,21 +379,27 @@ def sync_library(
     *,
     prune: bool = False,
     progress: Callable[[str], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> SyncReport:
     """Push every finished session of library ``db`` to the school library at ``url``
     (see the module docstring). Raises ServerError (the server went away: what was
-    committed stays recorded, the rest goes next time) or BadInput."""
+    committed stays recorded, the rest goes next time) or BadInput. ``stop`` is asked
+    before each session: when it says so the run ends there (``report.stopped``)."""
     say = progress or (lambda text: None)
     report = SyncReport()
     station = Station(db)
     try:
         server = _Server(url)
         try:
+            station.remember_library(url, server.library_id)
             _push_calibrations(station, server, report)
             sessions = station.sessions()
             with server.on_server("listing the school library"):
                 held = server.checksums([sid for _, sid, _, _ in sessions])
             for pk, sid, status, therapist in sessions:
+                if stop is not None and stop():
+                    report.stopped = True
+                    break
                 if status == SessionStatus.RECORDING.value:
                     report.recording.append(sid)
                     continue
@@ -380,7 +411,7 @@ def sync_library(
                 except _Mismatch as exc:  # rolled back; the others may still go
                     report.failed.append((sid, str(exc)))
                     say(f"not synced {sid}: {exc}")
-            if prune:
+            if prune and not report.stopped:
                 _prune(station, server, db, report, say)
         finally:
             server.close()
@@ -431,8 +462,8 @@ def _sync_one(
 ) -> None:
     """One session, in one server transaction (see the module docstring). ``held`` is the
     checksum the server has for ``sid`` (None: none there, or not visible to this login)."""
-    session, events, chunks, summary = station.read(pk)
-    fingerprint = _manifest(session, events, chunks, summary, with_md5=False)
+    session, events, chunks, summary = content = station.read(pk)
+    fingerprint = _fingerprint(content)
     state = station.state(server.library_id, sid)
     if state is not None and state[0] == fingerprint and held == state[1]:
         report.unchanged.append(sid)  # and still on the server (not lost in a restore)
@@ -607,3 +638,141 @@ def _prune(
             )
             report.pruned.append(sid)
     say(f"removed {len(confirmed)} synced sessions from {db}")
+
+
+# ------------------------------------------------------------ what the app shows
+def library_key(url: str) -> str:
+    """Where ``url`` leads, without login or password (``library HOST:PORT/DB`` as libpq
+    reads it): the ``sync_meta`` key under which a station keeps the id of the library it
+    last found there, so that another spelling of the login still finds it."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return f"library {redacted(url)}"
+    dbname = info.get("dbname") or info.get("user") or ""  # libpq's default: the login
+    return f"library {info.get('host') or ''}:{info.get('port') or ''}/{dbname}"
+
+
+class SyncState(StrEnum):
+    """A local session as the school library at one URL has it."""
+
+    SYNCED = "synced"  # the server holds it as it is here
+    CHANGED = "changed since sync"  # notes, events or calibration changed after its sync
+    NOT_SYNCED = "not synced"
+    RECORDING = "recording"  # sent once it ends
+
+
+def session_sync_states(db: Path, url: str) -> dict[str, SyncState]:
+    """The sync state of every session of the station library ``db`` with respect to the
+    school library at ``url``, as this station last saw it: read from the file alone (no
+    server is asked, nothing is written), in one read transaction. A session is synced
+    when its fingerprint is the one its ``sync_state`` row records (the same test
+    :func:`sync_library` uses to leave it alone). Raises StorageError when the file
+    cannot be read."""
+    if not db.is_file():
+        return {}
+    try:
+        conn = sqlite3.connect(db, timeout=10.0, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StorageError(f"{db}: cannot read the sync state ({exc})") from None
+    try:
+        conn.execute("BEGIN")  # one snapshot, while a recording may be writing
+        sessions = conn.execute(
+            "SELECT pk, id, status FROM sessions ORDER BY started_unix, id"
+        ).fetchall()
+        recorded: dict[str, str] = {}
+        has_sync = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+            "AND name IN ('sync_meta', 'sync_state')"
+        ).fetchone()[0]
+        found = (
+            conn.execute(
+                "SELECT value FROM sync_meta WHERE key = ?", (library_key(url),)
+            ).fetchone()
+            if has_sync == 2
+            else None
+        )
+        if found is not None:
+            recorded = dict(
+                conn.execute(
+                    "SELECT session_id, fingerprint FROM sync_state WHERE library_id = ?",
+                    (found[0],),
+                ).fetchall()
+            )
+        states: dict[str, SyncState] = {}
+        for pk, sid, status in sessions:
+            if status == SessionStatus.RECORDING.value:
+                states[sid] = SyncState.RECORDING
+            elif sid not in recorded:
+                states[sid] = SyncState.NOT_SYNCED
+            elif _fingerprint(_local_content(conn, pk)) == recorded[sid]:
+                states[sid] = SyncState.SYNCED
+            else:
+                states[sid] = SyncState.CHANGED
+        return states
+    except sqlite3.Error as exc:
+        raise StorageError(f"{db}: cannot read the sync state ({exc})") from None
+    finally:
+        conn.close()
+
+
+UNREACHABLE = "server unreachable"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SyncPass:
+    """What one pass of :func:`sync_pass` came to: never an exception.
+
+    ``ok``: every finished session the login may send is on the server, verified.
+    ``unreachable``: the server could not be reached or went away (try again later).
+    ``text``: one line for a status bar; ``detail``: the reason in full (one line, no
+    password). ``report``: what the pass did, as far as it got (None if it never
+    connected)."""
+
+    ok: bool
+    text: str
+    detail: str = ""
+    unreachable: bool = False
+    report: SyncReport | None = None
+
+    @property
+    def sent(self) -> int:
+        """Sessions sent or updated by this pass."""
+        r = self.report
+        return len(r.copied) + len(r.updated) if r is not None else 0
+
+
+def sync_pass(db: Path, url: str, *, stop: Callable[[], bool] | None = None) -> SyncPass:
+    """One sync of ``db`` to ``url`` for a program that goes on whatever happens (the
+    app's background sync): every failure (no server, the network gone mid-way, a refused
+    login, a session that did not verify, a library that cannot be read) comes back as a
+    :class:`SyncPass` saying so. What was committed before a failure stays recorded."""
+    if not db.is_file():
+        return SyncPass(True, "nothing recorded yet")
+    try:
+        report = sync_library(db, url, stop=stop)
+    except (BadInput, DeviceError, sqlite3.Error, psycopg.Error) as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        if _unreachable(exc):
+            return SyncPass(False, UNREACHABLE, detail, unreachable=True)
+        return SyncPass(False, "sync failed", detail)
+    if report.failed:
+        sid, why = report.failed[0]
+        more = f" (and {len(report.failed) - 1} more)" if len(report.failed) > 1 else ""
+        return SyncPass(False, f"{len(report.failed)} not synced", f"{sid}: {why}{more}",
+                        report=report)  # fmt: skip
+    sent = len(report.copied) + len(report.updated)
+    text = f"sent {sent} session{'s' if sent != 1 else ''}" if sent else "up to date"
+    waiting = len(report.recording) + len(report.not_theirs)
+    detail = f"{waiting} left for later (recording, or another trainee's)" if waiting else ""
+    return SyncPass(not report.stopped, "stopped" if report.stopped else text, detail,
+                    report=report)  # fmt: skip
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether a failure means the server could not be reached or went away: the
+    connection's own error (psycopg's OperationalError), raised as ours or as it is."""
+    lost = (psycopg.OperationalError, psycopg.InterfaceError)
+    return isinstance(exc, lost) or (
+        isinstance(exc, ServerError) and isinstance(exc.__context__, lost)
+    )

@@ -349,3 +349,17 @@ def test_the_simulated_rig_calibrates_a_live_simulator_by_clicking(qtbot, db_pat
         assert wizard.saved is not None
     finally:
         live.stop()
+
+
+def test_the_lsl_toggle_is_kept_by_the_file_and_not_by_a_session(settings):
+    """Settings → LSL: written to the configuration file, read back on; a session's recorded
+    configuration never carries it (it is the station's, like the school library)."""
+    from logger.config import load_config
+
+    assert not settings.lsl_check.isChecked()
+    settings.lsl_check.setChecked(True)
+    settings.accept()
+    assert settings.result() == QDialog.DialogCode.Accepted
+    saved = load_config(settings.config_path)
+    assert saved.lsl is True and "lsl" not in saved.to_dict()
+    assert SettingsDialog(saved, settings.config_path).lsl_check.isChecked()

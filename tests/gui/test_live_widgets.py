@@ -96,10 +96,10 @@ def test_a_ten_minute_window_is_drawn_from_two_points_per_pixel_column(qtbot):
     assert x.shape[0] <= 2 * (plot.view_box.width() + 1)
     assert y.max() == 55.0 and y.min() == 10.0
     # more samples within the same pixel column change nothing: nothing is repainted
-    history, recent = plot.curve.getOriginalDataset()[0], plot.recent_curve.getData()[0]
+    history, recent = plot.history_curve.xy()[0], plot.recent_curve.xy()[0]
     plot.set_data(np.append(t, 599.9995), np.append(f, np.float32(10.0)))
-    assert plot.curve.getOriginalDataset()[0] is history
-    assert plot.recent_curve.getData()[0] is recent
+    assert plot.history_curve.xy()[0] is history
+    assert plot.recent_curve.xy()[0] is recent
 
 
 def test_plot_axis_limits_and_target_in_the_display_unit(qtbot):

@@ -30,3 +30,27 @@ def test_window_selects_by_time():
     tw, fw = ring.window(1.0)
     assert tw[0] == 3.99 and tw[-1] == 4.99
     assert fw.shape == (101, 1)
+
+
+@given(
+    capacity=st.integers(1, 40),
+    steps=st.lists(st.tuples(st.integers(0, 60), st.booleans()), max_size=20),
+)
+def test_since_hands_each_row_over_once_and_counts_what_was_overwritten(capacity, steps):
+    """A reader that passes back the count it got sees every row still held exactly once,
+    in order; rows overwritten before it came back are the only ones missing, and the
+    count says how many."""
+    ring = RingBuffer(capacity)
+    seen, got = 0, []
+    for n, read in steps:
+        t = np.arange(ring.written, ring.written + n, dtype=float)
+        ring.extend(t, t * 2.0)
+        if read:
+            t_s, force_n, written = ring.since(seen)
+            assert written == ring.written
+            assert t_s.shape[0] == min(written - seen, capacity)
+            np.testing.assert_array_equal(t_s, np.arange(written - t_s.shape[0], written))
+            np.testing.assert_array_equal(force_n[:, 0], (t_s * 2.0).astype(np.float32))
+            got += t_s.tolist()
+            seen = written
+    assert got == sorted(set(got))
