@@ -251,6 +251,13 @@ def _collect(proc, acq, blocks, keys, tty: bool, early: list) -> None:
             raise DeviceError(f"device on '{acq.port}' stopped before calibration finished")
         elif time.monotonic() - last_data > NO_DATA_S and acq.state is LinkState.STREAMING:
             raise DeviceError(f"no samples from '{acq.port}' for {NO_DATA_S:g} s")
+        elif time.monotonic() - last_data > NO_DATA_S and acq.state is LinkState.ENDED:
+            # a simulated device played its whole script: nothing more will come (an Enter
+            # for the last plateau had NO_DATA_S to arrive)
+            raise DeviceError(
+                f"'{acq.port}' played its whole scenario before calibration finished "
+                f"({len(proc.accepted)} of {len(proc.masses_kg)} masses)"
+            )
         # one Enter per mass; typed-ahead presses wait until the armed mass is accepted
         while keys is not None and proc.last_raw is not None and not proc.waiting:
             if proc.done or keys.empty():

@@ -360,3 +360,25 @@ def test_linear_calibration_written_into_the_device(db_path, capsys, monkeypatch
     assert len(applied) == 1
     assert applied[0][0] == pytest.approx(stored.counts_per_n, rel=1e-6)  # float32 on the wire
     assert applied[0][1] == round(stored.offset_counts)
+
+
+def test_a_scenario_that_ends_before_the_masses_do_ends_calibrate(
+    tmp_path, db_path, capsys, monkeypatch
+) -> None:
+    """The simulated device plays its whole script with masses still to come: calibrate
+    says so in one line (exit 1) instead of waiting for samples that never come."""
+    import logger.commands.calibrate as calibrate_cmd
+
+    monkeypatch.setattr(calibrate_cmd, "NO_DATA_S", 0.5)
+    short = DEVICE + '\n[[steps]]\naction = "rest"\nseconds = 3.0\n'
+    url = sim_url(tmp_path, "short", short)
+    rc = main(["calibrate", "--port", url, "--masses-kg", "0,0.5,1", "--auto",
+               "--db", str(db_path)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .endswith("played its whole scenario before calibration finished (1 of 3 masses)")
+    )
+    assert not db_path.exists()
