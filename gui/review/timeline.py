@@ -21,7 +21,9 @@ from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QWidget
 
 from logger.compare import GAP_FACTOR
+from logger.deidentify import LibraryReader
 from logger.records import AlertKind
+from logger.store import SessionRecord
 
 from .. import theme
 from ..axes import TimeAxis, plain_axes, print_axes, print_font
@@ -71,8 +73,8 @@ class TimelinePlot(pg.PlotWidget):
             axisItems={"bottom": TimeAxis("bottom")},
         )
         self.light = light
-        self.store: object | None = None
-        self.record = None
+        self.store: LibraryReader | None = None
+        self.record: SessionRecord | None = None
         self.mode = "empty"
         self.shown_samples = 0
         fg = "#333333" if light else theme.TEXT_DIM
@@ -131,7 +133,7 @@ class TimelinePlot(pg.PlotWidget):
             return 0.0
         return float(self.record.meta.device.rate_hz or self.record.stats.rate_hz or 0.0)
 
-    def set_session(self, store: object, record: object) -> None:
+    def set_session(self, store: LibraryReader, record: SessionRecord) -> None:
         """Show ``record`` (a ``SessionRecord``) from ``store``: whole session, decorated."""
         self.store, self.record = store, record
         item = self.getPlotItem()
@@ -143,7 +145,7 @@ class TimelinePlot(pg.PlotWidget):
         self.zero_lines = []
         self.limit_levels_n = {}
         self.target_bands = None
-        self._decorate()
+        self._decorate(record)
         end = max(self.duration_s, 1.0)
         # limits first: the previous session's limits would clip the new range
         item.setLimits(xMin=-0.05 * end, xMax=1.05 * end, minXRange=0.05)
@@ -165,8 +167,7 @@ class TimelinePlot(pg.PlotWidget):
         top = hi * (1.3 if self.mark_lines else 1.12)
         self.getPlotItem().setYRange(lo - 0.05 * hi, top, padding=0)
 
-    def _decorate(self) -> None:
-        rec = self.record
+    def _decorate(self, rec: SessionRecord) -> None:
         item = self.getPlotItem()
         names = {p.index: p.name for p in rec.points}
         hold_brush = (21, 101, 192, 40) if self.light else theme.HOLD_FILL
@@ -195,7 +196,7 @@ class TimelinePlot(pg.PlotWidget):
             tip = f"zero ({z.source}) at {hms(z.t_s)}: removed {removed_n:+.2f} N from here on"
             text = f"zero {removed_n:+.2f} N"  # stands on the bottom, right of the line
             self.zero_lines.append(self._event_line(z.t_s, zero_pen, text, tip, 0.04, dim, (0, 1)))
-        self._decorate_limits()
+        self._decorate_limits(rec)
         spots = []
         for a in rec.alerts:
             colour = theme.WARN if a.kind == AlertKind.WARN else theme.MAX
@@ -210,10 +211,9 @@ class TimelinePlot(pg.PlotWidget):
         self._alerts.setData(spots)
         item.update()
 
-    def _decorate_limits(self) -> None:
+    def _decorate_limits(self, rec: SessionRecord) -> None:
         """Target windows over each hold of a point that has one; warn/max levels as
         dashed lines (session-wide from the config, a point's own over its holds)."""
-        rec = self.record
         points = {p.index: p for p in rec.points}
         spans = []
         for h in rec.holds:
@@ -280,7 +280,7 @@ class TimelinePlot(pg.PlotWidget):
         margin = text_item.document().documentMargin()
         row_h = fm.height() + 2 * margin + 1  # the label item's own height
         gap = 6.0
-        placed: list[tuple[int, float, float, object]] = []  # row, x, full width, line
+        placed: list[tuple[int, float, float, pg.InfiniteLine]] = []  # row, x, full width, line
         right = [-math.inf] * LABEL_ROWS
         for line in lines:
             x = (line.value() - x0) / (x1 - x0) * width_px
@@ -397,7 +397,7 @@ class TimelinePlot(pg.PlotWidget):
         samples = (x1 - x0) * self.rate_hz
         if self.rate_hz > 0 and samples <= DETAIL_MAX_SAMPLES:
             margin = 0.05 * (x1 - x0)
-            t, f = self.store.load_forces(sid, x0 - margin, x1 + margin)  # type: ignore[attr-defined]
+            t, f = self.store.load_forces(sid, x0 - margin, x1 + margin)
             f0 = f[:, 0] if f.ndim > 1 else f
             t, f0 = break_gaps(t, f0)
             self._detail.setData(t, f0, connect="finite")
@@ -409,7 +409,7 @@ class TimelinePlot(pg.PlotWidget):
             self.shown_samples = int(np.isfinite(f0).sum())
         else:
             width = max(self.width(), 400)
-            t, lo, hi = self.store.load_overview(sid, x0, x1, max_points=2 * width)  # type: ignore[attr-defined]
+            t, lo, hi = self.store.load_overview(sid, x0, x1, max_points=2 * width)
             t, lo, hi = break_gaps(t, lo, hi)
             self._env_lo.setData(t, lo, connect="finite")
             self._env_hi.setData(t, hi, connect="finite")
