@@ -254,7 +254,8 @@ def test_pause_freezes_the_plot_while_samples_keep_coming(qtbot, window, tmp_pat
 
 
 def test_settings_units_zero_and_mute_act_on_the_live_window(qtbot, window, tmp_path):
-    connect(window, scenario(tmp_path, rest(0.5) + hold(9.80665, 3.0) + rest(3.0)), 2, "units")
+    # a hold long enough that the zero (two dialogs) lands while the load is still on
+    connect(window, scenario(tmp_path, rest(0.5) + hold(9.80665, 20.0) + rest(3.0)), 2, "units")
     qtbot.waitUntil(window.zero_button.isEnabled, timeout=WAIT_MS)
     window.apply_config(Config(units="kgf", contact_area_cm2=1.0, points=window.config.points))
     assert window.readout.unit_label.text() == "kgf"
