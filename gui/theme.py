@@ -67,6 +67,11 @@ QProgressBar {{
 }}
 QProgressBar::chunk {{ background: {OK}; border-radius: 4px; }}
 QLabel#error {{ color: {MAX}; font-weight: bold; }}
+QCheckBox::indicator {{
+    width: 14px; height: 14px; border: 1px solid {TEXT_DIM}; border-radius: 3px;
+    background: {PANEL_RAISED};
+}}
+QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
 """
 
 

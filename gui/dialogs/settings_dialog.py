@@ -181,7 +181,8 @@ class SettingsDialog(QDialog):
         self.lsl_check.setChecked(config.lsl)
         self.lsl_check.setToolTip("For lab recordings beside EMG/EEG (LabRecorder); "
                                   "takes effect at the next connection")  # fmt: skip
-        f.addRow(self.lsl_check)
+        lab = QGroupBox("Lab recording")
+        QVBoxLayout(lab).addWidget(self.lsl_check)
         points_box = QGroupBox("Point plan and per-point overrides (empty cell: session value)")
         pv = QVBoxLayout(points_box)
         pv.addWidget(self.points_table)
@@ -208,6 +209,7 @@ class SettingsDialog(QDialog):
         layout.addLayout(top)
         layout.addWidget(points_box, 1)
         layout.addWidget(school)
+        layout.addWidget(lab)
         layout.addWidget(self.error_label)
         layout.addWidget(self.path_label)
         layout.addWidget(self.buttons)
