@@ -74,8 +74,10 @@ from . import overview, ownership, schema
 from .ownership import Owner
 from .rows import (
     check_calibration,
+    chunk_block,
     duration_s,
     from_dict,
+    joined,
     json_obj,
     parse_time,
     point_from_dict,
@@ -1225,32 +1227,17 @@ class SessionStore:
             for chunk_id, first, n, channels, tb, rb in rows:
                 last = chunk_id
                 with self._decoding(f"session {sid}: chunk {chunk_id}"):
-                    t = np.frombuffer(tb, dtype=T_DTYPE).astype(np.float64)
-                    raw = np.frombuffer(rb, dtype=RAW_DTYPE).astype(np.int32)
-                    raw = raw.reshape(n, channels)
-                    if t.size != n:
-                        raise ValueError(f"{t.size} times for {n} samples")
-                keep = (t >= lo) & (t <= hi)
-                if not keep.all():
-                    idx = np.flatnonzero(keep)
-                    if idx.size == 0:
-                        continue
-                    first += int(idx[0])
-                    t, raw = t[keep], raw[keep]
-                yield SampleBlock(first_index=int(first), t_s=t, raw=raw)
+                    block = chunk_block(first, n, channels, tb, rb, lo, hi)
+                if block is not None:
+                    yield block
 
     def load_samples(
         self, sid: str, t0_s: float | None = None, t1_s: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(t_s, raw)`` in [t0_s, t1_s]: float64 (n,), int32 (n, channels)."""
         blocks = list(self.iter_chunks(sid, t0_s, t1_s))
-        if not blocks:
-            channels = self.load_session(sid).meta.device.channels or 1
-            return np.zeros(0), np.zeros((0, channels), dtype=np.int32)
-        return (
-            np.concatenate([b.t_s for b in blocks]),
-            np.concatenate([b.raw for b in blocks]),
-        )
+        channels = blocks[0].raw.shape[1] if blocks else None
+        return joined(blocks, channels or self.load_session(sid).meta.device.channels or 1)
 
     def load_forces(
         self, sid: str, t0_s: float | None = None, t1_s: float | None = None

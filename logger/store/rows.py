@@ -9,10 +9,13 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from calibration.models import CalibrationInfo
 
 from ..errors import BadInput
-from ..records import Point, SessionStats
+from ..records import Point, SampleBlock, SessionStats
+from .schema import RAW_DTYPE, T_DTYPE
 
 
 def check_calibration(cal: CalibrationInfo) -> None:
@@ -72,3 +75,34 @@ def point_from_dict(d: dict) -> Point:
 def stored_stats(stats_json: str | None) -> SessionStats | None:
     """The stats a finished session was closed with (None while recording)."""
     return from_dict(SessionStats, json_obj(stats_json, "stats")) if stats_json else None
+
+
+def chunk_block(
+    first_index: int,
+    n: int,
+    channels: int,
+    t_bytes: bytes | memoryview,
+    raw_bytes: bytes | memoryview,
+    lo: float,
+    hi: float,
+) -> SampleBlock | None:
+    """A stored chunk's samples within ``[lo, hi]`` (None: none); ValueError on damage."""
+    t = np.frombuffer(t_bytes, dtype=T_DTYPE).astype(np.float64)
+    raw = np.frombuffer(raw_bytes, dtype=RAW_DTYPE).astype(np.int32).reshape(n, channels)
+    if t.size != n:
+        raise ValueError(f"{t.size} times for {n} samples")
+    keep = (t >= lo) & (t <= hi)
+    if not keep.all():
+        idx = np.flatnonzero(keep)
+        if idx.size == 0:
+            return None
+        first_index += int(idx[0])
+        t, raw = t[keep], raw[keep]
+    return SampleBlock(first_index=int(first_index), t_s=t, raw=raw)
+
+
+def joined(blocks: list[SampleBlock], channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(t_s, raw)`` of consecutive blocks: float64 (n,), int32 (n, channels)."""
+    if not blocks:
+        return np.zeros(0), np.zeros((0, channels), dtype=np.int32)
+    return np.concatenate([b.t_s for b in blocks]), np.concatenate([b.raw for b in blocks])
