@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # a lost server is reported in one line of ours; psycopg's own
+        logging.getLogger("psycopg").setLevel(logging.ERROR)  # warning about it is noise
     out = sys.stdout
     if out is sys.__stdout__ and isinstance(out, io.TextIOWrapper):  # the process's own:
         out.reconfigure(errors="surrogateescape")  # a file name prints as the OS's bytes
