@@ -72,12 +72,12 @@ from ..records import (
 )
 from . import overview, ownership, schema
 from .ownership import Owner
+from .reading import SampleReading
 from .rows import (
     check_calibration,
     chunk_block,
     duration_s,
     from_dict,
-    joined,
     json_obj,
     parse_time,
     point_from_dict,
@@ -430,7 +430,7 @@ def _warn_if_shared(path: Path) -> None:
             return
 
 
-class SessionStore:
+class SessionStore(SampleReading):
     """SQLite session library (see the module docstring for the design).
 
     Thread-safe: one connection guarded by a lock. For sustained writing from the
@@ -1231,57 +1231,28 @@ class SessionStore:
                 if block is not None:
                     yield block
 
-    def load_samples(
-        self, sid: str, t0_s: float | None = None, t1_s: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(t_s, raw)`` in [t0_s, t1_s]: float64 (n,), int32 (n, channels)."""
-        blocks = list(self.iter_chunks(sid, t0_s, t1_s))
-        channels = blocks[0].raw.shape[1] if blocks else None
-        return joined(blocks, channels or self.load_session(sid).meta.device.channels or 1)
+    def _channels(self, sid: str) -> int:
+        return self.load_session(sid).meta.device.channels or 1
 
-    def load_forces(
-        self, sid: str, t0_s: float | None = None, t1_s: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(t_s, force_n)`` in [t0_s, t1_s]; force_n is (n, channels) newtons."""
-        forces = self.force_timeline(sid)
-        t, raw = self.load_samples(sid, t0_s, t1_s)
-        return t, forces.counts_to_n(t, raw)
-
-    def load_overview(
-        self,
-        sid: str,
-        t0_s: float | None = None,
-        t1_s: float | None = None,
-        max_points: int = 2000,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Min/max envelope of channel 0 in newtons: ``(t_s, min_n, max_n)``.
-
-        From the summary pyramid (:func:`.overview.read_envelope`: at most ``max_points``
-        buckets, ``t_s`` at each one's centre); when the range holds no more than
-        ``max_points`` samples, the samples themselves (``min_n == max_n``).
-        """
+    def _extent(self, sid: str) -> tuple[int, float | None, float]:
         pk = self._pk(sid)
-        max_points = max(1, int(max_points))
         with self._decoding(f"session {sid}"), self._lock:
             row = self._conn.execute(
                 "SELECT samples, last_t_s, device FROM sessions WHERE pk = ?", (pk,)
             ).fetchone()
-            samples, last_t = int(row[0]), row[1]
             rate_hz = float(json_obj(row[2], "device").get("rate_hz") or 0.0)
-        if samples == 0 or last_t is None:
-            return np.zeros(0), np.zeros(0), np.zeros(0)
-        forces = self.force_timeline(sid)
-        lo = 0.0 if t0_s is None else float(t0_s)
-        hi = float(last_t) if t1_s is None else float(t1_s)
-        if hi < lo:
-            return np.zeros(0), np.zeros(0), np.zeros(0)
-        span = min(hi, float(last_t)) - lo
-        if rate_hz > 0 and span * rate_hz + 1 <= max_points:
-            t, force = self.load_forces(sid, lo, hi)
-            f0 = force[:, 0] if force.size else np.zeros(0)
-            return t, f0, f0.copy()
+        return int(row[0]), row[1], rate_hz
+
+    def _summary(
+        self, sid: str, level: int, bucket_lo: int, bucket_hi: int
+    ) -> Sequence[Sequence[float]]:
+        pk = self._pk(sid)
         with self._decoding(f"session {sid}"), self._lock:
-            return overview.read_envelope(self._conn, pk, lo, hi, max_points, forces)
+            return self._conn.execute(
+                "SELECT bucket, min_raw, max_raw FROM summary WHERE session_pk = ? "
+                "AND level = ? AND bucket BETWEEN ? AND ? ORDER BY bucket",
+                (pk, level, bucket_lo, bucket_hi),
+            ).fetchall()
 
 
 def _beat(c: sqlite3.Connection, pk: int) -> None:

@@ -3,7 +3,7 @@
 Level k buckets are :data:`SUMMARY_BASE_S` × :data:`SUMMARY_FACTOR`^k wide (0.1 s …
 1638.4 s). Each stored chunk adds its min/max to the buckets it touches
 (:func:`add_chunk`, in the chunk's own transaction), so an 8-hour session's overview reads
-at most ``max_points`` rows of one level (:func:`read_envelope`) instead of its samples.
+at most ``max_points`` rows of one level (:func:`envelope`) instead of its samples.
 Raw counts are kept, not newtons: the envelope is converted as it is read, with the
 session's calibration and zero events, so a recalibration changes the overview at once.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -74,33 +75,23 @@ def level_for(lo_s: float, hi_s: float, max_points: int) -> int:
     return SUMMARY_LEVELS - 1
 
 
-def read_envelope(
-    c: sqlite3.Connection,
-    session_pk: int,
-    lo_s: float,
-    hi_s: float,
-    max_points: int,
-    forces: ForceTimeline,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(t_s, min_n, max_n)`` of channel 0 in [lo_s, hi_s] from the pyramid: at most
-    ``max_points`` buckets (neighbours merged beyond the coarsest level), ``t_s`` at each
-    bucket's centre, newtons through ``forces``."""
-    level = level_for(lo_s, hi_s, max_points)
+def bucket_range(lo_s: float, hi_s: float, level: int) -> tuple[int, int]:
+    """The first and last bucket of ``level`` that [lo_s, hi_s] touches."""
     f = SUMMARY_FACTOR**level
-    data = c.execute(
-        "SELECT bucket, min_raw, max_raw FROM summary WHERE session_pk = ? "
-        "AND level = ? AND bucket BETWEEN ? AND ? ORDER BY bucket",
-        (
-            session_pk,
-            level,
-            math.floor(lo_s / SUMMARY_BASE_S) // f,
-            math.floor(hi_s / SUMMARY_BASE_S) // f,
-        ),
-    ).fetchall()
-    if not data:
+    return math.floor(lo_s / SUMMARY_BASE_S) // f, math.floor(hi_s / SUMMARY_BASE_S) // f
+
+
+def envelope(
+    rows: Sequence[Sequence[float]], level: int, max_points: int, forces: ForceTimeline
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(t_s, min_n, max_n)`` from summary rows ``(bucket, min_raw, max_raw)`` of ``level``
+    in bucket order: at most ``max_points`` (neighbours merged beyond the coarsest level),
+    ``t_s`` at each bucket's centre, newtons through ``forces``. Both back ends read the
+    pyramid through this."""
+    if not rows:
         return np.zeros(0), np.zeros(0), np.zeros(0)
-    arr = np.asarray(data, dtype=np.float64)
-    width_s = SUMMARY_BASE_S * f
+    arr = np.asarray(rows, dtype=np.float64)
+    width_s = SUMMARY_BASE_S * SUMMARY_FACTOR**level
     if arr.shape[0] > max_points:  # beyond the coarsest level: merge neighbours
         step = math.ceil(arr.shape[0] / max_points)
         starts = np.arange(0, arr.shape[0], step)

@@ -27,7 +27,6 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import psycopg
 
 from calibration.models import Calibration, CalibrationInfo, ModelKind, ZeroEvent, ZeroSource
@@ -54,15 +53,14 @@ from .library import (
     SessionSummary,
     force_timeline,
 )
-from .overview import SUMMARY_BASE_S, SUMMARY_FACTOR, SUMMARY_LEVELS
 from .pg_connect import ServerError, connect, server_error
 from .pg_schema import PG_MIGRATIONS, SCHEMA, stored_version
+from .reading import SampleReading
 from .rows import (
     check_calibration,
     chunk_block,
     duration_s,
     from_dict,
-    joined,
     json_obj,
     parse_time,
     point_from_dict,
@@ -116,7 +114,7 @@ class ServerCalibration:
     station: str
 
 
-class PostgresLibrary:
+class PostgresLibrary(SampleReading):
     """The school library at ``url`` (see the module docstring). Thread-safe: one
     connection (autocommit; writes in explicit transactions) guarded by a lock."""
 
@@ -420,84 +418,30 @@ class PostgresLibrary:
                 if block is not None:
                     yield block
 
-    def load_samples(
-        self, sid: str, t0_s: float | None = None, t1_s: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(t_s, raw)`` in [t0_s, t1_s]: float64 (n,), int32 (n, channels)."""
-        blocks = list(self.iter_chunks(sid, t0_s, t1_s))
-        channels = blocks[0].raw.shape[1] if blocks else None
-        return joined(blocks, channels or self.load_session(sid).meta.device.channels or 1)
+    def _channels(self, sid: str) -> int:
+        return self.load_session(sid).meta.device.channels or 1
 
-    def load_forces(
-        self, sid: str, t0_s: float | None = None, t1_s: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(t_s, force_n)`` in [t0_s, t1_s]; force_n is (n, channels) newtons."""
-        forces = self.force_timeline(sid)
-        t, raw = self.load_samples(sid, t0_s, t1_s)
-        return t, forces.counts_to_n(t, raw)
-
-    def load_overview(
-        self,
-        sid: str,
-        t0_s: float | None = None,
-        t1_s: float | None = None,
-        max_points: int = 2000,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Min/max envelope of channel 0 in newtons, as :meth:`SessionStore.load_overview`
-        (the same summary levels, copied from the station with the samples)."""
+    def _extent(self, sid: str) -> tuple[int, float | None, float]:
         pk = self._pk(sid)
-        max_points = max(1, int(max_points))
         with self._decoding(f"session {sid}"):
             samples, last_t, dev = self._rows(
                 "SELECT samples, last_t_s, device FROM sessions WHERE pk = %s", (pk,)
             )[0]
             rate_hz = float(json_obj(dev, "device").get("rate_hz") or 0.0)
-        empty = np.zeros(0), np.zeros(0), np.zeros(0)
-        if not samples or last_t is None:
-            return empty
-        lo = 0.0 if t0_s is None else float(t0_s)
-        hi = float(last_t) if t1_s is None else float(t1_s)
-        if hi < lo:
-            return empty
-        if rate_hz > 0 and (min(hi, float(last_t)) - lo) * rate_hz + 1 <= max_points:
-            t, force = self.load_forces(sid, lo, hi)
-            f0 = force[:, 0] if force.size else np.zeros(0)
-            return t, f0, f0.copy()
-        forces = self.force_timeline(sid)
-        b0_lo, b0_hi = math.floor(lo / SUMMARY_BASE_S), math.floor(hi / SUMMARY_BASE_S)
-        level = next(
-            (
-                k
-                for k in range(SUMMARY_LEVELS)
-                if b0_hi // SUMMARY_FACTOR**k - b0_lo // SUMMARY_FACTOR**k + 1 <= max_points
-            ),
-            SUMMARY_LEVELS - 1,
-        )
-        f = SUMMARY_FACTOR**level
+        return int(samples or 0), last_t, rate_hz
+
+    def _summary(
+        self, sid: str, level: int, bucket_lo: int, bucket_hi: int
+    ) -> Sequence[Sequence[float]]:
+        """The summary levels copied from the station with the samples."""
+        pk = self._pk(sid)
         with self._decoding(f"session {sid}"):
-            data = self._rows(
+            return self._rows(
                 "SELECT bucket, min_raw, max_raw FROM summary WHERE session_pk = %s "
                 "AND level = %s AND bucket BETWEEN %s AND %s ORDER BY bucket",
-                (pk, level, b0_lo // f, b0_hi // f),
+                (pk, level, bucket_lo, bucket_hi),
                 binary=True,
             )
-        if not data:
-            return empty
-        arr = np.asarray(data, dtype=np.float64)
-        if arr.shape[0] > max_points:  # beyond the coarsest level: merge neighbours
-            step = math.ceil(arr.shape[0] / max_points)
-            starts = np.arange(0, arr.shape[0], step)
-            arr = np.stack(
-                [
-                    arr[starts, 0] + (step - 1) / 2,
-                    np.minimum.reduceat(arr[:, 1], starts),
-                    np.maximum.reduceat(arr[:, 2], starts),
-                ],
-                axis=1,
-            )
-        t = (arr[:, 0] + 0.5) * (SUMMARY_BASE_S * f)
-        a, b = forces.counts_to_n(t, arr[:, 1]), forces.counts_to_n(t, arr[:, 2])
-        return t, np.minimum(a, b), np.maximum(a, b)
 
     def clients(self) -> list[str]:
         """Every client code this login may see, the most recently recorded first."""
