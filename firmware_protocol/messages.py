@@ -56,6 +56,8 @@ class Capability(IntFlag):
     LED = 0x02
     MARK_BUTTON = 0x04
     EEPROM_CAL = 0x08
+    CLIENT_BUTTON = 0x10  # a second button (or pedal) the client presses: "now, it hurts"
+    EVAS = 0x20  # an electronic pain scale (a potentiometer) sends RATING events
 
 
 class SampleFlag(IntFlag):
@@ -69,6 +71,8 @@ class EventKind(IntEnum):
     LIMIT_CROSSED = 2  # arg: +1 warn up, +2 max up, -1 warn down, -2 max down
     ADC_FAULT = 3
     SCRIPT_END = 4  # a simulated/replaying device finished its script and stopped streaming
+    CLIENT_BUTTON = 5  # the client's button: the pressure-pain threshold is reached (arg 0)
+    RATING = 6  # the client's pain rating moved: arg = rating 0-10 in hundredths (0-1000)
 
 
 class NakCode(IntEnum):

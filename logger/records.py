@@ -101,6 +101,38 @@ class Hold:
     cut_short: bool = False  # the recording ended (stopped or killed) while it went on
 
 
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """The client's "now": the pressure-pain threshold is reached (a PPT trial ends)."""
+
+    t_s: float
+    source: MarkSource
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """The client's pain rating, 0-10, from ``t_s`` on (until the next rating)."""
+
+    t_s: float
+    value: float
+    source: MarkSource
+
+
+class ProtocolKind(StrEnum):
+    ROUND = "round"  # a PPT round: data {"label": "pre" | "post" | ""} ("" ends PPT)
+    DRILL = "drill"  # a training drill starts: data is the drill (its JSON form)
+    PROFILE = "profile"  # a guided target profile starts: data is the profile (JSON form)
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolEvent:
+    """From ``t_s`` on, a clinical protocol runs (or a PPT round changes)."""
+
+    t_s: float
+    kind: ProtocolKind
+    data: dict
+
+
 @dataclass(slots=True)
 class Alert:
     t_s: float
