@@ -109,11 +109,13 @@ static Button buttons[] = {
 };
 
 #if PL_EVAS
-static bool evas_busy;       /* a conversion is under way */
-static bool evas_due;        /* send the next reading whatever it is (streaming started) */
-static uint32_t evas_t_us;   /* when the latest conversion started */
+static bool evas_busy;        /* a conversion is under way */
+static bool evas_due;         /* send the next reading whatever it is (streaming started) */
+static uint32_t evas_t_us;    /* when the latest conversion started */
+static int16_t evas_rating = -1; /* the latest reading, hundredths (-1: none yet) */
+static uint32_t evas_rating_us;  /* when its conversion started */
 static uint32_t evas_sent_us;
-static int16_t evas_sent;    /* the rating last sent, hundredths */
+static int16_t evas_sent;     /* the rating last sent */
 #endif
 
 /* HX711 pins as port registers, so the shift loop is fast with interrupts off */
@@ -453,6 +455,14 @@ static void handle(const pc_frame_t *f)
 
 /* ------------------------------------------------------------------------ buttons */
 
+/* The next HX711 conversion is at least half a period away (or the ADC is down), so the
+ * ~0.2 ms it takes to encode and queue an event frame keeps no sample waiting: events that
+ * may wait a few ms are sent then, and the samples' times stay as steady as without them. */
+static bool between_conversions(void)
+{
+    return adc_faulted || micros() - last_conv_us < period_us / 2;
+}
+
 /* The mark and client buttons: debounced (DEBOUNCE_MS), one event per press, timed at the
  * press's first falling edge. */
 static void poll_button(Button *b)
@@ -468,7 +478,7 @@ static void poll_button(Button *b)
             b->edge_taken = true;
         }
     } else if (ms - b->changed_ms >= DEBOUNCE_MS) {
-        if (now != b->stable) {
+        if (now != b->stable && between_conversions()) {
             b->stable = now;
             if (now == LOW) send_event(b->event_kind, b->edge_us, 0);
         }
@@ -500,28 +510,27 @@ static bool evas_done(void) { return true; }
 static uint16_t evas_result(void) { return evas_value; }
 #endif
 
-/* RATING (PROTOCOL.md §4): 0..1023 -> 0..1000 hundredths, rounded; sent while streaming,
- * once at its start and then whenever it moved by EVAS_STEP, at most every EVAS_SEND_US. */
+/* RATING (PROTOCOL.md §4): 0..1023 -> 0..1000 hundredths, rounded, timed at the start of
+ * its conversion; sent while streaming, once at its start and then whenever it moved by
+ * EVAS_STEP, at most every EVAS_SEND_US. */
 static void poll_evas(void)
 {
-    uint32_t now = micros();
-    if (!evas_busy) {
-        if (now - evas_t_us >= EVAS_READ_US) {
-            evas_t_us = now;
-            evas_start();
-            evas_busy = true;
-        }
-        return;
+    if (!evas_busy && micros() - evas_t_us >= EVAS_READ_US) {
+        evas_t_us = micros();
+        evas_start();
+        evas_busy = true;
     }
-    if (!evas_done()) return;
-    evas_busy = false;
-    int16_t rating = (int16_t)((2000UL * evas_result() + 1023) / 2046);
-    if (!streaming) return;
-    bool moved = abs(rating - evas_sent) >= EVAS_STEP;
-    if (!evas_due && (!moved || evas_t_us - evas_sent_us < EVAS_SEND_US)) return;
-    send_event(PC_EVENT_RATING, evas_t_us, rating);
-    evas_sent = rating;
-    evas_sent_us = evas_t_us;
+    if (evas_busy && evas_done()) {
+        evas_busy = false;
+        evas_rating = (int16_t)((2000UL * evas_result() + 1023) / 2046);
+        evas_rating_us = evas_t_us;
+    }
+    if (!streaming || evas_rating < 0 || !between_conversions()) return;
+    bool moved = abs(evas_rating - evas_sent) >= EVAS_STEP;
+    if (!evas_due && (!moved || evas_rating_us - evas_sent_us < EVAS_SEND_US)) return;
+    send_event(PC_EVENT_RATING, evas_rating_us, evas_rating);
+    evas_sent = evas_rating;
+    evas_sent_us = evas_rating_us;
     evas_due = false;
 }
 #endif
