@@ -91,9 +91,7 @@ needs_host_compiler = pytest.mark.skipif(
 T0_US = 1_500_000  # the board has booted and sent a heartbeat
 
 
-@pytest.fixture(scope="module")
-def board_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("fw_host")
+def _build_board(out: Path, *defines: str) -> Path:
     core = out / "protocol_core.o"
     subprocess.run(
         [CC, "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", str(FIRMWARE / "protocol_core.c"),
@@ -101,13 +99,18 @@ def board_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     exe = out / "board"
     res = subprocess.run(
-        [CXX, "-std=gnu++11", "-Wall", "-Wextra", "-Werror", f"-I{FIRMWARE / 'hosttest'}",
-         f"-I{FIRMWARE}", "-x", "c++", str(FIRMWARE / "firmware.ino"),
+        [CXX, "-std=gnu++11", "-Wall", "-Wextra", "-Werror", *defines,
+         f"-I{FIRMWARE / 'hosttest'}", f"-I{FIRMWARE}", "-x", "c++", str(FIRMWARE / "firmware.ino"),
          str(FIRMWARE / "hosttest" / "board.cpp"), "-x", "none", str(core), "-o", str(exe)],
         capture_output=True, text=True,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     return exe
+
+
+@pytest.fixture(scope="module")
+def board_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build_board(tmp_path_factory.mktemp("fw_host"))
 
 
 class Board:
@@ -424,3 +427,16 @@ def test_sketch_hello_while_streaming_stops_and_heartbeats_resume(board: Board) 
     assert _samples(out) == []
     beats = [x for x in out if isinstance(x, m.Heartbeat)]
     assert len(beats) == 2 and all(b.streaming == 0 for b in beats)
+
+
+@needs_host_compiler
+def test_sketch_without_evas(tmp_path: Path) -> None:
+    """PL_EVAS 0 (a board without a pot): no eVAS capability, no RATING events."""
+    b = Board(_build_board(tmp_path, "-DPL_EVAS=0"))
+    b.evas(700)
+    ident = _streaming(b)
+    b.run(500_000)
+    b.close()
+    assert not ident.capabilities & m.Capability.EVAS
+    assert ident.capabilities & m.Capability.CLIENT_BUTTON
+    assert b.ratings == []

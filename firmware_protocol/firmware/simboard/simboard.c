@@ -347,7 +347,8 @@ static void plan_button(int k)
     b->n_events = b->next_event = 0;
     for (int i = 0; i < script->n_presses[k]; i++) {
         double t = script->press_t_s[k][i], hold = script->press_hold_s[k][i];
-        for (int j = 0; j < 5; j++) add_button_event(b, t + press_bounce_ms[j] * 1e-3, j & 1, j == 0);
+        for (int j = 0; j < 5; j++)
+            add_button_event(b, t + press_bounce_ms[j] * 1e-3, j & 1, j == 0);
         for (int j = 0; j < 5; j++)
             add_button_event(b, t + hold + release_bounce_ms[j] * 1e-3, !(j & 1), 0);
     }
