@@ -221,7 +221,7 @@ def board(build):
 # eVAS wiper turned from 0 to 5 V (rating 0 to 10) over 3 s, then left there.
 CLIENT_PRESSES = [(1.0, 0.2), (2.5, 0.3)]
 EVAS_KNOTS = [(0.0, 0.0), (1.0, 0.0), (4.0, 5.0)]
-CLIENT_S = 5.0  # device time streamed
+CLIENT_S = 5.0  # device time streamed (from about 0.3 s, when the host has started it)
 CLIENT = (
     force_script([(0.0, 10.0)], [])
     + "".join(f"client {t} {hold}\n" for t, hold in CLIENT_PRESSES)
@@ -412,52 +412,41 @@ def check_buzzer(conn: Connection) -> None:
 
 
 def rate_check(pty: str) -> list[Samples]:
-    """A minimal host: HELLO, SET_RATE 10, START; returns the SAMPLES frames."""
-    with serial.Serial(pty, 115200, timeout=0.05) as port:
-        dec = FrameDecoder()
-        seq, identity, acked, frames = 0, None, False, []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(frames) < 8:
-            if identity is None:
-                port.write(encode_frame(Hello(), seq))
-                seq += 1
-            for f in dec.feed(port.read(4096)):
-                if isinstance(f.msg, Identity) and identity is None:
-                    identity = f.msg
-                    port.write(encode_frame(SetRate(10), seq))
-                    seq += 1
-                elif isinstance(f.msg, Ack) and f.msg.cmd_type == MsgType.SET_RATE:
-                    acked = True
-                    port.write(encode_frame(Start(), seq))
-                    seq += 1
-                elif isinstance(f.msg, Samples) and acked:
-                    frames.append(f.msg)
-        assert identity is not None and identity.counts_per_n != 0.0  # calibrated now
-        assert acked and len(frames) >= 8, (acked, len(frames))
-        return frames
+    """HELLO, SET_RATE 10, START; returns the SAMPLES frames (0.8 s of them)."""
+    identity, frames, _, _ = stream(pty, 800_000, rate_hz=10)
+    assert identity.counts_per_n != 0.0  # calibrated now
+    assert len(frames) >= 8, len(frames)
+    return frames
 
 
-def stream(pty: str, until_us: int) -> tuple[Identity, list[Samples], list[Event], Status]:
-    """A minimal host: HELLO, START; the SAMPLES and EVENTs until the samples reach
-    ``until_us`` of device time, then GET_STATUS."""
+def stream(
+    pty: str, duration_us: int, rate_hz: int | None = None
+) -> tuple[Identity, list[Samples], list[Event], Status]:
+    """A minimal host: HELLO, (SET_RATE,) START; the SAMPLES and EVENTs until the samples
+    span ``duration_us`` of device time, then GET_STATUS."""
     with serial.Serial(pty, 115200, timeout=0.05) as port:
         dec = FrameDecoder()
         seq, identity, frames, events, status, asked = 0, None, [], [], None, False
+
+        def send(msg) -> None:
+            nonlocal seq
+            port.write(encode_frame(msg, seq))
+            seq += 1
+
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and status is None:
             if identity is None:
-                port.write(encode_frame(Hello(), seq))
-                seq += 1
+                send(Hello())
             for f in dec.feed(port.read(4096)):
                 if isinstance(f.msg, Identity) and identity is None:
                     identity = f.msg
-                    port.write(encode_frame(Start(), seq))
-                    seq += 1
+                    send(Start() if rate_hz is None else SetRate(rate_hz))
+                elif isinstance(f.msg, Ack) and f.msg.cmd_type == MsgType.SET_RATE:
+                    send(Start())
                 elif isinstance(f.msg, Samples):
                     frames.append(f.msg)
-                    if f.msg.t_us >= until_us and not asked:
-                        port.write(encode_frame(GetStatus(), seq))
-                        seq += 1
+                    if f.msg.t_us - frames[0].t_us >= duration_us and not asked:
+                        send(GetStatus())
                         asked = True
                 elif isinstance(f.msg, Event):
                     events.append(f.msg)
