@@ -76,8 +76,9 @@ class SimUrl:
             elif key in ("speed", "boot_s"):
                 setattr(out, key, check_value(url, key, _number(value), _LINK_CHECKS[key]))
             elif key in QUERY_KEYS:
-                v = value if key == "uid" else _flag(value) if key == "erased" else _number(value)
-                out.overrides[key] = check_value(url, key, v, QUERY_KEYS[key])
+                check = QUERY_KEYS[key]
+                v = value if key == "uid" else _flag(value) if check is ON_OFF else _number(value)
+                out.overrides[key] = check_value(url, key, v, check)
             else:
                 known = ", ".join(sorted(_LINK_KEYS | set(QUERY_KEYS)))
                 raise ScenarioError(f"{url}: unknown key '{key}' (known: {known})")
