@@ -4,8 +4,10 @@
 it in explicit steps: ``process(dt_s)`` returns every sample the ADC took meanwhile, as raw
 counts, computed with numpy for the whole step at once. It is deterministic for a seed.
 
-Force is the sum of the therapist's hand (holds and presses, with tremor) and static loads
-(stacked calibration weights, no tremor). Raw counts = offset + counts_per_n × force +
+Force is the sum of the hand (holds, presses, PPT ramps, a trainee's attempts: the
+scenario's ``Script``, with tremor) and static loads (stacked calibration weights, no
+tremor). The script's button and eVAS events come out with the samples, at their exact
+device time. Raw counts = offset + counts_per_n × force +
 white noise, rounded (ADC quantisation) and clipped at the int24 range (saturation).
 Channel k of a multi-channel device feels (1 − 0.1 k) of the force.
 Scenario time 0 is the first sample after ``start_scenario()`` (the host's first START).
