@@ -34,7 +34,8 @@ MAX_SECONDS = 86400.0  # any one duration or time: one day
 MAX_SIM_FORCE_N = 1e5  # far beyond full scale of any sensor simulated here
 MAX_MASS_KG = 10_000.0
 MAX_RATING = 10.0  # the client's pain rating: 0 (none) .. 10 (worst imaginable)
-MAX_PCT = 1000.0  # a relative error or change, in per cent
+MIN_PCT, MAX_PCT = -90.0, 1000.0  # a relative error or change, in per cent
+MIN_RATE_N_PER_S = 0.01  # slower ramps (and rates 90 % under them) would take years
 MAX_NOISE_PCT = 100.0
 
 
@@ -238,8 +239,8 @@ SEED: _Check = ((int,), lambda v: 0 <= v < 1 << 64, "an integer 0..2**64-1")
 SHARE = _upto(1.0)
 RATING = _upto(MAX_RATING)
 RATE: _Check = (
-    _NUM, lambda v: _finite(v) and 0 < v <= MAX_SIM_FORCE_N,
-    f"a number 0 < v <= {MAX_SIM_FORCE_N:g} (newtons per second)",
+    _NUM, lambda v: _finite(v) and MIN_RATE_N_PER_S <= v <= MAX_SIM_FORCE_N,
+    f"a number {MIN_RATE_N_PER_S:g}..{MAX_SIM_FORCE_N:g} (newtons per second)",
 )  # fmt: skip
 _DEVICE_KEYS: dict[str, _Check] = {
     "uid": ((str,), lambda v: 0 < len(v) <= 16 and v.isascii(), "1-16 ASCII characters"),
@@ -263,7 +264,7 @@ _THERAPIST_KEYS: dict[str, _Check] = {
     "tremor_n": FORCE,
 }
 _PCT_ERROR: _Check = (
-    _NUM, lambda v: _finite(v) and -100 < v <= MAX_PCT, f"a number -100 < v <= {MAX_PCT:g}"
+    _NUM, lambda v: _finite(v) and MIN_PCT <= v <= MAX_PCT, f"a number {MIN_PCT:g}..{MAX_PCT:g}"
 )  # fmt: skip
 _PATIENT_KEYS: dict[str, _Check] = {
     "seed": SEED,
