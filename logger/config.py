@@ -425,11 +425,24 @@ def _parse_point(
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate a TOML config file; raise BadInput naming file, key and value."""
     source = os.fspath(path)
+    return _parse(read_toml(source, "config"), source)
+
+
+def read_toml(source: str, what: str) -> dict[str, Any]:
+    """The TOML file ``source`` as a dict; BadInput in one line naming the file when it
+    cannot be read (``what`` names the kind of file) or is not valid TOML."""
     try:
-        with open(source, "rb") as f:
-            data = tomllib.load(f)
+        data = Path(source).read_bytes()
     except OSError as exc:
-        raise BadInput(f"{source}: cannot read config: {exc.strerror or exc}") from exc
+        raise BadInput(f"{source}: cannot read {what}: {exc.strerror or exc}") from exc
+    return parse_toml(data, source)
+
+
+def parse_toml(data: bytes | str, source: str) -> dict[str, Any]:
+    """TOML text (bytes: UTF-8) as a dict; BadInput in one line naming ``source``."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{source}: invalid TOML: {exc}") from exc
     except UnicodeDecodeError as exc:
@@ -438,7 +451,6 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise BadInput(f"{source}: invalid TOML: {str(exc).split(';')[0]}") from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
         raise BadInput(f"{source}: invalid TOML: nested too deeply") from None
-    return _parse(data, source)
 
 
 def _toml_str(s: str) -> str:
