@@ -199,15 +199,15 @@ def ppt_trials(
     for sig in sorted(signals, key=lambda s: s.t_s):
         if not t[0] <= sig.t_s <= t[-1]:
             continue
-        ppt_n = float(np.interp(sig.t_s, t, f))
-        if ppt_n < onset_n:
+        at_signal_n = float(np.interp(sig.t_s, t, f))
+        if at_signal_n < onset_n:
             continue
         j = int(np.searchsorted(t, sig.t_s, side="right")) - 1
         r = int(np.searchsorted(run_starts, j + 1, side="right")) - 1
         if r < 0 or r in used_runs:
             continue
         used_runs.add(r)
-        found.append((r, sig.t_s, ppt_n, ppt_n, False))
+        found.append((r, sig.t_s, at_signal_n, at_signal_n, False))
 
     for r in range(len(run_starts)):
         if r in used_runs:
