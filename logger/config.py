@@ -116,6 +116,11 @@ class Profile:
         (``prefix`` + key)."""
         return _parse_profile(source, prefix, d)
 
+    @classmethod
+    def from_config(cls, config: Config) -> Profile | None:
+        """The configured profile (``None`` when the file has no ``[profile]``)."""
+        return config.profile
+
 
 @dataclass(slots=True)
 class Config:
