@@ -129,3 +129,35 @@ def test_profile_and_ppt_sections_round_trip_and_are_checked():
         assert str(info.value).startswith(message), str(info.value)
     with pytest.raises(BadInput, match=r"^profile event: rest_s = -1: must be >= 0$"):
         Profile.from_dict({"rest_s": -1}, "profile event")
+
+
+WILD = (
+    st.floats()
+    | st.integers(-(2**40), 2**40)
+    | st.booleans()
+    | st.text(st.characters(blacklist_categories=("Cs",)), max_size=5)
+    | st.sampled_from([0, -1.0, 0.0, 1e9, "impulses", "trapezoid"])
+)
+
+
+@given(
+    table=st.sampled_from(["ppt", "profile"]),
+    values=st.dictionaries(
+        st.sampled_from([*PptConfig.__dataclass_fields__, *Profile.__dataclass_fields__, "x"]),
+        WILD,
+        max_size=3,
+    ),
+)
+def test_any_ppt_or_profile_table_is_accepted_sanely_or_refused_in_one_line(table, values):
+    try:
+        cfg = Config.from_dict({table: values}, "c.toml")
+    except BadInput as exc:
+        message = str(exc)
+        assert "\n" not in message
+        assert message.startswith(f"c.toml: {table}"), message
+        assert any(f"{table}.{key} = " in message for key in values), message
+    else:
+        assert Config.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+        p = cfg.profile or Profile()
+        assert 0 < p.tolerance_n < p.force_n and p.duration_s > 0 and p.repeats >= 1
+        assert cfg.ppt.trials >= 1 + cfg.ppt.drop_first and cfg.ppt.tolerance_pct > 0
