@@ -1422,21 +1422,20 @@ def _insert_events(
             "INSERT INTO zeros (session_pk, t_s, zero_counts, source) VALUES (?,?,?,?)",
             [(pk, float(z.t_s), float(z.zero_counts), ZeroSource(z.source).value) for z in zeros],
         )
-    if signals:
-        c.executemany(
-            "INSERT INTO signals (session_pk, t_s, source) VALUES (?,?,?)",
-            [(pk, float(g.t_s), MarkSource(g.source).value) for g in signals],
-        )
-    if ratings:
-        c.executemany(
-            "INSERT INTO ratings (session_pk, t_s, value, source) VALUES (?,?,?,?)",
-            [(pk, float(r.t_s), float(r.value), MarkSource(r.source).value) for r in ratings],
-        )
-    if protocols:
-        c.executemany(
-            "INSERT INTO protocols (session_pk, t_s, kind, data) VALUES (?,?,?,?)",
-            [(pk, float(p.t_s), ProtocolKind(p.kind).value, json.dumps(p.data)) for p in protocols],
-        )
+    client_events: dict[str, list[tuple[Any, ...]]] = {
+        "signals (session_pk, t_s, source)": [
+            (pk, float(g.t_s), MarkSource(g.source).value) for g in signals
+        ],
+        "ratings (session_pk, t_s, value, source)": [
+            (pk, float(r.t_s), float(r.value), MarkSource(r.source).value) for r in ratings
+        ],
+        "protocols (session_pk, t_s, kind, data)": [
+            (pk, float(p.t_s), ProtocolKind(p.kind).value, json.dumps(p.data)) for p in protocols
+        ],
+    }
+    for into, rows in client_events.items():
+        if rows:
+            c.executemany(f"INSERT INTO {into} VALUES ({','.join('?' * len(rows[0]))})", rows)
 
 
 def _insert_audit(
