@@ -626,12 +626,12 @@ class Acquisition:
         # before START): the session starts with the first line after this point
         log.info("text-mode device: %d line(s) read during detection precede the session",
                  len(rows))  # fmt: skip
-        self.listener.device_ready(self.device, None)
         self._text_last_host_s = time.monotonic()
         self._last_sample_host_s = self._text_last_host_s
         self._text_t0: float | None = None
         self._text_index = 0
         self._text_last_t_s = 0.0
+        self.listener.device_ready(self.device, None)  # which may ask for last_t_s
         self._set_state(LinkState.STREAMING, "text mode (host timestamps)")
 
     def _handle_text(self, data: bytes, arrived_s: float) -> None:
