@@ -20,7 +20,7 @@ from logger.drills import Drill, drill_trials, score_trial
 from logger.guided import Profile, score_profile, target_n
 from logger.hold_detector import HoldState
 from logger.live import LiveSession
-from logger.ppt import PptSettings, live_rate_n_per_s, ppt_points, ppt_trials, rate_band
+from logger.ppt import PPT_ROUNDS, PptSettings, live_rate_n_per_s, ppt_points, ppt_trials, rate_band
 from logger.records import Hold, ProtocolEvent, ProtocolKind, Rating, Signal
 
 from .display import DisplayUnits
@@ -35,7 +35,7 @@ from .widgets.readout import ForceReadout
 PROFILE_LEAD_S = 8.0  # a running profile shows this much of what is coming
 PROFILE_STEP_S = 0.02  # the drawn profile: one point every 20 ms
 PPT_EVERY_S = 0.5  # the PPT trials are worked out again this often (and on each event)
-PPT_ROUNDS = ("pre", "post")
+PPT_RAMP_MAX_S = 60.0  # a trial under way when the round began started at most this early
 LIVE_RATE_S = 0.3  # the PPT gauge's rate: the slope over this much of the trace
 TRACE_MAX_S = 600.0  # what the window keeps of the trace
 
@@ -252,14 +252,12 @@ class LiveProtocols:
     def show_ppt_trials(self, live: LiveSession, trace: TraceBuffer) -> None:
         """The current point's trials in this round, and its threshold so far."""
         config = live.config
-        t, f = trace.window(min(live.t_s - self.ppt_start_s + 1.0, TRACE_MAX_S))
+        since_s = live.t_s - self.ppt_start_s + PPT_RAMP_MAX_S
+        t, f = trace.window(min(since_s, TRACE_MAX_S))
         plan = live.plan
         trials = ppt_trials(t, f, live.signals, live.marks, live.protocols, plan.points, config)
-        here = [
-            tr for tr in trials
-            if tr.round == self.ppt_round and tr.point_index == plan.current_index
-            and tr.start_s >= self.ppt_start_s
-        ]  # fmt: skip
+        here = [tr for tr in trials
+                if tr.round == self.ppt_round and tr.point_index == plan.current_index]  # fmt: skip
         points = ppt_points(here, PptSettings.from_config(config))
         self.ppt_panel.set_trials(here, points[0] if points else None)
 

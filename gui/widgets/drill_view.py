@@ -15,6 +15,7 @@ countdown are shown, and the score once the trial is over.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -273,7 +274,7 @@ class DrillView(QWidget):
             status = {"ready": "ready: start the next trial when you are",
                       "rest": "rest", "done": "well done"}[state.phase]  # fmt: skip
         self.status_label.setText(status)
-        self.countdown_label.setText("" if left is None else f"{max(left, 0.0):.0f}")
+        self.countdown_label.setText("" if left is None else str(max(math.ceil(left), 0)))
         self.score_label.setText(self._score_text(state))
 
     def _score_text(self, state: DrillFrame) -> str:

@@ -40,6 +40,7 @@ class GuidedPanel(QFrame):
         number = QVBoxLayout()
         number.addWidget(caption)
         number.addWidget(self.deviation_label)
+        number.addStretch(1)
         info = QVBoxLayout()
         info.addWidget(self.target_label)
         info.addWidget(self.progress_label)

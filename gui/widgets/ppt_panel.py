@@ -223,6 +223,7 @@ class PptPanel(QFrame):
         for row, trial in enumerate(trials):
             rate = trial.rate_n_per_s
             error = trial.rate_error_pct
+            off = "" if error is None else f" ({round(error) or 0:+d} %)"
             note = REASONS.get(trial.reason, trial.reason) if trial.excluded else ""
             if not note and not trial.rate_ok and error is not None:
                 note = "rate off target (kept)"
@@ -230,9 +231,7 @@ class PptPanel(QFrame):
                 str(row + 1),
                 "max" if trial.ppt_n is None else u.force(trial.ppt_n),
                 "" if trial.ppt_kpa is None else num(trial.ppt_kpa, "kPa", 0),
-                "—"
-                if rate is None
-                else self.rate_text(rate) + ("" if error is None else f" ({error:+.0f} %)"),
+                "—" if rate is None else self.rate_text(rate) + off,
                 note,
             ]
             for col, text in enumerate(cells):

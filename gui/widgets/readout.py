@@ -74,7 +74,7 @@ class ForceReadout(QFrame):
         self.rating_caption = QLabel("pain")
         self.rating_caption.setObjectName("dim")
         self.rating_label = QLabel("")
-        self.rating_label.setFont(theme.font(theme.TIMER_PT + 6, bold=True, mono=True))
+        self.rating_label.setFont(theme.font(theme.TIMER_PT, bold=True, mono=True))
         self.rating_label.setStyleSheet(f"color: {theme.RATING};")
         self.rating_label.setToolTip("the client's pain rating, 0-10 (keypad digits, + / -)")
         rating_column = QVBoxLayout()
@@ -173,7 +173,7 @@ class ForceReadout(QFrame):
             (self.mean_value, u.force(888.8)),
             (self.ramp_value, u.rate(-88.8)),
             (self.pressure_label, u.pressure(888.8)),
-            (self.rating_label, "10.0"),
+            (self.rating_label, "8.8"),  # 10 and tenths below it: 3 characters at most
         ):
             metrics = label.fontMetrics()
             label.setFixedSize(metrics.horizontalAdvance(widest) + 4, metrics.height() + 2)
@@ -185,7 +185,8 @@ class ForceReadout(QFrame):
         """The client's current pain rating (None: none given yet, nothing shown)."""
         self.rating_caption.setVisible(value is not None)
         self.rating_label.setVisible(value is not None)
-        self.rating_label.setText("" if value is None else f"{value:.1f}".removesuffix(".0"))
+        text = "" if value is None else f"{value:.1f}".removesuffix(".0")
+        self.rating_label.setText(text)
 
     def set_preset_s(self, seconds: float) -> None:
         """Choose a hold-timer preset (used when the current point sets no target)."""
