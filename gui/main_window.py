@@ -8,6 +8,13 @@ shown by F1): Space (or PageDown, what most foot pedals send) marks / moves to t
 point; 1–9 jump to a point; Ctrl+R records (the session dialog, Enter starts) and stops;
 Ctrl+0 zeroes; M mutes. The device's button arrives as a mark event.
 
+Clinical protocols (the Protocol menu, F5–F11; ``gui/live_protocols.py``): a PPT round
+shows the PPT panel under the plot, the client signals with S or Return (a pedal can send
+either) or the device's client button; the keypad's digits (and + / −) give the client's
+pain rating, shown beside the force and drawn in the plot; a guided profile scrolls
+through the plot ahead of now; a drill fills the window with the trainee's view (Esc
+leaves it, F11 shows it again).
+
 While connected the session owns the settings and the point plan: the window hands it
 changes (Settings…) and shows what it has in force, read again whenever the session says
 it changed (``SettingsChanged``, a mark). It keeps no copy of its own.
@@ -31,14 +38,17 @@ from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
+    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -46,7 +56,9 @@ from PySide6.QtWidgets import (
 from calibration.tare import DriftWarning
 from firmware_protocol.sim.protocol_sim import place_mass
 from logger.config import Config
+from logger.drills import builtin_drills, load_drill
 from logger.errors import BadInput, StorageError
+from logger.guided import Profile
 from logger.hold_detector import HoldLevels, HoldState
 from logger.live import (
     DeviceNotice,
@@ -57,7 +69,19 @@ from logger.live import (
     StorageFailed,
 )
 from logger.points import PointPlan
-from logger.records import Alert, AlertKind, Gap, Hold, Mark, MarkSource, Point
+from logger.records import (
+    Alert,
+    AlertKind,
+    Gap,
+    Hold,
+    Mark,
+    MarkSource,
+    Point,
+    ProtocolEvent,
+    ProtocolKind,
+    Rating,
+    Signal,
+)
 from logger.store.open import describe as describe_library
 
 from . import theme
@@ -66,14 +90,18 @@ from .dialogs.session_dialog import SessionDialog
 from .dialogs.settings_dialog import SettingsDialog
 from .display import DisplayUnits
 from .format import mm_ss, plural
+from .live_protocols import LiveProtocols
 from .screen import show_fitted
 from .sound import ALARM_REPEAT_S, Sound, Sounder
 from .trace_buffer import TraceBuffer
 from .widgets.alerts import AlertBanner, AlertLog, describe
 from .widgets.device_bar import DeviceBar, LinkStatus
+from .widgets.drill_view import DrillView
+from .widgets.guided_panel import GuidedPanel
 from .widgets.holds_table import HoldsTable
 from .widgets.live_plot import DEFAULT_WINDOW_S, WINDOW_CHOICES_S, LivePlot
 from .widgets.point_plan import PointPlanView
+from .widgets.ppt_panel import PptPanel
 from .widgets.readout import ForceReadout
 
 if TYPE_CHECKING:  # psycopg is imported only with a school library configured
@@ -88,6 +116,7 @@ RAMP_WINDOW_S = 0.25  # the readout's ramp rate is the slope over this much of t
 STATUS_EVERY_S = 0.5
 TEXT_EVERY_S = 0.1  # readout numbers and button texts: at most 10 updates a second
 RECORD_TEXT = "●  Record"
+RATING_MAX = 10
 LINK_BANNERS = {  # over the plot while no data comes (a recording resumes by itself)
     "reconnecting": "No data: the device is gone, reconnecting…",
     "failed": "No data: the link failed",
@@ -193,6 +222,9 @@ class MainWindow(QMainWindow):
         self.settings_button = button("Settings…", self.open_settings)
         self.review_button = button("Sessions…", self.open_review)
         self.review_button.setToolTip("the session library: review, compare, report")
+        self.protocol_button = button("Protocol", lambda: None)
+        self.protocol_menu = self.protocol_button_menu()
+        self.protocol_button.setMenu(self.protocol_menu)
         self.review_window = None
         self.last_session_id: str | None = None  # the newest session saved from here
         self.mute_button = button("Sound on", self.toggle_mute, checkable=True)
@@ -211,6 +243,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.mark_button)
         bar.addWidget(self.zero_button)
         bar.addWidget(self.calibrate_button)
+        bar.addWidget(self.protocol_button)
         bar.addStretch(1)
         bar.addWidget(QLabel("Window"))
         bar.addWidget(self.window_combo)
@@ -251,8 +284,14 @@ class MainWindow(QMainWindow):
             self._titled("Holds", self.holds_table),
             self._titled("Alerts and events", self.alert_log),
         )
+        # under the plot: the holds, or the panel of the protocol that runs
+        self.ppt_panel = PptPanel()
+        self.guided_panel = GuidedPanel()
+        self.bottom_stack = QStackedWidget()
+        for page in (holds_box, self.ppt_panel, self.guided_panel):
+            self.bottom_stack.addWidget(page)
         bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(holds_box)
+        bottom.addWidget(self.bottom_stack)
         bottom.addWidget(alerts_box)
         bottom.setStretchFactor(0, 2)
         bottom.setStretchFactor(1, 1)
@@ -272,7 +311,16 @@ class MainWindow(QMainWindow):
         v.addWidget(self.device_bar)
         v.addLayout(bar)
         v.addWidget(body, 1)
-        self.setCentralWidget(central)
+        self.drill_view = DrillView()  # the trainee's page: fills the window during a drill
+        self.pages = QStackedWidget()
+        self.pages.addWidget(central)
+        self.pages.addWidget(self.drill_view)
+        self.setCentralWidget(self.pages)
+        self.protocols = LiveProtocols(
+            self.plot, self.readout, self.ppt_panel, self.guided_panel, self.drill_view,
+            show_bottom=lambda panel: self.bottom_stack.setCurrentWidget(panel or holds_box),
+            show_drill=self.show_drill_view,
+        )  # fmt: skip
         self.statusBar().setSizeGripEnabled(False)
         self.sync_label = QLabel()  # the school library's last pass: quiet, on the right
         self.sync_label.setObjectName("dim")
@@ -297,12 +345,45 @@ class MainWindow(QMainWindow):
              self.toggle_recording),
             (("Ctrl+0",), "zero the sensor (asks first when it is loaded)", self.tare),
             (("M",), "mute / unmute the sound", self.mute_button.click),
+            (("S", "Return"), "the client's signal in a PPT trial (a pedal may send either)",
+             self.client_signal),
+            *[((f"Num+{d}",), "", lambda d=d: self.rate(d)) for d in range(10)],
+            (("Num++",), "", lambda: self.step_rating(+1)),
+            (("Num+-",), "", lambda: self.step_rating(-1)),
+            (("F5",), "PPT round: pre", lambda: self.ppt_round("pre")),
+            (("F6",), "PPT round: post", lambda: self.ppt_round("post")),
+            (("F7",), "PPT round: off", lambda: self.ppt_round("")),
+            (("F8",), "start a drill (the list of drills)", self.choose_drill),
+            (("F9",), "start the guided profile (Settings: [profile])", self.start_profile),
+            (("F10",), "stop the drill or the profile", self.stop_protocol),
+            (("F11",), "the drill view again", lambda: self.show_drill_view(True)),
+            (("Esc",), "leave the drill view", lambda: self.show_drill_view(False)),
             (("F1",), "this list", self.show_shortcuts),
         ]  # fmt: skip
 
+    def protocol_button_menu(self) -> QMenu:
+        """The Protocol menu (its keys are in the shortcut table, shown here as text)."""
+        menu = QMenu(self)
+        for label, key, text in (("pre", "F5", "Pre"), ("post", "F6", "Post"), ("", "F7", "Off")):
+            menu.addAction(f"PPT round: {text}\t{key}", lambda label=label: self.ppt_round(label))
+        menu.addSeparator()
+        self.drill_menu = menu.addMenu("Start drill\tF8")
+        for name in builtin_drills():
+            self.drill_menu.addAction(name, lambda name=name: self.start_drill(name))
+        self.drill_menu.addSeparator()
+        self.drill_menu.addAction("From a file…", self.start_drill_file)
+        menu.addAction("Start guided profile\tF9", self.start_profile)
+        menu.addAction("Stop drill / profile\tF10", self.stop_protocol)
+        menu.addSeparator()
+        menu.addAction("Drill view\tF11", lambda: self.show_drill_view(True))
+        return menu
+
     def shortcut_help(self) -> str:
         """The F1 list (rich text: one row per shortcut)."""
-        rows = [("1 – 9", "jump to point 1 … 9 of the plan")]
+        rows = [
+            ("1 – 9", "jump to point 1 … 9 of the plan"),
+            ("keypad 0 – 9, + / −", "the client's pain rating (0 – 10; + / − one step)"),
+        ]
         rows += [(" / ".join(keys), text) for keys, text, _ in self.shortcut_table() if text]
         rows.sort(key=lambda r: r[0] == "F1")
         cells = "".join(
@@ -370,6 +451,7 @@ class MainWindow(QMainWindow):
         if units != self.holds_table.units:  # the table redraws every row
             for w in (self.plot, self.readout, self.holds_table):
                 w.set_units(units)
+            self.protocols.set_units(units)
         self._show_plan()
 
     def _show_plan(self) -> None:
@@ -437,6 +519,7 @@ class MainWindow(QMainWindow):
         self.banner.clear()
         self.plot.set_alert_tint(False)
         self.readout.reset()
+        self.protocols.reset()
         self._offered_calibration = False
         self._show_plan()
         self._set_connected_ui(True)
@@ -489,6 +572,88 @@ class MainWindow(QMainWindow):
             self.live.jump(index, source)
         except (RuntimeError, IndexError, ValueError) as exc:
             self.statusBar().showMessage(str(exc), 5000)
+
+    # ------------------------------------------------------------------ protocols
+    def _start_protocol(self, kind: ProtocolKind, data: dict) -> None:
+        """A protocol starts now; what it shows follows from its event (``_handle``)."""
+        if self.live is None:
+            self.statusBar().showMessage("Connect a device first", 5000)
+            return
+        try:
+            self.live.start_protocol(kind, data)
+        except (RuntimeError, ValueError) as exc:
+            self.statusBar().showMessage(f"Cannot start: {exc}", 8000)
+
+    def ppt_round(self, label: str) -> None:
+        """A PPT round: "pre", "post", or "" (PPT off)."""
+        self._start_protocol(ProtocolKind.ROUND, {"label": label})
+
+    def start_drill(self, name_or_path: str) -> None:
+        """A built-in drill by name, or a drill file."""
+        try:
+            drill = load_drill(name_or_path)
+        except (ValueError, OSError) as exc:
+            self.statusBar().showMessage(str(exc), 10000)
+            return
+        self._start_protocol(ProtocolKind.DRILL, drill.to_dict())
+
+    def choose_drill(self) -> None:
+        self.drill_menu.popup(
+            self.protocol_button.mapToGlobal(self.protocol_button.rect().bottomLeft())
+        )
+
+    def start_drill_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Start a drill", "", "Drill files (*.toml)")
+        self.activateWindow()
+        if path:
+            self.start_drill(path)
+
+    def start_profile(self) -> None:
+        """The guided profile of the settings' [profile] section."""
+        profile = Profile.from_config(self.config)
+        if profile is None:
+            self.statusBar().showMessage(
+                "No guided profile: the settings file has no [profile] section", 8000
+            )
+            return
+        self._start_protocol(ProtocolKind.PROFILE, profile.to_dict())
+
+    def stop_protocol(self) -> None:
+        what = self.protocols.stop()
+        if what and self.live is not None:
+            self.alert_log.add_entry(self.live.t_s, f"{what} stopped", theme.TEXT_DIM)
+
+    def show_drill_view(self, on: bool) -> None:
+        """The drill view fills the window (a drill must run), or the live page again."""
+        on = on and self.drill_view.drill is not None
+        self.pages.setCurrentIndex(1 if on else 0)
+
+    def client_signal(self) -> None:
+        """The client's "now" from the keyboard or a pedal."""
+        if self.live is None:
+            return
+        try:
+            self.live.signal(MarkSource.KEYBOARD)
+        except RuntimeError as exc:
+            self.statusBar().showMessage(str(exc), 5000)
+
+    def rate(self, value: float) -> None:
+        """The client's pain rating (0-10), typed on the keypad."""
+        if self.live is None:
+            return
+        try:
+            self.live.rate(value, MarkSource.KEYBOARD)
+        except (RuntimeError, ValueError) as exc:
+            self.statusBar().showMessage(str(exc), 5000)
+
+    def step_rating(self, step: int) -> None:
+        """Keypad + / −: the rating one up or down (from 0 before the first), within 0-10."""
+        if self.live is None:
+            return
+        current = self.live.current_rating
+        value = min(max(round(current or 0.0) + step, 0), RATING_MAX)
+        if current is None or value != current:
+            self.rate(value)
 
     def tare(self) -> None:
         """Zero the sensor; above the hold onset only after the user confirms (default No)."""
@@ -694,6 +859,9 @@ class MainWindow(QMainWindow):
             self.plot.set_live_hold(hold.start_s if holding else None)
             if text_due:
                 self._show_numbers(live, t_s, force, hold)
+            if self.protocols.running:
+                ramp = ramp_rate_n_per_s(t_s, force, RAMP_WINDOW_S)
+                self.protocols.frame(live, self.trace, hold, ramp, text_due)
             if self.banner.kind is not None:
                 self.banner.update_state(live.in_excursion(self.banner.kind))
             self.plot.set_alert_tint(self.banner.active)
@@ -775,6 +943,16 @@ class MainWindow(QMainWindow):
         elif isinstance(event, Hold):
             self.holds_table.add_hold(event)
             self.plot.add_hold(event.start_s, event.end_s)
+            self.protocols.on_hold(live, event, self.trace)
+        elif isinstance(event, Signal | Rating | ProtocolEvent):
+            if isinstance(event, Signal):
+                self.plot.add_mark(event.t_s, "signal")
+            try:
+                text = self.protocols.on_event(live, event)
+            except ValueError as exc:  # a protocol this window cannot show
+                text = f"protocol not shown: {exc}"
+            if text:
+                self.alert_log.add_entry(event.t_s, text, theme.TEXT_DIM)
         elif isinstance(event, Gap):
             self.plot.add_gap(event.start_s, event.end_s)
             self.alert_log.add_entry(
@@ -799,6 +977,7 @@ class MainWindow(QMainWindow):
                 self.holds_table.add_hold(hold)
         elif isinstance(event, SettingsChanged):
             self.show_settings()
+            self.protocols.config_changed(live)
             self.alert_log.add_entry(event.t_s, self._settings_text(event), theme.TEXT_DIM)
         elif isinstance(event, StorageFailed):
             self.storage_failed(event.text)

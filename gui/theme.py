@@ -27,6 +27,9 @@ ALERT_TINT = (255, 82, 82, 28)
 PAUSED_TINT = (255, 255, 255, 10)
 GAP_FILL = (128, 128, 128, 70)  # samples lost: a grey band, the trace broken across it
 RECORDING = "#ff5252"
+PROFILE = "#ce93d8"  # a guided target profile and its band
+PROFILE_FILL = (206, 147, 216, 40)
+RATING = "#ff8a65"  # the client's pain rating
 
 SANS_FAMILIES = ("Inter", "Segoe UI", "Helvetica Neue", "DejaVu Sans", "Arial")
 MONO_FAMILIES = ("JetBrains Mono", "Consolas", "Menlo", "DejaVu Sans Mono")

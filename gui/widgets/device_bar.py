@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -28,6 +28,18 @@ from .. import theme
 
 SIMULATOR_URL = "sim://?scenario=demo&loop=1"  # the demo, over and over while connected
 CUSTOM = "__custom__"
+
+
+class UrlEdit(QLineEdit):
+    """The URL field: Return connects even though the window has Return as a shortcut
+    (the client's signal), as typed text goes to the field and not to the window's keys."""
+
+    def event(self, e: QEvent) -> bool:
+        override = e.type() == QEvent.Type.ShortcutOverride and isinstance(e, QKeyEvent)
+        if override and e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            e.accept()
+            return True
+        return super().event(e)
 
 
 @dataclass(slots=True)
@@ -111,7 +123,7 @@ class DeviceBar(QFrame):
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.picker.setMinimumContentsLength(18)
-        self.url_edit = QLineEdit()
+        self.url_edit = UrlEdit()
         self.url_edit.setPlaceholderText("sim://?scenario=demo  ·  socket://host:port  ·  COM3")
         self.url_edit.setMinimumWidth(140)
         self.url_edit.returnPressed.connect(self._on_connect_clicked)

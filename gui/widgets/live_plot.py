@@ -17,8 +17,12 @@ itself (``gui/path_items.py``), so that repaint runs no Python.
 
 Overlays: warn and max limit lines, the current point's target window (a band), holds
 shaded as they happen, marks as labelled vertical lines, and a red tint while an alert is
-active. Pausing freezes the view (recording goes on elsewhere) and lets the user pan and
-zoom back through what the ring buffer still holds.
+active. Clinical protocols add a guided target profile with its tolerance band (drawn
+once, whole, from the profile's start: it scrolls with the view, which then reaches a few
+seconds ahead of now, ``set_lead_s``) and the client's pain ratings, a step trace on a
+0–10 axis of their own at the far right (shown from the first rating on). Pausing freezes
+the view (recording goes on elsewhere) and lets the user pan and zoom back through what
+the ring buffer still holds.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QPainterPath
+from PySide6.QtWidgets import QGraphicsPathItem, QLabel, QVBoxLayout, QWidget
 
 from .. import theme
 from ..axes import TimeAxis, no_si_prefix
@@ -48,6 +53,7 @@ MAX_OVERLAYS = 400
 STEP_COLUMNS = 8  # the live view scrolls this many pixel columns at a time
 MARK_ROWS = (0.99, 0.925, 0.86)  # heights (fraction of the plot) of the mark label rows
 MARK_GAP_PX = 8
+RATING_TOP = 12.5  # the rating axis runs to this: 10 sits below the mark labels
 HEADROOM = 1.25  # y range top over the highest limit: room for the mark labels above it
 _LABEL_STYLE = {
     "font-size": f"{theme.BASE_PT}pt",
@@ -158,6 +164,36 @@ class LivePlot(QWidget):
         self._x_range = (0.0, 0.0)  # the view's time range last set
         self._strip_start_s = 0.0  # where the newest, repainted strip begins
 
+        self.lead_s = 0.0  # the view reaches this far ahead of the newest sample
+        # a guided profile: the target (a line) and its tolerance band (a filled outline)
+        self.profile_curve = TraceItem(pg.mkPen(theme.PROFILE, width=2))
+        self.profile_band = QGraphicsPathItem()
+        self.profile_band.setBrush(pg.mkBrush(*theme.PROFILE_FILL))
+        self.profile_band.setPen(hairline(theme.PROFILE))
+        self.profile_curve.setZValue(5)
+        self.profile_band.setZValue(1)
+        for item in (self.profile_curve, self.profile_band):
+            item.setVisible(False)
+            self.view_box.addItem(item, ignoreBounds=True)
+        self._profile: tuple[np.ndarray, np.ndarray, float] | None = None  # t, N, tol
+        # pain ratings: a view box of their own (0-10), x linked to the force view
+        self.rating_view = pg.ViewBox(enableMouse=False)
+        self.rating_view.setXLink(self.view_box)
+        self.plot_item.scene().addItem(self.rating_view)
+        self.rating_axis = pg.AxisItem("right")
+        self.rating_axis.setTickFont(axis_font)
+        self.rating_axis.setLabel("pain", **{**_LABEL_STYLE, "color": theme.RATING})
+        self.rating_axis.setTicks([[(v, f"{v:g}") for v in (0, 2, 4, 6, 8, 10)]])
+        self.rating_axis.linkToView(self.rating_view)
+        self.rating_axis.setWidth(44)
+        self.rating_view.setYRange(-0.5, RATING_TOP, padding=0.0)  # the axis follows
+        self.plot_item.layout.addItem(self.rating_axis, 2, 3)
+        self.rating_axis.hide()
+        self.rating_curve = TraceItem(pg.mkPen(theme.RATING, width=2))
+        self.rating_view.addItem(self.rating_curve, ignoreBounds=True)
+        self.view_box.sigResized.connect(self._place_rating_view)
+        self._ratings: tuple[tuple[float, float], ...] = ()
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget)
@@ -214,6 +250,77 @@ class LivePlot(QWidget):
         if self._target_n is not None:
             lo, hi = self._target_n
             self.target_band.setRegion((lo * k, hi * k))
+        self._draw_profile()
+
+    # ------------------------------------------------------------------ protocols
+    def set_lead_s(self, lead_s: float) -> None:
+        """Let the view reach ``lead_s`` ahead of the newest sample (a guided profile's
+        coming seconds; 0: the newest sample at the right edge)."""
+        if lead_s != self.lead_s:
+            self.lead_s = max(0.0, min(float(lead_s), self.window_s / 2.0))
+            self._x_range = (0.0, 0.0)  # the next frame places the view anew
+
+    def set_profile(
+        self, t_s: np.ndarray | None, target_n: np.ndarray | None = None, tolerance_n: float = 0.0
+    ) -> None:
+        """A guided profile's target (``target_n`` at times ``t_s``, NaN where it does not
+        run) and its tolerance band; None hides it. Drawn once: it scrolls with the view."""
+        if t_s is None or target_n is None:
+            self._profile = None
+        else:
+            t = np.asarray(t_s, dtype=np.float64)
+            self._profile = (t, np.asarray(target_n, dtype=np.float64), float(tolerance_n))
+        self._y_top = 0.0  # the y range fits the profile at the next frame
+        self._draw_profile()
+
+    def _draw_profile(self) -> None:
+        shown = self._profile is not None
+        self.profile_curve.setVisible(shown)
+        self.profile_band.setVisible(shown)
+        if self._profile is None:
+            return
+        t, target, tolerance_n = self._profile
+        k = self._per_newton
+        self.profile_curve.set_xy(t, target * k)
+        band = QPainterPath()
+        runs = np.flatnonzero(np.diff(np.r_[0, np.isfinite(target).view(np.int8), 0]))
+        for i0, i1 in zip(runs[::2], runs[1::2], strict=True):  # each stretch that runs
+            x = np.r_[t[i0:i1], t[i0:i1][::-1]]
+            y = np.r_[target[i0:i1] + tolerance_n, (target[i0:i1] - tolerance_n)[::-1]] * k
+            band.addPath(pg.arrayToQPath(x, y, connect="all"))
+            band.closeSubpath()
+        self.profile_band.setPath(band)
+
+    def profile_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """The drawn target profile (times, display units); empty arrays without one."""
+        if self._profile is None:
+            return np.empty(0), np.empty(0)
+        return self.profile_curve.xy()
+
+    def set_ratings(self, ratings: Sequence[tuple[float, float]]) -> None:
+        """The pain ratings ``(t_s, value 0-10)`` in time order, drawn as a step trace (each
+        in force until the next); the last one runs on past the view's right edge."""
+        ratings = tuple(ratings)
+        if ratings == self._ratings:
+            return
+        self._ratings = ratings
+        self.rating_axis.setVisible(bool(ratings))
+        if not ratings:
+            self.rating_curve.set_xy(np.empty(0), np.empty(0))
+            return
+        t = np.array([r[0] for r in ratings], dtype=np.float64)
+        v = np.array([r[1] for r in ratings], dtype=np.float64)
+        x = np.repeat(np.r_[t, t[-1] + 2.0 * WINDOW_CHOICES_S[-1]], 2)[1:-1]
+        self.rating_curve.set_xy(x, np.repeat(v, 2))
+        self._place_rating_view()
+
+    def rating_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """The drawn rating step trace (times, 0-10)."""
+        return self.rating_curve.xy()
+
+    def _place_rating_view(self) -> None:
+        self.rating_view.setGeometry(self.view_box.sceneBoundingRect())
+        self.rating_view.linkedViewChanged(self.view_box, self.rating_view.XAxis)
 
     def set_paused(self, paused: bool) -> None:
         """Freeze the view (mouse pans and zooms back in time); recording is not affected."""
@@ -281,7 +388,7 @@ class LivePlot(QWidget):
         t_end = float(t[-1])
         # the view moves STEP_COLUMNS whole pixel columns at a time, when the newest sample
         # reaches its right edge; between steps only the strip of the newest columns changes
-        t1 = max(self.window_s, math.ceil(t_end / step_s) * step_s)
+        t1 = max(self.window_s, math.ceil((t_end + self.lead_s) / step_s) * step_s)
         t0 = t1 - self.window_s
         if (t0, t1) != self._x_range:
             self._x_range = (t0, t1)
@@ -374,6 +481,9 @@ class LivePlot(QWidget):
         floor = max([10.0 * k] + [v * k * HEADROOM for v in (self._max_n, self._warn_n) if v])
         if self._target_n:
             floor = max(floor, self._target_n[1] * k * HEADROOM)
+        if self._profile is not None:
+            _, target, tolerance_n = self._profile
+            floor = max(floor, (float(np.nanmax(target)) + tolerance_n) * k * HEADROOM)
         want = max(floor, top * 1.1)
         low = float(shown[0])
         if want > self._y_top or want < self._y_top * 0.6 or low < self._y_bottom:
@@ -549,3 +659,6 @@ class LivePlot(QWidget):
         self._x_range = (0.0, 0.0)
         self.live_hold.setVisible(False)
         self._y_top = self._y_bottom = 0.0
+        self.set_profile(None)
+        self.set_lead_s(0.0)
+        self.set_ratings(())

@@ -1,4 +1,5 @@
-"""The glanceable readout: current force in big digits, hold timer, peak, mean, ramp rate.
+"""The glanceable readout: current force in big digits, hold timer, peak, mean, ramp rate,
+and the client's pain rating (0–10) beside the force once one was given.
 
 Readable at arm's length: the force is the largest thing on screen and turns amber above
 the warn limit and red above the max limit. The hold timer counts the hold in progress
@@ -69,8 +70,22 @@ class ForceReadout(QFrame):
         unit_column.addStretch(1)
         unit_column.addWidget(self.unit_label)
         unit_column.addWidget(self.pressure_label)
+        # the client's pain rating, left of the force (hidden until the first rating)
+        self.rating_caption = QLabel("pain")
+        self.rating_caption.setObjectName("dim")
+        self.rating_label = QLabel("")
+        self.rating_label.setFont(theme.font(theme.TIMER_PT, bold=True, mono=True))
+        self.rating_label.setStyleSheet(f"color: {theme.RATING};")
+        self.rating_label.setToolTip("the client's pain rating, 0-10 (keypad digits, + / -)")
+        rating_column = QVBoxLayout()
+        rating_column.setSpacing(0)
+        rating_column.addStretch(1)
+        rating_column.addWidget(self.rating_caption)
+        rating_column.addWidget(self.rating_label)
+        self.set_rating(None)
         top = QHBoxLayout()
         top.setSpacing(6)
+        top.addLayout(rating_column)
         top.addStretch(1)
         top.addWidget(self.force_label)
         top.addLayout(unit_column)
@@ -158,12 +173,20 @@ class ForceReadout(QFrame):
             (self.mean_value, u.force(888.8)),
             (self.ramp_value, u.rate(-88.8)),
             (self.pressure_label, u.pressure(888.8)),
+            (self.rating_label, "8.8"),  # 10 and tenths below it: 3 characters at most
         ):
             metrics = label.fontMetrics()
             label.setFixedSize(metrics.horizontalAdvance(widest) + 4, metrics.height() + 2)
 
     def set_limits(self, warn_n: float | None, max_n: float | None) -> None:
         self._warn_n, self._max_n = warn_n, max_n
+
+    def set_rating(self, value: float | None) -> None:
+        """The client's current pain rating (None: none given yet, nothing shown)."""
+        self.rating_caption.setVisible(value is not None)
+        self.rating_label.setVisible(value is not None)
+        text = "" if value is None else f"{value:.1f}".removesuffix(".0")
+        self.rating_label.setText(text)
 
     def set_preset_s(self, seconds: float) -> None:
         """Choose a hold-timer preset (used when the current point sets no target)."""
@@ -252,6 +275,7 @@ class ForceReadout(QFrame):
         self.set_force(None)
         self.set_ramp(None)
         self.set_hold(None)
+        self.set_rating(None)
         self._chimed_for = None
         self._hold_start_s = self._hold_target_s = None
         self._show_target()
