@@ -1,5 +1,6 @@
 """The configuration in force for a session (docs/EXPORTS.md): display units, hold detection,
-limits and the point plan; and the station's own setting, the school library's address.
+limits, the point plan, the PPT settings and the guided target profile; and the station's
+own setting, the school library's address.
 
 Every key of the TOML file is optional and falls back to the defaults below. Every key is
 validated before anything else happens, so a malformed file is refused with one line naming
@@ -55,6 +56,73 @@ class Limits:
 
 
 @dataclass(slots=True)
+class PptConfig:
+    """``[ppt]``: pressure-pain-threshold algometry (docs/PROTOCOLS.md). The target rate is
+    ``rate_n_per_s`` when given, else ``rate_kpa_per_s`` on the contact area."""
+
+    rate_kpa_per_s: float = 50.0
+    rate_n_per_s: float | None = None
+    tolerance_pct: float = 20.0  # a trial whose mean rate strays beyond ± this is flagged
+    trials: int = 3  # per point and round
+    drop_first: bool = False  # the first trial of each point and round: familiarisation
+    exclude_stray: bool = True  # flagged trials are left out of the point's mean
+
+
+PROFILE_KINDS = ("trapezoid", "impulses")
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """``[profile]``: the guided target profile (logger/guided.py draws and scores it).
+
+    ``trapezoid``: ``repeats`` cycles of a linear ramp 0 → ``force_n`` over ``ramp_s``, a
+    plateau of ``plateau_s``, a linear release over ``release_s`` and ``rest_s`` at 0.
+    ``impulses``: ``repeats`` triangles 0 → ``force_n`` → 0 of ``impulse_s`` each, one
+    every ``interval_s``. ``tolerance_n`` is the half-width of the band drawn and scored.
+    """
+
+    kind: str = "trapezoid"
+    force_n: float = 30.0
+    ramp_s: float = 3.0
+    plateau_s: float = 10.0
+    release_s: float = 2.0
+    rest_s: float = 5.0
+    repeats: int = 3
+    impulse_s: float = 1.0
+    interval_s: float = 3.0
+    tolerance_n: float = 3.0
+
+    @property
+    def period_s(self) -> float:
+        """One cycle: ramp, plateau, release and rest; or one impulse's interval."""
+        if self.kind == "impulses":
+            return self.interval_s
+        return self.ramp_s + self.plateau_s + self.release_s + self.rest_s
+
+    @property
+    def duration_s(self) -> float:
+        """The whole profile, the rest after the last cycle included."""
+        return self.repeats * self.period_s
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (a ``ProtocolEvent(PROFILE).data`` and the ``[profile]`` table)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(
+        cls, d: Mapping[str, Any], source: str = "<profile>", prefix: str = ""
+    ) -> Profile:
+        """Validate ``d`` like the ``[profile]`` table; errors name ``source`` and the key
+        (``prefix`` + key)."""
+        return _parse_profile(source, prefix, d)
+
+    @classmethod
+    def from_config(cls, config: Config) -> Profile | None:
+        """The configured profile (``None`` when the file has no ``[profile]``)."""
+        return config.profile
+
+
+@dataclass(slots=True)
 class Config:
     units: str = "N"
     contact_area_cm2: float | None = None
@@ -64,6 +132,8 @@ class Config:
     # the station's school library (docs/CONFIG.md): never part of a session's record
     school_url: str | None = None
     lsl: bool = False  # publish each connected device on LSL (logger/lsl.py)
+    ppt: PptConfig = field(default_factory=PptConfig)
+    profile: Profile | None = None  # None: no guided profile configured
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/TOML-able dict with exactly the keys of docs/CONFIG.md, but the
@@ -78,6 +148,10 @@ class Config:
         d["holds"] = dataclasses.asdict(self.holds)
         d["limits"] = dataclasses.asdict(self.limits)
         d["points"] = [_point_to_dict(p) for p in self.points]
+        if self.ppt != PptConfig():  # left out at the defaults, like the file may leave it
+            d["ppt"] = {k: v for k, v in dataclasses.asdict(self.ppt).items() if v is not None}
+        if self.profile is not None:
+            d["profile"] = self.profile.to_dict()
         return d
 
     @classmethod
@@ -108,10 +182,15 @@ def _point_to_dict(p: Point) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- validation
 
 STATION_KEYS = ("school_url", "lsl")
-_TOP_KEYS = ("units", "contact_area_cm2", "holds", "limits", "points", *STATION_KEYS)
+_TOP_KEYS = ("units", "contact_area_cm2", "holds", "limits", "points", "ppt", "profile",
+             *STATION_KEYS)  # fmt: skip
 _HOLD_KEYS = ("onset_n", "release_n", "min_duration_s")
 _LIMIT_KEYS = ("warn_n", "max_n", "max_hold_s")
 _POINT_KEYS = ("name", "warn_n", "max_n", "target_n", "target_hold_s")
+_PPT_KEYS = tuple(f.name for f in dataclasses.fields(PptConfig))
+_PROFILE_KEYS = tuple(f.name for f in dataclasses.fields(Profile))
+MAX_RATE_N_PER_S = 200.0  # far beyond any hand-applied loading rate
+MAX_COUNT = 100  # trials, repeats
 
 
 def _fail(source: str, key: str, value: Any, reason: str) -> BadInput:
@@ -164,6 +243,68 @@ def _number(
     return x
 
 
+def _count(source: str, key: str, value: Any, most: int = MAX_COUNT) -> int:
+    """A whole number 1 … ``most`` (trials, repeats)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(source, key, value, "expected a whole number")
+    if not 1 <= value <= most:
+        raise _fail(source, key, value, f"expected a whole number from 1 to {most}")
+    return value
+
+
+def _flag(source: str, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(source, key, value, "expected true or false")
+    return value
+
+
+def _parse_ppt(source: str, t: Any, num: Callable[..., float] = _number) -> PptConfig:
+    _check_keys(source, "ppt.", t, _PPT_KEYS)
+    ppt = PptConfig()
+    for key in ("rate_kpa_per_s", "rate_n_per_s"):
+        if key in t:
+            most = MAX_RATE_N_PER_S * (10.0 if "kpa" in key else 1.0)
+            setattr(ppt, key, num(source, f"ppt.{key}", t[key], most=most))
+    if "tolerance_pct" in t:
+        ppt.tolerance_pct = num(source, "ppt.tolerance_pct", t["tolerance_pct"], most=100.0)
+    if "trials" in t:
+        ppt.trials = _count(source, "ppt.trials", t["trials"])
+    for key in ("drop_first", "exclude_stray"):
+        if key in t:
+            setattr(ppt, key, _flag(source, f"ppt.{key}", t[key]))
+    if ppt.drop_first and ppt.trials < 2:
+        raise _fail(source, "ppt.trials", ppt.trials, "must be >= 2 with drop_first = true")
+    return ppt
+
+
+def _parse_profile(
+    source: str, prefix: str, t: Any, num: Callable[..., float] = _number
+) -> Profile:
+    _check_keys(source, prefix, t, _PROFILE_KEYS)
+    values: dict[str, Any] = {}
+    if "kind" in t:
+        if t["kind"] not in PROFILE_KINDS:
+            raise _fail(source, f"{prefix}kind", t["kind"],
+                        f"expected one of {', '.join(PROFILE_KINDS)}")  # fmt: skip
+        values["kind"] = t["kind"]
+    for key in _PROFILE_KEYS:
+        if key == "kind" or key not in t:
+            continue
+        if key == "repeats":
+            values[key] = _count(source, f"{prefix}repeats", t[key])
+        else:  # no plateau (a triangle) or no rest may be asked for; ramps take time
+            zero_ok = key in ("plateau_s", "rest_s")
+            values[key] = num(source, f"{prefix}{key}", t[key], positive=not zero_ok)
+    profile = Profile(**values)
+    if profile.kind == "impulses" and profile.interval_s < profile.impulse_s:
+        raise _fail(source, f"{prefix}interval_s", profile.interval_s,
+                    f"must be >= {prefix}impulse_s ({profile.impulse_s})")  # fmt: skip
+    if profile.tolerance_n >= profile.force_n:
+        raise _fail(source, f"{prefix}tolerance_n", profile.tolerance_n,
+                    f"must be < {prefix}force_n ({profile.force_n})")  # fmt: skip
+    return profile
+
+
 def _parse(d: Mapping[str, Any], source: str, ranged: bool = True) -> Config:
     num = functools.partial(_number, ranged=ranged)
     _check_keys(source, "", d, _TOP_KEYS)
@@ -209,9 +350,11 @@ def _parse(d: Mapping[str, Any], source: str, ranged: bool = True) -> Config:
     if "school_url" in d:
         cfg.school_url = _school_url(source, d["school_url"])
     if "lsl" in d:
-        if not isinstance(d["lsl"], bool):
-            raise _fail(source, "lsl", d["lsl"], "expected true or false")
-        cfg.lsl = d["lsl"]
+        cfg.lsl = _flag(source, "lsl", d["lsl"])
+    if "ppt" in d:
+        cfg.ppt = _parse_ppt(source, d["ppt"], num)
+    if "profile" in d:
+        cfg.profile = _parse_profile(source, "profile.", d["profile"], num)
     return cfg
 
 
@@ -287,11 +430,24 @@ def _parse_point(
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate a TOML config file; raise BadInput naming file, key and value."""
     source = os.fspath(path)
+    return _parse(read_toml(source, "config"), source)
+
+
+def read_toml(source: str, what: str) -> dict[str, Any]:
+    """The TOML file ``source`` as a dict; BadInput in one line naming the file when it
+    cannot be read (``what`` names the kind of file) or is not valid TOML."""
     try:
-        with open(source, "rb") as f:
-            data = tomllib.load(f)
+        data = Path(source).read_bytes()
     except OSError as exc:
-        raise BadInput(f"{source}: cannot read config: {exc.strerror or exc}") from exc
+        raise BadInput(f"{source}: cannot read {what}: {exc.strerror or exc}") from exc
+    return parse_toml(data, source)
+
+
+def parse_toml(data: bytes | str, source: str) -> dict[str, Any]:
+    """TOML text (bytes: UTF-8) as a dict; BadInput in one line naming ``source``."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{source}: invalid TOML: {exc}") from exc
     except UnicodeDecodeError as exc:
@@ -300,7 +456,6 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise BadInput(f"{source}: invalid TOML: {str(exc).split(';')[0]}") from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
         raise BadInput(f"{source}: invalid TOML: nested too deeply") from None
-    return _parse(data, source)
 
 
 def _toml_str(s: str) -> str:
@@ -332,6 +487,8 @@ def _toml_value(v: Any) -> str:
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, int):
+        return repr(v)
     return repr(float(v))
 
 
@@ -341,10 +498,11 @@ def config_to_toml(cfg: Config) -> str:
     lines = [f"units = {_toml_value(d['units'])}"]
     if "contact_area_cm2" in d:
         lines.append(f"contact_area_cm2 = {_toml_value(d['contact_area_cm2'])}")
-    for table in ("holds", "limits"):
-        lines.append("")
-        lines.append(f"[{table}]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in d[table].items())
+    for table in ("holds", "limits", "ppt", "profile"):
+        if table in d:
+            lines.append("")
+            lines.append(f"[{table}]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in d[table].items())
     top = 1 + ("contact_area_cm2" in d)  # station keys are top-level: before the first table
     if cfg.lsl:
         lines.insert(top, "lsl = true")

@@ -23,6 +23,7 @@ deferred thresholds take over, is announced as a :class:`SettingsChanged` event.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import queue
 import sys
@@ -56,10 +57,14 @@ from .records import (
     Mark,
     MarkSource,
     Point,
+    ProtocolEvent,
+    ProtocolKind,
+    Rating,
     SampleBlock,
     SessionMeta,
     SessionStats,
     SessionStatus,
+    Signal,
 )
 from .ringbuffer import RingBuffer
 from .store import utc_iso
@@ -144,20 +149,26 @@ class StorageFailed:
     text: str
 
 
+# what the client and the protocols add to a session: signals, pain ratings, protocol events
+ClientEvent = Signal | Rating | ProtocolEvent
+
 LiveEvent = (
     Mark | Hold | Alert | Gap | StateChange | HoldStarted | DeviceNotice | DriftWarning
-    | SettingsChanged | RecordingStarted | StorageFailed
+    | SettingsChanged | RecordingStarted | StorageFailed | Signal | Rating | ProtocolEvent
 )  # fmt: skip
 
 
-TapEvent = Mark | HoldStarted | Hold | Alert | ZeroEvent | Gap
+TapEvent = Mark | HoldStarted | Hold | Alert | ZeroEvent | Gap | Signal | Rating | ProtocolEvent
+
+RATING_MAX = 10.0  # pain ratings run from 0 (none) to 10
 
 
 class LiveTap:
     """Follows a session as it happens (the LSL outlet, ``logger/lsl.py``): the device, every
     block as the ring buffer gets it (forces filled in), and the marks, contacts, holds,
-    alerts, zeros and gaps the session finds, all on the acquisition timeline. Called in the
-    reader thread, except marks typed on the host (the caller's thread): be quick, never
+    alerts, zeros, gaps, client signals, pain ratings and protocol events the session finds,
+    all on the acquisition timeline. Called in the reader thread, except what is typed on
+    the host (marks, signals, ratings, protocols: the caller's thread): be quick, never
     raise. :meth:`LiveSession.stop` closes it."""
 
     def device_ready(self, live: LiveSession, device: DeviceInfo) -> None:
@@ -167,7 +178,8 @@ class LiveTap:
         """Consecutive samples, ``block.force_n`` filled in."""
 
     def event(self, live: LiveSession, item: TapEvent) -> None:
-        """A mark, a contact's start, a hold (at its end), an alert, a zero or a gap."""
+        """A mark, a contact's start, a hold (at its end), an alert, a zero, a gap, a client
+        signal, a pain rating or a protocol event."""
 
     def close(self) -> None:
         """The session stopped."""
@@ -247,6 +259,10 @@ class LiveSession:
         self.holds: list[Hold] = []
         self.alerts: list[Alert] = []
         self.marks: list[Mark] = []
+        # the recording's (or, between recordings, the last RING_SECONDS of) client events
+        self._signals: list[Signal] = []
+        self._ratings: list[Rating] = []
+        self._protocols: list[ProtocolEvent] = []
         # where the last recording's t_s = 0 is on the live timeline (None: none yet)
         self.last_recording_t0_s: float | None = None
 
@@ -387,6 +403,86 @@ class LiveSession:
         self._after_mark(mark)
         return mark
 
+    def signal(self, source: MarkSource = MarkSource.KEYBOARD) -> Signal:
+        """The client's "now" (a key, a pedal), at the device time corresponding to now on
+        the host clock."""
+        return self._note(Signal(self._acq.host_to_device_s(), MarkSource(source)))
+
+    def rate(self, value: float, source: MarkSource = MarkSource.KEYBOARD) -> Rating:
+        """The client's pain rating from now on (0 ≤ ``value`` ≤ 10, else ValueError)."""
+        value = float(value)
+        if not 0.0 <= value <= RATING_MAX:
+            raise ValueError(f"pain rating {value!r}: must be 0 to {RATING_MAX:g}")
+        return self._note(Rating(self._acq.host_to_device_s(), value, MarkSource(source)))
+
+    def start_protocol(self, kind: ProtocolKind, data: dict) -> ProtocolEvent:
+        """A protocol starts now (a PPT round, a drill run, a guided profile); ``data`` (a
+        JSON object) says which. ValueError when ``data`` cannot be stored as JSON."""
+        return self._note(_protocol_event(self._acq.host_to_device_s(), kind, data))
+
+    @property
+    def signals(self) -> tuple[Signal, ...]:
+        """The recording's client signals (between recordings: the recent live ones), on
+        the acquisition timeline like :attr:`marks`."""
+        return tuple(self._signals)
+
+    @property
+    def ratings(self) -> tuple[Rating, ...]:
+        """The recording's pain ratings (between recordings: the recent live ones)."""
+        return tuple(self._ratings)
+
+    @property
+    def protocols(self) -> tuple[ProtocolEvent, ...]:
+        """The recording's protocol events (between recordings: the recent live ones)."""
+        return tuple(self._protocols)
+
+    @property
+    def current_rating(self) -> float | None:
+        """The pain rating in force (the latest one given), None before any."""
+        ratings = self._ratings
+        return ratings[-1].value if ratings else None
+
+    def _note(self, item: ClientEvent) -> Any:
+        """Keep a client event, show it, and store it with the recording (returns it)."""
+        with self._lock:
+            match item:
+                case Signal():
+                    self._signals.append(item)
+                case Rating():
+                    self._ratings.append(item)
+                case ProtocolEvent():
+                    self._protocols.append(item)
+            rec = self._recording
+            if rec is not None:
+                t0 = rec.t0_s if rec.t0_s is not None else item.t_s
+                _store_client_events(rec.writer, [_shifted(item, t0)])
+            else:
+                self._forget_client_events_before(item.t_s - RING_SECONDS)
+        self._events.put(item)
+        self._tap(item)
+        return item
+
+    def _forget_client_events_before(self, t_s: float) -> None:
+        """Between recordings only the live window's client events are kept (and the
+        rating in force, whenever it was given)."""
+        self._signals = [g for g in self._signals if g.t_s >= t_s]
+        self._ratings = [r for r in self._ratings[:-1] if r.t_s >= t_s] + self._ratings[-1:]
+        self._protocols = [p for p in self._protocols if p.t_s >= t_s]
+
+    def _carry_client_events(self, rec: _Recording) -> None:
+        """At Record: the client events of the session's pre-roll are the session's, and
+        the rating in force at its start holds from its t 0."""
+        t0 = rec.t0_s
+
+        def kept(items: list[Any]) -> list[Any]:
+            return [] if t0 is None else [i for i in items if i.t_s >= t0]
+
+        in_force = [r for r in self._ratings if t0 is None or r.t_s < t0][-1:]
+        self._signals, self._protocols = kept(self._signals), kept(self._protocols)
+        self._ratings = in_force + kept(self._ratings)
+        events: list[ClientEvent] = [*self._signals, *self._ratings, *self._protocols]
+        _store_client_events(rec.writer, [_shifted(e, e.t_s if t0 is None else t0) for e in events])
+
     def _zero_reading(self) -> tuple[float, float]:
         """``(zero_counts, load_n)``: the mean raw reading (channel 0) of the last
         RECENT_RAW_S, which a zero takes as 0 N, and its force with the zero in force."""
@@ -497,8 +593,13 @@ class LiveSession:
         therapist: str | None = None,
         notes: str | None = None,
         points: list[Point] | None = None,
+        protocols: Sequence[tuple[ProtocolKind, dict]] = (),
     ) -> str:
+        """Record from now (with up to PREROLL_S of what came before); ``protocols`` start
+        with the recording, at its t 0 (``record --ppt-round``). Returns the session id."""
         from .store import SessionWriter
+
+        starts = [_protocol_event(0.0, kind, data) for kind, data in protocols]  # checked
 
         if self._recording is not None:
             raise RuntimeError("already recording")
@@ -552,7 +653,11 @@ class LiveSession:
                 writer.put_marks([carried])
             if t0 is not None:
                 self._replay_preroll(self._recording, t0, forces)
+            self._carry_client_events(self._recording)
             self._events.put(RecordingStarted(sid, list(self.holds)))
+            at_start = t0 if t0 is not None else self.t_s
+            for event in starts:
+                self._note(dataclasses.replace(event, t_s=at_start))
         return sid
 
     def _replay_preroll(self, rec: _Recording, t0_s: float, forces: ForceTimeline) -> None:
@@ -746,6 +851,10 @@ class LiveSession:
             with self._lock:
                 mark = self.pipeline.mark(ev.t_s, MarkSource.DEVICE)
             self._after_mark(mark)
+        elif kind is EventKind.CLIENT_BUTTON:
+            self._note(Signal(ev.t_s, MarkSource.DEVICE))
+        elif kind is EventKind.RATING:  # the reader dropped arguments beyond 0-1000
+            self._note(Rating(ev.t_s, ev.message.arg / 100.0, MarkSource.DEVICE))
         elif kind is EventKind.SCRIPT_END:
             # a simulated device played its whole scenario and stopped streaming
             self.finished.set()
@@ -915,6 +1024,34 @@ class LiveSession:
             )
         if out.alerts:
             rec.writer.put_alerts([dataclasses.replace(a, t_s=a.t_s - t0) for a in out.alerts])
+
+
+def _protocol_event(t_s: float, kind: ProtocolKind, data: dict) -> ProtocolEvent:
+    """A protocol event whose data is a JSON object as stored (a copy: tuples are lists)."""
+    try:
+        stored = json.loads(json.dumps(data, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"protocol {kind} data: not storable as JSON ({exc})") from None
+    if not isinstance(stored, dict):
+        raise ValueError(f"protocol {kind} data: must be a JSON object, not {data!r}")
+    return ProtocolEvent(t_s, ProtocolKind(kind), stored)
+
+
+def _shifted(item: ClientEvent, t0_s: float) -> ClientEvent:
+    """``item`` on the recording's timeline (``t0_s`` is its start on the live one)."""
+    return dataclasses.replace(item, t_s=max(0.0, item.t_s - t0_s))
+
+
+def _store_client_events(writer: SessionWriter, items: Sequence[ClientEvent]) -> None:
+    signals = [i for i in items if isinstance(i, Signal)]
+    ratings = [i for i in items if isinstance(i, Rating)]
+    protocols = [i for i in items if isinstance(i, ProtocolEvent)]
+    if signals:
+        writer.put_signals(signals)
+    if ratings:
+        writer.put_ratings(ratings)
+    if protocols:
+        writer.put_protocols(protocols)
 
 
 class _ReaderListener(AcquisitionListener):

@@ -47,7 +47,17 @@ from calibration.models import ZeroEvent
 from .errors import DeviceError
 from .live import LiveTap, TapEvent
 from .pipeline import HoldStarted
-from .records import Alert, DeviceInfo, Gap, Hold, Mark, SampleBlock
+from .records import (
+    Alert,
+    DeviceInfo,
+    Gap,
+    Hold,
+    Mark,
+    ProtocolEvent,
+    Rating,
+    SampleBlock,
+    Signal,
+)
 
 if TYPE_CHECKING:
     from .live import LiveSession
@@ -340,4 +350,11 @@ def marker_fields(item: TapEvent, live: LiveSession) -> tuple[float, dict[str, A
             return item.start_s, {"event": "gap", "cause": str(item.cause),
                                   "lost_samples": item.lost_samples,
                                   "duration_s": round(item.end_s - item.start_s, 6)}  # fmt: skip
+        case Signal():
+            return item.t_s, {"event": "signal", "source": str(item.source)}
+        case Rating():
+            return item.t_s, {"event": "rating", "value": round(item.value, 3),
+                              "source": str(item.source)}  # fmt: skip
+        case ProtocolEvent():
+            return item.t_s, {"event": "protocol", "kind": str(item.kind), "data": item.data}
     raise TypeError(f"not a live event: {item!r}")

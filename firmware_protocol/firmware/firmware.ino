@@ -3,16 +3,19 @@
  *
  * Speaks the binary protocol of ../PROTOCOL.md through protocol_core.c: HELLO/IDENTITY
  * handshake, batched SAMPLES (every HX711 conversion is numbered, so the host counts lost
- * samples exactly), ACK/NAK commands, PING/PONG, events (mark button, limit crossed, ADC
- * fault), a heartbeat while idle, the on-device buzzer/LED alarm set by SET_LIMITS, and
- * the uid + factory calibration kept in EEPROM.
+ * samples exactly), ACK/NAK commands, PING/PONG, events (mark button, client button,
+ * limit crossed, ADC fault, the client's pain rating), a heartbeat while idle, the
+ * on-device buzzer/LED alarm set by SET_LIMITS, and the uid + factory calibration kept in
+ * EEPROM.
  *
  * Nothing in loop() waits: the HX711 is polled for "data ready" and read only then, with
- * interrupts off for the 24-bit shift alone (~60 us); serial bytes are handled as they
- * arrive; samples leave in batches once the oldest is 20 ms old.
+ * interrupts off for the 24-bit shift alone (~60 us); the eVAS potentiometer is converted
+ * by the AVR's ADC in the background (started, then collected on a later pass); serial
+ * bytes are handled as they arrive; samples leave in batches once the oldest is 20 ms old.
  *
  * Wiring (see README.md): HX711 DOUT -> D3, SCK -> D4, RATE -> D5 (optional),
- * mark button D2 -> GND, active buzzer D8 -> GND, LED on D13 (built in).
+ * mark button D2 -> GND, client button D6 -> GND, eVAS potentiometer wiper -> A1 (ends on
+ * GND and 5V), active buzzer D8 -> GND, LED on D13 (built in).
  */
 #include <Arduino.h>
 #include <avr/eeprom.h>
@@ -22,7 +25,7 @@
 /* ------------------------------------------------------------------ configuration */
 
 #define FW_MAJOR 1
-#define FW_MINOR 0
+#define FW_MINOR 1
 #define FW_PATCH 0
 #define BAUD 115200UL
 
@@ -31,6 +34,13 @@
 #define PIN_HX_RATE 5 /* HX711 RATE pin: LOW 10 SPS, HIGH 80 SPS. -1 if hard-wired. */
 #define HX_RATE_DEFAULT_HZ 80 /* what the RATE pin is driven to at boot (or wired to) */
 #define PIN_MARK 2
+#define PIN_CLIENT 6 /* the client's button (or pedal): "now, it hurts" */
+/* The eVAS (electronic pain scale): a potentiometer's wiper on this analog pin. Without a
+ * pot the pin floats and reads noise: build with PL_EVAS 0 on a board that has none. */
+#ifndef PL_EVAS
+#define PL_EVAS 1
+#endif
+#define PIN_EVAS A1
 #define PIN_BUZZER 8
 #define PIN_LED LED_BUILTIN
 /* #define BUZZER_PASSIVE 2000  -- uncomment for a passive piezo: tone() at this Hz */
@@ -40,6 +50,9 @@
 #define HEARTBEAT_US 1000000UL
 #define DEBOUNCE_MS 30
 #define ADC_TIMEOUT_PERIODS 3 /* a conversion this many periods late is an ADC fault */
+#define EVAS_READ_US 10000UL  /* one eVAS conversion every 10 ms */
+#define EVAS_SEND_US 50000UL  /* at most one RATING event every 50 ms */
+#define EVAS_STEP 10          /* hundredths: send once the rating moved by 0.1 */
 
 /* Largest frame we send: SAMPLES with BATCH_MAX samples (IDENTITY is smaller). */
 #define TX_PAYLOAD_MAX (PC_SAMPLES_HEADER_LEN + 3 * BATCH_MAX)
@@ -84,9 +97,26 @@ static int32_t warn_counts, max_counts;
 static int8_t limit_dir; /* +1: force raises counts; -1: it lowers them */
 static bool over[2];     /* at/over warn, at/over max (each with its own hysteresis) */
 
-static uint8_t mark_stable = HIGH, mark_last = HIGH;
-static bool mark_edge_taken; /* the press's first falling edge is timed; bounces are not */
-static uint32_t mark_changed_ms, mark_edge_us;
+struct Button {
+    uint8_t pin, event_kind;
+    uint8_t stable, last;
+    bool edge_taken; /* the press's first falling edge is timed; bounces are not */
+    uint32_t changed_ms, edge_us;
+};
+static Button buttons[] = {
+    {PIN_MARK, PC_EVENT_MARK_BUTTON, HIGH, HIGH, false, 0, 0},
+    {PIN_CLIENT, PC_EVENT_CLIENT_BUTTON, HIGH, HIGH, false, 0, 0},
+};
+
+#if PL_EVAS
+static bool evas_busy;        /* a conversion is under way */
+static bool evas_due;         /* send the next reading whatever it is (streaming started) */
+static uint32_t evas_t_us;    /* when the latest conversion started */
+static int16_t evas_rating = -1; /* the latest reading, hundredths (-1: none yet) */
+static uint32_t evas_rating_us;  /* when its conversion started */
+static uint32_t evas_sent_us;
+static int16_t evas_sent;     /* the rating last sent */
+#endif
 
 /* HX711 pins as port registers, so the shift loop is fast with interrupts off */
 static volatile uint8_t *sck_port;
@@ -153,7 +183,8 @@ static void send_identity(void)
     v[k++].f = ee.counts_per_n;
     v[k++].i = ee.offset_counts;
     v[k++].u = pc_frame_size(TX_PAYLOAD_MAX); /* max_frame: whole frame with its 0x00 */
-    v[k++].u = PC_CAP_BUZZER | PC_CAP_LED | PC_CAP_MARK_BUTTON | PC_CAP_EEPROM_CAL;
+    v[k++].u = PC_CAP_BUZZER | PC_CAP_LED | PC_CAP_MARK_BUTTON | PC_CAP_EEPROM_CAL |
+               PC_CAP_CLIENT_BUTTON | (PL_EVAS ? PC_CAP_EVAS : 0);
     send_fields(PC_IDENTITY, v);
 }
 
@@ -353,6 +384,9 @@ static void handle(const pc_frame_t *f)
     case PC_START:
         batch_count = 0;
         streaming = true;
+#if PL_EVAS
+        evas_due = true; /* the host learns the current rating at once */
+#endif
         send_ack(f->seq, f->type);
         break;
     case PC_STOP:
@@ -419,30 +453,87 @@ static void handle(const pc_frame_t *f)
     }
 }
 
-/* -------------------------------------------------------------------- mark button */
+/* ------------------------------------------------------------------------ buttons */
 
-static void poll_mark(void)
+/* The next HX711 conversion is at least half a period away (or the ADC is down), so the
+ * ~0.2 ms it takes to encode and queue an event frame keeps no sample waiting: events that
+ * may wait a few ms are sent then, and the samples' times stay as steady as without them. */
+static bool between_conversions(void)
 {
-    uint8_t now = digitalRead(PIN_MARK);
+    return adc_faulted || micros() - last_conv_us < period_us / 2;
+}
+
+/* The mark and client buttons: debounced (DEBOUNCE_MS), one event per press, timed at the
+ * press's first falling edge. */
+static void poll_button(Button *b)
+{
+    uint8_t now = digitalRead(b->pin);
     uint32_t ms = millis();
-    if (now != mark_last) {
-        mark_last = now;
-        mark_changed_ms = ms;
+    if (now != b->last) {
+        b->last = now;
+        b->changed_ms = ms;
         /* the press is the FIRST falling edge; the contacts' bounces after it are not */
-        if (now == LOW && !mark_edge_taken) {
-            mark_edge_us = micros();
-            mark_edge_taken = true;
+        if (now == LOW && !b->edge_taken) {
+            b->edge_us = micros();
+            b->edge_taken = true;
         }
-    } else if (ms - mark_changed_ms >= DEBOUNCE_MS) {
-        if (now != mark_stable) {
-            mark_stable = now;
-            if (now == LOW) send_event(PC_EVENT_MARK_BUTTON, mark_edge_us, 0);
+    } else if (ms - b->changed_ms >= DEBOUNCE_MS) {
+        if (now != b->stable && between_conversions()) {
+            b->stable = now;
+            if (now == LOW) send_event(b->event_kind, b->edge_us, 0);
         }
         /* settled released (a release, or a glitch that never became a press): the next
          * falling edge starts a new press */
-        if (now == HIGH) mark_edge_taken = false;
+        if (now == HIGH) b->edge_taken = false;
     }
 }
+
+/* --------------------------------------------------------------------------- eVAS */
+
+#if PL_EVAS
+#ifdef ADSC
+/* The AVR's ADC converts in the background (104 us at the core's 125 kHz ADC clock):
+ * started on one pass of loop(), collected on a later one, so the HX711 is never kept
+ * waiting. The reference is AVcc, as analogRead()'s default. */
+static void evas_start(void)
+{
+    ADMUX = _BV(REFS0) | ((PIN_EVAS - A0) & 0x07);
+    ADCSRA |= _BV(ADSC);
+}
+static bool evas_done(void) { return !(ADCSRA & _BV(ADSC)); }
+static uint16_t evas_result(void) { return ADC; }
+#else
+/* Boards without the AVR's registers (and the host-side test board): analogRead(). */
+static uint16_t evas_value;
+static void evas_start(void) { evas_value = analogRead(PIN_EVAS); }
+static bool evas_done(void) { return true; }
+static uint16_t evas_result(void) { return evas_value; }
+#endif
+
+/* RATING (PROTOCOL.md §4): 0..1023 -> 0..1000 hundredths, rounded, timed at the start of
+ * its conversion; sent while streaming, once at its start and then whenever it moved by
+ * EVAS_STEP, at most every EVAS_SEND_US. */
+static void poll_evas(void)
+{
+    if (!evas_busy && micros() - evas_t_us >= EVAS_READ_US) {
+        evas_t_us = micros();
+        evas_start();
+        evas_busy = true;
+    }
+    if (evas_busy && evas_done()) {
+        evas_busy = false;
+        evas_rating = (int16_t)((2000UL * evas_result() + 1023) / 2046);
+        evas_rating_us = evas_t_us;
+    }
+    if (!streaming || evas_rating < 0 || !between_conversions()) return;
+    bool moved = abs(evas_rating - evas_sent) >= EVAS_STEP;
+    if (!evas_due && (!moved || evas_rating_us - evas_sent_us < EVAS_SEND_US)) return;
+    send_event(PC_EVENT_RATING, evas_rating_us, evas_rating);
+    evas_sent = evas_rating;
+    evas_sent_us = evas_rating_us;
+    evas_due = false;
+}
+#endif
 
 /* ---------------------------------------------------------------------- main loop */
 
@@ -460,6 +551,7 @@ void setup()
     dout_pin = portInputRegister(digitalPinToPort(PIN_HX_DOUT));
     dout_mask = digitalPinToBitMask(PIN_HX_DOUT);
     pinMode(PIN_MARK, INPUT_PULLUP);
+    pinMode(PIN_CLIENT, INPUT_PULLUP);
     pinMode(PIN_BUZZER, OUTPUT);
     pinMode(PIN_LED, OUTPUT);
     ee_load();
@@ -476,7 +568,10 @@ void loop()
         if (pc_decoder_feed(&rx, (uint8_t)Serial.read(), &f)) handle(&f);
     }
     poll_adc();
-    poll_mark();
+    for (uint8_t i = 0; i < sizeof buttons / sizeof buttons[0]; i++) poll_button(&buttons[i]);
+#if PL_EVAS
+    poll_evas();
+#endif
     drive_alarm();
     uint32_t now = micros();
     if (batch_count && (now - batch_t_us >= BATCH_AGE_US || batch_count == BATCH_MAX))

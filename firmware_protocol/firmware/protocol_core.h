@@ -37,10 +37,11 @@ enum pc_msg_type {
 enum pc_adc_kind { PC_ADC_UNKNOWN = 0, PC_ADC_HX711 = 1, PC_ADC_NAU7802 = 2,
                    PC_ADC_AVR_ANALOG = 3, PC_ADC_SIMULATED = 4 };
 enum pc_capability { PC_CAP_BUZZER = 0x01, PC_CAP_LED = 0x02, PC_CAP_MARK_BUTTON = 0x04,
-                     PC_CAP_EEPROM_CAL = 0x08 };
+                     PC_CAP_EEPROM_CAL = 0x08, PC_CAP_CLIENT_BUTTON = 0x10, PC_CAP_EVAS = 0x20 };
 enum pc_sample_flag { PC_FLAG_SATURATED = 0x01, PC_FLAG_ADC_TIMEOUT = 0x02 };
 enum pc_event_kind { PC_EVENT_MARK_BUTTON = 1, PC_EVENT_LIMIT_CROSSED = 2,
-                     PC_EVENT_ADC_FAULT = 3 };
+                     PC_EVENT_ADC_FAULT = 3, PC_EVENT_SCRIPT_END = 4,
+                     PC_EVENT_CLIENT_BUTTON = 5, PC_EVENT_RATING = 6 };
 enum pc_nak_code { PC_NAK_UNKNOWN_COMMAND = 1, PC_NAK_BAD_LENGTH = 2, PC_NAK_BAD_VALUE = 3,
                    PC_NAK_BUSY = 4, PC_NAK_UNSUPPORTED = 5 };
 

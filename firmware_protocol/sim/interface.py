@@ -4,8 +4,9 @@
 (PROTOCOL.md): it answers HELLO with IDENTITY, handles START/STOP/SET_RATE/GET_STATUS/PING/
 SET_LIMITS/STORE_CAL with ACK/NAK/STATUS/PONG, sends a HEARTBEAT every second of device
 time while idle, batches samples about every 20 ms into SAMPLES frames no longer than
-``MAX_FRAME_BYTES``, and sends EVENT frames for the mark button and for limit crossings
-(raw counts of channel 0 against SET_LIMITS, as the firmware's buzzer does).
+``MAX_FRAME_BYTES``, and sends EVENT frames for the script's events (mark button, client
+button, eVAS ratings: at their exact device time) and for limit crossings (raw counts of
+channel 0 against SET_LIMITS, as the firmware's buzzer does).
 
 Time only moves when the caller says so (``advance_to_us`` / ``process``), so a run is
 deterministic and can go faster than real time; the transport (``protocol_sim``, the pty
@@ -57,7 +58,7 @@ from ..messages import (
     StoreCal,
     decode_payload,
 )
-from .model import US_PER_S, DeviceModel, SampleChunk
+from .model import US_PER_S, DeviceModel, DueEvent, SampleChunk
 from .scenario import RATE_MAX_HZ, RATE_MIN_HZ, Scenario
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,10 @@ BATCH_S = 0.020  # samples are sent about every 20 ms
 HEARTBEAT_US = 1_000_000
 OUT_CAPACITY_BYTES = 1 << 20  # the device's send buffer; beyond it samples are overruns
 LIMIT_HYSTERESIS_DIV = 50  # a limit is left when raw falls 2 % (of limit − zero) below it
-CAPABILITIES = Capability.BUZZER | Capability.LED | Capability.MARK_BUTTON | Capability.EEPROM_CAL
+CAPABILITIES = (
+    Capability.BUZZER | Capability.LED | Capability.MARK_BUTTON | Capability.EEPROM_CAL
+    | Capability.CLIENT_BUTTON | Capability.EVAS
+)  # fmt: skip
 _SAMPLES_OVERHEAD = 2 + 12 + 2  # type, seq, header, crc
 
 
@@ -402,6 +406,8 @@ class SimDevice:
                 self._advance_within_script(end_us - 1)  # samples at t < end
                 if self.streaming and not self.unplugged:
                     self._flush_pending()
+                    for ev in self.model.take_events(end_us):  # e.g. the eVAS back at 0
+                        self._emit(self._event(ev))
                     self._emit(Event(EventKind.SCRIPT_END, self.wire_us(end_us), 0))
                     self._end_sent = True
                     self._stop_streaming()
@@ -432,7 +438,9 @@ class SimDevice:
     def _skip_to(self, t_us: int) -> None:
         """Advance while unplugged: samples are taken but reach nobody (counted only)."""
         first = self.model.next_index
-        self.model.advance_to_us(t_us, generate=False)
+        chunk = self.model.advance_to_us(t_us, generate=False)
+        for ev in chunk.events:  # pressed while unplugged: nobody hears it (counted)
+            self._emit(self._event(ev))
         n = self.model.next_index - first
         if self.streaming and n:
             self._count_disconnected(first, n, False)
@@ -446,10 +454,8 @@ class SimDevice:
             return
         chunk = self.model.advance_to_us(t_us)
         out: list[tuple[int, int, Message, int, int]] = []  # (t_us, order, msg, first, n)
+        out += [(ev.t_us, 0, self._event(ev), 0, 0) for ev in chunk.events]
         if chunk.count:
-            for pos in chunk.marks:
-                t = int(chunk.t_us[pos])
-                out.append((t, 0, Event(EventKind.MARK_BUTTON, self.wire_us(t), 0), 0, 0))
             out += self._limit_events(chunk)
             if self.streaming:
                 out += self._batch(chunk)
@@ -461,6 +467,9 @@ class SimDevice:
         out.sort(key=lambda e: (e[0], e[1]))
         for _, _, msg, first, n in out:
             self._emit(msg, first, n)
+
+    def _event(self, ev: DueEvent) -> Event:
+        return Event(ev.kind, self.wire_us(ev.t_us), ev.arg)
 
     def _limit_events(self, chunk: SampleChunk) -> list[tuple[int, int, Message, int, int]]:
         lim = self.limits

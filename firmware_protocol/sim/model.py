@@ -4,8 +4,10 @@
 it in explicit steps: ``process(dt_s)`` returns every sample the ADC took meanwhile, as raw
 counts, computed with numpy for the whole step at once. It is deterministic for a seed.
 
-Force is the sum of the therapist's hand (holds and presses, with tremor) and static loads
-(stacked calibration weights, no tremor). Raw counts = offset + counts_per_n × force +
+Force is the sum of the hand (holds, presses, PPT ramps, a trainee's attempts: the
+scenario's ``Script``, with tremor) and static loads (stacked calibration weights, no
+tremor). The script's button and eVAS events come out with the samples, at their exact
+device time. Raw counts = offset + counts_per_n × force +
 white noise, rounded (ADC quantisation) and clipped at the int24 range (saturation).
 Channel k of a multi-channel device feels (1 − 0.1 k) of the force.
 Scenario time 0 is the first sample after ``start_scenario()`` (the host's first START).
@@ -14,12 +16,13 @@ Scenario time 0 is the first sample after ``start_scenario()`` (the host's first
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..messages import INT24_MAX, INT24_MIN
-from .scenario import G_M_PER_S2, LOAD_RAMP_S, Action, Scenario
+from ..messages import INT24_MAX, INT24_MIN, EventKind
+from .scenario import G_M_PER_S2, LOAD_RAMP_S, Scenario
+from .script import Script
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,16 @@ LOOP_VARIATION = 0.15  # a looping scenario's hand forces vary by up to ±15 % p
 
 
 @dataclass(frozen=True, slots=True)
+class DueEvent:
+    """A scripted device event (mark button, client button, eVAS rating) at its exact
+    device time."""
+
+    t_us: int  # device clock, µs since power-on
+    kind: EventKind
+    arg: int
+
+
+@dataclass(frozen=True, slots=True)
 class SampleChunk:
     """Samples the ADC took during one step. ``raw`` has shape (n, channels), int32."""
 
@@ -41,55 +54,11 @@ class SampleChunk:
     raw: np.ndarray
     saturated: np.ndarray  # bool per sample: any channel clipped at the int24 range
     force_n: np.ndarray  # the true force applied (channel 0), newtons
-    marks: tuple[int, ...]  # positions in this chunk where the mark button was pressed
+    events: tuple[DueEvent, ...]  # the script's events up to the end of the step
 
     @property
     def count(self) -> int:
         return int(self.raw.shape[0])
-
-
-@dataclass(frozen=True, slots=True)
-class ForceProfile:
-    """Piecewise-linear hand and load forces over scenario time (breakpoints)."""
-
-    hand_t_s: np.ndarray
-    hand_n: np.ndarray
-    load_t_s: np.ndarray
-    load_n: np.ndarray
-    mark_t_s: tuple[float, ...]
-    duration_s: float
-
-    @classmethod
-    def from_scenario(cls, scenario: Scenario) -> ForceProfile:
-        t = 0.0
-        hand: list[tuple[float, float]] = [(0.0, 0.0)]
-        load: list[tuple[float, float]] = [(0.0, 0.0)]
-        for step in scenario.steps:
-            a = step.action
-            if a is Action.REST:
-                load.append((t, load[-1][1]))
-                load.append((t + min(LOAD_RAMP_S, step.seconds), 0.0))
-            elif a is Action.HOLD:
-                f0 = step.force_n
-                f1 = max(0.0, f0 + step.drift_n_per_s * step.seconds)
-                t1 = t + step.ramp_s
-                t2 = t1 + step.seconds
-                hand += [(t, 0.0), (t1, f0), (t2, f1), (t2 + step.release_s, 0.0)]
-            elif a is Action.PRESS:
-                hand += [(t, 0.0), (t + step.seconds / 2, step.force_n), (t + step.seconds, 0.0)]
-            elif a is Action.LOAD:
-                f = step.mass_kg * G_M_PER_S2
-                load += [(t, load[-1][1]), (t + LOAD_RAMP_S, f)]
-            t += step.duration_s
-        ht, hf = np.array(hand).T
-        lt, lf = np.array(load).T
-        return cls(ht, hf, lt, lf, tuple(scenario.mark_times_s()), t)
-
-    def forces(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(hand_n, load_n) at scenario times ``t_s``; zero before 0, hand zero at the end."""
-        hand = np.interp(t_s, self.hand_t_s, self.hand_n, left=0.0, right=0.0)
-        load = np.interp(t_s, self.load_t_s, self.load_n, left=0.0, right=self.load_n[-1])
-        return hand, load
 
 
 def loop_gain(rounds: np.ndarray) -> np.ndarray:
@@ -109,7 +78,7 @@ class DeviceModel:
     def __init__(self, scenario: Scenario, *, loop: bool = False) -> None:
         self.scenario = scenario
         self.loop = loop
-        self._marks_rounds = 0  # rounds whose mark presses are scheduled (loop)
+        self._event_rounds = 0  # rounds whose events are scheduled (loop)
         self._rig: tuple[float, float, float] | None = None  # (t_s placed, from N, to N)
         dev = scenario.device
         self.channels = dev.channels
@@ -118,7 +87,7 @@ class DeviceModel:
         self.noise_counts = dev.noise_n * abs(dev.counts_per_n)
         self.zero_drift_n_per_s = dev.zero_drift_n_per_s
         self.tremor_n = scenario.therapist.tremor_n
-        self.profile = ForceProfile.from_scenario(scenario)
+        self.profile: Script = scenario.script()
         self._rng = np.random.default_rng(scenario.therapist.seed)
         self._tremor_phase0 = float(self._rng.uniform(0.0, 2 * np.pi))
         self.rate_hz = dev.rate_hz
@@ -128,7 +97,7 @@ class DeviceModel:
         self._base_index = 0  # sample times are base_us + j * 1e6 / rate for j from base
         self._base_us = 0
         self.scenario_start_us: int | None = None
-        self._marks_pending: list[int] = []
+        self._events_pending: list[DueEvent] = []
 
     # ------------------------------------------------------------------ the clock
 
@@ -160,9 +129,9 @@ class DeviceModel:
         if self.scenario_start_us is not None:
             return
         self.scenario_start_us = int(self.sample_time_us(self.next_index))
-        self._marks_pending = []
-        self._marks_rounds = 0
-        self._schedule_marks(self.scenario_start_us)
+        self._events_pending = []
+        self._event_rounds = 0
+        self._schedule_events(self.scenario_start_us)
         log.debug("scenario %s starts at device t=%d us", self.scenario.name,
                   self.scenario_start_us)  # fmt: skip
 
@@ -171,18 +140,32 @@ class DeviceModel:
             return np.asarray(t_us) * 0.0 - 1.0
         return (np.asarray(t_us) - self.scenario_start_us) / US_PER_S
 
-    def _schedule_marks(self, until_us: int) -> None:
-        """Schedule the mark presses of every round that starts by ``until_us`` (one
+    def _schedule_events(self, until_us: int) -> None:
+        """Schedule the script's events of every round that starts by ``until_us`` (one
         round without ``loop``)."""
         assert self.scenario_start_us is not None
         round_us = round(self.profile.duration_s * US_PER_S)
-        while self._marks_rounds == 0 or (
+        while self._event_rounds == 0 or (
             self.loop and round_us > 0
-            and self.scenario_start_us + self._marks_rounds * round_us <= until_us
+            and self.scenario_start_us + self._event_rounds * round_us <= until_us
         ):  # fmt: skip
-            base = self.scenario_start_us + self._marks_rounds * round_us
-            self._marks_pending += [base + round(t * US_PER_S) for t in self.profile.mark_t_s]
-            self._marks_rounds += 1
+            base = self.scenario_start_us + self._event_rounds * round_us
+            self._events_pending += [DueEvent(base + round(e.t_s * US_PER_S), e.kind, e.arg)
+                                     for e in self.profile.events]  # fmt: skip
+            self._event_rounds += 1
+
+    def take_events(self, until_us: int) -> tuple[DueEvent, ...]:
+        """The scripted events due at or before device time ``until_us``, once each."""
+        if self.scenario_start_us is None:
+            return ()
+        if self.loop:
+            self._schedule_events(until_us)
+        pending = self._events_pending
+        n = 0
+        while n < len(pending) and pending[n].t_us <= until_us:
+            n += 1
+        due, self._events_pending = tuple(pending[:n]), pending[n:]
+        return due
 
     def place_mass(self, mass_kg: float) -> None:
         """A calibration rig puts ``mass_kg`` (the total, weights stacked) on the sensor,
@@ -224,10 +207,8 @@ class DeviceModel:
         first = self.next_index
         n = max(0, end - first)
         self.next_index = first + n
-        if not generate:
-            self._marks_pending = [m for m in self._marks_pending if m > t_us]
-            return self._empty(first)
-        return self.generate(first, n)
+        chunk = self.generate(first, n) if generate else self._empty(first)
+        return replace(chunk, events=self.take_events(t_us))
 
     def _empty(self, first: int) -> SampleChunk:
         z = np.zeros(0, dtype=np.int64)
@@ -260,16 +241,7 @@ class DeviceModel:
         counts = np.rint(zero[:, None] + self.counts_per_n * force[:, None] * gains + noise)
         clipped = np.clip(counts, INT24_MIN, INT24_MAX)
         saturated = (clipped != counts).any(axis=1)
-        marks: list[int] = []
-        if self.loop and self.scenario_start_us is not None:
-            self._schedule_marks(int(t_us[-1]))
-        if self._marks_pending:
-            last = int(t_us[-1])
-            due = [m for m in self._marks_pending if m <= last]
-            self._marks_pending = [m for m in self._marks_pending if m > last]
-            marks = [int(np.searchsorted(t_us, m, side="left")) for m in due]
-        return SampleChunk(first, t_us, clipped.astype(np.int32), saturated, force,
-                           tuple(marks))  # fmt: skip
+        return SampleChunk(first, t_us, clipped.astype(np.int32), saturated, force, ())
 
     def _tremor(self, t_s: np.ndarray, hand_n: np.ndarray) -> np.ndarray:
         """8–12 Hz physiological tremor, only while the hand presses (a deterministic

@@ -5,7 +5,8 @@ returns this ``Serial``. Query keys: ``scenario`` (a built-in name or a file pat
 ``demo``), ``speed`` (1 = real time, the default; X = X times real time; 0 = as fast as the
 reader reads), ``seed``, ``uid``, ``boot_s`` (the board ignores the host for that many
 host seconds after the port opens), every ``[faults]`` key (``corrupt``, ``drop``,
-``unplug_at_s``, ``unplug_for_s``, ``clock_ppm``) and any ``[device]``/``[therapist]`` key.
+``unplug_at_s``, ``unplug_for_s``, ``clock_ppm``), any ``[device]``/``[therapist]`` key,
+and ``treated`` (the ``[patient]`` is the one after a treatment).
 
 Like a real board: the device lives in a module-level registry keyed by the URL. Its
 sampling clock runs from the first open, streaming or not. A clean ``close()`` forgets it
@@ -76,8 +77,9 @@ class SimUrl:
             elif key in ("speed", "boot_s"):
                 setattr(out, key, check_value(url, key, _number(value), _LINK_CHECKS[key]))
             elif key in QUERY_KEYS:
-                v = value if key == "uid" else _flag(value) if key == "erased" else _number(value)
-                out.overrides[key] = check_value(url, key, v, QUERY_KEYS[key])
+                check = QUERY_KEYS[key]
+                v = value if key == "uid" else _flag(value) if check is ON_OFF else _number(value)
+                out.overrides[key] = check_value(url, key, v, check)
             else:
                 known = ", ".join(sorted(_LINK_KEYS | set(QUERY_KEYS)))
                 raise ScenarioError(f"{url}: unknown key '{key}' (known: {known})")

@@ -1,9 +1,11 @@
 """Simulator scenario files (docs/SCENARIOS.md): what the simulated therapist and sensor do.
 
-A scenario is TOML with optional ``[device]``, ``[therapist]`` and ``[faults]`` tables and
-a list of ``[[steps]]``. ``load_scenario`` validates everything before anything runs and
-refuses a malformed file with one line naming the file, the step number and the key.
-Built-in scenarios (``demo``, ``calibration``, ``stress``) live in ``scenarios/``.
+A scenario is TOML with optional ``[device]``, ``[therapist]``, ``[patient]``,
+``[trainee]`` and ``[faults]`` tables and a list of ``[[steps]]``. ``load_scenario``
+validates everything before anything runs and refuses a malformed file with one line naming
+the file, the step number and the key. Built-in scenarios live in ``scenarios/``. What a
+scenario plays over time (forces, button presses, ratings, trials) is ``Scenario.script()``
+(``script.py``).
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..messages import INT24_MAX, INT24_MIN, MAX_CHANNELS
+
+if TYPE_CHECKING:
+    from .script import Attempt, PlannedRating, PptTrial, Script
 
 G_M_PER_S2 = 9.80665
 LOAD_RAMP_S = 0.3  # a calibration weight settles in 0.3 s, then stays `seconds`
@@ -28,6 +33,10 @@ COUNTS_PER_N_RANGE = (1e-3, 1e9)  # |counts_per_n|: sent as f32 in IDENTITY
 MAX_SECONDS = 86400.0  # any one duration or time: one day
 MAX_SIM_FORCE_N = 1e5  # far beyond full scale of any sensor simulated here
 MAX_MASS_KG = 10_000.0
+MAX_RATING = 10.0  # the client's pain rating: 0 (none) .. 10 (worst imaginable)
+MIN_PCT, MAX_PCT = -90.0, 1000.0  # a relative error or change, in per cent
+MIN_RATE_N_PER_S = 0.01  # slower ramps (and rates 90 % under them) would take years
+MAX_NOISE_PCT = 100.0
 
 
 class ScenarioError(ValueError):
@@ -41,6 +50,11 @@ class Action(StrEnum):
     HOLD = "hold"
     PRESS = "press"
     LOAD = "load"
+    SIGNAL = "signal"  # the client presses their button
+    RATE = "rate"  # the client moves the eVAS to a value
+    PPT = "ppt"  # a pressure-pain-threshold trial
+    TREATMENT = "treatment"  # from here on the patient's thresholds are the treated ones
+    ATTEMPT = "attempt"  # a drill trial performed by the trainee model
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +89,30 @@ class TherapistSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class PatientSpec:
+    """The client under the probe: their pressure-pain thresholds vary from trial to trial
+    and change after a treatment."""
+
+    seed: int = 1
+    threshold_noise_pct: float = 0.0  # standard deviation of a trial's relative deviation
+    treatment_change_pct: float = 0.0  # treated threshold = untreated × (1 + pct/100)
+    treated: bool = False  # every ppt trial uses the treated thresholds
+
+
+@dataclass(frozen=True, slots=True)
+class TraineeSpec:
+    """The trainee of a drill: errors that shrink with live feedback and partly come back
+    without it."""
+
+    seed: int = 1
+    error_pct: float = 30.0  # first relative plateau error (positive: overshoot)
+    ramp_error_pct: float = 30.0  # first relative ramp-rate error
+    learning: float = 0.6  # after each feedback attempt the errors are multiplied by this
+    retention: float = 0.5  # share of the learning kept on a blind attempt
+    noise_pct: float = 0.0  # per-attempt relative noise on the plateau
+
+
+@dataclass(frozen=True, slots=True)
 class FaultSpec:
     corrupt: float = 0.0  # probability that a byte on the wire (device → host) is flipped
     drop: float = 0.0  # probability that a byte is lost
@@ -93,16 +131,28 @@ class Step:
     drift_n_per_s: float = 0.0
     mass_kg: float = 0.0
     label: str = ""
+    rating: float | None = None  # hold: the eVAS reaches this at the plateau
+    value: float = 0.0  # rate: the eVAS value
+    rate_n_per_s: float = 0.0  # ppt: the target rate
+    threshold_n: float = 0.0  # ppt: the point's untreated threshold
+    max_n: float | None = None  # ppt: the ramp stops here without a signal
+    rate_error_pct: float = 0.0  # ppt: the therapist's real rate is off by this
+    target_n: float = 0.0  # attempt
+    ramp_n_per_s: float = 0.0  # attempt
+    feedback: bool = True  # attempt: live feedback shown (False: a blind trial)
 
     @property
     def duration_s(self) -> float:
-        """Scenario time this step takes."""
+        """Scenario time this step takes (a ``ppt`` or ``attempt`` step's depends on the
+        patient or trainee: see ``Scenario.script()``)."""
         if self.action is Action.HOLD:
             return self.ramp_s + self.seconds + self.release_s
-        if self.action is Action.MARK:
+        if self.action in (Action.MARK, Action.SIGNAL, Action.RATE):
             return 0.0
         if self.action is Action.LOAD:
             return LOAD_RAMP_S + self.seconds
+        if self.action in (Action.PPT, Action.ATTEMPT):
+            raise ValueError(f"a {self.action} step's duration is planned by its script")
         return self.seconds
 
 
@@ -115,30 +165,45 @@ class Scenario:
     faults: FaultSpec = field(default_factory=FaultSpec)
     steps: tuple[Step, ...] = ()
     description: str = ""
+    patient: PatientSpec = field(default_factory=PatientSpec)
+    trainee: TraineeSpec = field(default_factory=TraineeSpec)
+
+    def script(self) -> Script:
+        """What this scenario plays over scenario time (deterministic from its seeds)."""
+        from .script import plan_script  # the plan is built from this parsed form
+
+        return plan_script(self)
 
     @property
     def duration_s(self) -> float:
-        return sum(s.duration_s for s in self.steps)
+        return self.script().duration_s
 
     def mark_times_s(self) -> list[float]:
         """Scenario times of the ``mark`` steps (where the device's button is pressed)."""
-        t, out = 0.0, []
-        for s in self.steps:
-            if s.action is Action.MARK:
-                out.append(t)
-            t += s.duration_s
-        return out
+        return self.script().mark_times_s()
+
+    def ppt_trials(self) -> tuple[PptTrial, ...]:
+        return self.script().ppt_trials
+
+    def attempts(self) -> tuple[Attempt, ...]:
+        return self.script().attempts
+
+    def ratings(self) -> tuple[PlannedRating, ...]:
+        return self.script().ratings
 
     def with_overrides(self, **kw: Any) -> Scenario:
-        """A copy with device/therapist/fault keys replaced (sim:// query keys)."""
+        """A copy with device/therapist/fault keys and ``treated`` replaced (sim:// query
+        keys; ``seed`` is the therapist's)."""
         dev = {k: v for k, v in kw.items() if k in _names(DeviceSpec)}
         thr = {k: v for k, v in kw.items() if k in _names(TherapistSpec)}
         flt = {k: v for k, v in kw.items() if k in _names(FaultSpec)}
+        pat = {k: v for k, v in kw.items() if k in _PATIENT_QUERY_KEYS}
         return replace(
             self,
             device=replace(self.device, **dev),
             therapist=replace(self.therapist, **thr),
             faults=replace(self.faults, **flt),
+            patient=replace(self.patient, **pat),
         )
 
 
@@ -170,6 +235,13 @@ _GAIN = f"a number with {COUNTS_PER_N_RANGE[0]:g} <= |v| <= {COUNTS_PER_N_RANGE[
 SECONDS = _upto(MAX_SECONDS)
 ON_OFF: _Check = ((bool,), lambda v: True, "true or false")  # also 1/0, yes/no in sim://
 FORCE = _upto(MAX_SIM_FORCE_N)
+SEED: _Check = ((int,), lambda v: 0 <= v < 1 << 64, "an integer 0..2**64-1")
+SHARE = _upto(1.0)
+RATING = _upto(MAX_RATING)
+RATE: _Check = (
+    _NUM, lambda v: _finite(v) and MIN_RATE_N_PER_S <= v <= MAX_SIM_FORCE_N,
+    f"a number {MIN_RATE_N_PER_S:g}..{MAX_SIM_FORCE_N:g} (newtons per second)",
+)  # fmt: skip
 _DEVICE_KEYS: dict[str, _Check] = {
     "uid": ((str,), lambda v: 0 < len(v) <= 16 and v.isascii(), "1-16 ASCII characters"),
     "rate_hz": ((int,), lambda v: RATE_MIN_HZ <= v <= RATE_MAX_HZ, "an integer 10..4000"),
@@ -188,8 +260,26 @@ _DEVICE_KEYS: dict[str, _Check] = {
     "erased": ON_OFF,
 }
 _THERAPIST_KEYS: dict[str, _Check] = {
-    "seed": ((int,), lambda v: 0 <= v < 1 << 64, "an integer 0..2**64-1"),
+    "seed": SEED,
     "tremor_n": FORCE,
+}
+_PCT_ERROR: _Check = (
+    _NUM, lambda v: _finite(v) and MIN_PCT <= v <= MAX_PCT, f"a number {MIN_PCT:g}..{MAX_PCT:g}"
+)  # fmt: skip
+_PATIENT_KEYS: dict[str, _Check] = {
+    "seed": SEED,
+    "threshold_noise_pct": _upto(MAX_NOISE_PCT),
+    "treatment_change_pct": _PCT_ERROR,
+    "treated": ON_OFF,
+}
+_PATIENT_QUERY_KEYS = ("treated",)  # ``seed`` in a URL is the therapist's
+_TRAINEE_KEYS: dict[str, _Check] = {
+    "seed": SEED,
+    "error_pct": _PCT_ERROR,
+    "ramp_error_pct": _PCT_ERROR,
+    "learning": SHARE,
+    "retention": SHARE,
+    "noise_pct": _upto(MAX_NOISE_PCT),
 }
 _FAULT_KEYS: dict[str, _Check] = {
     "corrupt": (_NUM, lambda v: 0 <= v < 1, "a probability 0 <= p < 1"),
@@ -210,15 +300,38 @@ _STEP_KEYS: dict[str, _Check] = {
     ),
     "mass_kg": _upto(MAX_MASS_KG),
     "label": ((str,), lambda v: True, "a string"),
+    "rating": RATING,
+    "value": RATING,
+    "rate_n_per_s": RATE,
+    "threshold_n": FORCE,
+    "max_n": FORCE,
+    "rate_error_pct": _PCT_ERROR,
+    "target_n": FORCE,
+    "ramp_n_per_s": RATE,
+    "feedback": ON_OFF,
 }
 _STEP_ALLOWED: dict[Action, tuple[set[str], set[str]]] = {  # (required, optional)
     Action.REST: ({"seconds"}, set()),
     Action.MARK: (set(), set()),
-    Action.HOLD: ({"force_n", "seconds"}, {"ramp_s", "release_s", "drift_n_per_s"}),
+    Action.HOLD: (
+        {"force_n", "seconds"},
+        {"ramp_s", "release_s", "drift_n_per_s", "rating"},
+    ),  # fmt: skip
     Action.PRESS: ({"force_n", "seconds"}, set()),
     Action.LOAD: ({"mass_kg", "seconds"}, set()),
+    Action.SIGNAL: (set(), set()),
+    Action.RATE: ({"value"}, set()),
+    Action.PPT: (
+        {"rate_n_per_s", "threshold_n"},
+        {"release_s", "max_n", "rate_error_pct"},
+    ),  # fmt: skip
+    Action.TREATMENT: (set(), {"seconds"}),
+    Action.ATTEMPT: ({"target_n", "ramp_n_per_s", "seconds", "feedback"}, {"release_s"}),
 }
-QUERY_KEYS: dict[str, _Check] = {**_DEVICE_KEYS, **_THERAPIST_KEYS, **_FAULT_KEYS}
+QUERY_KEYS: dict[str, _Check] = {
+    **_DEVICE_KEYS, **_THERAPIST_KEYS, **_FAULT_KEYS,
+    **{k: _PATIENT_KEYS[k] for k in _PATIENT_QUERY_KEYS},
+}  # fmt: skip
 
 
 def check_value(where: str, key: str, value: Any, check: _Check) -> Any:
@@ -286,7 +399,8 @@ def parse_scenario(text: str, source: str, name: str) -> Scenario:
         raise ScenarioError(f"{source}: not valid TOML: {str(exc).split(';')[0]}") from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
         raise ScenarioError(f"{source}: not valid TOML: nested too deeply") from None
-    known = {"device", "therapist", "faults", "steps", "name", "description"}
+    known = {"device", "therapist", "patient", "trainee", "faults", "steps", "name",
+             "description"}  # fmt: skip
     for key in data:
         if key not in known:
             raise ScenarioError(f"{source}: unknown key '{key}' (known: {', '.join(known)})")
@@ -298,13 +412,16 @@ def parse_scenario(text: str, source: str, name: str) -> Scenario:
         **_table(source, "therapist", data.get("therapist", {}), _THERAPIST_KEYS)
     )
     faults = FaultSpec(**_table(source, "faults", data.get("faults", {}), _FAULT_KEYS))
+    patient = PatientSpec(**_table(source, "patient", data.get("patient", {}), _PATIENT_KEYS))
+    trainee = TraineeSpec(**_table(source, "trainee", data.get("trainee", {}), _TRAINEE_KEYS))
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise ScenarioError(f"{source}: key 'steps': expected at least one [[steps]] table")
     steps = tuple(_step(source, i, s) for i, s in enumerate(raw_steps, start=1))
     return Scenario(
         name=data.get("name", name), source=source, device=device, therapist=therapist,
-        faults=faults, steps=steps, description=data.get("description", ""),
+        faults=faults, steps=steps, description=data.get("description", ""), patient=patient,
+        trainee=trainee,
     )  # fmt: skip
 
 

@@ -153,6 +153,8 @@ def build_vectors() -> list[tuple[str, m.Message, int]]:
         ("event_mark", m.Event(m.EventKind.MARK_BUTTON, 5_000_000, 0), 21),
         ("event_limit_max_down", m.Event(m.EventKind.LIMIT_CROSSED, 0xFFFFFFFF, -2), 22),
         ("event_adc_fault", m.Event(m.EventKind.ADC_FAULT, 1, 0), 23),
+        ("event_client_button", m.Event(m.EventKind.CLIENT_BUTTON, 12_345_678, 0), 25),
+        ("event_rating", m.Event(m.EventKind.RATING, 2_000_004, 1000), 26),
         ("heartbeat", m.Heartbeat(1_000_000, 0), 24),
     ]
 

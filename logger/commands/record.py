@@ -45,6 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--therapist", help="therapist or trainee name")
     p.add_argument("--notes", help="free-text notes")
+    p.add_argument(
+        "--ppt-round", choices=("pre", "post"),
+        help="a pressure-pain threshold round: the session starts with it (t 0)",
+    )  # fmt: skip
     add_lsl_argument(p)
     p.set_defaults(run=run)
 
@@ -127,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     from ..link.acquisition import stall_timeout_s
     from ..live import LiveSession
     from ..paths import startup_config
-    from ..records import MarkSource
+    from ..records import MarkSource, ProtocolKind
 
     reasons = identifying_reasons(args.client)
     if reasons and not args.pseudonym_confirmed:
@@ -150,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         from ..lsl import LslOutlet  # pylsl only when asked for (DeviceError if missing)
 
         taps.append(LslOutlet())
+    # the protocols the session starts with, at its t 0
+    protocols = [(ProtocolKind.ROUND, {"label": args.ppt_round})] if args.ppt_round else []
     live = LiveSession(args.port, config, db_path=db, points=points, record_limit_s=args.duration,
                        taps=taps)  # fmt: skip
     old_term = signal.signal(signal.SIGTERM, _raise_terminate)
@@ -157,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     stalled: str | None = None
     try:
         live.arm_recording(client=args.client, therapist=args.therapist, notes=args.notes,
-                           points=points)  # fmt: skip
+                           points=points, protocols=protocols)  # fmt: skip
         live.start()
         if not live.wait_ready(timeout_s=15.0) or live.error is not None:
             live.stop()

@@ -16,7 +16,9 @@ Decisions, so that a researcher can trust the file:
   start field does not survive a round trip); onsets are relative to the first sample.
 - **Annotations:** marks (``Mark <point>``), holds (``Hold <n> <point>`` with start and
   duration), alerts (``Alert <kind> <value> N``), gaps, zero events (``Zero <source>
-  removed <force> N``: from there on the forces have that zero) and the end padding
+  removed <force> N``: from there on the forces have that zero), the client's signals
+  (``client signal``), pain ratings (``pain 6.5``), protocol starts (``PPT round pre``,
+  ``drill basic``, ``profile trapezoid``) and the end padding
   (``No data (end padding)``: EDF data records are whole, so the last one is filled up with
   the no-data marker after the last sample). EDFlib stores onsets in 100 µs.
 - **Nothing partial:** the file is written beside the target as a hidden temporary and
@@ -43,7 +45,18 @@ from calibration.models import ZeroSource
 from ..deidentify import SessionReader
 from ..errors import BadInput
 from ..files import atomic_write
-from ..records import Alert, Gap, Hold, Mark, Point, SessionMeta
+from ..records import (
+    Alert,
+    Gap,
+    Hold,
+    Mark,
+    Point,
+    ProtocolEvent,
+    ProtocolKind,
+    Rating,
+    SessionMeta,
+    Signal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +128,10 @@ def annotations_for(
     alerts: Sequence[Alert],
     gaps: Sequence[Gap],
     zeros: Sequence[tuple[float, float, ZeroSource]] = (),
+    client: Sequence[Signal | Rating | ProtocolEvent] = (),
 ) -> list[tuple[float, float, str]]:
     """``(onset_s, duration_s or -1, text)`` for every event, in time order; ``zeros`` are
-    ``(t_s, removed_n, source)``."""
+    ``(t_s, removed_n, source)``; ``client``: signals, ratings and protocol events."""
     names = {p.index: p.name for p in points}
 
     def point_name(index: int | None, fallback: str | None = None) -> str:
@@ -146,8 +160,24 @@ def annotations_for(
     for t_s, removed_n, source in zeros:
         text = f"Zero {ZeroSource(source).value} removed {removed_n:+.2f} N"
         out.append((t_s, -1.0, _short(text, MAX_ANNOTATION_CHARS)))
+    for item in client:
+        out.append((item.t_s, -1.0, _short(client_text(item), MAX_ANNOTATION_CHARS)))
     out.sort(key=lambda a: a[0])
     return out
+
+
+def client_text(item: Signal | Rating | ProtocolEvent) -> str:
+    """A client signal, pain rating or protocol start in words (its annotation)."""
+    match item:
+        case Signal():
+            return "client signal"
+        case Rating():
+            return f"pain {item.value:g}"
+    if item.kind == ProtocolKind.ROUND:
+        label = str(item.data.get("label") or "")
+        return f"PPT round {label}" if label else "PPT end"
+    name = item.data.get("name") if item.kind == ProtocolKind.DRILL else item.data.get("kind")
+    return f"{item.kind.value} {name}" if name else item.kind.value
 
 
 def _physical_range(lo_n: float, hi_n: float) -> tuple[float, float]:
@@ -188,6 +218,7 @@ def write_edf(
     alerts: Sequence[Alert] = (),
     gaps: Sequence[Gap] = (),
     zeros: Sequence[tuple[float, float, ZeroSource]] = (),
+    client: Sequence[Signal | Rating | ProtocolEvent] = (),
     rate_hz: float | None = None,
     chunk_s: float = 60.0,
     session_id: str = "",
@@ -246,7 +277,7 @@ def write_edf(
             writer.setAdmincode(admin)
             writer.setRecordingAdditional("")  # the calibration is in each signal's transducer
             writer.setStartdatetime(start)
-            events = annotations_for(meta.points, marks, holds, alerts, gaps, zeros)
+            events = annotations_for(meta.points, marks, holds, alerts, gaps, zeros, client)
             spr = writer.get_smp_per_record(0)
             record_s = spr / rate_hz
             n_records = max(math.ceil(n_samples / spr), 1)
@@ -305,6 +336,7 @@ def export_edf(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> 
         alerts=rec.alerts,
         gaps=rec.gaps,
         zeros=[(z.t_s, removed_n, z.source) for z, removed_n in rec.zeros_removed_n()],
+        client=[*rec.signals, *rec.ratings, *rec.protocols],
         # the nominal rate: the file's sample clock is the device's, not a measured average
         rate_hz=rec.meta.device.rate_hz or rec.stats.rate_hz,
         session_id=rec.id,

@@ -28,6 +28,7 @@ import numpy as np
 from ..deidentify import DeidentifiedStore, LibraryReader, SessionReader, deidentified
 from ..errors import BadInput
 from ..files import atomic_write
+from ..records import Rating
 from ..store import AuditAction, SessionRecord
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,9 @@ def session_document(rec: SessionRecord) -> dict[str, Any]:
         "stats": dataclasses.asdict(rec.stats),
         "reconnects": [{"at": at, "t_s": t_s} for at, t_s in rec.reconnects],
         "zeros": zero_rows(rec),
+        "signals": [dataclasses.asdict(g) for g in rec.signals],
+        "ratings": [dataclasses.asdict(r) for r in rec.ratings],
+        "protocols": [dataclasses.asdict(p) for p in rec.protocols],
     }
     return _clean(doc)
 
@@ -138,32 +142,56 @@ def export_json(store: SessionReader, sid: str, path: str | os.PathLike[str]) ->
     return Path(path)
 
 
-def csv_header(channels: int) -> list[str]:
+def csv_header(channels: int, ratings: bool = False) -> list[str]:
+    """The CSV columns; ``rating`` last only for a session with pain ratings."""
     if channels == 1:
-        return ["t_s", "force_n", "raw"]
-    cols = ["t_s"]
-    for c in range(channels):
-        cols += [f"force_n_{c}", f"raw_{c}"]
-    return cols
+        cols = ["t_s", "force_n", "raw"]
+    else:
+        cols = ["t_s"]
+        for c in range(channels):
+            cols += [f"force_n_{c}", f"raw_{c}"]
+    return cols + ["rating"] if ratings else cols
 
 
-def _write_rows(fh: IO[str], table: np.ndarray, fmt: str, rows_per_write: int = 4096) -> None:
-    """Format a float table with one ``%`` per few thousand rows (3× np.savetxt's speed)."""
-    row_fmt = fmt + "\n"
+def _write_rows(
+    fh: IO[str],
+    table: np.ndarray,
+    fmt: str,
+    rows_per_write: int = 4096,
+    last: list[str] | None = None,
+) -> None:
+    """Format a float table with one ``%`` per few thousand rows (3× np.savetxt's speed);
+    ``last``: a text cell to end each row with."""
+    row_fmt = fmt + (",%s\n" if last is not None else "\n")
     for i in range(0, table.shape[0], rows_per_write):
         part = table[i : i + rows_per_write]
-        fh.write((row_fmt * part.shape[0]) % tuple(part.ravel().tolist()))
+        if last is None:
+            values = tuple(part.ravel().tolist())
+        else:
+            cells = last[i : i + rows_per_write]
+            values = tuple(v for row, cell in zip(part.tolist(), cells, strict=True)
+                           for v in (*row, cell))  # fmt: skip
+        fh.write((row_fmt * part.shape[0]) % values)
+
+
+def rating_cells(ratings: list[Rating], t_s: np.ndarray) -> list[str]:
+    """The pain rating in force at each of ``t_s`` (the latest at or before it), as CSV
+    text: empty before the first rating."""
+    texts = [""] + [f"{r.value:g}" for r in ratings]
+    at = np.searchsorted([r.t_s for r in ratings], t_s, side="right")
+    return [texts[i] for i in at.tolist()]
 
 
 def export_csv(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> Path:
-    """One row per sample: ``t_s,force_n,raw`` (multi-channel ``force_n_0,raw_0,…``)."""
+    """One row per sample: ``t_s,force_n,raw`` (multi-channel ``force_n_0,raw_0,…``), and
+    ``rating`` (the pain rating in force) when the session has ratings."""
     rec = store.load_session(sid)
     forces = rec.force_timeline()
     channels = max(1, int(rec.meta.device.channels))
     fmt = ",".join([T_FMT] + [FORCE_FMT, "%d"] * channels)
     rows = 0
     with _atomic_output(path) as fh:
-        fh.write(",".join(csv_header(channels)) + "\n")
+        fh.write(",".join(csv_header(channels, bool(rec.ratings))) + "\n")
         for block in store.iter_chunks(sid):
             if block.raw.shape[1] != channels:
                 raise BadInput(
@@ -175,7 +203,8 @@ def export_csv(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> 
             table[:, 0] = block.t_s
             table[:, 1::2] = force
             table[:, 2::2] = block.raw
-            _write_rows(fh, table, fmt)
+            last = rating_cells(rec.ratings, block.t_s) if rec.ratings else None
+            _write_rows(fh, table, fmt, last=last)
             rows += len(block)
     log.info("exported %s as CSV (%d rows) to %s", sid, rows, path)
     return Path(path)

@@ -76,6 +76,7 @@ COMMAND_TIMEOUT_S = 0.5  # PROTOCOL.md §7: retry a command unanswered this long
 COMMAND_TRIES = 4  # … up to 3 times (4 sends in all)
 STALL_S = 2.0  # a streaming device silent this long (or 3 sample periods) is stalled
 TEXT_SILENCE_S = 5.0  # a text device with no parsable numbers this long has failed
+RATING_MAX = 1000  # an EVENT RATING argument: the pain rating 0-10 in hundredths
 
 
 class LinkState(StrEnum):
@@ -112,6 +113,7 @@ class Counters:
     drift_ppm: float = 0.0
     text_bad_lines: int = 0
     stalls: int = 0  # times the watchdog found the stream silent
+    bad_events: int = 0  # intact EVENT frames with an impossible argument (dropped)
 
 
 class AcquisitionListener:
@@ -523,6 +525,9 @@ class Acquisition:
         tl = self._timeline
         assert tl is not None
         match msg:
+            case Event() if msg.kind is EventKind.RATING and not 0 <= msg.arg <= RATING_MAX:
+                self.counters.bad_events += 1
+                log.warning("device sent a pain rating of %d hundredths: dropped", msg.arg)
             case Event():
                 t_s = tl.session_t_s(msg.t_us)
                 self.listener.device_event(DeviceEvent(msg, self.last_t_s if t_s is None else t_s))
@@ -621,12 +626,12 @@ class Acquisition:
         # before START): the session starts with the first line after this point
         log.info("text-mode device: %d line(s) read during detection precede the session",
                  len(rows))  # fmt: skip
-        self.listener.device_ready(self.device, None)
         self._text_last_host_s = time.monotonic()
         self._last_sample_host_s = self._text_last_host_s
         self._text_t0: float | None = None
         self._text_index = 0
         self._text_last_t_s = 0.0
+        self.listener.device_ready(self.device, None)  # which may ask for last_t_s
         self._set_state(LinkState.STREAMING, "text mode (host timestamps)")
 
     def _handle_text(self, data: bytes, arrived_s: float) -> None:

@@ -65,14 +65,18 @@ from ..records import (
     Mark,
     MarkSource,
     Point,
+    ProtocolEvent,
+    ProtocolKind,
+    Rating,
     SampleBlock,
     SessionMeta,
     SessionStats,
     SessionStatus,
+    Signal,
 )
 from . import overview, ownership, schema
 from .ownership import Owner
-from .reading import SampleReading
+from .reading import ProtocolReading, SampleReading
 from .rows import (
     check_calibration,
     chunk_block,
@@ -190,6 +194,9 @@ class SessionRecord:
     gaps: list[Gap] = field(default_factory=list)
     reconnects: list[tuple[str, float | None]] = field(default_factory=list)
     zeros: list[ZeroEvent] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
+    ratings: list[Rating] = field(default_factory=list)
+    protocols: list[ProtocolEvent] = field(default_factory=list)
 
     @property
     def points(self) -> list[Point]:
@@ -218,6 +225,9 @@ class WriteBatch:
     points: list[Point] = field(default_factory=list)
     reconnects: list[tuple[str, float | None]] = field(default_factory=list)
     zeros: list[ZeroEvent] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
+    ratings: list[Rating] = field(default_factory=list)
+    protocols: list[ProtocolEvent] = field(default_factory=list)
     end: SessionEnd | None = None  # finalise the session in the same transaction
 
     @property
@@ -284,6 +294,12 @@ class SessionLibrary(Protocol):
     ) -> list[SessionSummary]: ...
 
     def load_session(self, sid: str) -> SessionRecord: ...
+
+    def load_signals(self, sid: str) -> list[Signal]: ...
+
+    def load_ratings(self, sid: str) -> list[Rating]: ...
+
+    def load_protocols(self, sid: str) -> list[ProtocolEvent]: ...
 
     def calibration(self, sid: str) -> CalibrationInfo: ...
 
@@ -430,7 +446,7 @@ def _warn_if_shared(path: Path) -> None:
             return
 
 
-class SessionStore(SampleReading):
+class SessionStore(SampleReading, ProtocolReading):
     """SQLite session library (see the module docstring for the design).
 
     Thread-safe: one connection guarded by a lock. For sustained writing from the
@@ -854,6 +870,9 @@ class SessionStore(SampleReading):
                 reconnects=batch.reconnects,
                 points=batch.points,
                 zeros=batch.zeros,
+                signals=batch.signals,
+                ratings=batch.ratings,
+                protocols=batch.protocols,
             )
             end = batch.end
             if end is None:
@@ -1154,6 +1173,7 @@ class SessionStore(SampleReading):
                 )
             ]
             zeros = self._zeros(pk)
+            signals, ratings, protocols = self._protocol_events(sid)
         started, ended, status, client, therapist, notes = row[:6]
         device = from_dict(DeviceInfo, json_obj(row[6], "device"))
         cal = from_dict(CalibrationInfo, json_obj(row[7], "calibration"))
@@ -1180,7 +1200,17 @@ class SessionStore(SampleReading):
             gaps=gaps,
             reconnects=reconnects,
             zeros=zeros,
+            signals=signals,
+            ratings=ratings,
+            protocols=protocols,
         )
+
+    def _event_rows(self, sid: str, table: str, columns: str) -> Sequence[Sequence[Any]]:
+        pk = self._pk(sid)
+        with self._decoding(f"session {sid}: table {table}"), self._lock:
+            return self._conn.execute(
+                f"SELECT {columns} FROM {table} WHERE session_pk = ? ORDER BY t_s, rowid", (pk,)
+            ).fetchall()
 
     def _zeros(self, pk: int) -> list[ZeroEvent]:
         with self._lock:
@@ -1327,6 +1357,9 @@ def _insert_events(
     reconnects: Sequence[tuple[str, float | None]] = (),
     points: Sequence[Point] = (),
     zeros: Sequence[ZeroEvent] = (),
+    signals: Sequence[Signal] = (),
+    ratings: Sequence[Rating] = (),
+    protocols: Sequence[ProtocolEvent] = (),
 ) -> None:
     if points:
         c.executemany(
@@ -1389,6 +1422,20 @@ def _insert_events(
             "INSERT INTO zeros (session_pk, t_s, zero_counts, source) VALUES (?,?,?,?)",
             [(pk, float(z.t_s), float(z.zero_counts), ZeroSource(z.source).value) for z in zeros],
         )
+    client_events: dict[str, list[tuple[Any, ...]]] = {
+        "signals (session_pk, t_s, source)": [
+            (pk, float(g.t_s), MarkSource(g.source).value) for g in signals
+        ],
+        "ratings (session_pk, t_s, value, source)": [
+            (pk, float(r.t_s), float(r.value), MarkSource(r.source).value) for r in ratings
+        ],
+        "protocols (session_pk, t_s, kind, data)": [
+            (pk, float(p.t_s), ProtocolKind(p.kind).value, json.dumps(p.data)) for p in protocols
+        ],
+    }
+    for into, rows in client_events.items():
+        if rows:
+            c.executemany(f"INSERT INTO {into} VALUES ({','.join('?' * len(rows[0]))})", rows)
 
 
 def _insert_audit(

@@ -38,9 +38,12 @@ TRAINEE, TRAINER, ADMIN = "pl_trainee", "pl_trainer", "pl_admin"
 GROUP_ROLES = (TRAINEE, TRAINER, ADMIN)
 _LOCK_KEY = 0x706C5F696E6974  # "pl_init": serialises concurrent `server init`
 
-# child tables of sessions (each has session_pk, cascading on delete)
-EVENT_TABLES = ("points", "marks", "holds", "alerts", "gaps", "reconnects", "zeros")
+# child tables of sessions (each has session_pk, cascading on delete); version 1's …
+V1_EVENT_TABLES = ("points", "marks", "holds", "alerts", "gaps", "reconnects", "zeros")
 SAMPLE_TABLES = ("chunks", "summary")
+# … and version 2's: clinical protocols (signals, pain ratings, protocol events)
+PROTOCOL_TABLES = ("signals", "ratings", "protocols")
+EVENT_TABLES = V1_EVENT_TABLES + PROTOCOL_TABLES
 CHILD_TABLES = EVENT_TABLES + SAMPLE_TABLES
 SHARED_TABLES = ("devices", "calibrations")
 
@@ -207,7 +210,7 @@ def _v1_security() -> str:
         f"GRANT SELECT ON {s}.audit TO {TRAINER}",
         # events are replaced (never samples): a recalibration, a re-sync of a session
         # whose notes or events changed on its station
-        *(f"GRANT DELETE ON {s}.{t} TO {TRAINEE}, {TRAINER}" for t in EVENT_TABLES),
+        *(f"GRANT DELETE ON {s}.{t} TO {TRAINEE}, {TRAINER}" for t in V1_EVENT_TABLES),
         f"ALTER TABLE {s}.sessions ENABLE ROW LEVEL SECURITY",
         f"CREATE POLICY trainee_reads_own ON {s}.sessions FOR SELECT TO {TRAINEE} "
         "USING (owner = current_user)",
@@ -218,7 +221,20 @@ def _v1_security() -> str:
         f"CREATE POLICY staff_all ON {s}.sessions FOR ALL TO {TRAINER}, {ADMIN} "
         "USING (true) WITH CHECK (true)",
     ]
-    for table in CHILD_TABLES:
+    parts += _child_security(V1_EVENT_TABLES + SAMPLE_TABLES)
+    parts.append(f"ALTER TABLE {s}.audit ENABLE ROW LEVEL SECURITY")
+    parts.append(f"CREATE POLICY writes_own ON {s}.audit FOR INSERT TO {everyone} "
+                 "WITH CHECK (role = current_user)")  # fmt: skip
+    parts.append(f"CREATE POLICY staff_reads ON {s}.audit FOR SELECT TO {TRAINER}, {ADMIN} "
+                 "USING (true)")  # fmt: skip
+    return ";\n".join(parts)
+
+
+def _child_security(tables: Sequence[str]) -> list[str]:
+    """Grants and row-level security of child tables of sessions."""
+    s = SCHEMA
+    parts = []
+    for table in tables:
         parts.append(f"GRANT SELECT, INSERT, UPDATE ON {s}.{table} TO {TRAINEE}, {TRAINER}")
         parts.append(f"ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY")
         # a trainee's child row is visible (and writable) exactly when its session is:
@@ -233,16 +249,42 @@ def _v1_security() -> str:
             f"CREATE POLICY staff_all ON {s}.{table} FOR ALL TO {TRAINER}, {ADMIN} "
             "USING (true) WITH CHECK (true)"
         )
-    parts.append(f"ALTER TABLE {s}.audit ENABLE ROW LEVEL SECURITY")
-    parts.append(f"CREATE POLICY writes_own ON {s}.audit FOR INSERT TO {everyone} "
-                 "WITH CHECK (role = current_user)")  # fmt: skip
-    parts.append(f"CREATE POLICY staff_reads ON {s}.audit FOR SELECT TO {TRAINER}, {ADMIN} "
-                 "USING (true)")  # fmt: skip
+    return parts
+
+
+def _event_table(name: str, columns: str) -> str:
+    """A child table of events kept in the order the station read them (``seq``)."""
+    return (
+        f"CREATE TABLE {SCHEMA}.{name} (\n"
+        f"    session_pk bigint NOT NULL REFERENCES {SCHEMA}.sessions (pk) ON DELETE CASCADE,\n"
+        f"    seq integer NOT NULL,\n{columns},\n    PRIMARY KEY (session_pk, seq)\n)"
+    )
+
+
+def _v2_protocols() -> str:
+    """Version 2: the clinical protocols' tables (as the station's), secured like the rest."""
+    s = SCHEMA
+    parts = [
+        _event_table("signals", "    t_s double precision NOT NULL,\n    source text NOT NULL"),
+        _event_table(
+            "ratings",
+            "    t_s double precision NOT NULL,\n    value double precision NOT NULL,\n"
+            "    source text NOT NULL",
+        ),
+        _event_table(
+            "protocols",
+            "    t_s double precision NOT NULL,\n    kind text NOT NULL,\n    data text NOT NULL",
+        ),
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(f'{s}.{t}' for t in PROTOCOL_TABLES)} "
+        f"TO {ADMIN}",
+        *(f"GRANT DELETE ON {s}.{t} TO {TRAINEE}, {TRAINER}" for t in PROTOCOL_TABLES),
+        *_child_security(PROTOCOL_TABLES),
+    ]
     return ";\n".join(parts)
 
 
 # PG_MIGRATIONS[i] takes the school library from version i to version i + 1
-PG_MIGRATIONS: list[str] = [_V1_TABLES + ";\n" + _v1_security()]
+PG_MIGRATIONS: list[str] = [_V1_TABLES + ";\n" + _v1_security(), _v2_protocols()]
 
 
 def ensure_roles(conn: psycopg.Connection) -> list[str]:

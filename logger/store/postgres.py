@@ -55,7 +55,7 @@ from .library import (
 )
 from .pg_connect import ServerError, connect, server_error
 from .pg_schema import PG_MIGRATIONS, SCHEMA, stored_version
-from .reading import SampleReading
+from .reading import ProtocolReading, SampleReading
 from .rows import (
     check_calibration,
     chunk_block,
@@ -114,7 +114,7 @@ class ServerCalibration:
     station: str
 
 
-class PostgresLibrary(SampleReading):
+class PostgresLibrary(SampleReading, ProtocolReading):
     """The school library at ``url`` (see the module docstring). Thread-safe: one
     connection (autocommit; writes in explicit transactions) guarded by a lock."""
 
@@ -344,6 +344,7 @@ class PostgresLibrary(SampleReading):
                 )
             ]
             zeros = self._zeros(pk)
+            signals, ratings, protocols = self._protocol_events(sid)
         started, ended, status, client, therapist, notes = row[:6]
         device_json = json_obj(row[6], "device")
         stats = stored_stats(row[9]) or _so_far(row[11], row[10], device_json, gaps)
@@ -370,7 +371,17 @@ class PostgresLibrary(SampleReading):
             gaps=gaps,
             reconnects=reconnects,
             zeros=zeros,
+            signals=signals,
+            ratings=ratings,
+            protocols=protocols,
         )
+
+    def _event_rows(self, sid: str, table: str, columns: str) -> Sequence[Sequence[Any]]:
+        pk = self._pk(sid)
+        with self._decoding(f"session {sid}: table {table}"):
+            return self._rows(
+                f"SELECT {columns} FROM {table} WHERE session_pk = %s ORDER BY seq", (pk,)
+            )
 
     def _zeros(self, pk: int) -> list[ZeroEvent]:
         rows = self._rows(

@@ -1,4 +1,5 @@
-"""Samples, forces and the overview read the same way from either back end.
+"""Samples, forces, the overview and the protocol events read the same way from either
+back end.
 
 A back end that keeps samples in chunks and the min/max summary pyramid (SQLite's
 :class:`~.library.SessionStore`, PostgreSQL's :class:`~.postgres.PostgresLibrary`) says how
@@ -7,15 +8,19 @@ to fetch them; this mixin turns them into what the views read, once for both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, TypeVar
 
 import numpy as np
 
 from calibration.tare import ForceTimeline
 
-from ..records import SampleBlock
+from ..records import MarkSource, ProtocolEvent, ProtocolKind, Rating, SampleBlock, Signal
 from . import overview
-from .rows import joined
+from .rows import joined, json_obj
+
+T = TypeVar("T")
 
 
 class SampleReading:
@@ -88,3 +93,44 @@ class SampleReading:
         level = overview.level_for(lo, hi, max_points)
         rows = self._summary(sid, level, *overview.bucket_range(lo, hi, level))
         return overview.envelope(rows, level, max_points, forces)
+
+
+class ProtocolReading:
+    """``load_signals``, ``load_ratings``, ``load_protocols`` over one fetch each back end
+    supplies: a session's rows of one of those tables, in the order they are read (time,
+    then the order they were written)."""
+
+    def _event_rows(self, sid: str, table: str, columns: str) -> Sequence[Sequence[Any]]:
+        raise NotImplementedError
+
+    def _decoding(self, what: str) -> AbstractContextManager[None]:
+        """Damaged content read inside becomes one StorageError naming ``what``."""
+        raise NotImplementedError
+
+    def _decoded(self, sid: str, table: str, columns: str, make: Callable[..., T]) -> list[T]:
+        rows = self._event_rows(sid, table, columns)
+        with self._decoding(f"session {sid}: table {table}"):
+            return [make(*row) for row in rows]
+
+    def load_signals(self, sid: str) -> list[Signal]:
+        """The client's signals ("now": a pressure-pain threshold), in time order."""
+        return self._decoded(
+            sid, "signals", "t_s, source", lambda t, src: Signal(float(t), MarkSource(src))
+        )
+
+    def load_ratings(self, sid: str) -> list[Rating]:
+        """The client's pain ratings (0-10), in time order."""
+        return self._decoded(
+            sid, "ratings", "t_s, value, source",
+            lambda t, v, src: Rating(float(t), float(v), MarkSource(src)),
+        )  # fmt: skip
+
+    def load_protocols(self, sid: str) -> list[ProtocolEvent]:
+        """The protocol events (PPT rounds, drills, guided profiles), in time order."""
+        return self._decoded(
+            sid, "protocols", "t_s, kind, data",
+            lambda t, k, d: ProtocolEvent(float(t), ProtocolKind(k), json_obj(d, "data")),
+        )  # fmt: skip
+
+    def _protocol_events(self, sid: str) -> tuple[list[Signal], list[Rating], list[ProtocolEvent]]:
+        return self.load_signals(sid), self.load_ratings(sid), self.load_protocols(sid)

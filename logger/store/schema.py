@@ -168,6 +168,30 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         PRIMARY KEY (library_id, session_id)
     );
     """,
+    # clinical protocols: the client's signals ("now": a pressure-pain threshold), pain
+    # ratings 0-10, and protocol events (a PPT round, a drill, a guided profile; data JSON)
+    """
+    CREATE TABLE signals (
+        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
+        t_s REAL NOT NULL,
+        source TEXT NOT NULL
+    );
+    CREATE INDEX signals_session ON signals(session_pk, t_s);
+    CREATE TABLE ratings (
+        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
+        t_s REAL NOT NULL,
+        value REAL NOT NULL,
+        source TEXT NOT NULL
+    );
+    CREATE INDEX ratings_session ON ratings(session_pk, t_s);
+    CREATE TABLE protocols (
+        session_pk INTEGER NOT NULL REFERENCES sessions(pk) ON DELETE CASCADE,
+        t_s REAL NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX protocols_session ON protocols(session_pk, t_s);
+    """,
 ]
 # Tables that versions before 4 created outside MIGRATIONS (the calibration history): a
 # file holding only these is a library not yet migrated, not a foreign database.

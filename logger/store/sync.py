@@ -57,7 +57,7 @@ from ..errors import BadInput, DeviceError, StorageError
 from ..records import SessionStatus
 from .library import SessionStore
 from .pg_connect import ServerError, connect, on_server
-from .pg_schema import ADMIN, SCHEMA, TRAINER
+from .pg_schema import ADMIN, PROTOCOL_TABLES, SCHEMA, TRAINER
 from .postgres import check_version
 from .urls import redacted
 
@@ -77,7 +77,13 @@ EVENTS: dict[str, tuple[str, str]] = {
     "gaps": ("start_s, end_s, lost_samples, cause", "start_s, rowid"),
     "reconnects": ("at, t_s", "rowid"),
     "zeros": ("t_s, zero_counts, source", "t_s, rowid"),
+    "signals": ("t_s, source", "t_s, rowid"),
+    "ratings": ("t_s, value, source", "t_s, rowid"),
+    "protocols": ("t_s, kind, data", "t_s, rowid"),
 }
+# tables added later: a session without their rows digests as it did before them, so
+# that sessions synced then are not sent again
+LATER_EVENTS = frozenset(PROTOCOL_TABLES)
 KEYED = {"points", "holds"}  # ordered by their own idx; the rest get seq = read order
 CHUNK_META = "first_index, n, channels, t0_s, t1_s"
 SUMMARY_AGG = (
@@ -137,7 +143,8 @@ def _manifest(
     d = _Digest()
     d.part("session", [session])
     for table in EVENTS:
-        d.part(table, events[table])
+        if events[table] or table not in LATER_EVENTS:
+            d.part(table, events[table])
     d.part("chunks", chunks if with_md5 else [c[:7] for c in chunks])
     d.part("summary", summary)
     return d.hexdigest()

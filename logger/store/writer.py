@@ -26,7 +26,19 @@ import numpy as np
 from calibration.models import ZeroEvent
 
 from ..errors import BadInput, StorageError
-from ..records import Alert, Gap, Hold, Mark, Point, SampleBlock, SessionStats, SessionStatus
+from ..records import (
+    Alert,
+    Gap,
+    Hold,
+    Mark,
+    Point,
+    ProtocolEvent,
+    Rating,
+    SampleBlock,
+    SessionStats,
+    SessionStatus,
+    Signal,
+)
 from .library import SessionEnd, SessionLibrary, WriteBatch
 from .ownership import HEARTBEAT_S
 from .schema import utc_iso
@@ -145,6 +157,15 @@ class SessionWriter:
 
     def put_zeros(self, zeros: Sequence[ZeroEvent]) -> None:
         self._queue.put(WriteBatch(zeros=list(zeros)))
+
+    def put_signals(self, signals: Sequence[Signal]) -> None:
+        self._queue.put(WriteBatch(signals=list(signals)))
+
+    def put_ratings(self, ratings: Sequence[Rating]) -> None:
+        self._queue.put(WriteBatch(ratings=list(ratings)))
+
+    def put_protocols(self, protocols: Sequence[ProtocolEvent]) -> None:
+        self._queue.put(WriteBatch(protocols=list(protocols)))
 
     def put_reconnect(self, at: str | None = None, t_s: float | None = None) -> None:
         """A reconnect: host wall-clock ``at`` (ISO 8601, UTC; default now), device time."""

@@ -91,9 +91,7 @@ needs_host_compiler = pytest.mark.skipif(
 T0_US = 1_500_000  # the board has booted and sent a heartbeat
 
 
-@pytest.fixture(scope="module")
-def board_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("fw_host")
+def _build_board(out: Path, *defines: str) -> Path:
     core = out / "protocol_core.o"
     subprocess.run(
         [CC, "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", str(FIRMWARE / "protocol_core.c"),
@@ -101,13 +99,18 @@ def board_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     exe = out / "board"
     res = subprocess.run(
-        [CXX, "-std=gnu++11", "-Wall", "-Wextra", "-Werror", f"-I{FIRMWARE / 'hosttest'}",
-         f"-I{FIRMWARE}", "-x", "c++", str(FIRMWARE / "firmware.ino"),
+        [CXX, "-std=gnu++11", "-Wall", "-Wextra", "-Werror", *defines,
+         f"-I{FIRMWARE / 'hosttest'}", f"-I{FIRMWARE}", "-x", "c++", str(FIRMWARE / "firmware.ino"),
          str(FIRMWARE / "hosttest" / "board.cpp"), "-x", "none", str(core), "-o", str(exe)],
         capture_output=True, text=True,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     return exe
+
+
+@pytest.fixture(scope="module")
+def board_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build_board(tmp_path_factory.mktemp("fw_host"))
 
 
 class Board:
@@ -121,6 +124,7 @@ class Board:
         self.now_us = 0
         self.decoder = FrameDecoder()
         self.host_seq = 0
+        self.ratings: list[m.Event] = []  # RATING events, kept apart from the other frames
 
     def _cmd(self, line: str) -> str | None:
         assert self.proc.stdin and self.proc.stdout
@@ -131,10 +135,16 @@ class Board:
         return None
 
     def run(self, dt_us: int) -> list:
+        """Advance the clock; the frames sent meanwhile, less the RATING events (an eVAS
+        reads 0 here unless set: they go to ``ratings``)."""
         self.now_us += dt_us
         reply = self._cmd(f"RUN {self.now_us}")
         assert reply is not None and reply.startswith("TX")
-        return [f.msg for f in self.decoder.feed(bytes.fromhex(reply[3:]))]
+        out = []
+        for f in self.decoder.feed(bytes.fromhex(reply[3:])):
+            is_rating = isinstance(f.msg, m.Event) and f.msg.kind is m.EventKind.RATING
+            (self.ratings if is_rating else out).append(f.msg)
+        return out
 
     def send(self, msg: m.Message) -> int:
         self.host_seq = (self.host_seq + 1) & 0xFF
@@ -154,8 +164,11 @@ class Board:
     def adc(self, on: bool) -> None:
         self._cmd(f"ADC {'on' if on else 'off'}")
 
-    def button(self, pressed: bool) -> None:
-        self._cmd(f"BTN {int(pressed)}")
+    def button(self, pressed: bool, command: str = "BTN") -> None:
+        self._cmd(f"{command} {int(pressed)}")
+
+    def evas(self, counts: int) -> None:
+        self._cmd(f"EVAS {counts}")
 
     def pin(self, n: int) -> int:
         reply = self._cmd(f"PIN {n}")
@@ -204,7 +217,9 @@ def test_sketch_handshake_identity_and_stream(board: Board) -> None:
     assert (ident.rate_hz, ident.rate_min_hz, ident.rate_max_hz) == (80, 10, 80)
     assert ident.counts_per_n == 0.0  # no factory calibration stored yet
     assert ident.capabilities == (m.Capability.BUZZER | m.Capability.LED
-                                  | m.Capability.MARK_BUTTON | m.Capability.EEPROM_CAL)  # fmt: skip
+                                  | m.Capability.MARK_BUTTON | m.Capability.EEPROM_CAL
+                                  | m.Capability.CLIENT_BUTTON | m.Capability.EVAS)  # fmt: skip
+    assert ident.fw_version == (1, 1, 0)
     board.value(-123456)
     frames = _samples(board.run(1_000_000))
     assert 38 <= len(frames) <= 42  # 80 samples/s: two samples (25 ms) per frame
@@ -304,23 +319,50 @@ def test_sketch_limits_drive_events_buzzer_and_led(board: Board) -> None:
 
 
 @needs_host_compiler
-def test_sketch_mark_button_is_debounced(board: Board) -> None:
+@pytest.mark.parametrize(
+    ("command", "kind"), [("BTN", m.EventKind.MARK_BUTTON), ("CBTN", m.EventKind.CLIENT_BUTTON)]
+)
+def test_sketch_buttons_are_debounced(board: Board, command: str, kind: m.EventKind) -> None:
     _streaming(board)
     t_press_us = board.now_us
-    board.button(True)
+    board.button(True, command)
     board.run(5_000)
-    board.button(False)  # contact bounce
+    board.button(False, command)  # contact bounce
     board.run(2_000)
-    board.button(True)
+    board.button(True, command)
     marks = [x for x in board.run(100_000) if isinstance(x, m.Event)]
-    assert len(marks) == 1 and marks[0].kind is m.EventKind.MARK_BUTTON
+    assert len(marks) == 1 and marks[0].kind is kind and marks[0].arg == 0
     # the press is the first contact, not a later bounce nor the end of debouncing
     assert abs(marks[0].t_us - t_press_us) <= 100
     assert [x for x in board.run(500_000) if isinstance(x, m.Event)] == []  # held: no repeat
-    board.button(False)
+    board.button(False, command)
     board.run(100_000)
-    board.button(True)
+    board.button(True, command)
     assert len([x for x in board.run(100_000) if isinstance(x, m.Event)]) == 1
+
+
+@needs_host_compiler
+def test_sketch_evas_rating_events(board: Board) -> None:
+    board.evas(512)
+    board.run(T0_US)
+    assert board.ratings == []  # nothing while idle
+    board.ask(m.Hello())
+    board.send(m.Start())
+    board.run(20_000)
+    # once at the start of streaming: 512 of 1023 is 5.00 (rounded)
+    assert [(r.arg, r.t_us > T0_US) for r in board.ratings] == [(500, True)]
+    board.evas(516)  # 5.04: less than 0.1 away, not sent
+    board.run(200_000)
+    assert len(board.ratings) == 1
+    for counts in [*range(520, 1024, 8), 1023]:  # a fast turn of the knob, to the end
+        board.evas(counts)
+        board.run(5_000)
+    board.run(100_000)
+    values = [r.arg for r in board.ratings]
+    times = np.array([r.t_us for r in board.ratings])
+    assert values[-1] == 1000 and values == sorted(values)
+    assert all(b - a >= 10 for a, b in zip(values, values[1:], strict=False))
+    assert np.diff(times).min() >= 50_000  # at most 20 a second
 
 
 @needs_host_compiler
@@ -385,3 +427,16 @@ def test_sketch_hello_while_streaming_stops_and_heartbeats_resume(board: Board) 
     assert _samples(out) == []
     beats = [x for x in out if isinstance(x, m.Heartbeat)]
     assert len(beats) == 2 and all(b.streaming == 0 for b in beats)
+
+
+@needs_host_compiler
+def test_sketch_without_evas(tmp_path: Path) -> None:
+    """PL_EVAS 0 (a board without a pot): no eVAS capability, no RATING events."""
+    b = Board(_build_board(tmp_path, "-DPL_EVAS=0"))
+    b.evas(700)
+    ident = _streaming(b)
+    b.run(500_000)
+    b.close()
+    assert not ident.capabilities & m.Capability.EVAS
+    assert ident.capabilities & m.Capability.CLIENT_BUTTON
+    assert b.ratings == []

@@ -17,6 +17,10 @@ One board, five connections, from a freshly flashed EEPROM to a calibrated sessi
 4. a plain pyserial host: SET_RATE 10 drives the RATE pin low, conversions 100 ms apart;
 5. `record` through a 0.5 s stall of the HX711: stand-in samples, no gap, no time step.
 
+A second board takes a plain pyserial host through the client's inputs: two bouncing
+presses of the client button (D6) and a turn of the eVAS potentiometer (A1) while the
+samples stream.
+
 Skips where simavr or the AVR toolchain is missing, except where ``PL_REQUIRE_SIMAVR=1``
 (as `.ci/run` sets it): there a missing prerequisite fails the test.
 """
@@ -38,7 +42,20 @@ import serial
 import firmware_protocol
 from calibration.models import STANDARD_GRAVITY, UNCALIBRATED
 from firmware_protocol.framing import FrameDecoder, encode_frame
-from firmware_protocol.messages import Ack, Hello, Identity, MsgType, Samples, SetRate, Start
+from firmware_protocol.messages import (
+    Ack,
+    Capability,
+    Event,
+    EventKind,
+    GetStatus,
+    Hello,
+    Identity,
+    MsgType,
+    Samples,
+    SetRate,
+    Start,
+    Status,
+)
 from logger.store import CalibrationStore, SessionStore
 
 FIRMWARE = Path(firmware_protocol.__file__).parent / "firmware"
@@ -119,6 +136,7 @@ class Connection:
     conv_value: list[int] = field(default_factory=list)
     conv_pulses: list[int] = field(default_factory=list)
     presses_us: list[int] = field(default_factory=list)
+    client_presses_us: list[int] = field(default_factory=list)
     pins: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     sck_long: int = 0
 
@@ -147,6 +165,8 @@ def parse_log(path: Path) -> dict[int, Connection]:
             c.conv_pulses.append(int(rest[4]))
         elif word == "press":
             out[int(rest[0])].presses_us.append(int(rest[1]))
+        elif word == "client":
+            out[int(rest[0])].client_presses_us.append(int(rest[1]))
         elif word == "pin":
             out[int(rest[0])].pins.setdefault(rest[1], []).append((int(rest[2]), int(rest[3])))
         elif word == "sck_long":
@@ -155,24 +175,29 @@ def parse_log(path: Path) -> dict[int, Connection]:
 
 
 @pytest.fixture(scope="module")
-def board(tmp_path_factory):
-    """The built firmware running in the harness: yields (pty path, log path, process)."""
+def build(tmp_path_factory) -> Path:
+    """The firmware ELF and the harness, built once for the module."""
     if MISSING:
         why = "firmware-in-the-loop needs " + "; ".join(MISSING)
         if REQUIRED:
             pytest.fail(f"PL_REQUIRE_SIMAVR=1 but {why}")
         pytest.skip(why)
-    build = tmp_path_factory.mktemp("fw")
+    out = tmp_path_factory.mktemp("fw")
     res = subprocess.run(
-        ["make", "-C", str(FIRMWARE), f"BUILD={build}", f"ARDUINO_DIR={ARDUINO_DIR}",
+        ["make", "-C", str(FIRMWARE), f"BUILD={out}", f"ARDUINO_DIR={ARDUINO_DIR}",
          "all", "simboard"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    script = build / "script.txt"
-    script.write_text(FRESH + RIG + SESSION + RATE + STALL)
-    log = build / "board.log"
-    err = build / "simboard.err"
+    return out
+
+
+def start_board(build: Path, name: str, script_text: str):
+    """The built firmware running in the harness: yields (pty path, log path, process)."""
+    script = build / f"{name}.txt"
+    script.write_text(script_text)
+    log = build / f"{name}.log"
+    err = build / f"{name}.err"
     with err.open("w") as err_file:
         proc = subprocess.Popen(
             [str(build / "simboard"), str(build / "firmware.elf"), str(script), str(log)],
@@ -185,6 +210,28 @@ def board(tmp_path_factory):
         yield pty, log, proc
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def board(build):
+    yield from start_board(build, "session", FRESH + RIG + SESSION + RATE + STALL)
+
+
+# The client's inputs: the client button pressed twice (each press bounces for 4 ms), the
+# eVAS wiper turned from 0 to 5 V (rating 0 to 10) over 3 s, then left there.
+CLIENT_PRESSES = [(1.0, 0.2), (2.5, 0.3)]
+EVAS_KNOTS = [(0.0, 0.0), (1.0, 0.0), (4.0, 5.0)]
+CLIENT_S = 5.0  # device time streamed (from about 0.3 s, when the host has started it)
+CLIENT = (
+    force_script([(0.0, 10.0)], [])
+    + "".join(f"client {t} {hold}\n" for t, hold in CLIENT_PRESSES)
+    + "".join(f"evas {t} {volts}\n" for t, volts in EVAS_KNOTS)
+)
+
+
+@pytest.fixture
+def client_board(build):
+    yield from start_board(build, "client", CLIENT)
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -365,26 +412,93 @@ def check_buzzer(conn: Connection) -> None:
 
 
 def rate_check(pty: str) -> list[Samples]:
-    """A minimal host: HELLO, SET_RATE 10, START; returns the SAMPLES frames."""
+    """HELLO, SET_RATE 10, START; returns the SAMPLES frames (0.8 s of them)."""
+    identity, frames, _, _ = stream(pty, 800_000, rate_hz=10)
+    assert identity.counts_per_n != 0.0  # calibrated now
+    assert len(frames) >= 8, len(frames)
+    return frames
+
+
+def stream(
+    pty: str, duration_us: int, rate_hz: int | None = None
+) -> tuple[Identity, list[Samples], list[Event], Status]:
+    """A minimal host: HELLO, (SET_RATE,) START; the SAMPLES and EVENTs until the samples
+    span ``duration_us`` of device time, then GET_STATUS."""
     with serial.Serial(pty, 115200, timeout=0.05) as port:
         dec = FrameDecoder()
-        seq, identity, acked, frames = 0, None, False, []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(frames) < 8:
+        seq, identity, frames, events, status, asked = 0, None, [], [], None, False
+
+        def send(msg) -> None:
+            nonlocal seq
+            port.write(encode_frame(msg, seq))
+            seq += 1
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and status is None:
             if identity is None:
-                port.write(encode_frame(Hello(), seq))
-                seq += 1
+                send(Hello())
             for f in dec.feed(port.read(4096)):
                 if isinstance(f.msg, Identity) and identity is None:
                     identity = f.msg
-                    port.write(encode_frame(SetRate(10), seq))
-                    seq += 1
+                    send(Start() if rate_hz is None else SetRate(rate_hz))
                 elif isinstance(f.msg, Ack) and f.msg.cmd_type == MsgType.SET_RATE:
-                    acked = True
-                    port.write(encode_frame(Start(), seq))
-                    seq += 1
-                elif isinstance(f.msg, Samples) and acked:
+                    send(Start())
+                elif isinstance(f.msg, Samples):
                     frames.append(f.msg)
-        assert identity is not None and identity.counts_per_n != 0.0  # calibrated now
-        assert acked and len(frames) >= 8, (acked, len(frames))
-        return frames
+                    if f.msg.t_us - frames[0].t_us >= duration_us and not asked:
+                        send(GetStatus())
+                        asked = True
+                elif isinstance(f.msg, Event):
+                    events.append(f.msg)
+                elif isinstance(f.msg, Status):
+                    status = f.msg
+        assert identity is not None and status is not None, (identity, len(frames))
+        assert dec.stats.damaged_frames == 0
+        return identity, frames, events, status
+
+
+def test_client_button_and_evas_on_the_real_firmware(client_board) -> None:
+    pty, log, proc = client_board
+    identity, frames, events, status = stream(pty, int(CLIENT_S * 1e6))
+    proc.terminate()
+    proc.wait(timeout=10)
+    conn = parse_log(log)[1]
+    assert identity.capabilities & Capability.CLIENT_BUTTON
+    assert identity.capabilities & Capability.EVAS
+    assert identity.fw_version == (1, 1, 0)
+
+    # one CLIENT_BUTTON per press, timed at its first contact (the bounces give nothing)
+    clients = [e for e in events if e.kind is EventKind.CLIENT_BUTTON]
+    assert len(conn.client_presses_us) == len(CLIENT_PRESSES) == len(clients)
+    for event, press_us in zip(clients, conn.client_presses_us, strict=True):
+        assert event.arg == 0 and abs(event.t_us - press_us) < 500, (event.t_us, press_us)
+    assert not any(e.kind is EventKind.MARK_BUTTON for e in events)  # not a mark
+
+    # RATING: once at the start of streaming, then it follows the wiper
+    ratings = [e for e in events if e.kind is EventKind.RATING]
+    t_us = np.array([e.t_us for e in ratings])
+    value = np.array([e.arg for e in ratings])
+    assert t_us[0] < frames[0].t_us + 20_000 and value[0] == 0  # the wiper at 0 V
+    knots_t, knots_v = np.array(EVAS_KNOTS).T
+    true = np.interp(t_us * 1e-6, knots_t, knots_v) / 5.0 * 1000  # hundredths
+    assert np.all(np.abs(value - true) <= 10), np.abs(value - true).max()  # within 0.1
+    assert np.all(np.diff(value) >= 10)  # monotone, each a step of at least 0.1
+    assert np.diff(t_us).min() >= 50_000  # at most 20 a second
+    ramp = (t_us > EVAS_KNOTS[1][0] * 1e6) & (t_us < EVAS_KNOTS[2][0] * 1e6)
+    assert ramp.sum() >= 40  # 3.33 per second: sent about every 50 ms, the fastest allowed
+    assert value[-1] >= 990  # and it got to the top
+
+    # the samples did not notice: every conversion read once, on time, none stood in for
+    assert all(f.flags == 0 for f in frames)
+    index = [f.first_index for f in frames]
+    assert all(b - a == f.count for a, b, f in zip(index, index[1:], frames, strict=False))
+    raw = np.concatenate([f.raw[:, 0] for f in frames])
+    t_s = np.concatenate([f.t_us + PERIOD_US * np.arange(f.count) for f in frames]) * 1e-6
+    j = check_samples(conn, t_s - t_s[0], raw)
+    # each sample's device time lags its conversion by the same amount (the device's clock
+    # starts after the reset), give or take a short pass of the loop (here 50-90 µs): the
+    # eVAS converts in the background and its events wait for a gap between conversions
+    # (sent at once, they spread this to ~250 µs; a blocking analogRead() to ~340 µs)
+    lag_us = t_s * 1e6 - conn.read()[0][j : j + len(raw)]
+    assert np.ptp(lag_us) <= 150, np.ptp(lag_us)
+    assert (status.adc_timeouts, status.overruns, status.rx_crc_errors) == (0, 0, 0)

@@ -6,17 +6,18 @@ import numpy as np
 import pytest
 
 from firmware_protocol.messages import INT24_MAX
-from firmware_protocol.sim.model import DeviceModel, ForceProfile
+from firmware_protocol.sim.model import DeviceModel
 from firmware_protocol.sim.scenario import G_M_PER_S2, Action, load_scenario
 
 
-def run(model: DeviceModel, steps_s: list[float]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+def run(model: DeviceModel, steps_s: list[float]) -> tuple[np.ndarray, np.ndarray, list[float]]:
     raws, forces, marks = [], [], []
     for dt in steps_s:
         c = model.process(dt)
         raws.append(c.raw)
         forces.append(c.force_n)
-        marks += [c.first_index + p for p in c.marks]
+        assert model.scenario_start_us is not None
+        marks += [(e.t_us - model.scenario_start_us) / 1e6 for e in c.events]
     return np.concatenate(raws), np.concatenate(forces), marks
 
 
@@ -35,7 +36,7 @@ def test_same_seed_same_samples_whatever_the_step_sizes():
     n = min(len(a_raw), len(b_raw))
     assert abs(len(a_raw) - len(b_raw)) <= 1 and n > 11_000
     np.testing.assert_array_equal(a_raw[:n], b_raw[:n])
-    assert a_marks == b_marks == [3000]
+    assert a_marks == b_marks == [3.0]
     c_raw, _, _ = run(started("demo", seed=2), [12.0])
     assert not np.array_equal(a_raw[:n], c_raw[:n])
 
@@ -149,7 +150,7 @@ def test_set_rate_keeps_indices_continuous():
 
 
 def test_profile_breakpoints_follow_the_steps():
-    p = ForceProfile.from_scenario(load_scenario("demo"))
+    p = load_scenario("demo").script()
     hand, load = p.forces(np.array([0.0, 3.4, 20.0, 153.0]))
     assert hand[0] == 0 and hand[1] == pytest.approx(12.0)  # the palpation press peak
     assert 28 < hand[2] < 30 and hand[3] == 0
@@ -163,7 +164,7 @@ def test_a_looping_scenario_starts_over_with_other_forces_and_never_ends():
     rounds = [model.process(scenario.duration_s) for _ in range(3)]
     assert not model.scenario_done
     marks_per_round = len(scenario.mark_times_s())
-    assert [len(c.marks) for c in rounds] == [marks_per_round] * 3  # the points come again
+    assert [len(c.events) for c in rounds] == [marks_per_round] * 3  # the points come again
     peaks = [float(c.force_n.max()) for c in rounds]
     plain = DeviceModel(scenario)
     plain.start_scenario()

@@ -33,6 +33,11 @@ from logger.errors import BadInput
 from .test_sim_device import Host
 
 REST = '[[steps]]\naction = "rest"\nseconds = 1\n'
+PPT = '[[steps]]\naction = "ppt"\nrate_n_per_s = 5\nthreshold_n = 30\n'
+ATTEMPT = (
+    '[[steps]]\naction = "attempt"\ntarget_n = 30\nramp_n_per_s = 10\nseconds = 5\n'
+    "feedback = true\n"
+)
 
 
 def test_builtins_exist():
@@ -91,6 +96,42 @@ GOOD_HEAD = '[device]\nrate_hz = 1000\n\n[[steps]]\naction = "rest"\nseconds = 1
         ('[[steps]]\naction = "load"\nmass_kg = true\nseconds = 3\n', ["step 2", "'mass_kg'"]),
         ("[[steps]]\nforce_n = 3\n", ["step 2", "'action'", "missing"]),
         ('[[steps]]\naction = "mark"\nforce_n = 3\n', ["step 2", "'force_n'"]),
+        # the clinical-protocol steps
+        ('[[steps]]\naction = "rate"\n', ["step 2", "'value'", "missing"]),
+        ('[[steps]]\naction = "rate"\nvalue = 10.5\n', ["step 2", "'value'", "0..10"]),
+        ('[[steps]]\naction = "rate"\nvalue = "4"\n', ["step 2", "'value'"]),
+        ('[[steps]]\naction = "signal"\nvalue = 3\n', ["step 2", "'value'", "signal"]),
+        (
+            '[[steps]]\naction = "hold"\nforce_n = 20\nseconds = 3\nrating = -1\n',
+            ["step 2", "'rating'"],
+        ),
+        (
+            '[[steps]]\naction = "hold"\nforce_n = 20\nseconds = 3\nrating = 11\n',
+            ["step 2", "'rating'"],
+        ),
+        (
+            '[[steps]]\naction = "press"\nforce_n = 20\nseconds = 3\nrating = 5\n',
+            ["step 2", "'rating'", "press"],
+        ),
+        ('[[steps]]\naction = "ppt"\nthreshold_n = 30\n', ["step 2", "'rate_n_per_s'", "missing"]),
+        ('[[steps]]\naction = "ppt"\nrate_n_per_s = 5\n', ["step 2", "'threshold_n'", "missing"]),
+        (PPT.replace("= 5", "= 0.001"), ["step 2", "'rate_n_per_s'", "0.01..1"]),
+        (PPT.replace("= 30", "= -30"), ["step 2", "'threshold_n'"]),
+        (PPT + "max_n = -1\n", ["step 2", "'max_n'"]),
+        (PPT + "max_n = inf\n", ["step 2", "'max_n'"]),
+        (PPT + "rate_error_pct = -95\n", ["step 2", "'rate_error_pct'", "-90..1000"]),
+        (PPT + "release_s = 1e308\n", ["step 2", "'release_s'"]),
+        (PPT + "seconds = 3\n", ["step 2", "'seconds'", "ppt"]),
+        ('[[steps]]\naction = "treatment"\nseconds = -1\n', ["step 2", "'seconds'"]),
+        ('[[steps]]\naction = "treatment"\nforce_n = 3\n', ["step 2", "'force_n'"]),
+        (ATTEMPT.replace("feedback = true\n", ""), ["step 2", "'feedback'", "missing"]),
+        (ATTEMPT.replace("feedback = true", "feedback = 1"), ["step 2", "'feedback'", "true or"]),
+        (ATTEMPT.replace("target_n = 30", "target_n = nan"), ["step 2", "'target_n'"]),
+        (ATTEMPT.replace("ramp_n_per_s = 10", "ramp_n_per_s = 0"), ["step 2", "'ramp_n_per_s'"]),
+        (ATTEMPT.replace("seconds = 5", "seconds = -5"), ["step 2", "'seconds'"]),
+        (ATTEMPT.replace("seconds = 5\n", ""), ["step 2", "'seconds'", "missing"]),
+        (ATTEMPT + "release_s = -1\n", ["step 2", "'release_s'"]),
+        (ATTEMPT + "rating = 3\n", ["step 2", "'rating'", "attempt"]),
     ],
 )
 def test_malformed_step_names_file_step_and_key(tmp_path, body, expected):
@@ -133,6 +174,21 @@ def test_malformed_step_names_file_step_and_key(tmp_path, body, expected):
         ("x = " + "{a = " * 5000 + "1" + "}" * 5000, ["not valid TOML"]),
         (f"[device]\noffset_counts = {'9' * 5000}\n{REST}", ["not valid TOML"]),
         ('[device]\nerased = 1\n[[steps]]\naction="rest"\nseconds=1\n', ["erased", "true or"]),
+        # the patient and the trainee
+        (f"[patient]\nseed = -1\n{REST}", ["[patient]", "'seed'"]),
+        (f"[patient]\nthreshold_noise_pct = 101\n{REST}", ["[patient]", "'threshold_noise_pct'"]),
+        (f"[patient]\ntreatment_change_pct = -100\n{REST}", ["'treatment_change_pct'", "-90"]),
+        (f"[patient]\ntreatment_change_pct = 1e9\n{REST}", ["'treatment_change_pct'"]),
+        (f'[patient]\ntreated = "yes"\n{REST}', ["[patient]", "'treated'", "true or false"]),
+        (f"[patient]\nage = 40\n{REST}", ["[patient]", "unknown key 'age'"]),
+        (f"[trainee]\nseed = 1.5\n{REST}", ["[trainee]", "'seed'"]),
+        (f"[trainee]\nerror_pct = -120\n{REST}", ["[trainee]", "'error_pct'"]),
+        (f"[trainee]\nramp_error_pct = inf\n{REST}", ["[trainee]", "'ramp_error_pct'"]),
+        (f"[trainee]\nlearning = 1.5\n{REST}", ["[trainee]", "'learning'", "0..1"]),
+        (f"[trainee]\nretention = -0.1\n{REST}", ["[trainee]", "'retention'"]),
+        (f"[trainee]\nnoise_pct = 200\n{REST}", ["[trainee]", "'noise_pct'"]),
+        (f"[trainee]\nskill = 3\n{REST}", ["[trainee]", "unknown key 'skill'"]),
+        (f"trainee = 3\n{REST}", ["[trainee]", "expected a table"]),
     ],
 )
 def test_malformed_tables_are_refused(tmp_path, text, expected):
@@ -176,8 +232,12 @@ _TABLE_KEYS = {
                "factory_offset_counts", "noise_n", "clock_start_us"],
     "therapist": ["seed", "tremor_n"],
     "faults": ["corrupt", "drop", "unplug_at_s", "unplug_for_s", "clock_ppm"],
+    "patient": ["seed", "threshold_noise_pct", "treatment_change_pct", "treated"],
+    "trainee": ["seed", "error_pct", "ramp_error_pct", "learning", "retention", "noise_pct"],
 }  # fmt: skip
-_STEP_KEYS = ["seconds", "force_n", "ramp_s", "release_s", "drift_n_per_s", "mass_kg"]
+_STEP_KEYS = ["seconds", "force_n", "ramp_s", "release_s", "drift_n_per_s", "mass_kg",
+              "rating", "value", "rate_n_per_s", "threshold_n", "max_n", "rate_error_pct",
+              "target_n", "ramp_n_per_s", "feedback"]  # fmt: skip
 
 
 @st.composite

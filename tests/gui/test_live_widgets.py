@@ -7,7 +7,7 @@ import wave
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QEvent, QObject, Qt
 
@@ -66,11 +66,16 @@ def test_plot_holds_every_streamed_sample_and_follows_the_window(qtbot):
     st.floats(0.01, 5.0),
     st.integers(0, 2**32 - 1),
 )
+@example(times=[0.0, 1.9], column_s=0.01, seed=0)
 def test_column_envelope_keeps_each_columns_extremes(times, column_s, seed):
     t = np.sort(np.asarray(times))
     y = np.random.default_rng(seed).normal(size=t.shape[0]).astype(np.float32)
     x_env, y_env = column_envelope(t, y, column_s)
-    columns = np.floor(t / column_s)
+    # a column runs from one edge k * column_s to the next, the edges computed as products
+    # (t / column_s can floor one column off an edge: 1.9 / 0.01 = 190, but 190 * 0.01 > 1.9)
+    first, last = np.floor(t[0] / column_s), np.floor(t[-1] / column_s)
+    edges = np.arange(first + 1.0, last + 1.0) * column_s
+    columns = first + np.searchsorted(edges, t, side="right")
     used = np.unique(columns)
     assert x_env.shape[0] == y_env.shape[0] == 2 * used.shape[0]
     assert np.all(np.diff(x_env) >= 0)  # in time order

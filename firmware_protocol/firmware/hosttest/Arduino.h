@@ -15,6 +15,7 @@
 #define INPUT_PULLUP 2
 #define LED_BUILTIN 13
 #define A0 14
+#define A1 15
 
 extern uint8_t SREG;
 inline void cli(void) {}

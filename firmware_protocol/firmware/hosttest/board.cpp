@@ -8,6 +8,8 @@
  *   VAL <counts>   the value the HX711 converts from now on (clipped to 24 bits)
  *   ADC on|off     the HX711 converts / stops converting (unplugged, broken)
  *   BTN 1|0        mark button pressed / released
+ *   CBTN 1|0       client button pressed / released
+ *   EVAS <0..1023> what analogRead() of the eVAS pin (A1) returns from now on
  *   PIN <n>        print "PIN <n> <level>" (buzzer D8, LED D13, RATE D5)
  *   EE             print "EE <hex>" of the EEPROM
  * argv[1] (optional): EEPROM contents in hex, as printed by EE (a board that rebooted).
@@ -29,7 +31,8 @@ static uint8_t rx[4096];
 static size_t rx_head, rx_tail;
 static uint8_t tx[1 << 20];
 static size_t tx_len;
-static bool button_pressed;
+static bool button_pressed, client_pressed;
+static int evas_counts;
 static unsigned long rng = 12345;
 
 /* HX711 */
@@ -40,7 +43,7 @@ static bool hx_ready;
 static int32_t hx_shift_value;
 static int hx_bit;
 
-enum { PIN_DOUT = 3, PIN_SCK = 4, PIN_RATE = 5, PIN_MARK = 2 };
+enum { PIN_DOUT = 3, PIN_SCK = 4, PIN_RATE = 5, PIN_MARK = 2, PIN_CLIENT = 6, PIN_EVAS = A1 };
 
 static void hx711_tick(void)
 {
@@ -77,6 +80,7 @@ void digitalWrite(uint8_t pin, uint8_t level) { out_reg[pin] = level ? 1 : 0; }
 int digitalRead(uint8_t pin)
 {
     if (pin == PIN_MARK) return button_pressed ? LOW : HIGH;
+    if (pin == PIN_CLIENT) return client_pressed ? LOW : HIGH;
     if (pin == PIN_DOUT) return in_reg[pin];
     return out_reg[pin];
 }
@@ -87,7 +91,11 @@ void delayMicroseconds(unsigned int us)
     hx711_clock();
     now_us += us;
 }
-int analogRead(uint8_t pin) { return (int)((pin * 7919u + (unsigned)now_us) & 1023u); }
+int analogRead(uint8_t pin)
+{
+    if (pin == PIN_EVAS) return evas_counts;
+    return (int)((pin * 7919u + (unsigned)now_us) & 1023u); /* a floating pin: noise */
+}
 void randomSeed(unsigned long seed) { rng = seed ? seed : 1; }
 long random(long howbig)
 {
@@ -162,6 +170,10 @@ int main(int argc, char **argv)
             adc_on = !strncmp(arg, "on", 2);
         } else if (!strncmp(line, "BTN ", 4)) {
             button_pressed = arg[0] == '1';
+        } else if (!strncmp(line, "CBTN ", 5)) {
+            client_pressed = arg[0] == '1';
+        } else if (!strncmp(line, "EVAS ", 5)) {
+            evas_counts = atoi(arg);
         } else if (!strncmp(line, "PIN ", 4)) {
             int pin = atoi(arg);
             printf("PIN %d %d\n", pin, out_reg[pin]);

@@ -1,7 +1,8 @@
 /*
  * simboard: the real firmware ELF (built by `make firmware`) on a simulated ATmega328P
  * (simavr) wired like the README's board: an HX711 on D3 (DOUT) / D4 (SCK) / D5 (RATE),
- * the mark button on D2 (with contact bounce), the buzzer on D8 and the LED on D13.
+ * the mark button on D2 and the client button on D6 (both with contact bounce), the eVAS
+ * potentiometer on A1, the buzzer on D8 and the LED on D13.
  * UART0 is bridged to a pseudo-terminal, so any host (`pressure-logger record --port
  * /dev/pts/N`) talks to the firmware as it would to a USB board.
  *
@@ -16,6 +17,8 @@
  *   load T_S COUNTS         HX711 input (raw counts) at T_S, linear between knots
  *   noise COUNTS            uniform noise ±COUNTS on every conversion (deterministic)
  *   press T_S HOLD_S        the mark button: pressed at T_S (with bounce), released later
+ *   client T_S HOLD_S       the client button, the same way
+ *   evas T_S VOLTS          the eVAS wiper's voltage (0-5 V) at T_S, linear between knots
  *   stall T_S SECONDS       the HX711 stops converting for that long (DOUT stays high)
  *
  * LOG gets one line per observation, times in µs since the connection's reset (what the
@@ -25,7 +28,9 @@
  *   close K T_US            the host closed it
  *   conv K N T_US VALUE PULSES   the N-th conversion (0, 1, …) became ready at T_US; the
  *                           firmware clocked PULSES SCK pulses for it (0: never read)
- *   press K T_US            first falling edge of a button press (the press itself)
+ *   press K T_US            first falling edge of a mark button press (the press itself)
+ *   client K T_US           first falling edge of a client button press
+ *   adc K T_US MV           the firmware took an A1 conversion: the wiper was at MV
  *   pin K NAME T_US LEVEL   buzzer, led or rate changed
  *   sck_long K T_US HIGH_US SCK stayed high > 60 µs: a real HX711 would power down
  *
@@ -50,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <simavr/avr_adc.h>
 #include <simavr/avr_ioport.h>
 #include <simavr/avr_uart.h>
 #include <simavr/sim_avr.h>
@@ -75,8 +81,10 @@ typedef struct {
     knot_t knots[MAX_KNOTS];
     int n_knots;
     double noise;
-    double press_t_s[MAX_PRESSES], press_hold_s[MAX_PRESSES];
-    int n_presses;
+    double press_t_s[2][MAX_PRESSES], press_hold_s[2][MAX_PRESSES]; /* [mark, client] */
+    int n_presses[2];
+    knot_t evas_knots[MAX_KNOTS]; /* counts: volts */
+    int n_evas_knots;
     double stall_t_s, stall_s;
 } script_t;
 
@@ -92,7 +100,7 @@ static avr_cycle_count_t reset_cycle;
 static volatile sig_atomic_t stop_requested;
 
 /* ---- HX711 ---- */
-static avr_irq_t *dout_irq, *mark_irq;
+static avr_irq_t *dout_irq;
 static int sck_level, rate_level;
 static avr_cycle_count_t sck_rise_cycle;
 static long conv_n;          /* conversions since the connection's reset */
@@ -103,14 +111,24 @@ static int conv_pulses;      /* SCK pulses for the current conversion */
 static int conv_logged = 1;  /* the current conversion's line was written */
 static uint32_t noise_state;
 
-/* ---- button ---- */
+/* ---- buttons: 0 mark (D2), 1 client (D6), both pulled up, pressed to ground ---- */
 typedef struct {
     double t_s;
     int level;
     int first_press; /* 1: this is a press's first falling edge */
 } pin_event_t;
-static pin_event_t button_events[MAX_PRESSES * 12];
-static int n_button_events, next_button_event;
+typedef struct {
+    int bit; /* on port D */
+    const char *log_word;
+    avr_irq_t *irq;
+    pin_event_t events[MAX_PRESSES * 12];
+    int n_events, next_event;
+} button_t;
+static button_t buttons[2] = {{.bit = 2, .log_word = "press"}, {.bit = 6, .log_word = "client"}};
+static uint8_t port_d_external; /* the buttons' levels as port D's external values */
+
+/* ---- eVAS ---- */
+static avr_irq_t *evas_irq;
 
 /* ---- UART ---- */
 static avr_irq_t *uart_in_irq;
@@ -161,10 +179,16 @@ static void read_script(const char *path)
             s->stall_s = b;
         } else if (!strcmp(word, "noise") && sscanf(line, "%*s %lf", &a) == 1) {
             s->noise = a;
-        } else if (!strcmp(word, "press") && sscanf(line, "%*s %lf %lf", &a, &b) == 2) {
-            if (s->n_presses == MAX_PRESSES) goto bad;
-            s->press_t_s[s->n_presses] = a;
-            s->press_hold_s[s->n_presses++] = b;
+        } else if ((!strcmp(word, "press") || !strcmp(word, "client")) &&
+                   sscanf(line, "%*s %lf %lf", &a, &b) == 2) {
+            int k = !strcmp(word, "client");
+            if (s->n_presses[k] == MAX_PRESSES) goto bad;
+            s->press_t_s[k][s->n_presses[k]] = a;
+            s->press_hold_s[k][s->n_presses[k]++] = b;
+        } else if (!strcmp(word, "evas") && sscanf(line, "%*s %lf %lf", &a, &b) == 2) {
+            if (s->n_evas_knots == MAX_KNOTS) goto bad;
+            s->evas_knots[s->n_evas_knots].t_s = a;
+            s->evas_knots[s->n_evas_knots++].counts = b;
         } else {
             goto bad;
         }
@@ -180,10 +204,9 @@ bad:
     exit(2);
 }
 
-static double load_counts(double t_s)
+/* The value at t_s of a curve given by knots, linear between them. */
+static double interpolate(const knot_t *k, int n, double t_s)
 {
-    const knot_t *k = script->knots;
-    int n = script->n_knots;
     if (n == 0) return 0.0;
     if (t_s <= k[0].t_s) return k[0].counts;
     for (int i = 1; i < n; i++) {
@@ -222,7 +245,7 @@ static avr_cycle_count_t hx711_convert(avr_t *a, avr_cycle_count_t when, void *p
     if (script->stall_s > 0 && now_s >= script->stall_t_s &&
         now_s < script->stall_t_s + script->stall_s)
         return when + period_us * (F_CPU_HZ / 1000000UL); /* stalled: no conversion */
-    double v = load_counts(board_s()) + noise_counts();
+    double v = interpolate(script->knots, script->n_knots, board_s()) + noise_counts();
     if (v > INT24_MAX) v = INT24_MAX;
     if (v < INT24_MIN) v = INT24_MIN;
     conv_value = (int32_t)(v < 0 ? v - 0.5 : v + 0.5);
@@ -277,56 +300,80 @@ static void pin_changed(avr_irq_t *irq, uint32_t value, void *param)
                             (unsigned long long)board_us(), level);
 }
 
-/* ---------------------------------------------------------------- mark button */
+/* --------------------------------------------------------------------- buttons */
 
-static void add_button_event(double t_s, int level, int first)
+static void add_button_event(button_t *b, double t_s, int level, int first)
 {
-    pin_event_t *e = &button_events[n_button_events++];
+    pin_event_t *e = &b->events[b->n_events++];
     e->t_s = t_s;
     e->level = level;
     e->first_press = first;
 }
 
-/* The button pulls D2 to ground against the internal pull-up. simavr re-raises an input
+/* A button pulls its pin to ground against the internal pull-up. simavr re-raises an input
  * pin with pull-up to 1 on every write to its PORT register (the HX711 clock shares port
- * D), so the level is set as the pin's "external" value, which such writes respect. */
-static void drive_button(int level)
+ * D), so the level is set as the pin's "external" value, which such writes respect; the
+ * external values are set for the whole port at once, both buttons together. */
+static void drive_button(button_t *b, int level)
 {
-    avr_ioport_external_t ext = {.name = 'D', .mask = 1 << 2, .value = (level ? 1 : 0) << 2};
+    port_d_external = (uint8_t)((port_d_external & ~(1 << b->bit)) | ((level ? 1 : 0) << b->bit));
+    avr_ioport_external_t ext = {.name = 'D', .mask = (1 << buttons[0].bit) | (1 << buttons[1].bit),
+                                 .value = port_d_external};
     avr_ioctl(avr, AVR_IOCTL_IOPORT_SET_EXTERNAL('D'), &ext);
-    avr_raise_irq(mark_irq, level);
+    avr_raise_irq(b->irq, level);
 }
 
 static avr_cycle_count_t button_step(avr_t *a, avr_cycle_count_t when, void *param)
 {
     (void)a;
-    (void)param;
-    const pin_event_t *e = &button_events[next_button_event++];
-    drive_button(e->level);
+    button_t *b = param;
+    const pin_event_t *e = &b->events[b->next_event++];
+    drive_button(b, e->level);
     if (e->first_press)
-        fprintf(log_file, "press %d %llu\n", connection, (unsigned long long)board_us());
-    if (next_button_event == n_button_events) return 0;
-    double dt = button_events[next_button_event].t_s - e->t_s;
+        fprintf(log_file, "%s %d %llu\n", b->log_word, connection, (unsigned long long)board_us());
+    if (b->next_event == b->n_events) return 0;
+    double dt = b->events[b->next_event].t_s - e->t_s;
     return when + (avr_cycle_count_t)(dt * F_CPU_HZ);
 }
 
 /* A press: the contacts bounce for 4 ms (falling first), then stay closed; the release
  * bounces too. Only the first falling edge is the press (PROTOCOL.md: "t_us is the press,
  * before debouncing"). */
-static void plan_button(void)
+static void plan_button(int k)
 {
     static const double press_bounce_ms[] = {0.0, 0.4, 1.1, 2.5, 4.0};  /* 0 1 0 1 0 */
     static const double release_bounce_ms[] = {0.0, 0.5, 1.2, 2.0, 3.0}; /* 1 0 1 0 1 */
-    n_button_events = next_button_event = 0;
-    for (int i = 0; i < script->n_presses; i++) {
-        double t = script->press_t_s[i], hold = script->press_hold_s[i];
-        for (int j = 0; j < 5; j++) add_button_event(t + press_bounce_ms[j] * 1e-3, j & 1, j == 0);
+    button_t *b = &buttons[k];
+    b->n_events = b->next_event = 0;
+    for (int i = 0; i < script->n_presses[k]; i++) {
+        double t = script->press_t_s[k][i], hold = script->press_hold_s[k][i];
         for (int j = 0; j < 5; j++)
-            add_button_event(t + hold + release_bounce_ms[j] * 1e-3, !(j & 1), 0);
+            add_button_event(b, t + press_bounce_ms[j] * 1e-3, j & 1, j == 0);
+        for (int j = 0; j < 5; j++)
+            add_button_event(b, t + hold + release_bounce_ms[j] * 1e-3, !(j & 1), 0);
     }
-    if (n_button_events)
-        avr_cycle_timer_register(avr, (avr_cycle_count_t)(button_events[0].t_s * F_CPU_HZ),
-                                 button_step, NULL);
+    if (b->n_events)
+        avr_cycle_timer_register(avr, (avr_cycle_count_t)(b->events[0].t_s * F_CPU_HZ),
+                                 button_step, b);
+}
+
+/* ------------------------------------------------------------------------ eVAS */
+
+/* simavr samples an ADC input when the firmware reads the result: give it the wiper's
+ * voltage at that moment (only A1 has a pot; the others read 0 V). */
+static void adc_triggered(avr_irq_t *irq, uint32_t value, void *param)
+{
+    (void)irq;
+    (void)param;
+    union {
+        avr_adc_mux_t mux;
+        uint32_t v;
+    } e = {.v = value};
+    if (e.mux.kind != ADC_MUX_SINGLE || e.mux.src != 1 || !script->n_evas_knots) return;
+    double volts = interpolate(script->evas_knots, script->n_evas_knots, board_s());
+    uint32_t mv = (uint32_t)(volts * 1000.0 + 0.5);
+    avr_raise_irq(evas_irq, mv);
+    fprintf(log_file, "adc %d %llu %u\n", connection, (unsigned long long)board_us(), mv);
 }
 
 /* ------------------------------------------------------------------------- UART */
@@ -393,11 +440,14 @@ static void board_reset(void)
      * the registers hold DOUT high (no data yet) and the button released. */
     avr_raise_irq(dout_irq, 0);
     avr_raise_irq(dout_irq, 1);
-    drive_button(0);
-    drive_button(1);
-    /* avr_reset() cleared every cycle timer: the HX711 and the button start again */
+    for (int k = 0; k < 2; k++) {
+        drive_button(&buttons[k], 0);
+        drive_button(&buttons[k], 1);
+    }
+    /* avr_reset() cleared every cycle timer: the HX711 and the buttons start again */
     avr_cycle_timer_register(avr, 12500 * (F_CPU_HZ / 1000000UL), hx711_convert, NULL);
-    plan_button();
+    plan_button(0);
+    plan_button(1);
 }
 
 /* simavr's own messages go to stderr, errors only: stdout carries the pty path. */
@@ -440,12 +490,17 @@ int main(int argc, char **argv)
     }
     avr_init(avr);
     avr->log = 0;
+    fw.avcc = 5000; /* the ADC's reference (AVcc, as on the Uno): 5 V */
     avr_load_firmware(avr, &fw);
     uint32_t uart_flags = 0; /* no console copy, no real-time sleep while polling */
     avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &uart_flags);
 
     dout_irq = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 3);
-    mark_irq = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 2);
+    for (int k = 0; k < 2; k++)
+        buttons[k].irq = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), buttons[k].bit);
+    evas_irq = avr_io_getirq(avr, AVR_IOCTL_ADC_GETIRQ, ADC_IRQ_ADC1);
+    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_ADC_GETIRQ, ADC_IRQ_OUT_TRIGGER),
+                            adc_triggered, NULL);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 4), sck_changed,
                             NULL);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 5), pin_changed,

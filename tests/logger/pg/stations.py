@@ -18,10 +18,15 @@ from logger.records import (
     Mark,
     MarkSource,
     Point,
+    ProtocolEvent,
+    ProtocolKind,
+    Rating,
     SessionMeta,
     SessionStatus,
+    Signal,
 )
 from logger.store import MAX_CHUNK_SAMPLES, SessionStore
+from logger.store.library import WriteBatch
 
 RATE_HZ = 1000.0
 
@@ -38,7 +43,8 @@ def write_session(
     seed: int = 0,
 ) -> str:
     """A session of ``seconds`` at 1 kHz with points, marks, holds, alerts, a gap, a
-    reconnect and a zero; ``status`` None leaves it recording."""
+    reconnect, a zero, a PPT round with a signal and ratings; ``status`` None leaves it
+    recording."""
     meta = SessionMeta(
         started_at=started_at,
         device=DeviceInfo(uid, "1.2.0", "1.0", RATE_HZ, 1, adc="sim"),
@@ -67,6 +73,11 @@ def write_session(
     store.add_gaps(sid, [Gap(half, half + 0.1, 100, GapCause.DISCONNECT)])
     store.add_reconnect(sid, "2026-11-27T14:05:40+00:00", half + 0.1)
     store.add_zeros(sid, [ZeroEvent(half / 2, 120400.0, ZeroSource.USER)])
+    store.write_batch(sid, WriteBatch(
+        protocols=[ProtocolEvent(0.0, ProtocolKind.ROUND, {"label": "pre"})],
+        signals=[Signal(2.5, MarkSource.DEVICE)],
+        ratings=[Rating(1.5, 4.25, MarkSource.DEVICE), Rating(2.6, 6.0, MarkSource.KEYBOARD)],
+    ))  # fmt: skip
     if status is not None:
         store.finish_session(sid, status)
     return sid

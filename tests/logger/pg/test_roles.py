@@ -51,11 +51,14 @@ def test_a_trainee_cannot_reach_other_rows_with_its_own_sql(school_day, school):
                            school_day["bob"][0])  # fmt: skip
     with psycopg.connect(school_day["urls"]["alice"], autocommit=True) as conn:
         conn.execute("SET search_path TO pressure_logger")
-        for table in ("chunks", "summary", "holds", "marks", "points", "zeros", "gaps"):
+        for table in ("chunks", "summary", "holds", "marks", "points", "zeros", "gaps",
+                      "signals", "ratings", "protocols"):  # fmt: skip
             n = conn.execute(f"SELECT count(*) FROM {table} WHERE session_pk = %s", (bob_pk,))
             assert n.fetchone()[0] == 0, table
         mine = conn.execute("SELECT count(DISTINCT session_pk) FROM chunks").fetchone()[0]
         assert mine == 2
+        own = conn.execute("SELECT count(DISTINCT session_pk) FROM ratings").fetchone()[0]
+        assert own == 2
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # row security
             conn.execute(
                 "INSERT INTO sessions (id, owner, station, started_at, started_unix, status, "

@@ -13,6 +13,7 @@ import pytest
 
 from logger.records import SessionStatus
 from logger.store import SessionStore
+from logger.store.pg_schema import PG_MIGRATIONS
 from logger.store.postgres import PostgresLibrary
 from logger.store.sync import sync_library
 
@@ -35,7 +36,8 @@ def server_counts(url: str) -> dict[str, int]:
         return {
             t: int(conn.execute(f"SELECT count(*) FROM pressure_logger.{t}").fetchone()[0])
             for t in ("sessions", "chunks", "summary", "marks", "holds", "alerts", "gaps",
-                      "reconnects", "zeros", "points", "devices", "calibrations")
+                      "reconnects", "zeros", "points", "devices", "calibrations", "signals",
+                      "ratings", "protocols")
         }  # fmt: skip
 
 
@@ -245,14 +247,16 @@ def test_server_init_is_idempotent(pg_server):
     pg_server.create_database(name)
     url = pg_server.url(name)
     first, again = cli("server", "init", url), cli("server", "init", url)
-    assert first.returncode == 0 and "schema version 1" in first.stdout
-    assert again.returncode == 0 and "already at schema version 1" in again.stdout
+    latest = len(PG_MIGRATIONS)
+    assert first.returncode == 0 and f"schema version {latest}" in first.stdout
+    assert again.returncode == 0 and f"already at schema version {latest}" in again.stdout
     time.sleep(0)  # both runs leave one version row
     import psycopg
 
     with psycopg.connect(url) as conn:
         assert (
-            conn.execute("SELECT count(*) FROM pressure_logger.schema_version").fetchone()[0] == 1
+            conn.execute("SELECT count(*) FROM pressure_logger.schema_version").fetchone()[0]
+            == latest
         )
 
 

@@ -1,0 +1,114 @@
+"""The client's signals and pain ratings from a device (EVENT CLIENT_BUTTON and RATING
+frames from a scripted device on a real pty) and from the host, into a live session and
+its library; `record --ppt-round` through the simulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from firmware_protocol.messages import Event, EventKind
+from logger.cli import main
+from logger.config import Config
+from logger.live import LiveSession, wait_until
+from logger.records import MarkSource, ProtocolEvent, ProtocolKind, Rating, Signal
+from logger.store import SessionStore
+
+from .pty_device import PtyDevice, hold_profile_n, sample_frames
+
+T0_US = 5_000_000  # the scripted device's time at its first sample
+FRAME_S = 0.02  # sample_frames: 20 samples at 1 kHz per frame
+
+
+@pytest.fixture
+def device():
+    dev = PtyDevice()
+    yield dev
+    dev.close()
+
+
+def test_device_signals_and_ratings_are_recorded_at_their_device_time(device, db_path):
+    frames = sample_frames(hold_profile_n(5000))
+    live = LiveSession(device.path, Config(), db_path=db_path, record_limit_s=4.5)
+    live.arm_recording(client="C-001")
+    live.start()
+    try:
+        assert live.wait_ready(10) and device.streaming.wait(10)
+        device.stream(frames[:100])  # 2.0 s
+        device.send(Event(EventKind.CLIENT_BUTTON, T0_US + 1_250_000))
+        device.send(Event(EventKind.RATING, T0_US + 1_500_000, 650))
+        device.send(Event(EventKind.RATING, T0_US + 1_600_000, 1001))  # beyond 10: bad
+        device.send(Event(EventKind.RATING, T0_US + 1_700_000, -1))  # below 0: bad
+        device.stream(frames[100:150])
+        device.send(Event(EventKind.RATING, T0_US + 2_500_000, 1000))
+        device.stream(frames[150:])
+        assert wait_until(live.finished.is_set, 20.0)
+        shown = live.poll_events()
+        assert live.counters.bad_events == 2
+        assert live.current_rating == 10.0
+        assert [r.value for r in live.ratings] == [6.5, 10.0] and len(live.signals) == 1
+        with pytest.raises(ValueError, match="pain rating"):
+            live.rate(10.5)
+    finally:
+        sid = live.stop()
+    assert [e for e in shown if isinstance(e, Signal | Rating)] == [
+        *live.signals, *live.ratings,
+    ]  # fmt: skip
+    assert sid is not None
+    with SessionStore(db_path) as store:
+        assert store.load_signals(sid) == [Signal(1.25, MarkSource.DEVICE)]
+        assert store.load_ratings(sid) == [
+            Rating(1.5, 6.5, MarkSource.DEVICE),
+            Rating(2.5, 10.0, MarkSource.DEVICE),
+        ]
+        assert store.load_protocols(sid) == []
+
+
+def test_host_signals_ratings_and_protocols_are_recorded(device, db_path):
+    frames = sample_frames(hold_profile_n(4000))
+    live = LiveSession(device.path, Config(), db_path=db_path, record_limit_s=3.5)
+    live.arm_recording()
+    live.start()
+    try:
+        assert live.wait_ready(10) and device.streaming.wait(10)
+        device.stream(frames[:75])  # 1.5 s
+        assert wait_until(lambda: live.t_s > 1.0, 10.0)
+        signal = live.signal()
+        rating = live.rate(2.5)
+        started = live.start_protocol(ProtocolKind.PROFILE, {"kind": "trapezoid", "reps": (1, 2)})
+        with pytest.raises(ValueError, match="JSON"):
+            live.start_protocol(ProtocolKind.DRILL, {"bad": float("nan")})
+        device.stream(frames[75:])
+        assert wait_until(live.finished.is_set, 20.0)
+        shown = live.poll_events()
+    finally:
+        sid = live.stop()
+    assert signal in shown and rating in shown and started in shown
+    assert started.data == {"kind": "trapezoid", "reps": [1, 2]}  # as stored (JSON)
+    assert live.current_rating == 2.5 and live.protocols == (started,)
+    with SessionStore(db_path) as store:
+        (sig,) = store.load_signals(sid)
+        (rat,) = store.load_ratings(sid)
+        (pro,) = store.load_protocols(sid)
+    assert sig.source is MarkSource.KEYBOARD and 0.0 <= sig.t_s <= 3.5
+    assert (rat.value, rat.source) == (2.5, MarkSource.KEYBOARD) and rat.t_s >= sig.t_s
+    assert pro == ProtocolEvent(pro.t_s, ProtocolKind.PROFILE, started.data)
+    assert pro.t_s >= rat.t_s
+
+
+def test_record_starts_a_ppt_round_at_t0(db_path, capsys):
+    code = main(["record", "--port", "sim://?scenario=demo&speed=0", "--duration", "2",
+                 "--ppt-round", "post", "--db", str(db_path)])  # fmt: skip
+    assert code == 0
+    sid = capsys.readouterr().out.strip().splitlines()[-1]
+    with SessionStore(db_path) as store:
+        assert store.load_protocols(sid) == [
+            ProtocolEvent(0.0, ProtocolKind.ROUND, {"label": "post"})
+        ]
+
+
+def test_record_refuses_an_unknown_round(db_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["record", "--port", "sim://?scenario=demo&speed=0", "--ppt-round", "mid",
+              "--db", str(db_path)])  # fmt: skip
+    assert exit_.value.code == 2
+    assert "--ppt-round" in capsys.readouterr().err
