@@ -40,10 +40,10 @@ from ..review.tables import (
 from ..review.timeline import DETAIL_MAX_SAMPLES, TimelinePlot
 from .clinical import (
     DRILL_COLUMNS,
+    LEARNING_COLUMNS,
     PPT_CHANGE_COLUMNS,
     PPT_POINT_COLUMNS,
     PPT_TRIAL_COLUMNS,
-    LEARNING_COLUMNS,
     drill_cells,
     drill_summary_text,
     guided_text,

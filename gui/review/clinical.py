@@ -13,10 +13,10 @@ from logger.drills import ProgressPoint
 from ..format import plural
 from ..report.clinical import (
     DRILL_COLUMNS,
+    LEARNING_COLUMNS,
     PPT_CHANGE_COLUMNS,
     PPT_POINT_COLUMNS,
     PPT_TRIAL_COLUMNS,
-    LEARNING_COLUMNS,
     DrillParts,
     PptParts,
     drill_cells,

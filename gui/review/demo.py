@@ -37,8 +37,8 @@ from logger.records import (
     SessionStats,
     SessionStatus,
     Signal,
-    WriteBatch,
 )
+from logger.store.library import WriteBatch
 
 log = logging.getLogger(__name__)
 
