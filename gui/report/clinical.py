@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from logger.compare import name_key
 from logger.config import Config
 from logger.deidentify import LibraryReader
 from logger.drills import (
@@ -231,8 +232,9 @@ PPT_TRIAL_COLUMNS = (
     "rate error",
     "used",
 )
-PPT_POINT_COLUMNS = ("point", "round", "PPT mean", "PPT kPa", "SD", "used")
+PPT_POINT_COLUMNS = ("point", "round", "mean", "mean kPa", "SD", "used")
 PPT_CHANGE_COLUMNS = ("point", "pre", "post", "change", "change %")
+PPT_POINT_CHANGE_COLUMNS = (*PPT_POINT_COLUMNS, "change", "change %")
 
 REASONS = {
     "": "",
@@ -289,6 +291,19 @@ def ppt_change_cells(change: Sequence[PptChange]) -> list[list[str]]:
         ]
         for c in change
     ]
+
+
+def ppt_point_change_cells(
+    points: Sequence[PptPoint], change: Sequence[PptChange]
+) -> list[list[str]]:
+    """The per-point rows, each post row followed by its change from pre (one table for
+    the window, where two side by side do not fit)."""
+    by_name = {name_key(c.point): c for c in change}
+    rows = []
+    for p, cells in zip(points, ppt_point_cells(points), strict=True):
+        c = by_name.get(name_key(p.point)) if p.round == POST else None
+        rows.append(cells + (ppt_change_cells([c])[0][3:] if c is not None else ["", ""]))
+    return rows
 
 
 def ppt_settings_text(s: PptSettings) -> str:

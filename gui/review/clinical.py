@@ -14,8 +14,7 @@ from ..format import plural
 from ..report.clinical import (
     DRILL_COLUMNS,
     LEARNING_COLUMNS,
-    PPT_CHANGE_COLUMNS,
-    PPT_POINT_COLUMNS,
+    PPT_POINT_CHANGE_COLUMNS,
     PPT_TRIAL_COLUMNS,
     DrillParts,
     PptParts,
@@ -23,8 +22,7 @@ from ..report.clinical import (
     drill_summary_text,
     learning_cells,
     learning_series,
-    ppt_change_cells,
-    ppt_point_cells,
+    ppt_point_change_cells,
     ppt_settings_text,
     ppt_trial_cells,
 )
@@ -51,17 +49,12 @@ class PptView(QWidget):
         self.settings = QLabel()
         self.settings.setWordWrap(True)
         self.trials = _table(PPT_TRIAL_COLUMNS)
-        self.points = _table(PPT_POINT_COLUMNS)
-        self.change = _table(PPT_CHANGE_COLUMNS)
-        self.change_title = QLabel("Change pre → post")
-        self.change_box = _titled(self.change_title, self.change)
-        lower = QSplitter(Qt.Orientation.Horizontal)
-        lower.addWidget(_titled(QLabel("Per point and round"), self.points))
-        lower.addWidget(self.change_box)
+        self.points = _table(PPT_POINT_CHANGE_COLUMNS)
+        self.points_title = QLabel()
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.trials)
-        split.addWidget(lower)
-        split.setSizes([260, 200])
+        split.addWidget(_titled(self.points_title, self.points))
+        split.setSizes([240, 200])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.settings)
@@ -71,9 +64,12 @@ class PptView(QWidget):
         self.parts = parts
         self.settings.setText(ppt_settings_text(parts.settings))
         fill(self.trials, ppt_trial_cells(parts.trials), numeric_from=3)
-        fill(self.points, ppt_point_cells(parts.points), numeric_from=2)
-        fill(self.change, ppt_change_cells(parts.change))
-        self.change_box.setVisible(bool(parts.change))
+        fill(self.points, ppt_point_change_cells(parts.points, parts.change), numeric_from=2)
+        self.points_title.setText(
+            "Per point and round; change: post against pre"
+            if parts.change
+            else "Per point and round"
+        )
 
 
 class DrillView(QWidget):

@@ -184,7 +184,8 @@ def _store_session(
     alerts: list[Alert] = []
     tk, fk = t[keep], f[keep]
     for i, (s, e) in enumerate(detect_holds(tk, fk, HoldConfig())):
-        pi = max((m.point_index for m in marks if m.t_s <= tk[s]), default=None)
+        before = [m for m in marks if m.t_s <= tk[s]]  # the last mark before the hold
+        pi = max(before, key=lambda m: m.t_s).point_index if before else None
         m = hold_metrics(tk, fk, s, e, warn_n=limits.warn_n, max_n=limits.max_n, target_n=target_n)
         holds.append(
             Hold(index=i, point_index=pi, point=names[pi] if pi is not None else None, **m)

@@ -14,7 +14,9 @@ from gui.report.clinical import (
     ClinicalParts,
     learning_cells,
     learning_series,
+    ppt_change_cells,
     ppt_point_cells,
+    ppt_point_change_cells,
     rating_steps,
     session_clinical,
     trainee_progress,
@@ -162,6 +164,12 @@ def test_ppt_rows_agree_with_ppt_points(store, library):
     # both rounds: a change per point, post higher
     assert [c.point for c in parts.ppt.change] == ["Upper trapezius L", "Upper trapezius R"]
     assert all(c.change_kpa is not None and c.change_kpa > 0 for c in parts.ppt.change)
+    # the window's one table: each post row carries its point's change, pre rows none
+    merged = ppt_point_change_cells(parts.ppt.points, parts.ppt.change)
+    changes = {c[0]: c[3:] for c in ppt_change_cells(parts.ppt.change)}
+    for row, p in zip(merged, expected, strict=True):
+        assert row[:6] == ppt_point_cells([p])[0]
+        assert row[6:] == (changes[p.point] if p.round == "post" else ["", ""])
 
 
 def test_a_session_without_protocols_has_no_clinical_parts(store, library):

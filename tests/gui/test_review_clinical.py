@@ -65,7 +65,8 @@ def test_ppt_session_shows_its_tab_ratings_and_signals(window, library):
     parts = session_clinical(w.store, w.record)
     assert cells(w.ppt.trials) == ppt_trial_cells(parts.ppt.trials)
     assert w.ppt.points.rowCount() == len(parts.ppt.points) == 2
-    assert not w.ppt.change_box.isVisibleTo(w)  # one round only: no change
+    assert w.ppt.points_title.text() == "Per point and round"  # one round: no change
+    assert [w.ppt.points.item(r, 6).text() for r in range(2)] == ["", ""]
     # ratings as a step trace on their own 0–10 axis; a star per signal at its force
     x, y = w.timeline.pain_trace.getData()
     assert list(y) == [3.0, 3.0, 7.0, 7.0] and x[0] == 2.0
