@@ -329,11 +329,9 @@ DRILL_COLUMNS = (
     "mode",
     "target",
     "plateau",
-    "error",
-    "error %",
+    "error (rel.)",
     "CV",
-    "ramp",
-    "ramp error",
+    "ramp (error)",
     "in band",
     "overshoot",
     "score",
@@ -347,11 +345,9 @@ def drill_cells(scores: Sequence[TrialScore]) -> list[list[str]]:
             "feedback" if s.feedback else "blind",
             f"{s.target_n:g} ± {s.tolerance_n:g} N",
             num(s.plateau_n, "N"),
-            num(s.abs_error_n, "N"),
-            num(s.rel_error_pct, "%", 0, signed=True),
+            f"{num(s.abs_error_n, 'N')} ({num(s.rel_error_pct, '%', 0)})",
             num(s.cv_pct, "%"),
-            num(s.ramp_rate_n_per_s, "N/s"),
-            num(s.ramp_error_pct, "%", 0, signed=True),
+            f"{num(s.ramp_rate_n_per_s, 'N/s')} ({num(s.ramp_error_pct, '%', 0, signed=True)})",
             num(s.in_band_pct, "%", 0),
             num(s.overshoot_n, "N"),
             num(s.score, "", 0),
@@ -372,6 +368,19 @@ def drill_summary_text(d: DrillParts) -> str:
 
 
 LEARNING_COLUMNS = ("date", "session", "score", "error feedback", "error blind", "in band")
+
+
+def learning_text(who: str, points: Sequence[ProgressPoint]) -> str:
+    """One line: how many drill sessions, and the first and last score and errors."""
+    text = f"Learning curve of {who}: {len(points)} drill session{'s' if len(points) != 1 else ''}"
+    if len(points) < 2:
+        return text
+    a, b = points[0].summary, points[-1].summary
+    return (
+        f"{text}; score {num(a.score, '', 0)} → {num(b.score, '', 0)}; plateau error with "
+        f"feedback {num(a.abs_error_feedback_n, 'N')} → {num(b.abs_error_feedback_n, 'N')}, "
+        f"blind {num(a.abs_error_blind_n, 'N')} → {num(b.abs_error_blind_n, 'N')}"
+    )
 
 
 def learning_cells(points: Sequence[ProgressPoint]) -> list[list[str]]:

@@ -49,6 +49,7 @@ from .clinical import (
     guided_text,
     learning_cells,
     learning_series,
+    learning_text,
     ppt_change_cells,
     ppt_point_cells,
     ppt_settings_text,
@@ -342,7 +343,8 @@ def _clinical(doc: Doc, parts: ReportParts, figures: Figures) -> None:
         doc.table(DRILL_COLUMNS, drill_cells(c.drill.scores), first_left=2, stretch=2)
         if parts.learning and figures.learning is not None:
             who = parts.record.meta.therapist or "—"
-            doc.heading(f"Learning curve of {who}", 11)
+            doc.heading("Learning curve", 11)
+            doc.paragraph(learning_text(who, parts.learning))
             doc.image(figures.learning, 55)
             doc.table(LEARNING_COLUMNS, learning_cells(parts.learning), first_left=2, stretch=1)
 

@@ -10,18 +10,16 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from logger.drills import ProgressPoint
 
-from ..format import plural
 from ..report.clinical import (
     DRILL_COLUMNS,
-    LEARNING_COLUMNS,
     PPT_POINT_CHANGE_COLUMNS,
     PPT_TRIAL_COLUMNS,
     DrillParts,
     PptParts,
     drill_cells,
     drill_summary_text,
-    learning_cells,
     learning_series,
+    learning_text,
     ppt_point_change_cells,
     ppt_settings_text,
     ppt_trial_cells,
@@ -85,15 +83,10 @@ class DrillView(QWidget):
         self.table = _table(DRILL_COLUMNS)
         self.progress_title = QLabel()
         self.progress_title.setWordWrap(True)
-        self.progress_table = _table(LEARNING_COLUMNS)
         self.plot = LearningCurvePlot()
-        curve = QSplitter(Qt.Orientation.Horizontal)
-        curve.addWidget(self.progress_table)
-        curve.addWidget(self.plot)
-        curve.setSizes([380, 620])
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
-        split.addWidget(_titled(self.progress_title, curve))
+        split.addWidget(_titled(self.progress_title, self.plot))
         split.setSizes([220, 260])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -107,8 +100,5 @@ class DrillView(QWidget):
 
     def set_progress(self, who: str, points: Sequence[ProgressPoint]) -> None:
         self.progress = list(points)
-        self.progress_title.setText(
-            f"Learning curve of {who}: {plural(len(points), 'drill session')}"
-        )
-        fill(self.progress_table, learning_cells(points), numeric_from=2)
+        self.progress_title.setText(learning_text(who, points))
         self.plot.show_curve([p.started_at for p in points], *learning_series(points))
