@@ -325,7 +325,7 @@ def ppt_between(pre: PptParts, post: PptParts) -> list[PptChange]:
 # ------------------------------------------------------------------- drills
 
 DRILL_COLUMNS = (
-    "trial",
+    "#",
     "mode",
     "target",
     "plateau",
@@ -333,7 +333,7 @@ DRILL_COLUMNS = (
     "CV",
     "ramp (error)",
     "in band",
-    "overshoot",
+    "over",  # overshoot: the peak above the target
     "score",
 )
 

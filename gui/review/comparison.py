@@ -168,6 +168,11 @@ class ComparisonView(QWidget):
             f"{plural(len(change), 'point')} in both"
         )
         fill(self.ppt_table, ppt_change_cells(change))
+        # every point visible (up to five) above the hold comparison
+        rows = min(max(len(change), 1), 5)
+        header = self.ppt_table.horizontalHeader().sizeHint().height()
+        row_h = self.ppt_table.verticalHeader().defaultSectionSize()
+        self.ppt_table.setMinimumHeight(header + rows * row_h + 2 * self.ppt_table.frameWidth())
         self.ppt_box.show()
 
     def clear_ppt(self) -> None:

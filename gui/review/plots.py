@@ -249,7 +249,8 @@ class LearningCurvePlot(pg.GraphicsLayoutWidget):
         for item in (self.score, self.error):
             item.clear()
             item.getAxis("bottom").setTicks(ticks)
-            item.setXRange(-0.3, max(len(started_at) - 0.7, 0.3), padding=0)
+            # half a session of room each side: the first and last date labels fit
+            item.setXRange(-0.5, max(len(started_at) - 0.5, 0.5), padding=0)
         self.score.setYRange(0, 100, padding=0.05)
         series = (
             (self.score, score, colour, "o", Qt.PenStyle.SolidLine, None),

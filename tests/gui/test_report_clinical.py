@@ -245,3 +245,26 @@ def test_first_drill_session_has_no_learning_curve(qapp, store, library, tmp_pat
     _, text, _ = pdf_text(out)
     assert "Drill" in text and "Learning curve" not in text
     lone.close()
+
+
+def test_guided_profile_scored_and_its_target_drawn_over_the_session(store, library):
+    """A force that follows the profile exactly: no error, all in band, and the target
+    curve equals the force where the profile runs (NaN elsewhere)."""
+    from gui.report.clinical import clinical_from_arrays, guided_text
+    from logger.guided import Profile, target_n
+    from logger.records import ProtocolEvent, ProtocolKind
+
+    _, _, _, drills = library
+    record = store.load_session(drills[0])
+    profile = Profile(ramp_s=2.0, plateau_s=4.0, release_s=1.0, rest_s=2.0, repeats=2)
+    t = np.arange(0.0, 30.0, 0.01)
+    f = np.nan_to_num(target_n(profile, t - 5.0))
+    event = ProtocolEvent(5.0, ProtocolKind.PROFILE, profile.to_dict())
+    parts = clinical_from_arrays(record, t, f, (), (), (event,))
+    assert parts.guided is not None and parts.ppt is None and parts.drill is None
+    (score,) = parts.guided.scores
+    assert score.rms_error_n == pytest.approx(0.0, abs=1e-9) and score.in_band_pct == 100.0
+    running = np.isfinite(parts.guided.target_n)
+    assert np.array_equal(parts.guided.target_n[running], f[running])
+    assert not running[t < 5.0].any() and running[(t > 5.0) & (t < 5.0 + profile.duration_s)].all()
+    assert guided_text(parts.guided).startswith("Guided: trapezoid from 0:05")
