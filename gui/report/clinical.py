@@ -398,19 +398,18 @@ def learning_cells(points: Sequence[ProgressPoint]) -> list[list[str]]:
 
 
 def trainee_progress(store: LibraryReader, therapist: str | None) -> list[ProgressPoint]:
-    """Every drill session of ``therapist`` in the library, scored, oldest first. A
-    session without a drill costs one short query."""
+    """Every drill session of ``therapist`` in the library, scored, oldest first. Samples
+    are read for drill sessions only."""
     if not therapist:  # a de-identified view has no therapist: no progress
         return []
     sessions = []
     for summary in store.list_sessions(therapist=therapist):
-        protocols = store.load_protocols(summary.id)
-        if not any(p.kind == ProtocolKind.DRILL for p in protocols):
-            continue
         record = store.load_session(summary.id)
+        if not any(p.kind == ProtocolKind.DRILL for p in record.protocols):
+            continue
         t, f = store.load_forces(summary.id)
         f0 = f[:, 0] if f.ndim > 1 else f
-        scores = score_drills(protocols, record.holds, t, f0)
+        scores = score_drills(record.protocols, record.holds, t, f0)
         sessions.append((summary.id, record.meta.started_at, scores))
     return learning_curve(sessions)
 

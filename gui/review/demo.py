@@ -267,7 +267,7 @@ def build_demo_library(
 @dataclass(frozen=True, slots=True)
 class PptTrialPlan:
     """One synthetic PPT trial: a ramp from 0 at ``rate_n_per_s`` to ``threshold_n`` where
-    the client signals (no signal when ``threshold_n`` is None: the ramp stops at 60 N)."""
+    the client signals (no signal when ``threshold_n`` is None: the ramp goes past max_n 60 N)."""
 
     point: int
     threshold_n: float | None
@@ -303,7 +303,7 @@ def write_ppt_session(
         if trial.point != point:
             point = trial.point
             marks.append(Mark(t_cursor - 1.0, point, MarkSource.KEYBOARD))
-        top = trial.threshold_n if trial.threshold_n is not None else 60.0
+        top = trial.threshold_n if trial.threshold_n is not None else 62.0
         peak_s = t_cursor + top / trial.rate_n_per_s
         knots_t += [t_cursor, peak_s, peak_s + 0.5]
         knots_f += [0.0, top, 0.0]

@@ -301,7 +301,7 @@ class ReviewWindow(QMainWindow):
         """The learning curve of the session's therapist over their drill sessions: read
         when the Drill tab is looked at."""
         self._drill_progress_stale = False
-        who = self.record.meta.therapist if self.record is not None else None  # type: ignore[attr-defined]
+        who = self.record.meta.therapist if self.record is not None else None
         try:
             points = trainee_progress(self.store, who)  # type: ignore[arg-type]
         except (BadInput, StorageError) as exc:
@@ -354,7 +354,7 @@ class ReviewWindow(QMainWindow):
         except (BadInput, StorageError) as exc:
             self.statusBar().showMessage(str(exc), 10000)
             return
-        client = b.meta.client if b is not None else None  # type: ignore[attr-defined]
+        client = b.meta.client if b is not None else None
         if pa is None or pb is None or not client or a.meta.client != client:
             self.compare.clear_ppt()
             return
