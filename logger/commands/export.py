@@ -17,7 +17,7 @@ from pathlib import Path
 from ..cli import add_db_argument
 from ..db import open_library
 from ..errors import BadInput
-from ..export.tabular import ExportFormat, export_session
+from ..export.tabular import ExportFormat, ExportTable, export_session
 from ..store.open import library_exists
 
 
@@ -31,6 +31,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="csv: one row per sample; json: pressure-logger/session-v1; edf: EDF+",
     )
     p.add_argument("--out", required=True, metavar="FILE", help="file to write")
+    p.add_argument(
+        "--table", default=ExportTable.SAMPLES.value,
+        choices=[t.value for t in ExportTable],
+        help="with --format csv: samples (default), or one row per PPT trial (ppt), "
+        "scored drill trial (drill) or guided profile run (guided)",
+    )  # fmt: skip
+    p.add_argument(
+        "--baseline", metavar="SESSION",
+        help="with --format json: the PPT change per point from SESSION (the client's "
+        "earlier session) to this one",
+    )  # fmt: skip
     p.add_argument(
         "--deidentify", action="store_true",
         help="hand-over copy: no client, therapist or notes; dates shifted (day 0 = 1985-01-01)",
@@ -49,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
             Path(args.out).expanduser(),
             args.format,
             deidentify=args.deidentify,
+            table=args.table,
+            baseline=args.baseline,
         )
     if not _is_stdout(out):  # the data went to our own output: a path after it would corrupt it
         print(out)

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ..cli import add_db_argument
 from ..errors import BadInput, DeviceError, StorageError
@@ -27,6 +27,10 @@ from ..paths import add_config_argument
 from ..privacy import identifying_reasons
 from ..recalibrate import redetect_events
 from ..store import check_writable, session_exists
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..records import ProtocolKind
 
 CALIBRATION_MAX_AGE_DAYS = 30
 
@@ -49,6 +53,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--ppt-round", choices=("pre", "post"),
         help="a pressure-pain threshold round: the session starts with it (t 0)",
     )  # fmt: skip
+    p.add_argument(
+        "--drill", metavar="NAME|FILE",
+        help="a training drill (built-in name or TOML file) starts with the session: "
+        "each hold is its next trial",
+    )  # fmt: skip
+    p.add_argument(
+        "--profile", action="store_true",
+        help="the configuration's [profile] (guided loading) starts with the session",
+    )  # fmt: skip
     add_lsl_argument(p)
     p.set_defaults(run=run)
 
@@ -60,6 +73,27 @@ def add_lsl_argument(parser: argparse.ArgumentParser) -> None:
         help="also publish the force and its marks live on the Lab Streaming Layer "
         "(LabRecorder records them into XDF)",
     )  # fmt: skip
+
+
+def _starting_protocols(
+    args: argparse.Namespace, config: Config
+) -> list[tuple[ProtocolKind, dict]]:
+    """The protocols the session starts with, at its t 0 (checked before the device)."""
+    from ..config import Profile
+    from ..drills import load_drill
+    from ..records import ProtocolKind
+
+    protocols: list[tuple[ProtocolKind, dict]] = []
+    if args.ppt_round:
+        protocols.append((ProtocolKind.ROUND, {"label": args.ppt_round}))
+    if args.drill is not None:
+        protocols.append((ProtocolKind.DRILL, load_drill(args.drill).to_dict()))
+    if args.profile:
+        profile = Profile.from_config(config)
+        if profile is None:
+            raise BadInput("--profile: the configuration has no [profile] table")
+        protocols.append((ProtocolKind.PROFILE, profile.to_dict()))
+    return protocols
 
 
 class _Terminate(Exception):
@@ -131,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     from ..link.acquisition import stall_timeout_s
     from ..live import LiveSession
     from ..paths import startup_config
-    from ..records import MarkSource, ProtocolKind
+    from ..records import MarkSource
 
     reasons = identifying_reasons(args.client)
     if reasons and not args.pseudonym_confirmed:
@@ -154,8 +188,7 @@ def run(args: argparse.Namespace) -> int:
         from ..lsl import LslOutlet  # pylsl only when asked for (DeviceError if missing)
 
         taps.append(LslOutlet())
-    # the protocols the session starts with, at its t 0
-    protocols = [(ProtocolKind.ROUND, {"label": args.ppt_round})] if args.ppt_round else []
+    protocols = _starting_protocols(args, config)
     live = LiveSession(args.port, config, db_path=db, points=points, record_limit_s=args.duration,
                        taps=taps)  # fmt: skip
     old_term = signal.signal(signal.SIGTERM, _raise_terminate)

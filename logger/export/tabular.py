@@ -19,15 +19,19 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from ..clinical import load_clinical, results_document
 from ..deidentify import DeidentifiedStore, LibraryReader, SessionReader, deidentified
+from ..drills import TrialScore
 from ..errors import BadInput
 from ..files import atomic_write
+from ..guided import ProfileScore
+from ..ppt import PptTrial
 from ..records import Rating
 from ..store import AuditAction, SessionRecord
 
@@ -125,10 +129,32 @@ def _check_out(path: str | os.PathLike[str]) -> None:
         raise BadInput(f"--out {target}: is a directory")
 
 
-def export_json(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> Path:
-    """Write the session's ``pressure-logger/session-v1`` JSON document to ``path``."""
+class ExportTable(enum.StrEnum):
+    """What a CSV export holds: the samples, or one of the clinical-protocol tables."""
+
+    SAMPLES = "samples"
+    PPT = "ppt"  # one row per PPT trial
+    DRILL = "drill"  # one row per scored drill trial
+    GUIDED = "guided"  # one row per guided profile run
+
+
+def export_json(
+    store: SessionReader,
+    sid: str,
+    path: str | os.PathLike[str],
+    baseline: str | None = None,
+) -> Path:
+    """Write the session's ``pressure-logger/session-v1`` JSON document to ``path``; with
+    ``baseline`` (another session of the client), ``ppt.change_from_baseline`` too."""
+    from ..clinical import change_between
+
     rec = store.load_session(sid)
     doc = session_document(rec)
+    results = load_clinical(store, sid, rec)
+    change = None
+    if baseline is not None:
+        change = change_between(load_clinical(store, baseline), results)
+    doc |= _clean(results_document(results, baseline=change))
     if isinstance(store, DeidentifiedStore):
         doc["deidentified"] = {
             "removed": ["client", "therapist", "notes"],
@@ -210,6 +236,42 @@ def export_csv(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> 
     return Path(path)
 
 
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def export_table_csv(
+    store: SessionReader, sid: str, path: str | os.PathLike[str], table: ExportTable
+) -> Path:
+    """One row per PPT trial, scored drill trial or guided profile run of the session, the
+    columns named as in the JSON export (an empty cell: no value)."""
+    results = load_clinical(store, sid)
+    tables: dict[ExportTable, Sequence[Any]] = {
+        ExportTable.PPT: results.ppt_trials,
+        ExportTable.DRILL: results.drill_scores,
+        ExportTable.GUIDED: results.profile_scores,
+    }
+    rows = tables[table]
+    columns = [f.name for f in dataclasses.fields(_ROW_TYPES[table])]
+    with _atomic_output(path) as fh:
+        fh.write(",".join(columns) + "\n")
+        for row in rows:
+            fh.write(",".join(_csv_text(_cell(getattr(row, c))) for c in columns) + "\n")
+    log.info("exported %s's %s table (%d rows) to %s", sid, table, len(rows), path)
+    return Path(path)
+
+
+def _csv_text(cell: str) -> str:
+    """A CSV cell, quoted when it holds a comma, a quote or a line break."""
+    if any(ch in cell for ch in ',"\n\r'):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
 def export_edf(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> Path:
     """EDF+ export, written by ``logger.export.edf`` (pyedflib, imported only when asked for)."""
     from .edf import export_edf as write
@@ -217,6 +279,12 @@ def export_edf(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> 
     _check_out(path)
     return write(store, sid, path).path
 
+
+_ROW_TYPES: dict[ExportTable, type] = {
+    ExportTable.PPT: PptTrial,
+    ExportTable.DRILL: TrialScore,
+    ExportTable.GUIDED: ProfileScore,
+}
 
 _EXPORTERS = {
     ExportFormat.CSV: export_csv,
@@ -232,16 +300,38 @@ def export_session(
     fmt: ExportFormat | str,
     *,
     deidentify: bool = False,
+    table: ExportTable | str = ExportTable.SAMPLES,
+    baseline: str | None = None,
 ) -> Path:
     """Export ``sid`` to ``path`` in ``fmt`` (csv, json or edf) and log it in the audit
-    trail; ``deidentify`` drops names and shifts dates (see :mod:`logger.deidentify`)."""
+    trail; ``deidentify`` drops names and shifts dates (see :mod:`logger.deidentify`).
+    ``table`` (CSV only) picks a clinical-protocol table instead of the samples;
+    ``baseline`` (JSON only) adds the PPT change from that session."""
     try:
         kind = ExportFormat(str(fmt).lower())
     except ValueError:
         choices = ", ".join(f.value for f in ExportFormat)
         raise BadInput(f"--format {fmt!r}: expected one of {choices}") from None
+    try:
+        part = ExportTable(str(table).lower())
+    except ValueError:
+        choices = ", ".join(t.value for t in ExportTable)
+        raise BadInput(f"--table {table!r}: expected one of {choices}") from None
+    if part is not ExportTable.SAMPLES and kind is not ExportFormat.CSV:
+        raise BadInput(f"--table {part}: a table is exported as CSV (--format csv)")
+    if baseline is not None and kind is not ExportFormat.JSON:
+        raise BadInput(f"--baseline {baseline}: the PPT change is in the JSON export only")
     if deidentify:
         store = deidentified(store, sid)
-    out = _EXPORTERS[kind](store, sid, path)
-    store.log_audit(AuditAction.EXPORT, [sid], format=kind.value, out=str(out.absolute()))
+    if baseline is not None:
+        store.load_session(baseline)  # an unknown baseline is refused before anything is written
+        out = export_json(store, sid, path, baseline)
+    elif part is not ExportTable.SAMPLES:
+        out = export_table_csv(store, sid, path, part)
+    else:
+        out = _EXPORTERS[kind](store, sid, path)
+    detail: dict[str, Any] = {"format": kind.value, "out": str(out.absolute())}
+    if part is not ExportTable.SAMPLES:
+        detail["table"] = part.value
+    store.log_audit(AuditAction.EXPORT, [sid], **detail)
     return out

@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from logger.config import Profile
+from logger.drills import load_drill
 from logger.export.tabular import csv_header, export_csv, export_json, export_session
 from logger.records import MarkSource, ProtocolEvent, ProtocolKind, Rating, Signal
 from logger.store import SessionStore
@@ -23,8 +25,8 @@ SIGNALS = [Signal(0.75, MarkSource.DEVICE)]
 RATINGS = [Rating(0.5, 6.5, MarkSource.DEVICE), Rating(1.2, 3.0, MarkSource.KEYBOARD)]
 PROTOCOLS = [
     ProtocolEvent(0.0, ProtocolKind.ROUND, {"label": "pre"}),
-    ProtocolEvent(0.25, ProtocolKind.DRILL, {"name": "basic", "tasks": [{"target_n": 30.0}]}),
-    ProtocolEvent(1.0, ProtocolKind.PROFILE, {"kind": "trapezoid", "force_n": 20.0}),
+    ProtocolEvent(0.25, ProtocolKind.DRILL, load_drill("basic").to_dict()),
+    ProtocolEvent(1.0, ProtocolKind.PROFILE, Profile(force_n=20.0).to_dict()),
     ProtocolEvent(1.5, ProtocolKind.ROUND, {"label": ""}),
 ]
 
