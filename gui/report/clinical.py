@@ -3,41 +3,28 @@ client's pain ratings and signals, the PPT trials with their per-point means and
 pre → post change, the drill's trial scores and summary, the guided profile's scores, and
 a trainee's learning curve over their drill sessions.
 
-Pure: numpy, ``logger`` and :mod:`gui.format` only (no Qt). The computing is
-``logger.ppt``, ``logger.drills`` and ``logger.guided``; this module gathers their inputs
-from the library and turns their results into table rows, so that the window and the PDF
-say the same thing.
+Pure: numpy, ``logger`` and :mod:`gui.format` only (no Qt). The results are
+:mod:`logger.clinical`'s (the exports carry the same numbers); this module adds what is
+drawn (the force at each signal, the guided target curve) and turns them into table rows,
+so that the window and the PDF say the same thing.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from logger.clinical import ClinicalResults, clinical_results, load_clinical, needs_forces
 from logger.compare import name_key
-from logger.config import Config
 from logger.deidentify import LibraryReader
-from logger.drills import (
-    DrillSummary,
-    ProgressPoint,
-    TrialScore,
-    learning_curve,
-    score_drills,
-    summarise,
-)
-from logger.guided import Profile, ProfileScore, score_profiles, target_n
-from logger.ppt import (
-    PptChange,
-    PptPoint,
-    PptSettings,
-    PptTrial,
-    ppt_change,
-    ppt_points,
-    ppt_trials,
-)
+from logger.drills import DrillSummary, ProgressPoint, TrialScore, learning_curve
+from logger.errors import BadInput, StorageError
+from logger.guided import Profile, ProfileScore, target_n
+from logger.ppt import PptChange, PptPoint, PptSettings, PptTrial
 from logger.records import ProtocolEvent, ProtocolKind, Rating, Signal
 from logger.store import SessionRecord
 
@@ -60,13 +47,6 @@ class PptParts:
 
     def round_points(self, label: str) -> tuple[PptPoint, ...]:
         return tuple(p for p in self.points if p.round == label)
-
-    def baseline(self) -> tuple[PptPoint, ...]:
-        """The points of the session's first round (``pre`` when it has one): what a
-        comparison with another session of the same client starts from."""
-        if not self.points:
-            return ()
-        return self.round_points(PRE) or self.round_points(self.points[0].round)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -100,6 +80,7 @@ class ClinicalParts:
     ppt: PptParts | None = None
     drill: DrillParts | None = None
     guided: GuidedParts | None = None
+    results: ClinicalResults | None = None  # what they were made from (None: ratings only)
 
     @property
     def empty(self) -> bool:
@@ -109,89 +90,63 @@ class ClinicalParts:
 NO_CLINICAL = ClinicalParts()
 
 
-def session_config(record: SessionRecord) -> Config:
-    """The configuration the session was recorded with (its PPT and profile settings)."""
-    return Config.from_dict(record.meta.config or {}, f"session {record.id}", ranged=False)
-
-
 def clinical_from_arrays(
-    record: SessionRecord,
-    t_s: np.ndarray,
-    force_n: np.ndarray,
-    signals: Sequence[Signal],
-    ratings: Sequence[Rating],
-    protocols: Sequence[ProtocolEvent],
+    record: SessionRecord, t_s: np.ndarray, force_n: np.ndarray
 ) -> ClinicalParts:
-    """The clinical parts of ``record`` from its forces (channel 0) and events."""
-    if not (signals or ratings or protocols):
+    """The clinical parts of ``record`` over its whole session's channel-0 forces (the
+    results are :func:`logger.clinical.clinical_results`'s)."""
+    if not (record.signals or record.ratings or record.protocols):
         return NO_CLINICAL
     t = np.asarray(t_s, dtype=float)
     f = np.asarray(force_n, dtype=float)
-    signal_n = tuple(float(np.interp(s.t_s, t, f)) if t.size else float("nan") for s in signals)
+    ratings = tuple(sorted(record.ratings, key=lambda r: r.t_s))
+    if not needs_forces(record):  # ratings alone
+        return ClinicalParts(ratings=ratings)
+    res = clinical_results(record, t, f)
+    drills = [p for p in record.protocols if p.kind == ProtocolKind.DRILL]
+    summary = res.drill_summary
     return ClinicalParts(
-        ratings=tuple(sorted(ratings, key=lambda r: r.t_s)),
-        signals=tuple(signals),
-        signal_n=signal_n,
-        ppt=_ppt(record, t, f, signals, protocols),
-        drill=_drill(record, t, f, protocols),
-        guided=_guided(t, f, protocols),
+        ratings=ratings,
+        signals=tuple(record.signals),
+        signal_n=tuple(
+            float(np.interp(s.t_s, t, f)) if t.size else math.nan for s in record.signals
+        ),  # fmt: skip
+        ppt=PptParts(res.ppt, tuple(res.ppt_trials), tuple(res.ppt_points), tuple(res.ppt_change))
+        if res.ppt_trials
+        else None,
+        drill=DrillParts(
+            tuple(str(p.data.get("name", "")) for p in drills), tuple(res.drill_scores), summary
+        )
+        if res.drill_scores and summary is not None
+        else None,
+        guided=_guided(record.protocols, res.profile_scores, t) if res.profile_scores else None,
+        results=res,
     )
 
 
-def _ppt(
-    record: SessionRecord,
-    t: np.ndarray,
-    f: np.ndarray,
-    signals: Sequence[Signal],
-    protocols: Sequence[ProtocolEvent],
-) -> PptParts | None:
-    rounds = any(p.kind == ProtocolKind.ROUND for p in protocols)
-    if not (signals or rounds) or t.size == 0:
-        return None
-    config = session_config(record)
-    trials = ppt_trials(t, f, signals, record.marks, protocols, record.points, config)
-    if not trials:
-        return None
-    settings = PptSettings.from_config(config)
-    points = ppt_points(trials, settings)
-    pre = [p for p in points if p.round == PRE]
-    post = [p for p in points if p.round == POST]
-    change = ppt_change(pre, post) if pre and post else []
-    return PptParts(settings, tuple(trials), tuple(points), tuple(change))
-
-
-def _drill(
-    record: SessionRecord, t: np.ndarray, f: np.ndarray, protocols: Sequence[ProtocolEvent]
-) -> DrillParts | None:
-    drills = [p for p in protocols if p.kind == ProtocolKind.DRILL]
-    if not drills or t.size == 0:
-        return None
-    scores = score_drills(protocols, record.holds, t, f)
-    names = tuple(str(p.data.get("name", "")) for p in drills)
-    return DrillParts(names, tuple(scores), summarise(scores))
-
-
-def _guided(t: np.ndarray, f: np.ndarray, protocols: Sequence[ProtocolEvent]) -> GuidedParts | None:
-    starts = [p for p in protocols if p.kind == ProtocolKind.PROFILE]
-    if not starts or t.size == 0:
-        return None
+def _guided(
+    protocols: Sequence[ProtocolEvent], scores: Sequence[ProfileScore], t: np.ndarray
+) -> GuidedParts:
+    starts = sorted((p for p in protocols if p.kind == ProtocolKind.PROFILE), key=lambda p: p.t_s)
     profiles = tuple((p.t_s, Profile.from_dict(p.data)) for p in starts)
     curve = np.full(t.size, np.nan)
     for start_s, profile in profiles:
         target = target_n(profile, t - start_s)
         curve = np.where(np.isfinite(target), target, curve)
-    return GuidedParts(profiles, tuple(score_profiles(protocols, t, f)), t, curve)
+    return GuidedParts(profiles, tuple(scores), t, curve)
 
 
 def session_clinical(store: LibraryReader, record: SessionRecord) -> ClinicalParts:
     """What :class:`ClinicalParts` holds for ``record``, reading its forces from ``store``
-    only when it has signals or protocol events (ratings alone need none)."""
-    signals, ratings, protocols = record.signals, record.ratings, record.protocols
-    if not (signals or protocols):
-        return clinical_from_arrays(record, np.zeros(0), np.zeros(0), (), ratings, ())
+    only when it has signals or protocol events (ratings alone need none). A stored drill
+    or profile the program cannot read is a ``StorageError`` naming the session."""
+    if not needs_forces(record):
+        return clinical_from_arrays(record, np.zeros(0), np.zeros(0))
     t, f = store.load_forces(record.id)
-    f0 = f[:, 0] if f.ndim > 1 else f
-    return clinical_from_arrays(record, t, f0, signals, ratings, protocols)
+    try:
+        return clinical_from_arrays(record, t, f[:, 0] if f.ndim > 1 else f)
+    except BadInput as exc:
+        raise StorageError(f"session {record.id}: damaged protocol event: {exc}") from None
 
 
 # ----------------------------------------------------------------- ratings
@@ -316,12 +271,6 @@ def ppt_settings_text(s: PptSettings) -> str:
     )
 
 
-def ppt_between(pre: PptParts, post: PptParts) -> list[PptChange]:
-    """Two sessions of the same client: the first round of each, matched by point name
-    (``pre`` the earlier session)."""
-    return ppt_change(list(pre.baseline()), list(post.baseline()))
-
-
 # ------------------------------------------------------------------- drills
 
 DRILL_COLUMNS = (
@@ -407,9 +356,7 @@ def trainee_progress(store: LibraryReader, therapist: str | None) -> list[Progre
         record = store.load_session(summary.id)
         if not any(p.kind == ProtocolKind.DRILL for p in record.protocols):
             continue
-        t, f = store.load_forces(summary.id)
-        f0 = f[:, 0] if f.ndim > 1 else f
-        scores = score_drills(record.protocols, record.holds, t, f0)
+        scores = load_clinical(store, summary.id, record).drill_scores
         sessions.append((summary.id, record.meta.started_at, scores))
     return learning_curve(sessions)
 

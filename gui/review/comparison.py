@@ -162,7 +162,7 @@ class ComparisonView(QWidget):
         self._show_point(0)
 
     def set_ppt(self, client: str, pre_id: str, post_id: str, change: Sequence[PptChange]) -> None:
-        """The PPT change of a client between two sessions (their first rounds)."""
+        """The PPT change of a client between two sessions (``change_between``)."""
         self.ppt_title.setText(
             f"PPT of {client}: {pre_id} (pre) → {post_id} (post), "
             f"{plural(len(change), 'point')} in both"

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from logger.clinical import change_between
 from logger.compare import (
     ProgressEntry,
     SessionComparison,
@@ -56,7 +57,6 @@ from ..report.clinical import (
     NO_CLINICAL,
     ClinicalParts,
     guided_text,
-    ppt_between,
     ratings_text,
     session_clinical,
     trainee_progress,
@@ -349,19 +349,20 @@ class ReviewWindow(QMainWindow):
         try:
             a = self.store.load_session(self.reference_id)  # type: ignore[attr-defined]
             b = self.record
-            pa = self.clinical_parts(self.reference_id, a).ppt
-            pb = self.clinical.ppt
+            pa = self.clinical_parts(self.reference_id, a)
+            pb = self.clinical
         except (BadInput, StorageError) as exc:
             self.statusBar().showMessage(str(exc), 10000)
             return
         client = b.meta.client if b is not None else None
-        if pa is None or pb is None or not client or a.meta.client != client:
+        if pa.ppt is None or pb.ppt is None or not client or a.meta.client != client:
             self.compare.clear_ppt()
             return
-        (first, p1), (second, p2) = sorted(
-            [(a, pa), (b, pb)], key=lambda x: (x[0].meta.started_at, x[0].id)
+        (first, r1), (second, r2) = sorted(
+            [(a, pa.results), (b, pb.results)], key=lambda x: (x[0].meta.started_at, x[0].id)
         )
-        self.compare.set_ppt(client, first.id, second.id, ppt_between(p1, p2))
+        if r1 is not None and r2 is not None:  # always, with PPT trials on both sides
+            self.compare.set_ppt(client, first.id, second.id, change_between(r1, r2))
 
     @property
     def progress_entries(self) -> list[ProgressEntry]:

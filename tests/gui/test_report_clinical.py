@@ -250,6 +250,8 @@ def test_first_drill_session_has_no_learning_curve(qapp, store, library, tmp_pat
 def test_guided_profile_scored_and_its_target_drawn_over_the_session(store, library):
     """A force that follows the profile exactly: no error, all in band, and the target
     curve equals the force where the profile runs (NaN elsewhere)."""
+    import dataclasses
+
     from gui.report.clinical import clinical_from_arrays, guided_text
     from logger.guided import Profile, target_n
     from logger.records import ProtocolEvent, ProtocolKind
@@ -260,7 +262,7 @@ def test_guided_profile_scored_and_its_target_drawn_over_the_session(store, libr
     t = np.arange(0.0, 30.0, 0.01)
     f = np.nan_to_num(target_n(profile, t - 5.0))
     event = ProtocolEvent(5.0, ProtocolKind.PROFILE, profile.to_dict())
-    parts = clinical_from_arrays(record, t, f, (), (), (event,))
+    parts = clinical_from_arrays(dataclasses.replace(record, protocols=[event]), t, f)
     assert parts.guided is not None and parts.ppt is None and parts.drill is None
     (score,) = parts.guided.scores
     assert score.rms_error_n == pytest.approx(0.0, abs=1e-9) and score.in_band_pct == 100.0

@@ -107,11 +107,9 @@ def test_comparison_shows_the_ppt_change_of_the_same_client(window, library):
     w.open_session(second)
     w.set_reference(first)
     assert w.compare.ppt_box.isVisibleTo(w)
-    pre = session_clinical(w.store, w.store.load_session(first)).ppt
-    post = session_clinical(w.store, w.store.load_session(second)).ppt
-    from logger.ppt import ppt_change
+    from logger.clinical import change_between, load_clinical
 
-    expected = ppt_change(list(pre.baseline()), list(post.baseline()))
+    expected = change_between(load_clinical(w.store, first), load_clinical(w.store, second))
     assert cells(w.compare.ppt_table) == ppt_change_cells(expected)
     assert f"{first} (pre) → {second} (post)" in w.compare.ppt_title.text()
     assert all(c.change_kpa > 0 for c in expected)
