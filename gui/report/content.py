@@ -1,7 +1,10 @@
 """What goes on the report's pages, in order, from a :class:`~gui.report.data.ReportParts`:
 the session metadata, the timeline, alerts and gaps, the holds table, per-point statistics
 with left/right differences, and with a reference session the comparison scores, one
-overlay per point and the trainee's progress.
+overlay per point and the trainee's progress. A session with clinical protocols adds, after
+the per-point statistics, its pain ratings and guided scores, the PPT trials with their
+per-point means and change, and the drill's scores with the trainee's learning curve; a
+session without them gives the same pages as before there were any.
 
 Text is real PDF text (searchable, extractable); plots are the review window's own
 pyqtgraph widgets in a light theme (:func:`render_figures`), drawn once and placed by
@@ -25,7 +28,7 @@ from ..review.comparison import (
     comparison_summary,
     progress_cells,
 )
-from ..review.plots import OverlayPlot, ProgressPlot
+from ..review.plots import LearningCurvePlot, OverlayPlot, ProgressPlot
 from ..review.tables import (
     HOLD_COLUMNS,
     LR_COLUMNS,
@@ -35,6 +38,24 @@ from ..review.tables import (
     stats_cells,
 )
 from ..review.timeline import DETAIL_MAX_SAMPLES, TimelinePlot
+from .clinical import (
+    DRILL_COLUMNS,
+    LEARNING_COLUMNS,
+    PPT_CHANGE_COLUMNS,
+    PPT_POINT_COLUMNS,
+    PPT_TRIAL_COLUMNS,
+    drill_cells,
+    drill_summary_text,
+    guided_text,
+    learning_cells,
+    learning_series,
+    learning_text,
+    ppt_change_cells,
+    ppt_point_cells,
+    ppt_settings_text,
+    ppt_trial_cells,
+    ratings_text,
+)
 from .data import ReportParts, TimelineTrace, TraceSpec
 from .layout import KEEP_TOGETHER_ROWS, Doc, Figure, mm, render_widget, write_pdf
 
@@ -102,6 +123,7 @@ class Figures:
     timeline: QImage
     overlays: tuple[Figure, ...] = ()
     progress: QImage | None = None
+    learning: QImage | None = None
 
 
 def render_figures(parts: ReportParts) -> Figures:
@@ -109,11 +131,18 @@ def render_figures(parts: ReportParts) -> Figures:
     timeline = TimelinePlot(light=True)
     timeline.resize(*TIMELINE_PX)
     timeline.set_session(TraceSource(parts.timeline), parts.record)
+    timeline.set_clinical(parts.clinical)
     timeline_image = render_widget(timeline, TIMELINE_PX)
     timeline.deleteLater()
+    learning_image = None
+    if parts.learning:
+        lc = LearningCurvePlot(light=True)
+        lc.show_curve([p.started_at for p in parts.learning], *learning_series(parts.learning))
+        learning_image = render_widget(lc, PROGRESS_PX)
+        lc.deleteLater()
     comparison = parts.comparison
     if comparison is None:
-        return Figures(timeline_image)
+        return Figures(timeline_image, learning=learning_image)
     overlays = []
     plot = OverlayPlot(light=True)
     for o in comparison.overlays:
@@ -129,7 +158,7 @@ def render_figures(parts: ReportParts) -> Figures:
         pp.show_progress(comparison.progress)
         progress_image = render_widget(pp, PROGRESS_PX)
         pp.deleteLater()
-    return Figures(timeline_image, tuple(overlays), progress_image)
+    return Figures(timeline_image, tuple(overlays), progress_image, learning_image)
 
 
 def report_title(parts: ReportParts) -> str:
@@ -201,6 +230,14 @@ def _session(doc: Doc, parts: ReportParts, figures: Figures) -> None:
         NOTE_PT,
         NOTE_COLOUR,
     )
+    clinical = parts.clinical
+    if clinical.ratings or clinical.signals or clinical.guided:
+        doc.paragraph(
+            "Purple steps: the client's pain rating (0–10, right axis); purple stars: the "
+            "client's signals; dashed green line: the guided target profile.",
+            NOTE_PT,
+            NOTE_COLOUR,
+        )
     doc.heading("Alerts")
     if rec.alerts:
         names = {p.index: p.name for p in rec.points}
@@ -277,10 +314,46 @@ def _comparison(doc: Doc, parts: ReportParts, figures: Figures) -> None:
         )
 
 
+def _clinical(doc: Doc, parts: ReportParts, figures: Figures) -> None:
+    """Pain ratings, guided loading, PPT and drill: each only when the session has it."""
+    c = parts.clinical
+    if c.empty:
+        return
+    if c.ratings or c.guided is not None:
+        doc.heading("Client and guided loading")
+        if c.ratings:
+            doc.paragraph(ratings_text(c.ratings) + ", drawn on the timeline.")
+        if c.signals and c.ppt is None:
+            doc.paragraph(f"Client signals: {len(c.signals)}, starred on the timeline.")
+        if c.guided is not None:
+            doc.paragraph(guided_text(c.guided))
+    if c.ppt is not None:
+        ppt = c.ppt
+        doc.heading("Pressure-pain threshold (PPT)")
+        doc.paragraph(ppt_settings_text(ppt.settings), 8.5, SUBTITLE_COLOUR)
+        doc.table(PPT_TRIAL_COLUMNS, ppt_trial_cells(ppt.trials), first_left=3, stretch=1)
+        doc.heading("PPT per point", 11)
+        doc.table(PPT_POINT_COLUMNS, ppt_point_cells(ppt.points), first_left=2)
+        if ppt.change:
+            doc.heading("PPT change, pre → post", 11)
+            doc.table(PPT_CHANGE_COLUMNS, ppt_change_cells(ppt.change))
+    if c.drill is not None:
+        doc.heading("Drill")
+        doc.paragraph(drill_summary_text(c.drill))
+        doc.table(DRILL_COLUMNS, drill_cells(c.drill.scores), first_left=2, stretch=2)
+        if parts.learning and figures.learning is not None:
+            who = parts.record.meta.therapist or "—"
+            doc.heading("Learning curve", 11)
+            doc.paragraph(learning_text(who, parts.learning))
+            doc.image(figures.learning, 55)
+            doc.table(LEARNING_COLUMNS, learning_cells(parts.learning), first_left=2, stretch=1)
+
+
 def build(doc: Doc, parts: ReportParts, figures: Figures) -> None:
     """Lay the whole report out on ``doc``, page after page."""
     _metadata(doc, parts)
     _session(doc, parts, figures)
+    _clinical(doc, parts, figures)
     _comparison(doc, parts, figures)
 
 

@@ -1,7 +1,8 @@
 """Everything the report shows, read and computed before anything is drawn: the session
 record, its per-point statistics and complete left/right pairs, the trace the timeline
 draws, and with a reference session the comparison scores, the aligned curves of each
-overlay and the trainee's progress.
+overlay and the trainee's progress; a session's clinical protocols (pain ratings, PPT,
+drill and its trainee's learning curve, guided loading: :mod:`.clinical`).
 
 Pure: numpy and ``logger`` only, no Qt (importing this module loads neither PySide6 nor
 pyqtgraph), so the parts can be checked without a display. :func:`prepare_parts` is the
@@ -26,8 +27,11 @@ from logger.compare import (
     session_data_from_store,
 )
 from logger.deidentify import DeidentifiedStore, LibraryReader
+from logger.drills import ProgressPoint
 from logger.point_stats import LeftRight, PointStats, left_right, point_stats
 from logger.store import SessionRecord
+
+from .clinical import NO_CLINICAL, ClinicalParts, session_clinical, trainee_progress
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +100,9 @@ class ComparisonParts:
 @dataclass(frozen=True, slots=True, eq=False)
 class ReportParts:
     """What one report shows. ``day`` is set for a de-identified hand-over only: the
-    session's day number in the shifted calendar (day 0 = 1 January 1985)."""
+    session's day number in the shifted calendar (day 0 = 1 January 1985). ``learning``:
+    the therapist's drill sessions, oldest first, when the session has a drill and the
+    library holds another drill session of the same therapist (else empty)."""
 
     record: SessionRecord
     day: int | None
@@ -104,6 +110,8 @@ class ReportParts:
     pairs: tuple[LeftRight, ...]  # left/right pairs measured on both sides
     timeline: TimelineTrace
     comparison: ComparisonParts | None
+    clinical: ClinicalParts = NO_CLINICAL
+    learning: tuple[ProgressPoint, ...] = ()
 
     @property
     def deidentified(self) -> bool:
@@ -188,6 +196,8 @@ def prepare_parts(
     stats = tuple(point_stats(record.holds, record.points))
     day = store.day(record.meta.started_at) if isinstance(store, DeidentifiedStore) else None
     comparison = None if reference_sid is None else _comparison(store, sid, record, reference_sid)
+    clinical = session_clinical(store, record)
+    learning = trainee_progress(store, record.meta.therapist) if clinical.drill else []
     return ReportParts(
         record=record,
         day=day,
@@ -195,4 +205,6 @@ def prepare_parts(
         pairs=complete_pairs(stats),
         timeline=timeline_trace(store, record, trace),
         comparison=comparison,
+        clinical=clinical,
+        learning=tuple(learning) if len(learning) > 1 else (),
     )

@@ -260,7 +260,7 @@ class Doc:
                 self.painter.drawText(
                     QRectF(x + pad, self.y, widths[i] - 2 * pad, row_h),
                     int(align) | int(Qt.AlignmentFlag.AlignVCenter),
-                    fm.elidedText(cell, Qt.TextElideMode.ElideRight, widths[i] - 2 * pad),
+                    _fitted(fm, cell, widths[i] - 2 * pad),
                 )
                 x += widths[i]
             self.y += row_h
@@ -338,6 +338,15 @@ class Doc:
             if col == 1 or k == len(figures) - 1:
                 self.y += block_h + mm(3)
                 block_h = 0.0
+
+
+def _fitted(fm: QFontMetricsF, text: str, width: float) -> str:
+    """``text``, elided only when it does not fit: the widest cell of a column is exactly
+    as wide as the column, give or take the rounding of ``width + 2·pad − 2·pad``, which
+    ``elidedText`` alone would cut (half a device pixel of slack)."""
+    if fm.horizontalAdvance(text) <= width + 0.5:
+        return text
+    return fm.elidedText(text, Qt.TextElideMode.ElideRight, width)
 
 
 def pdf_writer(device: str | QIODevice, title: str) -> QPdfWriter:

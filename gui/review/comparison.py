@@ -17,8 +17,10 @@ from PySide6.QtWidgets import (
 
 from logger.compare import ProgressEntry, SessionComparison, SessionData, name_key
 from logger.point_stats import UNMARKED
+from logger.ppt import PptChange
 
 from ..format import local_time, num, plural, target
+from ..report.clinical import PPT_CHANGE_COLUMNS, ppt_change_cells
 from .plots import OverlayPlot, ProgressPlot
 from .tables import _table, fill
 
@@ -109,6 +111,15 @@ class ComparisonView(QWidget):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.table = _table(COMPARE_COLUMNS)
+        self.ppt_title = QLabel()
+        self.ppt_title.setWordWrap(True)
+        self.ppt_table = _table(PPT_CHANGE_COLUMNS)
+        self.ppt_box = QWidget()
+        pl = QVBoxLayout(self.ppt_box)
+        pl.setContentsMargins(0, 0, 0, 0)
+        pl.addWidget(self.ppt_title)
+        pl.addWidget(self.ppt_table, 1)
+        self.ppt_box.hide()
         self.point = QComboBox()
         self.plot = OverlayPlot()
         bottom = QWidget()
@@ -120,11 +131,12 @@ class ComparisonView(QWidget):
         bl.addLayout(row)
         bl.addWidget(self.plot, 1)
         split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.ppt_box)
         split.addWidget(self.table)
         split.addWidget(bottom)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
-        split.setSizes([240, 400])
+        split.setSizes([150, 240, 400])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -149,7 +161,26 @@ class ComparisonView(QWidget):
         self.point.blockSignals(False)
         self._show_point(0)
 
+    def set_ppt(self, client: str, pre_id: str, post_id: str, change: Sequence[PptChange]) -> None:
+        """The PPT change of a client between two sessions (``change_between``)."""
+        self.ppt_title.setText(
+            f"PPT of {client}: {pre_id} (pre) → {post_id} (post), "
+            f"{plural(len(change), 'point')} in both"
+        )
+        fill(self.ppt_table, ppt_change_cells(change))
+        # every point visible (up to five) above the hold comparison
+        rows = min(max(len(change), 1), 5)
+        header = self.ppt_table.horizontalHeader().sizeHint().height()
+        row_h = self.ppt_table.verticalHeader().defaultSectionSize()
+        self.ppt_table.setMinimumHeight(header + rows * row_h + 2 * self.ppt_table.frameWidth())
+        self.ppt_box.show()
+
+    def clear_ppt(self) -> None:
+        self.ppt_table.setRowCount(0)
+        self.ppt_box.hide()
+
     def clear(self) -> None:
+        self.clear_ppt()
         self.comparison = None
         self.summary.clear()
         self.table.setRowCount(0)

@@ -30,10 +30,15 @@ from logger.records import (
     Mark,
     MarkSource,
     Point,
+    ProtocolEvent,
+    ProtocolKind,
+    Rating,
     SessionMeta,
     SessionStats,
     SessionStatus,
+    Signal,
 )
+from logger.store.library import WriteBatch
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,39 @@ def _trapezoid(
     return np.interp(t_s, knots_t, [0.0, plateau_n, plateau_n, 0.0], left=0.0, right=0.0)
 
 
+def _meta(
+    started_at: str,
+    rate_hz: float,
+    client: str,
+    therapist: str,
+    notes: str | None,
+    points: list[Point],
+    limits: Limits,
+    calibration: CalibrationInfo | None = None,
+    extra: dict | None = None,
+) -> SessionMeta:
+    return SessionMeta(
+        started_at=started_at,
+        device=DeviceInfo("SIM-0001", "sim-1.0", "1.0", rate_hz, 1, adc="sim"),
+        calibration=calibration
+        or CalibrationInfo(COUNTS_PER_N, OFFSET_COUNTS, "factory", "2026-11-01T09:00:00Z"),
+        config={
+            "units": "N",
+            "holds": {"onset_n": 5.0, "release_n": 4.0, "min_duration_s": 2.0},
+            "limits": {
+                "warn_n": limits.warn_n,
+                "max_n": limits.max_n,
+                "max_hold_s": limits.max_hold_s,
+            },
+            **(extra or {}),
+        },
+        client=client,
+        therapist=therapist,
+        notes=notes,
+        points=points,
+    )
+
+
 def write_session(
     store: object,
     *,
@@ -92,25 +130,7 @@ def write_session(
     ]
     points = points[: len(plateaus_n)]
     limits = Limits()
-    meta = SessionMeta(
-        started_at=started_at,
-        device=DeviceInfo("SIM-0001", "sim-1.0", "1.0", rate_hz, 1, adc="sim"),
-        calibration=calibration
-        or CalibrationInfo(COUNTS_PER_N, OFFSET_COUNTS, "factory", "2026-11-01T09:00:00Z"),
-        config={
-            "units": "N",
-            "holds": {"onset_n": 5.0, "release_n": 4.0, "min_duration_s": 2.0},
-            "limits": {
-                "warn_n": limits.warn_n,
-                "max_n": limits.max_n,
-                "max_hold_s": limits.max_hold_s,
-            },
-        },
-        client=client,
-        therapist=therapist,
-        notes=notes,
-        points=points,
-    )
+    meta = _meta(started_at, rate_hz, client, therapist, notes, points, limits, calibration)
     onsets: list[tuple[int, float, float]] = []
     t_cursor = 3.0
     marks: list[Mark] = []
@@ -136,15 +156,40 @@ def write_session(
         keep = (t < gap_at_s) | (t >= gap_at_s + 1.0)
         lost = int(np.count_nonzero(~keep))
         gaps.append(Gap(gap_at_s, gap_at_s + 1.0, lost, GapCause.DISCONNECT))
+    return _store_session(store, meta, t, f, keep, marks, gaps, limits, status, target_n=TARGET_N)
+
+
+def _store_session(
+    store: object,
+    meta: SessionMeta,
+    t: np.ndarray,
+    f: np.ndarray,
+    keep: np.ndarray,
+    marks: list[Mark],
+    gaps: list[Gap],
+    limits: Limits,
+    status: SessionStatus,
+    *,
+    target_n: tuple[float, float] | None,
+    batch: WriteBatch | None = None,
+) -> str:
+    """Store forces ``f`` at ``t`` (where ``keep``) as raw counts, with the holds and alerts
+    the one hold definition finds, the marks and gaps, and ``batch``'s other events."""
+    rate_hz = meta.device.rate_hz
+    started_at = meta.started_at
+    names = [p.name for p in meta.points]
     raw = np.rint(OFFSET_COUNTS + f * COUNTS_PER_N).astype(np.int32).reshape(-1, 1)
 
     holds: list[Hold] = []
     alerts: list[Alert] = []
     tk, fk = t[keep], f[keep]
     for i, (s, e) in enumerate(detect_holds(tk, fk, HoldConfig())):
-        pi = max((m.point_index for m in marks if m.t_s <= tk[s]), default=None)
-        m = hold_metrics(tk, fk, s, e, warn_n=limits.warn_n, max_n=limits.max_n, target_n=TARGET_N)
-        holds.append(Hold(index=i, point_index=pi, point=PLAN[pi] if pi is not None else None, **m))
+        before = [m for m in marks if m.t_s <= tk[s]]  # the last mark before the hold
+        pi = max(before, key=lambda m: m.t_s).point_index if before else None
+        m = hold_metrics(tk, fk, s, e, warn_n=limits.warn_n, max_n=limits.max_n, target_n=target_n)
+        holds.append(
+            Hold(index=i, point_index=pi, point=names[pi] if pi is not None else None, **m)
+        )
         over = np.flatnonzero(fk[s:e] > limits.warn_n)
         if over.size:
             alerts.append(Alert(float(tk[s + over[0]]), AlertKind.WARN, limits.warn_n, pi, i))
@@ -159,6 +204,8 @@ def write_session(
     store.add_holds(sid, holds)  # type: ignore[attr-defined]
     store.add_alerts(sid, alerts)  # type: ignore[attr-defined]
     store.add_gaps(sid, gaps)  # type: ignore[attr-defined]
+    if batch is not None:
+        store.write_batch(sid, batch)  # type: ignore[attr-defined]
     stats = SessionStats(
         samples=int(keep.sum()),
         duration_s=float(t[-1]),
@@ -215,3 +262,98 @@ def build_demo_library(
             )
         )
     return DemoLibrary(reference, trainee)
+
+
+@dataclass(frozen=True, slots=True)
+class PptTrialPlan:
+    """One synthetic PPT trial: a ramp from 0 at ``rate_n_per_s`` to ``threshold_n`` where
+    the client signals (no signal when ``threshold_n`` is None: the ramp goes past max_n 60 N)."""
+
+    point: int
+    threshold_n: float | None
+    rate_n_per_s: float = 5.0
+    round: str = "pre"
+
+
+def write_ppt_session(
+    store: object,
+    trials: Sequence[PptTrialPlan],
+    *,
+    client: str = "C-0101",
+    therapist: str = "T. Clinician",
+    started_at: str = "2026-11-25T10:00:00+00:00",
+    plan: Sequence[str] = ("Upper trapezius L", "Upper trapezius R"),
+    rate_hz: float = 100.0,
+    ratings: Sequence[tuple[float, float]] = (),
+) -> str:
+    """A PPT session: a mark before each new point, a ROUND event before each new round
+    (none while the first round is "pre"), each trial a linear ramp released in 0.5 s,
+    3 s rest between trials. ``ratings``: (t_s, value) pairs stored as pain ratings."""
+    limits = Limits()
+    points = [Point(i, name) for i, name in enumerate(plan)]
+    t_cursor, point, rnd = 2.0, None, "pre"
+    knots_t, knots_f = [0.0], [0.0]
+    marks: list[Mark] = []
+    signals: list[Signal] = []
+    protocols: list[ProtocolEvent] = []
+    for k, trial in enumerate(trials):
+        if trial.round != rnd or (k == 0 and trial.round != "pre"):
+            rnd = trial.round
+            protocols.append(ProtocolEvent(t_cursor - 1.5, ProtocolKind.ROUND, {"label": rnd}))
+        if trial.point != point:
+            point = trial.point
+            marks.append(Mark(t_cursor - 1.0, point, MarkSource.KEYBOARD))
+        top = trial.threshold_n if trial.threshold_n is not None else 62.0
+        peak_s = t_cursor + top / trial.rate_n_per_s
+        knots_t += [t_cursor, peak_s, peak_s + 0.5]
+        knots_f += [0.0, top, 0.0]
+        if trial.threshold_n is not None:
+            signals.append(Signal(peak_s, MarkSource.DEVICE))
+        t_cursor = peak_s + 0.5 + 3.0
+    t = np.arange(0.0, t_cursor, 1.0 / rate_hz)
+    f = np.interp(t, knots_t, knots_f)
+    meta = _meta(started_at, rate_hz, client, therapist, None, points, limits)
+    batch = WriteBatch(
+        signals=signals,
+        ratings=[Rating(ts, v, MarkSource.DEVICE) for ts, v in ratings],
+        protocols=protocols,
+    )
+    keep = np.ones(t.size, dtype=bool)
+    return _store_session(
+        store, meta, t, f, keep, marks, [], limits, SessionStatus.COMPLETE,
+        target_n=None, batch=batch,
+    )  # fmt: skip
+
+
+def write_drill_session(
+    store: object,
+    drill: dict,
+    plateaus_n: Sequence[float],
+    *,
+    therapist: str = "B. Student",
+    client: str = "C-0201",
+    started_at: str = "2026-11-20T14:00:00+00:00",
+    rate_hz: float = 100.0,
+    ramp_n_per_s: float = 10.0,
+    hold_s: float = 5.0,
+    rest_s: float = 4.0,
+) -> str:
+    """A drill session: a DRILL event (``drill``: the drill's JSON form) at 1 s, then one
+    trapezoid hold per plateau (ramp at ``ramp_n_per_s``, ``hold_s`` plateau)."""
+    limits = Limits()
+    t_cursor = 2.0
+    knots_t, knots_f = [0.0], [0.0]
+    for plateau in plateaus_n:
+        top = t_cursor + plateau / ramp_n_per_s
+        knots_t += [t_cursor, top, top + hold_s, top + hold_s + 0.5]
+        knots_f += [0.0, plateau, plateau, 0.0]
+        t_cursor = top + hold_s + 0.5 + rest_s
+    t = np.arange(0.0, t_cursor, 1.0 / rate_hz)
+    f = np.interp(t, knots_t, knots_f)
+    meta = _meta(started_at, rate_hz, client, therapist, None, [], limits)
+    batch = WriteBatch(protocols=[ProtocolEvent(1.0, ProtocolKind.DRILL, drill)])
+    keep = np.ones(t.size, dtype=bool)
+    return _store_session(
+        store, meta, t, f, keep, [], [], limits, SessionStatus.COMPLETE,
+        target_n=None, batch=batch,
+    )  # fmt: skip

@@ -22,9 +22,8 @@ from ..format import local_time, plural
 TRIAL_COLOURS = ("#4fc3f7", "#ba68c8", "#ffb74d", "#81c784", "#f06292", "#4db6ac", "#e57373")
 
 
-def _style(plot: pg.PlotWidget, light: bool, x_label: str, x_units: str | None) -> None:
+def _style(item: pg.PlotItem, light: bool, x_label: str, x_units: str | None) -> None:
     fg = "#333333" if light else theme.TEXT_DIM
-    item = plot.getPlotItem()
     plain_axes(item)  # "500 mN" or "session (x0.001)" help nobody
     item.setLabel("bottom", x_label, units=x_units)
     item.setLabel("left", "force", units="N")
@@ -78,7 +77,7 @@ class OverlayPlot(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None, *, light: bool = False) -> None:
         super().__init__(parent, background="w" if light else theme.BACKGROUND)
         self.light = light
-        _style(self, light, "time since onset", "s")
+        _style(self.getPlotItem(), light, "time since onset", "s")
         self.legend: pg.LegendItem | None = None if light else _legend_above(self.getPlotItem(), 4)
         self.curves_shown = 0
         self.legend_entries: list[LegendEntry] = []
@@ -172,7 +171,7 @@ class ProgressPlot(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None, *, light: bool = False) -> None:
         super().__init__(parent, background="w" if light else theme.BACKGROUND)
         self.light = light
-        _style(self, light, "session date", None)
+        _style(self.getPlotItem(), light, "session date", None)
         self.getPlotItem().setLabel("left", "error vs reference", units="N")
         # the report draws this 1000 px wide into 180 mm: 14 pt here prints at about 8 pt
         self.legend = _legend_above(
@@ -212,3 +211,61 @@ class ProgressPlot(pg.PlotWidget):
         )
         item.addLine(y=0, pen=pg.mkPen("#888"))
         item.enableAutoRange(axis="y")
+
+
+class LearningCurvePlot(pg.GraphicsLayoutWidget):
+    """A trainee's drill sessions, oldest first: the session score (0–100, left) and the
+    mean absolute plateau error with feedback and blind (right), x labelled with dates."""
+
+    def __init__(self, parent: QWidget | None = None, *, light: bool = False) -> None:
+        super().__init__(parent)
+        self.light = light
+        self.setBackground("w" if light else theme.BACKGROUND)
+        self.score = self.addPlot(row=0, col=0)
+        self.error = self.addPlot(row=0, col=1)
+        text_pt = 14.0 if light else 9.0
+        for item, label, units in (
+            (self.score, "session score", None),
+            (self.error, "plateau error", "N"),
+        ):
+            _style(item, light, "session date", None)
+            item.setLabel("left", label, units=units)
+        self.legend = _legend_above(self.error, 2, text_pt, "#222222" if light else None)
+        self.tick_labels: list[str] = []
+
+    def show_curve(
+        self,
+        started_at: Sequence[str],
+        score: np.ndarray,
+        error_feedback_n: np.ndarray,
+        error_blind_n: np.ndarray,
+    ) -> None:
+        self.legend.clear()
+        x = np.arange(len(started_at), dtype=float)
+        self.tick_labels = session_date_labels(started_at)
+        ticks = [list(zip(x.tolist(), self.tick_labels, strict=True))]
+        colour = "#1565c0" if self.light else theme.ACCENT
+        blind = "#ef6c00"
+        for item in (self.score, self.error):
+            item.clear()
+            item.getAxis("bottom").setTicks(ticks)
+            # half a session of room each side: the first and last date labels fit
+            item.setXRange(-0.5, max(len(started_at) - 0.5, 0.5), padding=0)
+        self.score.setYRange(0, 100, padding=0.05)
+        series = (
+            (self.score, score, colour, "o", Qt.PenStyle.SolidLine, None),
+            (self.error, error_feedback_n, colour, "o", Qt.PenStyle.SolidLine, "feedback"),
+            (self.error, error_blind_n, blind, "s", Qt.PenStyle.DashLine, "blind"),
+        )
+        for item, y, c, symbol, style, name in series:
+            ok = np.isfinite(y)
+            if ok.any():
+                item.plot(
+                    x[ok],
+                    y[ok],
+                    pen=pg.mkPen(c, width=2, style=style),
+                    symbol=symbol,
+                    symbolBrush=c,
+                    name=name,
+                )
+        self.error.enableAutoRange(axis="y")

@@ -28,6 +28,7 @@ from logger.store import SessionRecord
 from .. import theme
 from ..axes import TimeAxis, plain_axes, print_axes, print_font
 from ..format import hms, plural, point_label
+from ..report.clinical import ClinicalParts, rating_steps
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ BAND_HALF_HEIGHT_N = 1e5  # hold/gap bands reach far beyond any force
 LABEL_ROWS = 3
 """Mark labels are staggered over this many rows before they are elided."""
 LABEL_MAX_PX = 180.0
+PAIN_MAX = 10.0
+TARGET_MAX_POINTS = 4000
+"""The guided target is drawn with at most this many points (it is piecewise linear)."""
 
 
 def _escape(text: str) -> str:
@@ -104,6 +108,11 @@ class TimelinePlot(pg.PlotWidget):
         self.zero_lines: list[pg.InfiniteLine] = []
         self.limit_levels_n: dict[str, float] = {}
         self.target_bands: pg.BarGraphItem | None = None
+        self.pain_trace: pg.PlotDataItem | None = None
+        self.signal_spots: pg.ScatterPlotItem | None = None
+        self.profile_target: pg.PlotDataItem | None = None
+        self._pain_view: pg.ViewBox | None = None
+        self._pain_axis: pg.AxisItem | None = None
         self._alerts = pg.ScatterPlotItem(
             symbol="t", size=11, brush=pg.mkBrush(theme.MAX), pen=pg.mkPen("k" if light else "w")
         )
@@ -145,6 +154,7 @@ class TimelinePlot(pg.PlotWidget):
         self.zero_lines = []
         self.limit_levels_n = {}
         self.target_bands = None
+        self._clear_clinical()
         self._decorate(record)
         end = max(self.duration_s, 1.0)
         # limits first: the previous session's limits would clip the new range
@@ -369,6 +379,90 @@ class TimelinePlot(pg.PlotWidget):
     def _add_anchored(self, label: pg.TextItem, x: float) -> None:
         label.setPos(x, 0)
         self._add(label)
+
+    # ------------------------------------------------------------ clinical
+    def set_clinical(self, parts: ClinicalParts) -> None:
+        """Draw what the client said and the guided target over the session set last:
+        pain ratings as a step trace on a 0–10 axis of their own (right), signals as stars
+        at the force they came at, a guided profile's target as a dashed line. A session
+        without any gets nothing (not even the axis)."""
+        self._clear_clinical()
+        colour = "#8e24aa" if self.light else "#e040fb"
+        if parts.ratings:
+            view, axis = self._pain()
+            t, v = rating_steps(parts.ratings, self.duration_s)
+            self.pain_trace = pg.PlotDataItem(t, v, pen=pg.mkPen(colour, width=2))
+            view.addItem(self.pain_trace)
+            axis.show()
+            view.show()
+        if parts.signals:
+            self.signal_spots = pg.ScatterPlotItem(
+                [s.t_s for s in parts.signals],
+                list(parts.signal_n),
+                symbol="star",
+                size=15,
+                brush=pg.mkBrush(colour),
+                pen=pg.mkPen("k" if self.light else "w"),
+            )
+            self.signal_spots.setZValue(21)
+            self.signal_spots.setToolTip("client signals")
+            self._add(self.signal_spots)
+        if parts.guided is not None:
+            g = parts.guided
+            step = max(1, -(-g.target_t_s.size // TARGET_MAX_POINTS))
+            self.profile_target = pg.PlotDataItem(
+                g.target_t_s[::step],
+                g.target_n[::step],
+                pen=pg.mkPen("#2e7d32" if self.light else theme.OK, width=2,
+                             style=Qt.PenStyle.DashLine),
+                connect="finite",
+            )  # fmt: skip
+            self.profile_target.setZValue(4)
+            self._add(self.profile_target)
+
+    def _pain(self) -> tuple[pg.ViewBox, pg.AxisItem]:
+        """The ratings' own view box and axis, right of the limits' axis (made once)."""
+        if self._pain_view is not None and self._pain_axis is not None:
+            return self._pain_view, self._pain_axis
+        item = self.getPlotItem()
+        view = pg.ViewBox(enableMouse=False)
+        view.setMouseEnabled(False, False)
+        axis = pg.AxisItem("right")
+        fg = "#333333" if self.light else theme.TEXT_DIM
+        axis.setPen(fg)
+        axis.setTextPen(fg)
+        axis.setLabel("pain (0–10)")
+        if self.light:
+            axis.setStyle(tickFont=print_font())
+            axis.label.setFont(print_font())
+        item.layout.addItem(axis, 2, 3)
+        item.scene().addItem(view)
+        axis.linkToView(view)
+        view.setXLink(item.getViewBox())
+        view.setYRange(0.0, PAIN_MAX * 1.3, padding=0)  # room for the mark labels, as above
+        view.setZValue(item.getViewBox().zValue() + 1)
+        item.getViewBox().sigResized.connect(self._place_pain)
+        self._pain_view, self._pain_axis = view, axis
+        self._place_pain()
+        return view, axis
+
+    def _place_pain(self, *_: object) -> None:
+        if self._pain_view is not None:
+            main = self.getPlotItem().getViewBox()
+            self._pain_view.setGeometry(main.sceneBoundingRect())
+            self._pain_view.linkedViewChanged(main, self._pain_view.XAxis)
+
+    def _clear_clinical(self) -> None:
+        for obj in (self.signal_spots, self.profile_target):
+            if obj is not None and obj in self._decorations:
+                self.getPlotItem().removeItem(obj)
+                self._decorations.remove(obj)
+        if self.pain_trace is not None and self._pain_view is not None:
+            self._pain_view.removeItem(self.pain_trace)
+        if self._pain_view is not None and self._pain_axis is not None:
+            self._pain_view.hide()
+            self._pain_axis.hide()
+        self.pain_trace = self.signal_spots = self.profile_target = None
 
     # ---------------------------------------------------------- navigation
     def zoom_to(self, t0_s: float, t1_s: float, pad: float = 0.08) -> None:

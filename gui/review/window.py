@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from logger.clinical import change_between
 from logger.compare import (
     ProgressEntry,
     SessionComparison,
@@ -52,6 +53,15 @@ from logger.errors import BadInput, DeviceError, StorageError
 
 from ..file_dialogs import ask_save_path
 from ..format import calibration_source, hms, local_time, plural, unsaved_text
+from ..report.clinical import (
+    NO_CLINICAL,
+    ClinicalParts,
+    guided_text,
+    ratings_text,
+    session_clinical,
+    trainee_progress,
+)
+from .clinical import DrillView, PptView
 from .comparison import ComparisonView, OverlayView, ProgressView
 from .library import SessionLibrary
 from .tables import PointStatsView, ReviewHoldsTable
@@ -116,14 +126,22 @@ class ReviewWindow(QMainWindow):
         self._progress_entries: list[ProgressEntry] = []
         self._progress_stale = False
         self._data: dict[str, SessionData] = {}
+        self._clinical: dict[str, ClinicalParts] = {}
+        self.clinical = NO_CLINICAL
+        self._drill_progress_stale = False
 
         self.library = SessionLibrary(store)
         self.header = QLabel("Select a session in the library.")
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setWordWrap(True)
+        self.clinical_line = QLabel()  # pain ratings and the guided profile's scores
+        self.clinical_line.setWordWrap(True)
+        self.clinical_line.hide()
         self.timeline = TimelinePlot()
         self.holds = ReviewHoldsTable()
         self.stats = PointStatsView()
+        self.ppt = PptView()
+        self.drill = DrillView()
         self.overlay = OverlayView()
         self.compare = ComparisonView()
         self.progress = ProgressView()
@@ -145,6 +163,10 @@ class ReviewWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.holds, "Holds")
         self.tabs.addTab(self.stats, "Per-point statistics")
+        self.tabs.addTab(self.ppt, "PPT")
+        self.tabs.addTab(self.drill, "Drill")
+        for page in (self.ppt, self.drill):  # shown for sessions that have them
+            self.tabs.setTabVisible(self.tabs.indexOf(page), False)
         self.tabs.addTab(self.overlay, "Overlay")
         self.tabs.addTab(self.compare, "Compare with reference")
         self.tabs.addTab(self.progress, "Progress")
@@ -155,6 +177,7 @@ class ReviewWindow(QMainWindow):
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addWidget(self.header)
+        tl.addWidget(self.clinical_line)
         tl.addWidget(self.timeline, 1)
         right.addWidget(top)
         right.addWidget(self.tabs)
@@ -226,6 +249,7 @@ class ReviewWindow(QMainWindow):
         day = self.store.day(record.meta.started_at) if self.deidentified else None  # type: ignore[attr-defined]
         self.header.setText(session_header(record, day))
         self.timeline.set_session(self.store, record)
+        self._show_clinical(sid, record)
         self.holds.set_holds(record.holds)
         self._show_notes()
         self.stats.set_data(record.holds, record.points)
@@ -237,6 +261,53 @@ class ReviewWindow(QMainWindow):
         self._update_comparison()
         self._update_actions()
         self.statusBar().showMessage(f"{sid}: {plural(len(record.holds), 'hold')}", 5000)
+
+    def clinical_parts(self, sid: str, record: object | None = None) -> ClinicalParts:
+        """Ratings, signals, PPT, drill and guided parts of a session (cached)."""
+        if sid not in self._clinical:
+            rec = record if record is not None else self.store.load_session(sid)  # type: ignore[attr-defined]
+            self._clinical[sid] = session_clinical(self.store, rec)  # type: ignore[arg-type]
+        return self._clinical[sid]
+
+    def _show_clinical(self, sid: str, record: object) -> None:
+        try:
+            parts = self.clinical_parts(sid, record)
+        except (BadInput, StorageError) as exc:  # a damaged protocol event or config
+            self.statusBar().showMessage(str(exc), 10000)
+            parts = NO_CLINICAL
+        self.clinical = parts
+        self.timeline.set_clinical(parts)
+        lines = [ratings_text(parts.ratings)] if parts.ratings else []
+        if parts.signals:
+            lines.append(f"Client signals: {len(parts.signals)} (stars on the force)")
+        if parts.guided is not None:
+            lines.append(guided_text(parts.guided))
+        self.clinical_line.setText(" · ".join(lines))
+        self.clinical_line.setVisible(bool(lines))
+        for page, shown in ((self.ppt, parts.ppt), (self.drill, parts.drill)):
+            index = self.tabs.indexOf(page)
+            if shown is None and self.tabs.currentIndex() == index:
+                self.tabs.setCurrentWidget(self.holds)
+            self.tabs.setTabVisible(index, shown is not None)
+        if parts.ppt is not None:
+            self.ppt.set_parts(parts.ppt)
+        if parts.drill is not None:
+            self.drill.set_parts(parts.drill)
+            self._drill_progress_stale = True
+            if self.tabs.currentWidget() is self.drill:
+                self._update_drill_progress()
+
+    def _update_drill_progress(self) -> None:
+        """The learning curve of the session's therapist over their drill sessions: read
+        when the Drill tab is looked at."""
+        self._drill_progress_stale = False
+        who = self.record.meta.therapist if self.record is not None else None
+        try:
+            points = trainee_progress(self.store, who)  # type: ignore[arg-type]
+        except (BadInput, StorageError) as exc:
+            self.statusBar().showMessage(str(exc), 10000)
+            points = []
+        self.drill.set_progress(who or "this session's therapist (not named)", points)
 
     def set_reference(self, sid: str | None) -> None:
         """Compare the session on review (and the trainee's others) with ``sid``."""
@@ -264,10 +335,34 @@ class ReviewWindow(QMainWindow):
         reference = self.session_data(self.reference_id)
         self.comparison = compare_sessions(trainee, reference)
         self.compare.set_comparison(trainee, reference, self.comparison)
+        self._update_ppt_between()
         # progress reads every session of the trainee: only when it is looked at
         self._progress_stale = True
         if self.tabs.currentWidget() is self.progress:
             self._update_progress()
+
+    def _update_ppt_between(self) -> None:
+        """Two sessions of the same client with PPT points: the change per point, the
+        earlier session as pre."""
+        if self.reference_id is None or self.current_id is None:
+            return
+        try:
+            a = self.store.load_session(self.reference_id)  # type: ignore[attr-defined]
+            b = self.record
+            pa = self.clinical_parts(self.reference_id, a)
+            pb = self.clinical
+        except (BadInput, StorageError) as exc:
+            self.statusBar().showMessage(str(exc), 10000)
+            return
+        client = b.meta.client if b is not None else None
+        if pa.ppt is None or pb.ppt is None or not client or a.meta.client != client:
+            self.compare.clear_ppt()
+            return
+        (first, r1), (second, r2) = sorted(
+            [(a, pa.results), (b, pb.results)], key=lambda x: (x[0].meta.started_at, x[0].id)
+        )
+        if r1 is not None and r2 is not None:  # always, with PPT trials on both sides
+            self.compare.set_ppt(client, first.id, second.id, change_between(r1, r2))
 
     @property
     def progress_entries(self) -> list[ProgressEntry]:
@@ -278,6 +373,8 @@ class ReviewWindow(QMainWindow):
         return self._progress_entries
 
     def _tab_changed(self, _index: int) -> None:
+        if self.tabs.currentWidget() is self.drill and self._drill_progress_stale:
+            self._update_drill_progress()
         if self.tabs.currentWidget() is self.progress and self._progress_stale:
             self._update_progress()
 
