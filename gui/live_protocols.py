@@ -24,7 +24,6 @@ from logger.ppt import PPT_ROUNDS, PptSettings, live_rate_n_per_s, ppt_points, p
 from logger.records import Hold, ProtocolEvent, ProtocolKind, Rating, Signal
 
 from .display import DisplayUnits
-from .format import num
 from .trace_buffer import TraceBuffer
 from .widgets.drill_view import DrillView
 from .widgets.guided_panel import GuidedPanel
@@ -136,6 +135,9 @@ class LiveProtocols:
                 self._configure_ppt(live)
             self._place_bottom()
             return f"PPT round {label}" if self.ppt_round else "PPT off"
+        if not event.data:  # a drill or profile stopped (by this window or another)
+            what = self.stop()
+            return f"{what or kind.value} stopped"
         if kind == ProtocolKind.DRILL:
             self.stop()
             self.drill, self.drill_event = Drill.from_dict(event.data), event
@@ -260,8 +262,3 @@ class LiveProtocols:
                 if tr.round == self.ppt_round and tr.point_index == plan.current_index]  # fmt: skip
         points = ppt_points(here, PptSettings.from_config(config))
         self.ppt_panel.set_trials(here, points[0] if points else None)
-
-
-def rating_text(value: float | None) -> str:
-    """A pain rating as the log writes it."""
-    return "—" if value is None else f"pain {num(value, '', 1).removesuffix('.0')}"

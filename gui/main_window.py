@@ -619,9 +619,15 @@ class MainWindow(QMainWindow):
         self._start_protocol(ProtocolKind.PROFILE, profile.to_dict())
 
     def stop_protocol(self) -> None:
-        what = self.protocols.stop()
-        if what and self.live is not None:
-            self.alert_log.add_entry(self.live.t_s, f"{what} stopped", theme.TEXT_DIM)
+        """Stop the drill or profile: stored as its kind's event with empty data, so later
+        holds are no trials of it (its view closes when the event comes back)."""
+        what = self.protocols.running
+        if what not in ("drill", "profile"):
+            return
+        if self.live is None:
+            self.protocols.stop()
+            return
+        self._start_protocol(ProtocolKind.DRILL if what == "drill" else ProtocolKind.PROFILE, {})
 
     def show_drill_view(self, on: bool) -> None:
         """The drill view fills the window (a drill must run), or the live page again."""

@@ -232,12 +232,14 @@ def drill_trials(
 ) -> list[tuple[Drill, int, Hold]]:
     """(drill, trial number, hold) for every hold that is a drill trial: the k-th hold
     starting after a DRILL event is trial k, until the drill's tasks run out or the next
-    DRILL event."""
+    DRILL event (one with empty data only stops the drill before it)."""
     events = sorted((e for e in drill_events if e.kind == ProtocolKind.DRILL),
                     key=lambda e: e.t_s)  # fmt: skip
     ordered = sorted(holds, key=lambda h: h.start_s)
     out: list[tuple[Drill, int, Hold]] = []
     for n, event in enumerate(events):
+        if not event.data:  # the drill was stopped
+            continue
         drill = Drill.from_dict(event.data, source=f"drill event at {event.t_s:.3f} s")
         until = events[n + 1].t_s if n + 1 < len(events) else math.inf
         run = [h for h in ordered if event.t_s <= h.start_s < until]

@@ -101,12 +101,14 @@ def score_profiles(
     protocols: Sequence[ProtocolEvent], t_s: np.ndarray, force_n: np.ndarray
 ) -> list[ProfileScore]:
     """Every profile a session ran, in time order; a later PROFILE event ends the one
-    before it (scored up to there)."""
+    before it (scored up to there); one with empty data only stops it."""
     t = np.asarray(t_s, dtype=np.float64)
     events = sorted((e for e in protocols if e.kind == ProtocolKind.PROFILE),
                     key=lambda e: e.t_s)  # fmt: skip
     out = []
     for n, event in enumerate(events):
+        if not event.data:  # the profile was stopped
+            continue
         profile = Profile.from_dict(event.data, source=f"profile event at {event.t_s:.3f} s")
         stop = len(t)
         if n + 1 < len(events):

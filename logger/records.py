@@ -120,8 +120,8 @@ class Rating:
 
 class ProtocolKind(StrEnum):
     ROUND = "round"  # a PPT round: data {"label": "pre" | "post" | ""} ("" ends PPT)
-    DRILL = "drill"  # a training drill starts: data is the drill (its JSON form)
-    PROFILE = "profile"  # a guided target profile starts: data is the profile (JSON form)
+    DRILL = "drill"  # a training drill starts: data is the drill (its JSON form); {} stops it
+    PROFILE = "profile"  # a guided profile starts: data is the profile (JSON form); {} stops it
 
 
 @dataclass(frozen=True, slots=True)

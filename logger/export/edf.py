@@ -176,6 +176,8 @@ def client_text(item: Signal | Rating | ProtocolEvent) -> str:
     if item.kind == ProtocolKind.ROUND:
         label = str(item.data.get("label") or "")
         return f"PPT round {label}" if label else "PPT end"
+    if not item.data:
+        return f"{item.kind.value} stopped"
     name = item.data.get("name") if item.kind == ProtocolKind.DRILL else item.data.get("kind")
     return f"{item.kind.value} {name}" if name else item.kind.value
 

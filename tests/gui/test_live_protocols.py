@@ -141,6 +141,13 @@ def test_the_guided_profile_is_drawn_ahead_of_now_as_the_target(qtbot, tmp_path,
     assert x[shown].max() > newest + 5.0
     assert window.guided_panel.isVisible()
     assert window.guided_panel.deviation_label.text() != "—"
+    # F10 stops it: stored as a PROFILE event with empty data, and the target leaves the plot
+    qtbot.keyClick(window, Qt.Key.Key_F10)
+    qtbot.waitUntil(lambda: len(window.live.protocols) == 2, timeout=WAIT_MS)
+    stop = window.live.protocols[1]
+    assert stop.kind is ProtocolKind.PROFILE and stop.data == {} and stop.t_s > event.t_s
+    qtbot.waitUntil(lambda: window.plot.profile_data()[0].shape[0] == 0, timeout=WAIT_MS)
+    assert not window.guided_panel.isVisible()
 
 
 # ---------------------------------------------------------------------- the drill view

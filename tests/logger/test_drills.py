@@ -208,3 +208,14 @@ def test_learning_curve_is_in_time_order_and_skips_sessions_without_drills():
     assert curve[0].summary.abs_error_feedback_n == 4.0
     assert curve[0].summary.abs_error_blind_n == 6.0
     assert curve[1].summary.score == 80.0
+
+
+@given(stop_after=st.integers(0, 6))
+def test_a_stopped_drill_takes_no_more_trials(stop_after):
+    """A DRILL event with empty data stops the drill: holds after it are no trials."""
+    drill = load_drill("basic")
+    _, _, holds = hold_trace([30.0] * 8, hold_s=2.5)
+    start = ProtocolEvent(0.0, ProtocolKind.DRILL, drill.to_dict())
+    at = holds[stop_after].start_s - 0.5
+    trials = drill_trials([start, ProtocolEvent(at, ProtocolKind.DRILL, {})], holds)
+    assert [h.index for _, _, h in trials] == list(range(stop_after))

@@ -164,3 +164,15 @@ def test_any_ppt_or_profile_table_is_accepted_sanely_or_refused_in_one_line(tabl
         p = cfg.profile or Profile()
         assert 0 < p.tolerance_n < p.force_n and p.duration_s > 0 and p.repeats >= 1
         assert cfg.ppt.trials >= 1 + cfg.ppt.drop_first and cfg.ppt.tolerance_pct > 0
+
+
+def test_a_stopped_profile_is_scored_up_to_its_stop():
+    profile = Profile(force_n=20.0, ramp_s=1.0, plateau_s=2.0, release_s=1.0, rest_s=1.0,
+                      repeats=4)  # fmt: skip
+    t = np.arange(0.0, profile.duration_s, 0.01)
+    f = target_n(profile, t)
+    start = ProtocolEvent(0.0, ProtocolKind.PROFILE, profile.to_dict())
+    stop = ProtocolEvent(7.0, ProtocolKind.PROFILE, {})
+    (score,) = score_profiles([start, stop], t, f)
+    assert score.start_s == 0.0 and score.end_s <= 7.0 and not score.complete
+    assert score.rms_error_n == 0.0
