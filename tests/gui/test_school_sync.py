@@ -33,9 +33,9 @@ SYNCED = re.compile(r"School library: (sent 1 session|up to date) · \d\d:\d\d$"
 
 
 @pytest.fixture
-def server():
+def server(tmp_path_factory):
     """A PostgreSQL server of the test's own (the tests stop it)."""
-    yield from _server()
+    yield from _server(tmp_path_factory)
 
 
 @pytest.fixture
