@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from tests.pg_server import remove_template  # noqa: E402
 
 settings.register_profile(
-    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 # make test-quick passes --hypothesis-profile=quick: fewer examples where a test does not
 # set its own number (make test keeps "ci")
