@@ -43,7 +43,7 @@ test-quick: $(STAMP)
 
 # the school-library tests against a throw-away PostgreSQL (Debian: apt-get install postgresql)
 pg-test: $(STAMP)
-	PL_REQUIRE_POSTGRES=1 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -W error tests/logger/pg $(PYTEST_ARGS)
+	PL_REQUIRE_POSTGRES=1 $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -W error tests/logger/pg $(PYTEST_ARGS)
 
 # ruff everywhere; mypy must be clean on the three lower packages (gui: see docs/ARCHITECTURE.md)
 lint: $(STAMP)
