@@ -31,6 +31,8 @@ def main() -> int:
     parser.add_argument("--out-dir", type=Path, default=ROOT / "docs")
     parser.add_argument("--at-s", type=float, default=76.0, help="device time of the capture")
     parser.add_argument("--speed", type=float, default=1.0, help="simulator speed")
+    parser.add_argument("--wizard-s", type=float, default=2.5,
+                        help="seconds the rig's third mass shows before the capture")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
@@ -129,7 +131,7 @@ def main() -> int:
             while not wizard.accept_button.isEnabled() and time.monotonic() < deadline:
                 settle(0.1)
             wizard.accept_reading()
-        settle(2.5)
+        settle(args.wizard_s)
         check("calibration wizard", wizard, "laptop-wizard.png")
         wizard.reject()
         window.close()

@@ -16,8 +16,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
+from tests.pg_server import remove_template  # noqa: E402
+
 settings.register_profile(
-    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 # make test-quick passes --hypothesis-profile=quick: fewer examples where a test does not
 # set its own number (make test keeps "ci")
@@ -47,6 +49,13 @@ def own_user_dirs(tmp_path_factory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def pytest_sessionfinish(session):
+    """The run's pristine PostgreSQL cluster (tests/pg_server.py) goes when the whole run
+    ends: in the process that started the workers, or the only one."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        remove_template(session.config._tmp_path_factory.getbasetemp())
 
 
 def pytest_collection_modifyitems(config, items):

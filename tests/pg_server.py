@@ -11,11 +11,15 @@ the tests see wrong passwords refused as a real school server would refuse them.
 
 The binaries are looked up on ``PATH`` and in Debian's ``/usr/lib/postgresql/*/bin``
 (the ``postgresql`` package installs them there, off ``PATH``).
+
+``initdb`` is most of the cost of a cluster, so the processes of one test run share a
+pristine one (:func:`shared_template`) and each cluster is a copy of it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import os
 import pwd
@@ -29,6 +33,8 @@ from urllib.parse import quote
 
 SUPERUSER = "postgres"
 UNPRIVILEGED = "pltest"
+LOCAL_CONF = "pl_test.conf"  # included by postgresql.conf
+TEMPLATE_NOTE = "pg-template"  # in a run's shared directory: the template's data directory
 
 
 def find_bin_dir() -> Path | None:
@@ -70,9 +76,10 @@ def _run_as_user() -> str | None:
 
 
 class PgServer:
-    """One cluster: ``start()``, ``stop()`` (restartable on the same data), ``close()``."""
+    """One cluster: ``start()``, ``stop()`` (restartable on the same data), ``close()``;
+    a copy of ``template`` (a data directory) when given, else made by ``initdb``."""
 
-    def __init__(self, bin_dir: Path | None = None) -> None:
+    def __init__(self, bin_dir: Path | None = None, template: Path | None = None) -> None:
         found = bin_dir or find_bin_dir()
         if found is None:
             raise FileNotFoundError("PostgreSQL's initdb/pg_ctl/postgres not found")
@@ -88,44 +95,50 @@ class PgServer:
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
         os.chmod(self.root, 0o755)  # the socket must be reachable by the tests' user
         try:
-            self._initdb()
+            if template is None:
+                self._initdb()
+            else:
+                self._as_user("cp", "-a", str(template), str(self.data))
+            self._configure()
         except BaseException:
             shutil.rmtree(self.root, ignore_errors=True)
             raise
         self.running = False
 
     # ----------------------------------------------------------------- commands
-    def _cmd(self, *argv: str) -> list[str]:
-        exe = [str(self.bin_dir / argv[0]), *argv[1:]]
-        return exe if self.user is None else ["runuser", "-u", self.user, "--", *exe]
-
     def _check(self, *argv: str, timeout: float = 120) -> None:
-        done = subprocess.run(
-            self._cmd(*argv), capture_output=True, text=True, timeout=timeout, cwd=self.root
-        )
+        self._as_user(str(self.bin_dir / argv[0]), *argv[1:], timeout=timeout)
+
+    def _as_user(self, *argv: str, timeout: float = 120) -> None:
+        cmd = list(argv) if self.user is None else ["runuser", "-u", self.user, "--", *argv]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.root)
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
             log_tail = ""
             with contextlib.suppress(OSError):
                 log_tail = "\n".join(self.log.read_text().splitlines()[-10:])
-            raise RuntimeError(f"{argv[0]} failed: {' | '.join(tail)}\n{log_tail}")
+            raise RuntimeError(f"{Path(argv[0]).name} failed: {' | '.join(tail)}\n{log_tail}")
 
     def _initdb(self) -> None:
         self._check(
             "initdb", "-D", str(self.data), "-U", SUPERUSER, "-E", "UTF8", "--locale=C",
             "--auth=trust", "--no-sync",
         )  # fmt: skip
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(f"\ninclude '{LOCAL_CONF}'\n")
+
+    def _configure(self) -> None:
+        """This cluster's own settings (a copy of a template gets its own socket)."""
         (self.data / "pg_hba.conf").write_text(  # first match wins; no TCP lines at all
             f"local all {SUPERUSER} trust\nlocal all all scram-sha-256\n"
         )
-        with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(
-                "\nlisten_addresses = ''\n"
-                f"unix_socket_directories = '{self.socket_dir}'\n"
-                f"port = {self.port}\n"
-                "fsync = off\nfull_page_writes = off\n"
-                "max_connections = 60\nshared_buffers = 64MB\n"
-            )
+        (self.data / LOCAL_CONF).write_text(
+            "listen_addresses = ''\n"
+            f"unix_socket_directories = '{self.socket_dir}'\n"
+            f"port = {self.port}\n"
+            "fsync = off\nfull_page_writes = off\n"
+            "max_connections = 60\nshared_buffers = 64MB\n"
+        )
 
     def start(self) -> None:
         if self.running:
@@ -171,6 +184,27 @@ class PgServer:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+
+def shared_template(run_dir: Path) -> Path:
+    """The data directory of a pristine cluster (never started) for the clusters of one
+    test run to copy: made by the first process that asks, under a lock in ``run_dir``
+    (a directory every process of the run shares); :func:`remove_template` deletes it."""
+    with open(run_dir / f"{TEMPLATE_NOTE}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        note = run_dir / TEMPLATE_NOTE
+        if note.is_file() and (Path(note.read_text()) / "PG_VERSION").is_file():
+            return Path(note.read_text())
+        template = PgServer()
+        note.write_text(str(template.data))
+        return template.data
+
+
+def remove_template(run_dir: Path) -> None:
+    note = run_dir / TEMPLATE_NOTE
+    if note.is_file():
+        shutil.rmtree(Path(note.read_text()).parent, ignore_errors=True)
+        note.unlink()
 
 
 @contextlib.contextmanager

@@ -185,7 +185,7 @@ class Acquisition:
         handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
         reconnect: bool = True,
         stall_s: float | None = None,
-        text_silence_s: float = TEXT_SILENCE_S,
+        text_silence_s: float | None = None,  # None: TEXT_SILENCE_S
     ) -> None:
         self.port = port
         self.listener = listener
@@ -193,7 +193,7 @@ class Acquisition:
         self._handshake_timeout_s = handshake_timeout_s
         self._reconnect = reconnect
         self._stall_s = stall_s
-        self._text_silence_s = text_silence_s
+        self._text_silence_s = TEXT_SILENCE_S if text_silence_s is None else text_silence_s
 
         self.state = LinkState.STOPPED
         self.identity: Identity | None = None

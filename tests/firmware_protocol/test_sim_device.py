@@ -309,9 +309,11 @@ def test_limit_left_only_below_its_hysteresis():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.floats(min_value=1e-6, max_value=0.9), min_size=1, max_size=30))
+@given(st.lists(st.floats(min_value=1e-6, max_value=0.3), min_size=1, max_size=30))
 def test_bytes_do_not_depend_on_how_time_is_stepped(steps_s):
-    """Faults, marks, limit events and batching: one big step or many small ones."""
+    """Faults, marks, limit events and batching: one big step or many small ones (12 s of
+    the demo: its first mark, the palpation across the 10 N limit and back, the first hold
+    across both limits)."""
     s = load_scenario("demo").with_overrides(corrupt=0.002, drop=0.001, seed=11)
     off, cpn = s.device.offset_counts, s.device.counts_per_n
 
@@ -322,7 +324,7 @@ def test_bytes_do_not_depend_on_how_time_is_stepped(steps_s):
         dev.advance_to_us(2_900_000)
         for dt in dts:
             dev.process(dt)
-        dev.advance_to_us(40_000_000)  # the same end whatever the steps were
+        dev.advance_to_us(12_000_000)  # the same end whatever the steps were (≤ 2.9 + 9 s)
         return dev.read_output(dev.out_waiting), dev.injected.samples_lost
 
     stepped = run(steps_s)

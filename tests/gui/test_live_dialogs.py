@@ -319,6 +319,7 @@ def test_with_a_rig_the_wizard_is_completed_by_clicking_only(qtbot, db_path):
     assert wizard.result() == QDialog.DialogCode.Accepted and wizard.saved is not None
 
 
+@pytest.mark.slow
 def test_the_simulated_rig_calibrates_a_live_simulator_by_clicking(qtbot, db_path):
     """The real path: the calibration scenario on sim://, the simulator's rig placing each
     mass when the wizard asks, the fit within 0.5 % of the sensor's true 4000 counts/N."""

@@ -136,6 +136,7 @@ def test_plot_pause_freezes_the_view(qtbot):
     assert plot.curve_data()[0][-1] == pytest.approx(t[-1] + 5.0)
 
 
+@pytest.mark.slow
 def test_plot_overlays_stay_bounded(qtbot):
     plot = LivePlot()
     qtbot.addWidget(plot)

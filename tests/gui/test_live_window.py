@@ -198,6 +198,7 @@ def test_unplug_shows_reconnecting_and_recovers(qtbot, window, tmp_path):
     assert finite.max() == pytest.approx(20.0, abs=1.0)  # no spike at the reconnect
 
 
+@pytest.mark.slow
 def test_recording_produces_a_complete_session(qtbot, window, tmp_path, db_path):
     # the first mark comes after 1.5 s of host time: a busy machine opens the Record dialog
     # first (a mark before Record belongs to the plan before the recording's)
@@ -408,6 +409,7 @@ def shown_plan(window: MainWindow) -> list[str]:
     return [p.name for p in window.plan_view.points]
 
 
+@pytest.mark.slow
 def test_settings_mid_hold_keep_the_hold_and_the_window_shows_what_is_in_force(
     qtbot, window, tmp_path
 ):

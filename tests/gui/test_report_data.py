@@ -188,6 +188,7 @@ def test_an_empty_session_has_empty_parts(tmp_path):
     assert parts.timeline.empty and parts.timeline.t_s.size == 0
 
 
+@pytest.mark.slow
 @settings(max_examples=50, deadline=None)
 @given(
     plateaus=st.lists(

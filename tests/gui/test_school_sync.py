@@ -33,9 +33,9 @@ SYNCED = re.compile(r"School library: (sent 1 session|up to date) · \d\d:\d\d$"
 
 
 @pytest.fixture
-def server():
+def server(tmp_path_factory):
     """A PostgreSQL server of the test's own (the tests stop it)."""
-    yield from _server()
+    yield from _server(tmp_path_factory)
 
 
 @pytest.fixture
@@ -95,6 +95,7 @@ def sync_cell(window: MainWindow, sid: str) -> str:
     raise AssertionError(f"{sid} not in the library window")
 
 
+@pytest.mark.slow
 def test_a_recording_is_synced_in_the_background_and_the_library_shows_it(
     qtbot, server, make_window, tmp_path, db_path
 ):
@@ -135,6 +136,7 @@ def test_a_recording_is_synced_in_the_background_and_the_library_shows_it(
     assert window.sync_worker is None and not worker.running
 
 
+@pytest.mark.slow
 def test_the_server_gone_mid_recording_changes_nothing_and_the_next_pass_syncs(
     qtbot, server, make_window, tmp_path, db_path
 ):

@@ -164,7 +164,7 @@ def test_live_wizard_and_review_have_nothing_clipped_or_overlapping(xdisplay, tm
     display, width, height = xdisplay
     run = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "laptop_screenshots.py"),
-         "--out-dir", str(tmp_path), "--at-s", "3"],
+         "--out-dir", str(tmp_path), "--at-s", "3", "--speed", "3", "--wizard-s", "0.3"],
         env=_env(display, tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     reports = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]

@@ -12,6 +12,7 @@ import pytest
 from firmware_protocol.messages import SampleFlag, Samples
 from firmware_protocol.sim import protocol_sim
 from logger.cli import main
+from logger.link import acquisition
 from logger.records import GapCause, SessionStatus
 from logger.store import SessionStore
 
@@ -195,8 +196,8 @@ def test_a_device_that_goes_silent_cannot_hang_record(db_path, capsys, pong):
     assert len(t_s) == RATE_HZ and rec.status == SessionStatus.COMPLETE
 
 
-@pytest.mark.slow
-def test_a_text_device_that_sends_only_noise_ends_with_one_line(db_path, capsys):
+def test_a_text_device_that_sends_only_noise_ends_with_one_line(db_path, capsys, monkeypatch):
+    monkeypatch.setattr(acquisition, "TEXT_SILENCE_S", 0.5)  # 5 s in use: the same path
     device = PtyDevice()
     device.db = db_path
     stop = threading.Event()

@@ -48,6 +48,7 @@ def test_the_device_buzzer_and_the_end_of_a_script_reach_the_window_in_words(tmp
     assert notices[-1] == "simulated scenario ended"
 
 
+@pytest.mark.slow
 def test_a_zero_mid_session_changes_what_follows_and_every_view_agrees(tmp_path, db_path):
     """The bug: a Zero at 10 s shifted the whole saved session. Now it is an event: live,
     stored and exported forces agree sample for sample, the hold before the zero keeps the
@@ -106,6 +107,7 @@ def test_a_zero_mid_session_changes_what_follows_and_every_view_agrees(tmp_path,
     store.close()
 
 
+@pytest.mark.slow
 def test_record_keeps_a_pre_roll_so_a_hold_under_way_keeps_its_onset(tmp_path, db_path):
     """Record pressed 4 s into a hold: the session starts ≥ 10 s back and has the hold
     whole, with its real onset (5 N reached 0.25 s into a 1 s ramp to 20 N at 12 s)."""
@@ -164,6 +166,7 @@ def _mid_first_hold(live: LiveSession) -> None:
     assert wait_until(lambda: live.t_s > 4.0 and live.current_hold is not None, 20.0)
 
 
+@pytest.mark.slow
 def test_new_thresholds_mid_hold_leave_it_whole_and_judge_the_next(tmp_path, db_path):
     """Settings changed 4 s into a recorded hold: that hold stays one hold, with its point,
     ended by the release it began with; the next is found by the new thresholds, as an
@@ -203,6 +206,7 @@ def test_new_thresholds_mid_hold_leave_it_whole_and_judge_the_next(tmp_path, db_
     assert [(h.index, h.point) for h in stored] == [(0, "A"), (1, "A")]
 
 
+@pytest.mark.slow
 def test_a_plan_changed_mid_hold_leaves_the_hold_its_point(tmp_path):
     """The plan replaced (the Settings dialog's points) during the hold on A: the hold
     keeps A; the plan in force is the new one, not started; a jump works on it at once."""

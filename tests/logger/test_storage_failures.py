@@ -150,6 +150,7 @@ def _library_with_one_session(db: Path, *, finish: bool = True) -> str:
 
 
 # ------------------------------------------------------------------ a full disk
+@pytest.mark.slow
 def test_record_on_a_full_disk_stops_with_one_line_and_keeps_what_fits(full_disk, tmp_path, capsys):
     db, prefix = full_disk
     scenario = tmp_path / "long.toml"

@@ -1,8 +1,9 @@
 """A real PostgreSQL server for the school-library tests (tests/pg_server.py).
 
 One throw-away cluster per test process (so one per pytest-xdist worker), a fresh
-database per test. Without PostgreSQL's binaries the tests skip, saying why, unless
-``PL_REQUIRE_POSTGRES=1`` (CI), where that is a failure.
+database per test; every cluster of a run is a copy of one made by ``initdb`` once.
+Without PostgreSQL's binaries the tests skip, saying why, unless ``PL_REQUIRE_POSTGRES=1``
+(CI), where that is a failure.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pg_server import PgServer, find_bin_dir
+from tests.pg_server import PgServer, find_bin_dir, shared_template
 
 REQUIRE_ENV = "PL_REQUIRE_POSTGRES"
 
@@ -26,22 +27,29 @@ def _no_server(why: str) -> None:
     pytest.skip(f"{why}: install Debian's postgresql package (or set {REQUIRE_ENV}=1 to fail)")
 
 
-def _server() -> Iterator[PgServer]:
+def run_dir(factory: pytest.TempPathFactory) -> Path:
+    """The directory all processes of this test run share (tests/conftest.py cleans it)."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _server(factory: pytest.TempPathFactory) -> Iterator[PgServer]:
     if find_bin_dir() is None:
         _no_server("PostgreSQL's initdb/pg_ctl not found")
-    with PgServer() as server:  # started; stopped and deleted at the end
+    # started; stopped and deleted at the end
+    with PgServer(template=shared_template(run_dir(factory))) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    yield from _server()
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    yield from _server(tmp_path_factory)
 
 
 @pytest.fixture
-def fresh_server() -> Iterator[PgServer]:
+def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
     """A server of the test's own, for tests that stop it."""
-    yield from _server()
+    yield from _server(tmp_path_factory)
 
 
 @dataclass

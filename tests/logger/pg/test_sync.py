@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from logger.cli import main
 from logger.records import SessionStatus
 from logger.store import SessionStore
 from logger.store.pg_schema import PG_MIGRATIONS
@@ -27,6 +28,17 @@ ROOT = Path(__file__).resolve().parents[3]
 def cli(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=ROOT,
                           timeout=300, **kw)  # fmt: skip
+
+
+def in_process(capsys, *args: str) -> subprocess.CompletedProcess:
+    """The command in the test's process (the subprocesses here cover exit codes and the
+    absence of tracebacks): the same result, without starting an interpreter."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's refusals
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def server_counts(url: str) -> dict[str, int]:
@@ -87,14 +99,14 @@ def test_a_state_lost_locally_is_found_on_the_server(school, station):
     assert sorted(report.already) == sorted(ids) and report.copied == []
 
 
-def test_prune_synced_deletes_only_what_the_server_holds(school, station):
+def test_prune_synced_deletes_only_what_the_server_holds(school, station, capsys):
     ids = make_station(station, 2)
     sync_library(station, school.url, prune=False)
     with SessionStore(station) as store:
         extra = write_session(store, seconds=2, started_at="2026-12-01T09:00:00+00:00")
         live = write_session(store, seconds=1, status=None,
                              started_at="2026-12-02T09:00:00+00:00")  # fmt: skip
-    done = cli("sync", "--to", school.url, "--db", str(station), "--prune-synced")
+    done = in_process(capsys, "sync", "--to", school.url, "--db", str(station), "--prune-synced")
     assert done.returncode == 0, done.stderr
     assert "1 sent" in done.stdout and "3 removed locally" in done.stdout
     with SessionStore(station, recover=False) as store:
@@ -159,7 +171,7 @@ def _check_complete(url: str, station: Path, ids: list[str]) -> None:
 
 
 @pytest.mark.slow
-def test_killed_mid_sync_resumes_with_nothing_duplicated(school, station):
+def test_killed_mid_sync_resumes_with_nothing_duplicated(school, station, capsys):
     ids = make_station(station, 6, seconds=240)
     proc = _start_sync(school.url, station)
     _after_first_session(proc)
@@ -167,14 +179,14 @@ def test_killed_mid_sync_resumes_with_nothing_duplicated(school, station):
     proc.communicate(timeout=30)
     sent = server_counts(school.url)["sessions"]
     assert 1 <= sent < 6, "the kill should land mid-way"
-    done = cli("sync", "--to", school.url, "--db", str(station))
+    done = in_process(capsys, "sync", "--to", school.url, "--db", str(station))
     assert done.returncode == 0, done.stderr
     assert f"{6 - sent} sent" in done.stdout
     _check_complete(school.url, station, ids)
 
 
 @pytest.mark.slow
-def test_server_gone_mid_sync_is_one_line_and_resumes_later(fresh_server, station):
+def test_server_gone_mid_sync_is_one_line_and_resumes_later(fresh_server, station, capsys):
     school = make_school(fresh_server)
     ids = make_station(station, 6, seconds=240)
     before = count_rows(station, "chunks")
@@ -189,7 +201,7 @@ def test_server_gone_mid_sync_is_one_line_and_resumes_later(fresh_server, statio
     assert count_rows(station, "chunks") == before  # nothing lost locally
     # the network is back
     fresh_server.start()
-    done = cli("sync", "--to", school.url, "--db", str(station))
+    done = in_process(capsys, "sync", "--to", school.url, "--db", str(station))
     assert done.returncode == 0, done.stderr
     _check_complete(school.url, station, ids)
 
@@ -279,7 +291,7 @@ def test_a_session_the_server_lost_is_sent_again(school, station):
         "postgres://u:secret@h/x?foo=1",
     ],
 )
-def test_a_bad_url_is_refused_without_showing_its_password(url, tmp_path):
-    done = cli("sessions", "--db", url)
+def test_a_bad_url_is_refused_without_showing_its_password(url, capsys):
+    done = in_process(capsys, "sessions", "--db", url)
     assert done.returncode == 2 and "bad URL" in done.stderr
     assert "secret" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
