@@ -52,7 +52,7 @@ class RateGauge(QWidget):
         self.target = 0.5
         self.rate: float | None = None
         self.unit = "N/s"
-        self.setMinimumSize(220, 44)
+        self.setMinimumSize(220, 24)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     @property
