@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from PySide6.QtWidgets import QWidget
 
 from logger.drills import Drill, drill_trials, score_trial
 from logger.guided import Profile, score_profile, target_n
@@ -50,7 +51,7 @@ class LiveProtocols:
         ppt_panel: PptPanel,
         guided_panel: GuidedPanel,
         drill_view: DrillView,
-        show_bottom: Callable[[object | None], None],
+        show_bottom: Callable[[QWidget | None], None],
         show_drill: Callable[[bool], None],
     ) -> None:
         self.plot, self.readout = plot, readout

@@ -10,8 +10,9 @@ the protocol events, so a recalibrated session's results follow its new forces.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -90,22 +91,34 @@ def clinical_results(rec: SessionRecord, t_s: np.ndarray, force_n: np.ndarray) -
     return results
 
 
+def session_forces(store: ForceSource, rec: SessionRecord) -> tuple[np.ndarray, np.ndarray]:
+    """The session's channel-0 forces ``(t_s, force_n)``, both (n,), the whole session;
+    empty when it has nothing to compute (its samples are then not read)."""
+    if not needs_forces(rec):
+        return np.empty(0), np.empty(0)
+    t_s, forces_n = store.load_forces(rec.id)
+    return t_s, forces_n[:, 0]  # channel 0, the one holds are found on
+
+
+@contextlib.contextmanager
+def reading_protocols(sid: str) -> Iterator[None]:
+    """A stored drill or profile the program cannot read (it never writes one) is damaged
+    content: one StorageError naming the session."""
+    try:
+        yield
+    except BadInput as exc:
+        raise StorageError(f"session {sid}: damaged protocol event: {exc}") from None
+
+
 def load_clinical(
     store: ForceSource, sid: str, rec: SessionRecord | None = None
 ) -> ClinicalResults:
-    """The results of session ``sid`` (``rec``: the session, when already loaded); its
-    samples are read only when there is something to compute."""
+    """The results of session ``sid`` (``rec``: the session, when already loaded)."""
     if rec is None:
         rec = store.load_session(sid)
-    if needs_forces(rec):
-        t_s, forces_n = store.load_forces(sid)
-        force_n = forces_n[:, 0]  # channel 0, the one holds are found on
-    else:
-        t_s, force_n = np.empty(0), np.empty(0)
-    try:
+    t_s, force_n = session_forces(store, rec)
+    with reading_protocols(sid):
         return clinical_results(rec, t_s, force_n)
-    except BadInput as exc:  # a stored drill or profile the program never wrote
-        raise StorageError(f"session {sid}: damaged protocol event: {exc}") from None
 
 
 def change_between(before: ClinicalResults, after: ClinicalResults) -> list[PptChange]:
@@ -117,6 +130,28 @@ def change_between(before: ClinicalResults, after: ClinicalResults) -> list[PptC
         return res.round_points(first) or res.round_points(second)
 
     return ppt_change(pick(before, "pre", "post"), pick(after, "post", "pre"))
+
+
+@dataclass(frozen=True, slots=True)
+class ClientChange:
+    """The PPT change of one client between two of their sessions, the earlier as pre."""
+
+    client: str
+    pre_id: str
+    post_id: str
+    change: list[PptChange]
+
+
+def client_change(
+    a: tuple[SessionRecord, ClinicalResults], b: tuple[SessionRecord, ClinicalResults]
+) -> ClientChange | None:
+    """The change between two sessions of the same (named) client that both have PPT
+    points, the earlier session (by start) as pre; None otherwise."""
+    client = a[0].meta.client
+    if not client or b[0].meta.client != client or not (a[1].ppt_points and b[1].ppt_points):
+        return None
+    (first, r1), (second, r2) = sorted([a, b], key=lambda x: (x[0].meta.started_at, x[0].id))
+    return ClientChange(client, first.id, second.id, change_between(r1, r2))
 
 
 def _rows(items: Sequence[Any]) -> list[dict[str, Any]]:

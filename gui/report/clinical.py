@@ -18,11 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from logger.clinical import ClinicalResults, clinical_results, load_clinical, needs_forces
+from logger.clinical import (
+    ClinicalResults,
+    clinical_results,
+    load_clinical,
+    needs_forces,
+    reading_protocols,
+    session_forces,
+)
 from logger.compare import name_key
 from logger.deidentify import LibraryReader
 from logger.drills import DrillSummary, ProgressPoint, TrialScore, learning_curve
-from logger.errors import BadInput, StorageError
 from logger.guided import Profile, ProfileScore, target_n
 from logger.ppt import PptChange, PptPoint, PptSettings, PptTrial
 from logger.records import ProtocolEvent, ProtocolKind, Rating, Signal
@@ -103,7 +109,7 @@ def clinical_from_arrays(
     if not needs_forces(record):  # ratings alone
         return ClinicalParts(ratings=ratings)
     res = clinical_results(record, t, f)
-    drills = [p for p in record.protocols if p.kind == ProtocolKind.DRILL]
+    drills = [p for p in record.protocols if p.kind == ProtocolKind.DRILL and p.data]
     summary = res.drill_summary
     return ClinicalParts(
         ratings=ratings,
@@ -127,12 +133,17 @@ def clinical_from_arrays(
 def _guided(
     protocols: Sequence[ProtocolEvent], scores: Sequence[ProfileScore], t: np.ndarray
 ) -> GuidedParts:
-    starts = sorted((p for p in protocols if p.kind == ProtocolKind.PROFILE), key=lambda p: p.t_s)
-    profiles = tuple((p.t_s, Profile.from_dict(p.data)) for p in starts)
+    """The profiles run and their target over ``t``, each drawn until the next PROFILE
+    event (another profile, or a stop: an event with empty data)."""
+    events = sorted((p for p in protocols if p.kind == ProtocolKind.PROFILE), key=lambda p: p.t_s)
+    ends = [e.t_s for e in events[1:]] + [math.inf]
+    runs = [(e.t_s, Profile.from_dict(e.data), end)
+            for e, end in zip(events, ends, strict=True) if e.data]  # fmt: skip
     curve = np.full(t.size, np.nan)
-    for start_s, profile in profiles:
+    for start_s, profile, end_s in runs:
         target = target_n(profile, t - start_s)
-        curve = np.where(np.isfinite(target), target, curve)
+        curve = np.where(np.isfinite(target) & (t < end_s), target, curve)
+    profiles = tuple((start_s, profile) for start_s, profile, _ in runs)
     return GuidedParts(profiles, tuple(scores), t, curve)
 
 
@@ -140,13 +151,9 @@ def session_clinical(store: LibraryReader, record: SessionRecord) -> ClinicalPar
     """What :class:`ClinicalParts` holds for ``record``, reading its forces from ``store``
     only when it has signals or protocol events (ratings alone need none). A stored drill
     or profile the program cannot read is a ``StorageError`` naming the session."""
-    if not needs_forces(record):
-        return clinical_from_arrays(record, np.zeros(0), np.zeros(0))
-    t, f = store.load_forces(record.id)
-    try:
-        return clinical_from_arrays(record, t, f[:, 0] if f.ndim > 1 else f)
-    except BadInput as exc:
-        raise StorageError(f"session {record.id}: damaged protocol event: {exc}") from None
+    t, f = session_forces(store, record)
+    with reading_protocols(record.id):
+        return clinical_from_arrays(record, t, f)
 
 
 # ----------------------------------------------------------------- ratings

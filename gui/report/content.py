@@ -301,6 +301,14 @@ def _comparison(doc: Doc, parts: ReportParts, figures: Figures) -> None:
     )
     doc.paragraph(comparison_summary(comparison.scores), 9.5)
     doc.table(COMPARE_COLUMNS, comparison_cells(comparison.scores))
+    if comparison.ppt is not None:
+        change = comparison.ppt
+        doc.heading("PPT change between the two sessions", 11)
+        doc.paragraph(
+            f"Client {change.client}: {change.pre_id} (pre) → {change.post_id} (post); each "
+            "session's mean threshold per point, points matched by name."
+        )
+        doc.table(PPT_CHANGE_COLUMNS, ppt_change_cells(change.change))
     doc.heading("Overlays", 11)
     doc.figure_pairs(figures.overlays)
     if len(comparison.progress) > 1 and figures.progress is not None:

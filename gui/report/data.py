@@ -11,11 +11,13 @@ only place the report reads the store.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 
+from logger.clinical import ClientChange, client_change
 from logger.compare import (
     HoldCurve,
     PointComparison,
@@ -95,6 +97,7 @@ class ComparisonParts:
     scores: SessionComparison
     overlays: tuple[OverlayParts, ...]
     progress: tuple[ProgressEntry, ...]
+    ppt: ClientChange | None = None  # both sessions of one client with PPT points
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -184,6 +187,21 @@ def _comparison(
     )
 
 
+def _with_ppt_change(
+    store: ReportReader, comparison: ComparisonParts, record: SessionRecord, clinical: ClinicalParts
+) -> ComparisonParts:
+    """The comparison with the client's PPT change between the two sessions, when both
+    are the same client's and have PPT points."""
+    reference = comparison.reference
+    if clinical.results is None or reference.meta.client != record.meta.client:
+        return comparison
+    theirs = session_clinical(store, reference).results
+    if theirs is None:
+        return comparison
+    found = client_change((reference, theirs), (record, clinical.results))
+    return dataclasses.replace(comparison, ppt=found) if found is not None else comparison
+
+
 def prepare_parts(
     store: ReportReader, sid: str, reference_sid: str | None, trace: TraceSpec
 ) -> ReportParts:
@@ -197,6 +215,8 @@ def prepare_parts(
     day = store.day(record.meta.started_at) if isinstance(store, DeidentifiedStore) else None
     comparison = None if reference_sid is None else _comparison(store, sid, record, reference_sid)
     clinical = session_clinical(store, record)
+    if comparison is not None:
+        comparison = _with_ppt_change(store, comparison, record, clinical)
     learning = trainee_progress(store, record.meta.therapist) if clinical.drill else []
     return ReportParts(
         record=record,

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from logger.clinical import change_between
+from logger.clinical import client_change
 from logger.compare import (
     ProgressEntry,
     SessionComparison,
@@ -354,15 +354,13 @@ class ReviewWindow(QMainWindow):
         except (BadInput, StorageError) as exc:
             self.statusBar().showMessage(str(exc), 10000)
             return
-        client = b.meta.client if b is not None else None
-        if pa.ppt is None or pb.ppt is None or not client or a.meta.client != client:
+        found = None
+        if b is not None and pa.results is not None and pb.results is not None:
+            found = client_change((a, pa.results), (b, pb.results))
+        if found is None:
             self.compare.clear_ppt()
             return
-        (first, r1), (second, r2) = sorted(
-            [(a, pa.results), (b, pb.results)], key=lambda x: (x[0].meta.started_at, x[0].id)
-        )
-        if r1 is not None and r2 is not None:  # always, with PPT trials on both sides
-            self.compare.set_ppt(client, first.id, second.id, change_between(r1, r2))
+        self.compare.set_ppt(found.client, found.pre_id, found.post_id, found.change)
 
     @property
     def progress_entries(self) -> list[ProgressEntry]:

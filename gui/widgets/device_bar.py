@@ -9,6 +9,7 @@ errors and clock drift, and says "reconnecting…" while the device is unplugged
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPainter, QPaintEvent, QPalette
@@ -36,7 +37,7 @@ class UrlEdit(QLineEdit):
 
     def event(self, e: QEvent) -> bool:
         override = e.type() == QEvent.Type.ShortcutOverride and isinstance(e, QKeyEvent)
-        if override and e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        if override and cast(QKeyEvent, e).key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             e.accept()
             return True
         return super().event(e)

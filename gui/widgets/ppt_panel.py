@@ -254,6 +254,9 @@ class PptPanel(QFrame):
     def texts(self) -> list[list[str]]:
         """The trials table as text (tests, screenshots)."""
         return [
-            [self.table.item(r, c).text() for c in range(self.table.columnCount())]
+            [
+                (item.text() if (item := self.table.item(r, c)) else "")
+                for c in range(self.table.columnCount())
+            ]  # fmt: skip
             for r in range(self.table.rowCount())
         ]

@@ -323,7 +323,7 @@ class ForceReadout(QFrame):
         value = int(min(1.0, elapsed_s / target) * PROGRESS_STEPS) if target else 0
         if value != self.progress.value():
             self.progress.setValue(value)
-        reached = elapsed_s >= target
+        reached = target is not None and elapsed_s >= target
         self._set_timer_color(theme.OK if reached else theme.TEXT)
         if reached and self._chimed_for != start_s:
             self._chimed_for = start_s

@@ -270,3 +270,32 @@ def test_guided_profile_scored_and_its_target_drawn_over_the_session(store, libr
     assert np.array_equal(parts.guided.target_n[running], f[running])
     assert not running[t < 5.0].any() and running[(t > 5.0) & (t < 5.0 + profile.duration_s)].all()
     assert guided_text(parts.guided).startswith("Guided: trapezoid from 0:05")
+
+
+def test_report_against_the_clients_earlier_session_has_the_ppt_change(qapp, tmp_path):
+    """Two sessions of one client (before and after treatment): the report of the later
+    one with the earlier as reference shows each point's change, the earlier as pre."""
+    from logger.clinical import change_between, load_clinical
+
+    with SessionStore(tmp_path / "lib.sqlite3") as store:
+        before = write_ppt_session(store, [PptTrialPlan(0, 30.0), PptTrialPlan(0, 32.0),
+                                           PptTrialPlan(1, 44.0)],
+                                   started_at="2026-11-20T10:00:00+00:00")  # fmt: skip
+        after = write_ppt_session(store, [PptTrialPlan(0, 40.0), PptTrialPlan(0, 41.0),
+                                          PptTrialPlan(1, 50.0)],
+                                  started_at="2026-11-27T10:00:00+00:00")  # fmt: skip
+        other = write_ppt_session(store, [PptTrialPlan(0, 20.0)], client="C-0999",
+                                  started_at="2026-11-28T10:00:00+00:00")  # fmt: skip
+        change = change_between(load_clinical(store, before), load_clinical(store, after))
+        assert [round(c.change_kpa) for c in change] == [95, 60]  # (40.5 − 31) and (50 − 44) N
+        out = tmp_path / "after.pdf"
+        # the reference may be either one: the earlier session is the pre
+        write_report(store, before, out, reference_sid=after)
+        _, text, _ = pdf_text(out)
+        assert "PPT change between the two sessions" in text
+        assert f"{before} (pre) → {after} (post)" in text
+        for row in ppt_change_cells(change):
+            assert " ".join(row) in text
+        write_report(store, after, out, reference_sid=other)  # another client: no change
+        _, text, _ = pdf_text(out)
+        assert "PPT change between the two sessions" not in text
