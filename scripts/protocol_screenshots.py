@@ -49,8 +49,12 @@ def main() -> int:
             time.sleep(0.01)
 
     def open_window(tmp: str, config: Config, url: str) -> MainWindow:
-        window = MainWindow(config, config_path=Path(tmp) / "config.toml",
-                            db_path=Path(tmp) / "sessions.sqlite3", sounder=Sounder(muted=True))  # fmt: skip
+        window = MainWindow(
+            config,
+            config_path=Path(tmp) / "config.toml",
+            db_path=Path(tmp) / "sessions.sqlite3",
+            sounder=Sounder(muted=True),
+        )
         show_fitted(window, 1600, 960)
         window.device_bar.set_url(url)
         window.connect_device(url)
