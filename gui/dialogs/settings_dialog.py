@@ -13,6 +13,7 @@ last bit, so opening and saving never drifts a limit by a rounding.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from pathlib import Path
@@ -183,6 +184,31 @@ class SettingsDialog(QDialog):
                                   "takes effect at the next connection")  # fmt: skip
         lab = QGroupBox("Lab recording")
         QVBoxLayout(lab).addWidget(self.lsl_check)
+        ppt = config.ppt
+        self.ppt_rate_edit = QLineEdit(_fmt(ppt.rate_kpa_per_s))
+        self.ppt_rate_edit.setToolTip(
+            "the loading rate the therapist follows; N/s = kPa/s × contact area (cm²) / 10"
+        )
+        self.ppt_tolerance_edit = QLineEdit(_fmt(ppt.tolerance_pct))
+        self.ppt_trials_edit = QLineEdit(str(ppt.trials))
+        self.ppt_drop_first = QCheckBox("first trial is familiarisation (left out)")
+        self.ppt_drop_first.setChecked(ppt.drop_first)
+        self.ppt_exclude = QCheckBox("leave trials off the rate out of the mean")
+        self.ppt_exclude.setChecked(ppt.exclude_stray)
+        algometry = QGroupBox("Pressure-pain threshold (PPT)")
+        f = QFormLayout(algometry)
+        f.addRow("Target rate (kPa/s)", self.ppt_rate_edit)
+        f.addRow("Rate tolerance (± %)", self.ppt_tolerance_edit)
+        f.addRow("Trials per point", self.ppt_trials_edit)
+        f.addRow(self.ppt_drop_first)
+        f.addRow(self.ppt_exclude)
+        extras = QVBoxLayout()
+        extras.addWidget(school)
+        extras.addWidget(lab)
+        extras.addStretch(1)
+        bottom = QHBoxLayout()
+        bottom.addLayout(extras, 3)
+        bottom.addWidget(algometry, 2)
         points_box = QGroupBox("Point plan and per-point overrides (empty cell: session value)")
         pv = QVBoxLayout(points_box)
         pv.addWidget(self.points_table)
@@ -208,8 +234,7 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(points_box, 1)
-        layout.addWidget(school)
-        layout.addWidget(lab)
+        layout.addLayout(bottom)
         layout.addWidget(self.error_label)
         layout.addWidget(self.path_label)
         layout.addWidget(self.buttons)
@@ -381,7 +406,29 @@ class SettingsDialog(QDialog):
             d["school_url"] = url
         if self.lsl_check.isChecked():
             d["lsl"] = True
+        d["ppt"] = self._ppt_table()
+        if self.config.profile is not None:  # not edited here: kept as the file has it
+            d["profile"] = self.config.profile.to_dict()
         return Config.from_dict(d, source="settings")
+
+    def _ppt_table(self) -> dict:
+        """The ``[ppt]`` table: a target rate in N/s from the file is kept while the kPa/s
+        field shows what it was given."""
+        ppt = dataclasses.asdict(self.config.ppt)
+        rate = _edit_num(self.ppt_rate_edit, "PPT target rate")
+        if self.ppt_rate_edit.text().strip() != _fmt(self.config.ppt.rate_kpa_per_s):
+            ppt["rate_kpa_per_s"], ppt["rate_n_per_s"] = rate, None
+        ppt["tolerance_pct"] = _edit_num(self.ppt_tolerance_edit, "PPT rate tolerance")
+        trials = _edit_num(self.ppt_trials_edit, "PPT trials per point")
+        if trials is None or trials != int(trials):
+            raise SettingsError(
+                f"PPT trials per point: {self.ppt_trials_edit.text()!r} is not a whole number",
+                self.ppt_trials_edit,
+            )
+        ppt["trials"] = int(trials)
+        ppt["drop_first"] = self.ppt_drop_first.isChecked()
+        ppt["exclude_stray"] = self.ppt_exclude.isChecked()
+        return {k: v for k, v in ppt.items() if v is not None}
 
     def accept(self) -> None:  # noqa: D102 - validation in place, never an exception
         try:

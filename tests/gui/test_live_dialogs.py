@@ -364,3 +364,49 @@ def test_the_lsl_toggle_is_kept_by_the_file_and_not_by_a_session(settings):
     saved = load_config(settings.config_path)
     assert saved.lsl is True and "lsl" not in saved.to_dict()
     assert SettingsDialog(saved, settings.config_path).lsl_check.isChecked()
+
+
+def test_settings_keep_the_guided_profile_and_edit_the_ppt_table(qtbot, tmp_path):
+    """Saving Settings must not drop what the file says about PPT or the guided profile;
+    the PPT fields are edited in place, a rate in N/s from the file is kept until the kPa/s
+    field is changed."""
+    from logger.config import PptConfig, Profile
+
+    path = tmp_path / "config.toml"
+    profile = Profile(kind="impulses", force_n=25.0, impulse_s=1.5, interval_s=4.0, repeats=6)
+    config = Config(ppt=PptConfig(rate_n_per_s=3.0, trials=4, drop_first=True), profile=profile)
+    dialog = SettingsDialog(config, path)
+    qtbot.addWidget(dialog)
+    assert dialog.ppt_trials_edit.text() == "4" and dialog.ppt_drop_first.isChecked()
+    dialog.accept()
+    assert dialog.result() == QDialog.DialogCode.Accepted, dialog.error_label.text()
+    saved = load_config(path)
+    assert saved.profile == profile and saved.ppt == config.ppt
+    # edited: the kPa/s field now rules, the rest as typed
+    dialog = SettingsDialog(saved, path)
+    qtbot.addWidget(dialog)
+    dialog.ppt_rate_edit.setText("30")
+    dialog.ppt_tolerance_edit.setText("15")
+    dialog.ppt_exclude.setChecked(False)
+    dialog.accept()
+    assert dialog.result() == QDialog.DialogCode.Accepted, dialog.error_label.text()
+    saved = load_config(path)
+    assert saved.ppt == PptConfig(rate_kpa_per_s=30.0, tolerance_pct=15.0, trials=4,
+                                  drop_first=True, exclude_stray=False)  # fmt: skip
+    assert saved.profile == profile
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "message"),
+    [
+        ("ppt_trials_edit", "2.5", "PPT trials per point: '2.5' is not a whole number"),
+        ("ppt_rate_edit", "fast", "PPT target rate: 'fast' is not a number"),
+        ("ppt_tolerance_edit", "0", "ppt.tolerance_pct"),
+    ],
+)
+def test_settings_refuse_bad_ppt_fields(settings, field, text, message):
+    getattr(settings, field).setText(text)
+    settings.accept()
+    assert settings.result() != QDialog.DialogCode.Accepted
+    assert message in settings.error_label.text()
+    assert not settings.config_path.exists()
