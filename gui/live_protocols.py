@@ -182,7 +182,7 @@ class LiveProtocols:
         self._drill_holds.append(hold)
         for drill, k, h in drill_trials([self.drill_event], self._drill_holds):
             if h is hold:
-                t, f = trace.window(min(live.t_s - hold.start_s + 10.0, TRACE_MAX_S))
+                t, f = live.recent_forces_n(min(live.t_s - hold.start_s + 10.0, TRACE_MAX_S))
                 score = score_trial(drill.tasks[k], k, hold, t, f, drill=drill.name)
                 self.drill_view.add_score(score)
 
@@ -225,7 +225,7 @@ class LiveProtocols:
         if since > profile.duration_s and not self._profile_scored:
             self._profile_scored = True
             self.plot.set_lead_s(0.0)
-            t, f = trace.window(min(now - self.profile_start_s + 1.0, TRACE_MAX_S))
+            t, f = live.recent_forces_n(min(now - self.profile_start_s + 1.0, TRACE_MAX_S))
             self.guided_panel.set_score(score_profile(profile, self.profile_start_s, t, f))
 
     def _ppt_now(
@@ -256,7 +256,7 @@ class LiveProtocols:
         """The current point's trials in this round, and its threshold so far."""
         config = live.config
         since_s = live.t_s - self.ppt_start_s + PPT_RAMP_MAX_S
-        t, f = trace.window(min(since_s, TRACE_MAX_S))
+        t, f = live.recent_forces_n(min(since_s, TRACE_MAX_S))
         plan = live.plan
         trials = ppt_trials(t, f, live.signals, live.marks, live.protocols, plan.points, config)
         here = [tr for tr in trials

@@ -368,6 +368,17 @@ class LiveSession:
         """The newest sample's time on the acquisition timeline."""
         return self._acq.last_t_s
 
+    def recent_forces_n(self, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+        """The newest ``seconds`` of channel 0 as ``(t_s, force_n)``, float64 newtons
+        converted from the raw counts as the library converts stored ones: what a live
+        result (a drill trial's score, a PPT threshold) is computed from, so that it is
+        the number the review later shows (the display's float32 copy is not)."""
+        ring, forces = self.ring, self.forces
+        if ring is None or forces is None:
+            return np.empty(0), np.empty(0)
+        t_s, raw = ring.window(seconds, raw=True)
+        return t_s, forces.counts_to_n(t_s, raw)[:, 0]
+
     def host_to_device_s(self, host_s: float) -> float | None:
         """The acquisition-timeline time at host ``time.monotonic()`` ``host_s``, by the device
         clock fitted against the host's (PING/PONG); None before that fit has a round trip
