@@ -142,6 +142,8 @@ class PptPanel(QFrame):
         left.addWidget(self.gauge, 1)
         left.addWidget(self.band_label)
 
+        self.trials: tuple[PptTrial, ...] = ()
+        self.point: PptPoint | None = None
         self.table = QTableWidget(0, len(TRIAL_COLUMNS))
         self.table.setHorizontalHeaderLabels(TRIAL_COLUMNS)
         self.table.verticalHeader().setVisible(False)
@@ -218,6 +220,7 @@ class PptPanel(QFrame):
 
     def set_trials(self, trials: Sequence[PptTrial], point: PptPoint | None) -> None:
         """The current point's trials in this round, and its threshold (mean of the used)."""
+        self.trials, self.point = tuple(trials), point  # what is shown (tests, screenshots)
         self.table.setRowCount(len(trials))
         u = self.units
         for row, trial in enumerate(trials):

@@ -288,3 +288,39 @@ def test_the_live_drill_scores_are_the_stored_ones(qtbot, tmp_path, db_path):
         assert live_score.hold_index == kept.hold_index
         for field in ("plateau_n", "abs_error_n", "ramp_rate_n_per_s", "in_band_pct", "score"):
             assert getattr(live_score, field) == getattr(kept, field), field
+
+
+@pytest.mark.slow
+def test_the_live_ppt_thresholds_are_the_stored_ones(qtbot, tmp_path, db_path):
+    """A PPT round on the simulator: the panel's trials and the point's threshold are the
+    ones the library gives for the recorded session."""
+    from gui.dialogs.session_dialog import SessionDetails
+    from logger.clinical import load_clinical
+    from logger.store import SessionStore
+
+    trial = '[[steps]]\naction = "ppt"\nrate_n_per_s = 5.0\nthreshold_n = 15.0\n'
+    steps = rest(1.0) + '[[steps]]\naction = "mark"\n' + (trial + rest(1.0)) * 3 + rest(1.0)
+    config = Config(points=[Point(0, "Infraspinatus R")])
+    window = make_window(qtbot, tmp_path, db_path, config)
+    path = scenario(tmp_path, "[patient]\nthreshold_noise_pct = 5.0\n" + steps)
+    connect(qtbot, window, path, speed=4.0)
+    qtbot.waitUntil(window.record_button.isEnabled, timeout=WAIT_MS)
+    sid = window.start_recording(SessionDetails("C-0008", "T", "", list(config.points)))
+    assert sid is not None, window.statusBar().currentMessage()
+    window.ppt_round("pre")
+    qtbot.waitUntil(lambda: len(window.live.signals) == 3, timeout=WAIT_MS)
+    window.protocols.show_ppt_trials(window.live, window.trace)
+    live_trials, live_point = window.ppt_panel.trials, window.ppt_panel.point
+    if window.live.recording_id is not None:
+        window.live.stop_recording()
+    with SessionStore(db_path) as store:
+        res = load_clinical(store, sid)
+    assert len(live_trials) == len(res.ppt_trials) == 3
+    for shown, kept in zip(live_trials, res.ppt_trials, strict=True):
+        assert shown.ppt_n == pytest.approx(kept.ppt_n, rel=1e-12)
+        assert shown.rate_n_per_s == pytest.approx(kept.rate_n_per_s, rel=1e-9)
+        assert shown.excluded == kept.excluded
+    assert live_point is not None
+    (point,) = res.ppt_points
+    assert point.used == live_point.used == 3  # at 50 kPa/s on 1 cm², the default target
+    assert live_point.ppt_n == pytest.approx(point.ppt_n, rel=1e-12)
