@@ -316,6 +316,7 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.pages.addWidget(central)
         self.pages.addWidget(self.drill_view)
+        self._state_before_drill = Qt.WindowState.WindowNoState
         self.setCentralWidget(self.pages)
         self.protocols = LiveProtocols(
             self.plot, self.readout, self.ppt_panel, self.guided_panel, self.drill_view,
@@ -631,9 +632,17 @@ class MainWindow(QMainWindow):
         self._start_protocol(ProtocolKind.DRILL if what == "drill" else ProtocolKind.PROFILE, {})
 
     def show_drill_view(self, on: bool) -> None:
-        """The drill view fills the window (a drill must run), or the live page again."""
+        """The drill view fills the screen (a drill must run), or the live page again in
+        the window as it was."""
         on = on and self.drill_view.drill is not None
+        if on == (self.pages.currentIndex() == 1):
+            return
         self.pages.setCurrentIndex(1 if on else 0)
+        if on:
+            self._state_before_drill = self.windowState()
+            self.setWindowState(self._state_before_drill | Qt.WindowState.WindowFullScreen)
+        else:
+            self.setWindowState(self._state_before_drill & ~Qt.WindowState.WindowFullScreen)
 
     def client_signal(self) -> None:
         """The client's "now" from the keyboard or a pedal."""

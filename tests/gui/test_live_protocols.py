@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import Qt
 
@@ -167,10 +167,11 @@ def score(index: int, end_s: float) -> TrialScore:
     )  # fmt: skip
 
 
-def visible_texts(view: DrillView) -> str:
+def visible_texts(view: DrillView, *, but: tuple = ()) -> str:
     from PySide6.QtWidgets import QLabel
 
-    return " ".join(w.text() for w in view.findChildren(QLabel) if w.isVisibleTo(view))
+    shown = [w for w in view.findChildren(QLabel) if w.isVisibleTo(view) and w not in but]
+    return " ".join(w.text() for w in shown)
 
 
 @settings(
@@ -182,6 +183,7 @@ def visible_texts(view: DrillView) -> str:
     in_contact=st.booleans(),
     ramp=st.one_of(st.none(), st.floats(-20.0, 20.0)),
 )
+@example(force_n=30.0, since_s=0.0, in_contact=False, ramp=None)
 def test_a_blind_trial_never_shows_the_force(qtbot, force_n, since_s, in_contact, ramp):
     view = DrillView()
     qtbot.addWidget(view)
@@ -193,7 +195,10 @@ def test_a_blind_trial_never_shows_the_force(qtbot, force_n, since_s, in_contact
     assert state is not None and state.trial == 1 and not state.feedback
     assert not view.bar.isVisible() and view.bar.force_n is None and view.bar.band_n is None
     assert not view.force_visible
-    assert view.units.value(force_n) not in visible_texts(view)
+    # the force's number is nowhere (the target line states the task, not the force: a
+    # force equal to the target reads like it there)
+    assert view.units.value(force_n) not in visible_texts(view, but=(view.target_label,))
+    assert view.target_label.text().startswith("target 30.0 N ± 3.0 N")
     assert "Trial 2 of 3" in visible_texts(view)
     if in_contact:  # during the trial, no score
         assert view.score_label.text() == ""
@@ -274,7 +279,11 @@ def test_the_live_drill_scores_are_the_stored_ones(qtbot, tmp_path, db_path):
     assert sid is not None, window.statusBar().currentMessage()
     window.start_drill(str(drill_file))
     qtbot.waitUntil(lambda: window.drill_view.isVisible(), timeout=WAIT_MS)
+    assert window.isFullScreen()  # the trainee's view takes the whole screen
     qtbot.waitUntil(lambda: len(window.drill_view.scores) == 3, timeout=WAIT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)  # back to the live window, as it was
+    qtbot.waitUntil(lambda: not window.drill_view.isVisible(), timeout=WAIT_MS)
+    assert not window.isFullScreen()
     shown = list(window.drill_view.scores)
     if window.live.recording_id is not None:  # else the device's script ended it
         window.live.stop_recording()
