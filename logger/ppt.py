@@ -211,6 +211,8 @@ def ppt_trials(
             k, at_signal_n = j + 1, float(np.interp(sig.t_s, t[j : j + 2], f[j : j + 2]))
         if not at_signal_n >= onset_n:  # below onset, or next to a missing force
             continue
+        if round_at(sig.t_s) == ("", True):  # PPT was switched off before the signal
+            continue
         r = int(np.searchsorted(run_starts, k, side="right")) - 1
         if r < 0 or r in used_runs:
             continue

@@ -106,3 +106,15 @@ def test_trials_from_any_recording_are_whole(rec, trials, drop_first, exclude_st
         group = [tr for tr in found if (tr.point, tr.round) == (point.point, point.round)]
         assert point.used + sum(tr.excluded for tr in group) == point.trials == len(group)
         assert point.ppt_n is None or math.isfinite(point.ppt_n)
+
+
+def test_a_signal_after_ppt_was_switched_off_mid_contact_makes_no_trial():
+    t = np.arange(0.0, 6.0, 0.01)
+    f = np.interp(t, [0.0, 1.0, 5.0, 5.5], [0.0, 0.0, 20.0, 0.0])
+    pre = ProtocolEvent(0.0, ProtocolKind.ROUND, {"label": "pre"})
+    off = ProtocolEvent(3.0, ProtocolKind.ROUND, {"label": ""})  # F7 while pressing
+    assert ppt_trials(t, f, [signal(4.0)], [], [pre, off], POINTS, Config()) == []
+    # switched to post mid-contact: the trial stays in the round its contact began in
+    post = ProtocolEvent(3.0, ProtocolKind.ROUND, {"label": "post"})
+    (trial,) = ppt_trials(t, f, [signal(4.0)], [], [pre, post], POINTS, Config())
+    assert trial.round == "pre"
