@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtWidgets import QWidget
 
 from logger.drills import Drill, drill_trials, score_trial
-from logger.guided import Profile, score_profile, target_n
+from logger.guided import Profile, profile_knots_s, score_profile, target_n
 from logger.hold_detector import HoldState
 from logger.live import LiveSession
 from logger.ppt import PPT_ROUNDS, PptSettings, live_rate_n_per_s, ppt_points, ppt_trials, rate_band
@@ -33,7 +33,6 @@ from .widgets.ppt_panel import PptPanel
 from .widgets.readout import ForceReadout
 
 PROFILE_LEAD_S = 8.0  # a running profile shows this much of what is coming
-PROFILE_STEP_S = 0.02  # the drawn profile: one point every 20 ms
 PPT_EVERY_S = 0.5  # the PPT trials are worked out again this often (and on each event)
 PPT_RAMP_MAX_S = 60.0  # a trial under way when the round began started at most this early
 LIVE_RATE_S = 0.3  # the PPT gauge's rate: the slope over this much of the trace
@@ -166,7 +165,7 @@ class LiveProtocols:
     def _draw_profile(self) -> None:
         profile = self.profile
         assert profile is not None
-        since = np.arange(0.0, profile.duration_s + PROFILE_STEP_S / 2, PROFILE_STEP_S)
+        since = profile_knots_s(profile)
         self.plot.set_profile(
             self.profile_start_s + since, target_n(profile, since), profile.tolerance_n
         )

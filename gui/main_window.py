@@ -144,6 +144,11 @@ def ramp_rate_n_per_s(t_s: np.ndarray, force_n: np.ndarray, span_s: float) -> fl
     return float(np.dot(tc, f - f.mean()) / np.dot(tc, tc))
 
 
+# the keypad's 0-9 with NumLock off (else its 3 would be the pedal's PgDown: a mark)
+KEYPAD_NUMLOCK_OFF = ("Ins", "End", "Down", "PgDown", "Left", "Clear", "Right", "Home", "Up",
+                      "PgUp")  # fmt: skip
+
+
 class MainWindow(QMainWindow):
     """The therapist's live view of one device."""
 
@@ -349,7 +354,8 @@ class MainWindow(QMainWindow):
             (("M",), "mute / unmute the sound", self.mute_button.click),
             (("S", "Return"), "the client's signal in a PPT trial (a pedal may send either)",
              self.client_signal),
-            *[((f"Num+{d}",), "", lambda d=d: self.rate(d)) for d in range(10)],
+            *[((f"Num+{d}", f"Num+{off}"), "", lambda d=d: self.rate(d))
+              for d, off in enumerate(KEYPAD_NUMLOCK_OFF)],
             (("Num++",), "", lambda: self.step_rating(+1)),
             (("Num+-",), "", lambda: self.step_rating(-1)),
             (("F5",), "PPT round: pre", lambda: self.ppt_round("pre")),

@@ -22,6 +22,7 @@ __all__ = [
     "PROFILE_KINDS",
     "Profile",
     "ProfileScore",
+    "profile_knots_s",
     "score_profile",
     "score_profiles",
     "target_n",
@@ -35,19 +36,31 @@ def target_n(profile: Profile, t_since_start_s: np.ndarray) -> np.ndarray:
     period = profile.period_s
     cycle = np.clip(np.floor(t / period), 0, profile.repeats - 1)
     tau = t - cycle * period
-    force = profile.force_n
-    if profile.kind == "impulses":
-        half = profile.impulse_s / 2
-        knots = [0.0, half, profile.impulse_s, period]
-        levels = [0.0, force, 0.0, 0.0]
-    else:
-        up = profile.ramp_s
-        held = up + profile.plateau_s
-        down = held + profile.release_s
-        knots = [0.0, up, held, down, period]
-        levels = [0.0, force, force, 0.0, 0.0]
+    knots, levels = _cycle(profile)
     out = np.interp(tau, knots, levels)
     out[(t < 0) | (t > profile.duration_s) | np.isnan(t)] = np.nan
+    return out
+
+
+def _cycle(profile: Profile) -> tuple[list[float], list[float]]:
+    """One cycle's corners: times since the cycle began, and the target there (N)."""
+    period, force = profile.period_s, profile.force_n
+    if profile.kind == "impulses":
+        return [0.0, profile.impulse_s / 2, profile.impulse_s, period], [0.0, force, 0.0, 0.0]
+    up = profile.ramp_s
+    held = up + profile.plateau_s
+    down = held + profile.release_s
+    return [0.0, up, held, down, period], [0.0, force, force, 0.0, 0.0]
+
+
+def profile_knots_s(profile: Profile) -> np.ndarray:
+    """The times since the start where the target's slope changes, from 0 to
+    :attr:`Profile.duration_s` (at most 5 per cycle): a line through the target at these
+    times draws it exactly, however long the profile runs."""
+    knots, _ = _cycle(profile)
+    starts = np.arange(profile.repeats) * profile.period_s
+    out = np.minimum((starts[:, None] + np.asarray(knots)).ravel(), profile.duration_s)
+    out[-1] = profile.duration_s  # n × period, however it rounds
     return out
 
 

@@ -14,9 +14,11 @@ pressure turns painful. A *trial* is one contact with force at or above ``holds.
 
 Signals that make no trial, and are ignored: a signal while force is below ``onset_n``
 (nothing pressed), a later signal during the same contact (only the first one counts), a
-signal outside the recording, and a signal after a ``ROUND`` event with the label ``""``
+signal outside the recording, in a gap in the samples or next to a missing (NaN) force
+(the force then is not known), and a signal after a ``ROUND`` event with the label ``""``
 (PPT ended). A contact that began before the recording (or right after a gap in the
-samples) has no known start: its rate is ``None`` and it is flagged like a stray rate.
+samples, or a missing force) has no known start: its rate is ``None`` and it is flagged
+like a stray rate.
 
 Within an explicit PPT round (the last ``ROUND`` event before the contact is labelled
 ``"pre"`` or ``"post"``), a contact that reaches the max limit (the point's ``max_n``, else
@@ -189,7 +191,8 @@ def ppt_trials(
 
     def start_of(r: int) -> float | None:
         s = int(run_starts[r])
-        if s == 0 or f[s - 1] >= onset_n:  # began before the samples, or after a gap
+        # began before the samples, after a missing force, or after a gap
+        if s == 0 or not f[s - 1] < onset_n or t[s] - t[s - 1] > MAX_GAP_S:
             return None
         return _cross_time(t, f, s - 1, onset_n)
 
@@ -199,11 +202,18 @@ def ppt_trials(
     for sig in sorted(signals, key=lambda s: s.t_s):
         if not t[0] <= sig.t_s <= t[-1]:
             continue
-        at_signal_n = float(np.interp(sig.t_s, t, f))
-        if at_signal_n < onset_n:
-            continue
         j = int(np.searchsorted(t, sig.t_s, side="right")) - 1
-        r = int(np.searchsorted(run_starts, j + 1, side="right")) - 1
+        if sig.t_s == t[j]:
+            k, at_signal_n = j, float(f[j])
+        elif t[j + 1] - t[j] > MAX_GAP_S:  # in a gap: the force is not known
+            continue
+        else:  # the run of sample j, or the one starting at j + 1 (the signal on its rise)
+            k, at_signal_n = j + 1, float(np.interp(sig.t_s, t[j : j + 2], f[j : j + 2]))
+        if not at_signal_n >= onset_n:  # below onset, or next to a missing force
+            continue
+        if round_at(sig.t_s) == ("", True):  # PPT was switched off before the signal
+            continue
+        r = int(np.searchsorted(run_starts, k, side="right")) - 1
         if r < 0 or r in used_runs:
             continue
         used_runs.add(r)

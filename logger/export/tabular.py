@@ -293,6 +293,14 @@ _EXPORTERS = {
 }
 
 
+def _check_baseline(store: SessionReader, sid: str, baseline: str) -> None:
+    """``--baseline``: another session (it must exist) of the same client."""
+    if baseline == sid:
+        raise BadInput(f"--baseline {baseline}: the session itself")
+    if store.load_session(baseline).meta.client != store.load_session(sid).meta.client:
+        raise BadInput(f"--baseline {baseline}: not a session of the same client")
+
+
 def export_session(
     store: LibraryReader,
     sid: str,
@@ -321,10 +329,11 @@ def export_session(
         raise BadInput(f"--table {part}: a table is exported as CSV (--format csv)")
     if baseline is not None and kind is not ExportFormat.JSON:
         raise BadInput(f"--baseline {baseline}: the PPT change is in the JSON export only")
+    if baseline is not None:  # refused before anything is written, on the names
+        _check_baseline(store, sid, baseline)
     if deidentify:
         store = deidentified(store, sid)
     if baseline is not None:
-        store.load_session(baseline)  # an unknown baseline is refused before anything is written
         out = export_json(store, sid, path, baseline)
     elif part is not ExportTable.SAMPLES:
         out = export_table_csv(store, sid, path, part)

@@ -134,8 +134,9 @@ def test_the_guided_profile_is_drawn_ahead_of_now_as_the_target(qtbot, tmp_path,
     x, y = window.plot.profile_data()
     (x0, x1), _ = window.plot.view_box.viewRange()
     shown = (x >= x0) & (x <= x1)
-    assert shown.sum() > 100
-    np.testing.assert_allclose(y[shown], target_n(profile, x[shown] - event.t_s))
+    # drawn through its corners only (exact: linear between them), however long it runs
+    assert x.shape[0] <= 5 * profile.repeats and shown.sum() >= 3
+    np.testing.assert_allclose(y, target_n(profile, x - event.t_s))
     newest = float(window.trace.window(1.0)[0][-1])
     assert x1 > newest + 5.0  # the coming seconds are in view
     assert x[shown].max() > newest + 5.0

@@ -18,9 +18,9 @@ from logger.store.library import WriteBatch
 from .test_store import fill, make_meta
 
 
-def _session(db, protocols=(), signals=()) -> str:
+def _session(db, protocols=(), signals=(), client="C-017") -> str:
     with SessionStore(db) as store:
-        sid = store.create_session(make_meta())
+        sid = store.create_session(make_meta(client=client))
         fill(store, sid, 2.0, block=100)
         store.write_batch(sid, WriteBatch(protocols=list(protocols), signals=list(signals)))
         store.finish_session(sid)
@@ -62,6 +62,26 @@ def test_bad_export_flags_are_refused_before_anything_is_written(tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("deidentify", [[], ["--deidentify"]])
+@pytest.mark.parametrize("client", ["C-018", None, "same session"])
+def test_a_baseline_must_be_another_session_of_the_same_client(
+    tmp_path, capsys, client, deidentify
+):
+    db = tmp_path / "lib.sqlite"
+    sid = _session(db)
+    other = sid if client == "same session" else _session(db, client=client)
+    out = tmp_path / "out.json"
+    assert main(["export", sid, "--format", "json", "--out", str(out), "--db", str(db),
+                 "--baseline", other, *deidentify]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--baseline {other}: " in err[0]
+    assert "C-01" not in err[0]  # no client code in the message
+    assert not out.exists()
+    same = _session(db)
+    assert main(["export", sid, "--format", "json", "--out", str(out), "--db", str(db),
+                 "--baseline", same, *deidentify]) == 0  # fmt: skip
 
 
 def test_a_damaged_drill_in_the_library_is_one_line_naming_the_session(tmp_path, capsys):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from logger.config import Config, PptConfig, config_to_toml
 from logger.errors import BadInput
-from logger.guided import Profile, score_profile, score_profiles, target_n
+from logger.guided import Profile, profile_knots_s, score_profile, score_profiles, target_n
 from logger.records import ProtocolEvent, ProtocolKind
 
 durations = st.floats(0.1, 10.0)
@@ -32,6 +32,16 @@ def profiles(draw) -> Profile:
         interval_s=impulse + draw(st.just(0.0) | durations),
         tolerance_n=draw(st.floats(0.5, 4.9)),
     )
+
+
+@given(profile=profiles(), at=st.lists(st.floats(0.0, 1.0), max_size=50))
+def test_a_line_through_the_knots_is_the_target(profile, at):
+    knots = profile_knots_s(profile)
+    assert knots.shape[0] <= 5 * profile.repeats
+    assert knots[0] == 0.0 and knots[-1] == profile.duration_s and (np.diff(knots) >= 0).all()
+    t = np.array(at) * profile.duration_s
+    drawn = np.interp(t, knots, target_n(profile, knots))
+    np.testing.assert_allclose(drawn, target_n(profile, t), atol=1e-9 * profile.force_n)
 
 
 @given(profile=profiles())
