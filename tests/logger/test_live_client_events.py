@@ -4,6 +4,8 @@ its library; `record --ppt-round` through the simulator."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from firmware_protocol.messages import Event, EventKind
@@ -72,6 +74,11 @@ def test_host_signals_ratings_and_protocols_are_recorded(device, db_path):
         assert live.wait_ready(10) and device.streaming.wait(10)
         device.stream(frames[:75])  # 1.5 s
         assert wait_until(lambda: live.t_s > 1.0, 10.0)
+        # host events are placed by the device clock fitted to the host's once a PING has
+        # come back (before that: at the newest sample). This device sends its samples in
+        # bursts, faster than its clock runs, so the two disagree by a second: wait for the
+        # fit, so that the three events below are placed the same way
+        assert wait_until(lambda: live.host_to_device_s(time.monotonic()) is not None, 10.0)
         signal = live.signal()
         rating = live.rate(2.5)
         started = live.start_protocol(ProtocolKind.PROFILE, {"kind": "trapezoid", "reps": (1, 2)})
