@@ -56,7 +56,7 @@ from PySide6.QtWidgets import (
 from calibration.tare import DriftWarning
 from firmware_protocol.sim.protocol_sim import place_mass
 from logger.config import Config
-from logger.drills import builtin_drills, load_drill
+from logger.drills import builtin_drills, check_scorable, load_drill
 from logger.errors import BadInput, StorageError
 from logger.guided import Profile
 from logger.hold_detector import HoldLevels, HoldState
@@ -600,6 +600,7 @@ class MainWindow(QMainWindow):
         """A built-in drill by name, or a drill file."""
         try:
             drill = load_drill(name_or_path)
+            check_scorable(drill, self.config.holds.onset_n, name_or_path)
         except (ValueError, OSError) as exc:
             self.statusBar().showMessage(str(exc), 10000)
             return

@@ -126,6 +126,17 @@ def load_drill(name_or_path: str | os.PathLike[str]) -> Drill:
         return _parse(read_toml(os.fspath(path), "drill"), os.fspath(path))
 
 
+def check_scorable(drill: Drill, onset_n: float, source: str) -> None:
+    """Refuse a drill with a task no hold could ever score: its band must reach above the
+    hold onset (``holds.onset_n``), else the trainee's contact is a press, not a trial."""
+    for k, task in enumerate(drill.tasks):
+        if task.target_n + task.tolerance_n <= onset_n:
+            raise DrillError(
+                f"{source}: trial {k + 1}: target {task.target_n:g} ± {task.tolerance_n:g} N "
+                f"lies below the hold onset ({onset_n:g} N): no hold could score it"
+            )
+
+
 def _parse(d: Any, source: str) -> Drill:
     _check_keys(source, "", d, _TOP_KEYS)
     name = d.get("name")

@@ -80,14 +80,16 @@ def _starting_protocols(
 ) -> list[tuple[ProtocolKind, dict]]:
     """The protocols the session starts with, at its t 0 (checked before the device)."""
     from ..config import Profile
-    from ..drills import load_drill
+    from ..drills import check_scorable, load_drill
     from ..records import ProtocolKind
 
     protocols: list[tuple[ProtocolKind, dict]] = []
     if args.ppt_round:
         protocols.append((ProtocolKind.ROUND, {"label": args.ppt_round}))
     if args.drill is not None:
-        protocols.append((ProtocolKind.DRILL, load_drill(args.drill).to_dict()))
+        drill = load_drill(args.drill)
+        check_scorable(drill, config.holds.onset_n, args.drill)
+        protocols.append((ProtocolKind.DRILL, drill.to_dict()))
     if args.profile:
         profile = Profile.from_config(config)
         if profile is None:

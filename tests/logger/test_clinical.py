@@ -111,3 +111,16 @@ def test_results_follow_the_stored_events(tmp_path):
     assert res.drill_scores == []
     (score,) = res.profile_scores
     assert score.start_s == 0.0 and score.samples > 0
+
+
+def test_record_refuses_a_drill_no_hold_could_score(tmp_path, capsys):
+    """A task whose band lies below the hold onset would never be a trial: refused before
+    the device is opened, one line, exit 2, nothing written."""
+    drill = tmp_path / "low.toml"
+    drill.write_text('name = "low"\n[[tasks]]\ntarget_n = 3.0\nhold_s = 5.0\ntolerance_n = 1.0\n')
+    db = tmp_path / "lib.sqlite"
+    code = main(["record", "--port", "sim://?speed=0", "--db", str(db), "--drill", str(drill)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "trial 1: target 3 ± 1 N lies below the hold onset (5 N)" in err[0]
+    assert not db.exists()
