@@ -6,16 +6,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from calibration.models import CalibrationInfo
 
 from ..errors import BadInput
-from ..records import Point, SampleBlock, SessionStats
+from ..records import Point, ProtocolKind, SampleBlock, SessionStats
 from .schema import RAW_DTYPE, T_DTYPE
+
+if TYPE_CHECKING:
+    from .library import SessionSummary
 
 
 def check_calibration(cal: CalibrationInfo) -> None:
@@ -106,3 +110,80 @@ def joined(blocks: list[SampleBlock], channels: int) -> tuple[np.ndarray, np.nda
     if not blocks:
         return np.zeros(0), np.zeros((0, channels), dtype=np.int32)
     return np.concatenate([b.t_s for b in blocks]), np.concatenate([b.raw for b in blocks])
+
+
+# ``list_sessions(protocol=…)``: the filter's words, and each kind's word in a label
+PROTOCOL_FILTERS = {
+    "ppt": ProtocolKind.ROUND,
+    "drill": ProtocolKind.DRILL,
+    "guided": ProtocolKind.PROFILE,
+}
+_LABEL_WORDS = {
+    ProtocolKind.ROUND: "PPT",
+    ProtocolKind.DRILL: "drill",
+    ProtocolKind.PROFILE: "guided",
+}
+
+
+def protocol_rows_query(json_text: str, filters: str, order: str) -> str:
+    """The query of a listing's protocol rows ``(session id, kind, name)``, a session's in
+    time order. ``json_text`` is the back end's JSON text accessor (``{}`` for the key),
+    ``filters`` the listing's WHERE clause on ``sessions s``, ``order`` its order of a
+    session's ``protocols p`` rows. The name is the round's label, or the drill's
+    (profile's) name, "" without one; NULL for a drill or profile stopped (data ``{}``)."""
+    label, name = json_text.format("label"), json_text.format("name")
+    return (
+        f"SELECT s.id, p.kind, CASE WHEN p.data = '{{}}' THEN NULL "
+        f"WHEN p.kind = 'round' THEN {label} ELSE coalesce({name}, '') END "
+        f"FROM protocols p JOIN sessions s ON s.pk = p.session_pk{filters} "
+        f"ORDER BY p.session_pk, {order}"
+    )
+
+
+def protocol_filter(value: str | None) -> ProtocolKind | None:
+    """The protocol kind ``list_sessions(protocol=value)`` keeps (None: every session)."""
+    if value is None:
+        return None
+    kind = PROTOCOL_FILTERS.get(value.lower())
+    if kind is None:
+        raise BadInput(f"protocol={value!r} is not one of {', '.join(PROTOCOL_FILTERS)}")
+    return kind
+
+
+def protocol_names(rows: Iterable[tuple[str, str | None]]) -> dict[ProtocolKind, list[str]]:
+    """The protocols a session ran, from its ``(kind, name)`` rows in time order: each
+    kind that started (a round with a label; a drill or profile not stopped) in order of
+    its first start, with its distinct names (round labels, drill names) in order."""
+    names: dict[ProtocolKind, list[str]] = {}
+    for kind, name in rows:
+        k = ProtocolKind(kind)
+        if name is None or (k is ProtocolKind.ROUND and not name):
+            continue  # a stop, or the end of PPT: starts nothing
+        seen = names.setdefault(k, [])
+        if name and str(name) not in seen:
+            seen.append(str(name))
+    return names
+
+
+def protocols_label(names: dict[ProtocolKind, list[str]]) -> str:
+    """``"PPT pre/post, drill basic, guided"``: :func:`protocol_names` as a short label."""
+    return ", ".join(f"{_LABEL_WORDS[k]} {'/'.join(v)}".rstrip() for k, v in names.items())
+
+
+def label_sessions(
+    summaries: list[SessionSummary],
+    rows: Iterable[Sequence[Any]],
+    only: ProtocolKind | None,
+) -> list[SessionSummary]:
+    """``summaries`` with their protocols label set from the ``(session id, kind, name)``
+    rows of :data:`PROTOCOL_ROWS`; only those that ran ``only`` when it is given."""
+    by_id: dict[str, list[tuple[str, str | None]]] = {}
+    for sid, kind, name in rows:
+        by_id.setdefault(sid, []).append((kind, name))
+    out = []
+    for s in summaries:
+        names = protocol_names(by_id.get(s.id, ()))
+        s.protocols = protocols_label(names)
+        if only is None or only in names:
+            out.append(s)
+    return out
