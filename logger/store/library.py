@@ -1124,7 +1124,9 @@ class SessionStore(SampleReading, ProtocolReading):
                         unsaved_samples=stats.unsaved_samples,
                     )
                 )
-        sql = protocol_rows_query("json_extract(p.data, '$.{}')", filters, "p.t_s, p.rowid")
+        sql = protocol_rows_query(
+            "json_quote(json_extract(p.data, '$.{}'))", filters, "p.t_s, p.rowid"
+        )
         with self._decoding("table protocols"), self._lock:
             rows = self._conn.execute(sql, params).fetchall()
             return label_sessions(out, rows, kind)

@@ -229,7 +229,7 @@ class PostgresLibrary(SampleReading, ProtocolReading):
             params.append(kind.value)
         filters = " WHERE " + " AND ".join(where) if where else ""
         out = self._summaries(filters + " ORDER BY s.started_unix, s.id", params)
-        sql = protocol_rows_query("(p.data::json ->> '{}')", filters, "p.seq")
+        sql = protocol_rows_query("(p.data::json -> '{}')::text", filters, "p.seq")
         with self._decoding("table protocols"):
             rows = self._rows(sql, params)
             return label_sessions(out, rows, kind)

@@ -118,6 +118,7 @@ PROTOCOL_FILTERS = {
     "drill": ProtocolKind.DRILL,
     "guided": ProtocolKind.PROFILE,
 }
+_KINDS = {k.value: k for k in ProtocolKind}
 _LABEL_WORDS = {
     ProtocolKind.ROUND: "PPT",
     ProtocolKind.DRILL: "drill",
@@ -125,16 +126,18 @@ _LABEL_WORDS = {
 }
 
 
-def protocol_rows_query(json_text: str, filters: str, order: str) -> str:
+def protocol_rows_query(json_value: str, filters: str, order: str) -> str:
     """The query of a listing's protocol rows ``(session id, kind, name)``, a session's in
-    time order. ``json_text`` is the back end's JSON text accessor (``{}`` for the key),
-    ``filters`` the listing's WHERE clause on ``sessions s``, ``order`` its order of a
-    session's ``protocols p`` rows. The name is the round's label, or the drill's
-    (profile's) name, "" without one; NULL for a drill or profile stopped (data ``{}``)."""
-    label, name = json_text.format("label"), json_text.format("name")
+    time order. ``json_value`` is the back end's expression of a key's value as JSON text
+    (``{}`` for the key), ``filters`` the listing's WHERE clause on ``sessions s``,
+    ``order`` its order of a session's ``protocols p`` rows. The name is the JSON of the
+    round's label or the drill's (profile's) name (``null`` without one); NULL for a drill
+    or profile stopped (data ``{}``). As JSON, the two back ends' answers decode the same."""
+    label, name = json_value.format("label"), json_value.format("name")
     return (
         f"SELECT s.id, p.kind, CASE WHEN p.data = '{{}}' THEN NULL "
-        f"WHEN p.kind = 'round' THEN {label} ELSE coalesce({name}, '') END "
+        f"WHEN p.kind = 'round' THEN coalesce({label}, 'null') "
+        f"ELSE coalesce({name}, 'null') END "
         f"FROM protocols p JOIN sessions s ON s.pk = p.session_pk{filters} "
         f"ORDER BY p.session_pk, {order}"
     )
@@ -156,12 +159,12 @@ def protocol_names(rows: Iterable[tuple[str, str | None]]) -> dict[ProtocolKind,
     its first start, with its distinct names (round labels, drill names) in order."""
     names: dict[ProtocolKind, list[str]] = {}
     for kind, name in rows:
-        k = ProtocolKind(kind)
+        k = _KINDS.get(kind) or ProtocolKind(kind)  # (the lookup: 10,000 sessions listed)
         if name is None or (k is ProtocolKind.ROUND and not name):
             continue  # a stop, or the end of PPT: starts nothing
         seen = names.setdefault(k, [])
-        if name and str(name) not in seen:
-            seen.append(str(name))
+        if name and (name := str(name)) not in seen:
+            seen.append(name)
     return names
 
 
@@ -170,20 +173,30 @@ def protocols_label(names: dict[ProtocolKind, list[str]]) -> str:
     return ", ".join(f"{_LABEL_WORDS[k]} {'/'.join(v)}".rstrip() for k, v in names.items())
 
 
+def _name(name_json: str | None) -> str | None:
+    """A protocol row's name: None for a stop; "" when it has none, or not as text."""
+    if name_json is None:
+        return None
+    name = json.loads(name_json)
+    return name if isinstance(name, str) else ""
+
+
 def label_sessions(
     summaries: list[SessionSummary],
     rows: Iterable[Sequence[Any]],
     only: ProtocolKind | None,
 ) -> list[SessionSummary]:
     """``summaries`` with their protocols label set from the ``(session id, kind, name)``
-    rows of :data:`PROTOCOL_ROWS`; only those that ran ``only`` when it is given."""
+    rows of :func:`protocol_rows_query` (a name that is not text is no name); only those
+    that ran ``only`` when it is given."""
     by_id: dict[str, list[tuple[str, str | None]]] = {}
-    for sid, kind, name in rows:
-        by_id.setdefault(sid, []).append((kind, name))
+    for sid, kind, name_json in rows:
+        by_id.setdefault(sid, []).append((kind, _name(name_json)))
     out = []
     for s in summaries:
-        names = protocol_names(by_id.get(s.id, ()))
-        s.protocols = protocols_label(names)
+        ran = by_id.get(s.id)
+        names = protocol_names(ran) if ran else {}  # most sessions: none, nothing to do
+        s.protocols = protocols_label(names) if names else ""
         if only is None or only in names:
             out.append(s)
     return out
