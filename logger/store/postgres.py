@@ -67,6 +67,7 @@ from .rows import (
     point_from_dict,
     protocol_filter,
     protocol_rows_query,
+    stored_name,
     stored_stats,
 )
 from .schema import utc_iso
@@ -231,7 +232,11 @@ class PostgresLibrary(SampleReading, ProtocolReading):
         out = self._summaries(filters + " ORDER BY s.started_unix, s.id", params)
         sql = protocol_rows_query("(p.data::json -> '{}')::text", filters, "p.seq")
         with self._decoding("table protocols"):
-            rows = self._rows(sql, params)
+            try:
+                rows = self._rows(sql, params)
+            except psycopg.errors.DataError:  # JSON the server cannot read (a \u0000)
+                whole = self._rows(protocol_rows_query(None, filters, "p.seq"), params)
+                rows = [(sid, k, stored_name(k, data)) for sid, k, data in whole]
             return label_sessions(out, rows, kind)
 
     def _summaries(self, tail: str, params: list[Any]) -> list[SessionSummary]:

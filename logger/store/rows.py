@@ -126,21 +126,32 @@ _LABEL_WORDS = {
 }
 
 
-def protocol_rows_query(json_value: str, filters: str, order: str) -> str:
+def protocol_rows_query(json_value: str | None, filters: str, order: str) -> str:
     """The query of a listing's protocol rows ``(session id, kind, name)``, a session's in
     time order. ``json_value`` is the back end's expression of a key's value as JSON text
     (``{}`` for the key), ``filters`` the listing's WHERE clause on ``sessions s``,
     ``order`` its order of a session's ``protocols p`` rows. The name is the JSON of the
     round's label or the drill's (profile's) name (``null`` without one); NULL for a drill
-    or profile stopped (data ``{}``). As JSON, the two back ends' answers decode the same."""
-    label, name = json_value.format("label"), json_value.format("name")
-    return (
-        f"SELECT s.id, p.kind, CASE WHEN p.data = '{{}}' THEN NULL "
-        f"WHEN p.kind = 'round' THEN coalesce({label}, 'null') "
-        f"ELSE coalesce({name}, 'null') END "
-        f"FROM protocols p JOIN sessions s ON s.pk = p.session_pk{filters} "
-        f"ORDER BY p.session_pk, {order}"
+    or profile stopped (data ``{}``). As JSON, the two back ends' answers decode the same.
+    ``json_value`` None: the whole data instead, for :func:`stored_name` to read."""
+    label, name = (json_value or "").format("label"), (json_value or "").format("name")
+    column = (
+        "p.data"
+        if json_value is None
+        else f"CASE WHEN p.data = '{{}}' THEN NULL WHEN p.kind = 'round' "
+        f"THEN coalesce({label}, 'null') ELSE coalesce({name}, 'null') END"
     )
+    return (
+        f"SELECT s.id, p.kind, {column} FROM protocols p JOIN sessions s "
+        f"ON s.pk = p.session_pk{filters} ORDER BY p.session_pk, {order}"
+    )
+
+
+def stored_name(kind: str, data: str) -> str | None:
+    """The name column of :func:`protocol_rows_query` from a row's whole ``data``."""
+    if data == "{}":
+        return None
+    return json.dumps(json_obj(data, "data").get("label" if kind == "round" else "name"))
 
 
 def protocol_filter(value: str | None) -> ProtocolKind | None:
@@ -174,11 +185,14 @@ def protocols_label(names: dict[ProtocolKind, list[str]]) -> str:
 
 
 def _name(name_json: str | None) -> str | None:
-    """A protocol row's name: None for a stop; "" when it has none, or not as text."""
+    """A protocol row's name: None for a stop; "" when it has none, or not as text; up to
+    a NUL character (where SQLite's JSON functions end a string)."""
     if name_json is None:
         return None
+    if len(name_json) > 1 and name_json[0] == name_json[-1] == '"' and "\\" not in name_json:
+        return name_json[1:-1]  # a string without escapes (json.loads: 20 ms a 10,000 rows)
     name = json.loads(name_json)
-    return name if isinstance(name, str) else ""
+    return name.partition("\x00")[0] if isinstance(name, str) else ""  # as SQLite's JSON
 
 
 def label_sessions(
