@@ -66,7 +66,7 @@ ELIDABLE = (1, 2, PROTOCOL_COLUMN)
 MIN_ELIDED_PX = 44
 CELL_PAD_PX = 10  # a cell's margins on both sides
 HEADER_PAD_PX = CELL_PAD_PX + 9  # a header's text is bold, with the style's padding too
-MIN_WIDTH_PX = 520  # every column visible (therapist, client, protocol elided); sync: wider
+MIN_WIDTH_PX = 540  # every column visible (therapist, client, protocol elided); sync: wider
 STATUS_TEXT = {"complete": "complete", "interrupted": "interr.", "recording": "rec."}
 REFERENCE_TIP = " · the reference session"
 ANY = "any"
@@ -273,8 +273,9 @@ class SessionLibrary(QWidget):
         self.fit_columns()
 
     def fit_columns(self) -> None:
-        """Every column within the viewport: widths from the content, then the therapist
-        and client columns narrowed (elided; the tooltip has the full text) if needed."""
+        """Every column within the viewport: widths from the content, then the protocol
+        column narrowed to its header, then the therapist, client and protocol columns
+        (elided; the tooltip has the full text) if needed."""
         # from the text, not the header's size hint: that reserves room for a sort arrow
         # in every column and doubles the width of the numeric ones
         fm = QFontMetrics(self.table.font())
@@ -295,6 +296,12 @@ class SessionLibrary(QWidget):
                 widths[c] = max(widths[c], metrics.horizontalAdvance(item.text()) + pad)
         avail = self.table.viewport().width()
         excess = sum(widths) - avail
+        if excess > 0 and self.table.columnCount() > PROTOCOL_COLUMN:  # first the protocols,
+            # down to their header (the tooltip has the label): the names matter more
+            header = fmb.horizontalAdvance(COLUMNS[PROTOCOL_COLUMN]) + HEADER_PAD_PX
+            cut = min(excess, max(widths[PROTOCOL_COLUMN] - header, 0))
+            widths[PROTOCOL_COLUMN] -= cut
+            excess -= cut
         if excess > 0:
             room = {c: max(widths[c] - MIN_ELIDED_PX, 0) for c in ELIDABLE}
             total = sum(room.values())
