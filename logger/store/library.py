@@ -1086,12 +1086,7 @@ class SessionStore(SampleReading, ProtocolReading):
         if status is not None:
             where.append("s.status = ?")
             params.append(SessionStatus(status).value)
-        kind = protocol_filter(protocol)
-        if kind is not None:
-            where.append(
-                "EXISTS (SELECT 1 FROM protocols p WHERE p.session_pk = s.pk AND p.kind = ?)"
-            )
-            params.append(kind.value)
+        kind = protocol_filter(protocol, where, params, "?")
         filters = " WHERE " + " AND ".join(where) if where else ""
         sql = (
             "SELECT s.pk, s.id, s.started_at, s.status, s.client, s.therapist, s.stats, "

@@ -222,12 +222,7 @@ class PostgresLibrary(SampleReading, ProtocolReading):
         if status is not None:
             where.append("s.status = %s")
             params.append(SessionStatus(status).value)
-        kind = protocol_filter(protocol)
-        if kind is not None:
-            where.append(
-                "EXISTS (SELECT 1 FROM protocols p WHERE p.session_pk = s.pk AND p.kind = %s)"
-            )
-            params.append(kind.value)
+        kind = protocol_filter(protocol, where, params, "%s")
         filters = " WHERE " + " AND ".join(where) if where else ""
         out = self._summaries(filters + " ORDER BY s.started_unix, s.id", params)
         sql = protocol_rows_query("(p.data::json -> '{}')::text", filters, "p.seq")

@@ -154,13 +154,22 @@ def stored_name(kind: str, data: str) -> str | None:
     return json.dumps(json_obj(data, "data").get("label" if kind == "round" else "name"))
 
 
-def protocol_filter(value: str | None) -> ProtocolKind | None:
-    """The protocol kind ``list_sessions(protocol=value)`` keeps (None: every session)."""
+def protocol_filter(
+    value: str | None, where: list[str], params: list[Any], mark: str
+) -> ProtocolKind | None:
+    """The protocol kind ``list_sessions(protocol=value)`` keeps (None: every session),
+    its clause on ``sessions s`` added to ``where`` (``mark``: the back end's placeholder):
+    the sessions with a row of that kind, which :func:`label_sessions` then narrows to
+    those that started it."""
     if value is None:
         return None
     kind = PROTOCOL_FILTERS.get(value.lower())
     if kind is None:
         raise BadInput(f"protocol={value!r} is not one of {', '.join(PROTOCOL_FILTERS)}")
+    where.append(
+        f"EXISTS (SELECT 1 FROM protocols p WHERE p.session_pk = s.pk AND p.kind = {mark})"
+    )
+    params.append(kind.value)
     return kind
 
 

@@ -38,13 +38,10 @@ def library(qtbot, db_path):
                 make_meta(started_at=f"2026-11-{day:02d}T09:00:00+00:00")
             )
             store.write_batch(ids[name], WriteBatch(protocols=events))
-    store = SessionStore(db_path)
-    widget = SessionLibrary(store)
-    qtbot.addWidget(widget)
-    widget.resize(520, 600)
-    widget.show()
-    yield widget, ids
-    store.close()
+    with SessionStore(db_path) as store:
+        qtbot.addWidget(widget := SessionLibrary(store))
+        widget.show()
+        yield widget, ids
 
 
 def row_of(widget: SessionLibrary, sid: str) -> int:

@@ -48,7 +48,8 @@ def test_table_lists_sessions(db_path, capsys):
         "0", "0", "-",
     ]  # fmt: skip
     assert lines[2].split() == [
-        b, "2026-11-20", "10:30:00", "interrupted", "-", "Bo", "0:00:00", "0", "0", "500", "0", "0", "-"
+        b, "2026-11-20", "10:30:00", "interrupted", "-", "Bo", "0:00:00", "0", "0", "500", "0",
+        "0", "-",
     ]  # fmt: skip
 
 

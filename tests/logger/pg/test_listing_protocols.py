@@ -69,9 +69,9 @@ def test_a_name_the_servers_json_cannot_read_is_read_all_the_same(school, statio
     the name ends at the NUL on both back ends (SQLite's JSON functions end it there)."""
     odd = [ProtocolEvent(0.0, ProtocolKind.DRILL, {"name": "a\x00b"})]
     plain = [ProtocolEvent(0.0, ProtocolKind.ROUND, {"label": "pre"})]
-    write(station, [odd, plain])
+    ids = write(station, [odd, plain])
     sync_library(station, school.url)
     with SessionStore(station) as store, PostgresLibrary(school.url) as lib:
         remote = listing(lib)
         assert remote == listing(store)
-        assert [label for _, label in remote[None]] == ["drill a", "PPT pre"]
+        assert dict(remote[None]) == dict(zip(ids, ["drill a", "PPT pre"], strict=True))
