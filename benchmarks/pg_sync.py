@@ -28,11 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def fill_library(sqlite_path: Path, url: str, count: int) -> None:
-    """``count`` finished sessions (3 points, 4 holds each) written straight into both
-    back ends' tables: listing is measured here, not syncing."""
+    """``count`` finished sessions (3 points, 4 holds each; every third a PPT pre and
+    post round around a built-in drill) written straight into both back ends' tables:
+    listing is measured here, not syncing."""
     import psycopg
 
     from calibration.models import CalibrationInfo
+    from logger.drills import load_drill
     from logger.records import DeviceInfo, SessionStats
     from logger.store import SessionStore
 
@@ -41,7 +43,10 @@ def fill_library(sqlite_path: Path, url: str, count: int) -> None:
     cal = json.dumps(dataclasses.asdict(CalibrationInfo(4000.0, 120000.0, "factory")))
     stats = json.dumps(dataclasses.asdict(SessionStats(600000, 600.0, 1000.0)))
     names = [f"Point {k}" for k in range(10)]
-    sessions, points, holds = [], [], []
+    drill = json.dumps(load_drill("basic").to_dict())
+    clinical = (("round", '{"label": "pre"}'), ("drill", drill), ("drill", "{}"),
+                ("round", '{"label": "post"}'), ("round", '{"label": ""}'))  # fmt: skip
+    sessions, points, holds, protocols = [], [], [], []
     for i in range(count):
         unix = 1767225600 + i * 1800  # 2026-01-01, one every 30 minutes
         started = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(unix))
@@ -69,6 +74,8 @@ def fill_library(sqlite_path: Path, url: str, count: int) -> None:
             points.append((i + 1, k, name, json.dumps({"index": k, "name": name})))
         for k in range(4):
             holds.append((i + 1, k, k % 3, names[(i + k % 3) % 10], 10.0 * k, 10.0 * k + 5, "{}"))
+        if i % 3 == 0:
+            protocols += [(i + 1, k, 60.0 * k, *row) for k, row in enumerate(clinical)]
     cols = (
         "pk, id, started_at, started_unix, status, client, therapist, notes, device, "
         "calibration, config, stats, samples, last_t_s"
@@ -80,6 +87,10 @@ def fill_library(sqlite_path: Path, url: str, count: int) -> None:
             "INSERT INTO holds (session_pk, idx, point_index, point, start_s, end_s, data) "
             "VALUES (?,?,?,?,?,?,?)",
             holds,
+        )
+        conn.executemany(
+            "INSERT INTO protocols (session_pk, t_s, kind, data) VALUES (?,?,?,?)",
+            [(pk, t, kind, data) for pk, _, t, kind, data in protocols],
         )
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SET search_path TO pressure_logger")
@@ -97,6 +108,9 @@ def fill_library(sqlite_path: Path, url: str, count: int) -> None:
             "COPY holds (session_pk, idx, point_index, point, start_s, end_s, data) FROM STDIN"
         ) as copy:
             for row in holds:
+                copy.write_row((by_local[row[0]], *row[1:]))
+        with cur.copy("COPY protocols (session_pk, seq, t_s, kind, data) FROM STDIN") as copy:
+            for row in protocols:
                 copy.write_row((by_local[row[0]], *row[1:]))
         cur.execute("ANALYZE")
 
@@ -189,6 +203,7 @@ def main() -> None:
             "client": {"client": "C-0042"},
             "point": {"point": "Point 3"},
             "a month": {"since": "2026-03-01", "until": "2026-03-31"},
+            "drill": {"protocol": "drill"},
         }
         for name, db in (
             ("SQLite", listing),

@@ -55,6 +55,7 @@ class SessionReader(Protocol):
         since: str | datetime | None = None,
         until: str | datetime | None = None,
         status: SessionStatus | str | None = None,
+        protocol: str | None = None,
     ) -> list[SessionSummary]: ...
 
     def iter_chunks(
@@ -183,9 +184,11 @@ class DeidentifiedStore:
         since: str | datetime | None = None,
         until: str | datetime | None = None,
         status: SessionStatus | str | None = None,
+        protocol: str | None = None,
     ) -> list[SessionSummary]:
         """The library without names; a filter by client or therapist finds nothing (the
-        view has no names to match). ``since``/``until`` are dates of this view (shifted)."""
+        view has no names to match). ``since``/``until`` are dates of this view (shifted).
+        The protocols label stays: it names protocols and drills, never a person."""
         if client is not None or therapist is not None:
             return []
         real = [None if d is None else self._unshifted(d) for d in (since, until)]
@@ -199,7 +202,7 @@ class DeidentifiedStore:
                 therapist=None,
             )
             for s in self.store.list_sessions(
-                point=point, since=real[0], until=real[1], status=status
+                point=point, since=real[0], until=real[1], status=status, protocol=protocol
             )
         ]
 

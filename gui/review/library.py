@@ -1,5 +1,6 @@
 """The session library: every stored session, filtered and sorted the way trainers look
-for them (by trainee/therapist, client pseudonym, point and date). On a station with a
+for them (by trainee/therapist, client pseudonym, point, date and the protocols it ran:
+a trainee's drills, a client's PPT rounds). On a station with a
 school library configured, a ``sync`` column tells each session's state there
 (:meth:`SessionLibrary.set_sync`)."""
 
@@ -38,7 +39,7 @@ from ..format import local_time, plural
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("date", "therapist", "client", "status", "time", "holds", "alerts")
+COLUMNS = ("date", "therapist", "client", "status", "time", "holds", "alerts", "protocol")
 COLUMN_TIPS = (
     "start (UTC)",
     "therapist / trainee",
@@ -47,7 +48,12 @@ COLUMN_TIPS = (
     "duration",
     "holds detected",
     "alerts raised",
+    "the protocols it ran: PPT rounds, drills, a guided profile",
 )
+NUMBERS = range(4, 7)  # right-aligned
+PROTOCOL_COLUMN = 7
+# the protocol filter's choices → list_sessions(protocol=…)
+PROTOCOLS = {"any": None, "PPT": "ppt", "drill": "drill", "guided": "guided"}
 # with a school library (set_sync) one more column, after the others
 SYNC_COLUMN = len(COLUMNS)
 SYNC_HEADER = "sync"
@@ -55,12 +61,12 @@ SYNC_HEADER_TIP = "the school library: synced, changed since its sync (sent agai
 # a SyncState's value → the column's text (recording: sent once it ends)
 SYNC_TEXT = {"synced": "synced", "changed since sync": "changed"}
 SYNC_UNKNOWN = "?"  # the sync state could not be read
-ELIDABLE = (1, 2)
+ELIDABLE = (1, 2, PROTOCOL_COLUMN)
 """Columns narrowed (text elided, full text in the tooltip) when the table is too narrow."""
 MIN_ELIDED_PX = 44
 CELL_PAD_PX = 10  # a cell's margins on both sides
 HEADER_PAD_PX = CELL_PAD_PX + 9  # a header's text is bold, with the style's padding too
-MIN_WIDTH_PX = 470  # every column visible (therapist and client elided); sync: wider
+MIN_WIDTH_PX = 540  # every column visible (therapist, client, protocol elided); sync: wider
 STATUS_TEXT = {"complete": "complete", "interrupted": "interr.", "recording": "rec."}
 REFERENCE_TIP = " · the reference session"
 ANY = "any"
@@ -110,6 +116,9 @@ class SessionLibrary(QWidget):
         self.point.lineEdit().setPlaceholderText("point")
         self.status = QComboBox()
         self.status.addItems([ANY, "complete", "interrupted", "recording"])
+        self.protocol = QComboBox()
+        self.protocol.addItems(list(PROTOCOLS))
+        self.protocol.setToolTip("only sessions that ran this protocol")
         self.since = self._date_edit()
         self.until = self._date_edit()
         refresh = QPushButton("Refresh")
@@ -121,6 +130,7 @@ class SessionLibrary(QWidget):
         form.addRow("Client", self.client)
         form.addRow("Point", self.point)
         form.addRow("Status", self.status)
+        form.addRow("Protocol", self.protocol)
         dates = QHBoxLayout()
         dates.addWidget(self.since)
         dates.addWidget(QLabel("–"))
@@ -172,6 +182,7 @@ class SessionLibrary(QWidget):
             edit.textChanged.connect(self._apply_filters)
         self.point.currentTextChanged.connect(self.refresh)
         self.status.currentTextChanged.connect(self.refresh)
+        self.protocol.currentTextChanged.connect(self.refresh)
         self.since.dateChanged.connect(self.refresh)
         self.until.dateChanged.connect(self.refresh)
         refresh.clicked.connect(self.refresh)
@@ -198,6 +209,8 @@ class SessionLibrary(QWidget):
             kwargs["point"] = point
         if self.status.currentText() != ANY:
             kwargs["status"] = self.status.currentText()
+        if PROTOCOLS[self.protocol.currentText()] is not None:
+            kwargs["protocol"] = PROTOCOLS[self.protocol.currentText()]
         if self.since.date() != NO_DATE:
             kwargs["since"] = self.since.date().toString("yyyy-MM-dd") + "T00:00:00+00:00"
         if self.until.date() != NO_DATE:
@@ -238,6 +251,7 @@ class SessionLibrary(QWidget):
                 _Item(clock(round(s.duration_s)) if s.duration_s else "—", s.duration_s),
                 _Item(str(s.holds), s.holds),
                 _Item(str(s.alerts), s.alerts),
+                _Item(s.protocols or "—", s.protocols),
             ) + ((_Item("", ""),) if self.sync_source is not None else ())
             lost = f" · {plural(s.lost_samples, 'sample')} lost" if s.lost_samples else ""
             if lost:
@@ -246,7 +260,7 @@ class SessionLibrary(QWidget):
             for col, item in enumerate(cells):
                 item.setData(Qt.ItemDataRole.UserRole, s.id)
                 item.setToolTip((tips[col] if col < len(tips) else None) or item.text())
-                if 4 <= col < SYNC_COLUMN:
+                if col in NUMBERS:
                     item.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
@@ -259,8 +273,9 @@ class SessionLibrary(QWidget):
         self.fit_columns()
 
     def fit_columns(self) -> None:
-        """Every column within the viewport: widths from the content, then the therapist
-        and client columns narrowed (elided; the tooltip has the full text) if needed."""
+        """Every column within the viewport: widths from the content, then the protocol
+        column narrowed to its header, then the therapist, client and protocol columns
+        (elided; the tooltip has the full text) if needed."""
         # from the text, not the header's size hint: that reserves room for a sort arrow
         # in every column and doubles the width of the numeric ones
         fm = QFontMetrics(self.table.font())
@@ -281,6 +296,12 @@ class SessionLibrary(QWidget):
                 widths[c] = max(widths[c], metrics.horizontalAdvance(item.text()) + pad)
         avail = self.table.viewport().width()
         excess = sum(widths) - avail
+        if excess > 0 and self.table.columnCount() > PROTOCOL_COLUMN:  # first the protocols,
+            # down to their header (the tooltip has the label): the names matter more
+            header = fmb.horizontalAdvance(COLUMNS[PROTOCOL_COLUMN]) + HEADER_PAD_PX
+            cut = min(excess, max(widths[PROTOCOL_COLUMN] - header, 0))
+            widths[PROTOCOL_COLUMN] -= cut
+            excess -= cut
         if excess > 0:
             room = {c: max(widths[c] - MIN_ELIDED_PX, 0) for c in ELIDABLE}
             total = sum(room.values())

@@ -3,7 +3,8 @@
 Listing never creates a library: a missing ``--db`` file is simply an empty library.
 Opening an existing one marks sessions abandoned by a dead recorder ``interrupted`` (when
 it can be written: a library on read-only media is listed as it is). LOST counts samples
-the device link lost; UNSAVED those received but not stored (a storage failure).
+the device link lost; UNSAVED those received but not stored (a storage failure);
+PROTOCOL what the session ran (``PPT pre/post, drill basic, guided``).
 ``--audit`` lists the audit trail instead: every export, report and erasure.
 """
 
@@ -19,6 +20,7 @@ from ..cli import add_db_argument
 from ..db import open_library
 from ..store import AuditEntry, SessionSummary
 from ..store.open import describe, library_exists
+from ..store.rows import PROTOCOL_FILTERS
 
 COLUMNS = (
     "ID",
@@ -32,6 +34,7 @@ COLUMNS = (
     "SAMPLES",
     "LOST",
     "UNSAVED",
+    "PROTOCOL",
 )
 RIGHT = {"DURATION", "HOLDS", "ALERTS", "SAMPLES", "LOST", "UNSAVED"}
 AUDIT_COLUMNS = ("AT (UTC)", "USER", "ACTION", "DE-IDENTIFIED", "SESSIONS", "DETAIL")
@@ -46,6 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--point", help="only sessions that include this point")
     p.add_argument("--since", metavar="DATE", help="started at or after (ISO 8601, UTC)")
     p.add_argument("--until", metavar="DATE", help="started at or before (ISO 8601, UTC)")
+    p.add_argument(
+        "--protocol", choices=tuple(PROTOCOL_FILTERS),
+        help="only sessions that ran this protocol (a PPT round, a drill, a guided profile)",
+    )  # fmt: skip
     p.add_argument(
         "--audit", action="store_true",
         help="list the audit trail (exports, reports, erasures) instead of the sessions",
@@ -106,6 +113,7 @@ def format_table(rows: list[SessionSummary]) -> str:
             str(r.samples),
             str(r.lost_samples),
             str(r.unsaved_samples),
+            r.protocols or "-",
         )
         for r in rows
     ]
@@ -136,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
                 point=args.point,
                 since=args.since,
                 until=args.until,
+                protocol=args.protocol,
             )
     return _print(rows, args.json, format_table, f"no sessions in {describe(db)}")
 

@@ -83,8 +83,11 @@ from .rows import (
     duration_s,
     from_dict,
     json_obj,
+    label_sessions,
     parse_time,
     point_from_dict,
+    protocol_filter,
+    protocol_rows_query,
     stored_stats,
 )
 from .schema import RAW_DTYPE, SHARED_TABLES, T_DTYPE, utc_iso
@@ -146,6 +149,7 @@ class SessionSummary:
     device_uid: str | None = None
     lost_samples: int = 0
     unsaved_samples: int = 0  # received but not stored (a storage failure stopped it)
+    protocols: str = ""  # what it ran: "PPT pre/post, drill basic, guided" ("" none)
 
 
 class AuditAction(enum.StrEnum):
@@ -291,6 +295,7 @@ class SessionLibrary(Protocol):
         since: str | datetime | None = None,
         until: str | datetime | None = None,
         status: SessionStatus | str | None = None,
+        protocol: str | None = None,
     ) -> list[SessionSummary]: ...
 
     def load_session(self, sid: str) -> SessionRecord: ...
@@ -1050,11 +1055,13 @@ class SessionStore(SampleReading, ProtocolReading):
         since: str | datetime | None = None,
         until: str | datetime | None = None,
         status: SessionStatus | str | None = None,
+        protocol: str | None = None,
     ) -> list[SessionSummary]:
         """Sessions matching every given filter, oldest first.
 
         ``point`` matches a point name in the session's plan or on one of its holds;
-        ``since``/``until`` compare with ``started_at`` (ISO 8601; naive means UTC).
+        ``since``/``until`` compare with ``started_at`` (ISO 8601; naive means UTC);
+        ``protocol`` (``ppt``, ``drill``, ``guided``) keeps the sessions that ran it.
         """
         where: list[str] = []
         params: list[str | float] = []
@@ -1079,6 +1086,8 @@ class SessionStore(SampleReading, ProtocolReading):
         if status is not None:
             where.append("s.status = ?")
             params.append(SessionStatus(status).value)
+        kind = protocol_filter(protocol, where, params, "?")
+        filters = " WHERE " + " AND ".join(where) if where else ""
         sql = (
             "SELECT s.pk, s.id, s.started_at, s.status, s.client, s.therapist, s.stats, "
             "s.ended_at, s.device, "
@@ -1086,9 +1095,7 @@ class SessionStore(SampleReading, ProtocolReading):
             "(SELECT count(*) FROM alerts a WHERE a.session_pk = s.pk) "
             "FROM sessions s"
         )
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY s.started_unix, s.id"
+        sql += filters + " ORDER BY s.started_unix, s.id"
         out = []
         with self._decoding("table sessions"), self._lock:
             rows = self._conn.execute(sql, params).fetchall()
@@ -1112,7 +1119,12 @@ class SessionStore(SampleReading, ProtocolReading):
                         unsaved_samples=stats.unsaved_samples,
                     )
                 )
-        return out
+        sql = protocol_rows_query(
+            "json_quote(json_extract(p.data, '$.{}'))", filters, "p.t_s, p.rowid"
+        )
+        with self._decoding("table protocols"), self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+            return label_sessions(out, rows, kind)
 
     def load_session(self, sid: str) -> SessionRecord:
         """Metadata and events of a session; raises BadInput for an unknown id, and

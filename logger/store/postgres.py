@@ -62,8 +62,12 @@ from .rows import (
     duration_s,
     from_dict,
     json_obj,
+    label_sessions,
     parse_time,
     point_from_dict,
+    protocol_filter,
+    protocol_rows_query,
+    stored_name,
     stored_stats,
 )
 from .schema import utc_iso
@@ -196,6 +200,7 @@ class PostgresLibrary(SampleReading, ProtocolReading):
         since: str | datetime | None = None,
         until: str | datetime | None = None,
         status: SessionStatus | str | None = None,
+        protocol: str | None = None,
     ) -> list[SessionSummary]:
         """Sessions matching every given filter, oldest first (as SessionStore's)."""
         where: list[str] = []
@@ -217,7 +222,20 @@ class PostgresLibrary(SampleReading, ProtocolReading):
         if status is not None:
             where.append("s.status = %s")
             params.append(SessionStatus(status).value)
-        tail = (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY s.started_unix, s.id"
+        kind = protocol_filter(protocol, where, params, "%s")
+        filters = " WHERE " + " AND ".join(where) if where else ""
+        out = self._summaries(filters + " ORDER BY s.started_unix, s.id", params)
+        sql = protocol_rows_query("(p.data::json -> '{}')::text", filters, "p.seq")
+        with self._decoding("table protocols"):
+            try:
+                rows = self._rows(sql, params)
+            except psycopg.errors.DataError:  # JSON the server cannot read (a \u0000)
+                whole = self._rows(protocol_rows_query(None, filters, "p.seq"), params)
+                rows = [(sid, k, stored_name(k, data)) for sid, k, data in whole]
+            return label_sessions(out, rows, kind)
+
+    def _summaries(self, tail: str, params: list[Any]) -> list[SessionSummary]:
+        """The sessions the filters and order ``tail`` select, without their protocols."""
         try:  # the server reads the JSON columns: 10,000 rows without a json.loads each
             with self._lock, self._server("table sessions"):
                 rows = self._conn.execute(_SUMMARY_QUERY + tail, params).fetchall()

@@ -6,16 +6,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from calibration.models import CalibrationInfo
 
 from ..errors import BadInput
-from ..records import Point, SampleBlock, SessionStats
+from ..records import Point, ProtocolKind, SampleBlock, SessionStats
 from .schema import RAW_DTYPE, T_DTYPE
+
+if TYPE_CHECKING:
+    from .library import SessionSummary
 
 
 def check_calibration(cal: CalibrationInfo) -> None:
@@ -106,3 +110,116 @@ def joined(blocks: list[SampleBlock], channels: int) -> tuple[np.ndarray, np.nda
     if not blocks:
         return np.zeros(0), np.zeros((0, channels), dtype=np.int32)
     return np.concatenate([b.t_s for b in blocks]), np.concatenate([b.raw for b in blocks])
+
+
+# ``list_sessions(protocol=…)``: the filter's words, and each kind's word in a label
+PROTOCOL_FILTERS = {
+    "ppt": ProtocolKind.ROUND,
+    "drill": ProtocolKind.DRILL,
+    "guided": ProtocolKind.PROFILE,
+}
+_KINDS = {k.value: k for k in ProtocolKind}
+_LABEL_WORDS = {
+    ProtocolKind.ROUND: "PPT",
+    ProtocolKind.DRILL: "drill",
+    ProtocolKind.PROFILE: "guided",
+}
+
+
+def protocol_rows_query(json_value: str | None, filters: str, order: str) -> str:
+    """The query of a listing's protocol rows ``(session id, kind, name)``, a session's in
+    time order. ``json_value`` is the back end's expression of a key's value as JSON text
+    (``{}`` for the key), ``filters`` the listing's WHERE clause on ``sessions s``,
+    ``order`` its order of a session's ``protocols p`` rows. The name is the JSON of the
+    round's label or the drill's (profile's) name (``null`` without one); NULL for a drill
+    or profile stopped (data ``{}``). As JSON, the two back ends' answers decode the same.
+    ``json_value`` None: the whole data instead, for :func:`stored_name` to read."""
+    label, name = (json_value or "").format("label"), (json_value or "").format("name")
+    column = (
+        "p.data"
+        if json_value is None
+        else f"CASE WHEN p.data = '{{}}' THEN NULL WHEN p.kind = 'round' "
+        f"THEN coalesce({label}, 'null') ELSE coalesce({name}, 'null') END"
+    )
+    return (
+        f"SELECT s.id, p.kind, {column} FROM protocols p JOIN sessions s "
+        f"ON s.pk = p.session_pk{filters} ORDER BY p.session_pk, {order}"
+    )
+
+
+def stored_name(kind: str, data: str) -> str | None:
+    """The name column of :func:`protocol_rows_query` from a row's whole ``data``."""
+    if data == "{}":
+        return None
+    return json.dumps(json_obj(data, "data").get("label" if kind == "round" else "name"))
+
+
+def protocol_filter(
+    value: str | None, where: list[str], params: list[Any], mark: str
+) -> ProtocolKind | None:
+    """The protocol kind ``list_sessions(protocol=value)`` keeps (None: every session),
+    its clause on ``sessions s`` added to ``where`` (``mark``: the back end's placeholder):
+    the sessions with a row of that kind, which :func:`label_sessions` then narrows to
+    those that started it."""
+    if value is None:
+        return None
+    kind = PROTOCOL_FILTERS.get(value.lower())
+    if kind is None:
+        raise BadInput(f"protocol={value!r} is not one of {', '.join(PROTOCOL_FILTERS)}")
+    where.append(
+        f"EXISTS (SELECT 1 FROM protocols p WHERE p.session_pk = s.pk AND p.kind = {mark})"
+    )
+    params.append(kind.value)
+    return kind
+
+
+def protocol_names(rows: Iterable[tuple[str, str | None]]) -> dict[ProtocolKind, list[str]]:
+    """The protocols a session ran, from its ``(kind, name)`` rows in time order: each
+    kind that started (a round with a label; a drill or profile not stopped) in order of
+    its first start, with its distinct names (round labels, drill names) in order."""
+    names: dict[ProtocolKind, list[str]] = {}
+    for kind, name in rows:
+        k = _KINDS.get(kind) or ProtocolKind(kind)  # (the lookup: 10,000 sessions listed)
+        if name is None or (k is ProtocolKind.ROUND and not name):
+            continue  # a stop, or the end of PPT: starts nothing
+        seen = names.setdefault(k, [])
+        if name and (name := str(name)) not in seen:
+            seen.append(name)
+    return names
+
+
+def protocols_label(names: dict[ProtocolKind, list[str]]) -> str:
+    """``"PPT pre/post, drill basic, guided"``: :func:`protocol_names` as a short label."""
+    return ", ".join(f"{_LABEL_WORDS[k]} {'/'.join(v)}".rstrip() for k, v in names.items())
+
+
+def _name(name_json: str | None) -> str | None:
+    """A protocol row's name: None for a stop; "" when it has none, or not as text; up to
+    a NUL character (where SQLite's JSON functions end a string)."""
+    if name_json is None:
+        return None
+    if len(name_json) > 1 and name_json[0] == name_json[-1] == '"' and "\\" not in name_json:
+        return name_json[1:-1]  # a string without escapes (json.loads: 20 ms a 10,000 rows)
+    name = json.loads(name_json)
+    return name.partition("\x00")[0] if isinstance(name, str) else ""  # as SQLite's JSON
+
+
+def label_sessions(
+    summaries: list[SessionSummary],
+    rows: Iterable[Sequence[Any]],
+    only: ProtocolKind | None,
+) -> list[SessionSummary]:
+    """``summaries`` with their protocols label set from the ``(session id, kind, name)``
+    rows of :func:`protocol_rows_query` (a name that is not text is no name); only those
+    that ran ``only`` when it is given."""
+    by_id: dict[str, list[tuple[str, str | None]]] = {}
+    for sid, kind, name_json in rows:
+        by_id.setdefault(sid, []).append((kind, _name(name_json)))
+    out = []
+    for s in summaries:
+        ran = by_id.get(s.id)
+        names = protocol_names(ran) if ran else {}  # most sessions: none, nothing to do
+        s.protocols = protocols_label(names) if names else ""
+        if only is None or only in names:
+            out.append(s)
+    return out

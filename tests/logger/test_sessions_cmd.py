@@ -41,14 +41,15 @@ def test_table_lists_sessions(db_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == [
         "ID", "STARTED", "(UTC)", "STATUS", "CLIENT", "THERAPIST", "DURATION", "HOLDS",
-        "ALERTS", "SAMPLES", "LOST", "UNSAVED",
+        "ALERTS", "SAMPLES", "LOST", "UNSAVED", "PROTOCOL",
     ]  # fmt: skip
     assert lines[1].split() == [
         a, "2026-11-01", "09:00:00", "complete", "C-017", "Ana", "1:02:05", "2", "0", "1000",
-        "0", "0",
+        "0", "0", "-",
     ]  # fmt: skip
     assert lines[2].split() == [
-        b, "2026-11-20", "10:30:00", "interrupted", "-", "Bo", "0:00:00", "0", "0", "500", "0", "0"
+        b, "2026-11-20", "10:30:00", "interrupted", "-", "Bo", "0:00:00", "0", "0", "500", "0",
+        "0", "-",
     ]  # fmt: skip
 
 
@@ -112,3 +113,40 @@ def test_console_script(db_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert a in proc.stdout
+
+
+def test_protocol_column_json_key_and_filter(db_path, capsys):
+    from logger.records import ProtocolEvent, ProtocolKind
+    from logger.store.library import WriteBatch
+
+    a, b = _library(db_path)
+    with SessionStore(db_path) as store:
+        store.write_batch(a, WriteBatch(protocols=[
+            ProtocolEvent(0.0, ProtocolKind.ROUND, {"label": "pre"}),
+            ProtocolEvent(9.0, ProtocolKind.DRILL, {"name": "basic", "tasks": []}),
+        ]))  # fmt: skip
+    assert main(["sessions", "--db", str(db_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[-1] == "PROTOCOL"
+    assert lines[1].endswith("  PPT pre, drill basic")
+    assert lines[2].split()[-1] == "-"
+    assert main(["sessions", "--db", str(db_path), "--json"]) == 0
+    assert [r["protocols"] for r in json.loads(capsys.readouterr().out)] == [
+        "PPT pre, drill basic", "",
+    ]  # fmt: skip
+    for word, ids in (("ppt", [a]), ("drill", [a]), ("guided", [])):
+        assert main(["sessions", "--db", str(db_path), "--json", "--protocol", word]) == 0
+        assert [r["id"] for r in json.loads(capsys.readouterr().out)] == ids
+    assert main(["sessions", "--db", str(db_path), "--protocol", "guided"]) == 0
+    assert capsys.readouterr().out.startswith("no sessions in ")
+
+
+def test_an_unknown_protocol_is_exit_2(db_path):
+    _library(db_path)
+    proc = subprocess.run(
+        [BIN / "pressure-logger", "sessions", "--db", str(db_path), "--protocol", "yoga"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "--protocol" in proc.stderr and "yoga" in proc.stderr
+    assert "Traceback" not in proc.stderr
