@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-quick lint format bench firmware clean pg-test dist
+.PHONY: run test test-quick test-cpu lint format bench firmware clean pg-test dist
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ test: $(STAMP)
 # does not set its own number), stop at the first failure
 test-quick: $(STAMP)
 	$(PYTEST) $(XDIST) -m "not slow" --hypothesis-profile=quick -x $(PYTEST_ARGS)
+
+# what makes the suite slow: `make test` that also writes build/test-cpu.txt, the CPU seconds
+# of every test (its process and its subprocesses), the sum per file, and per worker the
+# CPU spent outside any test (tests/cpu_per_test.py)
+test-cpu: $(STAMP)
+	PL_TEST_CPU=build/test-cpu.txt $(PYTEST) $(XDIST) $(PYTEST_ARGS)
 
 # the school-library tests against a throw-away PostgreSQL (Debian: apt-get install postgresql)
 pg-test: $(STAMP)
