@@ -17,7 +17,8 @@ run: $(STAMP)
 
 # The suite runs on WORKERS pytest-xdist processes. Most tests wait (on a pty, a simulator
 # at real time, a subprocess, Qt), so more workers than the 2 cores pay: 5 measured fastest
-# here (4: CPU idles while all wait; 6: one more start-up, no faster); `-n auto` would give 2. `make test WORKERS=1` runs serially. Bytecode is written
+# here (4: CPU idles while all wait; 6: one more start-up, no faster); `-n auto` would
+# give 2. `make test WORKERS=1` runs serially. Bytecode is written
 # (PYTHONDONTWRITEBYTECODE is dropped) so that workers and the many `python -m logger.cli`
 # subprocesses do not recompile every module and rewrite every test's asserts each time.
 WORKERS ?= 5
