@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-quick lint format bench firmware clean pg-test dist
+.PHONY: run test test-quick test-cpu lint format bench firmware clean pg-test dist
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,12 @@ run: $(STAMP)
 	$(BIN)/pressure-logger gui $(if $(PORT),--port $(PORT),)
 
 # The suite runs on WORKERS pytest-xdist processes. Most tests wait (on a pty, a simulator
-# at real time, a subprocess, Qt), so more workers than the 2 cores pay: 4 measured fastest
-# here; `-n auto` would give 2. `make test WORKERS=1` runs serially. Bytecode is written
+# at real time, a subprocess, Qt), so more workers than the 2 cores pay: 5 measured fastest
+# here (4: CPU idles while all wait; 6: one more start-up, no faster); `-n auto` would
+# give 2. `make test WORKERS=1` runs serially. Bytecode is written
 # (PYTHONDONTWRITEBYTECODE is dropped) so that workers and the many `python -m logger.cli`
 # subprocesses do not recompile every module and rewrite every test's asserts each time.
-WORKERS ?= 4
+WORKERS ?= 5
 # Temporary files (every test's tmp_path, the throw-away PostgreSQL clusters) go to memory
 # when /dev/shm has 2 GB free: the syncs of SQLite and PostgreSQL to a real disk cost a good
 # share of the suite's CPU (initdb: a third of the time on tmpfs). `make test TEST_TMPDIR=`
@@ -40,6 +41,12 @@ test: $(STAMP)
 # does not set its own number), stop at the first failure
 test-quick: $(STAMP)
 	$(PYTEST) $(XDIST) -m "not slow" --hypothesis-profile=quick -x $(PYTEST_ARGS)
+
+# what makes the suite slow: `make test` that also writes build/test-cpu.txt, the CPU seconds
+# of every test (its process and its subprocesses), the sum per file, and per worker the
+# CPU spent outside any test (tests/cpu_per_test.py)
+test-cpu: $(STAMP)
+	PL_TEST_CPU=build/test-cpu.txt $(PYTEST) $(XDIST) $(PYTEST_ARGS)
 
 # the school-library tests against a throw-away PostgreSQL (Debian: apt-get install postgresql)
 pg-test: $(STAMP)

@@ -10,12 +10,15 @@ is a directory that several processes may write at once."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
+from tests.cpu_per_test import ENV as CPU_ENV  # noqa: E402
+from tests.cpu_per_test import CpuPerTest  # noqa: E402
 from tests.pg_server import remove_template  # noqa: E402
 
 settings.register_profile(
@@ -49,6 +52,12 @@ def own_user_dirs(tmp_path_factory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def pytest_configure(config):
+    """``PL_TEST_CPU=FILE`` writes the CPU time of every test to FILE (``make test-cpu``)."""
+    if out := os.environ.get(CPU_ENV):
+        config.pluginmanager.register(CpuPerTest(Path(out).absolute()), "cpu-per-test")
 
 
 def pytest_sessionfinish(session):

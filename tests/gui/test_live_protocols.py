@@ -197,10 +197,13 @@ def test_a_blind_trial_never_shows_the_force(qtbot, force_n, since_s, in_contact
     assert not view.bar.isVisible() and view.bar.force_n is None and view.bar.band_n is None
     assert not view.force_visible
     # the force's number is nowhere (the target line states the task, not the force: a
-    # force equal to the target reads like it there)
+    # force equal to the target reads like it there), and nothing shown depends on it
     assert view.units.value(force_n) not in visible_texts(view, but=(view.target_label,))
     assert view.target_label.text().startswith("target 30.0 N ± 3.0 N")
-    assert "Trial 2 of 3" in visible_texts(view)
+    shown = visible_texts(view)
+    assert "Trial 2 of 3" in shown
+    view.show_now(now, force_n + 11.0, now - 1.0 if in_contact else None, ramp)
+    assert visible_texts(view) == shown
     if in_contact:  # during the trial, no score
         assert view.score_label.text() == ""
 

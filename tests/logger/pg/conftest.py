@@ -10,15 +10,28 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from logger.cli import main
 from tests.pg_server import PgServer, find_bin_dir, shared_template
 
 REQUIRE_ENV = "PL_REQUIRE_POSTGRES"
+
+
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess:
+    """The command in the test's process (a few tests run each command as a program, for
+    exit codes and the absence of tracebacks): the same result, without an interpreter."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's refusals
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def _no_server(why: str) -> None:

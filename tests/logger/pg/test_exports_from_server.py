@@ -15,7 +15,7 @@ from logger.store import SessionStore
 from logger.store.postgres import PostgresLibrary
 from logger.store.sync import sync_library
 
-from .conftest import make_school
+from .conftest import in_process, make_school
 from .stations import write_session
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -70,12 +70,13 @@ def test_report_from_the_server(synced, tmp_path, capsys):
         assert [e.action.value for e in lib.audit()].count("report") >= 2
 
 
-def test_sessions_and_recalibrate_commands_on_the_server(synced):
+def test_sessions_and_recalibrate_commands_on_the_server(synced, capsys):
     path, url, demo, _ = synced
-    station, server = cli("sessions", "--json", "--db", str(path)), cli("sessions", "--json",
-                                                                          "--db", url)  # fmt: skip
-    assert station.returncode == server.returncode == 0
-    assert station.stdout == server.stdout
+    # sessions in this process (tests/logger/test_sessions_cmd.py runs it as a program)
+    assert main(["sessions", "--json", "--db", str(path)]) == 0
+    station = capsys.readouterr().out
+    assert main(["sessions", "--json", "--db", url]) == 0
+    assert capsys.readouterr().out == station
     done = cli("recalibrate", demo.reference, "--db", url)
     assert done.returncode == 2 and "no stored calibration for device 'SIM-0001'" in done.stderr
     assert "secret" not in done.stderr
@@ -106,7 +107,8 @@ def test_review_command_refuses_an_unknown_session_on_the_server(synced):
     assert done.returncode == 2 and "unknown session" in done.stderr
 
 
-def test_writing_commands_refuse_a_url(synced):
+# in this process: tests/logger's record tests run the command as a program
+def test_writing_commands_refuse_a_url(synced, capsys):
     _, url, _, _ = synced
-    done = cli("record", "--db", url, "--port", "sim://")
+    done = in_process(capsys, "record", "--db", url, "--port", "sim://")
     assert done.returncode == 2 and "record into a local library" in done.stderr

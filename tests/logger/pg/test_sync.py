@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from logger.cli import main
 from logger.records import SessionStatus
 from logger.store import SessionStore
 from logger.store.pg_schema import PG_MIGRATIONS
 from logger.store.postgres import PostgresLibrary
 from logger.store.sync import sync_library
 
-from .conftest import make_school
+from .conftest import in_process, make_school
 from .stations import count_rows, make_station, write_session
 
 CLI = [sys.executable, "-m", "logger.cli"]
@@ -28,17 +27,6 @@ ROOT = Path(__file__).resolve().parents[3]
 def cli(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=ROOT,
                           timeout=300, **kw)  # fmt: skip
-
-
-def in_process(capsys, *args: str) -> subprocess.CompletedProcess:
-    """The command in the test's process (the subprocesses here cover exit codes and the
-    absence of tracebacks): the same result, without starting an interpreter."""
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse's refusals
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def server_counts(url: str) -> dict[str, int]:
@@ -206,42 +194,45 @@ def test_server_gone_mid_sync_is_one_line_and_resumes_later(fresh_server, statio
     _check_complete(school.url, station, ids)
 
 
-def test_unreachable_server_bad_url_and_wrong_password(school, station, tmp_path):
+def test_unreachable_server_bad_url_and_wrong_password(school, station, tmp_path, capsys):
     make_station(station, 1)
     gone = f"postgresql://postgres@{str(tmp_path).replace('/', '%2F')}:5432/nothing"
-    done = cli("sync", "--to", gone, "--db", str(station))
+    done = cli("sync", "--to", gone, "--db", str(station))  # the program: exit 1, one line
     assert done.returncode == 1 and "cannot reach the server" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
-    done = cli("sync", "--to", "postgresql://x@localhost:99999/db", "--db", str(station))
+    done = in_process(capsys, "sync", "--to", "postgresql://x@localhost:99999/db", "--db",
+                      str(station))  # fmt: skip
     assert done.returncode == 2 and "bad URL" in done.stderr
-    done = cli("sync", "--to", str(station), "--db", str(station))
+    done = in_process(capsys, "sync", "--to", str(station), "--db", str(station))
     assert done.returncode == 2 and "expected a postgresql:// URL" in done.stderr
     school.login("wrongpw", "pl_trainer", "right")
     url = school.server.url(school.dbname, "wrongpw", "wrong")
-    done = cli("sync", "--to", url, "--db", str(station))
+    done = in_process(capsys, "sync", "--to", url, "--db", str(station))
     assert done.returncode == 2 and "login refused" in done.stderr
     assert "wrong" not in done.stderr.replace("wrongpw", "")  # no password in messages
-    done = cli("sessions", "--db", school.server.url("postgres"))
+    done = in_process(capsys, "sessions", "--db", school.server.url("postgres"))
     assert done.returncode == 2 and "server init" in done.stderr
     assert count_rows(station, "sync_state") == 0
 
 
-def test_password_from_the_environment_and_pgpassfile(school, station, tmp_path):
+def test_password_from_the_environment_and_pgpassfile(
+    school, station, tmp_path, capsys, monkeypatch
+):
     make_station(station, 1)
     school.login("envuser", "pl_trainer", "from-env")
     url = school.server.url(school.dbname, "envuser")
-    env = {**os.environ, "PGPASSWORD": "from-env"}
-    assert cli("sync", "--to", url, "--db", str(station), env=env).returncode == 0
+    monkeypatch.setenv("PGPASSWORD", "from-env")
+    assert in_process(capsys, "sync", "--to", url, "--db", str(station)).returncode == 0
     passfile = tmp_path / "pgpass"
     passfile.write_text("*:*:*:envuser:from-env\n")
     passfile.chmod(0o600)
-    env = {**os.environ, "PGPASSFILE": str(passfile)}
-    env.pop("PGPASSWORD", None)
-    done = cli("sessions", "--db", url, env=env)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    monkeypatch.delenv("PGPASSWORD")
+    done = in_process(capsys, "sessions", "--db", url)
     assert done.returncode == 0 and "C-001" in done.stdout, done.stderr
 
 
-def test_a_library_at_another_schema_version_is_refused(school, station):
+def test_a_library_at_another_schema_version_is_refused(school, station, capsys):
     import psycopg
 
     make_station(station, 1)
@@ -249,16 +240,16 @@ def test_a_library_at_another_schema_version_is_refused(school, station):
         conn.execute("INSERT INTO pressure_logger.schema_version (version) VALUES (99)")
     for args in (["sync", "--to", school.url, "--db", str(station)],
                  ["sessions", "--db", school.url], ["server", "init", school.url]):  # fmt: skip
-        done = cli(*args)
+        done = in_process(capsys, *args)
         assert done.returncode == 2 and "newer than this program" in done.stderr, done.stderr
     assert count_rows(station, "sync_state") == 0
 
 
-def test_server_init_is_idempotent(pg_server):
+def test_server_init_is_idempotent(pg_server, capsys):
     name = "init_twice"
     pg_server.create_database(name)
     url = pg_server.url(name)
-    first, again = cli("server", "init", url), cli("server", "init", url)
+    first, again = cli("server", "init", url), in_process(capsys, "server", "init", url)
     latest = len(PG_MIGRATIONS)
     assert first.returncode == 0 and f"schema version {latest}" in first.stdout
     assert again.returncode == 0 and f"already at schema version {latest}" in again.stdout
