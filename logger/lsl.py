@@ -146,6 +146,7 @@ class LslOutlet(LiveTap):
         self.samples_pushed = 0
         self.markers_pushed = 0
         self._last_stamp_s = -np.inf  # LSL time of the newest sample pushed
+        self._last_t_s: float | None = None  # its session time
 
     # ----------------------------------------------------------------- LiveTap
 
@@ -274,6 +275,7 @@ class LslOutlet(LiveTap):
         floor_s = self._last_stamp_s + STEP_S * (1 + np.arange(len(stamps)))
         stamps = np.maximum(stamps, floor_s)
         self._last_stamp_s = float(stamps[-1])
+        self._last_t_s = float(block.t_s[-1])
         self.force.push_chunk(np.asarray(block.force_n, dtype=np.float32), stamps.tolist())
         self.samples_pushed += len(block.t_s)
 
@@ -281,6 +283,11 @@ class LslOutlet(LiveTap):
         assert self.markers is not None
         t_s, fields = marker_fields(item, live)
         stamp = float(line.host_s(t_s)) + self._lsl_offset_s
+        if isinstance(item, Gap) and self._last_t_s is not None and t_s >= self._last_t_s:
+            # a gap marks a hole in the force stream: placed from the last sample sent, by
+            # the stream's own times, so a refit of the clock at the reconnect (which moves
+            # the line by a millisecond or so under load) cannot move it off the hole
+            stamp = self._last_stamp_s + (t_s - self._last_t_s) * line.per_s
         self.markers.push_sample([json.dumps(fields, separators=(",", ":"))], stamp)
         self.markers_pushed += 1
 
