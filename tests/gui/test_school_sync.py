@@ -144,7 +144,7 @@ def test_the_server_gone_mid_recording_changes_nothing_and_the_next_pass_syncs(
     window = make_window(school.url, every_s=0.5)  # a pass every half second
     qtbot.waitUntil(lambda: "nothing recorded yet" in sync_text(window), timeout=WAIT_MS)
 
-    sid = start_recording(qtbot, window, tmp_path, rest(0.3) + hold(20.0, 2.0) + rest(6.0))
+    sid = start_recording(qtbot, window, tmp_path, rest(0.3) + hold(20.0, 2.0) + rest(3.0))
     server.stop("immediate")  # as if the network went
     qtbot.waitUntil(lambda: "server unreachable" in sync_text(window), timeout=WAIT_MS)
     assert re.search(r"server unreachable · next try \d\d:\d\d$", sync_text(window))
@@ -158,7 +158,7 @@ def test_the_server_gone_mid_recording_changes_nothing_and_the_next_pass_syncs(
     with SessionStore(db_path) as store:
         session = store.load_session(sid)
     assert session.status == SessionStatus.COMPLETE
-    assert session.stats.lost_samples == 0 and session.stats.duration_s > 6.0
+    assert session.stats.lost_samples == 0 and session.stats.duration_s > 5.0
     passes = window.sync_worker.passes
     qtbot.waitUntil(lambda: window.sync_worker.passes > passes + 1, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "server unreachable" in sync_text(window), timeout=WAIT_MS)
