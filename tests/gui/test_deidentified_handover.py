@@ -4,6 +4,7 @@ identifying strings, and so is everything the window shows."""
 
 from __future__ import annotations
 
+import re
 import stat
 import unicodedata
 
@@ -73,7 +74,19 @@ def pdf_everything(path) -> str:
             parts.append(obj.get_data().decode("latin-1"))
     parts += [p.extract_text() for p in reader.pages]
     parts.append(repr(dict(reader.metadata or {})))
-    return "\n".join(parts)
+    return without_file_dates("\n".join(parts))
+
+
+# when the PDF itself was written (XMP xmp:CreateDate/ModifyDate/MetadataDate, the Info
+# dictionary's D:… dates): today, not the session's time; a report written at hh:09:41
+# read as the session's "09:41" (checked apart: test_the_file_dates_are_when_it_was_written)
+FILE_DATE = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?|D:\d{14}[^)'\s]*"
+)
+
+
+def without_file_dates(text: str) -> str:
+    return FILE_DATE.sub("<file date>", text)
 
 
 def found(text: str, ids: dict[str, str]) -> list[str]:
@@ -172,3 +185,21 @@ def test_identified_window_hands_over_deidentified_copies_on_request(qtbot, libr
         w.close()
     assert found(edf.read_bytes().decode("latin-1"), ids) == []
     assert found(pdf_everything(pdf), ids) == []
+
+
+def test_the_file_dates_are_when_it_was_written(qapp, library, tmp_path):
+    """The only dates the search above sets aside are the file's own, and they are today's."""
+    import datetime
+
+    db, ids = library
+    out = tmp_path / "deid.pdf"
+    with SessionStore(db) as store:
+        write_report(store, ids["trainee"], out, deidentify=True)
+    raw = out.read_bytes().decode("latin-1")
+    dates = FILE_DATE.findall(raw)
+    assert dates  # the search would set something aside
+    today = datetime.datetime.now(datetime.UTC).date()
+    for d in dates:
+        digits = d[2:10] if d.startswith("D:") else d[:10].replace("-", "")
+        day = datetime.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+        assert abs((day - today).days) <= 1, d
