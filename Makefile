@@ -17,12 +17,13 @@ run: $(STAMP)
 
 # The suite runs on WORKERS pytest-xdist processes. Most tests wait (on a pty, a simulator
 # at real time, a subprocess, Qt), so more workers than the 2 cores pay. Measured here on a
-# quiet machine (1384 tests): 4 workers 94 s, 5: 77 s, 6: 72.5 s, 7: 69.5-73 s, 9: 76 s (each
-# worker's start-up and collection costs 1.4 s of CPU); `-n auto` would give 2.
-# `make test WORKERS=1` runs serially. Bytecode is written
+# quiet machine (1384 tests): 4 workers 94 s, 5: 77 s, 6: 72.5 s, 7: 69.5-79 s (median 74),
+# 9: 76 s; each worker's start-up and collection costs 1.4 s of CPU. At 7 the machine is
+# so loaded that a test's own Xvfb once refused its client: 5 keeps a margin.
+# `-n auto` would give 2. `make test WORKERS=1` runs serially. Bytecode is written
 # (PYTHONDONTWRITEBYTECODE is dropped) so that workers and the many `python -m logger.cli`
 # subprocesses do not recompile every module and rewrite every test's asserts each time.
-WORKERS ?= 7
+WORKERS ?= 5
 # Temporary files (every test's tmp_path, the throw-away PostgreSQL clusters) go to memory
 # when /dev/shm has 2 GB free: the syncs of SQLite and PostgreSQL to a real disk cost a good
 # share of the suite's CPU (initdb: a third of the time on tmpfs). `make test TEST_TMPDIR=`
