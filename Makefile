@@ -17,7 +17,7 @@ run: $(STAMP)
 
 # The suite runs on WORKERS pytest-xdist processes. Most tests wait (on a pty, a simulator
 # at real time, a subprocess, Qt), so more workers than the 2 cores pay. Measured here on a
-# quiet machine (1384 tests): 4 workers 94 s, 5: 77 s, 6: 72.5 s, 7: 69.5-79 s (median 74),
+# quiet machine (1384 tests): 4 workers 94 s, 5: 77-84 s, 6: 72.5 s, 7: 69.5-79 s (median 74),
 # 9: 76 s; each worker's start-up and collection costs 1.4 s of CPU. At 7 the machine is
 # so loaded that a test's own Xvfb once refused its client: 5 keeps a margin.
 # `-n auto` would give 2. `make test WORKERS=1` runs serially. Bytecode is written
