@@ -21,8 +21,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..messages import INT24_MAX, INT24_MIN, EventKind
-from .scenario import G_M_PER_S2, LOAD_RAMP_S, Scenario
+from .scenario import Scenario
 from .script import Script
+from .spec import G_M_PER_S2, LOAD_RAMP_S
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
+from typing import Protocol
 
 import numpy as np
 
 from ..messages import EventKind
-from .scenario import G_M_PER_S2, LOAD_RAMP_S, Action, PatientSpec, Scenario, Step
+from .spec import G_M_PER_S2, LOAD_RAMP_S, Action, PatientSpec, Step, TraineeSpec
+
+
+class Plannable(Protocol):
+    """What a plan is made from (a parsed :class:`~.scenario.Scenario`)."""
+
+    @property
+    def steps(self) -> tuple[Step, ...]: ...
+
+    @property
+    def patient(self) -> PatientSpec: ...
+
+    @property
+    def trainee(self) -> TraineeSpec: ...
+
 
 RATING_STEP_H = 10  # an eVAS rating is sent when it moved by 0.1 (10 hundredths)
 
@@ -128,7 +143,7 @@ class _Trainee:
     """Plateau and ramp errors that shrink by ``learning`` per feedback attempt; a blind
     attempt loses (1 − retention) of what was learnt, and learns nothing."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Plannable) -> None:
         self.spec = scenario.trainee
         self.rng = np.random.default_rng(self.spec.seed)
         self.e0 = (self.spec.error_pct / 100, self.spec.ramp_error_pct / 100)
@@ -149,7 +164,7 @@ class _Trainee:
 
 
 @lru_cache(maxsize=64)
-def plan_script(scenario: Scenario) -> Script:
+def plan_script(scenario: Plannable) -> Script:
     """The scenario's plan (see the module docstring)."""
     t = 0.0
     hand: list[tuple[float, float]] = [(0.0, 0.0)]

@@ -8,7 +8,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -18,8 +18,15 @@ from ..errors import BadInput
 from ..records import Point, ProtocolKind, SampleBlock, SessionStats
 from .schema import RAW_DTYPE, T_DTYPE
 
-if TYPE_CHECKING:
-    from .library import SessionSummary
+
+class Labelled(Protocol):
+    """A session summary as :func:`label_sessions` sees it (both back ends' summaries)."""
+
+    id: str
+    protocols: str
+
+
+L = TypeVar("L", bound=Labelled)
 
 
 def check_calibration(cal: CalibrationInfo) -> None:
@@ -205,10 +212,10 @@ def _name(name_json: str | None) -> str | None:
 
 
 def label_sessions(
-    summaries: list[SessionSummary],
+    summaries: list[L],
     rows: Iterable[Sequence[Any]],
     only: ProtocolKind | None,
-) -> list[SessionSummary]:
+) -> list[L]:
     """``summaries`` with their protocols label set from the ``(session id, kind, name)``
     rows of :func:`protocol_rows_query` (a name that is not text is no name); only those
     that ran ``only`` when it is given."""

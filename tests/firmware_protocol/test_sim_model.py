@@ -7,7 +7,8 @@ import pytest
 
 from firmware_protocol.messages import INT24_MAX
 from firmware_protocol.sim.model import DeviceModel
-from firmware_protocol.sim.scenario import G_M_PER_S2, Action, load_scenario
+from firmware_protocol.sim.scenario import load_scenario
+from firmware_protocol.sim.spec import G_M_PER_S2, Action
 
 
 def run(model: DeviceModel, steps_s: list[float]) -> tuple[np.ndarray, np.ndarray, list[float]]:
