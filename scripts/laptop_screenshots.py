@@ -1,5 +1,7 @@
 """The three windows on the screen they run on, checked and captured: live, calibration
-wizard, review (→ docs/laptop-live.png, docs/laptop-wizard.png, docs/laptop-review.png).
+wizard, review (→ docs/laptop-live.png, docs/laptop-wizard.png, docs/laptop-review.png);
+with ``--protocols`` also the live window in a PPT round and a drill (→ docs/ppt-live.png,
+docs/drill-view.png).
 
 Meant for a real X server of laptop size, so the real fonts decide the layout::
 
@@ -33,6 +35,9 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=1.0, help="simulator speed")
     parser.add_argument("--wizard-s", type=float, default=2.5,
                         help="seconds the rig's third mass shows before the capture")  # fmt: skip
+    parser.add_argument("--protocols", action="store_true",
+                        help="also a PPT round and a drill (docs/ppt-live.png, "
+                        "docs/drill-view.png; about a minute more)")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
@@ -145,6 +150,48 @@ def main() -> int:
         check("review", review, "laptop-review.png")
         review.close()
         store.close()
+
+        if args.protocols:
+            # a PPT round part-way through its trials (limits above the thresholds)
+            from firmware_protocol.sim.scenario import load_scenario
+            from logger.config import Config
+
+            def live_on(config: Config, url: str) -> MainWindow:
+                win = MainWindow(config, config_path=Path(tmp) / "protocols.toml",
+                                 db_path=Path(tmp) / "protocols.sqlite3",
+                                 sounder=Sounder(muted=True))  # fmt: skip
+                show_fitted(win, 1600, 960)
+                win.device_bar.set_url(url)
+                win.connect_device(url)
+                while not win.record_button.isEnabled():
+                    settle(0.05)
+                return win
+
+            def until(win: MainWindow, t_s: float) -> None:
+                while win.live is not None and win.live.t_s < t_s:
+                    settle(0.02)
+
+            config = Config.from_dict({
+                "contact_area_cm2": 1.0,
+                "limits": {"warn_n": 60.0, "max_n": 80.0},
+                "points": [{"name": "Upper trapezius L"}, {"name": "Levator scapulae L"}],
+            })  # fmt: skip
+            window = live_on(config, "sim://shots-ppt?scenario=ppt")
+            details = SessionDetails("C-0042", "A. Therapist", "PPT", list(config.points))
+            window.start_recording(details)
+            window.ppt_round("pre")
+            trial = load_scenario("ppt").ppt_trials()[4]  # the 2nd point's 2nd trial
+            assert trial.signal_s is not None
+            until(window, trial.start_s + 0.75 * (trial.signal_s - trial.start_s))
+            check("ppt round", window, "ppt-live.png")
+            window.close()
+
+            # the built-in drill "basic": the trainee on its fourth (feedback) trial
+            window = live_on(Config(), "sim://shots-drill?scenario=drill")
+            window.start_drill("basic")
+            until(window, load_scenario("drill").attempts()[3].plateau_start_s + 2.0)
+            check("drill", window, "drill-view.png")
+            window.close()
     return 1 if failed else 0
 
 
