@@ -289,6 +289,7 @@ def test_the_live_drill_scores_are_the_stored_ones(qtbot, tmp_path, db_path):
     qtbot.waitUntil(lambda: not window.drill_view.isVisible(), timeout=WAIT_MS)
     assert not window.isFullScreen()
     shown = list(window.drill_view.scores)
+    qtbot.waitUntil(window.live.finished.is_set, timeout=WAIT_MS)  # everything received
     if window.live.recording_id is not None:  # else the device's script ended it
         window.live.stop_recording()
     with SessionStore(db_path) as store:
@@ -321,7 +322,10 @@ def test_the_live_ppt_thresholds_are_the_stored_ones(qtbot, tmp_path, db_path):
     sid = window.start_recording(SessionDetails("C-0008", "T", "", list(config.points)))
     assert sid is not None, window.statusBar().currentMessage()
     window.ppt_round("pre")
-    qtbot.waitUntil(lambda: len(window.live.signals) == 3, timeout=WAIT_MS)
+    # the whole script played (a signal's EVENT frame can come before the samples around
+    # it, which the trial needs): then what the panel shows is what is stored
+    qtbot.waitUntil(window.live.finished.is_set, timeout=WAIT_MS)
+    assert len(window.live.signals) == 3
     window.protocols.show_ppt_trials(window.live, window.trace)
     live_trials, live_point = window.ppt_panel.trials, window.ppt_panel.point
     if window.live.recording_id is not None:
