@@ -119,3 +119,32 @@ def test_record_refuses_an_unknown_round(db_path, capsys):
               "--db", str(db_path)])  # fmt: skip
     assert exit_.value.code == 2
     assert "--ppt-round" in capsys.readouterr().err
+
+
+def test_stop_just_after_a_signal_waits_for_the_samples_up_to_it(device, db_path):
+    """The client's EVENT frame can come a frame before the samples around it: a Stop
+    pressed at once still keeps the force at the signal (else its PPT trial is lost)."""
+    import threading
+
+    frames = sample_frames(hold_profile_n(3000))
+    live = LiveSession(device.path, Config(), db_path=db_path)
+    live.arm_recording()
+    live.start()
+    try:
+        assert live.wait_ready(10) and device.streaming.wait(10)
+        device.stream(frames[:50])  # 1.0 s
+        assert wait_until(lambda: live.t_s >= 0.97, 10.0)
+        device.send(Event(EventKind.CLIENT_BUTTON, T0_US + 1_050_000))  # ahead of the samples
+        assert wait_until(lambda: len(live.signals) == 1, 10.0)
+        late = threading.Timer(0.15, device.stream, args=(frames[50:60],))  # in flight
+        late.start()
+        sid = live.stop_recording()
+        late.join()
+    finally:
+        live.stop()
+    assert sid is not None
+    with SessionStore(db_path) as store:
+        (signal,) = store.load_signals(sid)
+        t_s, _ = store.load_samples(sid)
+    assert signal.t_s == pytest.approx(1.05)
+    assert t_s[-1] >= signal.t_s  # the samples reaching the signal were kept
