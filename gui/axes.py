@@ -170,3 +170,17 @@ def plain_axes(item: pg.PlotItem) -> None:
     for name in ("left", "bottom", "right", "top"):
         axis = item.getAxis(name)
         no_si_prefix(axis)
+
+
+# A view box of our own (a second y axis's, added to a plot's scene beside the plot's view
+# box) is never handed to Python's garbage collector: pyqtgraph's ViewBox, destroyed that
+# way at a random moment while Qt runs (its C++ side already gone with its scene), crashes
+# the process (a segfault in a GUI test's event loop). They are few and small.
+_KEPT_VIEWS: list[pg.ViewBox] = []
+
+
+def side_view() -> pg.ViewBox:
+    """A view box for a second y axis (no mouse), kept alive for the life of the program."""
+    view = pg.ViewBox(enableMouse=False)
+    _KEPT_VIEWS.append(view)
+    return view

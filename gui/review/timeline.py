@@ -26,7 +26,7 @@ from logger.records import AlertKind
 from logger.store import SessionRecord
 
 from .. import theme
-from ..axes import TimeAxis, plain_axes, print_axes, print_font
+from ..axes import TimeAxis, plain_axes, print_axes, print_font, side_view
 from ..format import hms, plural, point_label
 from ..report.clinical import ClinicalParts, rating_steps
 
@@ -425,7 +425,7 @@ class TimelinePlot(pg.PlotWidget):
         if self._pain_view is not None and self._pain_axis is not None:
             return self._pain_view, self._pain_axis
         item = self.getPlotItem()
-        view = pg.ViewBox(enableMouse=False)
+        view = side_view()
         view.setMouseEnabled(False, False)
         axis = pg.AxisItem("right")
         fg = "#333333" if self.light else theme.TEXT_DIM

@@ -39,7 +39,7 @@ from PySide6.QtGui import QColor, QPainterPath
 from PySide6.QtWidgets import QGraphicsPathItem, QLabel, QVBoxLayout, QWidget
 
 from .. import theme
-from ..axes import TimeAxis, no_si_prefix
+from ..axes import TimeAxis, no_si_prefix, side_view
 from ..display import DisplayUnits
 from ..envelope import ColumnEnvelope
 from ..envelope import column_envelope as column_envelope  # where the tests look for it
@@ -177,7 +177,7 @@ class LivePlot(QWidget):
             self.view_box.addItem(item, ignoreBounds=True)
         self._profile: tuple[np.ndarray, np.ndarray, float] | None = None  # t, N, tol
         # pain ratings: a view box of their own (0-10), x linked to the force view
-        self.rating_view = pg.ViewBox(enableMouse=False)
+        self.rating_view = side_view()
         self.rating_view.setXLink(self.view_box)
         self.plot_item.scene().addItem(self.rating_view)
         self.rating_axis = pg.AxisItem("right")
