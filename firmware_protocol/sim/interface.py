@@ -162,6 +162,7 @@ class SimDevice:
         self.unplugged = False
         self._unplug_done = False
         self._end_sent = False  # SCRIPT_END event sent (the scenario is over)
+        self._evas_h = 0  # the eVAS value last sent (hundredths), re-sent at each re-START
 
     # ---------------------------------------------------------------- properties
 
@@ -239,7 +240,14 @@ class SimDevice:
         if is_event:
             self.injected.events_lost += 1
 
+    @property
+    def _has_evas(self) -> bool:
+        """The scenario turns the eVAS (the script sends RATING events)."""
+        return any(e.kind is EventKind.RATING for e in self.model.profile.events)
+
     def _emit(self, msg: Message, first: int = 0, count: int = 0) -> None:
+        if isinstance(msg, Event) and msg.kind is EventKind.RATING:
+            self._evas_h = msg.arg  # where the knob is, whether the frame arrives or not
         frame = encode_frame(msg, self._seq)
         self._seq = (self._seq + 1) & 0xFF
         is_event = isinstance(msg, Event)
@@ -331,12 +339,16 @@ class SimDevice:
                 self._emit(ack)
                 self._emit(Event(EventKind.SCRIPT_END, self.wire_us(self.now_us), 0))
                 return
+            again = False
             if not self.streaming:
+                again = self.model.scenario_start_us is not None  # a re-START (reconnect)
                 self.model.start_scenario()
                 self._arm_unplug()
                 self.streaming = True
                 self._pend_first = self.model.next_index
             self._emit(ack)
+            if again and self._has_evas:  # as the firmware: the eVAS's value at each START
+                self._emit(Event(EventKind.RATING, self.wire_us(self.now_us), self._evas_h))
         elif isinstance(msg, Stop):
             self._stop_streaming()
             self._emit(ack)

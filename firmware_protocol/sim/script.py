@@ -228,6 +228,9 @@ def plan_script(scenario: Plannable) -> Script:
     for arr in (ht, hf, lt, lf):
         arr.flags.writeable = False  # one plan, shared by every caller (cached)
     events.sort(key=lambda e: e.t_s)  # stable: same-time events keep the steps' order
+    ratings = [e for e in events if e.kind is EventKind.RATING]
+    if ratings and ratings[0].t_s > 0.0:  # an eVAS says where it stands when streaming starts
+        events.insert(0, ScriptEvent(0.0, EventKind.RATING, 0))
     return Script(ht, hf, lt, lf, tuple(events), tuple(trials), tuple(attempts), t)
 
 

@@ -17,6 +17,7 @@ from firmware_protocol.messages import (
     Event,
     EventKind,
     Start,
+    Stop,
 )
 from firmware_protocol.sim.interface import SimDevice
 from firmware_protocol.sim.model import DeviceModel
@@ -296,9 +297,11 @@ def test_ratings_stay_on_the_scale_and_move_in_tenths(steps):
     assert all(round(r.value * 100) == pytest.approx(r.value * 100) for r in ratings)
     if steps[-1]["action"] == "hold" and ratings:
         assert ratings[-1].value == 0.0  # the release takes the eVAS back to 0
+    if ratings and ratings[0].t_s > 0.0:
+        pytest.fail("no RATING at START although the eVAS turns later")
     if len(steps) == 1 and steps[0]["action"] == "hold":  # one rated hold, from 0
         rating = steps[0]["rating"]
-        values = [r.value for r in ratings]
+        values = [r.value for r in ratings[1:]]  # after the one at START (0)
         top = max(values, default=0.0)
         assert top >= min(rating, 10.0) - 0.1 - 1e-9 or steps[0].get("drift_n_per_s", 0) < 0
         rises = values[: values.index(top) + 1] if values else []
@@ -313,7 +316,8 @@ def test_rate_steps_send_one_rating_each():
                     {"action": "signal"}]),
         "r.toml", "r",
     )  # fmt: skip
-    assert [(r.t_s, r.value) for r in s.ratings()] == [(1.0, 3.46), (3.0, 7.0)]
+    # the first: where the eVAS stands when streaming starts, as the firmware sends it
+    assert [(r.t_s, r.value) for r in s.ratings()] == [(0.0, 0.0), (1.0, 3.46), (3.0, 7.0)]
     assert s.script().event_times_s(EventKind.CLIENT_BUTTON) == [3.0]
     assert s.duration_s == 3.0
 
@@ -347,6 +351,7 @@ def test_a_rating_due_at_the_end_of_the_script_comes_before_script_end():
     assert kinds[-1] is EventKind.SCRIPT_END
     assert events[-2].kind is EventKind.RATING and events[-2].arg == 0
     assert [e.arg for e in events if e.kind is EventKind.RATING] == [
+        0,  # at START: where the eVAS stands
         *range(10, 201, 10),
         *range(190, -1, -10),
     ]
@@ -445,3 +450,25 @@ def test_drill_over_sim_url_plateaus_are_the_planned_ones():
         sel = (t_s > a.plateau_start_s + 0.3) & (t_s < a.plateau_end_s - 0.3)
         assert force[sel].mean() == pytest.approx(a.plateau_n, rel=0.01)
         assert math.isclose(a.plateau_n, 30.0 * (1 + a.plateau_error_pct / 100))
+
+
+def test_a_start_again_says_where_the_evas_stands():
+    """As the firmware: after a STOP (or a reconnection), START is answered with the eVAS's
+    current value, so a rating changed meanwhile is not left stale on the host."""
+    s = parse_scenario(
+        steps_toml([{"action": "rest", "seconds": 0.5}, {"action": "rate", "value": 6.5},
+                    {"action": "rest", "seconds": 3.0}]),
+        "s.toml", "s",
+    )  # fmt: skip
+    dev = SimDevice(s)
+    host = Host(dev)
+    host.send(Start())
+    dev.process(1.0)
+    host.send(Stop())
+    dev.process(0.2)
+    first = [(e.kind, e.arg) for e in host.take() if isinstance(e, Event)]
+    assert first == [(EventKind.RATING, 0), (EventKind.RATING, 650)]
+    host.send(Start())
+    dev.process(0.2)
+    again = [(e.kind, e.arg) for e in host.take() if isinstance(e, Event)]
+    assert again == [(EventKind.RATING, 650)]
