@@ -13,6 +13,7 @@ through a :class:`~logger.deidentify.DeidentifiedStore` (no names, shifted dates
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
 import enum
 import json
@@ -25,7 +26,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..clinical import load_clinical, results_document
+from ..clinical import change_between, load_clinical, results_document
 from ..deidentify import DeidentifiedStore, LibraryReader, SessionReader, deidentified
 from ..drills import TrialScore
 from ..errors import BadInput
@@ -146,8 +147,6 @@ def export_json(
 ) -> Path:
     """Write the session's ``pressure-logger/session-v1`` JSON document to ``path``; with
     ``baseline`` (another session of the client), ``ppt.change_from_baseline`` too."""
-    from ..clinical import change_between
-
     rec = store.load_session(sid)
     doc = session_document(rec)
     results = load_clinical(store, sid, rec)
@@ -249,27 +248,15 @@ def export_table_csv(
 ) -> Path:
     """One row per PPT trial, scored drill trial or guided profile run of the session, the
     columns named as in the JSON export (an empty cell: no value)."""
-    results = load_clinical(store, sid)
-    tables: dict[ExportTable, Sequence[Any]] = {
-        ExportTable.PPT: results.ppt_trials,
-        ExportTable.DRILL: results.drill_scores,
-        ExportTable.GUIDED: results.profile_scores,
-    }
-    rows = tables[table]
-    columns = [f.name for f in dataclasses.fields(_ROW_TYPES[table])]
+    row_type, field = _TABLES[table]
+    rows: Sequence[Any] = getattr(load_clinical(store, sid), field)
+    columns = [f.name for f in dataclasses.fields(row_type)]
     with _atomic_output(path) as fh:
-        fh.write(",".join(columns) + "\n")
-        for row in rows:
-            fh.write(",".join(_csv_text(_cell(getattr(row, c))) for c in columns) + "\n")
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(columns)
+        out.writerows([_cell(getattr(row, c)) for c in columns] for row in rows)
     log.info("exported %s's %s table (%d rows) to %s", sid, table, len(rows), path)
     return Path(path)
-
-
-def _csv_text(cell: str) -> str:
-    """A CSV cell, quoted when it holds a comma, a quote or a line break."""
-    if any(ch in cell for ch in ',"\n\r'):
-        return '"' + cell.replace('"', '""') + '"'
-    return cell
 
 
 def export_edf(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> Path:
@@ -280,10 +267,11 @@ def export_edf(store: SessionReader, sid: str, path: str | os.PathLike[str]) -> 
     return write(store, sid, path).path
 
 
-_ROW_TYPES: dict[ExportTable, type] = {
-    ExportTable.PPT: PptTrial,
-    ExportTable.DRILL: TrialScore,
-    ExportTable.GUIDED: ProfileScore,
+# a clinical table: its row type and the ClinicalResults field that holds its rows
+_TABLES: dict[ExportTable, tuple[type, str]] = {
+    ExportTable.PPT: (PptTrial, "ppt_trials"),
+    ExportTable.DRILL: (TrialScore, "drill_scores"),
+    ExportTable.GUIDED: (ProfileScore, "profile_scores"),
 }
 
 _EXPORTERS = {
