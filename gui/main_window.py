@@ -29,13 +29,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -147,6 +149,11 @@ def ramp_rate_n_per_s(t_s: np.ndarray, force_n: np.ndarray, span_s: float) -> fl
 # the keypad's 0-9 with NumLock off (else its 3 would be the pedal's PgDown: a mark)
 KEYPAD_NUMLOCK_OFF = ("Ins", "End", "Down", "PgDown", "Left", "Clear", "Right", "Home", "Up",
                       "PgUp")  # fmt: skip
+
+
+def _key_code(key: object) -> int:
+    """A Qt key (an enum member or an int) as an int."""
+    return int(getattr(key, "value", key))  # type: ignore[call-overload]
 
 
 class MainWindow(QMainWindow):
@@ -334,11 +341,39 @@ class MainWindow(QMainWindow):
         self.sync_label.hide()
         self.statusBar().addPermanentWidget(self.sync_label)
 
+        # keypad keys are taken by an event filter (keypad_key), not QShortcut: on X11 Qt
+        # matches a keypad 7 to the plain "7" shortcut (a point jump), never to "Num+7"
+        self._keypad: dict[int, Callable[[], object]] = {}
         for keys, _, slot in self.shortcut_table():
             for key in keys:
-                QShortcut(QKeySequence(key), self, activated=slot)
+                if key.startswith("Num+"):
+                    combo = QKeySequence(key)[0]  # type: ignore[index]  # (stubs lack [])
+                    self._keypad[_key_code(combo.key())] = cast("Callable[[], object]", slot)
+                else:
+                    QShortcut(QKeySequence(key), self, activated=slot)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
         self.window_combo.setCurrentIndex(WINDOW_CHOICES_S.index(DEFAULT_WINDOW_S))
         self._set_connected_ui(False)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's
+        """A keypad key meant for the pain rating, in this window: taken before Qt's
+        shortcuts see it (its ShortcutOverride accepted), acted on when pressed."""
+        if (
+            event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress)
+            and isinstance(event, QKeyEvent)
+            and event.modifiers() & Qt.KeyboardModifier.KeypadModifier
+            and isinstance(watched, QWidget)
+            and watched.window() is self
+        ):
+            slot = self._keypad.get(_key_code(event.key()))
+            if slot is not None:
+                event.accept()
+                if event.type() == QEvent.Type.KeyPress and not event.isAutoRepeat():
+                    slot()
+                return True
+        return super().eventFilter(watched, event)
 
     def shortcut_table(self) -> list[tuple[tuple[str, ...], str, object]]:
         """Every key of the live window: (key sequences, what it does, slot). The F1 help

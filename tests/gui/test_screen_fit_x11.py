@@ -176,3 +176,19 @@ def test_live_wizard_and_review_have_nothing_clipped_or_overlapping(xdisplay, tm
         assert r["problems"] == [], r
         assert Path(r["screenshot"]).stat().st_size > 10_000  # a real picture of the screen
     assert run.returncode == 0, run.stderr
+
+
+def test_a_keypad_digit_rates_pain_on_a_real_x_server(xdisplay, tmp_path):
+    """Through X11's key mapping Qt matched a keypad 7 to the plain "7" shortcut (jump to
+    point 7), never to "Num+7": only a real X server shows it (Qt's test events do not)."""
+    display, _, _ = xdisplay
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "gui" / "keypad_probe.py"), str(tmp_path)],
+        env=_env(display, tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+    assert run.returncode == 0 and lines, run.stderr
+    seen = json.loads(lines[-1])
+    assert seen["rating"] == 7.0
+    assert seen["point_after_keypad"] == seen["point_before"]  # no jump
+    assert seen["point_after_2"] == 1  # the top-row 2 still jumps to the second point
