@@ -240,19 +240,31 @@ _STEP_KEYS = ["seconds", "force_n", "ramp_s", "release_s", "drift_n_per_s", "mas
               "target_n", "ramp_n_per_s", "feedback"]  # fmt: skip
 
 
+# the strategies are built once: one built per draw made hypothesis work out each one's
+# properties again for every example
+_KEYS_OF_TABLE = {
+    table: st.lists(st.sampled_from(keys), max_size=3, unique=True)
+    for table, keys in _TABLE_KEYS.items()
+}
+_STEP_COUNT = st.integers(1, 3)
+_ACTION = st.sampled_from([a.value for a in Action])
+_STEP_KEYS_CHOSEN = st.lists(st.sampled_from(_STEP_KEYS), max_size=3, unique=True)
+_STEP_VALUE = WILD | st.floats(0, 5)
+
+
 @st.composite
 def wild_scenarios(draw) -> str:
     """Scenario TOML with a few keys set to anything TOML can say."""
     lines = []
-    for table, keys in _TABLE_KEYS.items():
-        chosen = draw(st.lists(st.sampled_from(keys), max_size=3, unique=True))
+    for table, keys in _KEYS_OF_TABLE.items():
+        chosen = draw(keys)
         if chosen:
             lines.append(f"[{table}]")
             lines += [f"{k} = {_toml_value(draw(WILD))}" for k in chosen]
-    for _ in range(draw(st.integers(1, 3))):
-        lines += ["[[steps]]", f'action = "{draw(st.sampled_from([a.value for a in Action]))}"']
-        for k in draw(st.lists(st.sampled_from(_STEP_KEYS), max_size=3, unique=True)):
-            lines.append(f"{k} = {_toml_value(draw(WILD | st.floats(0, 5)))}")
+    for _ in range(draw(_STEP_COUNT)):
+        lines += ["[[steps]]", f'action = "{draw(_ACTION)}"']
+        for k in draw(_STEP_KEYS_CHOSEN):
+            lines.append(f"{k} = {_toml_value(draw(_STEP_VALUE))}")
     return "\n".join(lines) + "\n"
 
 

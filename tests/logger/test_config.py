@@ -278,27 +278,43 @@ _TABLES = {"holds": ("onset_n", "release_n", "min_duration_s"),
 _POINT = ("name", "warn_n", "max_n", "target_n", "target_hold_s")
 
 
+# the strategies are built once: one built per draw made hypothesis work out each one's
+# properties again for every example
+_TOP_KEYS = st.lists(st.sampled_from(["units", "contact_area_cm2"]), max_size=2, unique=True)
+_KEYS_OF_TABLE = {
+    table: st.lists(st.sampled_from(keys), max_size=3, unique=True)
+    for table, keys in _TABLES.items()
+}
+_POINT_COUNT = st.integers(0, 2)
+_POINT_KEYS = st.lists(st.sampled_from(_POINT[1:]), max_size=3, unique=True)
+
+
 @st.composite
 def wild_configs(draw) -> str:
-    lines = [f"{k} = {_toml(draw(WILD))}" for k in draw(st.lists(
-        st.sampled_from(["units", "contact_area_cm2"]), max_size=2, unique=True))]  # fmt: skip
-    for table, keys in _TABLES.items():
-        chosen = draw(st.lists(st.sampled_from(keys), max_size=3, unique=True))
+    lines = [f"{k} = {_toml(draw(WILD))}" for k in draw(_TOP_KEYS)]
+    for table, keys in _KEYS_OF_TABLE.items():
+        chosen = draw(keys)
         if chosen:
             lines += [f"[{table}]", *(f"{k} = {_toml(draw(WILD))}" for k in chosen)]
-    for i in range(draw(st.integers(0, 2))):
+    for i in range(draw(_POINT_COUNT)):
         lines += ["[[points]]", f'name = "P{i}"']
-        for k in draw(st.lists(st.sampled_from(_POINT[1:]), max_size=3, unique=True)):
+        for k in draw(_POINT_KEYS):
             lines.append(f"{k} = {_toml(draw(WILD))}")
     return "\n".join(lines) + "\n"
 
 
+@pytest.fixture(scope="module")
+def gen_toml(tmp_path_factory):
+    """One file the examples of a test each write whole before reading it."""
+    return tmp_path_factory.mktemp("cfg") / "gen.toml"
+
+
 @settings(max_examples=300)
 @given(text=wild_configs())
-def test_any_config_is_accepted_within_range_or_refused_in_one_line(tmp_path_factory, text):
+def test_any_config_is_accepted_within_range_or_refused_in_one_line(gen_toml, text):
     """Whatever TOML says: one line naming the file, or a config whose every level is
     within range, so the device alarm of the demo sensor needs no clamping."""
-    path = tmp_path_factory.mktemp("cfg") / "gen.toml"
+    path = gen_toml
     path.write_text(text, encoding="utf-8")
     try:
         cfg = load_config(path)

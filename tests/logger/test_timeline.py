@@ -236,9 +236,17 @@ def hostile_streams(draw):
     start = draw(st.integers(0, 2**32 - 1))
     t0 = draw(st.integers(0, 2**32 - 1))
     msgs = frames(n, batch=batch, start_index=start, t0_us=t0)
-    faults = draw(st.lists(st.tuples(st.integers(1, n - 2), st.sampled_from(FAULTS),
-                                     st.integers(0, 2**32 - 1)), max_size=12))  # fmt: skip
+    faults = draw(_FAULTS_IN[n])
     return msgs, faults
+
+
+# built once per length, not per example: hypothesis works out each new strategy's
+# properties again
+_FAULTS_IN = {
+    n: st.lists(st.tuples(st.integers(1, n - 2), st.sampled_from(FAULTS),
+                          st.integers(0, 2**32 - 1)), max_size=12)
+    for n in range(3, 41)
+}  # fmt: skip
 
 
 def _apply(msgs, faults):
