@@ -12,26 +12,18 @@ class CobsError(ValueError):
 
 
 def cobs_encode(data: bytes | bytearray | memoryview) -> bytes:
-    data = bytes(data)
     out = bytearray()
-    start = 0
-    n = len(data)
-    while True:
-        zero = data.find(0, start, start + 254)
-        if zero == -1:
-            chunk_end = min(start + 254, n)
-            out.append(chunk_end - start + 1)
-            out += data[start:chunk_end]
-            start = chunk_end
-            if chunk_end == n:
-                break
-            continue  # a full 254-byte block without a zero: the next block starts fresh
-        out.append(zero - start + 1)
-        out += data[start:zero]
-        start = zero + 1
-        if start == n:
-            out.append(1)
-            break
+    parts = bytes(data).split(b"\x00")  # each but the last ends at a zero
+    last = len(parts) - 1
+    for i, part in enumerate(parts):
+        while len(part) >= 254:  # a full block without a zero: the next block starts fresh
+            out.append(0xFF)
+            out += part[:254]
+            part = part[254:]
+            if not part and i == last:
+                return bytes(out)  # a full block ends the data: no code after it
+        out.append(len(part) + 1)
+        out += part
     return bytes(out)
 
 
