@@ -4,9 +4,8 @@ batches, through the writer) and read back, erased with their client."""
 from __future__ import annotations
 
 import sqlite3
-import tempfile
-from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +36,13 @@ def in_time_order(items: list) -> list:
     return sorted(items, key=lambda e: e.t_s)  # stable: equal times keep their order
 
 
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """One library for all examples: each writes and reads a session of its own."""
+    with SessionStore(tmp_path_factory.mktemp("lib") / "l.sqlite3") as store:
+        yield store
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(signals, max_size=12).map(in_time_order),
@@ -44,20 +50,20 @@ def in_time_order(items: list) -> list:
     st.lists(protocols, max_size=6).map(in_time_order),
     st.integers(1, 5),
 )
-def test_client_events_read_back_as_written_in_order(sig, rat, pro, batches):
-    with tempfile.TemporaryDirectory() as tmp, SessionStore(Path(tmp) / "l.sqlite3") as store:
-        sid = store.create_session(make_meta())
-        for k in range(batches):  # split over several transactions, in order
-            store.write_batch(sid, WriteBatch(
-                signals=_part(sig, k, batches),
-                ratings=_part(rat, k, batches),
-                protocols=_part(pro, k, batches),
-            ))  # fmt: skip
-        assert store.load_signals(sid) == sig
-        assert store.load_ratings(sid) == rat
-        assert store.load_protocols(sid) == pro
-        rec = store.load_session(sid)
-        assert (rec.signals, rec.ratings, rec.protocols) == (sig, rat, pro)
+def test_client_events_read_back_as_written_in_order(library, sig, rat, pro, batches):
+    store = library
+    sid = store.create_session(make_meta())
+    for k in range(batches):  # split over several transactions, in order
+        store.write_batch(sid, WriteBatch(
+            signals=_part(sig, k, batches),
+            ratings=_part(rat, k, batches),
+            protocols=_part(pro, k, batches),
+        ))  # fmt: skip
+    assert store.load_signals(sid) == sig
+    assert store.load_ratings(sid) == rat
+    assert store.load_protocols(sid) == pro
+    rec = store.load_session(sid)
+    assert (rec.signals, rec.ratings, rec.protocols) == (sig, rat, pro)
 
 
 def _part(items: list, k: int, parts: int) -> list:
