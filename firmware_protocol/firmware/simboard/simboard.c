@@ -69,6 +69,8 @@
 #define MAX_PRESSES 64
 #define MAX_CONNECTIONS 16
 #define POLL_EVERY_CYCLES 16000 /* 1 ms of board time between looks at the pty */
+#define UCSR0B_ADDR 0xC1 /* ATmega328P: USART0 control register B, */
+#define RXEN0_BIT 4      /* its receiver-enable bit */
 #define INT24_MIN (-8388608L)
 #define INT24_MAX 8388607L
 
@@ -399,9 +401,16 @@ static void uart_xon_changed(avr_irq_t *irq, uint32_t value, void *param)
     uart_xon = param != NULL;
 }
 
+/* The host's bytes wait until the firmware has switched the receiver on (simavr drops what
+ * comes before, as a real board's bootloader would eat it): the HELLO a host sends as it
+ * opens the port is answered at boot, not at its next try 0.25 s of host time later, which
+ * here runs by as seconds of board time that the connection's script has to wait for. */
+static int uart_receiving(void) { return avr->data[UCSR0B_ADDR] & (1 << RXEN0_BIT); }
+
 static void feed_uart(void)
 {
-    while (uart_xon && rx_pos < rx_len) avr_raise_irq(uart_in_irq, rx_pending[rx_pos++]);
+    while (uart_xon && rx_pos < rx_len && uart_receiving())
+        avr_raise_irq(uart_in_irq, rx_pending[rx_pos++]);
     if (rx_pos == rx_len) rx_pos = rx_len = 0;
 }
 
