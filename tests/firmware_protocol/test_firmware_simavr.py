@@ -39,7 +39,6 @@ import numpy as np
 import pytest
 import serial
 
-import firmware_protocol
 from calibration.models import STANDARD_GRAVITY, UNCALIBRATED
 from firmware_protocol.framing import FrameDecoder, encode_frame
 from firmware_protocol.messages import (
@@ -57,10 +56,8 @@ from firmware_protocol.messages import (
     Status,
 )
 from logger.store import CalibrationStore, SessionStore
+from tests.firmware_protocol.avr_build import CORE, shared_make
 
-FIRMWARE = Path(firmware_protocol.__file__).parent / "firmware"
-ARDUINO_DIR = Path(os.environ.get("ARDUINO_DIR", "/usr/share/arduino"))
-CORE = ARDUINO_DIR / "hardware/arduino/avr/cores/arduino/Arduino.h"
 SIMAVR = Path("/usr/include/simavr/sim_avr.h")
 REQUIRED = os.environ.get("PL_REQUIRE_SIMAVR") == "1"
 MISSING = [
@@ -189,32 +186,30 @@ def parse_log(path: Path) -> dict[int, Connection]:
 
 
 @pytest.fixture(scope="module")
-def build(tmp_path_factory) -> Path:
-    """The firmware ELF and the harness, built once for the module."""
+def build(tmp_path_factory) -> tuple[Path, Path]:
+    """The firmware ELF and the harness, built once for the test run; a directory of this
+    module's own for the scripts and logs."""
     if MISSING:
         why = "firmware-in-the-loop needs " + "; ".join(MISSING)
         if REQUIRED:
             pytest.fail(f"PL_REQUIRE_SIMAVR=1 but {why}")
         pytest.skip(why)
-    out = tmp_path_factory.mktemp("fw")
-    res = subprocess.run(
-        ["make", "-C", str(FIRMWARE), f"BUILD={out}", f"ARDUINO_DIR={ARDUINO_DIR}",
-         "all", "simboard"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return out
+    for target in ("all", "simboard"):
+        res = shared_make(tmp_path_factory, target)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res.out, tmp_path_factory.mktemp("fw")
 
 
-def start_board(build: Path, name: str, script_text: str):
+def start_board(build: tuple[Path, Path], name: str, script_text: str):
     """The built firmware running in the harness: yields (pty path, log path, process)."""
-    script = build / f"{name}.txt"
+    out, work = build
+    script = work / f"{name}.txt"
     script.write_text(script_text)
-    log = build / f"{name}.log"
-    err = build / f"{name}.err"
+    log = work / f"{name}.log"
+    err = work / f"{name}.err"
     with err.open("w") as err_file:
         proc = subprocess.Popen(
-            [str(build / "simboard"), str(build / "firmware.elf"), str(script), str(log)],
+            [str(out / "simboard"), str(out / "firmware.elf"), str(script), str(log)],
             stdout=subprocess.PIPE, stderr=err_file, text=True,
         )  # fmt: skip
     assert proc.stdout is not None
