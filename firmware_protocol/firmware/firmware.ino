@@ -12,6 +12,9 @@
  * interrupts off for the 24-bit shift alone (~60 us); the eVAS potentiometer is converted
  * by the AVR's ADC in the background (started, then collected on a later pass); serial
  * bytes are handled as they arrive; samples leave in batches once the oldest is 20 ms old.
+ * Between passes the CPU idles until an interrupt: the millis() timer (every 1.024 ms), a
+ * serial byte, or a level change on DOUT or a button pin, so that "data ready" and a press
+ * are still seen within microseconds.
  *
  * Wiring (see README.md): HX711 DOUT -> D3, SCK -> D4, RATE -> D5 (optional),
  * mark button D2 -> GND, client button D6 -> GND, eVAS potentiometer wiper -> A1 (ends on
@@ -19,6 +22,9 @@
  */
 #include <Arduino.h>
 #include <avr/eeprom.h>
+#ifdef __AVR__
+#include <avr/sleep.h>
+#endif
 
 #include "protocol_core.h"
 
@@ -535,6 +541,48 @@ static void poll_evas(void)
 }
 #endif
 
+/* --------------------------------------------------------------------------- idle */
+
+#ifdef __AVR__
+static volatile bool pin_changed; /* DOUT or a button changed since the last pass began */
+ISR(PCINT0_vect) { pin_changed = true; }
+ISR(PCINT1_vect) { pin_changed = true; }
+ISR(PCINT2_vect) { pin_changed = true; }
+
+static void wake_on_change(uint8_t pin)
+{
+    *digitalPinToPCMSK(pin) |= _BV(digitalPinToPCMSKbit(pin));
+    PCICR |= _BV(digitalPinToPCICRbit(pin));
+}
+
+static void idle_setup(void)
+{
+    wake_on_change(PIN_HX_DOUT);
+    for (uint8_t i = 0; i < sizeof buttons / sizeof buttons[0]; i++)
+        wake_on_change(buttons[i].pin);
+    set_sleep_mode(SLEEP_MODE_IDLE); /* timers, serial and the ADC keep running */
+}
+
+/* Sleep until the next interrupt, unless what it would wake us for has already happened
+ * (checked with interrupts off; the instruction after sei() runs before any interrupt, so
+ * one that comes meanwhile ends the sleep at once). */
+static void idle(void)
+{
+    cli();
+    if (!pin_changed && (*dout_pin & dout_mask) && Serial.available() == 0) {
+        sleep_enable();
+        sei();
+        sleep_cpu();
+        sleep_disable();
+    }
+    pin_changed = false;
+    sei();
+}
+#else
+static void idle_setup(void) {} /* the host-side test board: no sleep */
+static void idle(void) {}
+#endif
+
 /* ---------------------------------------------------------------------- main loop */
 
 void setup()
@@ -559,6 +607,7 @@ void setup()
     Serial.begin(BAUD);
     last_conv_us = micros();
     last_heartbeat_us = last_conv_us;
+    idle_setup();
 }
 
 void loop()
@@ -583,4 +632,5 @@ void loop()
         send_fields(PC_HEARTBEAT, h);
         last_heartbeat_us = now;
     }
+    idle();
 }

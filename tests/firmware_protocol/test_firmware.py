@@ -6,7 +6,6 @@ gcc-avr, avr-libc and arduino-core-avr so that there it always runs.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -14,12 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import firmware_protocol
 from firmware_protocol.messages import PROTOCOL_MAJOR, PROTOCOL_MINOR
-
-FIRMWARE = Path(firmware_protocol.__file__).parent / "firmware"
-ARDUINO_DIR = Path(os.environ.get("ARDUINO_DIR", "/usr/share/arduino"))
-CORE = ARDUINO_DIR / "hardware/arduino/avr/cores/arduino/Arduino.h"
+from tests.firmware_protocol.avr_build import CORE, FIRMWARE, shared_make
 
 MISSING = [
     what
@@ -33,31 +28,22 @@ MISSING = [
 
 
 @pytest.mark.skipif(bool(MISSING), reason="cannot build the firmware: no " + "; no ".join(MISSING))
-def test_firmware_builds_and_fits_the_atmega328p(tmp_path: Path) -> None:
-    before = _tree_state(FIRMWARE)
-    res = subprocess.run(
-        ["make", "-C", str(FIRMWARE), f"BUILD={tmp_path}", f"ARDUINO_DIR={ARDUINO_DIR}"],
-        capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+def test_firmware_builds_and_fits_the_atmega328p(tmp_path_factory: pytest.TempPathFactory) -> None:
+    res = shared_make(tmp_path_factory, "all")  # the build the simavr tests run too
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     flash = re.search(r"^flash: (\d+) / (\d+) bytes", res.stdout, re.M)
     ram = re.search(r"^ram: (\d+) / (\d+) bytes", res.stdout, re.M)
     assert flash and ram, res.stdout
     assert int(flash[2]) == 32256 and int(flash[1]) <= 32256  # 32 KB minus the bootloader
     assert int(ram[2]) == 2048 and int(ram[1]) <= 2048 - 256  # leave room for the stack
-    hex_file = tmp_path / "firmware.hex"
+    hex_file = res.out / "firmware.hex"
     assert hex_file.read_text().startswith(":")
     # the firmware and the host agree on the protocol version
     header = (FIRMWARE / "protocol_core.h").read_text()
     assert re.search(r"#define PC_PROTOCOL_MAJOR (\d+)", header)[1] == str(PROTOCOL_MAJOR)
     assert re.search(r"#define PC_PROTOCOL_MINOR (\d+)", header)[1] == str(PROTOCOL_MINOR)
     # nothing was written into the source tree (a build/ left by a manual `make` is allowed)
-    assert _tree_state(FIRMWARE) == before
-
-
-def _tree_state(root: Path) -> dict[str, int]:
-    """Every file under ``root`` with its modification time (ns)."""
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
+    assert res.tree_unchanged
 
 
 def test_makefile_explains_a_missing_arduino_core(tmp_path: Path) -> None:

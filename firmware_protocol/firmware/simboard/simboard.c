@@ -8,8 +8,10 @@
  *
  *   simboard FIRMWARE.elf SCRIPT LOG          prints the pty path on its first line
  *
- * The simulation runs free (as fast as the host CPU allows, not tied to real time) while a
- * host has the port open, and pauses while nobody has it open. Opening the port resets the
+ * The simulation runs while a host has the port open, and pauses while nobody has it open.
+ * The firmware idles between its passes (sleep mode idle): simavr skips that time, and
+ * board time runs PACE times as fast as real time (slower only where the host CPU cannot
+ * keep up). Opening the port resets the
  * board, as the DTR pulse of a USB Uno/Nano does; the EEPROM survives, the HX711 keeps
  * converting. Each opening plays the next connection of SCRIPT from its reset:
  *
@@ -69,6 +71,9 @@
 #define MAX_PRESSES 64
 #define MAX_CONNECTIONS 16
 #define POLL_EVERY_CYCLES 16000 /* 1 ms of board time between looks at the pty */
+#define PACE 4                  /* board seconds per real second, at most */
+#define UCSR0B_ADDR 0xC1 /* ATmega328P: USART0 control register B, */
+#define RXEN0_BIT 4      /* its receiver-enable bit */
 #define INT24_MIN (-8388608L)
 #define INT24_MAX 8388607L
 
@@ -97,6 +102,7 @@ static int master_fd = -1;
 static int connection; /* 0: never opened yet */
 static const script_t *script;
 static avr_cycle_count_t reset_cycle;
+static double reset_real_s; /* CLOCK_MONOTONIC at the reset */
 static volatile sig_atomic_t stop_requested;
 
 /* ---- HX711 ---- */
@@ -142,6 +148,27 @@ static uint64_t board_us(void)
 }
 
 static double board_s(void) { return (double)(avr->cycle - reset_cycle) / (double)F_CPU_HZ; }
+
+static double real_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* simavr's sleep callback: the firmware sleeps until the next event, HOW_LONG cycles away.
+ * Skipped at once, unless board time would get more than PACE times ahead of real time
+ * (by over a millisecond: shorter sleeps are not worth a system call). */
+static void paced_sleep(avr_t *a, avr_cycle_count_t how_long)
+{
+    double ahead_s = (double)(a->cycle + how_long - reset_cycle) / (double)F_CPU_HZ / PACE -
+                     (real_s() - reset_real_s);
+    if (ahead_s > 0.001) {
+        struct timespec wait = {0, (long)(ahead_s * 1e9)};
+        if (ahead_s >= 1.0) wait = (struct timespec){(time_t)ahead_s, 0};
+        nanosleep(&wait, NULL);
+    }
+}
 
 static void die(const char *what)
 {
@@ -399,9 +426,16 @@ static void uart_xon_changed(avr_irq_t *irq, uint32_t value, void *param)
     uart_xon = param != NULL;
 }
 
+/* The host's bytes wait until the firmware has switched the receiver on (simavr drops what
+ * comes before, as a real board's bootloader would eat it): the HELLO a host sends as it
+ * opens the port is answered at boot, not at its next try 0.25 s of host time later, which
+ * here runs by as seconds of board time that the connection's script has to wait for. */
+static int uart_receiving(void) { return avr->data[UCSR0B_ADDR] & (1 << RXEN0_BIT); }
+
 static void feed_uart(void)
 {
-    while (uart_xon && rx_pos < rx_len) avr_raise_irq(uart_in_irq, rx_pending[rx_pos++]);
+    while (uart_xon && rx_pos < rx_len && uart_receiving())
+        avr_raise_irq(uart_in_irq, rx_pending[rx_pos++]);
     if (rx_pos == rx_len) rx_pos = rx_len = 0;
 }
 
@@ -426,6 +460,7 @@ static void board_reset(void)
 {
     avr_reset(avr);
     reset_cycle = avr->cycle;
+    reset_real_s = real_s();
     connection++;
     script = &scripts[(connection - 1) < n_scripts ? connection - 1 : n_scripts - 1];
     noise_state = 12345u + (uint32_t)connection;
@@ -490,6 +525,7 @@ int main(int argc, char **argv)
     }
     avr_init(avr);
     avr->log = 0;
+    avr->sleep = paced_sleep;
     fw.avcc = 5000; /* the ADC's reference (AVcc, as on the Uno): 5 V */
     avr_load_firmware(avr, &fw);
     uint32_t uart_flags = 0; /* no console copy, no real-time sleep while polling */
