@@ -5,7 +5,10 @@ Parallel runs (``make test`` uses pytest-xdist) are safe because nothing a test 
 outside its worker: each worker has its own temporary directory (``tmp_path``, and the user
 directories below), ``sim://`` devices live in the worker's process, servers bind port 0,
 every Xvfb picks a free display itself (``-displayfd``), and hypothesis's example database
-is a directory that several processes may write at once."""
+is a directory that several processes may write at once. Two things are shared on purpose,
+each behind a file lock in the run's temporary root: the firmware built once per run
+(tests/firmware_protocol/avr_build.py) and the pristine PostgreSQL cluster the workers copy
+(tests/pg_server.py)."""
 
 from __future__ import annotations
 
