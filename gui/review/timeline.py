@@ -75,6 +75,7 @@ class TimelinePlot(pg.PlotWidget):
             parent,
             background="w" if light else theme.BACKGROUND,
             axisItems={"bottom": TimeAxis("bottom")},
+            enableMenu=False,
         )
         self.light = light
         self.store: LibraryReader | None = None
@@ -95,7 +96,6 @@ class TimelinePlot(pg.PlotWidget):
             print_axes(item)
             item.getAxis("right").setStyle(tickFont=print_font())
         item.setMouseEnabled(x=True, y=False)
-        item.setMenuEnabled(False)
         self.trace_colour = "#1565c0" if light else theme.ACCENT
         self._env_lo = pg.PlotDataItem(pen=pg.mkPen(self.trace_colour, width=1))
         self._env_hi = pg.PlotDataItem(pen=pg.mkPen(self.trace_colour, width=1))
