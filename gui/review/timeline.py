@@ -160,6 +160,7 @@ class TimelinePlot(pg.PlotWidget):
         # limits first: the previous session's limits would clip the new range
         item.setLimits(xMin=-0.05 * end, xMax=1.05 * end, minXRange=0.05)
         item.setXRange(0.0, end, padding=0.01)
+        self._timer.stop()  # the range is loaded here, not again once debounced
         self.reload_visible()
         self._fit_y()
 
