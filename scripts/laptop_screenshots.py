@@ -118,12 +118,13 @@ def main() -> int:
         check("live", window, "laptop-live.png")
 
         # the wizard on the calibration scenario, its simulated rig placing the masses
-        url = "sim://laptop-rig?scenario=calibration&loop=1"
+        url = f"sim://laptop-rig?scenario=calibration&loop=1&speed={args.speed:g}"
         window.device_bar.set_url(url)
         window.connect_device(url)
         while window.live is None or window.live.device is None or window.live.ring is None:
             settle(0.05)
-        settle(1.0)
+        while window.live.t_s < 1.0:  # a second of the rig streaming
+            settle(0.02)
         wizard = CalibrationWizard(
             LiveRawSource(window.live), db_path=None, parent=window,
             rig=lambda m: place_mass(url, m),

@@ -5,8 +5,9 @@ breaks and a "page n of N" footer, drawn with a ``QPainter`` on a ``QPdfWriter``
 It knows nothing of sessions: :mod:`gui.report.content` says what goes on the pages.
 
 :func:`write_pdf` lays a document out twice: once into memory to count the pages (the
-footer says "page n of N"), then into a temporary file beside the target, renamed into
-place at the end, so a failed report never leaves a partial PDF.
+footer says "page n of N"; images only take their room there, undrawn), then into a
+temporary file beside the target, renamed into place at the end, so a failed report never
+leaves a partial PDF.
 """
 
 from __future__ import annotations
@@ -280,10 +281,16 @@ class Doc:
         h = mm(height_mm)
         if advance or x_frac == 0.0:
             self.ensure(h)
-        target = QRectF(self.width * x_frac, self.y, self.width * w_frac, h)
-        self.painter.drawImage(target, image)
+        self._draw_image(QRectF(self.width * x_frac, self.y, self.width * w_frac, h), image)
         if advance:
             self.y += h + mm(2)
+
+    def _draw_image(self, target: QRectF, image: QImage) -> None:
+        """``image`` in ``target``; on the pass that only counts the pages (``total`` None)
+        it just takes its room: compressing its pixels into a PDF thrown away cost two
+        thirds of that pass."""
+        if self.total is not None:
+            self.painter.drawImage(target, image)
 
     def legend(self, entries: Sequence[Swatch], x: float, y: float, w: float) -> float:
         """Swatches and labels at :data:`LEGEND_PT` (real text in the PDF), wrapped onto as
@@ -333,7 +340,7 @@ class Doc:
             )
             legend_h = self.legend(fig.legend, x, self.y + mm(5), self.width * 0.47)
             top = self.y + mm(5) + legend_h + mm(1)
-            self.painter.drawImage(QRectF(x, top, self.width * 0.49, mm(image_mm)), fig.image)
+            self._draw_image(QRectF(x, top, self.width * 0.49, mm(image_mm)), fig.image)
             block_h = max(block_h, top + mm(image_mm) - self.y)
             if col == 1 or k == len(figures) - 1:
                 self.y += block_h + mm(3)

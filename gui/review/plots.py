@@ -28,7 +28,6 @@ def _style(item: pg.PlotItem, light: bool, x_label: str, x_units: str | None) ->
     item.setLabel("bottom", x_label, units=x_units)
     item.setLabel("left", "force", units="N")
     item.showGrid(x=True, y=True, alpha=0.2)
-    item.setMenuEnabled(False)
     for axis in ("left", "bottom"):
         item.getAxis(axis).setPen(fg)
         item.getAxis(axis).setTextPen(fg)
@@ -75,7 +74,7 @@ class OverlayPlot(pg.PlotWidget):
     """
 
     def __init__(self, parent: QWidget | None = None, *, light: bool = False) -> None:
-        super().__init__(parent, background="w" if light else theme.BACKGROUND)
+        super().__init__(parent, background="w" if light else theme.BACKGROUND, enableMenu=False)
         self.light = light
         _style(self.getPlotItem(), light, "time since onset", "s")
         self.legend: pg.LegendItem | None = None if light else _legend_above(self.getPlotItem(), 4)
@@ -169,7 +168,7 @@ class ProgressPlot(pg.PlotWidget):
     x axis is labelled with the sessions' dates."""
 
     def __init__(self, parent: QWidget | None = None, *, light: bool = False) -> None:
-        super().__init__(parent, background="w" if light else theme.BACKGROUND)
+        super().__init__(parent, background="w" if light else theme.BACKGROUND, enableMenu=False)
         self.light = light
         _style(self.getPlotItem(), light, "session date", None)
         self.getPlotItem().setLabel("left", "error vs reference", units="N")
@@ -221,8 +220,8 @@ class LearningCurvePlot(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.light = light
         self.setBackground("w" if light else theme.BACKGROUND)
-        self.score = self.addPlot(row=0, col=0)
-        self.error = self.addPlot(row=0, col=1)
+        self.score = self.addPlot(row=0, col=0, enableMenu=False)
+        self.error = self.addPlot(row=0, col=1, enableMenu=False)
         text_pt = 14.0 if light else 9.0
         for item, label, units in (
             (self.score, "session score", None),

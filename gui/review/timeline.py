@@ -75,6 +75,7 @@ class TimelinePlot(pg.PlotWidget):
             parent,
             background="w" if light else theme.BACKGROUND,
             axisItems={"bottom": TimeAxis("bottom")},
+            enableMenu=False,
         )
         self.light = light
         self.store: LibraryReader | None = None
@@ -95,7 +96,6 @@ class TimelinePlot(pg.PlotWidget):
             print_axes(item)
             item.getAxis("right").setStyle(tickFont=print_font())
         item.setMouseEnabled(x=True, y=False)
-        item.setMenuEnabled(False)
         self.trace_colour = "#1565c0" if light else theme.ACCENT
         self._env_lo = pg.PlotDataItem(pen=pg.mkPen(self.trace_colour, width=1))
         self._env_hi = pg.PlotDataItem(pen=pg.mkPen(self.trace_colour, width=1))
@@ -160,6 +160,7 @@ class TimelinePlot(pg.PlotWidget):
         # limits first: the previous session's limits would clip the new range
         item.setLimits(xMin=-0.05 * end, xMax=1.05 * end, minXRange=0.05)
         item.setXRange(0.0, end, padding=0.01)
+        self._timer.stop()  # the range is loaded here, not again once debounced
         self.reload_visible()
         self._fit_y()
 

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from gui.app import create_app
@@ -30,26 +31,32 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.01)
 
-    def key(name: str) -> None:
+    def until(ready: Callable[[], bool], timeout_s: float = 30.0) -> bool:
+        """Waits for what the window shows, not for a fixed time (the machine may be busy)."""
+        deadline = time.monotonic() + timeout_s
+        while not ready() and time.monotonic() < deadline:
+            settle(0.02)
+        return ready()
+
+    def key(name: str, done: Callable[[], bool]) -> None:
         subprocess.run(["xdotool", "key", name], check=True, timeout=10)
-        settle(0.5)
+        until(done, 10.0)
+        settle(0.1)  # anything else the key did (a jump) has arrived by now
 
     window.show()
     window.connect_device("sim://keypad?scenario=demo&loop=1")
-    deadline = time.monotonic() + 30.0
-    while window.live is None or window.live.device is None:
-        settle(0.05)
-        if time.monotonic() > deadline:
-            return 1
-    settle(0.5)
+    handle = window.windowHandle()
+    if not until(lambda: window.live is not None and window.live.device is not None
+                 and handle.isExposed()):  # fmt: skip
+        return 1
     subprocess.run(["xdotool", "windowfocus", str(int(window.winId()))], timeout=10)
-    settle(0.3)
+    until(window.isActiveWindow, 10.0)
     live = window.live
     before = live.plan.current_index
-    key("KP_7")
+    key("KP_7", lambda: live.current_rating is not None)
     seen = {"rating": live.current_rating, "point_before": before,
             "point_after_keypad": live.plan.current_index}  # fmt: skip
-    key("2")
+    key("2", lambda: live.plan.current_index != seen["point_after_keypad"])
     seen["point_after_2"] = live.plan.current_index
     print(json.dumps(seen), flush=True)
     window.close()

@@ -62,6 +62,11 @@ def identifying(ids: dict[str, str]) -> list[str]:
 
 def pdf_everything(path) -> str:
     """Raw bytes, every stream decompressed, the extracted text and the metadata."""
+    return pdf_read(path)[0]
+
+
+def pdf_read(path) -> tuple[str, list[str]]:
+    """:func:`pdf_everything`, and the extracted text of each page."""
     raw = path.read_bytes()
     reader = PdfReader(path)
     parts = [raw.decode("latin-1")]
@@ -72,9 +77,10 @@ def pdf_everything(path) -> str:
         obj = reader.get_object(IndirectObject(num, gen, reader))
         if isinstance(obj, StreamObject):
             parts.append(obj.get_data().decode("latin-1"))
-    parts += [p.extract_text() for p in reader.pages]
+    pages = [p.extract_text() for p in reader.pages]
+    parts += pages
     parts.append(repr(dict(reader.metadata or {})))
-    return without_file_dates("\n".join(parts))
+    return without_file_dates("\n".join(parts)), pages
 
 
 # when the PDF itself was written (XMP xmp:CreateDate/ModifyDate/MetadataDate, the Info
@@ -108,13 +114,10 @@ def test_deidentified_report_holds_no_identifying_string(qapp, library, tmp_path
         )
         audit = store.audit()[-2:]
     assert {"Tom Baker", "Mary", "Whitfield"} <= set(found(pdf_everything(plain), ids))
-    everything = pdf_everything(deid)
+    everything, pages = pdf_read(deid)
     assert found(everything, ids) == []
     assert stat.S_IMODE(deid.stat().st_mode) == 0o600
-    text = " ".join(
-        " ".join(unicodedata.normalize("NFKC", p.extract_text()).split())
-        for p in PdfReader(deid).pages
-    )
+    text = " ".join(" ".join(unicodedata.normalize("NFKC", p).split()) for p in pages)
     assert "removed (de-identified)" in text and "day 0" in text
     assert summary.holds == 4 and "Per-point statistics" in text
     if with_reference:

@@ -32,6 +32,17 @@ def store(library):
     s.close()
 
 
+@pytest.fixture(scope="module")
+def compare_report(qapp, library, tmp_path_factory):
+    """The last trainee session's report against the reference (read by several tests):
+    its summary, path, and :func:`pdf_text`."""
+    db, lib = library
+    out = tmp_path_factory.mktemp("compare") / "compare.pdf"
+    with SessionStore(db) as store:
+        summary = write_report(store, lib.trainee[2], out, reference_sid=lib.reference)
+    return summary, out, *pdf_text(out)
+
+
 def pdf_text(path) -> tuple[int, str, list[str]]:
     """The text of every page; NFKC undoes the ligatures a PDF font may use ("ﬀ" in a
     session id such as ...-3ffe)."""
@@ -66,13 +77,11 @@ def test_report_has_metadata_points_and_every_hold_row(qapp, store, library, tmp
     assert "Comparison with the reference" not in text
 
 
-def test_report_with_reference_has_scores_and_overlays(qapp, store, library, tmp_path):
+def test_report_with_reference_has_scores_and_overlays(store, library, compare_report):
     from logger.compare import compare_sessions, session_data_from_store
 
     _, lib = library
-    out = tmp_path / "compare.pdf"
-    summary = write_report(store, lib.trainee[2], out, reference_sid=lib.reference)
-    n_pages, text, pages = pdf_text(out)
+    summary, out, n_pages, text, _ = compare_report
     assert summary.compared_points == 4
     assert n_pages == summary.pages >= 2
     c = compare_sessions(
@@ -217,14 +226,14 @@ def test_report_calibration_source_date_and_only_complete_left_right_pairs(qapp,
     store.close()
 
 
-def test_overlay_legend_is_pdf_text_and_reference_is_drawn_first(qapp, store, library, tmp_path):
+def test_overlay_legend_is_pdf_text_and_reference_is_drawn_first(
+    qapp, store, library, compare_report
+):
     from gui.review.plots import OverlayPlot
     from logger.compare import compare_sessions, session_data_from_store
 
     _, lib = library
-    out = tmp_path / "legend.pdf"
-    write_report(store, lib.trainee[2], out, reference_sid=lib.reference)
-    _, text, _ = pdf_text(out)
+    text = compare_report[3]
     # the legend is real text beside each overlay (one row per overlay), not pixels in it
     assert text.count("reference mean trial 1 trial 2") == 4, text
     assert text.count("target 25–35 N") >= 1

@@ -70,9 +70,10 @@ def _start_xvfb(width: int, height: int) -> tuple[subprocess.Popen, int]:
     pytest.fail(f"Xvfb did not start on 20 display numbers (last exit {server.returncode})")
 
 
-@pytest.fixture(params=SCREENS, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.fixture(scope="module", params=SCREENS, ids=lambda s: f"{s[0]}x{s[1]}")
 def xdisplay(request) -> Iterator[tuple[str, int, int]]:
-    """A fresh Xvfb of the parametrised size: ``(DISPLAY, width, height)``."""
+    """An Xvfb of the parametrised size: ``(DISPLAY, width, height)``, shared by the tests
+    of that size (each test's programs have ended, their windows gone, when it returns)."""
     _need_tools()
     width, height = request.param
     server, number = _start_xvfb(width, height)
