@@ -68,8 +68,8 @@ class LivePlot(QWidget):
         super().__init__(parent)
         pg.setConfigOptions(antialias=False, foreground=theme.TEXT_DIM)
         self.time_axis = TimeAxis("bottom")
-        self.plot_widget = pg.PlotWidget(
-            background=theme.PANEL, axisItems={"bottom": self.time_axis}
+        self.plot_widget = pg.PlotWidget(  # no context menu (nor the view box's, unbuilt)
+            background=theme.PANEL, axisItems={"bottom": self.time_axis}, enableMenu=False
         )
         # the plot paints every pixel of itself: the panels behind it are not repainted
         # along with it on every frame
@@ -78,7 +78,6 @@ class LivePlot(QWidget):
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot_item.setClipToView(True)
         self.plot_item.hideButtons()
-        self.plot_item.setMenuEnabled(False)
         self.plot_item.setLabel("bottom", "time (min:s)", **_LABEL_STYLE)
         axis_font = theme.font(theme.BASE_PT)
         for name in ("left", "bottom", "right"):
@@ -176,9 +175,9 @@ class LivePlot(QWidget):
             item.setVisible(False)
             self.view_box.addItem(item, ignoreBounds=True)
         self._profile: tuple[np.ndarray, np.ndarray, float] | None = None  # t, N, tol
-        # pain ratings: a view box of their own (0-10), x linked to the force view
+        # pain ratings: a view box of their own (0-10), x linked to the force view once
+        # there are ratings (``set_ratings``: until then it need not follow every scroll)
         self.rating_view = side_view()
-        self.rating_view.setXLink(self.view_box)
         self.plot_item.scene().addItem(self.rating_view)
         self.rating_axis = pg.AxisItem("right")
         self.rating_axis.setTickFont(axis_font)
@@ -305,6 +304,7 @@ class LivePlot(QWidget):
             return
         self._ratings = ratings
         self.rating_axis.setVisible(bool(ratings))
+        self.rating_view.setXLink(self.view_box if ratings else None)
         if not ratings:
             self.rating_curve.set_xy(np.empty(0), np.empty(0))
             return

@@ -73,6 +73,8 @@ def test_keypad_digits_rate_pain_and_the_top_row_digits_still_jump(qtbot, window
     assert list(y) == [6.0, 6.0, 7.0, 7.0, 6.0, 6.0, 5.0, 5.0]
     assert list(x[::2]) == [r.t_s for r in live.ratings]
     assert window.plot.rating_axis.isVisible()
+    plot = window.plot  # the ratings scroll with the force trace
+    assert plot.rating_view.viewRange()[0] == plot.view_box.viewRange()[0]
 
     qtbot.keyClick(window, Qt.Key.Key_2)  # the top row: point 2, no rating
     qtbot.waitUntil(lambda: window.current_point == 1, timeout=WAIT_MS)
