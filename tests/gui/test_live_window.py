@@ -202,8 +202,8 @@ def test_unplug_shows_reconnecting_and_recovers(qtbot, window, tmp_path):
 def test_recording_produces_a_complete_session(qtbot, window, tmp_path, db_path):
     # the first mark comes after 1.5 s of host time: a busy machine opens the Record dialog
     # first (a mark before Record belongs to the plan before the recording's)
-    steps = rest(3.0) + MARK + hold(20.0, 2.0) + rest(0.5) + MARK + hold(25.0, 2.0) + rest(0.5)
-    connect(window, scenario(tmp_path, steps), 2, "rec")
+    steps = rest(6.0) + MARK + hold(20.0, 2.0) + rest(0.5) + MARK + hold(25.0, 2.0) + rest(0.5)
+    connect(window, scenario(tmp_path, steps), 4, "rec")
     qtbot.waitUntil(window.record_button.isEnabled, timeout=WAIT_MS)  # device identified
 
     def fill_dialog() -> None:
