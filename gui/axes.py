@@ -180,7 +180,8 @@ _KEPT_VIEWS: list[pg.ViewBox] = []
 
 
 def side_view() -> pg.ViewBox:
-    """A view box for a second y axis (no mouse), kept alive for the life of the program."""
-    view = pg.ViewBox(enableMouse=False)
+    """A view box for a second y axis (no mouse, no menu of its own: a right click
+    reaches the plot's view box under it), kept alive for the life of the program."""
+    view = pg.ViewBox(enableMouse=False, enableMenu=False)
     _KEPT_VIEWS.append(view)
     return view

@@ -151,6 +151,9 @@ KEYPAD_NUMLOCK_OFF = ("Ins", "End", "Down", "PgDown", "Left", "Clear", "Right", 
                       "PgUp")  # fmt: skip
 
 
+_KEY_EVENTS = frozenset((QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress))
+
+
 def _key_code(key: object) -> int:
     """A Qt key (an enum member or an int) as an int."""
     return int(getattr(key, "value", key))  # type: ignore[call-overload]
@@ -359,10 +362,12 @@ class MainWindow(QMainWindow):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's
         """A keypad key meant for the pain rating, in this window: taken before Qt's
-        shortcuts see it (its ShortcutOverride accepted), acted on when pressed."""
+        shortcuts see it (its ShortcutOverride accepted), acted on when pressed. Every
+        event of the application passes here: the others are let through at once."""
+        if event.type() not in _KEY_EVENTS:
+            return False  # QObject's eventFilter: QMainWindow has none of its own
         if (
-            event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress)
-            and isinstance(event, QKeyEvent)
+            isinstance(event, QKeyEvent)
             and event.modifiers() & Qt.KeyboardModifier.KeypadModifier
             and isinstance(watched, QWidget)
             and watched.window() is self
@@ -373,7 +378,7 @@ class MainWindow(QMainWindow):
                 if event.type() == QEvent.Type.KeyPress and not event.isAutoRepeat():
                     slot()
                 return True
-        return super().eventFilter(watched, event)
+        return False
 
     def shortcut_table(self) -> list[tuple[tuple[str, ...], str, object]]:
         """Every key of the live window: (key sequences, what it does, slot). The F1 help

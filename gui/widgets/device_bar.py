@@ -9,6 +9,7 @@ errors and clock drift, and says "reconnecting…" while the device is unplugged
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import cast
 
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -98,7 +99,8 @@ def found_ports() -> tuple[list[tuple[str, str]], str | None]:
     return out, likeliest_arduino(rows)
 
 
-def simulator_choices() -> list[tuple[str, str, str]]:
+@cache  # the package's own files: read once, not for every window and port refresh
+def simulator_choices() -> tuple[tuple[str, str, str], ...]:
     """``(label, url, description)`` of each built-in simulator scenario, looping while
     connected."""
     from firmware_protocol.sim.scenario import builtin_names, load_scenario
@@ -107,7 +109,7 @@ def simulator_choices() -> list[tuple[str, str, str]]:
     for name in builtin_names():
         url = SIMULATOR_URL if name == "demo" else f"sim://?scenario={name}&loop=1"
         out.append((f"Simulator: {name}", url, load_scenario(name).description))
-    return out
+    return tuple(out)
 
 
 class DeviceBar(QFrame):

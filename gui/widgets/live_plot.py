@@ -68,8 +68,8 @@ class LivePlot(QWidget):
         super().__init__(parent)
         pg.setConfigOptions(antialias=False, foreground=theme.TEXT_DIM)
         self.time_axis = TimeAxis("bottom")
-        self.plot_widget = pg.PlotWidget(
-            background=theme.PANEL, axisItems={"bottom": self.time_axis}
+        self.plot_widget = pg.PlotWidget(  # no context menu (nor the view box's, unbuilt)
+            background=theme.PANEL, axisItems={"bottom": self.time_axis}, enableMenu=False
         )
         # the plot paints every pixel of itself: the panels behind it are not repainted
         # along with it on every frame
@@ -78,7 +78,6 @@ class LivePlot(QWidget):
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot_item.setClipToView(True)
         self.plot_item.hideButtons()
-        self.plot_item.setMenuEnabled(False)
         self.plot_item.setLabel("bottom", "time (min:s)", **_LABEL_STYLE)
         axis_font = theme.font(theme.BASE_PT)
         for name in ("left", "bottom", "right"):
@@ -136,6 +135,8 @@ class LivePlot(QWidget):
         self.view_box.sigRangeChanged.connect(self._extend_spans)
         self._holds: deque[tuple[float, BandItem]] = deque()
         self._marks: deque[tuple[float, pg.InfiniteLine]] = deque()
+        # the mark label rows' newest labels (times, widths) as last stacked; None: restack
+        self._mark_rows: tuple[list[float], list[float]] | None = None
         self._gaps: deque[tuple[float, BandItem]] = deque()  # (end_s, band)
         self.link_banner = QLabel(self)  # "no data: reconnecting…" over the plot
         self.link_banner.setObjectName("link_banner")
@@ -176,9 +177,9 @@ class LivePlot(QWidget):
             item.setVisible(False)
             self.view_box.addItem(item, ignoreBounds=True)
         self._profile: tuple[np.ndarray, np.ndarray, float] | None = None  # t, N, tol
-        # pain ratings: a view box of their own (0-10), x linked to the force view
+        # pain ratings: a view box of their own (0-10), x linked to the force view once
+        # there are ratings (``set_ratings``: until then it need not follow every scroll)
         self.rating_view = side_view()
-        self.rating_view.setXLink(self.view_box)
         self.plot_item.scene().addItem(self.rating_view)
         self.rating_axis = pg.AxisItem("right")
         self.rating_axis.setTickFont(axis_font)
@@ -305,6 +306,7 @@ class LivePlot(QWidget):
             return
         self._ratings = ratings
         self.rating_axis.setVisible(bool(ratings))
+        self.rating_view.setXLink(self.view_box if ratings else None)
         if not ratings:
             self.rating_curve.set_xy(np.empty(0), np.empty(0))
             return
@@ -592,19 +594,26 @@ class LivePlot(QWidget):
         )
         self.plot_item.addItem(line, ignoreBounds=True)
         self._marks.append((t_s, line))
-        self._stack_mark_labels()
+        self._stack_mark_labels(newest_only=self._mark_rows is not None)
 
-    def _stack_mark_labels(self) -> None:
+    def _stack_mark_labels(self, newest_only: bool = False) -> None:
         """Put each mark label in the highest row where it clears the labels before it, so
         labels of marks close together never overlap (the oldest row is reused when all
         three are taken). A label slides from the right of its line to the left across
         the view, so two labels clear each other when their lines are further apart
-        than the wider label."""
+        than the wider label. A label's row depends only on the labels before it: a new
+        mark (``newest_only``) is placed after the rows' newest labels, the others stay."""
         px_per_s = self._view_px / self.window_s
         rows = range(len(MARK_ROWS))
-        last_t = [-np.inf] * len(MARK_ROWS)  # the newest label in each row: time, width
-        last_w = [0.0] * len(MARK_ROWS)
-        for t_s, line in self._marks:
+        marks: Sequence[tuple[float, pg.InfiniteLine]] = self._marks
+        if newest_only and self._mark_rows is not None:
+            last_t, last_w = self._mark_rows
+            marks = [self._marks[-1]]
+        else:
+            last_t = [-np.inf] * len(MARK_ROWS)  # the newest label in each row: time, width
+            last_w = [0.0] * len(MARK_ROWS)
+        self._mark_rows = (last_t, last_w)
+        for t_s, line in marks:
             width = line.label.boundingRect().width()
             free = [
                 r
@@ -643,12 +652,15 @@ class LivePlot(QWidget):
         for store in (self._holds, self._marks, self._gaps):
             while store and (store[0][0] < horizon or len(store) > MAX_OVERLAYS):
                 self._remove_overlay(store.popleft()[1])
+                if store is self._marks:  # the next mark's row: from the marks left
+                    self._mark_rows = None
 
     def clear(self) -> None:
         """Forget the trace and every overlay (a new connection)."""
         for store in (self._holds, self._marks, self._gaps):
             while store:
                 self._remove_overlay(store.popleft()[1])
+        self._mark_rows = None
         self.set_link_banner(None)
         self.history_curve.set_xy(np.empty(0), np.empty(0))
         self.paused_curve.setData(x=np.empty(0), y=np.empty(0))

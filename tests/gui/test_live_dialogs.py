@@ -329,7 +329,8 @@ def test_the_simulated_rig_calibrates_a_live_simulator_by_clicking(qtbot, db_pat
     from gui.dialogs.calibration_wizard import LiveRawSource
     from logger.live import LiveSession
 
-    url = f"sim://rig-{uuid.uuid4().hex[:6]}?scenario=calibration&loop=1"
+    # at twice real time: the readings settle in device time (the samples), not by the clock
+    url = f"sim://rig-{uuid.uuid4().hex[:6]}?scenario=calibration&loop=1&speed=2"
     live = LiveSession(url, Config(), db_path=db_path)
     live.start()
     try:

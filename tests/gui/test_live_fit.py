@@ -77,7 +77,9 @@ def fits(window: MainWindow) -> bool:
 def test_the_window_fits_1280x800_and_never_resizes_itself(qtbot, window, tmp_path):
     assert fits(window), window.minimumSizeHint()
     assert (window.width(), window.height()) == (1280, 800)
-    connect(window, scenario(tmp_path, rest(0.5) + hold(50.0, 2.0) + rest(0.6)), 1)
+    # at 2x, the opening rest doubled less the ramp's half: Record still has 0.9 s of host
+    # time before the force passes warn
+    connect(window, scenario(tmp_path, rest(1.4) + hold(50.0, 2.0) + rest(0.6)), 2)
     qtbot.waitUntil(window.record_button.isEnabled, timeout=WAIT_MS)
     record(window)
     qtbot.waitUntil(lambda: "REC 00:00" in window.record_button.text(), timeout=WAIT_MS)
@@ -241,8 +243,9 @@ def test_readout_is_not_live_while_reconnecting_and_starts_afresh(qtbot, window,
 # ---------------------------------------------------------------------- 5 + 9. Record
 @pytest.mark.slow
 def test_record_with_the_same_plan_keeps_the_point_and_calibrate_waits(qtbot, window, tmp_path):
-    steps = rest(0.3) + MARK + rest(1.2) + hold(20.0, 2.5) + rest(0.5)
-    connect(window, scenario(tmp_path, steps), 1)
+    # at 2x: the rest gives Record the same 1.2 s of host time before the hold
+    steps = rest(0.3) + MARK + rest(2.4) + hold(20.0, 2.5) + rest(0.5)
+    connect(window, scenario(tmp_path, steps), 2)
     qtbot.waitUntil(lambda: window.current_point == 0, timeout=WAIT_MS)  # the device button
     assert window.calibrate_button.isEnabled() and window.holds_table.rowCount() == 0
     record(window)

@@ -73,6 +73,8 @@ def test_keypad_digits_rate_pain_and_the_top_row_digits_still_jump(qtbot, window
     assert list(y) == [6.0, 6.0, 7.0, 7.0, 6.0, 6.0, 5.0, 5.0]
     assert list(x[::2]) == [r.t_s for r in live.ratings]
     assert window.plot.rating_axis.isVisible()
+    plot = window.plot  # the ratings scroll with the force trace
+    assert plot.rating_view.viewRange()[0] == plot.view_box.viewRange()[0]
 
     qtbot.keyClick(window, Qt.Key.Key_2)  # the top row: point 2, no rating
     qtbot.waitUntil(lambda: window.current_point == 1, timeout=WAIT_MS)
@@ -275,9 +277,10 @@ def test_the_live_drill_scores_are_the_stored_ones(qtbot, tmp_path, db_path):
             for fb in ("true", "true", "false")
         )
     )
-    steps = rest(1.0) + attempt(True) + attempt(True) + attempt(False) + rest(2.0)
+    # at 8x, the opening rest doubled: the drill still starts within 0.25 s of host time
+    steps = rest(2.0) + attempt(True) + attempt(True) + attempt(False) + rest(2.0)
     window = make_window(qtbot, tmp_path, db_path, Config())
-    connect(qtbot, window, scenario(tmp_path, "[trainee]\nseed = 3\n" + steps), speed=4.0)
+    connect(qtbot, window, scenario(tmp_path, "[trainee]\nseed = 3\n" + steps), speed=8.0)
     qtbot.waitUntil(window.record_button.isEnabled, timeout=WAIT_MS)
     sid = window.start_recording(SessionDetails("C-0007", "Trainee T", "", []))
     assert sid is not None, window.statusBar().currentMessage()
@@ -313,11 +316,12 @@ def test_the_live_ppt_thresholds_are_the_stored_ones(qtbot, tmp_path, db_path):
     from logger.store import SessionStore
 
     trial = '[[steps]]\naction = "ppt"\nrate_n_per_s = 5.0\nthreshold_n = 15.0\n'
-    steps = rest(1.0) + '[[steps]]\naction = "mark"\n' + (trial + rest(1.0)) * 3 + rest(1.0)
+    # at 8x, the opening rest doubled: the round still starts within 0.25 s of host time
+    steps = rest(2.0) + '[[steps]]\naction = "mark"\n' + (trial + rest(1.0)) * 3 + rest(1.0)
     config = Config(points=[Point(0, "Infraspinatus R")])
     window = make_window(qtbot, tmp_path, db_path, config)
     path = scenario(tmp_path, "[patient]\nthreshold_noise_pct = 5.0\n" + steps)
-    connect(qtbot, window, path, speed=4.0)
+    connect(qtbot, window, path, speed=8.0)
     qtbot.waitUntil(window.record_button.isEnabled, timeout=WAIT_MS)
     sid = window.start_recording(SessionDetails("C-0008", "T", "", list(config.points)))
     assert sid is not None, window.statusBar().currentMessage()

@@ -58,9 +58,11 @@ def make_window(qtbot, tmp_path, db_path):
         win.close()
 
 
-def start_recording(qtbot, window: MainWindow, tmp_path: Path, steps: str) -> str:
+def start_recording(
+    qtbot, window: MainWindow, tmp_path: Path, steps: str, speed: float = 1.0
+) -> str:
     path = scenario(tmp_path, steps)
-    window.connect_device(f"sim://school-{uuid.uuid4().hex[:6]}?scenario={path}&speed=1")
+    window.connect_device(f"sim://school-{uuid.uuid4().hex[:6]}?scenario={path}&speed={speed:g}")
     qtbot.waitUntil(window.record_button.isEnabled, timeout=WAIT_MS)  # device identified
     sid = window.start_recording(SessionDetails("C-001", "alice", None))
     assert sid is not None, window.statusBar().currentMessage()
@@ -104,7 +106,7 @@ def test_a_recording_is_synced_in_the_background_and_the_library_shows_it(
     qtbot.waitUntil(lambda: "nothing recorded yet" in sync_text(window), timeout=WAIT_MS)
     assert window.sync_label.isVisible()
 
-    sid = start_recording(qtbot, window, tmp_path, rest(0.3) + hold(20.0, 1.0) + rest(0.3))
+    sid = start_recording(qtbot, window, tmp_path, rest(0.3) + hold(20.0, 1.0) + rest(0.3), 2)
     stop_recording(qtbot, window)  # the window asks for a pass: no waiting for the period
     qtbot.waitUntil(lambda: SYNCED.match(sync_text(window)) is not None, timeout=WAIT_MS)
     assert server_ids(school.url) == [sid]
@@ -144,7 +146,8 @@ def test_the_server_gone_mid_recording_changes_nothing_and_the_next_pass_syncs(
     window = make_window(school.url, every_s=0.5)  # a pass every half second
     qtbot.waitUntil(lambda: "nothing recorded yet" in sync_text(window), timeout=WAIT_MS)
 
-    sid = start_recording(qtbot, window, tmp_path, rest(0.3) + hold(20.0, 2.0) + rest(3.0))
+    # at 2x: the outage is seen 1-2 s of device time in, with samples still coming
+    sid = start_recording(qtbot, window, tmp_path, rest(0.3) + hold(20.0, 2.0) + rest(3.0), 2)
     server.stop("immediate")  # as if the network went
     qtbot.waitUntil(lambda: "server unreachable" in sync_text(window), timeout=WAIT_MS)
     assert re.search(r"server unreachable · next try \d\d:\d\d$", sync_text(window))
