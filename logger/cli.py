@@ -3,6 +3,10 @@
 Each subcommand is a module with ``register(subparsers)`` and ``run(args) -> int``, found
 through the ``pressure_logger.commands`` entry points (pyproject.toml), so that commands
 that need Qt (``gui``, ``report``) live in ``gui/`` and ``logger`` never imports it.
+A command line that names one of logger's own commands (``logger/commands/NAME.py``)
+imports that module alone, without reading the entry points (importlib.metadata and the
+email package it loads were a fifth of the start-up); ``--help`` and everything else
+build the whole parser.
 Exit codes: 0 success, 2 bad input, 1 device or I/O failure.
 """
 
@@ -10,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import io
 import logging
 import os
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import NoReturn
 
@@ -86,12 +90,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> _Parser:
+def _own_command(argv: list[str]) -> dict[str, str]:
+    """The one command ``argv`` names, when it is one of logger's own: {name: module}."""
+    name = next((a for a in argv if a not in ("-v", "--verbose")), "")
+    module = f"{__package__}.commands.{name}"
+    if not name.isidentifier() or name.startswith("_") or importlib.util.find_spec(module) is None:
+        return {}
+    return {name: module}
+
+
+def build_parser(found: dict[str, str] | None = None) -> _Parser:
+    """The parser with the commands ``found`` ({name: module}; default: every entry point)."""
     parser = _Parser(prog="pressure-logger", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     parser.commands = sub.choices
-    found = {ep.name: ep.value for ep in entry_points(group="pressure_logger.commands")}
+    if not found:
+        from importlib.metadata import entry_points
+
+        found = {ep.name: ep.value for ep in entry_points(group="pressure_logger.commands")}
     for name in sorted(found, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
         importlib.import_module(found[name]).register(sub)
     return parser
@@ -102,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     # `pressure-logger [--port P]` with no subcommand opens the GUI (README, command line)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "-v", "--verbose"):
         argv.insert(0, "gui")
-    parser = build_parser()
+    parser = build_parser(_own_command(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["gui", *argv])

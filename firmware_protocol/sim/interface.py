@@ -403,6 +403,35 @@ class SimDevice:
 
     # ---------------------------------------------------------------- time
 
+    def next_send_us(self) -> int:
+        """Device time at which the device next sends something on its own: the last
+        sample of the next SAMPLES frame, a heartbeat, a scripted event, the script's end,
+        the cable pulled or put back. Advancing to any time before it sends nothing, so a
+        transport at real time need not advance (nor wake) until then. A limit crossing
+        goes out, with its exact time, in the stream before the frame of its sample; when
+        not streaming the limits are watched every ``BATCH_S``."""
+        model = self.model
+        due = []
+        if self.streaming:
+            first = self._pend_first if self._pend_raw.shape[0] else model.next_index
+            due.append(int(model.sample_time_us(first + self.batch_samples - 1)))
+            start = model.scenario_start_us
+            if not self._end_sent and start is not None and not model.loop:
+                due.append(start + round(model.profile.duration_s * US_PER_S))
+        else:
+            due.append(self._next_hb_us)
+            if self.limits is not None:
+                due.append(self.now_us + round(BATCH_S * US_PER_S))
+        event_us = model.next_event_us()
+        if event_us is not None:
+            due.append(event_us)
+        win = self.unplug_window_us
+        if win is not None and not self._unplug_done:
+            due.append(win[0] + 1)  # the cable goes once device time passes win[0]
+        elif win is not None and self.unplugged:
+            due.append(win[1])
+        return max(min(due), self.now_us + 1)
+
     def process(self, dt_s: float) -> None:
         """Advance device time by ``dt_s`` seconds (lewis style)."""
         self.advance_to_us(self.now_us + round(dt_s * US_PER_S))

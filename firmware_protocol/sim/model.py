@@ -168,6 +168,19 @@ class DeviceModel:
         due, self._events_pending = tuple(pending[:n]), pending[n:]
         return due
 
+    def next_event_us(self) -> int | None:
+        """Device time of the next scripted event (None: there is none)."""
+        if self.scenario_start_us is None:
+            return None
+        if self._events_pending:
+            return self._events_pending[0].t_us
+        if self.loop and self.profile.events and self.profile.duration_s > 0:
+            # the next round's, scheduled when it starts
+            return self.scenario_start_us + self._event_rounds * round(
+                self.profile.duration_s * US_PER_S
+            )
+        return None
+
     def place_mass(self, mass_kg: float) -> None:
         """A calibration rig puts ``mass_kg`` (the total, weights stacked) on the sensor,
         reached in ``LOAD_RAMP_S`` from what it held."""

@@ -15,10 +15,12 @@ the same device again, whose clock went on. While unplugged, ``open``/``read``/`
 raise ``serial.SerialException`` like a vanished OS port.
 
 Device time: at ``speed`` > 0 it follows ``time.monotonic()`` since the first open
-(× speed, × the clock error ``clock_ppm``). At ``speed=0`` bytes are produced on demand
-(``read``/``in_waiting`` advance device time as far as needed; they never wait) and an
-unplug keeps the port away for min(unplug_for_s, 0.5) host seconds while device time jumps
-by exactly ``unplug_for_s``.
+(× speed, × the clock error ``clock_ppm``); the device is advanced when it has something to
+send (``SimDevice.next_send_us``) or is written to, and a blocking read sleeps until then
+(or until a write from another thread gives it an answer to read). At ``speed=0`` bytes
+are produced on demand (``read``/``in_waiting`` advance device time as far as needed; they
+never wait) and an unplug keeps the port away for min(unplug_for_s, 0.5) host seconds while
+device time jumps by exactly ``unplug_for_s``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ log = logging.getLogger(__name__)
 SPEED0_AWAY_MAX_S = 0.5  # at speed 0 an unplug keeps the port away at most this long
 SPEED0_CHUNK_BYTES = 4096  # how much in_waiting produces at once at speed 0 (an OS buffer)
 SPEED0_IDLE_HEARTBEAT_S = 1.0  # at speed 0 an idle device sends a heartbeat per host second
-POLL_S = 0.004  # how often a blocking read looks for new bytes at speed > 0
 _LINK_KEYS = {"scenario", "speed", "boot_s", "loop"}
 MAX_SPEED = 100.0  # faster than this, use speed=0 (as fast as the host reads)
 MAX_BOOT_S = 60.0
@@ -122,11 +123,22 @@ class _Link:
         self.last_idle_beat = -SPEED0_IDLE_HEARTBEAT_S  # speed 0: host time of the last one
         self.port: Serial | None = None
 
-    def sync(self) -> None:
-        """speed > 0: advance device time to the host clock."""
+    def sync(self, *, exact: bool = False) -> None:
+        """speed > 0: advance device time to the host clock, once the device has something
+        to send by then (``exact``: in any case, e.g. before it hears a command)."""
         if self.speed > 0:
             elapsed_s = time.monotonic() - self.host_t0
-            self.device.advance_to_us(device_time_us(elapsed_s, self.speed, self.ppm))
+            t_us = device_time_us(elapsed_s, self.speed, self.ppm)
+            if exact or t_us >= self.device.next_send_us():
+                self.device.advance_to_us(t_us)
+
+    def next_send_s(self) -> float:
+        """The host time at which the device next sends something (at speed 0: an idle
+        one's next heartbeat; a streaming one never waits)."""
+        if self.speed == 0:
+            return self.last_idle_beat + SPEED0_IDLE_HEARTBEAT_S
+        rate = self.speed * (1 + self.ppm * 1e-6) * US_PER_S
+        return self.host_t0 + (self.device.next_send_us() + 1) / rate
 
     def present(self) -> bool:
         """Is the port there (not unplugged)?"""
@@ -187,7 +199,7 @@ def place_mass(url: str, mass_kg: float) -> bool:
     if link is None:
         return False
     with link.lock:
-        link.sync()
+        link.sync(exact=True)
         link.device.model.place_mass(mass_kg)
     return True
 
@@ -203,7 +215,8 @@ class Serial(SerialBase):
         self._link: _Link | None = None
         self._lost = False
         self._boot_until = 0.0
-        self._cancel = threading.Event()
+        self._wake = threading.Event()  # a blocking read should look again
+        self._cancelled = False  # ... and return
         super().__init__(*args, **kwargs)
 
     # ---------------------------------------------------------------- open/close
@@ -234,7 +247,8 @@ class Serial(SerialBase):
                 link.port = self
                 self._link = link
                 self._lost = False
-                self._cancel.clear()
+                self._cancelled = False
+                self._wake.clear()
                 self._boot_until = time.monotonic() + parsed.boot_s
                 if parsed.boot_s <= 0:
                     link.device.attach()
@@ -256,7 +270,7 @@ class Serial(SerialBase):
                         _REGISTRY.pop(link.url.url, None)
         self._link = None
         self.is_open = False
-        self._cancel.set()  # a read blocked in another thread returns
+        self.cancel_read()  # a read blocked in another thread returns
 
     # ---------------------------------------------------------------- the device
 
@@ -289,8 +303,8 @@ class Serial(SerialBase):
                     link.device.attach()
         return False
 
-    def _sync_locked(self, link: _Link) -> None:
-        link.sync()
+    def _sync_locked(self, link: _Link, *, exact: bool = False) -> None:
+        link.sync(exact=exact)
         if not link.device.attached and not self._boot_until:
             self._lost = True
 
@@ -341,20 +355,23 @@ class Serial(SerialBase):
                         self._lost = True
                     if produced:
                         continue
-            if not self._wait(deadline, None):
+                until = link.next_send_s()
+            if not self._wait(deadline, until):
                 break
         return bytes(buf)
 
-    def _wait(self, deadline: float | None, until: float | None) -> bool:
-        """Sleep a little (until ``until`` at most); False when the read should return."""
+    def _wait(self, deadline: float | None, until: float) -> bool:
+        """Sleep until ``until``, the deadline, or a wake-up (a write from another thread,
+        a cancel); False when the read should return."""
         now = time.monotonic()
         if deadline is not None and now >= deadline:
             return False
-        wake = now + POLL_S if until is None else until
         if deadline is not None:
-            wake = min(wake, deadline)
-        if self._cancel.wait(max(0.0, wake - now)):
-            self._cancel.clear()
+            until = min(until, deadline)
+        self._wake.wait(max(0.0, until - now))
+        self._wake.clear()
+        if self._cancelled:
+            self._cancelled = False
             return False
         return True
 
@@ -364,10 +381,12 @@ class Serial(SerialBase):
         if self._booting(link):
             return len(data)  # the board is still booting: it hears nothing
         with link.lock:
-            self._sync_locked(link)
+            self._sync_locked(link, exact=True)  # a command is heard at the current time
             if self._lost:
                 raise SerialException(f"write failed: {self._port}: device disconnected")
             link.device.receive(data)
+            if link.device.out_waiting:
+                self._wake.set()  # an answer for a read blocked in another thread
         return len(data)
 
     def reset_input_buffer(self) -> None:
@@ -379,7 +398,8 @@ class Serial(SerialBase):
         self._check()
 
     def cancel_read(self) -> None:
-        self._cancel.set()
+        self._cancelled = True
+        self._wake.set()
 
     def cancel_write(self) -> None:
         pass

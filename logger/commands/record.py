@@ -22,14 +22,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from ..cli import add_db_argument
 from ..errors import BadInput, DeviceError, StorageError
-from ..live import UNCALIBRATED_TEXT, LiveTap
 from ..paths import add_config_argument
-from ..privacy import identifying_reasons
-from ..recalibrate import redetect_events
-from ..store import check_writable, session_exists
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..live import LiveTap
     from ..records import ProtocolKind
 
 CALIBRATION_MAX_AGE_DAYS = 30
@@ -142,6 +139,8 @@ def _enter_pressed(keys: queue.SimpleQueue[str], timeout_s: float) -> bool:
 
 
 def _calibration_warning(live) -> str | None:
+    from ..live import UNCALIBRATED_TEXT
+
     cal = live.calibration
     if cal is None:
         return None
@@ -162,12 +161,16 @@ def _calibration_warning(live) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # heavy imports here, so that `pressure-logger --help` and other commands stay quick
+    # heavy imports here, so that `pressure-logger --help` and `gui` (which shares
+    # add_lsl_argument) stay quick
     from ..config import load_config, parse_points_arg
     from ..link.acquisition import stall_timeout_s
     from ..live import LiveSession
     from ..paths import startup_config
+    from ..privacy import identifying_reasons
+    from ..recalibrate import redetect_events
     from ..records import MarkSource
+    from ..store import check_writable, session_exists
 
     reasons = identifying_reasons(args.client)
     if reasons and not args.pseudonym_confirmed:

@@ -196,9 +196,17 @@ def test_a_device_that_goes_silent_cannot_hang_record(db_path, capsys, pong):
     assert len(t_s) == RATE_HZ and rec.status == SessionStatus.COMPLETE
 
 
+class _Sketch(PtyDevice):
+    """A sketch that prints lines: it understands no HELLO (a PtyDevice's IDENTITY, sent
+    whenever a HELLO reached it before its first line, made a binary device of it)."""
+
+    def _answer(self, frames) -> None:
+        pass
+
+
 def test_a_text_device_that_sends_only_noise_ends_with_one_line(db_path, capsys, monkeypatch):
     monkeypatch.setattr(acquisition, "TEXT_SILENCE_S", 0.5)  # 5 s in use: the same path
-    device = PtyDevice()
+    device = _Sketch()
     device.db = db_path
     stop = threading.Event()
 
