@@ -49,14 +49,17 @@ def _start_xvfb(width: int, height: int) -> tuple[subprocess.Popen, int]:
     """An Xvfb on a display number of its own, drawn at random from 1000–29999: left to
     itself (``-displayfd`` alone) every Xvfb on the machine takes the lowest free number,
     and one that just stopped there may remove the socket of the next one (parallel test
-    workers, other suites). A number in use makes Xvfb exit at once: draw another."""
+    workers, other suites). A number in use makes Xvfb exit at once: draw another.
+    ``-noreset``: by default Xvfb resets itself when its last client leaves, and a client
+    connecting meanwhile is refused ("could not connect to display", seen under load when
+    the tests of a module share the server)."""
     rng = random.SystemRandom()
     for _ in range(20):
         number = rng.randrange(1000, 30000)
         read_fd, write_fd = os.pipe()
         server = subprocess.Popen(
             ["Xvfb", f":{number}", "-displayfd", str(write_fd), "-screen", "0",
-             f"{width}x{height}x24", "-nolisten", "tcp"],
+             f"{width}x{height}x24", "-nolisten", "tcp", "-noreset"],
             pass_fds=(write_fd,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
