@@ -9,7 +9,10 @@ The round trip: PING leaves at host time ``sent``, its PONG (device µs ``t_us``
 at ``arrived``; the device read its clock, we assume, halfway between. Those pairs, placed
 on the session timeline, are fitted with a straight line device_s = a + b · host_s: the
 line maps a host instant (a mark typed on the keyboard) to session time, and b − 1 is the
-device clock's drift.
+device clock's drift. A pair can be off by up to half its round trip, so the line rests on
+the half of the pairs with the shortest round trips: a PING delayed on a busy host (the
+thread preempted between reading the clock and writing) has a long one, and would pull the
+line by milliseconds.
 """
 
 from __future__ import annotations
@@ -61,27 +64,32 @@ class Unwrapper:
 
 class ClockFit:
     """Least-squares line device_s = a + b · host_s over the most recent (host s, device s)
-    pairs. Below ``MIN_FIT_PAIRS`` pairs the newest one gives the offset and the slope is
-    taken as 1 (no drift)."""
+    pairs: those whose round trip is no longer than the median one (half of them or more).
+    Below ``MIN_FIT_PAIRS`` pairs the newest one gives the offset and the slope is taken as
+    1 (no drift)."""
 
     def __init__(self, keep: int = FIT_PAIRS) -> None:
-        self._pairs: deque[tuple[float, float]] = deque(maxlen=keep)
+        self._pairs: deque[tuple[float, float, float]] = deque(maxlen=keep)
+        self._version = 0  # counts changes of the pairs (another thread may add one)
+        self._line: tuple[int, float, float] | None = None  # (version, a, b) last fitted
 
     def __len__(self) -> int:
         return len(self._pairs)
 
-    def add(self, host_s: float, device_s: float) -> None:
-        self._pairs.append((host_s, device_s))
+    def add(self, host_s: float, device_s: float, round_trip_s: float = 0.0) -> None:
+        self._pairs.append((host_s, device_s, round_trip_s))
+        self._version += 1
 
     def clear(self) -> None:
         self._pairs.clear()
+        self._version += 1
 
     def device_time(self, host_s: float) -> float | None:
         """The device time at host time ``host_s`` (None before the first pair)."""
         if not self._pairs:
             return None
         if len(self._pairs) < MIN_FIT_PAIRS:
-            h, d = self._pairs[-1]
+            h, d, _ = self._pairs[-1]
             return d + (host_s - h)
         a, b = self._fit()
         return a + b * host_s
@@ -94,10 +102,18 @@ class ClockFit:
         return (b - 1.0) * 1e6
 
     def _fit(self) -> tuple[float, float]:
-        pairs = np.asarray(self._pairs)
-        h0 = pairs[0, 0]  # fitted around the first pair: host seconds since boot are large
-        b, a = np.polyfit(pairs[:, 0] - h0, pairs[:, 1], 1)
-        return float(a - b * h0), float(b)
+        line = self._line
+        if line is None or line[0] != self._version:
+            version = self._version
+            pairs = np.array(list(self._pairs))  # list(): one step, whatever another thread adds
+            round_trip_s = pairs[:, 2]
+            short = round_trip_s <= np.median(round_trip_s)  # ties kept: half or more
+            if short.sum() >= MIN_FIT_PAIRS:
+                pairs = pairs[short]
+            h0 = pairs[:, 0].min()  # fitted around a pair: host seconds since boot are large
+            b, a = np.polyfit(pairs[:, 0] - h0, pairs[:, 1], 1)
+            line = self._line = (version, float(a - b * h0), float(b))
+        return line[1], line[2]
 
 
 class DeviceClock:
@@ -113,7 +129,8 @@ class DeviceClock:
         self.fit = ClockFit(keep)
         self._token = 0
         self._pings: dict[int, float] = {}  # token -> host s when sent
-        self._waiting: list[tuple[float, int]] = []  # (host s, device µs), not yet placed
+        self._waiting: list[tuple[float, int, float]] = []  # (host s, device µs, round trip
+        # s), not yet placed
 
     @property
     def pairs(self) -> int:
@@ -139,17 +156,17 @@ class DeviceClock:
         sent_s = self._pings.pop(token, None)
         if sent_s is None:
             return False
-        self._waiting.append(((sent_s + host_s) / 2, device_us))
+        self._waiting.append(((sent_s + host_s) / 2, device_us, host_s - sent_s))
         del self._waiting[:-PONGS_BEFORE_ORIGIN]
         return True
 
     def place(self, session_t_s: Callable[[int], float | None]) -> None:
         """Move the waiting answers onto the session timeline, whose origin is known now
         (``session_t_s`` converts a device µs stamp; a stamp it cannot place is dropped)."""
-        for host_s, device_us in self._waiting:
+        for host_s, device_us, round_trip_s in self._waiting:
             t_s = session_t_s(device_us)
             if t_s is not None:
-                self.fit.add(host_s, t_s)
+                self.fit.add(host_s, t_s, round_trip_s)
         self._waiting.clear()
 
     def clear(self) -> None:

@@ -116,6 +116,45 @@ def test_the_line_rests_on_the_newest_pairs():
     assert fit.drift_ppm() == pytest.approx(1e6)  # slope 2: only the last four count
 
 
+@given(
+    n=st.integers(6, 120),
+    data=st.data(),
+)
+def test_round_trips_delayed_on_a_busy_host_do_not_move_the_line(n, data):
+    """A PING whose thread was held up before it went (a busy host) has a long round trip,
+    and its halfway guess is off by up to half of it. Fewer than half the pairs so delayed,
+    by up to 20 ms: the line stays within the prompt pairs' error (50 µs round trips, so
+    25 µs each), wherever the slow ones fall."""
+    host0_s, ppm = 1000.0, 30.0
+    slow = set(data.draw(st.lists(st.integers(0, n - 1), max_size=(n - 1) // 2, unique=True)))
+    fit = ClockFit()
+    for i in range(n):
+        host_s = host0_s + i
+        round_trip_s, error_s = 50e-6, data.draw(st.floats(-25e-6, 25e-6))
+        if i in slow:  # held up after the clock was read: sent later than it says
+            held_s = data.draw(st.floats(1e-3, 20e-3))
+            round_trip_s, error_s = 50e-6 + held_s, -held_s / 2
+        fit.add(host_s + error_s, (1 + ppm * 1e-6) * (host_s - host0_s), round_trip_s)
+    t = host0_s + n + 1.0
+    device_t = fit.device_time(t)
+    assert device_t is not None
+    # 25 µs per pair, and the slope's share of it over at most n + 1 seconds
+    assert device_t == pytest.approx((1 + ppm * 1e-6) * (t - host0_s), abs=25e-6 * 4)
+
+
+def test_the_fit_follows_each_new_pair():
+    """The line is kept between calls, and a new pair (from the reader thread) refits it."""
+    fit = ClockFit()
+    for h in range(5):
+        fit.add(float(h), float(h), 1e-4)
+    assert fit.device_time(10.0) == pytest.approx(10.0)
+    for h in range(5, 20):
+        fit.add(float(h), 2.0 * h - 5.0, 1e-4)  # the clock changed its rate
+    assert fit.drift_ppm() > 0.5e6
+    fit.clear()
+    assert fit.device_time(10.0) is None
+
+
 # ---------------------------------------------------------------------- round trips
 
 
