@@ -110,6 +110,12 @@ def run(args: argparse.Namespace) -> int:
     check_db_path(db_path)  # a bad --db fails before the device; created only to store
     tty = sys.stderr.isatty()
 
+    keys: queue.SimpleQueue | None = None
+    if not args.auto:  # Enter presses are read from now on: one typed early is not lost
+        # behind a device that streams at once (a simulator at speed 0 is seconds ahead
+        # before a thread started later reads its first key)
+        keys = queue.SimpleQueue()
+        threading.Thread(target=_stdin_lines, args=(keys,), daemon=True).start()
     collector = Collector()
     blocks = collector.blocks
     acq = Acquisition(args.port, collector, reconnect=True)
@@ -144,10 +150,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"device {device.uid} ({device.adc}, {rate_hz:g} Hz)", file=sys.stderr)
         if factory is not None:
             print(f"factory calibration: {factory.describe()}", file=sys.stderr)
-        keys: queue.SimpleQueue | None = None
-        if not args.auto:
-            keys = queue.SimpleQueue()
-            threading.Thread(target=_stdin_lines, args=(keys,), daemon=True).start()
         _collect(proc, acq, blocks, keys, tty, early)
 
         fit = proc.fit()
