@@ -77,7 +77,7 @@ def _tmpfs(where: Path, size: str) -> Iterator[bool]:
 def full_disk(tmp_path) -> Iterator[tuple[Path, list[str]]]:
     """``(library path, command prefix)``: a library that fills up after a few seconds of
     recording at 1 kHz, and the Python command that runs ``pressure-logger`` on it."""
-    with _tmpfs(tmp_path / "disk", "1m") as mounted:
+    with _tmpfs(tmp_path / "disk", "512k") as mounted:
         db = tmp_path / "disk" / "sessions.sqlite3"
         if mounted:
             yield db, [sys.executable, "-m", "logger.cli"]
@@ -121,7 +121,7 @@ def read_only_dir(tmp_path) -> Iterator[tuple[Path, Callable[[], None]]]:
 
 def _record(prefix: list[str], db: Path, scenario: Path, *extra: str, duration_s: float = 60.0):
     return subprocess.run(
-        [*prefix, "record", "--port", f"sim://full?scenario={scenario}&speed=2",
+        [*prefix, "record", "--port", f"sim://full?scenario={scenario}&speed=4",
          "--db", str(db), "--duration", str(duration_s), *extra],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
