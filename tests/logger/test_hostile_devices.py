@@ -181,14 +181,18 @@ def test_frames_with_more_channels_than_announced_are_refused(device, capsys):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("pong", [True, False])
-def test_a_device_that_goes_silent_cannot_hang_record(db_path, capsys, pong):
+def test_a_device_that_goes_silent_cannot_hang_record(db_path, capsys, monkeypatch, pong):
+    # a shorter stall limit (2 s in use: the same path), still a second longer than the
+    # pings, so that a device that pongs is one that talks but sends no samples
+    monkeypatch.setattr(acquisition, "STALL_S", 1.25)
+    monkeypatch.setattr(acquisition, "PING_INTERVAL_S", 0.25)
     device = PtyDevice(pong=pong)
     device.db = db_path
     one_second = sample_frames(np.zeros(RATE_HZ))
     t0 = time.monotonic()
     code, out, err = record(device, one_second, capsys, duration_s=1.5)
     took_s = time.monotonic() - t0
-    assert took_s < 1.5 + 2.0 + 3.0  # the duration, the stall limit, set-up
+    assert took_s < 1.5 + 1.25 + 3.75  # the duration, the stall limit, set-up
     assert code == 1
     lines = [line for line in err.splitlines() if "error" in line]
     assert len(lines) == 1 and "no samples" in lines[0] and "Traceback" not in err
