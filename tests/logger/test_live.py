@@ -110,18 +110,19 @@ def test_a_zero_mid_session_changes_what_follows_and_every_view_agrees(tmp_path,
 @pytest.mark.slow
 def test_record_keeps_a_pre_roll_so_a_hold_under_way_keeps_its_onset(tmp_path, db_path):
     """Record pressed 4 s into a hold: the session starts ≥ 10 s back and has the hold
-    whole, with its real onset (5 N reached 0.25 s into a 1 s ramp to 20 N at 12 s)."""
+    whole, with its real onset (5 N reached 0.25 s into a 1 s ramp to 20 N at 8 s, so the pre-roll
+    reaches back to 3 s)."""
     path = tmp_path / "preroll.toml"
     path.write_text(
         "[device]\nnoise_n = 0.02\n[therapist]\ntremor_n = 0.0\n"
-        '[[steps]]\naction = "rest"\nseconds = 12.0\n'
+        '[[steps]]\naction = "rest"\nseconds = 8.0\n'
         '[[steps]]\naction = "hold"\nforce_n = 20.0\nramp_s = 1.0\nseconds = 7.0\n'
         '[[steps]]\naction = "rest"\nseconds = 1.0\n'
     )
     live = LiveSession(f"sim://preroll?scenario={path}&speed=4", Config(), db_path=db_path)
     live.start()
     try:
-        assert wait_until(lambda: live.t_s > 17.0, 20.0)
+        assert wait_until(lambda: live.t_s > 13.0, 20.0)
         pressed_at_s = live.t_s
         live.start_recording()
         assert wait_until(live.finished.is_set, 20.0)
@@ -136,7 +137,7 @@ def test_record_keeps_a_pre_roll_so_a_hold_under_way_keeps_its_onset(tmp_path, d
     assert pressed_at_s - t0 >= PREROLL_S - 0.3
     assert t_st[0] == 0.0 and np.all(np.diff(t_st) > 0)
     [hold] = rec.holds
-    assert hold.start_s + t0 == pytest.approx(12.25, abs=0.02)
+    assert hold.start_s + t0 == pytest.approx(8.25, abs=0.02)
     assert hold.duration_s == pytest.approx(8.0 - 0.25 + 0.2, abs=0.3)
     assert hold.mean_n == pytest.approx(20.0, abs=0.1)
     [live_hold] = live.holds  # the live table's, on the live timeline
