@@ -446,7 +446,8 @@ def test_a_point_marked_before_recording_is_where_the_session_starts(tmp_path, d
     path.write_text(
         '[[steps]]\naction = "rest"\nseconds = 0.3\n[[steps]]\naction = "mark"\n'
         '[[steps]]\naction = "rest"\nseconds = 1.0\n'
-        '[[steps]]\naction = "hold"\nforce_n = 20.0\nramp_s = 0.5\nseconds = 2.5\n'
+        # a hold of 2.4 s from its onset (the shortest that is a hold: 2 s)
+        '[[steps]]\naction = "hold"\nforce_n = 20.0\nramp_s = 0.5\nseconds = 2.0\n'
     )
     plan = [Point(0, "Upper trapezius L"), Point(1, "Upper trapezius R")]
     live = LiveSession(f"sim://mark-first?scenario={path}&speed=1", Config(),
