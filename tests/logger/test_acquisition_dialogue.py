@@ -51,11 +51,11 @@ def test_a_board_restarting_mid_stream_continues_the_timeline():
     device = ScriptedDevice()
 
     def script() -> None:
-        device.stream_for(1.0)
+        device.stream_for(0.5)
         time.sleep(0.3)  # the board is away …
         device.reboot()  # … comes back, index and clock at 0, and says IDENTITY
         assert device.streaming.wait(5)  # the host re-sent START
-        device.stream_for(1.0)
+        device.stream_for(0.5)
 
     acq, blocks, gaps = _run(device, script)
     assert acq.state is LinkState.STOPPED and device.starts_seen == 2
@@ -71,6 +71,6 @@ def test_a_board_restarting_mid_stream_continues_the_timeline():
 @pytest.mark.slow
 def test_an_unanswered_start_is_sent_again():
     device = ScriptedDevice(ignore_starts=2)
-    acq, blocks, gaps = _run(device, lambda: device.stream_for(0.5))
+    acq, blocks, gaps = _run(device, lambda: device.stream_for(0.2))
     assert device.starts_seen == 3  # PROTOCOL.md §7: retried after 500 ms, up to 3 times
     assert sum(len(b) for b in blocks) > 0 and gaps == []
