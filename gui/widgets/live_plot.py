@@ -404,6 +404,7 @@ class LivePlot(QWidget):
         # reaches its right edge; between steps only the strip of the newest columns changes
         t1 = max(self.window_s, math.ceil((t_end + self.lead_s) / step_s) * step_s)
         t0 = t1 - self.window_s
+        self._prune(t_end)  # before the view moves: what is dropped is not re-placed
         if (t0, t1) != self._x_range:
             self._x_range = (t0, t1)
             self.view_box.setXRange(t0, t1, padding=0.0)
@@ -420,7 +421,6 @@ class LivePlot(QWidget):
             self._drawn_key = key
             t_strip = math.floor(t_end / step_s) * step_s
             self._draw_envelope(t, force, t0, t_strip, (t_strip, *key[:1], *key[2:]))
-            self._prune(t_end)
             for t_mark, line in self._marks:  # a mark scrolled off the left: no stray label
                 if line.label.isVisible() != (t_mark >= t0):
                     line.label.setVisible(t_mark >= t0)
