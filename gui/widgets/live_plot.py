@@ -39,7 +39,7 @@ from PySide6.QtGui import QColor, QPainterPath
 from PySide6.QtWidgets import QGraphicsPathItem, QLabel, QVBoxLayout, QWidget
 
 from .. import theme
-from ..axes import TimeAxis, no_si_prefix, side_view
+from ..axes import TimeAxis, no_si_prefix, plain_axes, side_view
 from ..display import DisplayUnits
 from ..envelope import ColumnEnvelope
 from ..envelope import column_envelope as column_envelope  # where the tests look for it
@@ -82,6 +82,9 @@ class LivePlot(QWidget):
         axis_font = theme.font(theme.BASE_PT)
         for name in ("left", "bottom", "right"):
             self.plot_item.getAxis(name).setTickFont(axis_font)
+        # no SI prefix on any axis, hidden ones too: with it on, an axis re-renders its
+        # label's HTML on every range change (each scroll step)
+        plain_axes(self.plot_item)
         self.view_box: pg.ViewBox = self.plot_item.getViewBox()
         self.view_box.setMouseEnabled(x=False, y=False)
         self.view_box.sigResized.connect(self._on_resized)
@@ -121,9 +124,11 @@ class LivePlot(QWidget):
         self.target_band = BandItem(
             pg.mkBrush(*theme.TARGET_FILL), vertical=False, pen=hairline(theme.OK)
         )
+        # a limit line is in the plot only while shown (``_place_overlays``): in it, a
+        # hidden one and its label would still be re-placed on every scroll step
         for item in (self.warn_line, self.max_line, self.target_band):
             item.setVisible(False)
-            self.plot_item.addItem(item, ignoreBounds=True)
+        self.plot_item.addItem(self.target_band, ignoreBounds=True)
         self.live_hold = self._new_band(theme.HOLD_FILL)  # over those (added in this order)
         self.live_hold.setVisible(False)
 
@@ -161,6 +166,8 @@ class LivePlot(QWidget):
         self._envelope = ColumnEnvelope()  # per pixel column, in N
         self._env_n: tuple[float, float] | None = None  # its extremes in view, in N
         self._drawn_key: tuple | None = None  # what the curves were drawn from
+        # what the history curve was drawn from, and its x array then (set elsewhere: anew)
+        self._history_drawn: tuple[tuple, np.ndarray | None] = ((), None)
         self._view_px = 1000.0  # the view's width in pixels (one column each)
         self._x_range = (0.0, 0.0)  # the view's time range last set
         self._strip_start_s = 0.0  # where the newest, repainted strip begins
@@ -185,6 +192,7 @@ class LivePlot(QWidget):
         self.rating_axis.setTickFont(axis_font)
         self.rating_axis.setLabel("pain", **{**_LABEL_STYLE, "color": theme.RATING})
         self.rating_axis.setTicks([[(v, f"{v:g}") for v in (0, 2, 4, 6, 8, 10)]])
+        no_si_prefix(self.rating_axis)
         self.rating_axis.linkToView(self.rating_view)
         self.rating_axis.setWidth(44)
         self.rating_view.setYRange(-0.5, RATING_TOP, padding=0.0)  # the axis follows
@@ -211,7 +219,6 @@ class LivePlot(QWidget):
         self.units = units
         self._per_newton = units.per_newton  # read once: each read parses the unit
         self.plot_item.setLabel("left", "force", units=units.unit, **_LABEL_STYLE)
-        no_si_prefix(self.plot_item.getAxis("left"))
         kpa = units.kpa_per_newton
         if kpa is None:
             self.plot_item.hideAxis("right")
@@ -220,7 +227,6 @@ class LivePlot(QWidget):
             right = self.plot_item.getAxis("right")
             right.setScale(kpa / units.per_newton)
             right.setLabel("pressure", units="kPa", **_LABEL_STYLE)
-            no_si_prefix(right)
         self._place_overlays()
 
     def set_window_s(self, window_s: float) -> None:
@@ -243,8 +249,14 @@ class LivePlot(QWidget):
             (self.warn_line, self._warn_n, "warn"),
             (self.max_line, self._max_n, "max"),
         ):
-            line.setVisible(level is not None)
-            if level is not None:
+            shown = level is not None
+            line.setVisible(shown)
+            if shown != (line.scene() is not None):
+                if shown:
+                    self.plot_item.addItem(line, ignoreBounds=True)
+                else:
+                    self.plot_item.removeItem(line)
+            if shown:
                 line.setPos(level * k)
                 line.label.setFormat(f"{name} {self.units.force(level)}")
         self.target_band.setVisible(self._target_n is not None)
@@ -392,6 +404,7 @@ class LivePlot(QWidget):
         # reaches its right edge; between steps only the strip of the newest columns changes
         t1 = max(self.window_s, math.ceil((t_end + self.lead_s) / step_s) * step_s)
         t0 = t1 - self.window_s
+        self._prune(t_end)  # before the view moves: what is dropped is not re-placed
         if (t0, t1) != self._x_range:
             self._x_range = (t0, t1)
             self.view_box.setXRange(t0, t1, padding=0.0)
@@ -406,17 +419,22 @@ class LivePlot(QWidget):
         key = (t0, envelope.done_s, envelope.resets, column_s, self._per_newton, gaps)
         if key != self._drawn_key:  # a column was completed (or the view changed)
             self._drawn_key = key
-            self._draw_envelope(t, force, t0, math.floor(t_end / step_s) * step_s)
-            self._prune(t_end)
+            t_strip = math.floor(t_end / step_s) * step_s
+            self._draw_envelope(t, force, t0, t_strip, (t_strip, *key[:1], *key[2:]))
             for t_mark, line in self._marks:  # a mark scrolled off the left: no stray label
                 if line.label.isVisible() != (t_mark >= t0):
                     line.label.setVisible(t_mark >= t0)
         # the newest column is not in the envelope yet, but in view: its samples count
         self._fit_y(force[int(np.searchsorted(t, envelope.done_s, side="left")) :])
 
-    def _draw_envelope(self, t: np.ndarray, force: np.ndarray, t0: float, t_strip: float) -> None:
+    def _draw_envelope(
+        self, t: np.ndarray, force: np.ndarray, t0: float, t_strip: float, history_key: tuple
+    ) -> None:
         """The envelope in view, in two curves: the history up to ``t_strip`` (changed
-        once per step) and the strip of the newest columns (changed once per column)."""
+        once per step) and the strip of the newest columns (changed once per column).
+        Completed columns never change, so the history is the same while ``history_key``
+        (the strip's start, the view, the envelope's timeline, unit and gaps) is: it is
+        not even compared then."""
         x_env, f_env = self._envelope.visible(t, force, t0)
         self._env_n = (
             (float(np.min(f_env)), float(np.max(f_env))) if f_env.shape[0] else None
@@ -426,7 +444,10 @@ class LivePlot(QWidget):
             x_env, self._display(f_env), self._envelope.column_s
         )
         split += int(np.count_nonzero(breaks <= split))  # a break at the strip ends history
-        self._set_curve(self.history_curve, x_env[:split], y_env[:split])
+        drawn_key, drawn_x = self._history_drawn
+        if history_key != drawn_key or self.history_curve.xy()[0] is not drawn_x:
+            self._set_curve(self.history_curve, x_env[:split], y_env[:split])
+            self._history_drawn = (history_key, self.history_curve.xy()[0])
         recent = max(0, split - 1)  # joined to the last point of the history
         self._set_curve(self.recent_curve, x_env[recent:], y_env[recent:])
         self._strip_start_s = t_strip
