@@ -153,10 +153,13 @@ def _parse(d: Any, source: str) -> Drill:
     if not isinstance(tasks, list) or not tasks:
         raise _fail(source, "tasks", tasks, "expected one or more [[tasks]] tables")
     expanded: list[DrillTask] = []
+    repeats: list[int] = []
     for i, t in enumerate(tasks):
         task, repeat = _parse_task(source, f"tasks[{i}].", t, area)
-        if len(expanded) + repeat > MAX_TASKS:
-            raise _fail(source, f"tasks[{i}].repeat", repeat,
+        repeats.append(repeat)
+        if len(expanded) + repeat > MAX_TASKS:  # named: the task repeated most so far
+            most = max(range(len(repeats)), key=repeats.__getitem__)
+            raise _fail(source, f"tasks[{most}].repeat", repeats[most],
                         f"more than {MAX_TASKS} trials in the drill")  # fmt: skip
         expanded.extend([task] * repeat)
     return Drill(name=name.strip(), description=description, tasks=tuple(expanded))

@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from logger.config import HoldConfig, _toml_str
@@ -153,6 +153,7 @@ TASK_KEYS = ["target_n", "hold_s", "tolerance_n", "tolerance_pct", "ramp_n_per_s
 
 
 @given(key=st.sampled_from(TASK_KEYS), value=WILD, task=st.integers(0, 2))
+@example(key="repeat", value=199, task=0)  # 201 trials in all: the 199 is named, not a 1
 def test_a_bad_task_value_is_named_by_file_key_and_value(key, value, task):
     lines = ['name = "d"']
     for i in range(3):
