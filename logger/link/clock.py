@@ -26,7 +26,7 @@ U32 = 1 << 32  # the device's sample index and µs clock are u32 counters
 PINGS_IN_FLIGHT = 16  # PINGs remembered while they wait for a PONG (oldest forgotten)
 PONGS_BEFORE_ORIGIN = 8  # PONGs kept until the session timeline has an origin
 FIT_PAIRS = 120  # the clock line is fitted over this many recent pairs
-MIN_FIT_PAIRS = 3  # fewer pairs give an offset only, no slope
+MIN_FIT_PAIRS = 3  # fewer (prompt) pairs give an offset only, no slope
 
 
 def u32_delta(new: int, old: int) -> int:
@@ -65,8 +65,9 @@ class Unwrapper:
 class ClockFit:
     """Least-squares line device_s = a + b · host_s over the most recent (host s, device s)
     pairs: those whose round trip is no longer than the median one (half of them or more).
-    Below ``MIN_FIT_PAIRS`` pairs the newest one gives the offset and the slope is taken as
-    1 (no drift)."""
+    While fewer than ``MIN_FIT_PAIRS`` are left that way, the newest of them gives the
+    offset and the slope is taken as 1 (no drift): with three pairs, one PING held up on a
+    busy host would otherwise tilt the line by milliseconds."""
 
     def __init__(self, keep: int = FIT_PAIRS) -> None:
         self._pairs: deque[tuple[float, float, float]] = deque(maxlen=keep)
@@ -88,15 +89,12 @@ class ClockFit:
         """The device time at host time ``host_s`` (None before the first pair)."""
         if not self._pairs:
             return None
-        if len(self._pairs) < MIN_FIT_PAIRS:
-            h, d, _ = self._pairs[-1]
-            return d + (host_s - h)
         a, b = self._fit()
         return a + b * host_s
 
     def drift_ppm(self) -> float:
         """How much faster the device clock runs than the host's, in parts per million."""
-        if len(self._pairs) < MIN_FIT_PAIRS:
+        if not self._pairs:
             return 0.0
         _, b = self._fit()
         return (b - 1.0) * 1e6
@@ -107,12 +105,15 @@ class ClockFit:
             version = self._version
             pairs = np.array(list(self._pairs))  # list(): one step, whatever another thread adds
             round_trip_s = pairs[:, 2]
-            short = round_trip_s <= np.median(round_trip_s)  # ties kept: half or more
-            if short.sum() >= MIN_FIT_PAIRS:
-                pairs = pairs[short]
-            h0 = pairs[:, 0].min()  # fitted around a pair: host seconds since boot are large
-            b, a = np.polyfit(pairs[:, 0] - h0, pairs[:, 1], 1)
-            line = self._line = (version, float(a - b * h0), float(b))
+            pairs = pairs[round_trip_s <= np.median(round_trip_s)]  # ties kept: half or more
+            if len(pairs) < MIN_FIT_PAIRS:
+                h, d = pairs[-1, 0], pairs[-1, 1]
+                a, b = float(d - h), 1.0
+            else:
+                h0 = pairs[:, 0].min()  # fitted around a pair: host seconds since boot are large
+                slope, at_h0 = np.polyfit(pairs[:, 0] - h0, pairs[:, 1], 1)
+                a, b = float(at_h0 - slope * h0), float(slope)
+            line = self._line = (version, a, b)
         return line[1], line[2]
 
 

@@ -145,6 +145,19 @@ def test_round_trips_delayed_on_a_busy_host_do_not_move_the_line(n, slow_share, 
     assert device_t == pytest.approx((1 + ppm * 1e-6) * (t - host0_s), abs=25e-6 * 4)
 
 
+def test_with_three_pairs_one_held_up_ping_does_not_tilt_the_line():
+    """Three round trips, the middle one 10 ms long (its halfway guess 5 ms off): no line
+    through it; the newest prompt pair gives the offset until there are enough prompt ones."""
+    fit = ClockFit()
+    fit.add(100.0, 0.0, 1e-4)
+    fit.add(101.0 - 5e-3, 1.0, 10e-3)  # sent 10 ms later than the clock says
+    fit.add(102.0, 2.0, 1e-4)
+    assert fit.device_time(104.0) == pytest.approx(4.0, abs=1e-9)
+    assert fit.drift_ppm() == 0.0
+    fit.add(103.0, 3.0, 1e-4)  # four: three prompt ones make a line again
+    assert fit.device_time(104.0) == pytest.approx(4.0, abs=1e-9)
+
+
 def test_the_fit_follows_each_new_pair():
     """The line is kept between calls, and a new pair (from the reader thread) refits it."""
     fit = ClockFit()

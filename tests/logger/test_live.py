@@ -145,10 +145,12 @@ def test_record_keeps_a_pre_roll_so_a_hold_under_way_keeps_its_onset(tmp_path, d
     assert dataclasses.astuple(live_hold) == pytest.approx(dataclasses.astuple(shifted), abs=2e-3)
 
 
-TWO_HOLDS = (  # a mark at 1 s; holds of 20 N: ramp 1-2 s, 2-8 s, release 8-9 s; 11-16 s
+TWO_HOLDS = (  # a mark at 1 s; holds of 20 N: ramp 1-2 s, 2-12 s, release 12-13 s; 15-20 s
+    # (changed 4 s in, the first hold goes on 8 s of device time, 2 s of host time at speed
+    # 4: a host held up by a loaded machine still acts during it)
     "[device]\nnoise_n = 0.02\n[therapist]\ntremor_n = 0.0\n"
     '[[steps]]\naction = "rest"\nseconds = 1.0\n[[steps]]\naction = "mark"\n'
-    '[[steps]]\naction = "hold"\nforce_n = 20.0\nramp_s = 1.0\nseconds = 6.0\nrelease_s = 1.0\n'
+    '[[steps]]\naction = "hold"\nforce_n = 20.0\nramp_s = 1.0\nseconds = 10.0\nrelease_s = 1.0\n'
     '[[steps]]\naction = "rest"\nseconds = 2.0\n'
     '[[steps]]\naction = "hold"\nforce_n = 20.0\nramp_s = 1.0\nseconds = 3.0\nrelease_s = 1.0\n'
     '[[steps]]\naction = "rest"\nseconds = 1.0\n'
@@ -163,7 +165,7 @@ def _two_holds(tmp_path, name: str, config: Config, db_path=None) -> LiveSession
 
 
 def _mid_first_hold(live: LiveSession) -> None:
-    """Until the first hold is well under way (4 s of the scenario's 1-9 s)."""
+    """Until the first hold is well under way (4 s of the scenario's 1-13 s)."""
     assert wait_until(lambda: live.t_s > 4.0 and live.current_hold is not None, 20.0)
 
 
@@ -197,7 +199,7 @@ def test_new_thresholds_mid_hold_leave_it_whole_and_judge_the_next(tmp_path, db_
     assert (first.start_s, first.end_s) == pytest.approx((t[s0], t[e0 - 1]), abs=2e-3)
     [(s1, e1)] = detect_holds(t[e0:], f[e0:, 0], new)
     assert (second.start_s, second.end_s) == pytest.approx((t[e0 + s1], t[e0 + e1 - 1]), abs=2e-3)
-    assert second.start_s - 11.0 == pytest.approx(0.5, abs=0.05)  # 10 N on the ramp, not 5 N
+    assert second.start_s - 15.0 == pytest.approx(0.5, abs=0.05)  # 10 N on the ramp, not 5 N
     events = live.poll_events()
     changed = [e for e in events if isinstance(e, SettingsChanged)]
     assert [e.holds_pending for e in changed] == [True, False]
