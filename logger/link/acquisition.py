@@ -271,9 +271,15 @@ class Acquisition:
         return round(t_s + zero_s - now, 6)
 
     def host_to_device_s(self, host_monotonic_s: float | None = None) -> float:
-        """Session time (device clock) corresponding to a host ``time.monotonic()``."""
-        host = time.monotonic() if host_monotonic_s is None else host_monotonic_s
-        t_s = self._clock.device_time(host)
+        """Session time (device clock) corresponding to a host ``time.monotonic()``. Now
+        (no argument) is never before the newest sample received: the device took that
+        sample before we read it. (A clock fit on its first round trips takes the device's
+        rate as the host's, and a simulator at speed 4 put a key pressed 4 s into a hold
+        before the hold's start.)"""
+        if host_monotonic_s is None:
+            t_s = self._clock.device_time(time.monotonic())
+            return self.last_t_s if t_s is None else max(t_s, self.last_t_s)
+        t_s = self._clock.device_time(host_monotonic_s)
         return self.last_t_s if t_s is None else t_s
 
     # ------------------------------------------------------------------ the thread
