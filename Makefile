@@ -17,13 +17,13 @@ run: $(STAMP)
 
 # The suite runs on WORKERS pytest-xdist processes. Most tests wait (on a pty, a simulator
 # at real time, a subprocess, Qt), so more workers than the 2 cores pay. Measured here on a
-# quiet machine (1384 tests): 4 workers 94 s, 5: 77-84 s, 6: 72.5 s, 7: 69.5-79 s (median 74),
-# 9: 76 s; each worker's start-up and collection costs 1.4 s of CPU. At 7 the machine is
-# so loaded that a test's own Xvfb once refused its client: 5 keeps a margin.
+# quiet machine (1392 tests): 5 workers 70.8-74.5 s, 6: 67.6-72.9 s, 7: 64-69 s with the
+# machine's CPU all but saturated (and tests that act on a device moment from the host
+# most exposed to it); each worker's start-up and collection costs ~1.5 s of CPU.
 # `-n auto` would give 2. `make test WORKERS=1` runs serially. Bytecode is written
 # (PYTHONDONTWRITEBYTECODE is dropped) so that workers and the many `python -m logger.cli`
 # subprocesses do not recompile every module and rewrite every test's asserts each time.
-WORKERS ?= 5
+WORKERS ?= 6
 # Temporary files (every test's tmp_path, the throw-away PostgreSQL clusters) go to memory
 # when /dev/shm has 2 GB free: the syncs of SQLite and PostgreSQL to a real disk cost a good
 # share of the suite's CPU (initdb: a third of the time on tmpfs). `make test TEST_TMPDIR=`
