@@ -103,10 +103,15 @@ def _number(text: str) -> object:
     return text
 
 
+def device_us_per_host_s(speed: float, clock_ppm: float) -> float:
+    """How many device µs pass in a host second: the device runs ``speed`` times faster
+    than real time and its crystal is off by ``clock_ppm``."""
+    return speed * (1 + clock_ppm * 1e-6) * US_PER_S
+
+
 def device_time_us(host_elapsed_s: float, speed: float, clock_ppm: float) -> int:
-    """Device clock (µs since power-on) after ``host_elapsed_s`` host seconds: the device
-    runs ``speed`` times faster than real time and its crystal is off by ``clock_ppm``."""
-    return int(host_elapsed_s * speed * (1 + clock_ppm * 1e-6) * US_PER_S)
+    """Device clock (µs since power-on) after ``host_elapsed_s`` host seconds."""
+    return int(host_elapsed_s * device_us_per_host_s(speed, clock_ppm))
 
 
 class _Link:
@@ -137,7 +142,7 @@ class _Link:
         one's next heartbeat; a streaming one never waits)."""
         if self.speed == 0:
             return self.last_idle_beat + SPEED0_IDLE_HEARTBEAT_S
-        rate = self.speed * (1 + self.ppm * 1e-6) * US_PER_S
+        rate = device_us_per_host_s(self.speed, self.ppm)
         return self.host_t0 + (self.device.next_send_us() + 1) / rate
 
     def present(self) -> bool:

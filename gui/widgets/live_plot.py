@@ -166,8 +166,6 @@ class LivePlot(QWidget):
         self._envelope = ColumnEnvelope()  # per pixel column, in N
         self._env_n: tuple[float, float] | None = None  # its extremes in view, in N
         self._drawn_key: tuple | None = None  # what the curves were drawn from
-        # what the history curve was drawn from, and its x array then (set elsewhere: anew)
-        self._history_drawn: tuple[tuple, np.ndarray | None] = ((), None)
         self._view_px = 1000.0  # the view's width in pixels (one column each)
         self._x_range = (0.0, 0.0)  # the view's time range last set
         self._strip_start_s = 0.0  # where the newest, repainted strip begins
@@ -419,22 +417,16 @@ class LivePlot(QWidget):
         key = (t0, envelope.done_s, envelope.resets, column_s, self._per_newton, gaps)
         if key != self._drawn_key:  # a column was completed (or the view changed)
             self._drawn_key = key
-            t_strip = math.floor(t_end / step_s) * step_s
-            self._draw_envelope(t, force, t0, t_strip, (t_strip, *key[:1], *key[2:]))
+            self._draw_envelope(t, force, t0, math.floor(t_end / step_s) * step_s)
             for t_mark, line in self._marks:  # a mark scrolled off the left: no stray label
                 if line.label.isVisible() != (t_mark >= t0):
                     line.label.setVisible(t_mark >= t0)
         # the newest column is not in the envelope yet, but in view: its samples count
         self._fit_y(force[int(np.searchsorted(t, envelope.done_s, side="left")) :])
 
-    def _draw_envelope(
-        self, t: np.ndarray, force: np.ndarray, t0: float, t_strip: float, history_key: tuple
-    ) -> None:
+    def _draw_envelope(self, t: np.ndarray, force: np.ndarray, t0: float, t_strip: float) -> None:
         """The envelope in view, in two curves: the history up to ``t_strip`` (changed
-        once per step) and the strip of the newest columns (changed once per column).
-        Completed columns never change, so the history is the same while ``history_key``
-        (the strip's start, the view, the envelope's timeline, unit and gaps) is: it is
-        not even compared then."""
+        once per step) and the strip of the newest columns (changed once per column)."""
         x_env, f_env = self._envelope.visible(t, force, t0)
         self._env_n = (
             (float(np.min(f_env)), float(np.max(f_env))) if f_env.shape[0] else None
@@ -444,10 +436,7 @@ class LivePlot(QWidget):
             x_env, self._display(f_env), self._envelope.column_s
         )
         split += int(np.count_nonzero(breaks <= split))  # a break at the strip ends history
-        drawn_key, drawn_x = self._history_drawn
-        if history_key != drawn_key or self.history_curve.xy()[0] is not drawn_x:
-            self._set_curve(self.history_curve, x_env[:split], y_env[:split])
-            self._history_drawn = (history_key, self.history_curve.xy()[0])
+        self._set_curve(self.history_curve, x_env[:split], y_env[:split])
         recent = max(0, split - 1)  # joined to the last point of the history
         self._set_curve(self.recent_curve, x_env[recent:], y_env[recent:])
         self._strip_start_s = t_strip

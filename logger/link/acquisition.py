@@ -276,11 +276,11 @@ class Acquisition:
         sample before we read it. (A clock fit on its first round trips takes the device's
         rate as the host's, and a simulator at speed 4 put a key pressed 4 s into a hold
         before the hold's start.)"""
-        if host_monotonic_s is None:
-            t_s = self._clock.device_time(time.monotonic())
-            return self.last_t_s if t_s is None else max(t_s, self.last_t_s)
-        t_s = self._clock.device_time(host_monotonic_s)
-        return self.last_t_s if t_s is None else t_s
+        host = time.monotonic() if host_monotonic_s is None else host_monotonic_s
+        t_s = self._clock.device_time(host)
+        if t_s is None:
+            return self.last_t_s
+        return t_s if host_monotonic_s is not None else max(t_s, self.last_t_s)
 
     # ------------------------------------------------------------------ the thread
 
