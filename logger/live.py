@@ -80,7 +80,7 @@ AUTO_ZERO_S = 0.5  # unloaded time at the start used to zero the sensor
 RECENT_RAW_S = 0.25  # the newest raw counts a manual zero averages
 DRIFT_WINDOW_S = 1.0  # contact-free time needed before the zero is checked for drift
 DRIFT_STEADY_N = 0.5  # … and the spread (std) of the force over it must stay below this
-CATCH_UP_S = 0.5  # at Stop, the longest wait for the samples up to the client's last event
+CATCH_UP_S = 0.5  # at Stop, awaiting the samples to a client's event: longest gap between them
 PREROLL_S = 10.0  # Record keeps at least this much of what came before (a hold under way)
 _PREROLL_KEEP_S = PREROLL_S + 5.0  # kept a little longer: Record reads it in two steps
 
@@ -714,14 +714,21 @@ class LiveSession:
 
     def _catch_up_to_client_events(self) -> None:
         """A client's signal or rating comes in an EVENT frame that can arrive a frame ahead
-        of the samples around it; at Stop, wait (at most CATCH_UP_S) for those samples, so
+        of the samples around it; at Stop, wait for those samples while they keep coming, so
         that a PPT trial the last signal ends is in the session with its force."""
         if self._recording is None:
             return
         times = [g.t_s for g in self._signals[-1:]] + [r.t_s for r in self._ratings[-1:]]
         newest = max(times, default=None)
-        if newest is not None and newest > self.t_s:
-            wait_until(lambda: self.t_s >= newest, CATCH_UP_S)
+        if newest is None:
+            return
+        # give up only after CATCH_UP_S without a new sample: a busy host that delivers them
+        # slowly still gets them all in, and a device gone silent does not hold Stop up
+        seen_t_s, deadline = self.t_s, time.monotonic() + CATCH_UP_S
+        while seen_t_s < newest and time.monotonic() < deadline:
+            time.sleep(0.01)
+            if self.t_s > seen_t_s:
+                seen_t_s, deadline = self.t_s, time.monotonic() + CATCH_UP_S
 
     def stop_recording(self, status: SessionStatus = SessionStatus.COMPLETE) -> str | None:
         """Finalise the recording and return its id. After a storage failure this raises

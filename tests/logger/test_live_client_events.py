@@ -121,12 +121,22 @@ def test_record_refuses_an_unknown_round(db_path, capsys):
     assert "--ppt-round" in capsys.readouterr().err
 
 
-def test_stop_just_after_a_signal_waits_for_the_samples_up_to_it(device, db_path):
+@pytest.mark.parametrize("gap_s", [0.0, 0.2, None], ids=["at-once", "trickle", "silent"])
+def test_stop_just_after_a_signal_waits_for_the_samples_up_to_it(device, db_path, gap_s):
     """The client's EVENT frame can come a frame before the samples around it: a Stop
-    pressed at once still keeps the force at the signal (else its PPT trial is lost)."""
+    pressed at once still keeps the force at the signal (else its PPT trial is lost), however
+    slowly they come (a frame each ``gap_s``: 0.6 s in all, more than any one wait), and a
+    device gone silent (``None``) ends the wait: the session keeps what came."""
     import threading
 
     frames = sample_frames(hold_profile_n(3000))
+    late_frames = [] if gap_s is None else frames[50:53]  # to 1.06 s
+
+    def trickle() -> None:
+        for frame in late_frames:
+            time.sleep(gap_s or 0.15)
+            device.stream([frame])
+
     live = LiveSession(device.path, Config(), db_path=db_path)
     live.arm_recording()
     live.start()
@@ -136,7 +146,7 @@ def test_stop_just_after_a_signal_waits_for_the_samples_up_to_it(device, db_path
         assert wait_until(lambda: live.t_s >= 0.97, 10.0)
         device.send(Event(EventKind.CLIENT_BUTTON, T0_US + 1_050_000))  # ahead of the samples
         assert wait_until(lambda: len(live.signals) == 1, 10.0)
-        late = threading.Timer(0.15, device.stream, args=(frames[50:60],))  # in flight
+        late = threading.Thread(target=trickle)  # in flight
         late.start()
         sid = live.stop_recording()
         late.join()
@@ -147,4 +157,7 @@ def test_stop_just_after_a_signal_waits_for_the_samples_up_to_it(device, db_path
         (signal,) = store.load_signals(sid)
         t_s, _ = store.load_samples(sid)
     assert signal.t_s == pytest.approx(1.05)
-    assert t_s[-1] >= signal.t_s  # the samples reaching the signal were kept
+    if gap_s is None:
+        assert t_s[-1] == pytest.approx(0.999)  # all that came before the device fell silent
+    else:
+        assert t_s[-1] >= signal.t_s  # the samples reaching the signal were kept
