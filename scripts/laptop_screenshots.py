@@ -65,6 +65,13 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.01)
 
+    def wait_for(ready, what: str, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not ready():
+            if time.monotonic() > deadline:
+                sys.exit(f"laptop_screenshots: {what} not within {timeout_s:g} s")
+            settle(0.02)
+
     def check(name: str, window, capture: str) -> None:
         nonlocal failed
         settle()
@@ -105,26 +112,22 @@ def main() -> int:
         window.connect_device(f"sim://laptop?scenario=demo&speed={args.speed:g}")
         live = window.live
         assert live is not None
-        deadline = time.monotonic() + 60.0
-        while not window.record_button.isEnabled():
-            settle(0.05)
-            if time.monotonic() > deadline:
-                sys.exit("the simulator did not identify itself")
+        wait_for(window.record_button.isEnabled, "the simulator identifying itself")
         window.start_recording(
             SessionDetails("C-017", "A. Therapist", "demo session", list(config.points))
         )
-        while live.t_s < args.at_s:
-            settle(0.02)
+        wait_for(lambda: live.t_s >= args.at_s, f"the live session at {args.at_s:g} s")
         check("live", window, "laptop-live.png")
 
         # the wizard on the calibration scenario, its simulated rig placing the masses
         url = f"sim://laptop-rig?scenario=calibration&loop=1&speed={args.speed:g}"
         window.device_bar.set_url(url)
         window.connect_device(url)
-        while window.live is None or window.live.device is None or window.live.ring is None:
-            settle(0.05)
-        while window.live.t_s < 1.0:  # a second of the rig streaming
-            settle(0.02)
+        wait_for(
+            lambda: window.live is not None and window.live.device is not None
+            and window.live.ring is not None and window.live.t_s >= 1.0,
+            "a second of the rig streaming",
+        )  # fmt: skip
         wizard = CalibrationWizard(
             LiveRawSource(window.live), db_path=None, parent=window,
             rig=lambda m: place_mass(url, m),
@@ -164,13 +167,11 @@ def main() -> int:
                 show_fitted(win, 1600, 960)
                 win.device_bar.set_url(url)
                 win.connect_device(url)
-                while not win.record_button.isEnabled():
-                    settle(0.05)
+                wait_for(win.record_button.isEnabled, f"{url} identifying itself")
                 return win
 
             def until(win: MainWindow, t_s: float) -> None:
-                while win.live is not None and win.live.t_s < t_s:
-                    settle(0.02)
+                wait_for(lambda: win.live is None or win.live.t_s >= t_s, f"{t_s:g} s")
 
             config = Config.from_dict({
                 "contact_area_cm2": 1.0,

@@ -110,6 +110,24 @@ def _min_size(env: dict[str, str], wid: str) -> tuple[int, int]:
     return int(m[1]), int(m[2])
 
 
+def _run(
+    script: str, *args: str, env: dict[str, str], timeout_s: float
+) -> subprocess.CompletedProcess:
+    """``script`` run to its end; one still running after ``timeout_s`` is made to print
+    where each of its threads is (faulthandler, on SIGABRT) and the test fails with that."""
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "faulthandler", str(ROOT / script), *args],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        out, err = proc.communicate(timeout=30)
+        pytest.fail(f"{script} still running after {timeout_s:g} s\n{out}\n{err}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
 def test_the_live_window_opens_inside_the_screen_and_stays_there(xdisplay, tmp_path):
     display, width, height = xdisplay
     env = _env(display, tmp_path)
@@ -166,10 +184,10 @@ def test_the_live_window_opens_inside_the_screen_and_stays_there(xdisplay, tmp_p
 
 def test_live_wizard_and_review_have_nothing_clipped_or_overlapping(xdisplay, tmp_path):
     display, width, height = xdisplay
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "laptop_screenshots.py"),
-         "--out-dir", str(tmp_path), "--at-s", "3", "--speed", "3", "--wizard-s", "0.3"],
-        env=_env(display, tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=180,
+    run = _run(
+        "scripts/laptop_screenshots.py",
+        *("--out-dir", str(tmp_path), "--at-s", "3", "--speed", "3", "--wizard-s", "0.3"),
+        env=_env(display, tmp_path), timeout_s=90,
     )  # fmt: skip
     reports = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     assert [r["window"] for r in reports] == ["live", "calibration wizard", "review"], run.stderr
@@ -186,10 +204,9 @@ def test_a_keypad_digit_rates_pain_on_a_real_x_server(xdisplay, tmp_path):
     """Through X11's key mapping Qt matched a keypad 7 to the plain "7" shortcut (jump to
     point 7), never to "Num+7": only a real X server shows it (Qt's test events do not)."""
     display, _, _ = xdisplay
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "gui" / "keypad_probe.py"), str(tmp_path)],
-        env=_env(display, tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    run = _run(
+        "tests/gui/keypad_probe.py", str(tmp_path), env=_env(display, tmp_path), timeout_s=90
+    )
     lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
     assert run.returncode == 0 and lines, run.stderr
     seen = json.loads(lines[-1])
