@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ RATE_HZ = 1000
 BATCH = 20
 COUNTS_PER_N = 4000.0
 OFFSET_COUNTS = 120000
+POLL_S = 0.05  # the longest a wait on the pty goes without looking at close()
 
 
 def identity(rate_hz: int = RATE_HZ, channels: int = 1, uid: str = "PTY-DEV-1") -> Identity:
@@ -65,6 +67,7 @@ class PtyDevice:
                  ignore_starts: int = 0) -> None:  # fmt: skip
         self.identity = ident or identity()
         self.master, self.slave = os.openpty()
+        os.set_blocking(self.master, False)  # every wait on it sees close() (see there)
         self.path = os.ttyname(self.slave)
         self.pong = pong
         self.ignore_starts = ignore_starts
@@ -74,6 +77,7 @@ class PtyDevice:
         self._closing = threading.Event()
         self._seq = 0
         self._lock = threading.Lock()
+        self._fd_lock = threading.Lock()  # held while the descriptors are used or closed
         self.t_us = 5_000_000
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -84,10 +88,15 @@ class PtyDevice:
             self.write(encode_frame(msg, self._seq))
 
     def write(self, data: bytes) -> None:
+        """All of ``data``, as fast as the host drains the pty; nothing once closed (the
+        cable is pulled: what the device sends goes nowhere)."""
         view = memoryview(data)
-        while view:
-            n = os.write(self.master, view)
-            view = view[n:]
+        with self._fd_lock:
+            while view and not self._closing.is_set():
+                try:
+                    view = view[os.write(self.master, view) :]
+                except BlockingIOError:
+                    select.select([], [self.master], [], POLL_S)
 
     def stream(self, frames: list[Samples], *, real_time: bool = False,
                wire: Callable[[int, bytes], bytes] | None = None) -> None:  # fmt: skip
@@ -105,13 +114,17 @@ class PtyDevice:
     def _serve(self) -> None:
         dec = FrameDecoder()
         while not self._closing.is_set():
+            if not select.select([self.master], [], [], POLL_S)[0]:
+                continue
             try:
                 data = os.read(self.master, 4096)
-            except OSError:
+            except BlockingIOError:
+                continue
+            except OSError:  # EIO: the host closed its end
                 return
             try:
                 self._answer(dec.feed(data))
-            except OSError:  # closed while answering
+            except OSError:  # the host went away while answering
                 return
 
     def _answer(self, frames: list[Frame]) -> None:
@@ -131,7 +144,14 @@ class PtyDevice:
                 self.stopped.set()
 
     def close(self) -> None:
+        """Unplug: the descriptors are closed only once no thread can use them any more.
+        A number closed under a thread's feet is soon another file's (the next one the
+        process opens), and the frames still being sent would be written into it: into
+        a session library, whose reader then finds "file is not a database"."""
         self._closing.set()
-        for fd in (self.slave, self.master):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+        with self._fd_lock:
+            for fd in (self.slave, self.master):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
