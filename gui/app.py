@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from logger.db import open_local
@@ -65,12 +66,17 @@ def run_gui(
     show_fitted(window, 1600, 960)
     window.connect_device(url)
 
-    def close_on_signal(signum: int, _frame: object) -> None:
-        # Ctrl-C / SIGTERM: close like the window's close button, so a recording is
-        # finalised (the window's frame timer gives Python the chance to run this)
-        log.info("signal %d: closing", signum)
+    def close() -> None:
         window.close()
         app.quit()
+
+    def close_on_signal(signum: int, _frame: object) -> None:
+        # Ctrl-C / SIGTERM: close like the window's close button, so a recording is
+        # finalised (the window's frame timer gives Python the chance to run this). Not
+        # here: a handler runs between two steps of whatever Python code the main thread
+        # is in, perhaps holding a lock the closing needs (a queue's); the event loop does.
+        log.info("signal %d: closing", signum)
+        QTimer.singleShot(0, close)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, close_on_signal)

@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import urllib.parse
 
 import serial
@@ -126,9 +127,13 @@ def run(args: argparse.Namespace) -> int:
         raise DeviceError("--pty needs a POSIX system (Linux, macOS); use --tcp HOST:PORT")
 
     stop = threading.Event()
+    # A handler runs in the main thread between any two of its steps, perhaps inside
+    # stop.wait() holding the event's own lock: it must take no lock (stop.set() does, and
+    # the process hung on SIGTERM), so it only notes the signal; the loop below acts on it.
+    signalled: list[int] = []
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+            signal.signal(sig, lambda signum, _frame: signalled.append(signum))
     try:
         port = serial.serial_for_url(url, timeout=0.05)
     except serial.SerialException as exc:
@@ -151,8 +156,8 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr, flush=True,
     )  # fmt: skip
     try:
-        while not stop.wait(0.5):
-            pass
+        while not signalled and not stop.is_set():
+            time.sleep(0.1)
     finally:
         server.close()
     return 0
