@@ -14,7 +14,8 @@
  * bytes are handled as they arrive; samples leave in batches once the oldest is 20 ms old.
  * Between passes the CPU idles until an interrupt: the millis() timer (every 1.024 ms), a
  * serial byte, or a level change on DOUT or a button pin, so that "data ready" and a press
- * are still seen within microseconds.
+ * are still seen within microseconds. That interrupt also notes when DOUT fell: a sample's
+ * time stamp, however long the loop took to get to it.
  *
  * Wiring (see README.md): HX711 DOUT -> D3, SCK -> D4, RATE -> D5 (optional),
  * mark button D2 -> GND, client button D6 -> GND, eVAS potentiometer wiper -> A1 (ends on
@@ -32,7 +33,7 @@
 
 #define FW_MAJOR 1
 #define FW_MINOR 1
-#define FW_PATCH 0
+#define FW_PATCH 1
 #define BAUD 115200UL
 
 #define PIN_HX_DOUT 3
@@ -129,6 +130,11 @@ static volatile uint8_t *sck_port;
 static uint8_t sck_mask;
 static volatile uint8_t *dout_pin;
 static uint8_t dout_mask;
+/* When DOUT fell ("data ready"), taken by the pin-change interrupt: a sample is stamped
+ * with the moment its conversion ended, not with when the loop got to it (handling a
+ * command first, or waiting for room to send, took up to ~360 us). */
+static volatile bool dout_fell;
+static volatile uint32_t dout_fell_us;
 
 /* ------------------------------------------------------------------------ output */
 
@@ -335,6 +341,10 @@ static void poll_adc(void)
 {
     uint32_t now = micros();
     if (!(*dout_pin & dout_mask)) { /* DOUT low: a conversion is ready */
+        uint8_t sreg = SREG;
+        cli();
+        uint32_t ready_us = dout_fell ? dout_fell_us : now;
+        SREG = sreg;
         /* Back after a fault: stand in for the conversions still missing since the last
          * stand-in (they run ADC_TIMEOUT_PERIODS behind), so that consecutive indexes stay
          * one period apart in time and the host sees no jump of its clock. */
@@ -344,10 +354,11 @@ static void poll_adc(void)
             take_sample(last_raw, last_conv_us, PC_FLAG_ADC_TIMEOUT);
         }
         last_raw = hx711_shift_in();
-        last_conv_us = now;
+        dout_fell = false; /* after the read: its own changes of DOUT are no new data */
+        last_conv_us = ready_us;
         adc_seen = true;
         adc_faulted = false;
-        take_sample(last_raw, now, 0);
+        take_sample(last_raw, ready_us, 0);
         return;
     }
     /* After power-up the HX711 needs up to ~0.4 s to settle: no fault before 1 s. */
@@ -545,9 +556,19 @@ static void poll_evas(void)
 
 #ifdef __AVR__
 static volatile bool pin_changed; /* DOUT or a button changed since the last pass began */
-ISR(PCINT0_vect) { pin_changed = true; }
-ISR(PCINT1_vect) { pin_changed = true; }
-ISR(PCINT2_vect) { pin_changed = true; }
+
+static inline void pin_change(void)
+{
+    pin_changed = true;
+    if (!dout_fell && !(*dout_pin & dout_mask)) {
+        dout_fell_us = micros();
+        dout_fell = true;
+    }
+}
+
+ISR(PCINT0_vect) { pin_change(); }
+ISR(PCINT1_vect) { pin_change(); }
+ISR(PCINT2_vect) { pin_change(); }
 
 static void wake_on_change(uint8_t pin)
 {

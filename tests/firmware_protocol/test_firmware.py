@@ -205,7 +205,7 @@ def test_sketch_handshake_identity_and_stream(board: Board) -> None:
     assert ident.capabilities == (m.Capability.BUZZER | m.Capability.LED
                                   | m.Capability.MARK_BUTTON | m.Capability.EEPROM_CAL
                                   | m.Capability.CLIENT_BUTTON | m.Capability.EVAS)  # fmt: skip
-    assert ident.fw_version == (1, 1, 0)
+    assert ident.fw_version == (1, 1, 1)
     board.value(-123456)
     frames = _samples(board.run(1_000_000))
     assert 38 <= len(frames) <= 42  # 80 samples/s: two samples (25 ms) per frame
