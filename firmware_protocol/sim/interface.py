@@ -141,7 +141,8 @@ class SimDevice:
         self.cal_offset_counts = 0 if dev.erased else int(dev.reported_offset_counts)
         self.cal_stored = False  # a STORE_CAL arrived (the EEPROM was written)
         self.faults = scenario.faults
-        self._fault_rng = np.random.default_rng([scenario.therapist.seed, 0xFA17])
+        self._fault_seed = scenario.therapist.seed
+        self._other_frames = 0  # frames other than samples and events sent (see _fault_rng)
         self.injected = Injected()
         self.streaming = False
         self.limits: SetLimits | None = None
@@ -255,7 +256,7 @@ class SimDevice:
             self._count_disconnected(first, count, is_event)
             return
         lost = self._prev_delim_hit
-        frame, hit, delim_hit = self._inject(frame)
+        frame, hit, delim_hit = self._inject(frame, msg)
         self._prev_delim_hit = delim_hit
         lost = lost or hit or delim_hit
         if lost:
@@ -275,13 +276,28 @@ class SimDevice:
         self._out += frame
         self._frames.append(_OutFrame(self._out_pos + len(self._out), first, count, is_event, lost))
 
-    def _inject(self, frame: bytes) -> tuple[bytes, bool, bool]:
+    def _fault_rng(self, msg: Message) -> np.random.Generator:
+        """The random draws for one frame's faults, from a stream of its own keyed by what
+        it carries: a SAMPLES frame by its first index, an EVENT by its kind and time. So a
+        seed damages the same samples and events however many PINGs the host sent (their
+        answers come when the host asks, and are keyed by their count)."""
+        match msg:
+            case Samples():
+                key: tuple[int, ...] = (1, msg.first_index)
+            case Event():
+                key = (2, int(msg.kind), msg.t_us)
+            case _:
+                self._other_frames += 1
+                key = (3, self._other_frames)
+        return np.random.default_rng([self._fault_seed, 0xFA17, *key])
+
+    def _inject(self, frame: bytes, msg: Message) -> tuple[bytes, bool, bool]:
         """Flip / drop bytes; returns (bytes, a byte of the frame was hit, delimiter hit)."""
         p_c, p_d = self.faults.corrupt, self.faults.drop
         if not (p_c or p_d):
             return frame, False, False
         n = len(frame)
-        rng = self._fault_rng
+        rng = self._fault_rng(msg)
         drop = rng.random(n) < p_d if p_d else np.zeros(n, bool)
         flip = rng.random(n) < p_c if p_c else np.zeros(n, bool)
         flip &= ~drop

@@ -340,3 +340,36 @@ def test_bytes_do_not_depend_on_how_time_is_stepped(steps_s):
     the demo: its first mark, the palpation across the 10 N limit and back, the first hold
     across both limits)."""
     assert _twelve_s_of_faulty_demo(steps_s) == _twelve_s_of_faulty_demo_in_one_step()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), ping_at_ms=st.lists(st.integers(1, 2999), max_size=40))
+def test_a_seed_damages_the_same_samples_and_events_however_often_the_host_pings(
+    seed, ping_at_ms
+):
+    """The faults a seed injects are drawn for each frame the device sends, from what it
+    carries: a host PINGing more or less often does not move them onto other samples or
+    events. (A damaged answer can only take the frame after it along, as on a real wire
+    a damaged delimiter does.)"""
+
+    def damaged(pings_ms: list[int]) -> tuple[set[int], int]:
+        scenario = load_scenario("demo").with_overrides(corrupt=0.003, drop=0.001, seed=seed)
+        dev = SimDevice(scenario)
+        host = Host(dev)
+        host.send(Start())
+        for t_ms in sorted(pings_ms):
+            dev.advance_to_us(t_ms * 1000)
+            host.send(Ping(t_ms))
+            host.take()
+        dev.advance_to_us(3_000_000)
+        host.take()
+        inj = dev.injected
+        lost = {first + k for first, n in inj.lost_ranges for k in range(n)}
+        return lost, inj.events_lost
+
+    lost, events_lost = damaged([])
+    assert lost  # the seed did damage something in 3 s
+    lost_pinged, events_lost_pinged = damaged(ping_at_ms)
+    assert lost <= lost_pinged
+    extra_frames = len(lost_pinged - lost) / 20  # 20 samples a frame
+    assert extra_frames + events_lost_pinged - events_lost <= len(ping_at_ms)
