@@ -380,6 +380,11 @@ class LiveSession:
         t_s, raw = ring.window(seconds, raw=True)
         return t_s, forces.counts_to_n(t_s, raw)[:, 0]
 
+    @property
+    def clock_pairs(self) -> int:
+        """How many PING/PONG round trips the device clock's fit rests on."""
+        return self._acq.clock_samples
+
     def host_to_device_s(self, host_s: float) -> float | None:
         """The acquisition-timeline time at host ``time.monotonic()`` ``host_s``, by the device
         clock fitted against the host's (PING/PONG); None before that fit has a round trip
@@ -774,7 +779,7 @@ class LiveSession:
         except OSError:  # the library failed: the next recording opens it afresh
             self._close_store()
             raise
-        if self.device is not None and (self._acq.clock_samples >= 3 or self.device.text_mode):
+        if self.device is not None and (self._acq.clock_drift_measured or self.device.text_mode):
             self._open_store().set_device(
                 rec.session_id,
                 dataclasses.replace(

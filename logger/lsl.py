@@ -19,7 +19,7 @@ The times are as good as that fit: within 0.1 ms of the simulator's true samplin
 times in a steady session (tests/logger/test_lsl.py checks 1 ms); one round trip slowed
 on the host (right after a reconnect, under load) moves the line by up to a millisecond
 or so until later ones outweigh it. Samples wait (a fraction of a second) until the fit
-has its first round trip, and again after the device restarts; a device that never
+has its first few round trips, and again after the device restarts; a device that never
 answers PING, and a text-mode device (the host times its lines), are timed by their
 arrival instead. Marks typed on the host land where they were typed. A gap in the data
 (an unplugged cable) is a gap in the stream, with a ``gap`` marker saying how many
@@ -74,6 +74,9 @@ FORCE_TYPE = "Force"
 MARKER_TYPE = "Markers"
 UNIT = "newtons"
 WAIT_FOR_CLOCK_S = 2.0  # device time held back waiting for the clock fit, then arrival time
+# round trips the fit needs before it times samples: the most prompt of them gives its
+# offset (a stream starts with a burst of PINGs, so they come within a fifth of a second)
+CLOCK_PAIRS = 4
 
 
 STEP_S = 1e-6
@@ -116,7 +119,9 @@ def device_to_host_line(live: LiveSession) -> _Line | None:
     """The session's device-clock fit, inverted: session time → host ``time.monotonic()``.
 
     The fit is a straight line device_s = a + b · host_s (``logger/link/clock.py``), so two
-    of its values give it whole. None before its first round trip."""
+    of its values give it whole. None before ``CLOCK_PAIRS`` round trips."""
+    if live.clock_pairs < CLOCK_PAIRS:
+        return None
     host0 = time.monotonic()
     d0 = live.host_to_device_s(host0)
     d1 = live.host_to_device_s(host0 + 1.0)

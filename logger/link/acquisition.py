@@ -71,6 +71,10 @@ log = logging.getLogger(__name__)
 HELLO_INTERVAL_S = 0.25
 HANDSHAKE_TIMEOUT_S = 4.0
 PING_INTERVAL_S = 1.0
+# A stream starts with a burst of PINGs: the clock's first offset then rests on the most
+# prompt of several round trips, not on the first one alone (slow on a busy host: 1.2 ms off)
+CLOCK_BURST_PINGS = 6
+CLOCK_BURST_INTERVAL_S = 0.05
 RECONNECT_INTERVAL_S = 0.25
 COMMAND_TIMEOUT_S = 0.5  # PROTOCOL.md §7: retry a command unanswered this long …
 COMMAND_TRIES = 4  # … up to 3 times (4 sends in all)
@@ -211,6 +215,7 @@ class Acquisition:
         self._timeline: SampleTimeline | None = None
         self._tx_seq = 0
         self._clock = DeviceClock()
+        self._burst_pings, self._next_ping_s = 0, 0.0  # see _ping_burst
         self._text: TextLineDecoder | None = None
         self._usb: UsbIdentity | None = None
         self._early: list[Frame] = []  # frames read before IDENTITY on a reconnect
@@ -260,6 +265,11 @@ class Acquisition:
     def clock_samples(self) -> int:
         """How many PING/PONG pairs the clock estimate rests on."""
         return self._clock.pairs
+
+    @property
+    def clock_drift_measured(self) -> bool:
+        """Whether the device clock's drift is measured yet (else taken as 0)."""
+        return self._clock.drift_measured
 
     def clock_offset_s(self) -> float | None:
         """Device µs clock − host monotonic clock, in seconds, now (None before a PONG)."""
@@ -458,7 +468,7 @@ class Acquisition:
     def _stream(self) -> None:
         ser = self._ser
         assert ser is not None
-        next_ping = time.monotonic() + PING_INTERVAL_S
+        self._ping_burst()
         while not self._stop.is_set():
             while not self._commands.empty():
                 self._write(self._commands.get_nowait())
@@ -466,9 +476,12 @@ class Acquisition:
             if self._text is None:
                 if self._unanswered:
                     self._retry_unanswered()
-                if now >= next_ping:
+                if now >= self._next_ping_s:
                     self._send_ping()
-                    next_ping = now + PING_INTERVAL_S
+                    self._burst_pings -= 1
+                    self._next_ping_s = now + (
+                        CLOCK_BURST_INTERVAL_S if self._burst_pings > 0 else PING_INTERVAL_S
+                    )
             self._watchdog(now)
             data = ser.read(max(1, min(ser.in_waiting, 1 << 16)))
             if not data:
@@ -502,6 +515,16 @@ class Acquisition:
             self._device_stopped_streaming()
             return
         raise _Stalled(f"no samples for {quiet_s:.1f} s")
+
+    def _ping_burst(self) -> None:
+        """PING now and ``CLOCK_BURST_PINGS`` times in quick succession (a new stream, a
+        clock fitted anew), then once every ``PING_INTERVAL_S``."""
+        self._burst_pings, self._next_ping_s = CLOCK_BURST_PINGS, time.monotonic()
+
+    def _refit_clock(self) -> None:
+        """The device clock no longer maps as it did (a restart, a time step): fit anew."""
+        self._clock.clear()
+        self._ping_burst()
 
     def _send_ping(self) -> None:
         self._write(Ping(self._clock.ping(time.monotonic())))
@@ -551,7 +574,7 @@ class Acquisition:
                 log.warning("device re-identified mid-stream; restarting the stream")
                 self._check_identity(msg)
                 tl.device_restarted()
-                self._clock.clear()
+                self._refit_clock()
                 self._adopt_identity(msg)  # listeners re-send their settings (limits)
                 self._start_stream(msg)
             case Ack():
@@ -592,7 +615,7 @@ class Acquisition:
                     self.listener.samples_received(item)
                 case Gap():
                     if item.cause in (GapCause.RESTART, GapCause.TIME):
-                        self._clock.clear()  # the device clock no longer maps as it did
+                        self._refit_clock()
                     self.listener.gap_found(item)
         c.samples = tl.stats.samples
         c.lost_samples = tl.stats.lost_samples

@@ -26,7 +26,8 @@ U32 = 1 << 32  # the device's sample index and µs clock are u32 counters
 PINGS_IN_FLIGHT = 16  # PINGs remembered while they wait for a PONG (oldest forgotten)
 PONGS_BEFORE_ORIGIN = 8  # PONGs kept until the session timeline has an origin
 FIT_PAIRS = 120  # the clock line is fitted over this many recent pairs
-MIN_FIT_PAIRS = 3  # fewer (prompt) pairs give an offset only, no slope
+MIN_FIT_PAIRS = 3  # fewer (prompt) pairs give an offset only, no slope …
+MIN_FIT_SPAN_S = 2.0  # … and so do pairs closer together than this (host seconds)
 
 
 def u32_delta(new: int, old: int) -> int:
@@ -65,14 +66,17 @@ class Unwrapper:
 class ClockFit:
     """Least-squares line device_s = a + b · host_s over the most recent (host s, device s)
     pairs: those whose round trip is no longer than the median one (half of them or more).
-    While fewer than ``MIN_FIT_PAIRS`` are left that way, the newest of them gives the
-    offset and the slope is taken as 1 (no drift): with three pairs, one PING held up on a
-    busy host would otherwise tilt the line by milliseconds."""
+    While fewer than ``MIN_FIT_PAIRS`` are left that way, or they span less than
+    ``MIN_FIT_SPAN_S``, the newest of them gives the offset and the slope is taken as 1 (no
+    drift): one PING held up on a busy host would otherwise tilt a line through three
+    pairs by milliseconds, and a slope over the PINGs of a fraction of a second (the burst
+    at the start of a stream) is mostly their noise."""
 
     def __init__(self, keep: int = FIT_PAIRS) -> None:
         self._pairs: deque[tuple[float, float, float]] = deque(maxlen=keep)
         self._version = 0  # counts changes of the pairs (another thread may add one)
-        self._line: tuple[int, float, float] | None = None  # (version, a, b) last fitted
+        # the line last fitted: (version, a, b, whether b was measured or taken as 1)
+        self._line: tuple[int, float, float, bool] | None = None
 
     def __len__(self) -> int:
         return len(self._pairs)
@@ -93,28 +97,39 @@ class ClockFit:
         return a + b * host_s
 
     def drift_ppm(self) -> float:
-        """How much faster the device clock runs than the host's, in parts per million."""
+        """How much faster the device clock runs than the host's, in parts per million
+        (0 until measured: see :attr:`drift_measured`)."""
         if not self._pairs:
             return 0.0
         _, b = self._fit()
         return (b - 1.0) * 1e6
 
+    @property
+    def drift_measured(self) -> bool:
+        """Whether the line has a slope of its own (else the host's rate is assumed)."""
+        return bool(self._pairs) and self._fitted()[3]
+
     def _fit(self) -> tuple[float, float]:
+        _, a, b, _ = self._fitted()
+        return a, b
+
+    def _fitted(self) -> tuple[int, float, float, bool]:
         line = self._line
         if line is None or line[0] != self._version:
             version = self._version
             pairs = np.array(list(self._pairs))  # list(): one step, whatever another thread adds
             round_trip_s = pairs[:, 2]
             pairs = pairs[round_trip_s <= np.median(round_trip_s)]  # ties kept: half or more
-            if len(pairs) < MIN_FIT_PAIRS:
+            sloped = bool(len(pairs) >= MIN_FIT_PAIRS and np.ptp(pairs[:, 0]) >= MIN_FIT_SPAN_S)
+            if not sloped:
                 h, d = pairs[-1, 0], pairs[-1, 1]
                 a, b = float(d - h), 1.0
             else:
                 h0 = pairs[:, 0].min()  # fitted around a pair: host seconds since boot are large
                 slope, at_h0 = np.polyfit(pairs[:, 0] - h0, pairs[:, 1], 1)
                 a, b = float(at_h0 - slope * h0), float(slope)
-            line = self._line = (version, a, b)
-        return line[1], line[2]
+            line = self._line = (version, a, b, sloped)
+        return line
 
 
 class DeviceClock:
@@ -181,3 +196,7 @@ class DeviceClock:
 
     def drift_ppm(self) -> float:
         return self.fit.drift_ppm()
+
+    @property
+    def drift_measured(self) -> bool:
+        return self.fit.drift_measured

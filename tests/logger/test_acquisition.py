@@ -30,7 +30,7 @@ def test_device_time_wraps_inside_a_session(tmp_path):
 
 def test_clock_drift_is_estimated_from_pings(tmp_path, monkeypatch):
     """A device clock running 5000 ppm fast, at real time: PING/PONG pairs measure it
-    (four a second instead of one: the same fit over 3 s rather than 5)."""
+    (four a second instead of one: the same fit over 3 s rather than 5, after the burst)."""
     monkeypatch.setattr(acquisition, "PING_INTERVAL_S", 0.25)
     path = tmp_path / "rest.toml"
     path.write_text('[[steps]]\naction = "rest"\nseconds = 60.0\n')
@@ -38,13 +38,32 @@ def test_clock_drift_is_estimated_from_pings(tmp_path, monkeypatch):
     acq.start()
     try:
         assert acq.wait_ready(10)
-        assert wait_until(lambda: acq.clock_samples >= 13, 30)
+        assert wait_until(lambda: acq.clock_samples >= acquisition.CLOCK_BURST_PINGS + 12, 30)
+        assert acq.clock_drift_measured
         drift_ppm = acq.counters.drift_ppm
         offset_s = acq.clock_offset_s()
     finally:
         acq.stop()
     assert 3500 < drift_ppm < 6500
     assert offset_s is not None
+
+
+def test_a_stream_starts_with_a_burst_of_pings(tmp_path, monkeypatch):
+    """The clock's first offset rests on the most prompt of several round trips, which come
+    at once, not one a PING_INTERVAL_S (made 30 s here); too close together for a slope."""
+    monkeypatch.setattr(acquisition, "PING_INTERVAL_S", 30.0)
+    path = tmp_path / "rest.toml"
+    path.write_text('[[steps]]\naction = "rest"\nseconds = 60.0\n')
+    acq = Acquisition(f"sim://burst?scenario={path}&speed=1&clock_ppm=5000", Collector())
+    acq.start()
+    try:
+        assert acq.wait_ready(10)
+        assert wait_until(lambda: acq.clock_samples >= acquisition.CLOCK_BURST_PINGS, 10)
+        assert not acq.clock_drift_measured and acq.counters.drift_ppm == 0.0
+        assert acq.clock_offset_s() is not None
+    finally:
+        acq.stop()
+    assert acq.clock_samples == acquisition.CLOCK_BURST_PINGS  # then none for 30 s
 
 
 def test_a_sketch_printing_numbers_is_recorded_with_host_timestamps(db_path):

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from logger.link.clock import (
+    MIN_FIT_SPAN_S,
     PINGS_IN_FLIGHT,
     PONGS_BEFORE_ORIGIN,
     U32,
@@ -156,6 +157,37 @@ def test_with_three_pairs_one_held_up_ping_does_not_tilt_the_line():
     assert fit.drift_ppm() == 0.0
     fit.add(103.0, 3.0, 1e-4)  # four: three prompt ones make a line again
     assert fit.device_time(104.0) == pytest.approx(4.0, abs=1e-9)
+
+
+@given(
+    n=st.integers(3, 12),
+    slow=st.integers(0, 11),
+    held_s=st.floats(1e-3, 20e-3),
+    spacing_s=st.floats(0.01, 0.15),
+    ppm=st.floats(-200.0, 200.0),
+)
+def test_a_burst_of_round_trips_gives_an_offset_from_a_prompt_one_and_no_slope(
+    n, slow, held_s, spacing_s, ppm
+):
+    """The PINGs at the start of a stream, ``spacing_s`` apart (less than MIN_FIT_SPAN_S in
+    all), one of them held up on a busy host: the device time comes from a prompt round
+    trip (within its 25 µs), at the host's rate, never from a slope through their noise."""
+    host0_s = 500.0
+    rng = np.random.default_rng(n)
+    fit = ClockFit()
+    host_s = host0_s + spacing_s * np.arange(n)
+    assert host_s[-1] - host_s[0] < MIN_FIT_SPAN_S
+    for i, h in enumerate(host_s):
+        error_s, round_trip_s = float(rng.uniform(-25e-6, 25e-6)), 50e-6
+        if i == slow % n:
+            error_s, round_trip_s = -held_s / 2, 50e-6 + held_s
+        fit.add(float(h + error_s), (1 + ppm * 1e-6) * (h - host0_s), round_trip_s)
+    assert not fit.drift_measured and fit.drift_ppm() == 0.0
+    t = float(host_s[-1]) + 0.2  # a sample 0.2 s after the last PING
+    device_t = fit.device_time(t)
+    assert device_t is not None
+    drift_s = abs(ppm) * 1e-6 * (t - host0_s)  # the rate is the host's until measured
+    assert device_t == pytest.approx((1 + ppm * 1e-6) * (t - host0_s), abs=25e-6 + drift_s)
 
 
 def test_the_fit_follows_each_new_pair():
