@@ -344,9 +344,7 @@ def test_bytes_do_not_depend_on_how_time_is_stepped(steps_s):
 
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**16), ping_at_ms=st.lists(st.integers(1, 2999), max_size=40))
-def test_a_seed_damages_the_same_samples_and_events_however_often_the_host_pings(
-    seed, ping_at_ms
-):
+def test_a_seed_damages_the_same_samples_and_events_however_often_the_host_pings(seed, ping_at_ms):
     """The faults a seed injects are drawn for each frame the device sends, from what it
     carries: a host PINGing more or less often does not move them onto other samples or
     events. (A damaged answer can only take the frame after it along, as on a real wire
