@@ -17,9 +17,9 @@ run: $(STAMP)
 
 # The suite runs on WORKERS pytest-xdist processes. Most tests wait (on a pty, a simulator
 # at real time, a subprocess, Qt), so more workers than the 2 cores pay. Measured here on a
-# quiet machine (1392 tests): 5 workers 70.8-74.5 s, 6: 67.6-72.9 s, 7: 64-69 s with the
-# machine's CPU all but saturated (and tests that act on a device moment from the host
-# most exposed to it); each worker's start-up and collection costs ~1.5 s of CPU.
+# quiet machine (1398 tests): 6 workers 63-67 s, 7: 60-62 s with the machine's CPU all but
+# saturated (and tests that act on a device moment from the host most exposed to it); each
+# worker's start-up and collection costs ~1.5 s of CPU.
 # `-n auto` would give 2. `make test WORKERS=1` runs serially. Bytecode is written
 # (PYTHONDONTWRITEBYTECODE is dropped) so that workers and the many `python -m logger.cli`
 # subprocesses do not recompile every module and rewrite every test's asserts each time.
