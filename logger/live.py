@@ -81,6 +81,7 @@ RECENT_RAW_S = 0.25  # the newest raw counts a manual zero averages
 DRIFT_WINDOW_S = 1.0  # contact-free time needed before the zero is checked for drift
 DRIFT_STEADY_N = 0.5  # … and the spread (std) of the force over it must stay below this
 CATCH_UP_S = 0.5  # at Stop, awaiting the samples to a client's event: longest gap between them
+CATCH_UP_MAX_S = 2.0  # … and the longest wait in all (an event far ahead: a clock that jumped)
 PREROLL_S = 10.0  # Record keeps at least this much of what came before (a hold under way)
 _PREROLL_KEEP_S = PREROLL_S + 5.0  # kept a little longer: Record reads it in two steps
 
@@ -727,10 +728,12 @@ class LiveSession:
         newest = max(times, default=None)
         if newest is None:
             return
-        # give up only after CATCH_UP_S without a new sample: a busy host that delivers them
-        # slowly still gets them all in, and a device gone silent does not hold Stop up
-        seen_t_s, deadline = self.t_s, time.monotonic() + CATCH_UP_S
-        while seen_t_s < newest and time.monotonic() < deadline:
+        # give up after CATCH_UP_S without a new sample, or CATCH_UP_MAX_S in all: a busy host
+        # that delivers them slowly still gets them in, and neither a device gone silent nor
+        # an event stamped far ahead of its samples holds Stop (and the window) up
+        now = time.monotonic()
+        seen_t_s, deadline, give_up = self.t_s, now + CATCH_UP_S, now + CATCH_UP_MAX_S
+        while seen_t_s < newest and time.monotonic() < min(deadline, give_up):
             time.sleep(0.01)
             if self.t_s > seen_t_s:
                 seen_t_s, deadline = self.t_s, time.monotonic() + CATCH_UP_S

@@ -133,8 +133,10 @@ def test_stop_just_after_a_signal_waits_for_the_samples_up_to_it(device, db_path
     late_frames = [] if gap_s is None else frames[50:53]  # to 1.06 s
 
     def trickle() -> None:
+        if not gap_s:  # at once: all of them 0.15 s after the signal
+            time.sleep(0.15)
         for frame in late_frames:
-            time.sleep(gap_s or 0.15)
+            time.sleep(gap_s or 0.0)
             device.stream([frame])
 
     live = LiveSession(device.path, Config(), db_path=db_path)
@@ -161,3 +163,43 @@ def test_stop_just_after_a_signal_waits_for_the_samples_up_to_it(device, db_path
         assert t_s[-1] == pytest.approx(0.999)  # all that came before the device fell silent
     else:
         assert t_s[-1] >= signal.t_s  # the samples reaching the signal were kept
+
+
+def test_stop_does_not_wait_long_for_an_event_stamped_far_ahead(device, db_path):
+    """A client's event stamped seconds ahead of its samples (a device clock that jumped)
+    while samples keep coming: Stop waits CATCH_UP_MAX_S in all, not until the samples get
+    there (the window would hang meanwhile)."""
+    import threading
+
+    frames = sample_frames(hold_profile_n(12000))
+    stopped = threading.Event()
+
+    def stream_on() -> None:  # in real time, until the session has stopped
+        for frame in frames[50:]:
+            if stopped.is_set():
+                return
+            device.stream([frame], real_time=True)
+
+    live = LiveSession(device.path, Config(), db_path=db_path)
+    live.arm_recording()
+    live.start()
+    late = threading.Thread(target=stream_on)
+    try:
+        assert live.wait_ready(10) and device.streaming.wait(10)
+        device.stream(frames[:50])  # 1.0 s
+        assert wait_until(lambda: live.t_s >= 0.97, 10.0)
+        device.send(Event(EventKind.CLIENT_BUTTON, T0_US + 9_000_000))  # 8 s ahead
+        assert wait_until(lambda: len(live.signals) == 1, 10.0)
+        late.start()
+        sid = live.stop_recording()
+    finally:
+        stopped.set()
+        if late.is_alive():
+            late.join()
+        live.stop()
+    assert sid is not None
+    with SessionStore(db_path) as store:
+        (signal,) = store.load_signals(sid)
+        t_s, _ = store.load_samples(sid)
+    assert signal.t_s == pytest.approx(9.0)
+    assert t_s[-1] < 9.0 - 4.0  # Stop gave up long before the samples reached the signal
