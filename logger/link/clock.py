@@ -91,33 +91,32 @@ class ClockFit:
 
     def device_time(self, host_s: float) -> float | None:
         """The device time at host time ``host_s`` (None before the first pair)."""
-        if not self._pairs:
-            return None
-        a, b = self._fit()
-        return a + b * host_s
+        line = self._fitted()
+        return None if line is None else line[1] + line[2] * host_s
 
     def drift_ppm(self) -> float:
         """How much faster the device clock runs than the host's, in parts per million
         (0 until measured: see :attr:`drift_measured`)."""
-        if not self._pairs:
-            return 0.0
-        _, b = self._fit()
-        return (b - 1.0) * 1e6
+        line = self._fitted()
+        return 0.0 if line is None else (line[2] - 1.0) * 1e6
 
     @property
     def drift_measured(self) -> bool:
         """Whether the line has a slope of its own (else the host's rate is assumed)."""
-        return bool(self._pairs) and self._fitted()[3]
+        line = self._fitted()
+        return line is not None and line[3]
 
-    def _fit(self) -> tuple[float, float]:
-        _, a, b, _ = self._fitted()
-        return a, b
-
-    def _fitted(self) -> tuple[int, float, float, bool]:
+    def _fitted(self) -> tuple[int, float, float, bool] | None:
+        """The line (version, a, b, slope measured), refitted if a pair came or went since;
+        None without pairs. Another thread (the reader) may add or clear pairs meanwhile:
+        the pairs are read in one step, and what they give is what is returned."""
         line = self._line
         if line is None or line[0] != self._version:
             version = self._version
-            pairs = np.array(list(self._pairs))  # list(): one step, whatever another thread adds
+            snapshot = list(self._pairs)  # one step, whatever another thread does
+            if not snapshot:
+                return None
+            pairs = np.array(snapshot)
             round_trip_s = pairs[:, 2]
             pairs = pairs[round_trip_s <= np.median(round_trip_s)]  # ties kept: half or more
             sloped = bool(len(pairs) >= MIN_FIT_PAIRS and np.ptp(pairs[:, 0]) >= MIN_FIT_SPAN_S)
