@@ -348,7 +348,7 @@ static void poll_adc(void)
         /* Back after a fault: stand in for the conversions still missing since the last
          * stand-in (they run ADC_TIMEOUT_PERIODS behind), so that consecutive indexes stay
          * one period apart in time and the host sees no jump of its clock. */
-        while (adc_faulted && now - last_conv_us >= period_us + period_us / 2) {
+        while (adc_faulted && ready_us - last_conv_us >= period_us + period_us / 2) {
             adc_timeouts++;
             last_conv_us += period_us;
             take_sample(last_raw, last_conv_us, PC_FLAG_ADC_TIMEOUT);
