@@ -258,3 +258,12 @@ def test_the_app_with_lsl_publishes_the_device_it_connects(tmp_path, db_path):
            "--db", str(db_path)]  # fmt: skip
     proc = _receive_from(cmd, uid, stop=True)
     assert proc.returncode == 0
+
+
+def test_the_opening_ping_burst_gives_lsl_the_round_trips_it_waits_for():
+    """LSL times samples once CLOCK_PAIRS round trips are in: the burst that opens a
+    stream must bring that many, or the first samples would wait a PING_INTERVAL_S each."""
+    from logger import lsl
+    from logger.link import acquisition
+
+    assert lsl.CLOCK_PAIRS <= acquisition.CLOCK_BURST_PINGS

@@ -14,10 +14,12 @@ def test_a_closed_device_writes_nothing_into_the_file_that_reuses_its_descriptor
     dev.close()
     library = tmp_path / "sessions.sqlite3"
     library.write_bytes(b"SQLite format 3\x00")
-    fd = os.open(library, os.O_RDWR)  # the lowest free number: the one the master had
+    fd = os.open(library, os.O_RDWR)
+    if fd != master:  # the library on the number the device's master had
+        os.dup2(fd, master)
+        os.close(fd)
     try:
-        assert fd in (master, dev.slave)
         dev.write(b"\x00frame bytes still on their way\x00")  # a player thread, late
     finally:
-        os.close(fd)
+        os.close(master)
     assert library.read_bytes() == b"SQLite format 3\x00"
