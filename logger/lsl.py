@@ -74,8 +74,8 @@ FORCE_TYPE = "Force"
 MARKER_TYPE = "Markers"
 UNIT = "newtons"
 WAIT_FOR_CLOCK_S = 2.0  # device time held back waiting for the clock fit, then arrival time
-# round trips the fit needs before it times samples: the most prompt of them gives its
-# offset (a stream starts with a burst of PINGs, so they come within a fifth of a second)
+# round trips the fit needs before it times samples: the newest of those no slower than
+# their median gives its offset (a stream starts with a burst of PINGs: a fifth of a second)
 CLOCK_PAIRS = 4
 
 
