@@ -627,13 +627,14 @@ class LiveSession:
         # the point the therapist may already be on stays current if the plan has it
         same_plan = points is None or [p.name for p in points] == [p.name for p in plan.points]
         new_points = list(plan.points) if same_plan or points is None else list(points)
-        store = self._open_store()
-        # the session starts PREROLL_S back (at a block's first sample), with the
+        # the session starts PREROLL_S back (at a block's first sample) from the newest sample
+        # at the press, not once the library is open (that can take a while), with the
         # calibration in force there; zeros since then become the session's zero events
         with self._lock:
             recent = [b for b in self._recent if isinstance(b, SampleBlock)]
         newest = float(recent[-1].t_s[-1]) if recent else 0.0
         t0 = next((float(b.t_s[0]) for b in recent if b.t_s[-1] >= newest - PREROLL_S), None)
+        store = self._open_store()
         assert self.forces is not None
         forces = self.forces
         meta = SessionMeta(
