@@ -17,7 +17,7 @@ run: $(STAMP)
 
 # The suite runs on WORKERS pytest-xdist processes. Most tests wait (on a pty, a simulator
 # at real time, a subprocess, Qt), so more workers than the 2 cores pay. Measured here on a
-# quiet machine (1398 tests): 6 workers 63-67 s, 7: 60-62 s with the machine's CPU all but
+# quiet machine (1400 tests): 6 workers 63-68 s, 7: 60-62 s with the machine's CPU all but
 # saturated (and tests that act on a device moment from the host most exposed to it); each
 # worker's start-up and collection costs ~1.5 s of CPU.
 # `-n auto` would give 2. `make test WORKERS=1` runs serially. Bytecode is written
