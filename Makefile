@@ -6,10 +6,15 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test test-quick test-cpu lint format bench firmware clean pg-test dist
 
+# pip compiles the dependencies' bytecode as it installs them; ours is compiled here too, and
+# pytest's rewrite of every test module's asserts made once (a few seconds), where each of
+# the test workers would otherwise do all of it at the same time on a fresh clone's first run
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m compileall -q firmware_protocol calibration logger gui scripts
+	$(PYTEST) --collect-only -q > /dev/null
 	touch $(STAMP)
 
 run: $(STAMP)
