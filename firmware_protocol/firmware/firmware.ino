@@ -14,8 +14,8 @@
  * bytes are handled as they arrive; samples leave in batches once the oldest is 20 ms old.
  * Between passes the CPU idles until an interrupt: the millis() timer (every 1.024 ms), a
  * serial byte, or a level change on DOUT or a button pin, so that "data ready" and a press
- * are still seen within microseconds. That interrupt also notes when DOUT fell: a sample's
- * time stamp, however long the loop took to get to it.
+ * are still seen within microseconds. That interrupt also notes when DOUT fell and when a
+ * button was pressed: the time stamps, however long the loop took to get to them.
  *
  * Wiring (see README.md): HX711 DOUT -> D3, SCK -> D4, RATE -> D5 (optional),
  * mark button D2 -> GND, client button D6 -> GND, eVAS potentiometer wiper -> A1 (ends on
@@ -107,8 +107,11 @@ static bool over[2];     /* at/over warn, at/over max (each with its own hystere
 struct Button {
     uint8_t pin, event_kind;
     uint8_t stable, last;
-    bool edge_taken; /* the press's first falling edge is timed; bounces are not */
-    uint32_t changed_ms, edge_us;
+    /* the press's first falling edge is timed (by the pin-change interrupt, else by the
+     * loop); bounces are not */
+    volatile bool edge_taken;
+    uint32_t changed_ms;
+    volatile uint32_t edge_us;
 };
 static Button buttons[] = {
     {PIN_MARK, PC_EVENT_MARK_BUTTON, HIGH, HIGH, false, 0, 0},
@@ -480,8 +483,19 @@ static bool between_conversions(void)
     return adc_faulted || micros() - last_conv_us < period_us / 2;
 }
 
+/* A button's pin is low: the press's time, unless its first falling edge is timed already
+ * (the contacts' bounces after it are not presses). With interrupts off. */
+static void take_edge(Button *b)
+{
+    if (!b->edge_taken) {
+        b->edge_us = micros();
+        b->edge_taken = true;
+    }
+}
+
 /* The mark and client buttons: debounced (DEBOUNCE_MS), one event per press, timed at the
- * press's first falling edge. */
+ * press's first falling edge: by the pin-change interrupt, so a command being answered then
+ * does not delay it (the loop times it where there is no such interrupt). */
 static void poll_button(Button *b)
 {
     uint8_t now = digitalRead(b->pin);
@@ -489,10 +503,11 @@ static void poll_button(Button *b)
     if (now != b->last) {
         b->last = now;
         b->changed_ms = ms;
-        /* the press is the FIRST falling edge; the contacts' bounces after it are not */
-        if (now == LOW && !b->edge_taken) {
-            b->edge_us = micros();
-            b->edge_taken = true;
+        if (now == LOW) {
+            uint8_t sreg = SREG;
+            cli();
+            take_edge(b);
+            SREG = sreg;
         }
     } else if (ms - b->changed_ms >= DEBOUNCE_MS) {
         if (now != b->stable && between_conversions()) {
@@ -564,6 +579,8 @@ static inline void pin_change(void)
         dout_fell_us = micros();
         dout_fell = true;
     }
+    for (uint8_t i = 0; i < sizeof buttons / sizeof buttons[0]; i++)
+        if (digitalRead(buttons[i].pin) == LOW) take_edge(&buttons[i]);
 }
 
 ISR(PCINT0_vect) { pin_change(); }

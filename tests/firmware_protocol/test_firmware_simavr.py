@@ -347,7 +347,9 @@ def test_fresh_board_to_calibrated_session_on_the_real_firmware(board, tmp_path)
     press_s = (session.presses_us[0] - t0_us) * 1e-6
     mark = rec3.marks[0]
     assert mark.source == "device"
-    assert abs(mark.t_s - press_s) < 0.001, (mark.t_s, press_s)  # bounce lasts 4 ms
+    # stamped by the pin-change interrupt: within microseconds (the loop's stamp was 220 µs
+    # late; the bounces last 4 ms)
+    assert abs(mark.t_s - press_s) < 50e-6, (mark.t_s, press_s)
 
     # warn and max alerts, one per excursion
     kinds = [a.kind for a in rec3.alerts]
@@ -496,6 +498,8 @@ def test_client_button_and_evas_on_the_real_firmware(client_board) -> None:
     assert len(conn.client_presses_us) == len(CLIENT_PRESSES) == len(clients)
     for event, press_us in zip(clients, conn.client_presses_us, strict=True):
         assert event.arg == 0 and abs(event.t_us - press_us) < 500, (event.t_us, press_us)
+    lags_us = [e.t_us - p for e, p in zip(clients, conn.client_presses_us, strict=True)]
+    assert np.ptp(lags_us) <= 20, lags_us  # the same lag as each other (the board's clock)
     assert not any(e.kind is EventKind.MARK_BUTTON for e in events)  # not a mark
 
     # RATING: once at the start of streaming, then it follows the wiper
