@@ -21,14 +21,15 @@ run: $(STAMP)
 	$(BIN)/pressure-logger gui $(if $(PORT),--port $(PORT),)
 
 # The suite runs on WORKERS pytest-xdist processes. Most tests wait (on a pty, a simulator
-# at real time, a subprocess, Qt), so more workers than the 2 cores pay. Measured here on a
-# quiet machine (1400 tests): 6 workers 63-68 s, 7: 60-62 s with the machine's CPU all but
-# saturated (and tests that act on a device moment from the host most exposed to it); each
+# at real time, a subprocess, Qt), so more workers than the 2 cores pay. Measured here
+# (1400 tests), alternating: 7 workers 63.8 and 68.4 s, 6 workers 67.4 and 70.4 s (an hour
+# earlier, on a then quicker machine, 60-62 s and 63-68 s). 7 leave the CPU all but
+# saturated; the suite also passed at 6 beside 3 and 4 busy processes (100-114 s). Each
 # worker's start-up and collection costs ~1.5 s of CPU.
 # `-n auto` would give 2. `make test WORKERS=1` runs serially. Bytecode is written
 # (PYTHONDONTWRITEBYTECODE is dropped) so that workers and the many `python -m logger.cli`
 # subprocesses do not recompile every module and rewrite every test's asserts each time.
-WORKERS ?= 6
+WORKERS ?= 7
 # Temporary files (every test's tmp_path, the throw-away PostgreSQL clusters) go to memory
 # when /dev/shm has 2 GB free: the syncs of SQLite and PostgreSQL to a real disk cost a good
 # share of the suite's CPU (initdb: a third of the time on tmpfs). `make test TEST_TMPDIR=`
