@@ -28,13 +28,18 @@ def test_device_time_wraps_inside_a_session(tmp_path):
     np.testing.assert_allclose(np.diff(t_s), 0.001, atol=1e-9)
 
 
+def _resting_device(tmp_path, name: str) -> Acquisition:
+    """A simulated device at rest for a minute, at real time, its clock 5000 ppm fast."""
+    path = tmp_path / "rest.toml"
+    path.write_text('[[steps]]\naction = "rest"\nseconds = 60.0\n')
+    return Acquisition(f"sim://{name}?scenario={path}&speed=1&clock_ppm=5000", Collector())
+
+
 def test_clock_drift_is_estimated_from_pings(tmp_path, monkeypatch):
     """A device clock running 5000 ppm fast, at real time: PING/PONG pairs measure it
     (four a second instead of one: the same fit over 3 s rather than 5, after the burst)."""
     monkeypatch.setattr(acquisition, "PING_INTERVAL_S", 0.25)
-    path = tmp_path / "rest.toml"
-    path.write_text('[[steps]]\naction = "rest"\nseconds = 60.0\n')
-    acq = Acquisition(f"sim://drift?scenario={path}&speed=1&clock_ppm=5000", Collector())
+    acq = _resting_device(tmp_path, "drift")
     acq.start()
     try:
         assert acq.wait_ready(10)
@@ -52,9 +57,7 @@ def test_a_stream_starts_with_a_burst_of_pings(tmp_path, monkeypatch):
     """The clock's first offset rests on the most prompt of several round trips, which come
     at once, not one a PING_INTERVAL_S (made 30 s here); too close together for a slope."""
     monkeypatch.setattr(acquisition, "PING_INTERVAL_S", 30.0)
-    path = tmp_path / "rest.toml"
-    path.write_text('[[steps]]\naction = "rest"\nseconds = 60.0\n')
-    acq = Acquisition(f"sim://burst?scenario={path}&speed=1&clock_ppm=5000", Collector())
+    acq = _resting_device(tmp_path, "burst")
     acq.start()
     try:
         assert acq.wait_ready(10)

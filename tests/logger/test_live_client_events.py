@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from firmware_protocol.messages import Event, EventKind
@@ -19,6 +20,7 @@ from .pty_device import PtyDevice, hold_profile_n, sample_frames
 
 T0_US = 5_000_000  # the scripted device's time at its first sample
 FRAME_S = 0.02  # sample_frames: 20 samples at 1 kHz per frame
+FRAMES = sample_frames(hold_profile_n(12000))  # 12 s: a hold from 1 s to 4 s
 
 
 @pytest.fixture
@@ -121,43 +123,54 @@ def test_record_refuses_an_unknown_round(db_path, capsys):
     assert "--ppt-round" in capsys.readouterr().err
 
 
+def _stop_after_a_signal(device, db_path, signal_us: int, late) -> tuple[Signal, np.ndarray]:
+    """A recording of 1 s of samples, then a CLIENT_BUTTON at device time ``signal_us``; Stop
+    pressed at once while ``late(stopped)`` sends more on a thread of its own (``stopped``
+    is set once Stop has returned). The stored signal and sample times."""
+    import threading
+
+    stopped = threading.Event()
+    live = LiveSession(device.path, Config(), db_path=db_path)
+    live.arm_recording()
+    live.start()
+    sender = threading.Thread(target=late, args=(stopped,))
+    try:
+        assert live.wait_ready(10) and device.streaming.wait(10)
+        device.stream(FRAMES[:50])  # 1.0 s
+        assert wait_until(lambda: live.t_s >= 0.97, 10.0)
+        device.send(Event(EventKind.CLIENT_BUTTON, signal_us))  # ahead of the samples
+        assert wait_until(lambda: len(live.signals) == 1, 10.0)
+        sender.start()
+        sid = live.stop_recording()
+    finally:
+        stopped.set()
+        if sender.is_alive():
+            sender.join()
+        live.stop()
+    assert sid is not None
+    with SessionStore(db_path) as store:
+        (signal,) = store.load_signals(sid)
+        t_s, _ = store.load_samples(sid)
+    return signal, t_s
+
+
 @pytest.mark.parametrize("gap_s", [0.0, 0.2, None], ids=["at-once", "trickle", "silent"])
 def test_stop_just_after_a_signal_waits_for_the_samples_up_to_it(device, db_path, gap_s):
     """The client's EVENT frame can come a frame before the samples around it: a Stop
     pressed at once still keeps the force at the signal (else its PPT trial is lost), however
     slowly they come (a frame each ``gap_s``: 0.6 s in all, more than any one wait), and a
     device gone silent (``None``) ends the wait: the session keeps what came."""
-    import threading
 
-    frames = sample_frames(hold_profile_n(3000))
-    late_frames = [] if gap_s is None else frames[50:53]  # to 1.06 s
-
-    def trickle() -> None:
+    def trickle(_stopped) -> None:
+        if gap_s is None:
+            return
         if not gap_s:  # at once: all of them 0.15 s after the signal
             time.sleep(0.15)
-        for frame in late_frames:
-            time.sleep(gap_s or 0.0)
+        for frame in FRAMES[50:53]:  # to 1.06 s
+            time.sleep(gap_s)
             device.stream([frame])
 
-    live = LiveSession(device.path, Config(), db_path=db_path)
-    live.arm_recording()
-    live.start()
-    try:
-        assert live.wait_ready(10) and device.streaming.wait(10)
-        device.stream(frames[:50])  # 1.0 s
-        assert wait_until(lambda: live.t_s >= 0.97, 10.0)
-        device.send(Event(EventKind.CLIENT_BUTTON, T0_US + 1_050_000))  # ahead of the samples
-        assert wait_until(lambda: len(live.signals) == 1, 10.0)
-        late = threading.Thread(target=trickle)  # in flight
-        late.start()
-        sid = live.stop_recording()
-        late.join()
-    finally:
-        live.stop()
-    assert sid is not None
-    with SessionStore(db_path) as store:
-        (signal,) = store.load_signals(sid)
-        t_s, _ = store.load_samples(sid)
+    signal, t_s = _stop_after_a_signal(device, db_path, T0_US + 1_050_000, trickle)
     assert signal.t_s == pytest.approx(1.05)
     if gap_s is None:
         assert t_s[-1] == pytest.approx(0.999)  # all that came before the device fell silent
@@ -169,37 +182,13 @@ def test_stop_does_not_wait_long_for_an_event_stamped_far_ahead(device, db_path)
     """A client's event stamped seconds ahead of its samples (a device clock that jumped)
     while samples keep coming: Stop waits CATCH_UP_MAX_S in all, not until the samples get
     there (the window would hang meanwhile)."""
-    import threading
 
-    frames = sample_frames(hold_profile_n(12000))
-    stopped = threading.Event()
-
-    def stream_on() -> None:  # in real time, until the session has stopped
-        for frame in frames[50:]:
+    def stream_on(stopped) -> None:  # in real time, until Stop has returned
+        for frame in FRAMES[50:]:
             if stopped.is_set():
                 return
             device.stream([frame], real_time=True)
 
-    live = LiveSession(device.path, Config(), db_path=db_path)
-    live.arm_recording()
-    live.start()
-    late = threading.Thread(target=stream_on)
-    try:
-        assert live.wait_ready(10) and device.streaming.wait(10)
-        device.stream(frames[:50])  # 1.0 s
-        assert wait_until(lambda: live.t_s >= 0.97, 10.0)
-        device.send(Event(EventKind.CLIENT_BUTTON, T0_US + 9_000_000))  # 8 s ahead
-        assert wait_until(lambda: len(live.signals) == 1, 10.0)
-        late.start()
-        sid = live.stop_recording()
-    finally:
-        stopped.set()
-        if late.is_alive():
-            late.join()
-        live.stop()
-    assert sid is not None
-    with SessionStore(db_path) as store:
-        (signal,) = store.load_signals(sid)
-        t_s, _ = store.load_samples(sid)
+    signal, t_s = _stop_after_a_signal(device, db_path, T0_US + 9_000_000, stream_on)  # 8 s ahead
     assert signal.t_s == pytest.approx(9.0)
     assert t_s[-1] < 9.0 - 4.0  # Stop gave up long before the samples reached the signal
