@@ -517,8 +517,8 @@ class Acquisition:
         raise _Stalled(f"no samples for {quiet_s:.1f} s")
 
     def _ping_burst(self) -> None:
-        """PING now and ``CLOCK_BURST_PINGS`` times in quick succession (a new stream, a
-        clock fitted anew), then once every ``PING_INTERVAL_S``."""
+        """``CLOCK_BURST_PINGS`` PINGs ``CLOCK_BURST_INTERVAL_S`` apart, the first now (a new
+        stream, a clock fitted anew), then one every ``PING_INTERVAL_S``."""
         self._burst_pings, self._next_ping_s = CLOCK_BURST_PINGS, time.monotonic()
 
     def _refit_clock(self) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -63,6 +64,15 @@ class Unwrapper:
         return self.value
 
 
+class _Line(NamedTuple):
+    """A fitted line device_s = a + b · host_s, and which version of the pairs it rests on."""
+
+    version: int
+    a: float
+    b: float
+    sloped: bool  # b was measured (else taken as 1: too few prompt pairs, or too close)
+
+
 class ClockFit:
     """Least-squares line device_s = a + b · host_s over the most recent (host s, device s)
     pairs: those whose round trip is no longer than the median one (half of them or more).
@@ -75,8 +85,7 @@ class ClockFit:
     def __init__(self, keep: int = FIT_PAIRS) -> None:
         self._pairs: deque[tuple[float, float, float]] = deque(maxlen=keep)
         self._version = 0  # counts changes of the pairs (another thread may add one)
-        # the line last fitted: (version, a, b, whether b was measured or taken as 1)
-        self._line: tuple[int, float, float, bool] | None = None
+        self._line: _Line | None = None  # the line last fitted
 
     def __len__(self) -> int:
         return len(self._pairs)
@@ -92,26 +101,26 @@ class ClockFit:
     def device_time(self, host_s: float) -> float | None:
         """The device time at host time ``host_s`` (None before the first pair)."""
         line = self._fitted()
-        return None if line is None else line[1] + line[2] * host_s
+        return None if line is None else line.a + line.b * host_s
 
     def drift_ppm(self) -> float:
         """How much faster the device clock runs than the host's, in parts per million
         (0 until measured: see :attr:`drift_measured`)."""
         line = self._fitted()
-        return 0.0 if line is None else (line[2] - 1.0) * 1e6
+        return 0.0 if line is None else (line.b - 1.0) * 1e6
 
     @property
     def drift_measured(self) -> bool:
         """Whether the line has a slope of its own (else the host's rate is assumed)."""
         line = self._fitted()
-        return line is not None and line[3]
+        return line is not None and line.sloped
 
-    def _fitted(self) -> tuple[int, float, float, bool] | None:
-        """The line (version, a, b, slope measured), refitted if a pair came or went since;
-        None without pairs. Another thread (the reader) may add or clear pairs meanwhile:
-        the pairs are read in one step, and what they give is what is returned."""
+    def _fitted(self) -> _Line | None:
+        """The line, refitted if a pair came or went since; None without pairs. Another
+        thread (the reader) may add or clear pairs meanwhile: the pairs are read in one
+        step, and what they give is what is returned."""
         line = self._line
-        if line is None or line[0] != self._version:
+        if line is None or line.version != self._version:
             version = self._version
             snapshot = list(self._pairs)  # one step, whatever another thread does
             if not snapshot:
@@ -127,7 +136,7 @@ class ClockFit:
                 h0 = pairs[:, 0].min()  # fitted around a pair: host seconds since boot are large
                 slope, at_h0 = np.polyfit(pairs[:, 0] - h0, pairs[:, 1], 1)
                 a, b = float(at_h0 - slope * h0), float(slope)
-            line = self._line = (version, a, b, sloped)
+            line = self._line = _Line(version, a, b, sloped)
         return line
 
 

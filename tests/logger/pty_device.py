@@ -5,6 +5,7 @@ hostile as it likes)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import select
 import threading
@@ -76,37 +77,39 @@ class PtyDevice:
         self.stopped = threading.Event()
         self._closing = threading.Event()
         self._seq = 0
-        self._lock = threading.Lock()
-        self._fd_lock = threading.Lock()  # held while the descriptors are used or closed
+        self._lock = threading.Lock()  # a frame is numbered and written, or the pty closed
         self.t_us = 5_000_000
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
-    def send(self, msg: Message) -> None:
+    def send(self, msg: Message, wire: Callable[[bytes], bytes] | None = None) -> None:
+        """``msg`` as the next frame (``wire`` may damage its bytes)."""
         with self._lock:
             self._seq += 1
-            self.write(encode_frame(msg, self._seq))
+            data = encode_frame(msg, self._seq)
+            self._write(wire(data) if wire else data)
 
     def write(self, data: bytes) -> None:
+        """Raw bytes on the wire, between frames."""
+        with self._lock:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
         """All of ``data``, as fast as the host drains the pty; nothing once closed (the
-        cable is pulled: what the device sends goes nowhere)."""
+        cable is pulled: what the device sends goes nowhere). With the lock held."""
         view = memoryview(data)
-        with self._fd_lock:
-            while view and not self._closing.is_set():
-                try:
-                    view = view[os.write(self.master, view) :]
-                except BlockingIOError:
-                    select.select([], [self.master], [], POLL_S)
+        while view and not self._closing.is_set():
+            try:
+                view = view[os.write(self.master, view) :]
+            except BlockingIOError:
+                select.select([], [self.master], [], POLL_S)
 
     def stream(self, frames: list[Samples], *, real_time: bool = False,
                wire: Callable[[int, bytes], bytes] | None = None) -> None:  # fmt: skip
         """Send ``frames`` (``wire(i, bytes)`` may damage frame i's bytes); in real time
         (one frame per its length) or as fast as the pty takes them."""
         for i, msg in enumerate(frames):
-            with self._lock:
-                self._seq += 1
-                data = encode_frame(msg, self._seq)
-            self.write(wire(i, data) if wire else data)
+            self.send(msg, None if wire is None else functools.partial(wire, i))
             self.t_us = msg.t_us + msg.count * msg.period_us
             if real_time:
                 time.sleep(msg.count * msg.period_us / 1e6)
@@ -151,7 +154,7 @@ class PtyDevice:
         self._closing.set()
         if self._thread is not threading.current_thread():
             self._thread.join()
-        with self._fd_lock:
+        with self._lock:
             for fd in (self.slave, self.master):
                 with contextlib.suppress(OSError):
                     os.close(fd)
