@@ -525,10 +525,13 @@ class LiveSession:
         Returns the force (N) that was removed. Raw data are never touched: the zero is
         an event in time, applied from the next block's first sample on (in the reader
         thread, so the live forces and the recording's zero event start at the same
-        sample) and stored with the recording."""
-        zero_counts, removed_n = self._zero_reading()
-        self._zero_pending = None
-        self._zero_request = (zero_counts, ZeroSource.USER)
+        sample) and stored with the recording. The reading and the request are one step
+        against the reader: the zero takes effect right after the samples it averaged (else
+        a reader thread held up, then handed a long block, put it seconds later)."""
+        with self._lock:
+            zero_counts, removed_n = self._zero_reading()
+            self._zero_pending = None
+            self._zero_request = (zero_counts, ZeroSource.USER)
         log.info("zero requested: removes %+.3f N", removed_n)
         return removed_n
 
@@ -1017,9 +1020,9 @@ class LiveSession:
                 self._tap(hold)
             if took_over:
                 self._events.put(SettingsChanged(float(block.t_s[-1])))
+            if self.ring is not None:  # under the lock: a zero reads the ring up to here
+                self.ring.extend(block.t_s, force_n, block.raw)
         self._check_drift(block, force_n)
-        if self.ring is not None:
-            self.ring.extend(block.t_s, force_n, block.raw)
         for tap in self.taps:
             tap.samples(self, block)
         self.current_force_n = float(force_n[-1, 0])

@@ -14,6 +14,7 @@ from logger.live import (
     PREROLL_S,
     DeviceNotice,
     LiveSession,
+    LiveTap,
     SettingsChanged,
     limit_notice,
     wait_until,
@@ -276,3 +277,57 @@ def test_a_hold_cut_short_by_stop_is_announced_as_it_is_stored(tmp_path, db_path
         stored = store.load_session(sid).holds
     assert len(announced) == len(stored) == 1 and stored[0].cut_short
     assert announced[0].mean_n == pytest.approx(stored[0].mean_n)
+
+
+def test_a_zero_takes_effect_right_after_the_samples_it_averaged(db_path):
+    """Zero pressed while the reader is inside a block (held there: a tap slow on the hold's
+    start, or a thread starved and then handed seconds of samples at once): the reading is
+    the 0.25 s just before the zero's time, not before the block the reader was in."""
+    import threading
+
+    from logger.pipeline import HoldStarted
+    from logger.records import SampleBlock
+
+    from .pty_device import PtyDevice, hold_profile_n, sample_frames
+
+    class SlowOnHoldStart(LiveTap):
+        def __init__(self) -> None:
+            self.inside, self.release = threading.Event(), threading.Event()
+
+        def samples(self, live: LiveSession, block: SampleBlock) -> None:
+            pass
+
+        def event(self, live: LiveSession, item: object) -> None:
+            if isinstance(item, HoldStarted):
+                self.inside.set()
+                self.release.wait(10)
+
+    frames = sample_frames(hold_profile_n(3000))  # rest; 1.0-1.2 s a ramp to 30 N; 30 N
+    device, tap = PtyDevice(), SlowOnHoldStart()
+    live = LiveSession(device.path, Config(), db_path=db_path, taps=[tap])
+    live.arm_recording()
+    live.start()
+    try:
+        assert live.wait_ready(10) and device.streaming.wait(10)
+        device.stream(frames[:50])  # 1 s at rest
+        assert wait_until(lambda: live.t_s >= 0.97, 10.0)
+        device.stream(frames[50:100])  # the ramp: the reader stops inside its block
+        assert tap.inside.wait(10)
+        zeroing = threading.Thread(target=live.tare)
+        zeroing.start()
+        zeroing.join(0.3)  # the Zero press, while the reader is held
+        tap.release.set()
+        zeroing.join(10)
+        device.stream(frames[100:])
+        assert wait_until(lambda: live.t_s >= 2.9, 10.0)
+    finally:
+        tap.release.set()
+        sid = live.stop()
+        device.close()
+    with SessionStore(db_path) as store:
+        rec = store.load_session(sid)
+        t_s, raw = store.load_samples(sid)
+    (user,) = [z for z in rec.zeros if z.source is ZeroSource.USER]
+    before = raw[(t_s < user.t_s) & (t_s >= user.t_s - 0.2505), 0]
+    assert len(before) == 250
+    assert user.zero_counts == pytest.approx(float(np.mean(before)))
